@@ -1,0 +1,198 @@
+/* Alibaba Cloud style-RPC client: parameters, endpoints, both request
+ * signatures (V1 HMAC-SHA1 and V3 ACS3-HMAC-SHA256), the error model, retries
+ * with full-jitter exponential backoff under an overall deadline, and the
+ * asynchronous call that ties them to the HTTP transport (http/http.h).
+ *
+ * Secrets: a km_credential_t's secret and token are used to sign and never
+ * copied into errors, logs or debug strings.
+ */
+#ifndef KM_ACS_H
+#define KM_ACS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "http/http.h"
+#include "kmsmig/errors.h"
+#include "util/util.h"
+
+/* ---- Parameters: an ordered list of key/value strings (both owned). ---- */
+typedef struct km_param_s {
+  char *key;
+  char *value;
+} km_param_t;
+
+typedef struct km_params_s {
+  km_param_t *v;
+  size_t n;
+  size_t cap;
+} km_params_t;
+
+void km_params_init(km_params_t *p);
+void km_params_free(km_params_t *p);
+/* Copies key and value.  Adding a key that exists replaces its value. */
+void km_params_set(km_params_t *p, const char *key, const char *value);
+void km_params_setf(km_params_t *p, const char *key, const char *fmt, ...)
+    KM_PRINTF(3, 4);
+/* 1-based flattening of a list: prefix.1, prefix.2, ... (ResourceId.N). */
+void km_params_set_list(km_params_t *p, const char *prefix,
+                        const char *const *values, size_t n);
+/* Borrowed value or NULL. */
+const char *km_params_get(const km_params_t *p, const char *key);
+
+/* ---- Products and endpoints ---- */
+typedef enum {
+  KM_PRODUCT_KMS = 0,
+  KM_PRODUCT_STS,
+  KM_PRODUCT_RESOURCEMANAGER,
+  KM_PRODUCT_RESOURCESHARING,
+  KM_PRODUCT_CMS,
+  KM_PRODUCT_ACTIONTRAIL,
+  KM_PRODUCT__COUNT
+} km_product_t;
+
+/* "kms", "sts", "resourcemanager", "resourcesharing", "cms", "actiontrail". */
+const char *km_product_name(km_product_t p);
+int km_product_from_name(const char *name, km_product_t *out);
+/* API version string, e.g. "2016-01-20" for KMS. */
+const char *km_product_version(km_product_t p);
+/* The real host name: kms.<region>.aliyuncs.com, sts.aliyuncs.com,
+ * resourcemanager.aliyuncs.com, resourcesharing.<region>.aliyuncs.com,
+ * metrics.<region>.aliyuncs.com, actiontrail.<region>.aliyuncs.com.
+ * Writes into out (size n); returns 0 or KM_EINVAL (bad region / too long). */
+int km_product_host(km_product_t p, const char *region, char *out, size_t n);
+
+/* ---- Signing ---- */
+typedef enum { KM_SIG_V1 = 1, KM_SIG_V3 = 3 } km_sigver_t;
+
+/* Borrowed strings; security_token may be NULL. */
+typedef struct km_credential_s {
+  const char *access_key_id;
+  const char *access_key_secret;
+  const char *security_token;
+} km_credential_t;
+
+typedef struct km_acs_request_s {
+  const char *method;  /* "POST" (default when NULL) or "GET" */
+  const char *host;    /* real host name, used in the Host header */
+  const char *action;  /* e.g. "DescribeKey" */
+  const char *version; /* e.g. "2016-01-20" */
+  const km_params_t *params;
+  int form_body;         /* 1: params in an x-www-form-urlencoded body */
+  km_sigver_t sigver;    /* 0 means KM_SIG_V3 */
+  const char *nonce;     /* NULL: 16 random bytes as hex */
+  const char *timestamp; /* NULL: now, "YYYY-MM-DDThh:mm:ssZ" */
+} km_acs_request_t;
+
+/* A signed request ready for km_http_request().  Everything owned; free with
+ * km_signed_request_free().  string_to_sign is the V1 StringToSign or the V3
+ * canonical request (no secret in either). */
+typedef struct km_signed_request_s {
+  char *method;
+  char *url; /* https://host/?query */
+  char *body;
+  size_t body_len;
+  km_http_header_t *headers; /* names and values owned */
+  size_t nheaders;
+  char *string_to_sign;
+  char *signature;
+} km_signed_request_t;
+
+int km_acs_sign(const km_acs_request_t *r, const km_credential_t *cred,
+                km_signed_request_t *out, km_err_t *err);
+void km_signed_request_free(km_signed_request_t *s);
+
+/* RFC 3986 percent-encoding as the SDKs do it (A-Za-z0-9-_.~ kept, space
+ * %20, '*' %2A, uppercase hex), appended to b. */
+void km_acs_percent_encode(km_buf_t *b, const char *s);
+
+/* ---- Error model ---- */
+/* Parses an error response (either body shape: Code/Message/RequestId/HostId/
+ * Recommend or HttpStatus/Code/Message/RequestId) into err and returns
+ * KM_ETHROTTLED for throttling codes, KM_ECLOUD otherwise. */
+int km_acs_parse_error(long http_status, const char *body, size_t len,
+                       const char *host, km_err_t *err);
+/* 1 when a failure should be retried: throttling codes (Throttling,
+ * Throttling.User, Throttling.Api, Rejected.Throttling),
+ * ServiceUnavailableTemporary, InternalFailure, any 5xx, and transport
+ * failures (status KM_EHTTP or KM_ETIMEDOUT). */
+int km_acs_is_retryable(int status, long http_status, const char *cloud_code);
+int km_acs_is_throttling(const char *cloud_code);
+
+/* ---- Retry policy ---- */
+typedef struct km_retry_policy_s {
+  int max_attempts;     /* total attempts including the first; 0: 5 */
+  uint32_t base_ms;     /* 0: 200 */
+  uint32_t cap_ms;      /* 0: 20000 */
+  uint64_t deadline_ms; /* overall budget from the first attempt; 0: 300000 */
+} km_retry_policy_t;
+
+/* Full jitter: uniform in [0, min(cap, base * 2^attempt)].  attempt counts
+ * from 0 for the first retry.  rng is caller state (xorshift). */
+uint32_t km_retry_backoff_ms(const km_retry_policy_t *p, int attempt,
+                             uint64_t *rng);
+
+/* ---- The asynchronous client ---- */
+typedef struct km_acs_client_s km_acs_client_t;
+
+/* Maps a real host (exact, or "*.suffix" wildcard, first match wins) to
+ * another address, keeping the real Host header (curl CONNECT_TO). */
+typedef struct km_endpoint_override_s {
+  const char *host_pattern; /* "kms.cn-hangzhou.aliyuncs.com", "*.aliyuncs.com" */
+  const char *address;      /* "127.0.0.1:8443" */
+  const char *scheme;       /* "https" (default) or "http" (loopback only) */
+  const char *ca_file;      /* CA bundle to verify the override's cert */
+} km_endpoint_override_t;
+
+typedef struct km_acs_client_opts_s {
+  km_sigver_t sigver;      /* 0: V3 */
+  km_retry_policy_t retry; /* zeros: defaults */
+  const km_endpoint_override_t *overrides; /* borrowed, copied */
+  size_t noverrides;
+  const char *user_agent; /* NULL: "kmsmig/<version>" */
+} km_acs_client_opts_t;
+
+/* Creates a client on a transport (both borrowed; they must outlive it).
+ * Returns 0 and *out (owned, free with km_acs_client_free once no call is in
+ * flight) or a negative code with err filled (e.g. an http override to a
+ * non-loopback address is refused). */
+int km_acs_client_new(km_http_t *http, uv_loop_t *loop,
+                      const km_acs_client_opts_t *opts, km_acs_client_t **out,
+                      km_err_t *err);
+void km_acs_client_free(km_acs_client_t *c);
+
+typedef struct km_acs_call_s {
+  km_product_t product;
+  const char *region; /* required for regional products */
+  const char *action;
+  const km_params_t *params;  /* borrowed, copied */
+  const km_credential_t *cred; /* borrowed, copied (secrets cleansed after) */
+  uint64_t deadline_ms;        /* 0: the policy's deadline */
+} km_acs_call_t;
+
+/* Result: status 0 and body (borrowed JSON object, valid during the callback;
+ * json_incref to keep it), or a negative code with err (borrowed) carrying
+ * cloud Code, RequestId, HTTP status and the endpoint.  attempts counts the
+ * HTTP attempts made. */
+typedef struct km_acs_result_s {
+  int status;
+  json_t *body;
+  const km_err_t *err;
+  int attempts;
+} km_acs_result_t;
+
+typedef void (*km_acs_cb)(const km_acs_result_t *res, void *ud);
+
+/* Starts a call: signs, sends, retries retryable failures with backoff until
+ * max_attempts or the deadline.  Returns 0 (cb called exactly once, from the
+ * loop) or a negative code (cb never called) with err filled. */
+int km_acs_call(km_acs_client_t *c, const km_acs_call_t *call, km_acs_cb cb,
+                void *ud, km_err_t *err);
+
+/* Number of calls started and not yet completed. */
+size_t km_acs_inflight(const km_acs_client_t *c);
+
+#endif

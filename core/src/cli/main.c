@@ -1,0 +1,112 @@
+/* kmsmig entry point: dispatches `kmsmig <command> [options]` to the command
+ * functions and prints the top-level help with the exit codes. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "kmsmig/version.h"
+
+static int cmd_version(int argc, char **argv);
+static void usage_version(void);
+static int cmd_help(int argc, char **argv);
+static void usage_help(void);
+
+static const km_cmd_t commands[] = {
+    {"validate", "check a manifest; no cloud call", km__cmd_validate,
+     km__usage_validate},
+    {"plan", "show what a run would do (read-only; the default safe action)",
+     km__cmd_plan, km__usage_plan},
+    {"run", "migrate keys and secrets as planned; resumable", km__cmd_run,
+     km__usage_run},
+    {"status", "show the progress of a run directory", km__cmd_status,
+     km__usage_status},
+    {"report", "print or render a run's report", km__cmd_report,
+     km__usage_report},
+    {"byok", "wrap and import HSM BYOK key material", km__cmd_byok,
+     km__usage_byok},
+    {"version", "print the version", cmd_version, usage_version},
+    {"help", "show help for a command", cmd_help, usage_help},
+};
+
+int km__is_help(const char *arg) {
+  return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+static const km_cmd_t *find_cmd(const char *name) {
+  for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+    if (strcmp(commands[i].name, name) == 0)
+      return &commands[i];
+  return NULL;
+}
+
+static void usage_main(FILE *fp) {
+  fprintf(fp, "usage: kmsmig <command> [options]\n\n"
+              "Move Alibaba Cloud KMS 1.0 keys and secrets into KMS 3.0 "
+              "instances,\nfor many accounts and regions at once, from one "
+              "manifest.\n\ncommands:\n");
+  for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+    fprintf(fp, "  %-9s %s\n", commands[i].name, commands[i].summary);
+  fprintf(fp,
+          "\n`kmsmig <command> --help` describes each command.\n\n"
+          "exit codes:\n"
+          "  0  success: everything planned was done\n"
+          "  1  the run finished with failed resources or accounts\n"
+          "  2  usage or manifest error: nothing was called\n"
+          "  3  blocked by preflight: nothing was changed\n"
+          "  4  interrupted: resume with `kmsmig run --run-dir DIR`\n"
+          "  5  the command is not built yet in this version\n"
+          "  70 internal error (resumable)\n");
+}
+
+static void usage_version(void) {
+  printf("usage: kmsmig version\n\nPrints the kmsmig version.\n");
+}
+
+static int cmd_version(int argc, char **argv) {
+  (void)argv;
+  if (argc > 1 && km__is_help(argv[1])) {
+    usage_version();
+    return KM_EXIT_OK;
+  }
+  printf("kmsmig %s\n", KM_VERSION_STRING);
+  return KM_EXIT_OK;
+}
+
+static void usage_help(void) {
+  printf("usage: kmsmig help [command]\n");
+}
+
+static int cmd_help(int argc, char **argv) {
+  if (argc < 2) {
+    usage_main(stdout);
+    return KM_EXIT_OK;
+  }
+  const km_cmd_t *c = find_cmd(argv[1]);
+  if (c == NULL) {
+    fprintf(stderr, "kmsmig: unknown command '%s'; see `kmsmig help`\n",
+            argv[1]);
+    return KM_EXIT_USAGE;
+  }
+  c->usage();
+  return KM_EXIT_OK;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage_main(stderr);
+    return KM_EXIT_USAGE;
+  }
+  if (km__is_help(argv[1])) {
+    usage_main(stdout);
+    return KM_EXIT_OK;
+  }
+  if (strcmp(argv[1], "--version") == 0)
+    return cmd_version(1, argv + 1);
+  const km_cmd_t *c = find_cmd(argv[1]);
+  if (c == NULL) {
+    fprintf(stderr, "kmsmig: unknown command '%s'; see `kmsmig help`\n",
+            argv[1]);
+    return KM_EXIT_USAGE;
+  }
+  return c->run(argc - 1, argv + 1);
+}
