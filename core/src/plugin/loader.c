@@ -83,9 +83,8 @@ int km_plugin_load(km_plugin_set_t *set, const char *path,
   km_plugin_entry_fn entry;
   *(void **)(&entry) = dlsym(dl, KM_PLUGIN_ENTRY_SYMBOL);
   if (entry == NULL) {
-    km__err_set(err, KM_EPLUGIN,
-                "%s: no '%s' symbol; is this a kmsmig plugin?", path,
-                KM_PLUGIN_ENTRY_SYMBOL);
+    km__err_set(err, KM_EPLUGIN, "%s: no '%s' symbol; is this a kmsmig plugin?",
+                path, KM_PLUGIN_ENTRY_SYMBOL);
     dlclose(dl);
     return KM_EPLUGIN;
   }
@@ -106,8 +105,7 @@ int km_plugin_load(km_plugin_set_t *set, const char *path,
   set->v[set->n].state = state;
   set->v[set->n].path = km_xstrdup(path);
   set->n++;
-  if (out != NULL)
-    *out = d;
+  if (out != NULL) *out = d;
   return 0;
 }
 
@@ -115,8 +113,7 @@ const km_plugin_t *km_plugin_find(const km_plugin_set_t *set, const char *name,
                                   void **state) {
   for (size_t i = 0; i < set->n; i++) {
     if (strcmp(set->v[i].desc->name, name) == 0) {
-      if (state != NULL)
-        *state = set->v[i].state;
+      if (state != NULL) *state = set->v[i].state;
       return set->v[i].desc;
     }
   }
@@ -127,8 +124,7 @@ const km_plugin_t *km_plugin_for_stage(const km_plugin_set_t *set,
                                        km_stage_t stage, void **state) {
   for (size_t i = 0; i < set->n; i++) {
     if (set->v[i].desc->stages & KM_STAGE_BIT(stage)) {
-      if (state != NULL)
-        *state = set->v[i].state;
+      if (state != NULL) *state = set->v[i].state;
       return set->v[i].desc;
     }
   }
@@ -140,13 +136,11 @@ size_t km_plugin_count(const km_plugin_set_t *set) {
 }
 
 void km_plugin_set_free(km_plugin_set_t *set) {
-  if (set == NULL)
-    return;
+  if (set == NULL) return;
   for (size_t i = set->n; i-- > 0;) {
-    if (set->v[i].desc->fini != NULL)
-      set->v[i].desc->fini(set->v[i].state);
-    /* Under ASan, keep the objects mapped so leak reports can symbolize
-     * frames inside plugins; dlclose otherwise. */
+    if (set->v[i].desc->fini != NULL) set->v[i].desc->fini(set->v[i].state);
+      /* Under ASan, keep the objects mapped so leak reports can symbolize
+       * frames inside plugins; dlclose otherwise. */
 #ifndef KM_KEEP_PLUGINS_MAPPED
     dlclose(set->v[i].dl);
 #endif
