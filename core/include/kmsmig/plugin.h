@@ -61,8 +61,7 @@ typedef struct km_plugin_call_result_s {
   const km_err_t *err;
 } km_plugin_call_result_t;
 
-typedef void (*km_plugin_call_cb)(const km_plugin_call_result_t *res,
-                                  void *ud);
+typedef void (*km_plugin_call_cb)(const km_plugin_call_result_t *res, void *ud);
 
 enum { KM_PLOG_ERROR = 0, KM_PLOG_WARN, KM_PLOG_INFO, KM_PLOG_DEBUG };
 
@@ -114,6 +113,23 @@ typedef struct km_host_api_s {
   /* Ends a stage started with km_plugin_t.start (exactly once). status 0 or
    * a negative code with err (copied; may be NULL). */
   void (*stage_done)(km_stage_run_t *run, int status, const km_err_t *err);
+
+  /* The pipeline's document: one JSON object (text) that stages share, the
+   * inventory of keys, secrets and the destination instance (schema in
+   * docs/plugins.md).  doc_get returns a string owned by the host, valid
+   * until the next doc_set or the end of the stage.  doc_set replaces the
+   * document (json borrowed, parsed and copied); KM_EINVAL if not an
+   * object. */
+  const char *(*doc_get)(km_pipeline_t *p);
+  int (*doc_set)(km_pipeline_t *p, const char *json);
+
+  /* The emulated console (migrate driver `sim` only): submits request_json
+   * (an object, see docs/kmsim.md "console") to kmsim's console path for the
+   * pipeline's account and region, or lists tasks when request_json is NULL.
+   * Returns 0 (cb called once with the response body as body_json) or
+   * KM_ENOTSUP when the run does not use the sim driver. */
+  int (*console)(km_pipeline_t *p, const char *request_json,
+                 km_plugin_call_cb cb, void *ud);
 } km_host_api_t;
 
 /* The descriptor a plugin returns.  Fields only grow at the end. */

@@ -131,6 +131,13 @@ const km_plugin_t *km_plugin_for_stage(const km_plugin_set_t *set,
   return NULL;
 }
 
+const km_plugin_t *km_plugin_at(const km_plugin_set_t *set, size_t i,
+                                void **state) {
+  if (i >= set->n) return NULL;
+  if (state != NULL) *state = set->v[i].state;
+  return set->v[i].desc;
+}
+
 size_t km_plugin_count(const km_plugin_set_t *set) {
   return set->n;
 }

@@ -29,6 +29,10 @@ const km_plugin_t *km_plugin_for_stage(const km_plugin_set_t *set,
 
 size_t km_plugin_count(const km_plugin_set_t *set);
 
+/* The i-th loaded plugin (load order) and its state, or NULL. */
+const km_plugin_t *km_plugin_at(const km_plugin_set_t *set, size_t i,
+                                void **state);
+
 /* Calls fini of every plugin in reverse load order, dlcloses, frees. */
 void km_plugin_set_free(km_plugin_set_t *set);
 

@@ -1,0 +1,54 @@
+/* Private structures shared by engine.c (scheduling, state machine) and
+ * host.c (the host function table plugins call). */
+#ifndef KM_PIPELINE_PRIV_H
+#define KM_PIPELINE_PRIV_H
+
+#include "engine/engine.h"
+
+struct km_stage_run_s {
+  km_pipeline_t *p;
+  km_stage_t stage;
+  size_t plugin_index; /* which provider of this stage is running */
+  int done;            /* stage_done was called */
+};
+
+struct km_pipeline_s {
+  km_engine_t *e;
+  size_t index;
+  km_target_t t;
+  km_pipe_state_t state;
+  km_stage_t stage;
+  bool prepared; /* PREPARE started: RESTORE must run */
+  bool failed;
+  bool passed_barrier; /* reached the barrier once */
+  km_err_t err;
+  json_t *doc;
+  char *doc_text; /* cache for doc_get */
+  km_stage_run_t run;
+  /* outstanding host calls and timers: the pipeline ends only when zero */
+  size_t pending;
+};
+
+struct km_engine_s {
+  km_engine_opts_t o;
+  km_pipeline_t *p;
+  size_t n;
+  size_t next; /* next pipeline index to start */
+  size_t ended;
+  size_t at_barrier;
+  bool barrier_passed;
+  bool stopping;
+  int failed_accounts;
+  size_t total_accounts;
+  void (*done)(km_engine_t *e, void *ud);
+  void *done_ud;
+  uv_idle_t kick; /* defers starts out of callers' stacks */
+  bool kick_active;
+  bool kick_closed;
+};
+
+/* engine.c: continue the state machine after a stage ended. */
+void km__pipeline_stage_ended(km_pipeline_t *p, int status,
+                              const km_err_t *err);
+
+#endif
