@@ -43,6 +43,13 @@ void km_params_set_list(km_params_t *p, const char *prefix,
 /* Borrowed value or NULL. */
 const char *km_params_get(const km_params_t *p, const char *key);
 
+/* Internal: appends the params in insertion order as a form body, encoded
+ * like Node's querystring (the SDK's toForm), so bodies match the SDK's. */
+void km__acs_form_encode(km_buf_t *b, const km_params_t *p);
+/* Internal: an owned array of borrowed pointers to p's entries sorted by
+ * key in byte order (free() the array only). */
+const km_param_t **km__acs_params_sorted(const km_params_t *p);
+
 /* ---- Products and endpoints ---- */
 typedef enum {
   KM_PRODUCT_KMS = 0,
@@ -64,6 +71,11 @@ const char *km_product_version(km_product_t p);
  * metrics.<region>.aliyuncs.com, actiontrail.<region>.aliyuncs.com.
  * Writes into out (size n); returns 0 or KM_EINVAL (bad region / too long). */
 int km_product_host(km_product_t p, const char *region, char *out, size_t n);
+/* 1 when the product's host name contains the region. */
+int km_product_is_regional(km_product_t p);
+/* 1 when region is a plausible region id: lowercase letters, digits and
+ * single '-' between them, at most 64 characters. */
+int km_region_valid(const char *region);
 
 /* ---- Signing ---- */
 typedef enum { KM_SIG_V1 = 1, KM_SIG_V3 = 3 } km_sigver_t;
@@ -81,15 +93,19 @@ typedef struct km_acs_request_s {
   const char *action;  /* e.g. "DescribeKey" */
   const char *version; /* e.g. "2016-01-20" */
   const km_params_t *params;
-  int form_body;         /* 1: params in an x-www-form-urlencoded body */
-  km_sigver_t sigver;    /* 0 means KM_SIG_V3 */
-  const char *nonce;     /* NULL: 16 random bytes as hex */
-  const char *timestamp; /* NULL: now, "YYYY-MM-DDThh:mm:ssZ" */
+  int form_body;          /* 1: params in an x-www-form-urlencoded body */
+  km_sigver_t sigver;     /* 0 means KM_SIG_V3 */
+  const char *nonce;      /* NULL: 16 random bytes as hex */
+  const char *timestamp;  /* NULL: now, "YYYY-MM-DDThh:mm:ssZ" */
+  const char *user_agent; /* NULL: no User-Agent header (not signed) */
 } km_acs_request_t;
 
 /* A signed request ready for km_http_request().  Everything owned; free with
  * km_signed_request_free().  string_to_sign is the V1 StringToSign or the V3
- * canonical request (no secret in either). */
+ * canonical request (no secret in either, but a SecurityToken may be in
+ * both, and in url/headers: never log them).  headers has lowercase names
+ * and no Host: the transport derives Host from url, which names the real
+ * host (V3 signs it).  body is NULL when there is none. */
 typedef struct km_signed_request_s {
   char *method;
   char *url; /* https://host/?query */
@@ -109,6 +125,19 @@ void km_signed_request_free(km_signed_request_t *s);
  * %20, '*' %2A, uppercase hex), appended to b. */
 void km_acs_percent_encode(km_buf_t *b, const char *s);
 
+/* Internal building blocks, exposed for the published test vectors.
+ * km__acs_v1_string_to_sign: owned StringToSign of all (Signature skipped).
+ * km__acs_v1_signature: *out owned Base64(HMAC-SHA1(secret + "&", sts)).
+ * km__acs_v3_signature: *out owned hex(HMAC-SHA256(secret,
+ *   "ACS3-HMAC-SHA256\n" + hex(SHA256(canonical_request)))).
+ * km__acs_sha256_hex: lowercase hex digest into out. */
+char *km__acs_v1_string_to_sign(const char *method, const km_params_t *all);
+int km__acs_v1_signature(const char *string_to_sign, const char *secret,
+                         char **out);
+int km__acs_v3_signature(const char *canonical_request, const char *secret,
+                         char **out);
+void km__acs_sha256_hex(const void *data, size_t len, char out[65]);
+
 /* ---- Error model ---- */
 /* Parses an error response (either body shape: Code/Message/RequestId/HostId/
  * Recommend or HttpStatus/Code/Message/RequestId) into err and returns
@@ -121,6 +150,9 @@ int km_acs_parse_error(long http_status, const char *body, size_t len,
  * failures (status KM_EHTTP or KM_ETIMEDOUT). */
 int km_acs_is_retryable(int status, long http_status, const char *cloud_code);
 int km_acs_is_throttling(const char *cloud_code);
+/* Internal: the StringToSign a SignatureDoesNotMatch message echoes (owned),
+ * or NULL.  Compared with ours, never logged (it may hold a token). */
+char *km__acs_server_sts(const char *body, size_t len);
 
 /* ---- Retry policy ---- */
 typedef struct km_retry_policy_s {
@@ -134,6 +166,8 @@ typedef struct km_retry_policy_s {
  * from 0 for the first retry.  rng is caller state (xorshift). */
 uint32_t km_retry_backoff_ms(const km_retry_policy_t *p, int attempt,
                              uint64_t *rng);
+/* Internal: p (may be NULL) with zero fields replaced by the defaults. */
+void km__retry_defaults(const km_retry_policy_t *p, km_retry_policy_t *out);
 
 /* ---- The asynchronous client ---- */
 typedef struct km_acs_client_s km_acs_client_t;
@@ -141,15 +175,16 @@ typedef struct km_acs_client_s km_acs_client_t;
 /* Maps a real host (exact, or "*.suffix" wildcard, first match wins) to
  * another address, keeping the real Host header (curl CONNECT_TO). */
 typedef struct km_endpoint_override_s {
-  const char *host_pattern; /* "kms.cn-hangzhou.aliyuncs.com", "*.aliyuncs.com" */
-  const char *address;      /* "127.0.0.1:8443" */
-  const char *scheme;       /* "https" (default) or "http" (loopback only) */
-  const char *ca_file;      /* CA bundle to verify the override's cert */
+  const char
+      *host_pattern;   /* "kms.cn-hangzhou.aliyuncs.com", "*.aliyuncs.com" */
+  const char *address; /* "127.0.0.1:8443" */
+  const char *scheme;  /* "https" (default) or "http" (loopback only) */
+  const char *ca_file; /* CA bundle to verify the override's cert */
 } km_endpoint_override_t;
 
 typedef struct km_acs_client_opts_s {
-  km_sigver_t sigver;      /* 0: V3 */
-  km_retry_policy_t retry; /* zeros: defaults */
+  km_sigver_t sigver;                      /* 0: V3 */
+  km_retry_policy_t retry;                 /* zeros: defaults */
   const km_endpoint_override_t *overrides; /* borrowed, copied */
   size_t noverrides;
   const char *user_agent; /* NULL: "kmsmig/<version>" */
@@ -168,7 +203,7 @@ typedef struct km_acs_call_s {
   km_product_t product;
   const char *region; /* required for regional products */
   const char *action;
-  const km_params_t *params;  /* borrowed, copied */
+  const km_params_t *params;   /* borrowed, copied */
   const km_credential_t *cred; /* borrowed, copied (secrets cleansed after) */
   uint64_t deadline_ms;        /* 0: the policy's deadline */
 } km_acs_call_t;
