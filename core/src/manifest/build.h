@@ -1,0 +1,23 @@
+/* The three passes that turn a parsed manifest into a km_manifest_t:
+ * sections (build.c), accounts and their include files (accounts.c), and
+ * the cross-reference checks between them (check.c).  All report into the
+ * context's diagnostics and keep going, so one run shows every problem. */
+#ifndef KM_MANIFEST_BUILD_H
+#define KM_MANIFEST_BUILD_H
+
+#include "manifest/schema.h"
+
+/* Every top-level section except `accounts`.  root is borrowed. */
+void km__build_sections(km_mctx_t *c, const km_ynode_t *root);
+/* A `hooks` mapping (top-level or per account) into h. */
+void km__build_hooks(km_mctx_t *c, const char *name, const km_ynode_t *n,
+                     km_hooks_t *h);
+/* The `accounts` list, reading include files (parsed docs are appended to
+ * c->docs).  Needs the top-level `directory` and `regions` built first. */
+void km__build_accounts(km_mctx_t *c, const km_ynode_t *list);
+/* Cross-references: owners, regions, instances, sharing, credentials. */
+void km__check_model(km_mctx_t *c, const km_ynode_t *root);
+
+void km__hooks_free(km_hooks_t *h);
+
+#endif
