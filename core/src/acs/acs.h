@@ -179,7 +179,11 @@ typedef struct km_endpoint_override_s {
       *host_pattern;   /* "kms.cn-hangzhou.aliyuncs.com", "*.aliyuncs.com" */
   const char *address; /* "127.0.0.1:8443" */
   const char *scheme;  /* "https" (default) or "http" (loopback only) */
-  const char *ca_file; /* CA bundle to verify the override's cert */
+  /* CA bundle for the override's certificate.  Not supported yet (the
+   * transport takes one CA file for all requests): non-NULL is refused with
+   * KM_ENOTSUP; set km_http_opts_t.ca_file instead. */
+  const char *ca_file;
+  int insecure; /* 1: skip TLS verification (loopback addresses only) */
 } km_endpoint_override_t;
 
 typedef struct km_acs_client_opts_s {
@@ -192,8 +196,10 @@ typedef struct km_acs_client_opts_s {
 
 /* Creates a client on a transport (both borrowed; they must outlive it).
  * Returns 0 and *out (owned, free with km_acs_client_free once no call is in
- * flight) or a negative code with err filled (e.g. an http override to a
- * non-loopback address is refused). */
+ * flight; freeing it with calls in flight aborts) or a negative code with err
+ * filled: KM_EPERM for an http or insecure override to a non-loopback
+ * address, KM_EINVAL for a malformed override.  Overrides match in order;
+ * "*" matches every host. */
 int km_acs_client_new(km_http_t *http, uv_loop_t *loop,
                       const km_acs_client_opts_t *opts, km_acs_client_t **out,
                       km_err_t *err);
@@ -206,6 +212,8 @@ typedef struct km_acs_call_s {
   const km_params_t *params;   /* borrowed, copied */
   const km_credential_t *cred; /* borrowed, copied (secrets cleansed after) */
   uint64_t deadline_ms;        /* 0: the policy's deadline */
+  int form_body; /* 1: params in a form body (large values such as policies)
+                    instead of the query; always POST */
 } km_acs_call_t;
 
 /* Result: status 0 and body (borrowed JSON object, valid during the callback;
@@ -223,7 +231,13 @@ typedef void (*km_acs_cb)(const km_acs_result_t *res, void *ud);
 
 /* Starts a call: signs, sends, retries retryable failures with backoff until
  * max_attempts or the deadline.  Returns 0 (cb called exactly once, from the
- * loop) or a negative code (cb never called) with err filled. */
+ * loop) or a negative code (cb never called) with err filled.  Every attempt
+ * is signed afresh (new nonce and timestamp).  Final status: 0; the last
+ * failure's code (KM_ECLOUD, KM_ETHROTTLED, KM_EHTTP, KM_ETIMEDOUT, ...)
+ * when not retryable or attempts ran out; KM_EDEADLINE when the next retry
+ * would pass the deadline (err still carries the last Code/RequestId/HTTP
+ * status); KM_EPARSE for a 2xx body that is not a JSON object (not
+ * retried). */
 int km_acs_call(km_acs_client_t *c, const km_acs_call_t *call, km_acs_cb cb,
                 void *ud, km_err_t *err);
 

@@ -1,0 +1,420 @@
+/* The asynchronous style-RPC client: one km_acs_call() becomes one or more
+ * signed HTTP attempts on the shared transport (http/http.h), each with a
+ * fresh nonce and timestamp, retried with full-jitter backoff on a uv_timer
+ * while the failure is retryable, the attempt budget lasts and the overall
+ * deadline allows; then exactly one callback.
+ *
+ * Endpoint overrides point real host names at another address (kmsim, a
+ * test server) through curl's CONNECT_TO, so the URL and the signed Host
+ * header keep naming the real host.  Plain http or unverified TLS is only
+ * accepted for loopback addresses: credentials never cross a network in
+ * clear or to an unauthenticated peer.
+ *
+ * Lifetime: a call owns copies of everything it was given (credentials
+ * cleansed when it ends).  Its memory is released after the callback, in
+ * the backoff timer's close callback when a timer was used, so the user may
+ * free the client from inside the callback. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "acs/acs.h"
+#include "kmsmig/version.h"
+
+typedef struct {
+  char *pattern;
+  char *address; /* "host:port" or "[v6]:port", as given */
+  int http;
+  int insecure;
+} override_t;
+
+struct km_acs_client_s {
+  km_http_t *http;
+  uv_loop_t *loop;
+  km_sigver_t sigver;
+  km_retry_policy_t retry; /* defaults filled in */
+  override_t *ov;
+  size_t nov;
+  char *user_agent;
+  size_t inflight;
+  uint64_t rng;
+};
+
+typedef struct {
+  km_acs_client_t *c;
+  uv_timer_t timer;
+  int timer_used;
+  char host[256];
+  char *action;
+  const char *version; /* static product table string */
+  km_params_t params;
+  int form_body;
+  char *akid, *secret, *token;
+  const override_t *ov;
+  uint64_t deadline_at;
+  uint64_t deadline_ms;
+  int attempts;
+  km_acs_cb cb;
+  void *ud;
+  km_err_t err;
+  char *our_sts; /* last attempt's StringToSign, for SignatureDoesNotMatch */
+} call_t;
+
+/* ---- overrides ---- */
+
+static int split_address(const char *addr, char *host, size_t hn, long *port) {
+  const char *colon = strrchr(addr, ':');
+  if (colon == NULL || colon == addr) return KM_EINVAL;
+  size_t len = (size_t)(colon - addr);
+  if (addr[0] == '[') { /* [v6]:port */
+    if (len < 3 || addr[len - 1] != ']') return KM_EINVAL;
+    addr++;
+    len -= 2;
+  }
+  if (len >= hn) return KM_EINVAL;
+  memcpy(host, addr, len);
+  host[len] = '\0';
+  char *end = NULL;
+  *port = strtol(colon + 1, &end, 10);
+  if (end == colon + 1 || *end != '\0' || *port < 1 || *port > 65535)
+    return KM_EINVAL;
+  return 0;
+}
+
+static int is_loopback(const char *host) {
+  unsigned char a[16];
+  if (strcasecmp(host, "localhost") == 0) return 1;
+  if (inet_pton(AF_INET, host, a) == 1) return a[0] == 127;
+  if (inet_pton(AF_INET6, host, a) == 1) {
+    static const unsigned char v6lo[16] = {[15] = 1};
+    return memcmp(a, v6lo, 16) == 0;
+  }
+  return 0;
+}
+
+static int override_check(const km_endpoint_override_t *o, km_err_t *err) {
+  char host[256];
+  long port;
+  if (o->host_pattern == NULL || o->host_pattern[0] == '\0' ||
+      o->address == NULL ||
+      split_address(o->address, host, sizeof(host), &port) < 0)
+    return km__err_set(err, KM_EINVAL,
+                       "endpoint override needs a host pattern and an "
+                       "address \"host:port\" (got \"%s\")",
+                       o->address != NULL ? o->address : "");
+  int http = 0;
+  if (o->scheme != NULL && strcmp(o->scheme, "http") == 0)
+    http = 1;
+  else if (o->scheme != NULL && strcmp(o->scheme, "https") != 0)
+    return km__err_set(err, KM_EINVAL, "override scheme must be https or http");
+  if ((http || o->insecure) && !is_loopback(host))
+    return km__err_setw(err, KM_EPERM, o->host_pattern,
+                        "refusing %s for %s: only loopback addresses may be "
+                        "reached without verified TLS",
+                        http ? "plain http" : "unverified TLS", o->address);
+  if (o->ca_file != NULL)
+    return km__err_set(err, KM_ENOTSUP,
+                       "per-override ca_file is not supported by the "
+                       "transport; set km_http_opts_t.ca_file instead");
+  return 0;
+}
+
+static int host_matches(const char *pattern, const char *host) {
+  if (strcmp(pattern, "*") == 0) return 1;
+  if (strncmp(pattern, "*.", 2) == 0) {
+    size_t pl = strlen(pattern + 1), hl = strlen(host); /* ".suffix" */
+    return hl > pl && strcasecmp(host + hl - pl, pattern + 1) == 0;
+  }
+  return strcasecmp(pattern, host) == 0;
+}
+
+/* ---- client ---- */
+
+int km_acs_client_new(km_http_t *http, uv_loop_t *loop,
+                      const km_acs_client_opts_t *opts, km_acs_client_t **out,
+                      km_err_t *err) {
+  *out = NULL;
+  if (http == NULL || loop == NULL)
+    return km__err_set(err, KM_EINVAL, "client needs a transport and a loop");
+  km_acs_client_opts_t o = opts != NULL ? *opts : (km_acs_client_opts_t){0};
+  if (o.sigver != 0 && o.sigver != KM_SIG_V1 && o.sigver != KM_SIG_V3)
+    return km__err_set(err, KM_EINVAL, "unknown signature version %d",
+                       (int)o.sigver);
+  for (size_t i = 0; i < o.noverrides; i++) {
+    int rc = override_check(&o.overrides[i], err);
+    if (rc < 0) return rc;
+  }
+  km_acs_client_t *c = km_xcalloc(1, sizeof(*c));
+  c->http = http;
+  c->loop = loop;
+  c->sigver = o.sigver != 0 ? o.sigver : KM_SIG_V3;
+  km__retry_defaults(&o.retry, &c->retry);
+  c->ov = km_xcalloc(o.noverrides + 1, sizeof(*c->ov));
+  c->nov = o.noverrides;
+  for (size_t i = 0; i < o.noverrides; i++) {
+    c->ov[i].pattern = km_xstrdup(o.overrides[i].host_pattern);
+    c->ov[i].address = km_xstrdup(o.overrides[i].address);
+    c->ov[i].http = o.overrides[i].scheme != NULL &&
+                    strcmp(o.overrides[i].scheme, "http") == 0;
+    c->ov[i].insecure = o.overrides[i].insecure;
+  }
+  c->user_agent = km_xstrdup(
+      o.user_agent != NULL ? o.user_agent : "kmsmig/" KM_VERSION_STRING);
+  c->rng = km_now_ms() ^ (uint64_t)(uintptr_t)c ^ 0x2545f4914f6cdd1dull;
+  *out = c;
+  return 0;
+}
+
+void km_acs_client_free(km_acs_client_t *c) {
+  if (c == NULL) return;
+  if (c->inflight > 0) {
+    /* Calls point at the client; freeing it now would be a use after free
+     * later.  Fail loudly instead. */
+    km_log(KM_LOG_ERROR, "km_acs_client_free with %zu calls in flight",
+           c->inflight);
+    abort();
+  }
+  for (size_t i = 0; i < c->nov; i++) {
+    free(c->ov[i].pattern);
+    free(c->ov[i].address);
+  }
+  free(c->ov);
+  free(c->user_agent);
+  free(c);
+}
+
+size_t km_acs_inflight(const km_acs_client_t *c) {
+  return c != NULL ? c->inflight : 0;
+}
+
+/* ---- calls ---- */
+
+static void call_free(call_t *k) {
+  km_params_free(&k->params);
+  free(k->action);
+  free(k->akid);
+  km_free_secret(k->secret);
+  km_free_secret(k->token);
+  km_free_secret(k->our_sts);
+  free(k);
+}
+
+static void on_timer_closed(uv_handle_t *h) {
+  call_free(h->data);
+}
+
+static void finish(call_t *k, int status, json_t *body) {
+  k->c->inflight--;
+  if (status < 0 && k->err.code == 0) k->err.code = status;
+  km_acs_result_t res = {status, status == 0 ? body : NULL,
+                         status < 0 ? &k->err : NULL, k->attempts};
+  k->cb(&res, k->ud);
+  if (k->timer_used)
+    uv_close((uv_handle_t *)&k->timer, on_timer_closed);
+  else
+    call_free(k);
+}
+
+static void on_http_done(const km_http_resp_t *resp, void *ud);
+
+static int start_attempt(call_t *k) {
+  km_acs_client_t *c = k->c;
+  uint64_t now = km_now_ms();
+  if (now >= k->deadline_at)
+    return km__err_setw(&k->err, KM_EDEADLINE, k->host,
+                        "%s: overall deadline of %llu ms exceeded", k->action,
+                        (unsigned long long)k->deadline_ms);
+  km_credential_t cred = {k->akid, k->secret, k->token};
+  km_acs_request_t r = {.method = "POST",
+                        .host = k->host,
+                        .action = k->action,
+                        .version = k->version,
+                        .params = &k->params,
+                        .form_body = k->form_body,
+                        .sigver = c->sigver,
+                        .user_agent = c->user_agent};
+  km_signed_request_t s;
+  km_err_t serr;
+  int rc = km_acs_sign(&r, &cred, &s, &serr);
+  if (rc < 0)
+    return km__err_setw(&k->err, rc, k->host, "%s: %s", k->action, serr.text);
+
+  char *url = s.url;
+  char *http_url = NULL;
+  char connect_to[600];
+  if (k->ov != NULL) {
+    snprintf(connect_to, sizeof(connect_to), "%s:%d:%s", k->host,
+             k->ov->http ? 80 : 443, k->ov->address);
+    if (k->ov->http) /* "https://host/..." -> "http://host/..." */
+      url = http_url = km_xasprintf("http%s", s.url + 5);
+  }
+  uint64_t remaining = k->deadline_at - now;
+  km_http_req_opts_t o = {
+      .method = s.method,
+      .url = url,
+      .headers = s.headers,
+      .nheaders = s.nheaders,
+      .body = s.body,
+      .body_len = s.body_len,
+      .connect_to = k->ov != NULL ? connect_to : NULL,
+      .insecure_loopback = k->ov != NULL && k->ov->insecure,
+      .timeout_ms = remaining < 60000 ? (long)remaining : 0,
+  };
+  k->attempts++;
+  rc = km_http_request(c->http, &o, on_http_done, k);
+  km_free_secret(http_url);
+  km_free_secret(k->our_sts);
+  k->our_sts = s.string_to_sign;
+  s.string_to_sign = NULL;
+  km_signed_request_free(&s);
+  if (rc < 0) {
+    k->attempts--;
+    return km__err_setw(&k->err, rc, k->host, "%s: could not start request: %s",
+                        k->action, km_strerror(rc));
+  }
+  return 0;
+}
+
+static void on_backoff(uv_timer_t *t) {
+  call_t *k = t->data;
+  int rc = start_attempt(k);
+  if (rc < 0) finish(k, rc, NULL);
+}
+
+/* A SignatureDoesNotMatch echoes the server's V1 StringToSign: equal to
+ * ours means the secret is wrong, different means we canonicalised the
+ * request differently.  Only the verdict is kept, never the strings. */
+static void diagnose_signature(call_t *k, const km_http_resp_t *resp) {
+  char *server = km__acs_server_sts(resp->body, resp->body_len);
+  if (server == NULL || k->our_sts == NULL) {
+    km_free_secret(server);
+    return;
+  }
+  size_t n = strlen(k->err.text);
+  snprintf(k->err.text + n, sizeof(k->err.text) - n, "%s",
+           strcmp(server, k->our_sts) == 0
+               ? "; the server's StringToSign equals ours, so the AccessKey "
+                 "secret does not belong to this AccessKey id"
+               : "; the server's StringToSign differs from ours (request "
+                 "canonicalisation mismatch: a kmsmig bug, please report)");
+  km_free_secret(server);
+}
+
+static void on_http_done(const km_http_resp_t *resp, void *ud) {
+  call_t *k = ud;
+  km_acs_client_t *c = k->c;
+  int st;
+  long hs = 0;
+  km__err_clear(&k->err);
+  if (resp->status != 0) {
+    st = km__err_setw(&k->err, resp->status, k->host, "%s: %s", k->action,
+                      resp->err_text != NULL && resp->err_text[0] != '\0'
+                          ? resp->err_text
+                          : km_strerror(resp->status));
+  } else if (resp->http_status >= 200 && resp->http_status < 300) {
+    json_error_t jerr;
+    json_t *body = json_loadb(resp->body != NULL ? resp->body : "",
+                              resp->body_len, 0, &jerr);
+    if (json_is_object(body)) {
+      finish(k, 0, body);
+      json_decref(body);
+      return;
+    }
+    json_decref(body);
+    hs = resp->http_status;
+    st = km__err_setw(&k->err, KM_EPARSE, k->host,
+                      "%s: HTTP %ld with a body that is not a JSON object",
+                      k->action, hs);
+    k->err.http_status = (int)hs;
+    finish(k, st, NULL); /* not retried: the server did answer */
+    return;
+  } else {
+    hs = resp->http_status;
+    st = km_acs_parse_error(hs, resp->body, resp->body_len, k->host, &k->err);
+    if (strcmp(k->err.cloud_code, "SignatureDoesNotMatch") == 0)
+      diagnose_signature(k, resp);
+  }
+
+  if (!km_acs_is_retryable(st, hs, k->err.cloud_code) || st == KM_ECANCELED) {
+    finish(k, st, NULL);
+    return;
+  }
+  if (k->attempts >= c->retry.max_attempts) {
+    size_t n = strlen(k->err.text);
+    snprintf(k->err.text + n, sizeof(k->err.text) - n,
+             " (gave up after %d attempts)", k->attempts);
+    finish(k, st, NULL);
+    return;
+  }
+  uint32_t delay = km_retry_backoff_ms(&c->retry, k->attempts - 1, &c->rng);
+  if (km_now_ms() + delay >= k->deadline_at) {
+    size_t n = strlen(k->err.text);
+    snprintf(k->err.text + n, sizeof(k->err.text) - n,
+             " (overall deadline of %llu ms reached after %d attempts)",
+             (unsigned long long)k->deadline_ms, k->attempts);
+    k->err.code = KM_EDEADLINE;
+    finish(k, KM_EDEADLINE, NULL);
+    return;
+  }
+  km_log(KM_LOG_DEBUG, "%s %s: %s, retry %d in %u ms", k->host, k->action,
+         k->err.cloud_code[0] != '\0' ? k->err.cloud_code : km_err_name(st),
+         k->attempts, delay);
+  if (!k->timer_used) {
+    uv_timer_init(c->loop, &k->timer);
+    k->timer.data = k;
+    k->timer_used = 1;
+  }
+  uv_timer_start(&k->timer, on_backoff, delay, 0);
+}
+
+int km_acs_call(km_acs_client_t *c, const km_acs_call_t *call, km_acs_cb cb,
+                void *ud, km_err_t *err) {
+  if (c == NULL || call == NULL || cb == NULL || call->action == NULL ||
+      call->cred == NULL)
+    return km__err_set(err, KM_EINVAL, "incomplete call");
+  const char *version = km_product_version(call->product);
+  if (version == NULL)
+    return km__err_set(err, KM_EINVAL, "unknown product %d",
+                       (int)call->product);
+  call_t *k = km_xcalloc(1, sizeof(*k));
+  if (km_product_host(call->product, call->region, k->host, sizeof(k->host)) <
+      0) {
+    free(k);
+    return km__err_set(err, KM_EINVAL,
+                       "%s: region \"%s\" is not a valid region id",
+                       km_product_name(call->product),
+                       call->region != NULL ? call->region : "");
+  }
+  const km_credential_t *cr = call->cred;
+  if (cr->access_key_id == NULL || cr->access_key_secret == NULL) {
+    free(k);
+    return km__err_set(err, KM_ECREDS, "call without an AccessKey");
+  }
+  k->c = c;
+  k->version = version;
+  k->action = km_xstrdup(call->action);
+  km_params_init(&k->params);
+  for (size_t i = 0; call->params != NULL && i < call->params->n; i++)
+    km_params_set(&k->params, call->params->v[i].key, call->params->v[i].value);
+  k->form_body = call->form_body;
+  k->akid = km_xstrdup(cr->access_key_id);
+  k->secret = km_xstrdup(cr->access_key_secret);
+  k->token = cr->security_token != NULL ? km_xstrdup(cr->security_token) : NULL;
+  for (size_t i = 0; i < c->nov && k->ov == NULL; i++)
+    if (host_matches(c->ov[i].pattern, k->host)) k->ov = &c->ov[i];
+  k->deadline_ms =
+      call->deadline_ms != 0 ? call->deadline_ms : c->retry.deadline_ms;
+  k->deadline_at = km_now_ms() + k->deadline_ms;
+  k->cb = cb;
+  k->ud = ud;
+  int rc = start_attempt(k);
+  if (rc < 0) {
+    if (err != NULL) *err = k->err;
+    call_free(k);
+    return rc;
+  }
+  c->inflight++;
+  return 0;
+}
