@@ -44,7 +44,7 @@ static size_t used_regions(const km_manifest_t *m, const char **out,
                            size_t cap) {
   size_t n = 0;
   for (size_t a = 0; a <= m->naccounts; a++) {
-    const km_strlist_t *l =
+    const km_mf_strlist_t *l =
         a < m->naccounts ? &m->accounts[a].regions : &m->regions;
     for (size_t i = 0; i < l->n; i++) {
       size_t j = 0;
@@ -91,7 +91,7 @@ static void print_json(const char *path, const km_manifest_t *m,
         json_pack("{s:s, s:i, s:b, s:o, s:i, s:s}", "name", m->name, "accounts",
                   (int)m->naccounts, "directory", m->directory.present,
                   "regions", r, "instances", (int)m->ninstances, "driver",
-                  m->migrate.driver == KM_DRIVER_SIM ? "sim" : "console");
+                  m->migrate.driver == KM_MF_DRIVER_SIM ? "sim" : "console");
     json_object_set_new(o, "summary", s);
   }
   char *txt = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -111,7 +111,7 @@ static void print_summary(const char *path, const km_manifest_t *m) {
     printf("%s%s", i ? ", " : "", regs[i]);
   printf("), %zu instance%s, driver %s\n", m->ninstances,
          m->ninstances == 1 ? "" : "s",
-         m->migrate.driver == KM_DRIVER_SIM ? "sim" : "console");
+         m->migrate.driver == KM_MF_DRIVER_SIM ? "sim" : "console");
 }
 
 int km__cmd_validate(int argc, char **argv) {

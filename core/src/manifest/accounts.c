@@ -39,7 +39,7 @@ static size_t count_literal_secrets(const km_ynode_t *map) {
 }
 
 static void build_assume_role(km_mctx_t *c, const char *name,
-                              const km_ynode_t *n, km_cred_spec_t *cr) {
+                              const km_ynode_t *n, km_mf_cred_spec_t *cr) {
   static const char *const keys[] = {
       "via", "role", "role_arn", "session_name", "duration", "external_id_env",
       NULL};
@@ -106,7 +106,7 @@ static void build_assume_role(km_mctx_t *c, const char *name,
 }
 
 static void build_credentials(km_mctx_t *c, const km_ynode_t *n,
-                              km_cred_spec_t *cr) {
+                              km_mf_cred_spec_t *cr) {
   static const char *const keys[] = {"env", "profile", "config", "assume_role",
                                      NULL};
   cr->pos = km__pos(c, n);
@@ -140,14 +140,14 @@ static void build_credentials(km_mctx_t *c, const km_ynode_t *n,
                 "credentials.env: false selects nothing; write env: true, "
                 "or omit `credentials` for the default chain");
       else
-        cr->kind = KM_CRED_ENV;
+        cr->kind = KM_MF_CRED_ENV;
     }
   } else if (prof != NULL) {
     if (km__rd_str(c, "credentials.profile", prof, &cr->profile))
-      cr->kind = KM_CRED_PROFILE;
+      cr->kind = KM_MF_CRED_PROFILE;
     km__rd_path(c, "credentials.config", cfg, true, NULL, &cr->config);
   } else {
-    cr->kind = KM_CRED_ASSUME_ROLE;
+    cr->kind = KM_MF_CRED_ASSUME_ROLE;
     build_assume_role(c, "credentials.assume_role", ar, cr);
   }
   if (cfg != NULL && prof == NULL)
@@ -160,7 +160,7 @@ static void check_unique(km_mctx_t *c, const km_ynode_t *acct,
                          const char *field, const char *value) {
   km_manifest_t *m = c->m;
   for (size_t i = 0; i + 1 < m->naccounts; i++) {
-    const km_account_t *o = &m->accounts[i];
+    const km_mf_account_t *o = &m->accounts[i];
     const char *ov = strcmp(field, "name") == 0 ? o->name : o->id;
     if (ov == NULL || strcmp(ov, value) != 0) continue;
     const km_ynode_t *first = km__ymap_get(c->acct_nodes[i], field);
@@ -182,7 +182,7 @@ static void build_account(km_mctx_t *c, const km_ynode_t *n) {
   c->acct_nodes =
       km_xrealloc(c->acct_nodes, (m->naccounts + 1) * sizeof(*c->acct_nodes));
   c->acct_nodes[m->naccounts] = n;
-  km_account_t *a = &m->accounts[m->naccounts++];
+  km_mf_account_t *a = &m->accounts[m->naccounts++];
   memset(a, 0, sizeof(*a));
   a->pos = km__pos(c, n);
   a->cred.duration_s = 3600;
@@ -297,20 +297,20 @@ void km__build_accounts(km_mctx_t *c, const km_ynode_t *list) {
   }
   /* Effective regions and the directory's implied credentials. */
   for (size_t i = 0; i < m->naccounts; i++) {
-    km_account_t *a = &m->accounts[i];
+    km_mf_account_t *a = &m->accounts[i];
     if (!a->regions_overridden)
       for (size_t j = 0; j < m->regions.n; j++)
         km__strlist_push(&a->regions, m->regions.v[j]);
-    const km_directory_t *d = &m->directory;
+    const km_mf_directory_t *d = &m->directory;
     if (d->present && d->management != NULL && a->name != NULL &&
         km__ymap_get(c->acct_nodes[i], "credentials") == NULL &&
         strcmp(a->name, d->management) != 0) {
-      a->cred.kind = KM_CRED_ASSUME_ROLE;
+      a->cred.kind = KM_MF_CRED_ASSUME_ROLE;
       a->cred.implied = true;
       a->cred.via = km_xstrdup(d->management);
       a->cred.role = km_xstrdup(d->member_role);
     }
-    if (a->cred.kind == KM_CRED_ASSUME_ROLE) {
+    if (a->cred.kind == KM_MF_CRED_ASSUME_ROLE) {
       if (a->cred.role == NULL)
         a->cred.role = km_xstrdup(d->member_role ? d->member_role
                                                  : KM_DEFAULT_MEMBER_ROLE);

@@ -33,7 +33,7 @@ static bool is_key_id(const char *s) {
 static void build_directory(km_mctx_t *c, const km_ynode_t *n) {
   static const char *const keys[] = {"management", "member_role", "include",
                                      "exclude", NULL};
-  km_directory_t *dir = &c->m->directory;
+  km_mf_directory_t *dir = &c->m->directory;
   if (!km__is_mapping(c, "directory", n)) return;
   dir->present = true;
   dir->pos = km__pos(c, n);
@@ -102,7 +102,7 @@ static void build_instance(km_mctx_t *c, const km_ynode_t *key,
   km_manifest_t *m = c->m;
   m->instances =
       km_xrealloc(m->instances, (m->ninstances + 1) * sizeof(*m->instances));
-  km_instance_t *in = &m->instances[m->ninstances++];
+  km_mf_instance_t *in = &m->instances[m->ninstances++];
   memset(in, 0, sizeof(*in));
   in->region = km_xstrdup(key->str);
   in->pos = km__pos(c, key);
@@ -133,7 +133,7 @@ static void build_instance(km_mctx_t *c, const km_ynode_t *key,
   int t = 0;
   snprintf(fld, sizeof(fld), "%s.type", name);
   if (km__rd_enum(c, fld, km__ymap_get(n, "type"), types, &t))
-    in->type = (km_inst_type_t)t;
+    in->type = (km_mf_inst_type_t)t;
 
   const km_ynode_t *iv = km__ymap_get(n, "image_version");
   snprintf(fld, sizeof(fld), "%s.image_version", name);
@@ -149,7 +149,7 @@ static void build_instance(km_mctx_t *c, const km_ynode_t *key,
       in->image_major = a;
       in->image_minor = b;
       in->image_patch = d;
-      if (in->type == KM_INST_SOFTWARE && (a < 2 || (a == 2 && b < 9)))
+      if (in->type == KM_MF_INST_SOFTWARE && (a < 2 || (a == 2 && b < 9)))
         km__err(c, iv,
                 "software instance image %s is older than 2.9.0, which "
                 "migration needs; upgrade the image in the KMS console, then "
@@ -191,8 +191,8 @@ static void build_instance(km_mctx_t *c, const km_ynode_t *key,
 }
 
 static int cmp_instance(const void *a, const void *b) {
-  return strcmp(((const km_instance_t *)a)->region,
-                ((const km_instance_t *)b)->region);
+  return strcmp(((const km_mf_instance_t *)a)->region,
+                ((const km_mf_instance_t *)b)->region);
 }
 
 static void build_instances(km_mctx_t *c, const km_ynode_t *n) {
@@ -208,14 +208,14 @@ static void build_instances(km_mctx_t *c, const km_ynode_t *n) {
 
 /* keys/secrets: all-pending | none | { listed } */
 static void build_sel(km_mctx_t *c, const char *name, const km_ynode_t *n,
-                      const char *const *listkeys, km_sel_mode_t *mode,
-                      km_strlist_t *l1, km_strlist_t *l2) {
+                      const char *const *listkeys, km_mf_sel_mode_t *mode,
+                      km_mf_strlist_t *l1, km_mf_strlist_t *l2) {
   if (n == NULL) return;
   if (n->kind == KM_YSCALAR && !km__ynull(n)) {
     static const char *const modes[] = {"all-pending", "none", NULL};
     int v = 0;
     if (km__rd_enum(c, name, n, modes, &v))
-      *mode = v == 0 ? KM_SEL_ALL_PENDING : KM_SEL_NONE;
+      *mode = v == 0 ? KM_MF_SEL_ALL_PENDING : KM_MF_SEL_NONE;
     return;
   }
   if (n->kind != KM_YMAP) {
@@ -223,7 +223,7 @@ static void build_sel(km_mctx_t *c, const char *name, const km_ynode_t *n,
             name, listkeys[0]);
     return;
   }
-  *mode = KM_SEL_LIST;
+  *mode = KM_MF_SEL_LIST;
   km__check_keys(c, n, listkeys, name);
   char fld[96];
   snprintf(fld, sizeof(fld), "%s.%s", name, listkeys[0]);
@@ -262,7 +262,7 @@ static void build_byok(km_mctx_t *c, const km_ynode_t *n) {
   static const char *const algs[] = {"RSAES_OAEP_SHA_256", "RSAES_PKCS1_V1_5",
                                      "RSAES_OAEP_SHA_1", NULL};
   static const char *const fmts[] = {"der", "pem", NULL};
-  km_select_t *s = &c->m->select;
+  km_mf_select_t *s = &c->m->select;
   if (!km__is_mapping(c, "select.byok", n)) return;
   s->byok_present = true;
   s->byok_pos = km__pos(c, n);
@@ -295,7 +295,7 @@ static void build_byok(km_mctx_t *c, const km_ynode_t *n) {
   int v = 0;
   if (km__rd_enum(c, "select.byok.algorithm", km__ymap_get(n, "algorithm"),
                   algs, &v))
-    s->byok_algorithm = (km_wrap_alg_t)v;
+    s->byok_algorithm = (km_mf_wrap_alg_t)v;
   if (km__rd_enum(c, "select.byok.wrapping_key_format",
                   km__ymap_get(n, "wrapping_key_format"), fmts, &v))
     s->byok_pem = v == 1;
@@ -315,7 +315,7 @@ static void build_select(km_mctx_t *c, const km_ynode_t *n) {
   static const char *const kk[] = {"ids", "aliases", NULL};
   static const char *const sk[] = {"names", NULL};
   if (!km__is_mapping(c, "select", n)) return;
-  km_select_t *s = &c->m->select;
+  km_mf_select_t *s = &c->m->select;
   km__check_keys(c, n, keys, "select");
   const km_ynode_t *k = km__ymap_get(n, "keys");
   build_sel(c, "select.keys", k, kk, &s->keys, &s->key_ids, &s->key_aliases);
@@ -338,11 +338,11 @@ static void build_migrate(km_mctx_t *c, const km_ynode_t *n) {
                                      "set_default", NULL};
   static const char *const drivers[] = {"console", "sim", NULL};
   if (!km__is_mapping(c, "migrate", n)) return;
-  km_migrate_t *mg = &c->m->migrate;
+  km_mf_migrate_t *mg = &c->m->migrate;
   km__check_keys(c, n, keys, "migrate");
   int v = 0;
   if (km__rd_enum(c, "migrate.driver", km__ymap_get(n, "driver"), drivers, &v))
-    mg->driver = (km_driver_t)v;
+    mg->driver = (km_mf_driver_t)v;
   const km_ynode_t *w = km__ymap_get(n, "when");
   if (w != NULL) {
     if (w->kind == KM_YSCALAR && strcmp(w->str, "now") == 0) {
@@ -371,7 +371,7 @@ static void build_migrate(km_mctx_t *c, const km_ynode_t *n) {
 }
 
 void km__build_hooks(km_mctx_t *c, const char *name, const km_ynode_t *n,
-                     km_hooks_t *h) {
+                     km_mf_hooks_t *h) {
   static const char *const keys[] = {"rotation",    "default_instance",
                                      "post_check",  "before_batch",
                                      "after_batch", NULL};
@@ -493,7 +493,7 @@ static void build_override(km_mctx_t *c, const km_ynode_t *n, size_t idx) {
   km_manifest_t *m = c->m;
   m->overrides =
       km_xrealloc(m->overrides, (m->noverrides + 1) * sizeof(*m->overrides));
-  km_endpoint_override_t *o = &m->overrides[m->noverrides++];
+  km_mf_override_t *o = &m->overrides[m->noverrides++];
   memset(o, 0, sizeof(*o));
   o->pos = km__pos(c, n);
   km__check_keys(c, n, keys, name);

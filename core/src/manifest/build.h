@@ -11,13 +11,13 @@
 void km__build_sections(km_mctx_t *c, const km_ynode_t *root);
 /* A `hooks` mapping (top-level or per account) into h. */
 void km__build_hooks(km_mctx_t *c, const char *name, const km_ynode_t *n,
-                     km_hooks_t *h);
+                     km_mf_hooks_t *h);
 /* The `accounts` list, reading include files (parsed docs are appended to
  * c->docs).  Needs the top-level `directory` and `regions` built first. */
 void km__build_accounts(km_mctx_t *c, const km_ynode_t *list);
 /* Cross-references: owners, regions, instances, sharing, credentials. */
 void km__check_model(km_mctx_t *c, const km_ynode_t *root);
 
-void km__hooks_free(km_hooks_t *h);
+void km__hooks_free(km_mf_hooks_t *h);
 
 #endif

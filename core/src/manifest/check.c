@@ -24,7 +24,7 @@ static void check_region_list(km_mctx_t *c, const km_ynode_t *list) {
         km__err(c, r, "region '%s' is listed twice; remove one", r->str);
         break;
       }
-    if (km_region_known(r->str)) continue;
+    if (km_manifest_region_known(r->str)) continue;
     const char *near = km__nearest(r->str, km__regions);
     if (near != NULL)
       km__err(c, r, "unknown region '%s'; did you mean '%s'?", r->str, near);
@@ -55,7 +55,7 @@ static void check_regions(km_mctx_t *c, const km_ynode_t *root) {
   const km_ynode_t *in = km__ymap_get(root, "instances");
   for (size_t i = 0; in != NULL && in->kind == KM_YMAP && i < in->n; i++) {
     const km_ynode_t *k = in->keys[i];
-    if (km_region_known(k->str)) continue;
+    if (km_manifest_region_known(k->str)) continue;
     const char *near = km__nearest(k->str, km__regions);
     km__err(c, k, "unknown region '%s' in instances%s%s%s", k->str,
             near ? "; did you mean '" : "; use a KMS region id",
@@ -66,7 +66,7 @@ static void check_regions(km_mctx_t *c, const km_ynode_t *root) {
    * entry that asks for it, once. */
   for (size_t i = 0; top != NULL && top->kind == KM_YSEQ && i < top->n; i++) {
     const km_ynode_t *r = top->items[i];
-    if (r->kind == KM_YSCALAR && km_region_known(r->str) &&
+    if (r->kind == KM_YSCALAR && km_manifest_region_known(r->str) &&
         km_manifest_instance(m, r->str) == NULL)
       km__err(c, r,
               "region '%s' has no KMS 3.0 instance; add instances.%s: {id, "
@@ -77,7 +77,7 @@ static void check_regions(km_mctx_t *c, const km_ynode_t *root) {
     const km_ynode_t *l = km__ymap_get(c->acct_nodes[a], "regions");
     for (size_t i = 0; l != NULL && l->kind == KM_YSEQ && i < l->n; i++) {
       const km_ynode_t *r = l->items[i];
-      if (r->kind == KM_YSCALAR && km_region_known(r->str) &&
+      if (r->kind == KM_YSCALAR && km_manifest_region_known(r->str) &&
           km_manifest_instance(m, r->str) == NULL &&
           !km__strlist_has(&m->regions, r->str))
         km__err(c, r,
@@ -102,9 +102,9 @@ static void check_instances(km_mctx_t *c, const km_ynode_t *root) {
   for (size_t i = 0; in != NULL && in->kind == KM_YMAP && i < in->n; i++) {
     const km_ynode_t *k = in->keys[i];
     const km_ynode_t *body = in->items[i];
-    const km_instance_t *inst = km_manifest_instance(m, k->str);
+    const km_mf_instance_t *inst = km_manifest_instance(m, k->str);
     if (inst == NULL || body->kind != KM_YMAP) continue;
-    if (km_region_known(k->str) && !region_used(m, k->str))
+    if (km_manifest_region_known(k->str) && !region_used(m, k->str))
       km__warn(c, k,
                "no account migrates in %s, so instance %s is not used; add "
                "the region to an account or remove the instance",
@@ -132,7 +132,7 @@ static void check_instances(km_mctx_t *c, const km_ynode_t *root) {
                "them",
                inst->id ? inst->id : "the instance", k->str);
     for (size_t a = 0; a < m->naccounts; a++) {
-      const km_account_t *acct = &m->accounts[a];
+      const km_mf_account_t *acct = &m->accounts[a];
       if (acct->name == NULL || strcmp(acct->name, inst->owner) == 0 ||
           !km__strlist_has(&acct->regions, k->str) ||
           km__strlist_has(&inst->share_with, acct->name))
@@ -147,19 +147,19 @@ static void check_instances(km_mctx_t *c, const km_ynode_t *root) {
   }
 }
 
-static const char *src_name(km_cred_kind_t k) {
-  return k == KM_CRED_ENV ? "the environment (env: true)"
-                          : "the default chain (no credentials)";
+static const char *src_name(km_mf_cred_kind_t k) {
+  return k == KM_MF_CRED_ENV ? "the environment (env: true)"
+                             : "the default chain (no credentials)";
 }
 
 static void check_credentials(km_mctx_t *c) {
   km_manifest_t *m = c->m;
-  const km_account_t *ambient = NULL;
+  const km_mf_account_t *ambient = NULL;
   for (size_t i = 0; i < m->naccounts; i++) {
-    const km_account_t *a = &m->accounts[i];
-    const km_cred_spec_t *cr = &a->cred;
+    const km_mf_account_t *a = &m->accounts[i];
+    const km_mf_cred_spec_t *cr = &a->cred;
     if (a->name == NULL) continue;
-    if (cr->kind == KM_CRED_ENV || cr->kind == KM_CRED_DEFAULT) {
+    if (cr->kind == KM_MF_CRED_ENV || cr->kind == KM_MF_CRED_DEFAULT) {
       /* Both read ALIBABA_CLOUD_ACCESS_KEY_*: one AccessKey, one account. */
       if (ambient != NULL)
         km__err_pos(c, cr->pos,
@@ -171,10 +171,10 @@ static void check_credentials(km_mctx_t *c) {
       else
         ambient = a;
     }
-    if (cr->kind == KM_CRED_PROFILE && cr->profile != NULL)
+    if (cr->kind == KM_MF_CRED_PROFILE && cr->profile != NULL)
       for (size_t j = 0; j < i; j++) {
-        const km_cred_spec_t *o = &m->accounts[j].cred;
-        if (o->kind == KM_CRED_PROFILE && o->profile != NULL &&
+        const km_mf_cred_spec_t *o = &m->accounts[j].cred;
+        if (o->kind == KM_MF_CRED_PROFILE && o->profile != NULL &&
             strcmp(o->profile, cr->profile) == 0 &&
             ((o->config == NULL && cr->config == NULL) ||
              (o->config && cr->config && !strcmp(o->config, cr->config))))
@@ -183,8 +183,8 @@ static void check_credentials(km_mctx_t *c) {
                       "profile holds one account's AccessKey",
                       m->accounts[j].name, a->name, cr->profile);
       }
-    if (cr->kind != KM_CRED_ASSUME_ROLE || cr->via == NULL) continue;
-    const km_account_t *via = km_manifest_account(m, cr->via);
+    if (cr->kind != KM_MF_CRED_ASSUME_ROLE || cr->via == NULL) continue;
+    const km_mf_account_t *via = km_manifest_account(m, cr->via);
     if (via == NULL) {
       km__err_pos(c, cr->pos,
                   "account '%s' assumes a role via '%s', which is not a "
@@ -193,9 +193,10 @@ static void check_credentials(km_mctx_t *c) {
       continue;
     }
     /* Follow the via chain: it must end at an account with its own keys. */
-    const km_account_t *cur = a;
+    const km_mf_account_t *cur = a;
     for (size_t hops = 0; cur != NULL; hops++) {
-      if (cur->cred.kind != KM_CRED_ASSUME_ROLE || cur->cred.via == NULL) break;
+      if (cur->cred.kind != KM_MF_CRED_ASSUME_ROLE || cur->cred.via == NULL)
+        break;
       cur = km_manifest_account(m, cur->cred.via);
       if (cur == a || hops > m->naccounts) {
         km__err_pos(c, cr->pos,
@@ -210,9 +211,9 @@ static void check_credentials(km_mctx_t *c) {
 }
 
 static void check_directory(km_mctx_t *c, const km_ynode_t *root) {
-  const km_directory_t *d = &c->m->directory;
+  const km_mf_directory_t *d = &c->m->directory;
   if (!d->present || d->management == NULL) return;
-  const km_account_t *mg = km_manifest_account(c->m, d->management);
+  const km_mf_account_t *mg = km_manifest_account(c->m, d->management);
   const km_ynode_t *n =
       km__ymap_get(km__ymap_get(root, "directory"), "management");
   if (mg == NULL)
@@ -227,9 +228,10 @@ static void check_byok(km_mctx_t *c) {
   if (!m->select.byok_present) return;
   bool hw = false, hw_mainland = false;
   for (size_t i = 0; i < m->ninstances; i++)
-    if (m->instances[i].type == KM_INST_HARDWARE) {
+    if (m->instances[i].type == KM_MF_INST_HARDWARE) {
       hw = true;
-      hw_mainland = hw_mainland || km_region_mainland(m->instances[i].region);
+      hw_mainland =
+          hw_mainland || km_manifest_region_mainland(m->instances[i].region);
     }
   if (!hw)
     km__err_pos(c, m->select.byok_pos,

@@ -39,33 +39,33 @@ const char *const km__regions[] = {"ap-northeast-1",
                                    "cn-chengdu",
                                    NULL};
 
-bool km_region_known(const char *region) {
+bool km_manifest_region_known(const char *region) {
   for (size_t i = 0; km__regions[i] != NULL; i++)
     if (strcmp(km__regions[i], region) == 0) return true;
   return false;
 }
 
-bool km_region_mainland(const char *region) {
-  return km_region_known(region) && strncmp(region, "cn-", 3) == 0 &&
+bool km_manifest_region_mainland(const char *region) {
+  return km_manifest_region_known(region) && strncmp(region, "cn-", 3) == 0 &&
          strcmp(region, "cn-hongkong") != 0;
 }
 
-const km_account_t *km_manifest_account(const km_manifest_t *m,
-                                        const char *name) {
+const km_mf_account_t *km_manifest_account(const km_manifest_t *m,
+                                           const char *name) {
   for (size_t i = 0; i < m->naccounts; i++)
     if (m->accounts[i].name != NULL && strcmp(m->accounts[i].name, name) == 0)
       return &m->accounts[i];
   return NULL;
 }
 
-const km_instance_t *km_manifest_instance(const km_manifest_t *m,
-                                          const char *region) {
+const km_mf_instance_t *km_manifest_instance(const km_manifest_t *m,
+                                             const char *region) {
   for (size_t i = 0; i < m->ninstances; i++)
     if (strcmp(m->instances[i].region, region) == 0) return &m->instances[i];
   return NULL;
 }
 
-static void kv_free(km_kv_t *kv, size_t n) {
+static void kv_free(km_mf_kv_t *kv, size_t n) {
   for (size_t i = 0; i < n; i++) {
     free(kv[i].key);
     free(kv[i].value);
@@ -73,7 +73,7 @@ static void kv_free(km_kv_t *kv, size_t n) {
   free(kv);
 }
 
-void km__hooks_free(km_hooks_t *h) {
+void km__hooks_free(km_mf_hooks_t *h) {
   free(h->rotation);
   free(h->default_instance);
   km__strlist_free(&h->post_check);
@@ -81,7 +81,7 @@ void km__hooks_free(km_hooks_t *h) {
   free(h->after_batch);
 }
 
-static void cred_free(km_cred_spec_t *c) {
+static void cred_free(km_mf_cred_spec_t *c) {
   free(c->profile);
   free(c->config);
   free(c->via);
@@ -96,14 +96,14 @@ void km_manifest_free(km_manifest_t *m) {
   free(m->name);
   free(m->path);
   km__strlist_free(&m->files);
-  km_directory_t *d = &m->directory;
+  km_mf_directory_t *d = &m->directory;
   free(d->management);
   free(d->member_role);
   km__strlist_free(&d->include_folders);
   kv_free(d->include_tags, d->ninclude_tags);
   km__strlist_free(&d->exclude_accounts);
   for (size_t i = 0; i < m->naccounts; i++) {
-    km_account_t *a = &m->accounts[i];
+    km_mf_account_t *a = &m->accounts[i];
     free(a->name);
     free(a->id);
     km__strlist_free(&a->regions);
@@ -114,7 +114,7 @@ void km_manifest_free(km_manifest_t *m) {
   free(m->accounts);
   km__strlist_free(&m->regions);
   for (size_t i = 0; i < m->ninstances; i++) {
-    km_instance_t *in = &m->instances[i];
+    km_mf_instance_t *in = &m->instances[i];
     free(in->region);
     free(in->id);
     free(in->owner);
@@ -122,7 +122,7 @@ void km_manifest_free(km_manifest_t *m) {
     km__strlist_free(&in->share_with);
   }
   free(m->instances);
-  km_select_t *s = &m->select;
+  km_mf_select_t *s = &m->select;
   km__strlist_free(&s->key_ids);
   km__strlist_free(&s->key_aliases);
   km__strlist_free(&s->secret_names);

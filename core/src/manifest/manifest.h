@@ -6,7 +6,7 @@
  * km_diags_t.  The model is plain data: every pointer in it is owned by the
  * km_manifest_t and freed by km_manifest_free(); readers only borrow.
  *
- * Positions (km_pos_t) point into the file that defined the value, so the
+ * Positions (km_mf_pos_t) point into the file that defined the value, so the
  * engine can say "accounts/app-a.yaml:3:5" when it refuses something later.
  * Paths (hooks, material_dir, ca_file, plugins.dir) are resolved against the
  * directory of the file that named them and kept in that joined form (still
@@ -26,163 +26,164 @@
 
 /* Where a value came from.  file is borrowed from the manifest's file list
  * (km_manifest_t.files) and lives as long as the manifest. */
-typedef struct km_pos_s {
+typedef struct km_mf_pos_s {
   const char *file;
   int line; /* 1-based */
   int col;  /* 1-based */
-} km_pos_t;
+} km_mf_pos_t;
 
-typedef struct km_kv_s {
+typedef struct km_mf_kv_s {
   char *key;
   char *value;
-} km_kv_t;
+} km_mf_kv_t;
 
-typedef struct km_strlist_s {
+typedef struct km_mf_strlist_s {
   char **v;
   size_t n;
-} km_strlist_t;
+} km_mf_strlist_t;
 
 /* How an account's AccessKey is obtained.  Never the secret itself. */
 typedef enum {
-  KM_CRED_DEFAULT = 0, /* env, then the aliyun CLI current profile */
-  KM_CRED_ENV,         /* ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET/_SECURITY_TOKEN */
-  KM_CRED_PROFILE,     /* a named aliyun CLI profile */
-  KM_CRED_ASSUME_ROLE  /* STS AssumeRole from another account */
-} km_cred_kind_t;
+  KM_MF_CRED_DEFAULT = 0, /* env, then the aliyun CLI current profile */
+  KM_MF_CRED_ENV,     /* ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET/_SECURITY_TOKEN */
+  KM_MF_CRED_PROFILE, /* a named aliyun CLI profile */
+  KM_MF_CRED_ASSUME_ROLE /* STS AssumeRole from another account */
+} km_mf_cred_kind_t;
 
-typedef struct km_cred_spec_s {
-  km_cred_kind_t kind;
+typedef struct km_mf_cred_spec_s {
+  km_mf_cred_kind_t kind;
   /* true when the account had no `credentials:` and the directory rule gave
    * it assume_role via the management account. */
   bool implied;
-  /* KM_CRED_PROFILE */
+  /* KM_MF_CRED_PROFILE */
   char *profile;
   char *config; /* NULL: ~/.aliyun/config.json */
-  /* KM_CRED_ASSUME_ROLE */
+  /* KM_MF_CRED_ASSUME_ROLE */
   char *via;             /* account name whose credentials call STS */
   char *role;            /* role name; default KM_DEFAULT_MEMBER_ROLE */
   char *role_arn;        /* NULL: acs:ram::<id>:role/<role> */
   char *session_name;    /* default "kmsmig" */
   int duration_s;        /* 900..43200, default 3600 */
   char *external_id_env; /* NULL or an environment variable name */
-  km_pos_t pos;          /* the `credentials:` value, or the account */
-} km_cred_spec_t;
+  km_mf_pos_t pos;       /* the `credentials:` value, or the account */
+} km_mf_cred_spec_t;
 
 /* Hook script paths; NULL means "inherit": an account's NULL falls back to
  * the manifest's, the manifest's NULL to the built-in default in lua/. */
-typedef struct km_hooks_s {
+typedef struct km_mf_hooks_s {
   char *rotation;
   char *default_instance;
-  km_strlist_t post_check; /* empty: inherit */
+  km_mf_strlist_t post_check; /* empty: inherit */
   char *before_batch;
   char *after_batch;
-} km_hooks_t;
+} km_mf_hooks_t;
 
-typedef struct km_account_s {
+typedef struct km_mf_account_s {
   char *name;
   char *id;                /* 16 decimal digits */
-  km_strlist_t regions;    /* effective list: own override or the default */
+  km_mf_strlist_t regions; /* effective list: own override or the default */
   bool regions_overridden; /* true when the account file set `regions` */
-  km_cred_spec_t cred;
-  km_kv_t *tags;
+  km_mf_cred_spec_t cred;
+  km_mf_kv_t *tags;
   size_t ntags;
-  km_hooks_t hooks;
-  km_pos_t pos; /* the account's mapping */
-} km_account_t;
+  km_mf_hooks_t hooks;
+  km_mf_pos_t pos; /* the account's mapping */
+} km_mf_account_t;
 
-typedef struct km_directory_s {
+typedef struct km_mf_directory_s {
   bool present;
   char *management; /* an account name from `accounts` */
   char *member_role;
-  km_strlist_t include_folders; /* fd-... ids; empty: whole directory */
-  km_kv_t *include_tags;
+  km_mf_strlist_t include_folders; /* fd-... ids; empty: whole directory */
+  km_mf_kv_t *include_tags;
   size_t ninclude_tags;
-  km_strlist_t exclude_accounts; /* 16-digit account ids */
-  km_pos_t pos;
-} km_directory_t;
+  km_mf_strlist_t exclude_accounts; /* 16-digit account ids */
+  km_mf_pos_t pos;
+} km_mf_directory_t;
 
-typedef enum { KM_INST_SOFTWARE = 0, KM_INST_HARDWARE } km_inst_type_t;
+typedef enum { KM_MF_INST_SOFTWARE = 0, KM_MF_INST_HARDWARE } km_mf_inst_type_t;
 
-typedef struct km_instance_s {
+typedef struct km_mf_instance_s {
   char *region;
   char *id; /* kst-... */
   char *owner;
-  km_inst_type_t type;
+  km_mf_inst_type_t type;
   char *image_version; /* NULL: not given (preflight asks for it) */
   int image_major, image_minor, image_patch;
-  int auto_renew;          /* -1 not given, 0 off, 1 on */
-  bool share_all;          /* share_with: all */
-  km_strlist_t share_with; /* explicit names (empty with share_all) */
-  km_pos_t pos;
-} km_instance_t;
+  int auto_renew;             /* -1 not given, 0 off, 1 on */
+  bool share_all;             /* share_with: all */
+  km_mf_strlist_t share_with; /* explicit names (empty with share_all) */
+  km_mf_pos_t pos;
+} km_mf_instance_t;
 
 typedef enum {
-  KM_SEL_ALL_PENDING = 0, /* everything the region lists as not migrated */
-  KM_SEL_NONE,            /* nothing of this kind */
-  KM_SEL_LIST             /* only the listed ids/aliases/names */
-} km_sel_mode_t;
+  KM_MF_SEL_ALL_PENDING = 0, /* everything the region lists as not migrated */
+  KM_MF_SEL_NONE,            /* nothing of this kind */
+  KM_MF_SEL_LIST             /* only the listed ids/aliases/names */
+} km_mf_sel_mode_t;
 
 typedef enum {
-  KM_WRAP_RSAES_OAEP_SHA_256 = 0,
-  KM_WRAP_RSAES_PKCS1_V1_5,
-  KM_WRAP_RSAES_OAEP_SHA_1
-} km_wrap_alg_t;
+  KM_MF_WRAP_RSAES_OAEP_SHA_256 = 0,
+  KM_MF_WRAP_RSAES_PKCS1_V1_5,
+  KM_MF_WRAP_RSAES_OAEP_SHA_1
+} km_mf_wrap_alg_t;
 
-typedef struct km_select_s {
-  km_sel_mode_t keys;
-  km_strlist_t key_ids;     /* KM_SEL_LIST */
-  km_strlist_t key_aliases; /* KM_SEL_LIST; alias/... patterns, '*' allowed */
-  km_sel_mode_t secrets;
-  km_strlist_t secret_names; /* KM_SEL_LIST; '*' allowed */
+typedef struct km_mf_select_s {
+  km_mf_sel_mode_t keys;
+  km_mf_strlist_t key_ids; /* KM_MF_SEL_LIST */
+  km_mf_strlist_t
+      key_aliases; /* KM_MF_SEL_LIST; alias/... patterns, '*' allowed */
+  km_mf_sel_mode_t secrets;
+  km_mf_strlist_t secret_names; /* KM_MF_SEL_LIST; '*' allowed */
   bool byok_present;
-  km_strlist_t byok_keys; /* empty: every pending HSM BYOK key */
+  km_mf_strlist_t byok_keys; /* empty: every pending HSM BYOK key */
   char *byok_material_dir;
-  km_wrap_alg_t byok_algorithm;
+  km_mf_wrap_alg_t byok_algorithm;
   bool byok_pem; /* wrapping_key_format: pem (default der) */
   /* material_expiry: 0 = never; else the date's 00:00 UTC+8 as epoch s. */
   int64_t byok_expiry;
-  km_pos_t byok_pos;
-} km_select_t;
+  km_mf_pos_t byok_pos;
+} km_mf_select_t;
 
-typedef enum { KM_DRIVER_CONSOLE = 0, KM_DRIVER_SIM } km_driver_t;
+typedef enum { KM_MF_DRIVER_CONSOLE = 0, KM_MF_DRIVER_SIM } km_mf_driver_t;
 
-typedef struct km_migrate_s {
-  km_driver_t driver;
+typedef struct km_mf_migrate_s {
+  km_mf_driver_t driver;
   int64_t when;           /* 0: now; else epoch seconds */
   char *when_text;        /* NULL for now; else as written */
   int64_t task_timeout_s; /* default 7200 */
   bool set_default;       /* default true: the vendor recommends it */
-} km_migrate_t;
+} km_mf_migrate_t;
 
-typedef struct km_endpoint_override_s {
+typedef struct km_mf_override_s {
   char *host;    /* exact host, or "*.suffix" */
   char *address; /* "ip:port" or "name:port" */
   bool http;     /* scheme: http (default https) */
   char *ca_file; /* NULL: system store */
-  km_pos_t pos;
-} km_endpoint_override_t;
+  km_mf_pos_t pos;
+} km_mf_override_t;
 
 typedef struct km_manifest_s {
   int version; /* 1 */
   char *name;
-  char *path;         /* as given to km_manifest_load */
-  km_strlist_t files; /* every file read, manifest first (owns pos.file) */
-  km_directory_t directory;
-  km_account_t *accounts; /* explicit accounts, manifest order */
+  char *path;            /* as given to km_manifest_load */
+  km_mf_strlist_t files; /* every file read, manifest first (owns pos.file) */
+  km_mf_directory_t directory;
+  km_mf_account_t *accounts; /* explicit accounts, manifest order */
   size_t naccounts;
-  km_strlist_t regions;     /* default regions */
-  km_instance_t *instances; /* sorted by region */
+  km_mf_strlist_t regions;     /* default regions */
+  km_mf_instance_t *instances; /* sorted by region */
   size_t ninstances;
-  km_select_t select;
-  km_migrate_t migrate;
-  km_hooks_t hooks;
+  km_mf_select_t select;
+  km_mf_migrate_t migrate;
+  km_mf_hooks_t hooks;
   char *plugins_dir; /* NULL: the built-in plugins directory */
-  km_strlist_t plugins;
+  km_mf_strlist_t plugins;
   int concurrency_accounts;     /* default 16 */
   int concurrency_per_endpoint; /* default 8 */
   bool tolerance_is_percent;
   int tolerance; /* count, or percent 0..100; default 0 */
-  km_endpoint_override_t *overrides;
+  km_mf_override_t *overrides;
   size_t noverrides;
   int signature; /* 1 or 3 (default) */
 } km_manifest_t;
@@ -197,14 +198,14 @@ int km_manifest_load(const char *path, km_manifest_t **out, km_diags_t *diags);
 void km_manifest_free(km_manifest_t *m);
 
 /* Borrowed lookups; NULL when absent. */
-const km_account_t *km_manifest_account(const km_manifest_t *m,
-                                        const char *name);
-const km_instance_t *km_manifest_instance(const km_manifest_t *m,
-                                          const char *region);
+const km_mf_account_t *km_manifest_account(const km_manifest_t *m,
+                                           const char *name);
+const km_mf_instance_t *km_manifest_instance(const km_manifest_t *m,
+                                             const char *region);
 
 /* Region table (alibaba-kms-api.md §7 plus cn-guangzhou and cn-chengdu). */
-bool km_region_known(const char *region);
+bool km_manifest_region_known(const char *region);
 /* Mainland China: cn-* except cn-hongkong (the HSM BYOK rule). */
-bool km_region_mainland(const char *region);
+bool km_manifest_region_mainland(const char *region);
 
 #endif

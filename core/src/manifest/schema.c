@@ -36,27 +36,27 @@ void km__warn(km_mctx_t *c, const km_ynode_t *at, const char *fmt, ...) {
   va_end(ap);
 }
 
-void km__err_pos(km_mctx_t *c, km_pos_t at, const char *fmt, ...) {
+void km__err_pos(km_mctx_t *c, km_mf_pos_t at, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vreport(c, KM_DIAG_ERROR, at.file, at.line, at.col, fmt, ap);
   va_end(ap);
 }
 
-void km__warn_pos(km_mctx_t *c, km_pos_t at, const char *fmt, ...) {
+void km__warn_pos(km_mctx_t *c, km_mf_pos_t at, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vreport(c, KM_DIAG_WARNING, at.file, at.line, at.col, fmt, ap);
   va_end(ap);
 }
 
-km_pos_t km__pos(km_mctx_t *c, const km_ynode_t *n) {
-  km_strlist_t *f = &c->m->files;
+km_mf_pos_t km__pos(km_mctx_t *c, const km_ynode_t *n) {
+  km_mf_strlist_t *f = &c->m->files;
   size_t i = 0;
   while (i < f->n && strcmp(f->v[i], n->file) != 0)
     i++;
   if (i == f->n) km__strlist_push(f, n->file);
-  return (km_pos_t){.file = f->v[i], .line = n->line, .col = n->col};
+  return (km_mf_pos_t){.file = f->v[i], .line = n->line, .col = n->col};
 }
 
 size_t km__edit_distance(const char *a, const char *b) {
@@ -220,7 +220,7 @@ bool km__rd_enum(km_mctx_t *c, const char *name, const km_ynode_t *n,
 }
 
 bool km__rd_strlist(km_mctx_t *c, const char *name, const km_ynode_t *n,
-                    bool allow_scalar, km_strlist_t *out) {
+                    bool allow_scalar, km_mf_strlist_t *out) {
   if (n == NULL) return false;
   if (allow_scalar && n->kind == KM_YSCALAR && !km__ynull(n)) {
     km__strlist_push(out, n->str);
@@ -246,7 +246,7 @@ bool km__rd_strlist(km_mctx_t *c, const char *name, const km_ynode_t *n,
 }
 
 bool km__rd_kv(km_mctx_t *c, const char *name, const km_ynode_t *n,
-               km_kv_t **out, size_t *nout) {
+               km_mf_kv_t **out, size_t *nout) {
   if (!km__is_mapping(c, name, n)) return false;
   bool ok = true;
   for (size_t i = 0; i < n->n; i++) {
@@ -419,12 +419,12 @@ char *km__join_path(const char *dir, const char *p) {
   return km_xasprintf("%s/%s", dir, p);
 }
 
-void km__strlist_push(km_strlist_t *l, const char *s) {
+void km__strlist_push(km_mf_strlist_t *l, const char *s) {
   l->v = km_xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
   l->v[l->n++] = km_xstrdup(s);
 }
 
-void km__strlist_free(km_strlist_t *l) {
+void km__strlist_free(km_mf_strlist_t *l) {
   for (size_t i = 0; i < l->n; i++)
     free(l->v[i]);
   free(l->v);
@@ -432,7 +432,7 @@ void km__strlist_free(km_strlist_t *l) {
   l->n = 0;
 }
 
-bool km__strlist_has(const km_strlist_t *l, const char *s) {
+bool km__strlist_has(const km_mf_strlist_t *l, const char *s) {
   for (size_t i = 0; i < l->n; i++)
     if (strcmp(l->v[i], s) == 0) return true;
   return false;

@@ -31,13 +31,13 @@ void km__err(km_mctx_t *c, const km_ynode_t *at, const char *fmt, ...)
     KM_PRINTF(3, 4);
 void km__warn(km_mctx_t *c, const km_ynode_t *at, const char *fmt, ...)
     KM_PRINTF(3, 4);
-void km__err_pos(km_mctx_t *c, km_pos_t at, const char *fmt, ...)
+void km__err_pos(km_mctx_t *c, km_mf_pos_t at, const char *fmt, ...)
     KM_PRINTF(3, 4);
-void km__warn_pos(km_mctx_t *c, km_pos_t at, const char *fmt, ...)
+void km__warn_pos(km_mctx_t *c, km_mf_pos_t at, const char *fmt, ...)
     KM_PRINTF(3, 4);
 
 /* Position of a node, with file interned into c->m->files. */
-km_pos_t km__pos(km_mctx_t *c, const km_ynode_t *n);
+km_mf_pos_t km__pos(km_mctx_t *c, const km_ynode_t *n);
 
 /* Reports every key of map not in allowed (NULL-terminated), suggesting
  * the nearest allowed key.  Keys already reported as literal secrets are
@@ -63,10 +63,10 @@ bool km__rd_enum(km_mctx_t *c, const char *name, const km_ynode_t *n,
 /* A list of strings (or, with allow_scalar, one string).  Appends to out;
  * items that are not strings are reported and skipped. */
 bool km__rd_strlist(km_mctx_t *c, const char *name, const km_ynode_t *n,
-                    bool allow_scalar, km_strlist_t *out);
+                    bool allow_scalar, km_mf_strlist_t *out);
 /* A mapping of string to string. */
 bool km__rd_kv(km_mctx_t *c, const char *name, const km_ynode_t *n,
-               km_kv_t **out, size_t *nout);
+               km_mf_kv_t **out, size_t *nout);
 /* A path to an existing file (must_exist) relative to the directory of the
  * node's file; *out is the joined path. */
 bool km__rd_path(km_mctx_t *c, const char *name, const km_ynode_t *n,
@@ -91,8 +91,8 @@ char *km__dirname(const char *path);
 /* The known region names, NULL-terminated (manifest.c). */
 extern const char *const km__regions[];
 
-void km__strlist_push(km_strlist_t *l, const char *s);
-void km__strlist_free(km_strlist_t *l);
-bool km__strlist_has(const km_strlist_t *l, const char *s);
+void km__strlist_push(km_mf_strlist_t *l, const char *s);
+void km__strlist_free(km_mf_strlist_t *l);
+bool km__strlist_has(const km_mf_strlist_t *l, const char *s);
 
 #endif
