@@ -38,6 +38,9 @@ typedef struct {
   atomic_int fail;       /* 1: answer 403 NoPermission */
   char last_arn[8][128]; /* RoleArn of each call, in order */
   char last_ak[8][64];   /* the AccessKeyId that signed each call */
+  char last_session[8][80];
+  char last_duration[8][16];
+  char last_external[8][32];
 } sts_t;
 
 typedef struct {
@@ -70,6 +73,16 @@ static void form_get(const char *body, const char *key, char *out, size_t n) {
   }
 }
 
+/* A request parameter from the query or the form body. */
+static void arg_get(struct MHD_Connection *c, const char *body, const char *key,
+                    char *out, size_t n) {
+  const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
+  if (v != NULL)
+    snprintf(out, n, "%s", v);
+  else
+    form_get(body, key, out, n);
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
                                const char *url, const char *method,
                                const char *version, const char *upload,
@@ -99,6 +112,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
       snprintf(s->last_arn[n], sizeof(s->last_arn[n]), "%s", arn);
     else
       form_get(body, "RoleArn", s->last_arn[n], sizeof(s->last_arn[n]));
+    arg_get(c, body, "RoleSessionName", s->last_session[n],
+            sizeof(s->last_session[n]));
+    arg_get(c, body, "ExternalId", s->last_external[n],
+            sizeof(s->last_external[n]));
+    arg_get(c, body, "DurationSeconds", s->last_duration[n],
+            sizeof(s->last_duration[n]));
     const char *auth =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     const char *cred = auth != NULL ? strstr(auth, "Credential=") : NULL;
@@ -280,6 +299,7 @@ static void test_assume_and_cache(void **st) {
   assert_int_equal(atomic_load(&f->sts.calls), 1);
   assert_string_equal(f->sts.last_arn[0], "acs:ram::1111:role/migrator");
   assert_string_equal(f->sts.last_ak[0], "LTAIbase");
+  assert_string_equal(f->sts.last_external[0], "ext-1");
 
   /* Cached: no second call. */
   get_and_run(f, p, &g);
@@ -381,6 +401,48 @@ static void test_refusal_and_stale_fallback(void **st) {
   close_provider(f, p);
 }
 
+/* A RamRoleArn profile under a ChainableRamRoleArn profile of the aliyun
+ * CLI config: the profile's own AccessKey assumes the first role with the
+ * profile's session name and duration, and that role's key the second. */
+static void test_cli_profile_role_chain(void **st) {
+  fx_t *f = *st;
+  char path[] = "/tmp/km_creds_cfg_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  static const char cfg[] =
+      "{\"current\":\"chain\",\"profiles\":["
+      "{\"name\":\"role\",\"mode\":\"RamRoleArn\",\"access_key_id\":"
+      "\"LTAIrole\",\"access_key_secret\":\"CANARY-ROLE-SECRET\","
+      "\"ram_role_arn\":\"acs:ram::1111:role/migrator\","
+      "\"ram_session_name\":\"ops-session\",\"expired_seconds\":900},"
+      "{\"name\":\"chain\",\"mode\":\"ChainableRamRoleArn\","
+      "\"source_profile\":\"role\",\"ram_role_arn\":"
+      "\"acs:ram::2222:role/ResourceDirectoryAccountAccessRole\"}]}";
+  assert_int_equal(write(fd, cfg, sizeof(cfg) - 1), (ssize_t)(sizeof(cfg) - 1));
+  close(fd);
+  km_cred_source_t src = {
+      .kind = KM_CRED_PROFILE, .account = "app-d", .config_file = path};
+  km_creds_t *p;
+  km_err_t err;
+  assert_int_equal(km_creds_new(&f->loop, &src, f->acs, &p, &err), 0);
+  got_t g;
+  get_and_run(f, p, &g);
+  assert_int_equal(g.status, 0);
+  assert_string_equal(g.id, "STS.id1");
+  assert_int_equal(atomic_load(&f->sts.calls), 2);
+  assert_string_equal(f->sts.last_arn[0], "acs:ram::1111:role/migrator");
+  assert_string_equal(f->sts.last_ak[0], "LTAIrole");
+  assert_string_equal(f->sts.last_session[0], "ops-session");
+  assert_string_equal(f->sts.last_duration[0], "900");
+  assert_string_equal(f->sts.last_arn[1],
+                      "acs:ram::2222:role/ResourceDirectoryAccountAccessRole");
+  assert_string_equal(f->sts.last_ak[1], "STS.id0");
+  assert_string_equal(f->sts.last_session[1], "kmsmig");
+  assert_string_equal(f->sts.last_duration[1], "3600");
+  close_provider(f, p);
+  unlink(path);
+}
+
 static int n_closed;
 static void on_closed(void *ud) {
   (void)ud;
@@ -477,6 +539,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_coalescing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_chained_roles, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cli_profile_role_chain, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_refusal_and_stale_fallback, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_close_with_call_in_flight, setup,
