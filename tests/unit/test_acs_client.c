@@ -158,6 +158,7 @@ typedef struct {
   int calls;
   int status;
   int attempts;
+  int throttled;
   km_err_t err;
   char keyid[64];
 } result_t;
@@ -167,6 +168,7 @@ static void on_result(const km_acs_result_t *res, void *ud) {
   r->calls++;
   r->status = res->status;
   r->attempts = res->attempts;
+  r->throttled = res->throttled;
   if (res->status == 0) {
     assert_non_null(res->body);
     assert_null(res->err);
@@ -272,6 +274,7 @@ static void test_throttling_then_success(void **state) {
   assert_int_equal(run_call(f, "ThrottleTwice", NULL, 0, &r), 0);
   assert_int_equal(r.status, 0);
   assert_int_equal(r.attempts, 3);
+  assert_int_equal(r.throttled, 2);
   assert_int_equal(S.count, 3);
   /* Each attempt was signed afresh. */
   assert_string_not_equal(S.nonces[0], S.nonces[1]);
@@ -311,6 +314,7 @@ static void test_attempts_run_out(void **state) {
   assert_int_equal(run_call(f, "Always503", NULL, 0, &r), 0);
   assert_int_equal(r.status, KM_ECLOUD);
   assert_int_equal(r.attempts, 4);
+  assert_int_equal(r.throttled, 0); /* 503s are not throttling */
   assert_int_equal(S.count, 4);
   assert_int_equal(r.err.http_status, 503);
   assert_string_equal(r.err.cloud_code, "ServiceUnavailableTemporary");
@@ -340,6 +344,7 @@ static void test_deadline(void **state) {
   uv_run(&f->loop, UV_RUN_DEFAULT);
   assert_int_equal(r.calls, 1);
   assert_int_equal(r.status, KM_EDEADLINE);
+  assert_int_equal(r.throttled, r.attempts);
   assert_true(r.attempts >= 1 && r.attempts < 50);
   assert_true(km_now_ms() - t0 < 2000);
   assert_int_equal(r.err.http_status, 429);

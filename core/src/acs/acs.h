@@ -225,6 +225,8 @@ typedef struct km_acs_result_s {
   json_t *body;
   const km_err_t *err;
   int attempts;
+  int throttled; /* attempts answered with a throttling code (feed the rate
+                    limiter with this, not with attempts) */
 } km_acs_result_t;
 
 typedef void (*km_acs_cb)(const km_acs_result_t *res, void *ud);

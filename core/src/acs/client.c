@@ -56,6 +56,7 @@ typedef struct {
   uint64_t deadline_at;
   uint64_t deadline_ms;
   int attempts;
+  int throttled;
   km_acs_cb cb;
   void *ud;
   km_err_t err;
@@ -209,7 +210,8 @@ static void finish(call_t *k, int status, json_t *body) {
   k->c->inflight--;
   if (status < 0 && k->err.code == 0) k->err.code = status;
   km_acs_result_t res = {status, status == 0 ? body : NULL,
-                         status < 0 ? &k->err : NULL, k->attempts};
+                         status < 0 ? &k->err : NULL, k->attempts,
+                         k->throttled};
   k->cb(&res, k->ud);
   if (k->timer_used)
     uv_close((uv_handle_t *)&k->timer, on_timer_closed);
@@ -333,6 +335,7 @@ static void on_http_done(const km_http_resp_t *resp, void *ud) {
   } else {
     hs = resp->http_status;
     st = km_acs_parse_error(hs, resp->body, resp->body_len, k->host, &k->err);
+    if (st == KM_ETHROTTLED) k->throttled++;
     if (strcmp(k->err.cloud_code, "SignatureDoesNotMatch") == 0)
       diagnose_signature(k, resp);
   }
