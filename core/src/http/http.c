@@ -1,0 +1,659 @@
+/* The HTTP transport: libcurl's multi-socket interface driven by one libuv
+ * loop.  curl tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION) and
+ * when to wake it up (CURLMOPT_TIMERFUNCTION); we keep one uv_poll_t per
+ * socket and one uv_timer_t, and call curl_multi_socket_action() only from
+ * libuv callbacks, never from inside a curl callback.
+ *
+ * Completed transfers are taken off curl (curl_multi_info_read, then
+ * curl_multi_remove_handle) into a FIFO "done" queue and the user callbacks
+ * run from that queue after socket_action has returned, so a callback may
+ * start requests or close the transport.  Closing moves every transfer still
+ * in curl to the same queue as KM_ECANCELED, so each callback fires exactly
+ * once whichever way a request ends.
+ *
+ * Hazards handled (see style-anchors §2 and §7.10): curl may call the socket
+ * callback from curl_multi_cleanup(), so cleanup runs while the glue is
+ * alive; a poll handle is freed only in its close callback; a socket fd may
+ * be reused by a new connection while the old poll handle is still closing,
+ * or curl may close an fd without a REMOVE (connections closed through the
+ * share), so a new poll for an fd first retires any stale one; a poll error
+ * (status < 0) is passed to curl as CURL_CSELECT_ERR.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "http/http.h"
+#include "util/util.h"
+
+/* Responses larger than this are refused (KM_EHTTP): KMS answers are small
+ * and an unbounded buffer is an easy way to exhaust memory. */
+#define KM_HTTP_MAX_BODY (64u * 1024u * 1024u)
+
+typedef struct sock_s sock_t;
+typedef struct req_s req_t;
+
+/* One watched socket.  Lives from curl's first interest in the fd until the
+ * close callback of its poll handle. */
+struct sock_s {
+  uv_poll_t poll;
+  curl_socket_t fd;
+  km_http_t *h;
+  sock_t *prev, *next; /* in h->socks while not closing */
+};
+
+/* One request, from km_http_request() until its callback has returned. */
+struct req_s {
+  km_http_t *h;
+  CURL *easy;
+  struct curl_slist *headers;
+  struct curl_slist *connect_to;
+  km_buf_t body;
+  char errbuf[CURL_ERROR_SIZE];
+  const char *err_text; /* points into errbuf or a static string */
+  km_http_done_cb cb;
+  void *ud;
+  int status;
+  long http_status;
+  double total_time_s;
+  int reused;
+  int in_curl;        /* attached to the multi handle */
+  req_t *prev, *next; /* in h->active while in curl */
+  req_t *qnext;       /* in h->done queue */
+};
+
+struct km_http_s {
+  uv_loop_t *loop;
+  CURLM *multi;
+  CURLSH *share;
+  uv_timer_t timer;
+  long connect_timeout_ms;
+  long total_timeout_ms;
+  char *ca_file;
+
+  req_t *active;                /* transfers attached to curl */
+  req_t *done_head, *done_tail; /* finished, callback not yet run */
+  sock_t *socks;                /* open poll handles */
+  size_t inflight;
+  km_http_stats_t stats;
+
+  int delivering; /* inside deliver(): nested calls only queue */
+  int closing;
+  int cleaned; /* curl torn down, handles closing */
+  int open_handles;
+  void (*close_cb)(void *ud);
+  void *close_ud;
+};
+
+/* ---- small helpers --------------------------------------------------- */
+
+static void active_link(km_http_t *h, req_t *r) {
+  r->prev = NULL;
+  r->next = h->active;
+  if (h->active != NULL) h->active->prev = r;
+  h->active = r;
+}
+
+static void active_unlink(km_http_t *h, req_t *r) {
+  if (r->prev != NULL)
+    r->prev->next = r->next;
+  else
+    h->active = r->next;
+  if (r->next != NULL) r->next->prev = r->prev;
+  r->prev = r->next = NULL;
+}
+
+static void done_push(km_http_t *h, req_t *r) {
+  r->qnext = NULL;
+  if (h->done_tail != NULL)
+    h->done_tail->qnext = r;
+  else
+    h->done_head = r;
+  h->done_tail = r;
+}
+
+static req_t *done_pop(km_http_t *h) {
+  req_t *r = h->done_head;
+  if (r == NULL) return NULL;
+  h->done_head = r->qnext;
+  if (h->done_head == NULL) h->done_tail = NULL;
+  r->qnext = NULL;
+  return r;
+}
+
+static void req_free(req_t *r) {
+  if (r->easy != NULL) curl_easy_cleanup(r->easy);
+  curl_slist_free_all(r->headers);
+  curl_slist_free_all(r->connect_to);
+  km_buf_free(&r->body);
+  free(r);
+}
+
+static int map_curl_code(CURLcode c) {
+  switch (c) {
+  case CURLE_OK:
+    return 0;
+  case CURLE_OPERATION_TIMEDOUT:
+    return KM_ETIMEDOUT;
+  case CURLE_SSL_CONNECT_ERROR:
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_ENGINE_NOTFOUND:
+  case CURLE_SSL_ENGINE_SETFAILED:
+  case CURLE_SSL_ENGINE_INITFAILED:
+  case CURLE_SSL_CERTPROBLEM:
+  case CURLE_SSL_CIPHER:
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_SSL_SHUTDOWN_FAILED:
+  case CURLE_SSL_CRL_BADFILE:
+  case CURLE_SSL_ISSUER_ERROR:
+  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+  case CURLE_SSL_INVALIDCERTSTATUS:
+  case CURLE_SSL_CLIENTCERT:
+  case CURLE_USE_SSL_FAILED:
+    return KM_ETLS;
+  default:
+    return KM_EHTTP;
+  }
+}
+
+/* ---- completion ------------------------------------------------------ */
+
+static void teardown(km_http_t *h);
+
+/* Runs the callbacks of finished requests, oldest first.  Called only from
+ * libuv callbacks and km_http_close(), never from a curl callback.  A
+ * callback may start requests (they join curl) or close the transport (its
+ * cancellations join this queue); a nested call returns at once and the
+ * outer loop delivers what was queued. */
+static void deliver(km_http_t *h) {
+  if (h->delivering) return;
+  h->delivering = 1;
+  req_t *r;
+  while ((r = done_pop(h)) != NULL) {
+    km_http_resp_t resp;
+    memset(&resp, 0, sizeof(resp));
+    resp.status = r->status;
+    resp.http_status = r->http_status;
+    resp.body = r->body.data != NULL ? r->body.data : "";
+    resp.body_len = r->body.len;
+    resp.err_text = r->status == 0 ? "" : r->err_text;
+    resp.total_time_s = r->total_time_s;
+    resp.reused_connection = r->reused;
+    r->cb(&resp, r->ud);
+    h->inflight--;
+    req_free(r);
+  }
+  h->delivering = 0;
+  if (h->closing && !h->cleaned) teardown(h);
+}
+
+/* Takes every finished transfer off curl into the done queue.  Called after
+ * each socket_action, outside curl callbacks. */
+static void collect_done(km_http_t *h) {
+  CURLMsg *m;
+  int left;
+  while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
+    if (m->msg != CURLMSG_DONE) continue;
+    CURL *e = m->easy_handle;
+    CURLcode rc = m->data.result;
+    char *priv = NULL;
+    curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv);
+    req_t *r = (req_t *)(void *)priv;
+    long nconn = 0;
+    curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &nconn);
+    curl_easy_getinfo(e, CURLINFO_TOTAL_TIME, &r->total_time_s);
+    if (rc == CURLE_OK)
+      curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->http_status);
+    h->stats.connections_opened += nconn > 0 ? (uint64_t)nconn : 0;
+    r->reused = rc == CURLE_OK && nconn == 0;
+    r->status = map_curl_code(rc);
+    if (rc != CURLE_OK && r->errbuf[0] == '\0')
+      snprintf(r->errbuf, sizeof(r->errbuf), "%s", curl_easy_strerror(rc));
+    r->err_text = r->errbuf;
+    /* m is invalid after remove_handle: nothing above may be read later. */
+    curl_multi_remove_handle(h->multi, e);
+    r->in_curl = 0;
+    active_unlink(h, r);
+    done_push(h, r);
+  }
+}
+
+static void drive(km_http_t *h, curl_socket_t fd, int flags) {
+  if (h->multi == NULL) return;
+  int running = 0;
+  curl_multi_socket_action(h->multi, fd, flags, &running);
+  collect_done(h);
+  deliver(h);
+}
+
+/* ---- libuv side ------------------------------------------------------ */
+
+static void on_handle_closed(uv_handle_t *handle) {
+  km_http_t *h = handle->data;
+  if (handle->type == UV_POLL) free(handle); /* poll is sock_t's first field */
+  if (--h->open_handles > 0) return;
+  void (*cb)(void *) = h->close_cb;
+  void *ud = h->close_ud;
+  free(h->ca_file);
+  free(h);
+  curl_global_cleanup();
+  if (cb != NULL) cb(ud);
+}
+
+static void sock_close(sock_t *s) {
+  km_http_t *h = s->h;
+  if (s->prev != NULL)
+    s->prev->next = s->next;
+  else
+    h->socks = s->next;
+  if (s->next != NULL) s->next->prev = s->prev;
+  s->prev = s->next = NULL;
+  /* uv_close stops the poll at once (the fd leaves epoll now), so a new
+   * poll may be created for the same fd before this one's close callback. */
+  uv_close((uv_handle_t *)&s->poll, on_handle_closed);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events) {
+  sock_t *s = (sock_t *)(void *)p;
+  int flags = 0;
+  if (status < 0) {
+    /* libuv stopped polling (e.g. UV_EBADF): let curl fail the transfer. */
+    flags = CURL_CSELECT_ERR;
+  } else {
+    if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+  }
+  /* s may be closed by what follows; only h is used afterwards. */
+  drive(s->h, s->fd, flags);
+}
+
+static void on_timer(uv_timer_t *t) {
+  drive(t->data, CURL_SOCKET_TIMEOUT, 0);
+}
+
+/* ---- curl callbacks: only libuv calls in here, never libcurl ---------- */
+
+static sock_t *sock_new(km_http_t *h, curl_socket_t fd) {
+  /* An open poll for this fd that curl no longer knows about is stale (the
+   * fd was closed without REMOVE and reused): retire it first, otherwise
+   * uv_poll_init would fail with UV_EEXIST. */
+  for (sock_t *o = h->socks; o != NULL; o = o->next) {
+    if (o->fd == fd) {
+      km_log(KM_LOG_DEBUG, "http: retiring stale poll for fd %d", (int)fd);
+      sock_close(o);
+      break;
+    }
+  }
+  sock_t *s = km_xcalloc(1, sizeof(*s));
+  if (uv_poll_init_socket(h->loop, &s->poll, fd) != 0) {
+    free(s);
+    return NULL;
+  }
+  s->poll.data = h;
+  s->fd = fd;
+  s->h = h;
+  s->next = h->socks;
+  if (h->socks != NULL) h->socks->prev = s;
+  h->socks = s;
+  h->open_handles++;
+  return s;
+}
+
+static int on_curl_socket(CURL *e, curl_socket_t fd, int what, void *userp,
+                          void *socketp) {
+  (void)e;
+  km_http_t *h = userp;
+  sock_t *s = socketp;
+  if (what == CURL_POLL_REMOVE) {
+    if (s != NULL) sock_close(s);
+    curl_multi_assign(h->multi, fd, NULL);
+    return 0;
+  }
+  if (s == NULL) {
+    s = sock_new(h, fd);
+    if (s == NULL) return -1;
+    curl_multi_assign(h->multi, fd, s);
+  }
+  int ev = 0;
+  if (what & CURL_POLL_IN) ev |= UV_READABLE;
+  if (what & CURL_POLL_OUT) ev |= UV_WRITABLE;
+  return uv_poll_start(&s->poll, ev, on_poll) == 0 ? 0 : -1;
+}
+
+static int on_curl_timer(CURLM *m, long timeout_ms, void *userp) {
+  (void)m;
+  km_http_t *h = userp;
+  if (timeout_ms < 0) {
+    uv_timer_stop(&h->timer);
+    return 0;
+  }
+  /* 0 means "as soon as possible", but not from inside this callback. */
+  uint64_t ms = timeout_ms == 0 ? 1 : (uint64_t)timeout_ms;
+  uv_timer_start(&h->timer, on_timer, ms, 0);
+  return 0;
+}
+
+static size_t on_write(char *p, size_t size, size_t n, void *ud) {
+  req_t *r = ud;
+  size_t len = size * n;
+  if (r->body.len + len > KM_HTTP_MAX_BODY) {
+    snprintf(r->errbuf, sizeof(r->errbuf), "response body larger than %u bytes",
+             KM_HTTP_MAX_BODY);
+    return 0; /* CURLE_WRITE_ERROR */
+  }
+  km_buf_append(&r->body, p, len);
+  return len;
+}
+
+/* ---- public API ------------------------------------------------------ */
+
+int km_http_new(uv_loop_t *loop, const km_http_opts_t *opts, km_http_t **out) {
+  if (loop == NULL || out == NULL) return KM_EINVAL;
+  *out = NULL;
+  long cto = opts != NULL ? opts->connect_timeout_ms : 0;
+  long tto = opts != NULL ? opts->total_timeout_ms : 0;
+  long mhc = opts != NULL ? opts->max_host_connections : 0;
+  if (cto < 0 || tto < 0 || mhc < 0) return KM_EINVAL;
+
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return KM_EHTTP;
+  km_http_t *h = km_xcalloc(1, sizeof(*h));
+  h->loop = loop;
+  h->connect_timeout_ms = cto > 0 ? cto : 10000;
+  h->total_timeout_ms = tto > 0 ? tto : 60000;
+  if (opts != NULL && opts->ca_file != NULL)
+    h->ca_file = km_xstrdup(opts->ca_file);
+
+  h->multi = curl_multi_init();
+  if (h->multi == NULL) goto fail_multi;
+  h->share = curl_share_init();
+  if (h->share == NULL) goto fail_share;
+  /* One loop thread: the share needs no lock callbacks. */
+  if (curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) ||
+      curl_share_setopt(h->share, CURLSHOPT_SHARE,
+                        CURL_LOCK_DATA_SSL_SESSION) ||
+      curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT))
+    goto fail_setopt;
+  if (curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket) ||
+      curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h) ||
+      curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer) ||
+      curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h) ||
+      curl_multi_setopt(h->multi, CURLMOPT_PIPELINING,
+                        (long)CURLPIPE_NOTHING) ||
+      curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+                        mhc > 0 ? mhc : 8L))
+    goto fail_setopt;
+  if (uv_timer_init(loop, &h->timer) != 0) goto fail_setopt;
+  h->timer.data = h;
+  h->open_handles = 1;
+  *out = h;
+  return 0;
+
+fail_setopt:
+  curl_share_cleanup(h->share);
+fail_share:
+  curl_multi_cleanup(h->multi);
+fail_multi:
+  free(h->ca_file);
+  free(h);
+  curl_global_cleanup();
+  return KM_ENOMEM;
+}
+
+/* Host part of an authority "host", "[v6]" (brackets removed) into out. */
+static void copy_host(const char *p, size_t n, char *out, size_t outsz) {
+  if (n >= 2 && p[0] == '[' && p[n - 1] == ']') {
+    p++;
+    n -= 2;
+  }
+  if (n >= outsz) n = outsz - 1;
+  memcpy(out, p, n);
+  out[n] = '\0';
+}
+
+static int is_loopback_host(const char *host) {
+  if (strcasecmp(host, "localhost") == 0) return 1;
+  unsigned char a[16];
+  if (inet_pton(AF_INET, host, a) == 1) return a[0] == 127;
+  if (inet_pton(AF_INET6, host, a) == 1) {
+    static const unsigned char lo[16] = {0, 0, 0, 0, 0, 0, 0, 0,
+                                         0, 0, 0, 0, 0, 0, 0, 1};
+    return memcmp(a, lo, 16) == 0;
+  }
+  return 0;
+}
+
+/* Splits the next ':'-separated field of a CONNECT_TO entry (a bracketed
+ * IPv6 address may contain ':').  Returns the field length; *pp advances
+ * past the separator. */
+static size_t next_field(const char **pp) {
+  const char *p = *pp;
+  size_t n = 0;
+  if (p[0] == '[') {
+    const char *e = strchr(p, ']');
+    n = e != NULL ? (size_t)(e - p) + 1 : strlen(p);
+  }
+  while (p[n] != '\0' && p[n] != ':')
+    n++;
+  *pp = p[n] == ':' ? p + n + 1 : p + n;
+  return n;
+}
+
+/* Checks url is http(s) and finds where curl will really connect for (url,
+ * connect_to): the connect_to's CONNECT-HOST when the entry applies to the
+ * URL (its HOST and PORT are empty or equal to the URL's) and names a host,
+ * else the URL host.  Getting
+ * this wrong would turn TLS verification off for a real endpoint, so when in
+ * doubt the result is the URL host. */
+static int connect_target(const char *url, const char *connect_to, char *out,
+                          size_t outsz) {
+  CURLU *u = curl_url();
+  if (u == NULL) return KM_ENOMEM;
+  char *uscheme = NULL, *uhost = NULL, *uport = NULL;
+  int rc = KM_EINVAL;
+  if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_SCHEME, &uscheme, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_HOST, &uhost, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_PORT, &uport, CURLU_DEFAULT_PORT) != CURLUE_OK)
+    goto out;
+  /* Only plain and TLS HTTP: a typo must not reach another protocol. */
+  if (strcmp(uscheme, "http") != 0 && strcmp(uscheme, "https") != 0) goto out;
+  copy_host(uhost, strlen(uhost), out, outsz);
+  rc = 0;
+  if (connect_to == NULL) goto out;
+  const char *p = connect_to;
+  const char *fh = p;
+  size_t nh = next_field(&p);
+  const char *fp = p;
+  size_t np = next_field(&p);
+  const char *fc = p;
+  size_t nc = next_field(&p);
+  char tmp[256];
+  copy_host(fh, nh, tmp, sizeof(tmp));
+  int host_ok = nh == 0 || strcasecmp(tmp, out) == 0;
+  int port_ok = np == 0 || (strlen(uport) == np && memcmp(fp, uport, np) == 0);
+  if (host_ok && port_ok && nc > 0) copy_host(fc, nc, out, outsz);
+out:
+  curl_free(uscheme);
+  curl_free(uhost);
+  curl_free(uport);
+  curl_url_cleanup(u);
+  return rc;
+}
+
+static int header_ok(const char *s) {
+  return s != NULL && strpbrk(s, "\r\n") == NULL;
+}
+
+static int setup_easy(km_http_t *h, req_t *r, const km_http_req_opts_t *o,
+                      int insecure) {
+  CURL *e = r->easy;
+  long timeout = o->timeout_ms > 0 ? o->timeout_ms : h->total_timeout_ms;
+  CURLcode c = CURLE_OK;
+#define SET(opt, val)                                                          \
+  if (c == CURLE_OK) c = curl_easy_setopt(e, opt, val)
+  SET(CURLOPT_URL, o->url);
+  SET(CURLOPT_PROTOCOLS_STR, "http,https");
+  SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+  SET(CURLOPT_SHARE, h->share);
+  SET(CURLOPT_PRIVATE, (void *)r);
+  SET(CURLOPT_WRITEFUNCTION, on_write);
+  SET(CURLOPT_WRITEDATA, (void *)r);
+  SET(CURLOPT_ERRORBUFFER, r->errbuf);
+  SET(CURLOPT_NOSIGNAL, 1L);
+  SET(CURLOPT_TCP_KEEPALIVE, 1L);
+  SET(CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
+  SET(CURLOPT_TIMEOUT_MS, timeout);
+  SET(CURLOPT_SSL_VERIFYPEER, insecure ? 0L : 1L);
+  SET(CURLOPT_SSL_VERIFYHOST, insecure ? 0L : 2L);
+  if (h->ca_file != NULL) SET(CURLOPT_CAINFO, h->ca_file);
+  if (r->connect_to != NULL) SET(CURLOPT_CONNECT_TO, r->connect_to);
+  SET(CURLOPT_HTTPHEADER, r->headers);
+  if (strcmp(o->method, "POST") == 0) {
+    SET(CURLOPT_POST, 1L);
+    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
+    /* Copied now: the caller's body only lives until we return. */
+    SET(CURLOPT_COPYPOSTFIELDS, o->body != NULL ? o->body : "");
+  } else {
+    SET(CURLOPT_HTTPGET, 1L);
+  }
+#undef SET
+  return c == CURLE_OK ? 0 : KM_EINVAL;
+}
+
+int km_http_request(km_http_t *h, const km_http_req_opts_t *o,
+                    km_http_done_cb cb, void *ud) {
+  if (h == NULL || o == NULL || cb == NULL || o->url == NULL ||
+      o->method == NULL)
+    return KM_EINVAL;
+  if (h->closing) return KM_ECANCELED;
+  if (strcmp(o->method, "GET") != 0 && strcmp(o->method, "POST") != 0)
+    return KM_EINVAL;
+  if (o->body == NULL && o->body_len != 0) return KM_EINVAL;
+
+  char target[256];
+  int rc = connect_target(o->url, o->connect_to, target, sizeof(target));
+  if (rc < 0) return rc;
+  int insecure = 0;
+  if (o->insecure_loopback) {
+    if (!is_loopback_host(target)) {
+      km_log(KM_LOG_ERROR,
+             "http: refusing to turn TLS verification off for %s: not a "
+             "loopback address",
+             target);
+      return KM_EINVAL;
+    }
+    insecure = 1;
+  }
+
+  req_t *r = km_xcalloc(1, sizeof(*r));
+  r->h = h;
+  r->cb = cb;
+  r->ud = ud;
+  km_buf_init(&r->body);
+  for (size_t i = 0; i < o->nheaders; i++) {
+    const km_http_header_t *hd = &o->headers[i];
+    if (!header_ok(hd->name) || !header_ok(hd->value) || hd->name[0] == '\0' ||
+        strchr(hd->name, ':') != NULL) {
+      rc = KM_EINVAL;
+      goto fail;
+    }
+    /* "Name;" is curl's way of sending a header with an empty value. */
+    char *line = hd->value[0] != '\0'
+                     ? km_xasprintf("%s: %s", hd->name, hd->value)
+                     : km_xasprintf("%s;", hd->name);
+    struct curl_slist *l = curl_slist_append(r->headers, line);
+    free(line);
+    if (l == NULL) {
+      rc = KM_ENOMEM;
+      goto fail;
+    }
+    r->headers = l;
+  }
+  /* No "Expect: 100-continue" round trip before POST bodies. */
+  struct curl_slist *l = curl_slist_append(r->headers, "Expect:");
+  if (l == NULL) {
+    rc = KM_ENOMEM;
+    goto fail;
+  }
+  r->headers = l;
+  if (o->connect_to != NULL) {
+    r->connect_to = curl_slist_append(NULL, o->connect_to);
+    if (r->connect_to == NULL) {
+      rc = KM_ENOMEM;
+      goto fail;
+    }
+  }
+  r->easy = curl_easy_init();
+  if (r->easy == NULL) {
+    rc = KM_ENOMEM;
+    goto fail;
+  }
+  rc = setup_easy(h, r, o, insecure);
+  if (rc < 0) goto fail;
+  if (curl_multi_add_handle(h->multi, r->easy) != CURLM_OK) {
+    rc = KM_EHTTP;
+    goto fail;
+  }
+  r->in_curl = 1;
+  active_link(h, r);
+  h->inflight++;
+  h->stats.requests++;
+  return 0;
+
+fail:
+  req_free(r);
+  return rc;
+}
+
+size_t km_http_inflight(const km_http_t *h) {
+  return h != NULL ? h->inflight : 0;
+}
+
+void km_http_stats(const km_http_t *h, km_http_stats_t *out) {
+  if (out == NULL) return;
+  if (h == NULL) {
+    memset(out, 0, sizeof(*out));
+    return;
+  }
+  *out = h->stats;
+}
+
+/* Tears curl down once no callback is pending, then closes every handle.
+ * curl_multi_cleanup may still call on_curl_socket (REMOVE), so the glue
+ * stays alive until it returns; polls curl did not remove are closed before
+ * the share closes the connections' fds. */
+static void teardown(km_http_t *h) {
+  h->cleaned = 1;
+  curl_multi_cleanup(h->multi);
+  h->multi = NULL;
+  while (h->socks != NULL)
+    sock_close(h->socks);
+  if (curl_share_cleanup(h->share) != CURLSHE_OK)
+    km_log(KM_LOG_WARN, "http: curl share still in use at close");
+  h->share = NULL;
+  uv_timer_stop(&h->timer);
+  uv_close((uv_handle_t *)&h->timer, on_handle_closed);
+}
+
+void km_http_close(km_http_t *h, void (*close_cb)(void *ud), void *ud) {
+  if (h == NULL || h->closing) return;
+  h->closing = 1;
+  h->close_cb = close_cb;
+  h->close_ud = ud;
+  while (h->active != NULL) {
+    req_t *r = h->active;
+    curl_multi_remove_handle(h->multi, r->easy);
+    r->in_curl = 0;
+    active_unlink(h, r);
+    r->status = KM_ECANCELED;
+    r->err_text = "request canceled: HTTP transport closing";
+    done_push(h, r);
+  }
+  /* Inside a callback the outer deliver() finishes the queue and tears
+   * down; otherwise do both now. */
+  deliver(h);
+}
