@@ -8,6 +8,7 @@
  * secrets like the manifest itself. */
 #include <ctype.h>
 #include <glob.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -186,7 +187,12 @@ static void build_account(km_mctx_t *c, const km_ynode_t *n) {
   memset(a, 0, sizeof(*a));
   a->pos = km__pos(c, n);
   a->cred.duration_s = 3600;
-  km__check_keys(c, n, keys, "account");
+  /* Name the account in unknown-key messages when it has a usable name. */
+  const km_ynode_t *nm0 = km__ymap_get(n, "name");
+  char section[96] = "account";
+  if (nm0 != NULL && nm0->kind == KM_YSCALAR && !km__ynull(nm0))
+    snprintf(section, sizeof(section), "account '%.64s'", nm0->str);
+  km__check_keys(c, n, keys, section);
 
   const km_ynode_t *nm = km__ymap_get(n, "name");
   if (nm == NULL)

@@ -173,7 +173,7 @@ static void build_instance(km_mctx_t *c, const km_ynode_t *key,
                "auto_renew is false: if instance %s expires it is released "
                "and everything encrypted under it can no longer be "
                "decrypted; turn on auto-renewal in the console",
-               key->str);
+               in->id ? in->id : key->str);
   }
 
   const km_ynode_t *sw = km__ymap_get(n, "share_with");
