@@ -84,10 +84,9 @@ static void call_finish(call_t *c, int status, const char *body,
 
 static void on_acs_done(const km_acs_result_t *res, void *ud) {
   call_t *c = ud;
-  /* Tell the limiter about throttling it could not see: the client retried
-   * (attempts > 1) or gave up on a throttling code. */
-  if (res->attempts > 1 ||
-      (res->err != NULL && km_acs_is_throttling(res->err->cloud_code)))
+  /* Tell the limiter about every throttling answer the client absorbed in
+   * its retries (reported at the end of the call, not per attempt). */
+  if (res->throttled > 0)
     km_rl_throttled(c->p->e->o.rl, c->rl_key);
   if (res->status < 0) {
     call_finish(c, res->status, NULL, res->err);
