@@ -22,6 +22,10 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "http/http.h"
 #include "rt/loop.h"
@@ -113,7 +117,14 @@ static enum MHD_Result on_srv_req(void *cls, struct MHD_Connection *c,
   return reply(c, "?", 1, 0);
 }
 
+/* tls_key/tls_cert: PEM strings for an HTTPS server, or NULL for HTTP. */
+static void srv_start_tls(srv_t *s, const char *tls_key, const char *tls_cert);
+
 static void srv_start(srv_t *s) {
+  srv_start_tls(s, NULL, NULL);
+}
+
+static void srv_start_tls(srv_t *s, const char *tls_key, const char *tls_cert) {
   memset(s, 0, sizeof(*s));
   struct sockaddr_in sa;
   memset(&sa, 0, sizeof(sa));
@@ -121,11 +132,19 @@ static void srv_start(srv_t *s) {
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   sa.sin_port = 0;
   /* A thread per connection so a sleeping handler blocks nobody else. */
-  s->d = MHD_start_daemon(
-      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL,
-      NULL, on_srv_req, s, MHD_OPTION_SOCK_ADDR, &sa,
-      MHD_OPTION_NOTIFY_CONNECTION, on_srv_conn, s, MHD_OPTION_NOTIFY_COMPLETED,
-      on_srv_done, s, MHD_OPTION_END);
+  unsigned flags =
+      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
+  if (tls_key != NULL)
+    s->d = MHD_start_daemon(
+        flags | MHD_USE_TLS, 0, NULL, NULL, on_srv_req, s, MHD_OPTION_SOCK_ADDR,
+        &sa, MHD_OPTION_NOTIFY_CONNECTION, on_srv_conn, s,
+        MHD_OPTION_NOTIFY_COMPLETED, on_srv_done, s, MHD_OPTION_HTTPS_MEM_KEY,
+        tls_key, MHD_OPTION_HTTPS_MEM_CERT, tls_cert, MHD_OPTION_END);
+  else
+    s->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_srv_req, s, MHD_OPTION_SOCK_ADDR, &sa,
+        MHD_OPTION_NOTIFY_CONNECTION, on_srv_conn, s,
+        MHD_OPTION_NOTIFY_COMPLETED, on_srv_done, s, MHD_OPTION_END);
   assert_non_null(s->d);
   const union MHD_DaemonInfo *info =
       MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
@@ -556,6 +575,116 @@ static void test_close_idle_and_bad_opts(void **st) {
   finish(&loop, h);
 }
 
+/* ---- TLS: a self-signed certificate made for the test ------------------- */
+
+/* PEM key and certificate (owned, free()) for CN/SAN
+ * kms.cn-hangzhou.aliyuncs.com and IP 127.0.0.1, valid for a day. */
+static void make_cert(char **key_pem, char **cert_pem) {
+  EVP_PKEY *pk = EVP_EC_gen("P-256");
+  assert_non_null(pk);
+  X509 *x = X509_new();
+  X509_set_version(x, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+  X509_gmtime_adj(X509_getm_notBefore(x), -60);
+  X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+  X509_set_pubkey(x, pk);
+  X509_NAME *n = X509_get_subject_name(x);
+  X509_NAME_add_entry_by_txt(
+      n, "CN", MBSTRING_ASC,
+      (const unsigned char *)"kms.cn-hangzhou.aliyuncs.com", -1, -1, 0);
+  X509_set_issuer_name(x, n);
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+  X509_EXTENSION *ext =
+      X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name,
+                          "DNS:kms.cn-hangzhou.aliyuncs.com,IP:127.0.0.1");
+  assert_non_null(ext);
+  X509_add_ext(x, ext, -1);
+  X509_EXTENSION_free(ext);
+  ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints, "CA:TRUE");
+  X509_add_ext(x, ext, -1);
+  X509_EXTENSION_free(ext);
+  assert_true(X509_sign(x, pk, EVP_sha256()) > 0);
+
+  BIO *b = BIO_new(BIO_s_mem());
+  PEM_write_bio_PrivateKey(b, pk, NULL, NULL, 0, NULL, NULL);
+  char *p;
+  long len = BIO_get_mem_data(b, &p);
+  *key_pem = km_xstrndup(p, (size_t)len);
+  BIO_free(b);
+  b = BIO_new(BIO_s_mem());
+  PEM_write_bio_X509(b, x);
+  len = BIO_get_mem_data(b, &p);
+  *cert_pem = km_xstrndup(p, (size_t)len);
+  BIO_free(b);
+  X509_free(x);
+  EVP_PKEY_free(pk);
+}
+
+/* Runs one GET on a fresh loop and transport with ca_file; returns what the
+ * callback saw (res is caller-initialised). */
+static void one_get(const char *ca_file, const char *url, const char *ct,
+                    int insecure, result_t *res) {
+  uv_loop_t loop;
+  assert_int_equal(uv_loop_init(&loop), 0);
+  km_http_opts_t ho = {.ca_file = ca_file};
+  km_http_t *h = NULL;
+  assert_int_equal(km_http_new(&loop, &ho, &h), 0);
+  km_http_req_opts_t o = {.method = "GET",
+                          .url = url,
+                          .connect_to = ct,
+                          .insecure_loopback = insecure};
+  assert_int_equal(km_http_request(h, &o, on_done, res), 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(res->calls, 1);
+  finish(&loop, h);
+}
+
+static void test_tls_verification(void **st) {
+  (void)st;
+  char *key, *cert;
+  make_cert(&key, &cert);
+  srv_t s;
+  srv_start_tls(&s, key, cert);
+  char ca[] = "/tmp/km-test-ca-XXXXXX";
+  int fd = mkstemp(ca);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, cert, strlen(cert)), (ssize_t)strlen(cert));
+  close(fd);
+
+  char direct[128], ct[128], ct_any[128];
+  snprintf(direct, sizeof(direct), "https://127.0.0.1:%u/echo?i=1", s.port);
+  snprintf(ct, sizeof(ct), "kms.cn-hangzhou.aliyuncs.com:443:127.0.0.1:%u",
+           s.port);
+  snprintf(ct_any, sizeof(ct_any), "::127.0.0.1:%u", s.port);
+  result_t res[5];
+  res_init(res, 5);
+
+  /* Not in the trust store: refused. */
+  one_get(NULL, direct, NULL, 0, &res[0]);
+  assert_int_equal(res[0].status, KM_ETLS);
+  assert_true(strlen(res[0].err_text) > 0);
+  /* Trusted through ca_file, the real host name checked via CONNECT_TO. */
+  one_get(ca, "https://kms.cn-hangzhou.aliyuncs.com/echo?i=2", ct, 0, &res[1]);
+  assert_int_equal(res[1].status, 0);
+  assert_string_equal(res[1].body.data, "resp-2");
+  /* Trusted certificate, wrong name: the host check is on too. */
+  one_get(ca, "https://kms.cn-shanghai.aliyuncs.com/echo?i=3", ct_any, 0,
+          &res[2]);
+  assert_int_equal(res[2].status, KM_ETLS);
+  /* Untrusted, but explicitly insecure towards loopback: allowed. */
+  one_get(NULL, direct, NULL, 1, &res[3]);
+  assert_int_equal(res[3].status, 0);
+  assert_string_equal(res[3].body.data, "resp-1");
+
+  res_free(res, 5);
+  unlink(ca);
+  srv_stop(&s);
+  free(key);
+  free(cert);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_concurrent_reuse),
@@ -568,6 +697,7 @@ int main(void) {
       cmocka_unit_test(test_close_cancels_inflight),
       cmocka_unit_test(test_fd_reuse_sequential),
       cmocka_unit_test(test_close_idle_and_bad_opts),
+      cmocka_unit_test(test_tls_verification),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
