@@ -14,9 +14,13 @@
  *   for loopback addresses (127.0.0.0/8, ::1, localhost) where it may be
  *   turned off explicitly.
  * - km_http_close() stops accepting work, cancels what is in flight (their
- *   callbacks fire with KM_ECANCELED), cleans up curl and closes every handle;
- *   close_cb runs once the last handle is closed.  After it, the loop can be
- *   closed with uv_loop_close() == 0.
+ *   callbacks fire with KM_ECANCELED before km_http_close() returns, or, when
+ *   it is called from a completion callback, right after that callback
+ *   returns), cleans up curl and closes every handle; close_cb runs once the
+ *   last handle is closed.  After it, the loop can be closed with
+ *   uv_loop_close() == 0.
+ * - Only http:// and https:// URLs, GET and POST; no redirects followed;
+ *   response bodies above 64 MiB fail with KM_EHTTP.
  */
 #ifndef KM_HTTP_H
 #define KM_HTTP_H
@@ -55,7 +59,8 @@ typedef struct km_http_req_opts_s {
    * or PORT match any): connect elsewhere while keeping the real Host header
    * and URL.  NULL for none. */
   const char *connect_to;
-  /* Only honoured when the connect target is a loopback address. */
+  /* Turns TLS verification off; refused (KM_EINVAL) unless the connect
+   * target is a loopback address (127.0.0.0/8, ::1, localhost). */
   int insecure_loopback;
   long timeout_ms; /* 0: the transport's total_timeout_ms */
 } km_http_req_opts_t;
@@ -80,7 +85,12 @@ typedef void (*km_http_done_cb)(const km_http_resp_t *resp, void *ud);
 int km_http_new(uv_loop_t *loop, const km_http_opts_t *opts, km_http_t **out);
 
 /* Starts a request.  Returns 0 (cb will be called exactly once) or a
- * negative code (cb will never be called). */
+ * negative code (cb will never be called): KM_EINVAL for a bad method, URL
+ * (not http/https), header (empty name, ':' in the name, CR/LF anywhere),
+ * body_len without body, or insecure_loopback whose connect target is not
+ * a loopback address (the CONNECT-HOST of a connect_to entry that applies
+ * to the URL, else the URL host); KM_ECANCELED once km_http_close() was
+ * called; KM_ENOMEM / KM_EHTTP if curl refuses the transfer. */
 int km_http_request(km_http_t *h, const km_http_req_opts_t *o,
                     km_http_done_cb cb, void *ud);
 
