@@ -130,6 +130,14 @@ typedef struct km_host_api_s {
    * KM_ENOTSUP when the run does not use the sim driver. */
   int (*console)(km_pipeline_t *p, const char *request_json,
                  km_plugin_call_cb cb, void *ud);
+
+  /* Like call, but with the credentials of another account of the run (by
+   * manifest name), in the pipeline's region: the instance owner shares its
+   * instance with members.  KM_ENOENT for an account the run does not
+   * know. */
+  int (*call_as)(km_pipeline_t *p, const char *account, const char *product,
+                 const char *action, const char *const *params, size_t n,
+                 km_plugin_call_cb cb, void *ud);
 } km_host_api_t;
 
 /* The descriptor a plugin returns.  Fields only grow at the end. */

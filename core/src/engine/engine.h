@@ -93,6 +93,12 @@ typedef struct km_engine_opts_s {
    * pipelines blocked with km_pipeline_block().  May be NULL. */
   void (*global_check)(km_engine_t *e, void *ud);
   void *global_ud;
+  /* Finds another account of the run by manifest name (host call_as):
+   * fills its id and credential getter; returns 0 or KM_ENOENT. */
+  int (*resolve_account)(void *ud, const char *account,
+                         const char **account_id, km_cred_get_fn *get,
+                         void **cred_src);
+  void *resolve_ud;
   /* Progress lines (not a TTY: one per event). May be NULL. */
   void (*progress)(km_pipeline_t *p, const char *event, void *ud);
   void *progress_ud;

@@ -62,6 +62,9 @@ static const char *h_get(km_pipeline_t *p, const char *name) {
 
 typedef struct call_s {
   km_pipeline_t *p;
+  const char *account_id; /* whose credentials and rate limits */
+  km_cred_get_fn get_cred;
+  void *cred_src;
   km_product_t product;
   char *action;
   km_params_t params;
@@ -122,7 +125,7 @@ static void on_token(int status, void *ud) {
     call_finish(c, status, NULL, &c->err);
     return;
   }
-  int rc = c->p->t.get_cred(c->p->t.cred_src, on_cred, c);
+  int rc = c->get_cred(c->cred_src, on_cred, c);
   if (rc < 0) {
     km__err_set(&c->err, rc, "no credentials for account %s: %s",
                 c->p->t.account, km_strerror(rc));
@@ -130,9 +133,11 @@ static void on_token(int status, void *ud) {
   }
 }
 
-static int h_call(km_pipeline_t *p, const char *product, const char *action,
-                  const char *const *params, size_t n, km_plugin_call_cb cb,
-                  void *ud) {
+static int start_call(km_pipeline_t *p, const char *account_id,
+                      km_cred_get_fn get_cred, void *cred_src,
+                      const char *product, const char *action,
+                      const char *const *params, size_t n,
+                      km_plugin_call_cb cb, void *ud) {
   km_product_t prod;
   if (product == NULL || action == NULL || cb == NULL ||
       km_product_from_name(product, &prod) < 0)
@@ -144,16 +149,19 @@ static int h_call(km_pipeline_t *p, const char *product, const char *action,
   }
   call_t *c = km_xcalloc(1, sizeof(*c));
   c->p = p;
+  c->account_id = account_id;
+  c->get_cred = get_cred;
+  c->cred_src = cred_src;
   c->product = prod;
   c->action = km_xstrdup(action);
   c->cb = cb;
   c->ud = ud;
   km_params_init(&c->params);
-  for (size_t i = 0; i + 1 < 2 * n + 1 && i < 2 * n; i += 2)
+  for (size_t i = 0; i < 2 * n; i += 2)
     km_params_set(&c->params, params[i], params[i + 1]);
   double qps;
   const char *group = km_rl_api_group(product, action, &qps);
-  snprintf(c->rl_key, sizeof(c->rl_key), "%s/%s/%s", p->t.account_id,
+  snprintf(c->rl_key, sizeof(c->rl_key), "%s/%s/%s", account_id,
            prod == KM_PRODUCT_STS || prod == KM_PRODUCT_RESOURCEMANAGER
                ? "-"
                : p->t.region,
@@ -167,6 +175,27 @@ static int h_call(km_pipeline_t *p, const char *product, const char *action,
   }
   p->pending++;
   return 0;
+}
+
+static int h_call(km_pipeline_t *p, const char *product, const char *action,
+                  const char *const *params, size_t n, km_plugin_call_cb cb,
+                  void *ud) {
+  return start_call(p, p->t.account_id, p->t.get_cred, p->t.cred_src, product,
+                    action, params, n, cb, ud);
+}
+
+static int h_call_as(km_pipeline_t *p, const char *account,
+                     const char *product, const char *action,
+                     const char *const *params, size_t n,
+                     km_plugin_call_cb cb, void *ud) {
+  const char *id = NULL;
+  km_cred_get_fn get = NULL;
+  void *src = NULL;
+  km_engine_t *e = p->e;
+  if (account == NULL || e->o.resolve_account == NULL ||
+      e->o.resolve_account(e->o.resolve_ud, account, &id, &get, &src) < 0)
+    return KM_ENOENT;
+  return start_call(p, id, get, src, product, action, params, n, cb, ud);
 }
 
 /* ---- journal ---- */
@@ -348,6 +377,7 @@ static const km_host_api_t host_api = {
     .doc_get = h_doc_get,
     .doc_set = h_doc_set,
     .console = h_console,
+    .call_as = h_call_as,
 };
 
 const km_host_api_t *km_engine_host_api(void) {
