@@ -61,7 +61,6 @@ struct req_s {
   long http_status;
   double total_time_s;
   int reused;
-  int in_curl;        /* attached to the multi handle */
   req_t *prev, *next; /* in h->active while in curl */
   req_t *qnext;       /* in h->done queue */
 };
@@ -216,7 +215,6 @@ static void collect_done(km_http_t *h) {
     r->err_text = r->errbuf;
     /* m is invalid after remove_handle: nothing above may be read later. */
     curl_multi_remove_handle(h->multi, e);
-    r->in_curl = 0;
     active_unlink(h, r);
     done_push(h, r);
   }
@@ -598,7 +596,6 @@ int km_http_request(km_http_t *h, const km_http_req_opts_t *o,
     rc = KM_EHTTP;
     goto fail;
   }
-  r->in_curl = 1;
   active_link(h, r);
   h->inflight++;
   h->stats.requests++;
@@ -647,7 +644,6 @@ void km_http_close(km_http_t *h, void (*close_cb)(void *ud), void *ud) {
   while (h->active != NULL) {
     req_t *r = h->active;
     curl_multi_remove_handle(h->multi, r->easy);
-    r->in_curl = 0;
     active_unlink(h, r);
     r->status = KM_ECANCELED;
     r->err_text = "request canceled: HTTP transport closing";
