@@ -262,7 +262,9 @@ static int start_attempt(call_t *k) {
       .body_len = s.body_len,
       .connect_to = k->ov != NULL ? connect_to : NULL,
       .insecure_loopback = k->ov != NULL && k->ov->insecure,
-      .timeout_ms = remaining < 60000 ? (long)remaining : 0,
+      /* 0 would mean the transport default: never ask for less than 1 ms. */
+      .timeout_ms =
+          remaining < 60000 ? (remaining < 1 ? 1 : (long)remaining) : 0,
   };
   k->attempts++;
   rc = km_http_request(c->http, &o, on_http_done, k);
