@@ -52,6 +52,15 @@ static void node_free(km_ynode_t *n) {
 static void syntax_error(ctx_t *c) {
   const yaml_parser_t *p = &c->p;
   const char *problem = p->problem ? p->problem : "malformed YAML";
+  /* libyaml's message for an unquoted "*.suffix" says nothing useful. */
+  if (p->context != NULL && strstr(p->context, "alias") != NULL) {
+    km_diag_add(c->d, KM_DIAG_ERROR, c->file, col1(p->context_mark.line),
+                col1(p->context_mark.column),
+                "YAML syntax: a value starting with '*' must be quoted, e.g. "
+                "\"*.aliyuncs.com\"");
+    c->failed = true;
+    return;
+  }
   if (p->context != NULL)
     km_diag_add(c->d, KM_DIAG_ERROR, c->file, col1(p->problem_mark.line),
                 col1(p->problem_mark.column),
