@@ -246,8 +246,8 @@ static void check_byok(km_mctx_t *c) {
 
 void km__check_model(km_mctx_t *c, const km_ynode_t *root) {
   km_manifest_t *m = c->m;
-  if (m->naccounts == 0 && km__ymap_get(root, "accounts") != NULL &&
-      c->d->nerrors == 0)
+  const km_ynode_t *acc = km__ymap_get(root, "accounts");
+  if (m->naccounts == 0 && acc != NULL && acc->kind == KM_YSEQ && acc->n == 0)
     km__err(c, km__ymap_get(root, "accounts"),
             "'accounts' defines no account; add at least one");
   check_regions(c, root);

@@ -39,7 +39,7 @@ void km_diags_sort(km_diags_t *d);
 /* Writes one line per diagnostic of at least `min` severity (KM_DIAG_ERROR
  * prints only errors) to fp (borrowed). */
 void km_diags_print(const km_diags_t *d, FILE *fp, km_diag_level_t min);
-/* Formats diagnostic i as "file:line:col: error: msg" into an owned
+/* Formats g (borrowed) as "file:line:col: error: msg"; returns an owned
  * string. */
 char *km_diag_format(const km_diag_t *g);
 
