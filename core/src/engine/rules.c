@@ -677,14 +677,17 @@ int km_rules_quota(km_inv_t *const *invs, size_t n, km_quota_use_t **out,
       q->key_add += (int64_t)(cnt.keys[KM_VERDICT_PENDING] +
                               cnt.keys[KM_VERDICT_NEEDS_BYOK]);
       q->secret_add += (int64_t)cnt.secrets[KM_VERDICT_PENDING];
-      if (q->key_quota < 0 && in->key_quota >= 0 && in->key_used >= 0) {
-        q->key_quota = in->key_quota;
-        q->key_used = in->key_used;
+      /* Pipelines read the quota at different moments: keep the most
+       * conservative answer (smallest quota, largest use). */
+      if (in->key_quota >= 0 && in->key_used >= 0) {
+        if (q->key_quota < 0 || in->key_quota < q->key_quota)
+          q->key_quota = in->key_quota;
+        if (in->key_used > q->key_used) q->key_used = in->key_used;
       }
-      if (q->secret_quota < 0 && in->secret_quota >= 0 &&
-          in->secret_used >= 0) {
-        q->secret_quota = in->secret_quota;
-        q->secret_used = in->secret_used;
+      if (in->secret_quota >= 0 && in->secret_used >= 0) {
+        if (q->secret_quota < 0 || in->secret_quota < q->secret_quota)
+          q->secret_quota = in->secret_quota;
+        if (in->secret_used > q->secret_used) q->secret_used = in->secret_used;
       }
       q->pipelines++;
     }

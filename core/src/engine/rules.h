@@ -69,16 +69,16 @@ typedef struct km_quota_use_s {
   size_t pipelines; /* inventories targeting it */
   int64_t key_used, key_quota, key_add;
   int64_t secret_used, secret_quota, secret_add;
-  bool keys_ok, secrets_ok; /* false also when the quota is unknown */
+  bool keys_ok, secrets_ok; /* false: does not fit, or unknown quota */
 } km_quota_use_t;
 
 /* Sums the keys and secrets that will move (pending, needs_byok) per
  * destination instance over invs (borrowed, n of them), compares with the
- * free quota (quota - used, from GetKmsInstanceQuotaInfos of any pipeline
- * that read it) and adds a blocking "instance.quota_*" issue to every
- * inventory of an instance that does not fit.  *out (owned, may be NULL
- * when n is 0; free with km_quota_uses_free) gets one entry per instance,
- * sorted by instance id. */
+ * free quota (quota - used, from GetKmsInstanceQuotaInfos; when several
+ * pipelines read it, the smallest quota and the largest use) and adds a
+ * blocking "instance.quota_*" issue to every inventory of an instance that does
+ * not fit.  *out (owned, may be NULL when n is 0; free with km_quota_uses_free)
+ * gets one entry per instance, sorted by instance id. */
 int km_rules_quota(km_inv_t *const *invs, size_t n, km_quota_use_t **out,
                    size_t *nout, km_err_t *err);
 void km_quota_uses_free(km_quota_use_t *u, size_t n);

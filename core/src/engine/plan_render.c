@@ -1,0 +1,407 @@
+/* `kmsmig plan` output, text and JSON (see plan_render.h).
+ *
+ * The text follows the operator sketch (ux-sketch.md): one row per account
+ * and region, then the instances with their quota arithmetic and issues,
+ * the blocked resources with the fix, the skipped ones with the reason, the
+ * hook notes, and one closing line saying what `kmsmig run` would change.
+ * Service keys and unselected resources are summarised as counts per
+ * pipeline instead of one line each: a fleet has thousands of them and they
+ * need no action (the JSON lists every one).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/batch.h"
+#include "engine/plan_render.h"
+
+static int cmp_inv(const void *a, const void *b) {
+  const km_inv_t *x = *(km_inv_t *const *)a, *y = *(km_inv_t *const *)b;
+  int c = strcmp(x->account, y->account);
+  return c != 0 ? c : strcmp(x->region, y->region);
+}
+
+/* Sorted copy of the pointer array (owned by the caller, free()). */
+static km_inv_t **sorted(const km_plan_t *p) {
+  km_inv_t **v = km_xcalloc(p->ninvs ? p->ninvs : 1, sizeof(*v));
+  for (size_t i = 0; i < p->ninvs; i++)
+    v[i] = p->invs[i];
+  if (p->ninvs > 1) qsort(v, p->ninvs, sizeof(*v), cmp_inv);
+  return v;
+}
+
+static size_t moving(const km_inv_counts_t *c) {
+  return c->keys[KM_VERDICT_PENDING] + c->keys[KM_VERDICT_NEEDS_BYOK] +
+         c->secrets[KM_VERDICT_PENDING];
+}
+
+const char *km_plan_status(const km_inv_t *inv) {
+  km_inv_counts_t c;
+  km_inv_count(inv, &c);
+  if (c.blocking > 0) return "blocked";
+  return moving(&c) > 0 ? "ready" : "nothing to do";
+}
+
+/* 1234567 -> "1,234,567"; negative -> "?". */
+static const char *num(int64_t v, char buf[32]) {
+  if (v < 0) return strcpy(buf, "?");
+  char tmp[32];
+  int n = snprintf(tmp, sizeof(tmp), "%lld", (long long)v);
+  size_t o = 0;
+  for (int i = 0; i < n; i++) {
+    if (i > 0 && (n - i) % 3 == 0) buf[o++] = ',';
+    buf[o++] = tmp[i];
+  }
+  buf[o] = '\0';
+  return buf;
+}
+
+/* Account-level tallies: an account is blocked when any of its pipelines
+ * is; "resources" counts what ready pipelines would change. */
+typedef struct {
+  size_t accounts, ready, blocked, regions, resources, changing_accounts;
+  size_t warnings;
+} tally_t;
+
+static void tally(km_inv_t *const *v, size_t n, tally_t *t) {
+  memset(t, 0, sizeof(*t));
+  const char **regions = km_xcalloc(n ? n : 1, sizeof(*regions));
+  for (size_t i = 0; i < n;) {
+    size_t j = i;
+    bool blocked = false, changes = false;
+    for (; j < n && strcmp(v[j]->account, v[i]->account) == 0; j++) {
+      km_inv_counts_t c;
+      km_inv_count(v[j], &c);
+      t->warnings += c.warnings;
+      if (c.blocking > 0) {
+        blocked = true;
+      } else if (moving(&c) > 0) {
+        t->resources += moving(&c);
+        changes = true;
+      }
+      size_t r = 0;
+      while (r < t->regions && strcmp(regions[r], v[j]->region) != 0)
+        r++;
+      if (r == t->regions) regions[t->regions++] = v[j]->region;
+    }
+    t->accounts++;
+    if (blocked)
+      t->blocked++;
+    else
+      t->ready++;
+    if (changes) t->changing_accounts++;
+    i = j;
+  }
+  free(regions);
+}
+
+static void row(km_buf_t *o, int wa, int wr, const char *a, const char *r,
+                const char *k, const char *s, const char *byok,
+                const char *batches, const char *status) {
+  km_buf_printf(o, "%-*s  %-*s  %-20s  %-22s  %-4s  %-7s  %s\n", wa, a, wr, r,
+                k, s, byok, batches, status);
+}
+
+static void table(km_buf_t *o, km_inv_t *const *v, size_t n) {
+  int wa = 7, wr = 6;
+  for (size_t i = 0; i < n; i++) {
+    if ((int)strlen(v[i]->account) > wa) wa = (int)strlen(v[i]->account);
+    if ((int)strlen(v[i]->region) > wr) wr = (int)strlen(v[i]->region);
+  }
+  row(o, wa, wr, "ACCOUNT", "REGION", "KEYS pend/done/skip",
+      "SECRETS pend/done/skip", "BYOK", "BATCHES", "STATUS");
+  for (size_t i = 0; i < n; i++) {
+    km_inv_counts_t c;
+    km_inv_count(v[i], &c);
+    km_batches_t b;
+    km_batch_plan(v[i], &b, NULL);
+    char k[64], s[64], byok[32], bt[32], st[48];
+    snprintf(k, sizeof(k), "%zu / %zu / %zu", c.keys[KM_VERDICT_PENDING],
+             c.keys[KM_VERDICT_DONE], c.keys[KM_VERDICT_SKIPPED]);
+    snprintf(s, sizeof(s), "%zu / %zu / %zu", c.secrets[KM_VERDICT_PENDING],
+             c.secrets[KM_VERDICT_DONE], c.secrets[KM_VERDICT_SKIPPED]);
+    snprintf(byok, sizeof(byok), "%zu", c.keys[KM_VERDICT_NEEDS_BYOK]);
+    snprintf(bt, sizeof(bt), "%zu", b.n);
+    if (c.blocking > 0)
+      snprintf(st, sizeof(st), "blocked (%zu)", c.blocking);
+    else
+      snprintf(st, sizeof(st), "%s", km_plan_status(v[i]));
+    row(o, wa, wr, v[i]->account, v[i]->region, k, s, byok, bt, st);
+    km_batches_free(&b);
+  }
+}
+
+static bool seen_before(km_inv_t *const *v, size_t upto, const char *inst,
+                        const char *msg) {
+  for (size_t i = 0; i < upto; i++) {
+    if (v[i]->instance_id == NULL || strcmp(v[i]->instance_id, inst) != 0)
+      continue;
+    for (size_t k = 0; k < v[i]->nissues; k++)
+      if (strcmp(v[i]->issues[k].message, msg) == 0) return true;
+  }
+  return false;
+}
+
+static void instances(km_buf_t *o, const km_plan_t *p, km_inv_t *const *v,
+                      size_t n) {
+  if (p->nquota == 0) return;
+  km_buf_puts(o, "instances\n");
+  for (size_t q = 0; q < p->nquota; q++) {
+    const km_quota_use_t *u = &p->quota[q];
+    char a[32], b[32], c[32], d[32], e[32], f[32], g[32], h[32];
+    const char *verdict = (u->keys_ok && u->secrets_ok) ? "ok" : "over quota";
+    if ((u->key_add > 0 && u->key_quota < 0) ||
+        (u->secret_add > 0 && u->secret_quota < 0))
+      verdict = "quota unknown";
+    km_buf_printf(
+        o,
+        "  %s  %s  keys %s + %s this run = %s / %s   secrets %s + %s = %s / "
+        "%s   %s\n",
+        u->instance_id, u->region, num(u->key_used, a), num(u->key_add, b),
+        num(u->key_used < 0 ? -1 : u->key_used + u->key_add, c),
+        num(u->key_quota, d), num(u->secret_used, e), num(u->secret_add, f),
+        num(u->secret_used < 0 ? -1 : u->secret_used + u->secret_add, g),
+        num(u->secret_quota, h), verdict);
+    /* The instance's issues once, however many accounts share it. */
+    for (size_t i = 0; i < n; i++) {
+      if (v[i]->instance_id == NULL ||
+          strcmp(v[i]->instance_id, u->instance_id) != 0)
+        continue;
+      for (size_t k = 0; k < v[i]->nissues; k++) {
+        const km_inv_issue_t *is = &v[i]->issues[k];
+        bool dup = seen_before(v, i, u->instance_id, is->message);
+        for (size_t m = 0; m < k && !dup; m++)
+          dup = strcmp(v[i]->issues[m].message, is->message) == 0;
+        if (!dup)
+          km_buf_printf(o, "    %s (%s)\n", is->message,
+                        km_verdict_name(is->verdict));
+      }
+    }
+  }
+}
+
+static void blocked(km_buf_t *o, km_inv_t *const *v, size_t n) {
+  bool header = false;
+  for (size_t i = 0; i < n; i++) {
+    const km_inv_t *inv = v[i];
+    km_inv_counts_t c;
+    km_inv_count(inv, &c);
+    if (c.blocking == 0) continue;
+    if (!header) km_buf_puts(o, "blocked\n");
+    header = true;
+    for (size_t k = 0; k < inv->nkeys; k++)
+      if (inv->keys[k].verdict == KM_VERDICT_BLOCKED)
+        km_buf_printf(o, "  %s %s %s\n", inv->account, inv->region,
+                      inv->keys[k].reason);
+    for (size_t s = 0; s < inv->nsecrets; s++)
+      if (inv->secrets[s].verdict == KM_VERDICT_BLOCKED)
+        km_buf_printf(o, "  %s %s %s\n", inv->account, inv->region,
+                      inv->secrets[s].reason);
+    size_t inst_blocks = 0;
+    for (size_t k = 0; k < inv->nissues; k++) {
+      if (inv->issues[k].verdict != KM_VERDICT_BLOCKED) continue;
+      if (inv->instance_id == NULL)
+        km_buf_printf(o, "  %s %s %s\n", inv->account, inv->region,
+                      inv->issues[k].message);
+      else
+        inst_blocks++;
+    }
+    if (inst_blocks > 0)
+      km_buf_printf(o,
+                    "  %s %s: instance %s has %zu blocking issue%s (see "
+                    "instances)\n",
+                    inv->account, inv->region, inv->instance_id, inst_blocks,
+                    inst_blocks == 1 ? "" : "s");
+  }
+}
+
+static bool summarised(const char *rule) {
+  return strcmp(rule, "key.service") == 0 ||
+         strcmp(rule, "key.not_selected") == 0 ||
+         strcmp(rule, "secret.not_selected") == 0;
+}
+
+static void skipped(km_buf_t *o, km_inv_t *const *v, size_t n) {
+  bool header = false;
+  for (size_t i = 0; i < n; i++) {
+    const km_inv_t *inv = v[i];
+    size_t svc = 0, unk = 0, uns = 0;
+    for (size_t k = 0; k < inv->nkeys; k++) {
+      const km_inv_key_t *key = &inv->keys[k];
+      if (key->verdict != KM_VERDICT_SKIPPED) continue;
+      if (!header) km_buf_puts(o, "skipped\n");
+      header = true;
+      if (strcmp(key->rule, "key.service") == 0)
+        svc++;
+      else if (strcmp(key->rule, "key.not_selected") == 0)
+        unk++;
+      else
+        km_buf_printf(o, "  %s %s %s\n", inv->account, inv->region,
+                      key->reason);
+    }
+    for (size_t s = 0; s < inv->nsecrets; s++) {
+      const km_inv_secret_t *sec = &inv->secrets[s];
+      if (sec->verdict != KM_VERDICT_SKIPPED) continue;
+      if (!header) km_buf_puts(o, "skipped\n");
+      header = true;
+      if (summarised(sec->rule))
+        uns++;
+      else
+        km_buf_printf(o, "  %s %s %s\n", inv->account, inv->region,
+                      sec->reason);
+    }
+    if (svc + unk + uns == 0) continue;
+    km_buf_printf(o, "  %s %s:", inv->account, inv->region);
+    const char *sep = " ";
+    if (svc > 0) {
+      km_buf_printf(o,
+                    "%s%zu service key%s (the cloud products manage "
+                    "them; listed under Default Keys after migration)",
+                    sep, svc, svc == 1 ? "" : "s");
+      sep = ", ";
+    }
+    if (unk > 0) {
+      km_buf_printf(o, "%s%zu key%s not selected", sep, unk,
+                    unk == 1 ? "" : "s");
+      sep = ", ";
+    }
+    if (uns > 0)
+      km_buf_printf(o, "%s%zu secret%s not selected", sep, uns,
+                    uns == 1 ? "" : "s");
+    km_buf_putc(o, '\n');
+  }
+}
+
+int km_plan_render_text(const km_plan_t *p, km_buf_t *out, km_err_t *err) {
+  if (p == NULL || out == NULL || (p->ninvs > 0 && p->invs == NULL))
+    return km__err_set(err, KM_EINVAL, "plan: nothing to render");
+  km_inv_t **v = sorted(p);
+  tally_t t;
+  tally(v, p->ninvs, &t);
+  km_buf_printf(out,
+                "%s: %zu account%s, %zu region%s, plan only — nothing will "
+                "be changed\n\n",
+                p->name ? p->name : "plan", t.accounts,
+                t.accounts == 1 ? "" : "s", t.regions,
+                t.regions == 1 ? "" : "s");
+  table(out, v, p->ninvs);
+  instances(out, p, v, p->ninvs);
+  blocked(out, v, p->ninvs);
+  skipped(out, v, p->ninvs);
+  if (p->nnotes > 0) {
+    km_buf_puts(out, "hooks\n");
+    for (size_t i = 0; i < p->nnotes; i++)
+      km_buf_printf(out, "  %s\n", p->notes[i]);
+  }
+  char a[32];
+  km_buf_printf(out, "\n%zu account%s ready, %zu blocked", t.ready,
+                t.ready == 1 ? "" : "s", t.blocked);
+  if (t.warnings > 0)
+    km_buf_printf(out, ", %zu warning%s", t.warnings,
+                  t.warnings == 1 ? "" : "s");
+  if (t.resources > 0)
+    km_buf_printf(out,
+                  ". `kmsmig run %s` would change %s resource%s in %zu "
+                  "account%s (rotation off → migrate → rotation restored).\n",
+                  p->manifest_path ? p->manifest_path : "<manifest>",
+                  num((int64_t)t.resources, a), t.resources == 1 ? "" : "s",
+                  t.changing_accounts, t.changing_accounts == 1 ? "" : "s");
+  else
+    km_buf_puts(out, ". Nothing to migrate.\n");
+  free(v);
+  return 0;
+}
+
+/* ---- JSON ---- */
+
+static json_t *counts_json(const size_t *c, bool keys) {
+  json_t *o = json_pack("{s:I, s:I, s:I, s:I}", "pending",
+                        (json_int_t)c[KM_VERDICT_PENDING], "done",
+                        (json_int_t)c[KM_VERDICT_DONE], "skipped",
+                        (json_int_t)c[KM_VERDICT_SKIPPED], "blocked",
+                        (json_int_t)c[KM_VERDICT_BLOCKED]);
+  if (keys)
+    json_object_set_new(o, "needs_byok",
+                        json_integer((json_int_t)c[KM_VERDICT_NEEDS_BYOK]));
+  return o;
+}
+
+static json_t *resource_json(const char *kind, const char *id, km_verdict_t v,
+                             const char *rule, const char *reason) {
+  return json_pack("{s:s, s:s, s:s, s:s?, s:s?}", "kind", kind, "id", id,
+                   "verdict", km_verdict_name(v), "rule", rule, "reason",
+                   reason);
+}
+
+static json_t *pipeline_json(const km_inv_t *inv) {
+  km_inv_counts_t c;
+  km_inv_count(inv, &c);
+  km_batches_t b;
+  km_batch_plan(inv, &b, NULL);
+  json_t *res = json_array(), *iss = json_array();
+  for (size_t k = 0; k < inv->nkeys; k++)
+    json_array_append_new(
+        res, resource_json("key", inv->keys[k].key_id, inv->keys[k].verdict,
+                           inv->keys[k].rule, inv->keys[k].reason));
+  for (size_t s = 0; s < inv->nsecrets; s++)
+    json_array_append_new(
+        res, resource_json("secret", inv->secrets[s].secret_name,
+                           inv->secrets[s].verdict, inv->secrets[s].rule,
+                           inv->secrets[s].reason));
+  for (size_t i = 0; i < inv->nissues; i++)
+    json_array_append_new(
+        iss, json_pack("{s:s, s:s, s:s}", "rule", inv->issues[i].rule,
+                       "verdict", km_verdict_name(inv->issues[i].verdict),
+                       "message", inv->issues[i].message));
+  json_t *o = json_pack(
+      "{s:s, s:s?, s:s, s:s?, s:s, s:I, s:o, s:o, s:o, s:o, s:o}", "account",
+      inv->account, "account_id", inv->account_id, "region", inv->region,
+      "instance_id", inv->instance_id, "status", km_plan_status(inv),
+      "blocking", (json_int_t)c.blocking, "keys", counts_json(c.keys, true),
+      "secrets", counts_json(c.secrets, false), "batches",
+      km_batches_to_json(&b), "issues", iss, "resources", res);
+  km_batches_free(&b);
+  return o;
+}
+
+int km_plan_render_json(const km_plan_t *p, json_t **out, km_err_t *err) {
+  *out = NULL;
+  if (p == NULL || (p->ninvs > 0 && p->invs == NULL))
+    return km__err_set(err, KM_EINVAL, "plan: nothing to render");
+  km_inv_t **v = sorted(p);
+  tally_t t;
+  tally(v, p->ninvs, &t);
+  json_t *pl = json_array(), *in = json_array(), *notes = json_array();
+  for (size_t i = 0; i < p->ninvs; i++)
+    json_array_append_new(pl, pipeline_json(v[i]));
+  for (size_t q = 0; q < p->nquota; q++) {
+    const km_quota_use_t *u = &p->quota[q];
+    json_array_append_new(
+        in,
+        json_pack(
+            "{s:s, s:s, s:I, s:{s:o, s:I, s:o, s:b},"
+            " s:{s:o, s:I, s:o, s:b}}",
+            "instance_id", u->instance_id, "region", u->region, "pipelines",
+            (json_int_t)u->pipelines, "keys", "used",
+            u->key_used < 0 ? json_null() : json_integer(u->key_used), "add",
+            (json_int_t)u->key_add, "quota",
+            u->key_quota < 0 ? json_null() : json_integer(u->key_quota), "ok",
+            u->keys_ok, "secrets", "used",
+            u->secret_used < 0 ? json_null() : json_integer(u->secret_used),
+            "add", (json_int_t)u->secret_add, "quota",
+            u->secret_quota < 0 ? json_null() : json_integer(u->secret_quota),
+            "ok", u->secrets_ok));
+  }
+  for (size_t i = 0; i < p->nnotes; i++)
+    json_array_append_new(notes, json_string(p->notes[i]));
+  *out = json_pack(
+      "{s:i, s:s?, s:s?, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o, s:o, s:o}",
+      "plan_version", 1, "name", p->name, "manifest", p->manifest_path,
+      "summary", "accounts", (json_int_t)t.accounts, "accounts_ready",
+      (json_int_t)t.ready, "accounts_blocked", (json_int_t)t.blocked,
+      "pipelines", (json_int_t)p->ninvs, "resources_to_change",
+      (json_int_t)t.resources, "warnings", (json_int_t)t.warnings, "pipelines",
+      pl, "instances", in, "notes", notes);
+  free(v);
+  return *out ? 0 : km__err_set(err, KM_ENOMEM, "plan: JSON build failed");
+}
