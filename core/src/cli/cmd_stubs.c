@@ -63,14 +63,3 @@ int km__cmd_report(int argc, char **argv) {
   return not_built("report", "the migration engine", argc, argv,
                    km__usage_report);
 }
-
-void km__usage_byok(void) {
-  printf("usage: kmsmig byok wrap --public-key FILE --material FILE "
-         "[--algorithm ALG] [--output FILE] [--binary]\n"
-         "       kmsmig byok keygen --spec RSA_2048|EC_P256 --out FILE\n\n"
-         "Wraps HSM BYOK key material for import (see docs/byok.md).\n");
-}
-
-int km__cmd_byok(int argc, char **argv) {
-  return not_built("byok", "HSM BYOK migration", argc, argv, km__usage_byok);
-}
