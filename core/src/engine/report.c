@@ -1,0 +1,306 @@
+/* report.json (see report.h and docs/report.md).
+ *
+ * Totals are always recomputed from the "pipelines" array of the JSON
+ * itself, never kept on the side, so a merged report (shards) and a single
+ * run's report are computed the same way and cannot disagree with their
+ * own details.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/report.h"
+#include "util/util.h"
+
+/* ---- one pipeline ---- */
+
+typedef struct {
+  json_t *migrated, *skipped, *failed, *blocked, *not_run;
+  json_int_t done;
+} bucket_t;
+
+static void bucket_init(bucket_t *b) {
+  b->migrated = json_array();
+  b->skipped = json_array();
+  b->failed = json_array();
+  b->blocked = json_array();
+  b->not_run = json_array();
+  b->done = 0;
+}
+
+static json_t *bucket_json(bucket_t *b) {
+  return json_pack("{s:o, s:I, s:o, s:o, s:o, s:o}", "migrated", b->migrated,
+                   "already_migrated", b->done, "skipped", b->skipped, "failed",
+                   b->failed, "blocked", b->blocked, "not_run", b->not_run);
+}
+
+static void place(bucket_t *b, const char *id, km_verdict_t v, const char *rule,
+                  const char *reason, const char *code, const char *rid) {
+  switch (v) {
+  case KM_VERDICT_MIGRATED:
+    json_array_append_new(b->migrated, json_string(id));
+    break;
+  case KM_VERDICT_DONE:
+    b->done++;
+    break;
+  case KM_VERDICT_SKIPPED:
+    json_array_append_new(b->skipped,
+                          json_pack("{s:s, s:s?, s:s?}", "id", id, "rule", rule,
+                                    "reason", reason));
+    break;
+  case KM_VERDICT_FAILED:
+    json_array_append_new(b->failed,
+                          json_pack("{s:s, s:s?, s:s?, s:s?}", "id", id, "code",
+                                    code, "request_id", rid, "reason", reason));
+    break;
+  case KM_VERDICT_BLOCKED:
+    json_array_append_new(b->blocked,
+                          json_pack("{s:s, s:s?, s:s?}", "id", id, "rule", rule,
+                                    "reason", reason));
+    break;
+  default: /* pending, needs_byok: the run never got to them */
+    json_array_append_new(b->not_run, json_string(id));
+    break;
+  }
+}
+
+static json_t *pipeline_json(const km_inv_t *inv) {
+  bucket_t k, s;
+  bucket_init(&k);
+  bucket_init(&s);
+  json_int_t off = 0, restored = 0;
+  json_t *not_restored = json_array();
+  for (size_t i = 0; i < inv->nkeys; i++) {
+    const km_inv_key_t *x = &inv->keys[i];
+    place(&k, x->key_id, x->verdict, x->rule, x->reason, x->fail_code,
+          x->fail_request_id);
+    off += x->rotation_off;
+    restored += x->rotation_off && x->rotation_restored;
+    if (x->rotation_off && !x->rotation_restored)
+      json_array_append_new(not_restored, json_pack("{s:s, s:s}", "kind", "key",
+                                                    "id", x->key_id));
+  }
+  for (size_t i = 0; i < inv->nsecrets; i++) {
+    const km_inv_secret_t *x = &inv->secrets[i];
+    place(&s, x->secret_name, x->verdict, x->rule, x->reason, x->fail_code,
+          x->fail_request_id);
+    off += x->rotation_off;
+    restored += x->rotation_off && x->rotation_restored;
+    if (x->rotation_off && !x->rotation_restored)
+      json_array_append_new(
+          not_restored,
+          json_pack("{s:s, s:s}", "kind", "secret", "id", x->secret_name));
+  }
+  json_t *iss = json_array();
+  bool blocking_issue = false;
+  for (size_t i = 0; i < inv->nissues; i++) {
+    blocking_issue |= inv->issues[i].verdict == KM_VERDICT_BLOCKED;
+    json_array_append_new(
+        iss, json_pack("{s:s, s:s, s:s}", "rule", inv->issues[i].rule,
+                       "verdict", km_verdict_name(inv->issues[i].verdict),
+                       "message", inv->issues[i].message));
+  }
+  /* failed: something was attempted and did not end well, or rotation was
+   * left off; blocked: preflight refused and nothing moved; else ok. */
+  const char *status = "ok";
+  size_t moved = json_array_size(k.migrated) + json_array_size(s.migrated);
+  if (json_array_size(k.failed) + json_array_size(s.failed) > 0 ||
+      json_array_size(not_restored) > 0)
+    status = "failed";
+  else if ((blocking_issue ||
+            json_array_size(k.blocked) + json_array_size(s.blocked) > 0) &&
+           moved == 0)
+    status = "blocked";
+  else if (json_array_size(k.not_run) + json_array_size(s.not_run) > 0)
+    status = "failed";
+  return json_pack("{s:s, s:s?, s:s, s:s?, s:s, s:o, s:o, s:{s:I, s:I, s:o},"
+                   " s:o}",
+                   "account", inv->account, "account_id", inv->account_id,
+                   "region", inv->region, "instance_id", inv->instance_id,
+                   "status", status, "keys", bucket_json(&k), "secrets",
+                   bucket_json(&s), "rotation", "turned_off", off, "restored",
+                   restored, "not_restored", not_restored, "issues", iss);
+}
+
+/* ---- totals from the pipelines array ---- */
+
+static json_int_t n_of(const json_t *bucket, const char *field) {
+  const json_t *v = json_object_get(bucket, field);
+  return json_is_array(v) ? (json_int_t)json_array_size(v)
+                          : json_integer_value(v);
+}
+
+static json_t *kind_totals(const json_t *pl, const char *kind) {
+  static const char *const f[] = {"migrated", "already_migrated", "skipped",
+                                  "failed",   "blocked",          "not_run"};
+  json_int_t sum[6] = {0};
+  for (size_t i = 0; i < json_array_size(pl); i++) {
+    const json_t *b = json_object_get(json_array_get(pl, i), kind);
+    for (size_t k = 0; k < 6; k++)
+      sum[k] += n_of(b, f[k]);
+  }
+  json_t *o = json_object();
+  for (size_t k = 0; k < 6; k++)
+    json_object_set_new(o, f[k], json_integer(sum[k]));
+  return o;
+}
+
+static int status_rank(const char *s) {
+  return strcmp(s, "failed") == 0 ? 2 : strcmp(s, "blocked") == 0 ? 1 : 0;
+}
+
+/* Pipelines are sorted by account, so an account's pipelines are adjacent;
+ * an account takes its worst pipeline's status. */
+static json_t *totals(const json_t *pl) {
+  json_int_t acc[3] = {0}, off = 0, restored = 0, unrestored = 0;
+  const char *cur = NULL;
+  int worst = -1;
+  for (size_t i = 0; i <= json_array_size(pl); i++) {
+    const json_t *p = json_array_get(pl, i);
+    const char *a = p ? json_string_value(json_object_get(p, "account")) : NULL;
+    if (cur != NULL && (a == NULL || strcmp(a, cur) != 0)) {
+      acc[worst]++;
+      worst = -1;
+    }
+    if (p == NULL) break;
+    cur = a;
+    int r = status_rank(json_string_value(json_object_get(p, "status")));
+    if (r > worst) worst = r;
+    const json_t *rot = json_object_get(p, "rotation");
+    off += json_integer_value(json_object_get(rot, "turned_off"));
+    restored += json_integer_value(json_object_get(rot, "restored"));
+    unrestored +=
+        (json_int_t)json_array_size(json_object_get(rot, "not_restored"));
+  }
+  return json_pack("{s:{s:I, s:I, s:I}, s:I, s:o, s:o, s:{s:I, s:I, s:I}}",
+                   "accounts", "ok", acc[0], "blocked", acc[1], "failed",
+                   acc[2], "pipelines", (json_int_t)json_array_size(pl), "keys",
+                   kind_totals(pl, "keys"), "secrets",
+                   kind_totals(pl, "secrets"), "rotation", "turned_off", off,
+                   "restored", restored, "not_restored", unrestored);
+}
+
+static int cmp_pipeline(const void *a, const void *b) {
+  const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+  int c = strcmp(json_string_value(json_object_get(x, "account")),
+                 json_string_value(json_object_get(y, "account")));
+  return c != 0 ? c
+                : strcmp(json_string_value(json_object_get(x, "region")),
+                         json_string_value(json_object_get(y, "region")));
+}
+
+/* Sorts the array in place (jansson has no sort: rebuild it). */
+static void sort_pipelines(json_t *pl) {
+  size_t n = json_array_size(pl);
+  json_t **v = km_xcalloc(n ? n : 1, sizeof(*v));
+  for (size_t i = 0; i < n; i++)
+    v[i] = json_incref(json_array_get(pl, i));
+  qsort(v, n, sizeof(*v), cmp_pipeline);
+  json_array_clear(pl);
+  for (size_t i = 0; i < n; i++)
+    json_array_append_new(pl, v[i]);
+  free(v);
+}
+
+static void set_times(json_t *r, int64_t started, int64_t finished) {
+  char b[21];
+  if (started > 0) {
+    km_iso8601(started, b);
+    json_object_set_new(r, "started", json_string(b));
+  } else {
+    json_object_set_new(r, "started", json_null());
+  }
+  if (finished > 0) {
+    km_iso8601(finished, b);
+    json_object_set_new(r, "finished", json_string(b));
+  } else {
+    json_object_set_new(r, "finished", json_null());
+  }
+  json_object_set_new(r, "duration_s",
+                      started > 0 && finished >= started
+                          ? json_integer(finished - started)
+                          : json_null());
+}
+
+int km_report_build(const km_report_meta_t *meta, km_inv_t *const *invs,
+                    size_t n, json_t **out, km_err_t *err) {
+  *out = NULL;
+  if (meta == NULL || (n > 0 && invs == NULL))
+    return km__err_set(err, KM_EINVAL, "report: no run to report");
+  json_t *pl = json_array();
+  for (size_t i = 0; i < n; i++)
+    json_array_append_new(pl, pipeline_json(invs[i]));
+  sort_pipelines(pl);
+  json_t *r =
+      json_pack("{s:i, s:s?, s:s?, s:s?, s:s?}", "report_version", 1, "name",
+                meta->name, "run_dir", meta->run_dir, "tool_version",
+                meta->tool_version, "manifest_hash", meta->manifest_hash);
+  set_times(r, meta->started, meta->finished);
+  json_object_set_new(r, "totals", totals(pl));
+  json_object_set_new(r, "pipelines", pl);
+  *out = r;
+  return 0;
+}
+
+static int64_t time_of(const json_t *r, const char *f) {
+  int64_t t = 0;
+  const char *s = json_string_value(json_object_get(r, f));
+  if (s == NULL || km_parse_iso8601(s, &t) != 0) return 0;
+  return t;
+}
+
+int km_report_merge(json_t *into, const json_t *other, km_err_t *err) {
+  json_t *a = json_object_get(into, "pipelines");
+  const json_t *b = json_object_get(other, "pipelines");
+  if (!json_is_array(a) || !json_is_array(b))
+    return km__err_set(err, KM_EINVAL, "report merge: not a report");
+  for (size_t i = 0; i < json_array_size(b); i++) {
+    const json_t *p = json_array_get(b, i);
+    for (size_t k = 0; k < json_array_size(a); k++)
+      if (cmp_pipeline(&p, &(json_t *){json_array_get(a, k)}) == 0)
+        return km__err_set(
+            err, KM_EEXIST,
+            "report merge: %s %s is in both reports; shards never overlap",
+            json_string_value(json_object_get(p, "account")),
+            json_string_value(json_object_get(p, "region")));
+  }
+  for (size_t i = 0; i < json_array_size(b); i++)
+    json_array_append(a, json_array_get(b, i));
+  sort_pipelines(a);
+  int64_t s1 = time_of(into, "started"), s2 = time_of(other, "started");
+  int64_t f1 = time_of(into, "finished"), f2 = time_of(other, "finished");
+  set_times(into, (s1 && s2) ? (s1 < s2 ? s1 : s2) : (s1 ? s1 : s2),
+            f1 > f2 ? f1 : f2);
+  json_object_set_new(into, "totals", totals(a));
+  return 0;
+}
+
+int km_report_write(const json_t *report, const char *path, km_err_t *err) {
+  char *tmp = km_xasprintf("%s.tmp.%ld", path, (long)getpid());
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    int e = errno;
+    free(tmp);
+    return km__err_set(err, KM_EIO, "report: cannot create %s: %s", path,
+                       strerror(e));
+  }
+  int rc =
+      json_dumpfd(report, fd, JSON_INDENT(2)) == 0 && write(fd, "\n", 1) == 1
+          ? 0
+          : KM_EIO;
+  if (rc == 0 && fsync(fd) != 0) rc = KM_EIO;
+  if (close(fd) != 0) rc = KM_EIO;
+  if (rc == 0 && rename(tmp, path) != 0) rc = KM_EIO;
+  if (rc != 0) {
+    int e = errno;
+    unlink(tmp);
+    free(tmp);
+    return km__err_set(err, KM_EIO, "report: cannot write %s: %s", path,
+                       strerror(e));
+  }
+  free(tmp);
+  return 0;
+}

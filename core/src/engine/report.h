@@ -1,0 +1,47 @@
+/* report.json: what a run did, per account and region, for people (the
+ * HTML page and the end-of-run summary are rendered from it) and for tools
+ * (CI gates, shard merging).  Schema: docs/report.md.
+ *
+ * The report is built from the pipelines' inventories at the end of the
+ * run, after the run has set each resource's outcome (migrated, failed with
+ * its code and RequestId) and its rotation flags.  Resources still pending
+ * at the end are reported as "not_run" (the run was interrupted or the
+ * pipeline never started).  Only ids, names, codes and messages appear in
+ * the report: never a secret value.
+ */
+#ifndef KM_ENGINE_REPORT_H
+#define KM_ENGINE_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "engine/inventory.h"
+
+typedef struct km_report_meta_s {
+  const char *name;          /* manifest name */
+  const char *run_dir;       /* may be NULL */
+  const char *tool_version;  /* may be NULL */
+  const char *manifest_hash; /* may be NULL */
+  int64_t started;           /* epoch seconds, 0: unknown */
+  int64_t finished;
+} km_report_meta_t;
+
+/* Builds the report (new reference in *out) from meta and invs (borrowed,
+ * n of them, any order).  Returns 0 or KM_EINVAL. */
+int km_report_build(const km_report_meta_t *meta, km_inv_t *const *invs,
+                    size_t n, json_t **out, km_err_t *err);
+
+/* Merges the pipelines of other (borrowed) into into (a report built by
+ * km_report_build, modified in place), for `--shard K/N` runs: pipelines
+ * are re-sorted and totals recomputed; started/finished span both.  A
+ * pipeline present in both (same account and region) is an error
+ * (KM_EEXIST): shards never overlap. */
+int km_report_merge(json_t *into, const json_t *other, km_err_t *err);
+
+/* Writes report to path atomically (temporary file, fsync, rename), so a
+ * crash never leaves a half-written report.  Returns 0 or KM_EIO. */
+int km_report_write(const json_t *report, const char *path, km_err_t *err);
+
+#endif
