@@ -34,8 +34,7 @@ int km__is_help(const char *arg) {
 
 static const km_cmd_t *find_cmd(const char *name) {
   for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-    if (strcmp(commands[i].name, name) == 0)
-      return &commands[i];
+    if (strcmp(commands[i].name, name) == 0) return &commands[i];
   return NULL;
 }
 
@@ -46,16 +45,15 @@ static void usage_main(FILE *fp) {
               "manifest.\n\ncommands:\n");
   for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
     fprintf(fp, "  %-9s %s\n", commands[i].name, commands[i].summary);
-  fprintf(fp,
-          "\n`kmsmig <command> --help` describes each command.\n\n"
-          "exit codes:\n"
-          "  0  success: everything planned was done\n"
-          "  1  the run finished with failed resources or accounts\n"
-          "  2  usage or manifest error: nothing was called\n"
-          "  3  blocked by preflight: nothing was changed\n"
-          "  4  interrupted: resume with `kmsmig run --run-dir DIR`\n"
-          "  5  the command is not built yet in this version\n"
-          "  70 internal error (resumable)\n");
+  fprintf(fp, "\n`kmsmig <command> --help` describes each command.\n\n"
+              "exit codes:\n"
+              "  0  success: everything planned was done\n"
+              "  1  the run finished with failed resources or accounts\n"
+              "  2  usage or manifest error: nothing was called\n"
+              "  3  blocked by preflight: nothing was changed\n"
+              "  4  interrupted: resume with `kmsmig run --run-dir DIR`\n"
+              "  5  the command is not built yet in this version\n"
+              "  70 internal error (resumable)\n");
 }
 
 static void usage_version(void) {
@@ -100,8 +98,7 @@ int main(int argc, char **argv) {
     usage_main(stdout);
     return KM_EXIT_OK;
   }
-  if (strcmp(argv[1], "--version") == 0)
-    return cmd_version(1, argv + 1);
+  if (strcmp(argv[1], "--version") == 0) return cmd_version(1, argv + 1);
   const km_cmd_t *c = find_cmd(argv[1]);
   if (c == NULL) {
     fprintf(stderr, "kmsmig: unknown command '%s'; see `kmsmig help`\n",

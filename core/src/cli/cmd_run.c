@@ -1,0 +1,501 @@
+/* `kmsmig plan`, `run`, `status` and `report`.
+ *
+ * plan discovers and preflights every account and region and prints the
+ * plan; it can change nothing (the host refuses write actions in plan mode).
+ * run does the same in a run directory, then prepares, migrates, restores
+ * and verifies, and ends with a summary, report.json and an honest exit
+ * code.  On a TTY, run shows the plan and asks first unless --yes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/runtime.h"
+#include "engine/inventory.h"
+#include "engine/plan_render.h"
+#include "engine/report.h"
+#include "kmsmig/version.h"
+#include "util/util.h"
+
+typedef struct args_s {
+  const char *manifest;
+  const char *output; /* text | json */
+  const char *run_dir;
+  const char *shard;
+  const char *plugins_dir;
+  bool yes;
+  bool rerun_failed;
+  bool quiet;
+  int verbose;
+} args_t;
+
+static int parse_args(int argc, char **argv, args_t *a, bool run,
+                      void (*usage)(void)) {
+  memset(a, 0, sizeof(*a));
+  a->output = "text";
+  for (int i = 1; i < argc; i++) {
+    const char *s = argv[i];
+    if (km__is_help(s)) {
+      usage();
+      return 1;
+    }
+#define NEXT()                                                                 \
+  do {                                                                         \
+    if (i + 1 >= argc) {                                                       \
+      fprintf(stderr, "kmsmig %s: %s needs a value\n", argv[0], s);            \
+      return -1;                                                               \
+    }                                                                          \
+  } while (0)
+    if (strcmp(s, "--output") == 0 || strcmp(s, "-o") == 0) {
+      NEXT();
+      a->output = argv[++i];
+      if (strcmp(a->output, "text") != 0 && strcmp(a->output, "json") != 0) {
+        fprintf(stderr, "kmsmig %s: --output takes text or json\n", argv[0]);
+        return -1;
+      }
+    } else if (strcmp(s, "--shard") == 0) {
+      NEXT();
+      a->shard = argv[++i];
+    } else if (strcmp(s, "--plugins-dir") == 0) {
+      NEXT();
+      a->plugins_dir = argv[++i];
+    } else if (run && strcmp(s, "--run-dir") == 0) {
+      NEXT();
+      a->run_dir = argv[++i];
+    } else if (run && (strcmp(s, "--yes") == 0 || strcmp(s, "-y") == 0)) {
+      a->yes = true;
+    } else if (run && strcmp(s, "--rerun-failed") == 0) {
+      a->rerun_failed = true;
+    } else if (strcmp(s, "--quiet") == 0 || strcmp(s, "-q") == 0) {
+      a->quiet = true;
+    } else if (strcmp(s, "-v") == 0 || strcmp(s, "--verbose") == 0) {
+      a->verbose++;
+    } else if (s[0] == '-') {
+      fprintf(stderr, "kmsmig %s: unknown option %s; see `kmsmig %s --help`\n",
+              argv[0], s, argv[0]);
+      return -1;
+    } else if (a->manifest == NULL) {
+      a->manifest = s;
+    } else {
+      fprintf(stderr, "kmsmig %s: one manifest only (got %s too)\n", argv[0],
+              s);
+      return -1;
+    }
+#undef NEXT
+  }
+  if (a->manifest == NULL) {
+    fprintf(stderr, "kmsmig %s: which manifest? see `kmsmig %s --help`\n",
+            argv[0], argv[0]);
+    return -1;
+  }
+  if (a->rerun_failed && a->run_dir == NULL) {
+    fprintf(stderr, "kmsmig run: --rerun-failed needs --run-dir DIR (the run "
+                    "whose failed resources to retry)\n");
+    return -1;
+  }
+  if (a->quiet) km_log_set_level(KM_LOG_WARN);
+  if (a->verbose) km_log_set_level(KM_LOG_DEBUG);
+  return 0;
+}
+
+/* The inventories of every pipeline (owned array of owned inventories).
+ * A pipeline that failed before it had an inventory gets an empty one with
+ * the failure as an issue, so the plan and the report show it. */
+static km_inv_t **collect_invs(km_runtime_t *rt, size_t *n) {
+  size_t cnt = km_engine_count(rt->engine);
+  km_inv_t **invs = km_xcalloc(cnt ? cnt : 1, sizeof(*invs));
+  for (size_t i = 0; i < cnt; i++) {
+    km_pipeline_t *p = km_engine_pipeline(rt->engine, i);
+    const km_target_t *t = km_pipeline_target(p);
+    km_err_t err;
+    json_t *doc = km_pipeline_doc(p);
+    if (json_object_get(doc, "account") == NULL ||
+        km_inv_from_json(doc, &invs[i], &err) < 0)
+      invs[i] =
+          km_inv_new(t->account, t->account_id, t->region, t->instance_id);
+    km_pipe_state_t st = km_pipeline_state(p);
+    const km_err_t *pe = km_pipeline_error(p);
+    if (st == KM_PIPE_FAILED && pe != NULL) {
+      char msg[900];
+      snprintf(msg, sizeof(msg), "%s failed: %s%s%s%s%s",
+               km_stage_name(km_pipeline_stage(p)), pe->text,
+               pe->cloud_code[0] ? " (" : "", pe->cloud_code,
+               pe->request_id[0] ? ", RequestId " : "", pe->request_id);
+      if (pe->cloud_code[0]) strncat(msg, ")", sizeof(msg) - strlen(msg) - 1);
+      km_inv_add_issue(invs[i], "pipeline.failed", KM_VERDICT_FAILED, msg);
+    } else if (st == KM_PIPE_BLOCKED && pe != NULL) {
+      km_inv_add_issue(invs[i], "pipeline.blocked", KM_VERDICT_BLOCKED,
+                       pe->text);
+    } else if (st == KM_PIPE_NOT_STARTED) {
+      km_inv_add_issue(invs[i], "pipeline.not_started", KM_VERDICT_FAILED,
+                       "not started: the failure tolerance was exceeded or "
+                       "the run was interrupted");
+    }
+  }
+  *n = cnt;
+  return invs;
+}
+
+static void free_invs(km_inv_t **invs, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    km_inv_free(invs[i]);
+  free(invs);
+}
+
+static bool any_state(km_runtime_t *rt, km_pipe_state_t s) {
+  for (size_t i = 0; i < km_engine_count(rt->engine); i++)
+    if (km_pipeline_state(km_engine_pipeline(rt->engine, i)) == s) return true;
+  return false;
+}
+
+/* ---- plan ---- */
+
+static int do_plan(const args_t *a, bool for_run, bool *blocked_out) {
+  km_runtime_opts_t o = {.manifest_path = a->manifest,
+                         .mode = KM_MODE_PLAN,
+                         .plugins_dir = a->plugins_dir,
+                         .shard = a->shard,
+                         .quiet = a->quiet};
+  km_runtime_t *rt;
+  int ec = km_runtime_new(&o, &rt);
+  if (ec != 0) return ec;
+  if (!a->verbose && !for_run) km_log_set_level(KM_LOG_WARN);
+  int rc = km_runtime_run(rt);
+  if (rc < 0) {
+    fprintf(stderr, "kmsmig plan: %s\n", km_strerror(rc));
+    km_runtime_free(rt);
+    return KM_EXIT_INTERNAL;
+  }
+  size_t n;
+  km_inv_t **invs = collect_invs(rt, &n);
+  km_plan_t plan = {.name = rt->m->name,
+                    .manifest_path = a->manifest,
+                    .invs = invs,
+                    .ninvs = n,
+                    .quota = rt->quota,
+                    .nquota = rt->nquota};
+  km_err_t err;
+  ec = KM_EXIT_OK;
+  if (strcmp(a->output, "json") == 0 && !for_run) {
+    json_t *j = NULL;
+    if (km_plan_render_json(&plan, &j, &err) == 0) {
+      char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+      puts(text);
+      free(text);
+      json_decref(j);
+    }
+  } else {
+    km_buf_t b;
+    km_buf_init(&b);
+    if (km_plan_render_text(&plan, &b, &err) == 0)
+      fputs(b.data != NULL ? b.data : "", stdout);
+    km_buf_free(&b);
+  }
+  if (any_state(rt, KM_PIPE_FAILED)) ec = KM_EXIT_FAILURES;
+  if (blocked_out != NULL) *blocked_out = any_state(rt, KM_PIPE_BLOCKED);
+  free_invs(invs, n);
+  km_runtime_free(rt);
+  return ec;
+}
+
+void km__usage_plan(void) {
+  printf(
+      "usage: kmsmig plan MANIFEST [--output text|json] [--shard K/N]\n"
+      "                   [--plugins-dir DIR] [-q] [-v]\n\n"
+      "Discovers every account and region of MANIFEST and prints what a run "
+      "would\nmigrate, skip or refuse, with the reason and the fix for each. "
+      "Read-only:\nwrite actions are refused, so a plan can change nothing.\n\n"
+      "exit: 0 planned (blocked items are shown, not an error), 1 some "
+      "account or\nregion could not be discovered, 2 usage or manifest "
+      "error.\n");
+}
+
+int km__cmd_plan(int argc, char **argv) {
+  args_t a;
+  int r = parse_args(argc, argv, &a, false, km__usage_plan);
+  if (r != 0) return r > 0 ? KM_EXIT_OK : KM_EXIT_USAGE;
+  return do_plan(&a, false, NULL);
+}
+
+/* ---- run ---- */
+
+static json_int_t jint(const json_t *o, const char *a, const char *b) {
+  return json_integer_value(json_object_get(json_object_get(o, a), b));
+}
+
+/* Lists what failed (with Code and RequestId) and what was blocked, then a
+ * count of skipped items: the full lists are in report.json. */
+static void print_summary(const json_t *rep, const char *run_dir, double secs) {
+  const json_t *t = json_object_get(rep, "totals");
+  printf("\ndone in %.1fs   run directory %s\n", secs, run_dir);
+  printf("  accounts   %lld ok   %lld failed   %lld blocked\n",
+         (long long)jint(t, "accounts", "ok"),
+         (long long)jint(t, "accounts", "failed"),
+         (long long)jint(t, "accounts", "blocked"));
+  static const char *kinds[] = {"keys", "secrets"};
+  for (int k = 0; k < 2; k++)
+    printf("  %-9s  %lld migrated   %lld already migrated   %lld skipped   "
+           "%lld blocked   %lld failed   %lld not run\n",
+           kinds[k], (long long)jint(t, kinds[k], "migrated"),
+           (long long)jint(t, kinds[k], "already_migrated"),
+           (long long)jint(t, kinds[k], "skipped"),
+           (long long)jint(t, kinds[k], "blocked"),
+           (long long)jint(t, kinds[k], "failed"),
+           (long long)jint(t, kinds[k], "not_run"));
+  printf("  rotation   %lld turned off, %lld restored exactly, %lld not "
+         "restored\n",
+         (long long)jint(t, "rotation", "turned_off"),
+         (long long)jint(t, "rotation", "restored"),
+         (long long)jint(t, "rotation", "not_restored"));
+  const json_t *pl = json_object_get(rep, "pipelines");
+  size_t i;
+  const json_t *p;
+  bool header = false;
+  json_array_foreach(pl, i, p) {
+    const char *acct = json_string_value(json_object_get(p, "account"));
+    const char *reg = json_string_value(json_object_get(p, "region"));
+    for (int k = 0; k < 2; k++) {
+      const json_t *f = json_object_get(json_object_get(p, kinds[k]), "failed");
+      size_t j;
+      const json_t *x;
+      json_array_foreach(f, j, x) {
+        if (!header) printf("failed\n"), header = true;
+        const char *code = json_string_value(json_object_get(x, "code"));
+        const char *rid = json_string_value(json_object_get(x, "request_id"));
+        const char *why = json_string_value(json_object_get(x, "reason"));
+        printf("  %s %s %s %s: %s%s%s%s%s\n", acct, reg,
+               k == 0 ? "key" : "secret",
+               json_string_value(json_object_get(x, "id")),
+               code != NULL ? code : "", rid != NULL ? " (RequestId " : "",
+               rid != NULL ? rid : "", rid != NULL ? ")" : "",
+               why != NULL ? why : "");
+      }
+    }
+    const json_t *iss = json_object_get(p, "issues");
+    size_t j;
+    const json_t *x;
+    json_array_foreach(iss, j, x) {
+      const char *v = json_string_value(json_object_get(x, "verdict"));
+      if (v == NULL || strcmp(v, "warning") == 0) continue;
+      if (!header) printf("failed or blocked\n"), header = true;
+      printf("  %s %s: %s\n", acct, reg,
+             json_string_value(json_object_get(x, "message")));
+    }
+  }
+  printf("report   %s/report.json\n", run_dir);
+}
+
+static bool confirm(void) {
+  printf("\nProceed with the run? [y/N] ");
+  fflush(stdout);
+  char line[16];
+  if (fgets(line, sizeof(line), stdin) == NULL) return false;
+  return line[0] == 'y' || line[0] == 'Y';
+}
+
+void km__usage_run(void) {
+  printf(
+      "usage: kmsmig run MANIFEST [--yes] [--run-dir DIR] [--rerun-failed]\n"
+      "                  [--shard K/N] [--plugins-dir DIR] [-q] [-v]\n\n"
+      "Migrates keys and secrets as planned: discover, preflight, prepare\n"
+      "(instance sharing, rotation off), migrate in batches of at most 50 "
+      "keys and\n50 secrets, restore rotation exactly, verify.  On a TTY it "
+      "shows the plan and\nasks first unless --yes; elsewhere --yes is "
+      "required.\n\n"
+      "The run directory (default runs/<name>-<UTC time>) holds the manifest "
+      "copy\nand hash, versions, the journal, the log and report.json.  "
+      "`--run-dir DIR`\non an existing run resumes it: no batch is submitted "
+      "twice and every rotation\npolicy turned off is restored.  "
+      "--rerun-failed retries only what failed.\n\n"
+      "exit: 0 done, 1 finished with failures, 2 usage or manifest error, 3 "
+      "blocked\nby preflight (nothing changed), 4 interrupted (resumable).\n");
+}
+
+int km__cmd_run(int argc, char **argv) {
+  args_t a;
+  int r = parse_args(argc, argv, &a, true, km__usage_run);
+  if (r != 0) return r > 0 ? KM_EXIT_OK : KM_EXIT_USAGE;
+  if (!a.yes) {
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+      fprintf(stderr, "kmsmig run: not a terminal, so nobody can confirm; "
+                      "pass --yes (after `kmsmig plan`) to run\n");
+      return KM_EXIT_USAGE;
+    }
+    int ec = do_plan(&a, true, NULL);
+    if (ec == KM_EXIT_USAGE || ec == KM_EXIT_INTERNAL) return ec;
+    if (!confirm()) {
+      printf("nothing was changed\n");
+      return KM_EXIT_OK;
+    }
+  }
+  km_runtime_opts_t o = {.manifest_path = a.manifest,
+                         .mode = KM_MODE_RUN,
+                         .run_dir = a.run_dir,
+                         .plugins_dir = a.plugins_dir,
+                         .shard = a.shard,
+                         .quiet = a.quiet,
+                         .rerun_failed = a.rerun_failed};
+  km_runtime_t *rt;
+  int ec = km_runtime_new(&o, &rt);
+  if (ec != 0) return ec;
+  if (rt->log != NULL && !a.verbose) km_log_set_file(rt->log);
+  printf("kmsmig run %s: run directory %s%s\n", rt->m->name, rt->rd.dir,
+         rt->rd.resumed ? " (resuming)" : "");
+  fflush(stdout);
+  uint64_t t0 = km_now_ms();
+  int64_t started = (int64_t)time(NULL);
+  int rc = km_runtime_run(rt);
+  km_log_set_file(NULL);
+  if (rc < 0) {
+    fprintf(stderr, "kmsmig run: %s\n", km_strerror(rc));
+    km_runtime_free(rt);
+    return KM_EXIT_INTERNAL;
+  }
+  size_t n;
+  km_inv_t **invs = collect_invs(rt, &n);
+  km_report_meta_t meta = {.name = rt->m->name,
+                           .run_dir = rt->rd.dir,
+                           .tool_version = KM_VERSION_STRING,
+                           .manifest_hash = rt->rd.hash,
+                           .started = started,
+                           .finished = (int64_t)time(NULL)};
+  json_t *rep = NULL;
+  km_err_t err;
+  ec = KM_EXIT_OK;
+  if (km_report_build(&meta, invs, n, &rep, &err) == 0) {
+    char *path = km_xasprintf("%s/report.json", rt->rd.dir);
+    if (km_report_write(rep, path, &err) < 0)
+      fprintf(stderr, "kmsmig run: report: %s\n", err.text);
+    free(path);
+    print_summary(rep, rt->rd.dir, (double)(km_now_ms() - t0) / 1000.0);
+    const json_t *t = json_object_get(rep, "totals");
+    json_int_t failed = jint(t, "accounts", "failed");
+    json_int_t blocked = jint(t, "accounts", "blocked");
+    json_int_t ok = jint(t, "accounts", "ok");
+    json_int_t unrestored = jint(t, "rotation", "not_restored");
+    if (rt->interrupted)
+      ec = KM_EXIT_INTERRUPTED;
+    else if (failed > 0 || unrestored > 0)
+      ec = KM_EXIT_FAILURES;
+    else if (blocked > 0 && ok == 0)
+      ec = KM_EXIT_BLOCKED;
+    else if (blocked > 0)
+      ec = KM_EXIT_FAILURES;
+    json_decref(rep);
+  } else {
+    fprintf(stderr, "kmsmig run: report: %s\n", err.text);
+    ec = KM_EXIT_INTERNAL;
+  }
+  if (ec == KM_EXIT_FAILURES || ec == KM_EXIT_INTERRUPTED)
+    printf("resume or retry: kmsmig run %s --run-dir %s%s --yes\n", a.manifest,
+           rt->rd.dir, ec == KM_EXIT_FAILURES ? " --rerun-failed" : "");
+  printf("exit %d\n", ec);
+  free_invs(invs, n);
+  km_runtime_free(rt);
+  return ec;
+}
+
+/* ---- status and report ---- */
+
+typedef struct status_s {
+  json_t *by; /* "account region" -> {type: count} */
+  size_t records;
+} status_t;
+
+static int on_record(const km_journal_record_t *rec, void *ud) {
+  status_t *s = ud;
+  const char *acct = json_string_value(json_object_get(rec->fields, "account"));
+  const char *reg = json_string_value(json_object_get(rec->fields, "region"));
+  char key[256];
+  snprintf(key, sizeof(key), "%s %s", acct != NULL ? acct : "-",
+           reg != NULL ? reg : "-");
+  json_t *o = json_object_get(s->by, key);
+  if (o == NULL) {
+    o = json_object();
+    json_object_set_new(s->by, key, o);
+  }
+  json_int_t c = json_integer_value(json_object_get(o, rec->type));
+  json_object_set_new(o, rec->type, json_integer(c + 1));
+  s->records++;
+  return 0;
+}
+
+void km__usage_status(void) {
+  printf("usage: kmsmig status RUN_DIR\n\n"
+         "Shows the progress of a run from its journal: per account and "
+         "region, how\nmany rotations were turned off and restored, batches "
+         "submitted and done.\nReads only; safe while the run is going.\n");
+}
+
+int km__cmd_status(int argc, char **argv) {
+  if (argc < 2 || km__is_help(argv[1])) {
+    km__usage_status();
+    return argc < 2 ? KM_EXIT_USAGE : KM_EXIT_OK;
+  }
+  status_t s = {json_object(), 0};
+  km_err_t err;
+  memset(&err, 0, sizeof(err));
+  int rc = km_journal_replay(argv[1], on_record, &s, &err);
+  if (rc < 0) {
+    fprintf(stderr, "kmsmig status: %s: %s\n", argv[1],
+            err.text[0] ? err.text : km_strerror(rc));
+    json_decref(s.by);
+    return KM_EXIT_USAGE;
+  }
+  printf("%s: %zu journal records\n", argv[1], s.records);
+  const char *k;
+  json_t *v;
+  void *tmp;
+  json_object_foreach_safe(s.by, tmp, k, v) {
+    printf("  %-32s", k);
+    const char *t;
+    json_t *c;
+    json_object_foreach(v, t, c)
+        printf(" %s=%lld", t, (long long)json_integer_value(c));
+    printf("\n");
+  }
+  char *rep = km_xasprintf("%s/report.json", argv[1]);
+  printf("%s\n", access(rep, R_OK) == 0 ? "finished: see report.json"
+                                        : "no report yet: running, or "
+                                          "interrupted (resume with "
+                                          "`kmsmig run --run-dir`)");
+  free(rep);
+  json_decref(s.by);
+  return KM_EXIT_OK;
+}
+
+void km__usage_report(void) {
+  printf("usage: kmsmig report RUN_DIR [--output text|json]\n\n"
+         "Prints a finished run's report (report.json; schema in "
+         "docs/report.md).\n");
+}
+
+int km__cmd_report(int argc, char **argv) {
+  if (argc < 2 || km__is_help(argv[1])) {
+    km__usage_report();
+    return argc < 2 ? KM_EXIT_USAGE : KM_EXIT_OK;
+  }
+  bool json = argc >= 4 && strcmp(argv[2], "--output") == 0 &&
+              strcmp(argv[3], "json") == 0;
+  char *path = km_xasprintf("%s/report.json", argv[1]);
+  json_error_t je;
+  json_t *rep = json_load_file(path, 0, &je);
+  if (rep == NULL) {
+    fprintf(stderr, "kmsmig report: %s: %s\n", path, je.text);
+    free(path);
+    return KM_EXIT_USAGE;
+  }
+  if (json) {
+    char *text = json_dumps(rep, JSON_INDENT(2) | JSON_SORT_KEYS);
+    puts(text);
+    free(text);
+  } else {
+    print_summary(rep, argv[1],
+                  json_number_value(json_object_get(rep, "duration_s")));
+  }
+  json_decref(rep);
+  free(path);
+  return KM_EXIT_OK;
+}

@@ -1,0 +1,22 @@
+/* Requests to kmsim's emulated console (driver `sim`), see console.c. */
+#ifndef KM_CLI_CONSOLE_H
+#define KM_CLI_CONSOLE_H
+
+#include "acs/acs.h"
+#include "http/http.h"
+#include "kmsmig/plugin.h"
+#include "manifest/manifest.h"
+
+typedef struct km_console_s {
+  km_http_t *http;        /* borrowed */
+  const km_manifest_t *m; /* borrowed: endpoint overrides */
+} km_console_t;
+
+/* POSTs request_json to /_kmsim/console/migrate, or GETs
+ * /_kmsim/console/tasks when request_json is NULL, as account_id in region.
+ * Returns 0 (cb called once) or a negative code (never called). */
+int km_console_request(km_console_t *con, const char *account_id,
+                       const char *region, const char *request_json,
+                       km_plugin_call_cb cb, void *ud);
+
+#endif

@@ -1,0 +1,535 @@
+/* Building the runtime of `plan` and `run` from a validated manifest (see
+ * runtime.h).  Everything that can be refused without calling the cloud is
+ * refused here, before the engine starts: credentials that cannot be
+ * resolved, plugins that do not load, a run directory in use. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "cli/cli.h"
+#include "cli/runtime.h"
+#include "engine/inventory.h"
+#include "engine/rules.h"
+#include "kmsmig/version.h"
+#include "rt/loop.h"
+#include "util/util.h"
+
+/* ---- credentials: one provider per account ---- */
+
+typedef struct cred_call_s {
+  km_cred_done_cb cb;
+  void *ud;
+} cred_call_t;
+
+static void on_creds(const km_creds_result_t *res, void *ud) {
+  cred_call_t *c = ud;
+  c->cb(res->status, res->cred, res->err, c->ud);
+  free(c);
+}
+
+static int rt_get_cred(void *src, km_cred_done_cb cb, void *ud) {
+  km_rt_account_t *a = src;
+  cred_call_t *c = km_xcalloc(1, sizeof(*c));
+  c->cb = cb;
+  c->ud = ud;
+  int rc = km_creds_get(a->creds, on_creds, c);
+  if (rc < 0) free(c);
+  return rc;
+}
+
+static km_rt_account_t *find_account(km_runtime_t *rt, const char *name) {
+  for (size_t i = 0; i < rt->naccts; i++)
+    if (strcmp(rt->accts[i].mf->name, name) == 0) return &rt->accts[i];
+  return NULL;
+}
+
+static int resolve_account(void *ud, const char *account,
+                           const char **account_id, km_cred_get_fn *get,
+                           void **cred_src) {
+  km_rt_account_t *a = find_account(ud, account);
+  if (a == NULL) return KM_ENOENT;
+  *account_id = a->mf->id;
+  *get = rt_get_cred;
+  *cred_src = a;
+  return 0;
+}
+
+static int build_sources(km_runtime_t *rt) {
+  const km_manifest_t *m = rt->m;
+  rt->naccts = m->naccounts;
+  rt->accts = km_xcalloc(m->naccounts ? m->naccounts : 1, sizeof(*rt->accts));
+  for (size_t i = 0; i < m->naccounts; i++)
+    rt->accts[i].mf = &m->accounts[i];
+  for (size_t i = 0; i < rt->naccts; i++) {
+    km_rt_account_t *a = &rt->accts[i];
+    const km_mf_cred_spec_t *cs = &a->mf->cred;
+    km_cred_source_t *s = &a->src;
+    s->account = a->mf->name;
+    switch (cs->kind) {
+    case KM_MF_CRED_DEFAULT:
+      s->kind = KM_CRED_CHAIN;
+      break;
+    case KM_MF_CRED_ENV:
+      s->kind = KM_CRED_ENV;
+      break;
+    case KM_MF_CRED_PROFILE:
+      s->kind = KM_CRED_PROFILE;
+      s->profile = cs->profile;
+      s->config_file = cs->config;
+      break;
+    case KM_MF_CRED_ASSUME_ROLE: {
+      s->kind = KM_CRED_ASSUME_ROLE;
+      a->role_arn =
+          cs->role_arn != NULL
+              ? km_xstrdup(cs->role_arn)
+              : km_xasprintf("acs:ram::%s:role/%s", a->mf->id,
+                             cs->role != NULL ? cs->role
+                                              : KM_DEFAULT_MEMBER_ROLE);
+      s->role_arn = a->role_arn;
+      s->role_session_name = cs->session_name;
+      s->duration_seconds = cs->duration_s;
+      s->external_id =
+          cs->external_id_env != NULL ? getenv(cs->external_id_env) : NULL;
+      km_rt_account_t *via = cs->via != NULL ? find_account(rt, cs->via) : NULL;
+      s->via = via != NULL ? &via->src : NULL;
+      break;
+    }
+    }
+  }
+  int rc = 0;
+  for (size_t i = 0; i < rt->naccts; i++) {
+    km_err_t err;
+    memset(&err, 0, sizeof(err));
+    int r = km_creds_new(&rt->loop, &rt->accts[i].src, rt->acs,
+                         &rt->accts[i].creds, &err);
+    if (r < 0) {
+      fprintf(stderr, "%s:%d:%d: error: %s\n", rt->accts[i].mf->pos.file,
+              rt->accts[i].mf->pos.line, rt->accts[i].mf->pos.col, err.text);
+      rc = r;
+    }
+  }
+  return rc;
+}
+
+/* ---- targets ---- */
+
+static uint32_t fnv1a(const char *s) {
+  uint32_t h = 2166136261u;
+  for (; *s; s++)
+    h = (h ^ (uint8_t)*s) * 16777619u;
+  return h;
+}
+
+static json_t *strlist_json(const km_mf_strlist_t *l) {
+  json_t *a = json_array();
+  for (size_t i = 0; i < l->n; i++)
+    json_array_append_new(a, json_string(l->v[i]));
+  return a;
+}
+
+static json_t *select_json(const km_mf_select_t *s) {
+  static const char *modes[] = {"all-pending", "none", "list"};
+  return json_pack("{s:s, s:o, s:o, s:s, s:o}", "keys", modes[s->keys],
+                   "key_ids", strlist_json(&s->key_ids), "key_aliases",
+                   strlist_json(&s->key_aliases), "secrets", modes[s->secrets],
+                   "secret_names", strlist_json(&s->secret_names));
+}
+
+static bool shares_with(const km_mf_instance_t *in, const char *account) {
+  if (strcmp(in->owner, account) == 0) return false;
+  if (in->share_all) return true;
+  for (size_t i = 0; i < in->share_with.n; i++)
+    if (strcmp(in->share_with.v[i], account) == 0) return true;
+  return false;
+}
+
+static int build_targets(km_runtime_t *rt, const char *shard) {
+  const km_manifest_t *m = rt->m;
+  unsigned k = 1, n = 1;
+  if (shard != NULL &&
+      (sscanf(shard, "%u/%u", &k, &n) != 2 || n == 0 || k == 0 || k > n)) {
+    fprintf(stderr, "kmsmig: --shard %s: expected K/N with 1 <= K <= N\n",
+            shard);
+    return KM_EINVAL;
+  }
+  size_t cap = 0;
+  for (size_t i = 0; i < rt->naccts; i++)
+    cap += rt->accts[i].mf->regions.n;
+  rt->targets = km_xcalloc(cap ? cap : 1, sizeof(*rt->targets));
+  rt->settings = km_xcalloc(cap ? cap : 1, sizeof(*rt->settings));
+  for (size_t i = 0; i < rt->naccts; i++) {
+    km_rt_account_t *a = &rt->accts[i];
+    /* A stable subset of accounts per shard: the account id's hash. */
+    if (n > 1 && fnv1a(a->mf->id) % n != k - 1) continue;
+    for (size_t r = 0; r < a->mf->regions.n; r++) {
+      const char *region = a->mf->regions.v[r];
+      const km_mf_instance_t *in = km_manifest_instance(m, region);
+      if (in == NULL) continue; /* validate refused this already */
+      km_rt_account_t *owner = find_account(rt, in->owner);
+      json_t *st = json_pack(
+          "{s:s, s:s?, s:s?, s:i, s:b, s:o, s:s, s:b, s:I, s:s?}",
+          "instance_owner", in->owner, "instance_owner_id",
+          owner != NULL ? owner->mf->id : NULL, "image_version",
+          in->image_version, "auto_renew", in->auto_renew, "share",
+          shares_with(in, a->mf->name), "select", select_json(&m->select),
+          "run_id", rt->run_id != NULL ? rt->run_id : "plan", "set_default",
+          m->migrate.set_default, "task_timeout_s",
+          (json_int_t)m->migrate.task_timeout_s, "when", m->migrate.when_text);
+      km_target_t *t = &rt->targets[rt->ntargets];
+      rt->settings[rt->ntargets] = st;
+      t->account = a->mf->name;
+      t->account_id = a->mf->id;
+      t->region = region;
+      t->instance_id = in->id;
+      t->instance_type =
+          in->type == KM_MF_INST_HARDWARE ? "hardware" : "software";
+      t->get_cred = rt_get_cred;
+      t->cred_src = a;
+      t->settings = st;
+      rt->ntargets++;
+    }
+  }
+  return 0;
+}
+
+/* --rerun-failed: each target's settings get "only": the keys and secrets
+ * that failed in the previous attempt's report; the migrate plugin skips
+ * every other pending resource. */
+static int restrict_to_failed(km_runtime_t *rt) {
+  char *path = km_xasprintf("%s/report.json", rt->rd.dir);
+  json_error_t je;
+  json_t *rep = json_load_file(path, 0, &je);
+  if (rep == NULL) {
+    fprintf(stderr,
+            "kmsmig run: --rerun-failed: cannot read %s (%s); resume the "
+            "run without --rerun-failed first\n",
+            path, je.text);
+    free(path);
+    return KM_EINVAL;
+  }
+  free(path);
+  size_t i;
+  json_t *p;
+  json_array_foreach(json_object_get(rep, "pipelines"), i, p) {
+    const char *a = json_string_value(json_object_get(p, "account"));
+    const char *g = json_string_value(json_object_get(p, "region"));
+    for (size_t t = 0; t < rt->ntargets; t++) {
+      if (a == NULL || g == NULL || strcmp(rt->targets[t].account, a) != 0 ||
+          strcmp(rt->targets[t].region, g) != 0)
+        continue;
+      json_t *only = json_pack("{s:[], s:[]}", "keys", "secrets");
+      static const char *kinds[] = {"keys", "secrets"};
+      for (int k = 0; k < 2; k++) {
+        size_t j;
+        json_t *x;
+        json_array_foreach(
+            json_object_get(json_object_get(p, kinds[k]), "failed"), j, x)
+            json_array_append(json_object_get(only, kinds[k]),
+                              json_object_get(x, "id"));
+        json_array_foreach(
+            json_object_get(json_object_get(p, kinds[k]), "not_run"), j, x)
+            json_array_append(json_object_get(only, kinds[k]), x);
+      }
+      json_object_set_new(rt->settings[t], "only", only);
+    }
+  }
+  json_decref(rep);
+  return 0;
+}
+
+/* ---- plugins ---- */
+
+static char *default_plugins_dir(void) {
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n <= 0) return km_xstrdup("plugins");
+  exe[n] = '\0';
+  char *slash = strrchr(exe, '/');
+  if (slash != NULL) *slash = '\0';
+  return km_xasprintf("%s/../plugins", exe);
+}
+
+static int load_plugins(km_runtime_t *rt, const char *dir_opt) {
+  static const char *builtin[] = {"share", "keys", "secrets", "migrate"};
+  char *dir = dir_opt != NULL              ? km_xstrdup(dir_opt)
+              : rt->m->plugins_dir != NULL ? km_xstrdup(rt->m->plugins_dir)
+                                           : default_plugins_dir();
+  rt->plugins = km_plugin_set_new(km_engine_host_api());
+  size_t n = rt->m->plugins.n ? rt->m->plugins.n : KM_ARRAY_SIZE(builtin);
+  int rc = 0;
+  for (size_t i = 0; i < n && rc == 0; i++) {
+    const char *name = rt->m->plugins.n ? rt->m->plugins.v[i] : builtin[i];
+    char *path = km_xasprintf("%s/%s.so", dir, name);
+    km_err_t err;
+    memset(&err, 0, sizeof(err));
+    rc = km_plugin_load(rt->plugins, path, NULL, &err);
+    if (rc < 0)
+      fprintf(stderr,
+              "kmsmig: %s\n  (build the plugins with `make`, or point "
+              "plugins.dir in the manifest at them)\n",
+              err.text);
+    free(path);
+  }
+  free(dir);
+  return rc;
+}
+
+/* ---- engine callbacks ---- */
+
+static int console_cb(void *ud, km_pipeline_t *p, const char *request_json,
+                      km_plugin_call_cb cb, void *cb_ud) {
+  km_runtime_t *rt = ud;
+  const km_target_t *t = km_pipeline_target(p);
+  return km_console_request(&rt->console, t->account_id, t->region,
+                            request_json, cb, cb_ud);
+}
+
+/* At the barrier: the key and secret quota of each destination instance,
+ * summed over every account and region that targets it. */
+static void global_check(km_engine_t *e, void *ud) {
+  km_runtime_t *rt = ud;
+  size_t n = km_engine_count(e);
+  km_inv_t **invs = km_xcalloc(n ? n : 1, sizeof(*invs));
+  size_t ninv = 0;
+  for (size_t i = 0; i < n; i++) {
+    km_pipeline_t *p = km_engine_pipeline(e, i);
+    if (km_pipeline_state(p) != KM_PIPE_WAITING) continue;
+    km_err_t err;
+    if (km_inv_from_json(km_pipeline_doc(p), &invs[ninv], &err) == 0) ninv++;
+  }
+  km_quota_use_t *uses = NULL;
+  size_t nuses = 0;
+  km_err_t err;
+  km_quota_uses_free(rt->quota, rt->nquota);
+  rt->quota = NULL;
+  rt->nquota = 0;
+  if (km_rules_quota(invs, ninv, &uses, &nuses, &err) == 0) {
+    for (size_t u = 0; u < nuses; u++) {
+      km_quota_use_t *q = &uses[u];
+      if (q->keys_ok && q->secrets_ok) continue;
+      char reason[512];
+      snprintf(reason, sizeof(reason),
+               "instance %s would exceed its quota (keys %lld + %lld of "
+               "%lld, secrets %lld + %lld of %lld); raise the quota or "
+               "select fewer resources, then plan again",
+               q->instance_id, (long long)q->key_used, (long long)q->key_add,
+               (long long)q->key_quota, (long long)q->secret_used,
+               (long long)q->secret_add, (long long)q->secret_quota);
+      for (size_t i = 0; i < n; i++) {
+        km_pipeline_t *p = km_engine_pipeline(e, i);
+        if (km_pipeline_state(p) == KM_PIPE_WAITING &&
+            strcmp(km_pipeline_target(p)->instance_id, q->instance_id) == 0)
+          km_pipeline_block(p, reason);
+      }
+    }
+    rt->quota = uses;
+    rt->nquota = nuses;
+  } else {
+    km_log(KM_LOG_WARN, "quota check: %s", err.text);
+  }
+  for (size_t i = 0; i < ninv; i++)
+    km_inv_free(invs[i]);
+  free(invs);
+}
+
+static void on_progress(km_pipeline_t *p, const char *event, void *ud) {
+  km_runtime_t *rt = ud;
+  (void)rt;
+  const km_target_t *t = km_pipeline_target(p);
+  km_log(KM_LOG_INFO, "%s %s: %s (%s)", t->account, t->region, event,
+         km_stage_name(km_pipeline_stage(p)));
+}
+
+static void on_signal(int signum, int count, void *ud) {
+  km_runtime_t *rt = ud;
+  (void)signum;
+  rt->interrupted = true;
+  if (count == 1) {
+    km_log(KM_LOG_WARN, "interrupted: no new account starts; accounts in "
+                        "flight finish and restore rotation (again to quit "
+                        "now; the run stays resumable)");
+    if (rt->engine != NULL) km_engine_stop(rt->engine);
+  } else {
+    km_log(KM_LOG_ERROR,
+           "interrupted twice: stopping now; resume with "
+           "`kmsmig run --run-dir %s`",
+           rt->rd.dir != NULL ? rt->rd.dir : "DIR");
+    exit(KM_EXIT_INTERRUPTED);
+  }
+}
+
+/* ---- assembly ---- */
+
+int km_runtime_new(const km_runtime_opts_t *o, km_runtime_t **out) {
+  km_runtime_t *rt = km_xcalloc(1, sizeof(*rt));
+  *out = NULL;
+  rt->mode = o->mode;
+  km_diags_t diags;
+  km_diags_init(&diags);
+  int rc = km_manifest_load(o->manifest_path, &rt->m, &diags);
+  km_diags_print(&diags, stderr, rc < 0 ? KM_DIAG_WARNING : KM_DIAG_WARNING);
+  km_diags_free(&diags);
+  if (rc < 0) {
+    fprintf(stderr, "kmsmig: %s is not valid; nothing was called\n",
+            o->manifest_path);
+    free(rt);
+    return KM_EXIT_USAGE;
+  }
+  uv_loop_init(&rt->loop);
+  int exit_code = KM_EXIT_USAGE;
+
+  if (o->mode == KM_MODE_RUN) {
+    if (km_rundir_prepare(rt->m, o->run_dir, &rt->rd) < 0) goto fail;
+    rt->run_id = rt->rd.run_id;
+    char *logpath = km_xasprintf("%s/kmsmig.log", rt->rd.dir);
+    int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    free(logpath);
+    if (fd >= 0) rt->log = fdopen(fd, "a");
+  } else {
+    rt->run_id = "plan";
+  }
+
+  /* Transport: one CA file for every override that names one. */
+  const char *ca = NULL;
+  for (size_t i = 0; i < rt->m->noverrides; i++) {
+    const char *c = rt->m->overrides[i].ca_file;
+    if (c == NULL) continue;
+    if (ca != NULL && strcmp(ca, c) != 0) {
+      fprintf(stderr, "kmsmig: endpoint overrides name different ca_file "
+                      "values; use one CA bundle for all of them\n");
+      goto fail;
+    }
+    ca = c;
+  }
+  km_http_opts_t ho = {.max_host_connections = rt->m->concurrency_per_endpoint,
+                       .ca_file = ca};
+  if ((rc = km_http_new(&rt->loop, &ho, &rt->http)) < 0) {
+    fprintf(stderr, "kmsmig: HTTP transport: %s\n", km_strerror(rc));
+    exit_code = KM_EXIT_INTERNAL;
+    goto fail;
+  }
+  km_endpoint_override_t *ovs =
+      km_xcalloc(rt->m->noverrides ? rt->m->noverrides : 1, sizeof(*ovs));
+  for (size_t i = 0; i < rt->m->noverrides; i++) {
+    ovs[i].host_pattern = rt->m->overrides[i].host;
+    ovs[i].address = rt->m->overrides[i].address;
+    ovs[i].scheme = rt->m->overrides[i].http ? "http" : "https";
+  }
+  km_acs_client_opts_t ao = {
+      .sigver = rt->m->signature == 1 ? KM_SIG_V1 : KM_SIG_V3,
+      .overrides = ovs,
+      .noverrides = rt->m->noverrides,
+  };
+  km_err_t err;
+  memset(&err, 0, sizeof(err));
+  rc = km_acs_client_new(rt->http, &rt->loop, &ao, &rt->acs, &err);
+  free(ovs);
+  if (rc < 0) {
+    fprintf(stderr, "kmsmig: endpoint overrides: %s\n", err.text);
+    goto fail;
+  }
+  rt->rl = km_rl_new(&rt->loop);
+  rt->console.http = rt->http;
+  rt->console.m = rt->m;
+  if (build_sources(rt) < 0) goto fail;
+  if (build_targets(rt, o->shard) < 0) goto fail;
+  if (o->rerun_failed && restrict_to_failed(rt) < 0) goto fail;
+  if (load_plugins(rt, o->plugins_dir) < 0) goto fail;
+  if (o->mode == KM_MODE_RUN) {
+    km_rundir_write_versions(&rt->rd, rt->plugins);
+    if (km_rundir_open_journal(&rt->rd, &rt->journal, &rt->prior, &err) < 0) {
+      fprintf(stderr, "kmsmig: journal: %s\n", err.text);
+      goto fail;
+    }
+  }
+  km_rt_signals_start(&rt->loop, on_signal, rt, &rt->signals);
+  *out = rt;
+  return 0;
+
+fail:
+  km_runtime_free(rt);
+  return exit_code;
+}
+
+static void on_engine_done(km_engine_t *e, void *ud) {
+  km_runtime_t *rt = ud;
+  (void)e;
+  rt->engine_done = true;
+}
+
+int km_runtime_run(km_runtime_t *rt) {
+  km_engine_opts_t eo = {
+      .loop = &rt->loop,
+      .acs = rt->acs,
+      .rl = rt->rl,
+      .plugins = rt->plugins,
+      .journal = rt->journal,
+      .prior_records = rt->prior,
+      .mode = rt->mode,
+      .max_accounts = rt->m->concurrency_accounts,
+      .tolerance = rt->m->tolerance,
+      .tolerance_percent = rt->m->tolerance_is_percent,
+      .driver = rt->m->migrate.driver == KM_MF_DRIVER_SIM ? "sim" : "console",
+      .console = console_cb,
+      .console_ud = rt,
+      .global_check = global_check,
+      .global_ud = rt,
+      .resolve_account = resolve_account,
+      .resolve_ud = rt,
+      .progress = on_progress,
+      .progress_ud = rt,
+  };
+  rt->engine = km_engine_new(&eo, rt->targets, rt->ntargets);
+  int rc = km_engine_start(rt->engine, on_engine_done, rt);
+  if (rc < 0) return rc;
+  while (!rt->engine_done && uv_run(&rt->loop, UV_RUN_ONCE) != 0)
+    ;
+  return rt->engine_done ? 0 : KM_EINVAL;
+}
+
+static void on_closed(void *ud) {
+  (void)ud;
+}
+
+void km_runtime_free(km_runtime_t *rt) {
+  if (rt == NULL) return;
+  if (rt->signals != NULL) km_rt_signals_close(rt->signals);
+  for (size_t i = 0; i < rt->naccts; i++)
+    if (rt->accts[i].creds != NULL)
+      km_creds_close(rt->accts[i].creds, on_closed, NULL);
+  if (rt->engine != NULL) km_engine_free(rt->engine);
+  if (rt->rl != NULL) km_rl_close(rt->rl, on_closed, NULL);
+  uv_run(&rt->loop, UV_RUN_DEFAULT);
+  if (rt->acs != NULL) km_acs_client_free(rt->acs);
+  if (rt->http != NULL) km_http_close(rt->http, on_closed, NULL);
+  if (rt->plugins != NULL) km_plugin_set_free(rt->plugins);
+  int forced = km_loop_close_all(&rt->loop);
+  if (forced > 0)
+    km_log(KM_LOG_WARN, "internal: %d handle(s) were still open at exit",
+           forced);
+  if (rt->journal != NULL) km_journal_close(rt->journal);
+  json_decref(rt->prior);
+  km_quota_uses_free(rt->quota, rt->nquota);
+  for (size_t i = 0; i < rt->ntargets; i++)
+    json_decref(rt->settings[i]);
+  free(rt->settings);
+  free(rt->targets);
+  for (size_t i = 0; i < rt->naccts; i++)
+    free(rt->accts[i].role_arn);
+  free(rt->accts);
+  km_rundir_free(&rt->rd);
+  if (rt->log != NULL) {
+    km_log_set_file(NULL);
+    fclose(rt->log);
+  }
+  km_manifest_free(rt->m);
+  free(rt);
+}

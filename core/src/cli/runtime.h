@@ -1,0 +1,81 @@
+/* Turning a validated manifest into a running engine: the loop, the HTTP
+ * transport, the signed client with the manifest's endpoint overrides, the
+ * rate limiter, one credential provider per account, the plugins, the
+ * targets (account × region) and, for `run`, the run directory with its
+ * journal.  Shared by `plan`, `run` and the tests. */
+#ifndef KM_CLI_RUNTIME_H
+#define KM_CLI_RUNTIME_H
+
+#include <stdbool.h>
+
+#include <uv.h>
+
+#include "acs/acs.h"
+#include "cli/console.h"
+#include "cli/rundir.h"
+#include "creds/creds.h"
+#include "engine/engine.h"
+#include "engine/ratelimit.h"
+#include "engine/rules.h"
+#include "http/http.h"
+#include "journal/journal.h"
+#include "manifest/manifest.h"
+#include "plugin/loader.h"
+#include "rt/loop.h"
+
+typedef struct km_rt_account_s {
+  const km_mf_account_t *mf; /* borrowed from the manifest */
+  km_cred_source_t src;
+  char *role_arn; /* owned, for assume_role */
+  km_creds_t *creds;
+} km_rt_account_t;
+
+typedef struct km_runtime_s {
+  uv_loop_t loop;
+  km_manifest_t *m; /* owned */
+  km_run_mode_t mode;
+  km_http_t *http;
+  km_acs_client_t *acs;
+  km_rl_t *rl;
+  km_plugin_set_t *plugins;
+  km_journal_t *journal; /* run mode only */
+  json_t *prior;         /* earlier journal records (resume), array */
+  km_rt_account_t *accts;
+  size_t naccts;
+  km_target_t *targets;
+  size_t ntargets;
+  json_t **settings; /* one object per target */
+  km_rundir_t rd;    /* run mode only */
+  char *run_id;      /* borrowed from rd, or "plan" */
+  km_console_t console;
+  FILE *log;
+  km_engine_t *engine;
+  bool engine_done;
+  bool interrupted;
+  km_rt_signals_t *signals;
+  km_quota_use_t *quota; /* per-instance quota arithmetic (global check) */
+  size_t nquota;
+} km_runtime_t;
+
+typedef struct km_runtime_opts_s {
+  const char *manifest_path;
+  km_run_mode_t mode;
+  const char *run_dir;     /* run: NULL → runs/<name>-<UTC> */
+  const char *plugins_dir; /* NULL: manifest's, else next to the binary */
+  const char *shard;       /* "K/N" or NULL */
+  bool quiet;              /* no progress lines */
+  bool rerun_failed;       /* only what failed in run_dir's report.json */
+} km_runtime_opts_t;
+
+/* Builds everything; on failure prints what is wrong (manifest errors as
+ * file:line:col) and returns the exit code to use (2 for usage/manifest,
+ * 70 internal), else 0 with *rt owned (km_runtime_free). */
+int km_runtime_new(const km_runtime_opts_t *o, km_runtime_t **rt);
+
+/* Runs the engine to completion on the runtime's loop. */
+int km_runtime_run(km_runtime_t *rt);
+
+/* Closes every handle, verifies the loop closes, frees. */
+void km_runtime_free(km_runtime_t *rt);
+
+#endif
