@@ -174,15 +174,39 @@ static int build_targets(km_runtime_t *rt, const char *shard) {
       const km_mf_instance_t *in = km_manifest_instance(m, region);
       if (in == NULL) continue; /* validate refused this already */
       km_rt_account_t *owner = find_account(rt, in->owner);
-      json_t *st = json_pack(
-          "{s:s, s:s?, s:s?, s:i, s:b, s:o, s:s, s:b, s:I, s:s?}",
-          "instance_owner", in->owner, "instance_owner_id",
-          owner != NULL ? owner->mf->id : NULL, "image_version",
-          in->image_version, "auto_renew", in->auto_renew, "share",
-          shares_with(in, a->mf->name), "select", select_json(&m->select),
-          "run_id", rt->run_id != NULL ? rt->run_id : "plan", "set_default",
-          m->migrate.set_default, "task_timeout_s",
-          (json_int_t)m->migrate.task_timeout_s, "when", m->migrate.when_text);
+      /* Settings reach plugins through host->get(), as strings (objects
+       * as JSON text): the ABI carries no JSON type. */
+      json_t *sel = select_json(&m->select);
+      char *sel_text = json_dumps(sel, JSON_COMPACT | JSON_SORT_KEYS);
+      json_decref(sel);
+      char num[32];
+      json_t *st = json_object();
+      json_object_set_new(st, "instance_owner", json_string(in->owner));
+      if (owner != NULL)
+        json_object_set_new(st, "instance_owner_id",
+                            json_string(owner->mf->id));
+      if (in->image_version != NULL)
+        json_object_set_new(st, "image_version",
+                            json_string(in->image_version));
+      snprintf(num, sizeof(num), "%d", in->auto_renew);
+      json_object_set_new(st, "auto_renew", json_string(num));
+      json_object_set_new(
+          st, "share",
+          json_string(shares_with(in, a->mf->name) ? "true" : "false"));
+      json_object_set_new(st, "select", json_string(sel_text));
+      free(sel_text);
+      json_object_set_new(st, "run_id",
+                          json_string(rt->run_id != NULL ? rt->run_id
+                                                         : "plan"));
+      json_object_set_new(
+          st, "set_default",
+          json_string(m->migrate.set_default ? "true" : "false"));
+      snprintf(num, sizeof(num), "%lld", (long long)m->migrate.task_timeout_s);
+      json_object_set_new(st, "task_timeout_s", json_string(num));
+      char when[21] = "now";
+      if (m->migrate.when != 0)
+        km_iso8601(m->migrate.when, when);
+      json_object_set_new(st, "when", json_string(when));
       km_target_t *t = &rt->targets[rt->ntargets];
       rt->settings[rt->ntargets] = st;
       t->account = a->mf->name;
@@ -238,7 +262,10 @@ static int restrict_to_failed(km_runtime_t *rt) {
             json_object_get(json_object_get(p, kinds[k]), "not_run"), j, x)
             json_array_append(json_object_get(only, kinds[k]), x);
       }
-      json_object_set_new(rt->settings[t], "only", only);
+      char *text = json_dumps(only, JSON_COMPACT);
+      json_object_set_new(rt->settings[t], "only", json_string(text));
+      free(text);
+      json_decref(only);
     }
   }
   json_decref(rep);
