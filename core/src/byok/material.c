@@ -229,6 +229,20 @@ static bool has_private(EVP_PKEY *pk) {
   return ok;
 }
 
+/* Whether the file is a public key, to say so instead of "not a key". */
+static bool is_public_key(const km_byok_buf_t *in) {
+  EVP_PKEY *pk = NULL;
+  OSSL_DECODER_CTX *dctx = OSSL_DECODER_CTX_new_for_pkey(
+      &pk, NULL, NULL, NULL, EVP_PKEY_PUBLIC_KEY, NULL, NULL);
+  const unsigned char *p = in->data;
+  size_t left = in->len;
+  bool ok = dctx != NULL && OSSL_DECODER_from_data(dctx, &p, &left) == 1;
+  OSSL_DECODER_CTX_free(dctx);
+  EVP_PKEY_free(pk);
+  ERR_clear_error();
+  return ok;
+}
+
 int km_byok_privkey_load(const char *path, EVP_PKEY **out, km_err_t *err) {
   *out = NULL;
   km_byok_buf_t file = {0};
@@ -237,7 +251,13 @@ int km_byok_privkey_load(const char *path, EVP_PKEY **out, km_err_t *err) {
   int encrypted = 0;
   EVP_PKEY *pk = decode_private(&file, &encrypted);
   size_t file_len = file.len;
+  bool public_only = pk == NULL && !encrypted && is_public_key(&file);
   km_byok_buf_free(&file);
+  if (public_only)
+    return km__err_setw(err, KM_EINVAL, path,
+                        "%s holds only a public key; the material is the "
+                        "private key",
+                        path);
   if (pk == NULL && encrypted)
     return km__err_setw(err, KM_EINVAL, path,
                         "%s is encrypted with a passphrase; kmsmig never "
