@@ -334,6 +334,7 @@ static void on_kick_closed(uv_handle_t *h) {
   km_engine_t *e = h->data;
   for (size_t i = 0; i < e->n; i++) {
     json_decref(e->p[i].doc);
+    json_decref(e->p[i].outcomes);
     free(e->p[i].doc_text);
   }
   free(e->p);

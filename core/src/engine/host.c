@@ -256,16 +256,15 @@ static int h_journal_replay(km_pipeline_t *p,
 
 static void h_outcome(km_pipeline_t *p, const char *kind, const char *id,
                       const char *outcome, const char *reason) {
-  json_t *out = json_object_get(p->doc, "outcomes");
-  if (out == NULL) {
-    out = json_array();
-    json_object_set_new(p->doc, "outcomes", out);
-  }
-  json_array_append_new(out,
-                        json_pack("{s:s, s:s, s:s, s:s?}", "kind", kind, "id",
-                                  id, "outcome", outcome, "reason", reason));
-  free(p->doc_text);
-  p->doc_text = NULL;
+  /* Kept beside the document, which stages replace wholesale. */
+  if (p->outcomes == NULL)
+    p->outcomes = json_array();
+  json_array_append_new(
+      p->outcomes, json_pack("{s:s, s:s, s:s, s:s?}", "kind", kind, "id", id,
+                             "outcome", outcome, "reason", reason));
+  km_log(KM_LOG_DEBUG, "%s %s: %s %s %s%s%s", p->t.account, p->t.region,
+         kind, id, outcome, reason != NULL ? ": " : "",
+         reason != NULL ? reason : "");
 }
 
 typedef struct ptimer_s {
