@@ -138,6 +138,15 @@ typedef struct km_host_api_s {
   int (*call_as)(km_pipeline_t *p, const char *account, const char *product,
                  const char *action, const char *const *params, size_t n,
                  km_plugin_call_cb cb, void *ud);
+
+  /* Runs the operator's Lua hook `name` ("rotation", "default_instance",
+   * "post_check", "before_batch", "after_batch"; docs/hooks.md) for this
+   * pipeline with input_json (an object, borrowed).  The hook may call the
+   * cloud; it runs as a coroutine on the loop.  Returns 0 and cb is called
+   * once with the hook's result as body_json (an object), or KM_ENOENT when
+   * no hook of that name is configured (cb never called). */
+  int (*hook)(km_pipeline_t *p, const char *name, const char *input_json,
+              km_plugin_call_cb cb, void *ud);
 } km_host_api_t;
 
 /* The descriptor a plugin returns.  Fields only grow at the end. */

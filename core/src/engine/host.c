@@ -377,6 +377,7 @@ static const km_host_api_t host_api = {
     .doc_set = h_doc_set,
     .console = h_console,
     .call_as = h_call_as,
+    .hook = km__host_hook,
 };
 
 const km_host_api_t *km_engine_host_api(void) {

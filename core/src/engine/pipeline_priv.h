@@ -48,6 +48,10 @@ struct km_engine_s {
   bool kick_closed;
 };
 
+/* host_hooks.c: km_host_api_t.hook (Lua hooks). */
+int km__host_hook(km_pipeline_t *p, const char *name, const char *input_json,
+                  km_plugin_call_cb cb, void *ud);
+
 /* engine.c: continue the state machine after a stage ended. */
 void km__pipeline_stage_ended(km_pipeline_t *p, int status,
                               const km_err_t *err);
