@@ -121,6 +121,32 @@ static int build_sources(km_runtime_t *rt) {
 
 /* ---- targets ---- */
 
+/* The hook files of an account: its own, else the manifest's, else the
+ * built-in default in lua/ (docs/hooks.md).  JSON text for host->get. */
+static char *hooks_json(const km_manifest_t *m, const km_mf_account_t *a) {
+  static const char *names[] = {"rotation", "default_instance",
+                                "before_batch", "after_batch"};
+  const char *own[] = {a->hooks.rotation, a->hooks.default_instance,
+                       a->hooks.before_batch, a->hooks.after_batch};
+  const char *top[] = {m->hooks.rotation, m->hooks.default_instance,
+                       m->hooks.before_batch, m->hooks.after_batch};
+  json_t *h = json_object();
+  for (size_t i = 0; i < KM_ARRAY_SIZE(names); i++) {
+    const char *v = own[i] != NULL ? own[i] : top[i];
+    if (v != NULL)
+      json_object_set_new(h, names[i], json_string(v));
+  }
+  const km_mf_strlist_t *pc =
+      a->hooks.post_check.n > 0 ? &a->hooks.post_check : &m->hooks.post_check;
+  json_t *arr = json_array();
+  for (size_t i = 0; i < pc->n; i++)
+    json_array_append_new(arr, json_string(pc->v[i]));
+  json_object_set_new(h, "post_check", arr);
+  char *text = json_dumps(h, JSON_COMPACT | JSON_SORT_KEYS);
+  json_decref(h);
+  return text;
+}
+
 static uint32_t fnv1a(const char *s) {
   uint32_t h = 2166136261u;
   for (; *s; s++)
@@ -195,6 +221,9 @@ static int build_targets(km_runtime_t *rt, const char *shard) {
           json_string(shares_with(in, a->mf->name) ? "true" : "false"));
       json_object_set_new(st, "select", json_string(sel_text));
       free(sel_text);
+      char *hooks = hooks_json(m, a->mf);
+      json_object_set_new(st, "hooks", json_string(hooks));
+      free(hooks);
       json_object_set_new(st, "run_id",
                           json_string(rt->run_id != NULL ? rt->run_id
                                                          : "plan"));

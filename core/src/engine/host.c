@@ -184,6 +184,12 @@ static int h_call(km_pipeline_t *p, const char *product, const char *action,
                     action, params, n, cb, ud);
 }
 
+int km__host_call(km_pipeline_t *p, const char *product, const char *action,
+                  const char *const *params, size_t n, km_plugin_call_cb cb,
+                  void *ud) {
+  return h_call(p, product, action, params, n, cb, ud);
+}
+
 static int h_call_as(km_pipeline_t *p, const char *account,
                      const char *product, const char *action,
                      const char *const *params, size_t n,

@@ -48,6 +48,12 @@ struct km_engine_s {
   bool kick_closed;
 };
 
+/* host.c: the pipeline's own cloud call (rate limits, credentials, plan
+ * mode refusals), for the Lua bridge. */
+int km__host_call(km_pipeline_t *p, const char *product, const char *action,
+                  const char *const *params, size_t n, km_plugin_call_cb cb,
+                  void *ud);
+
 /* host_hooks.c: km_host_api_t.hook (Lua hooks). */
 int km__host_hook(km_pipeline_t *p, const char *name, const char *input_json,
                   km_plugin_call_cb cb, void *ud);
