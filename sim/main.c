@@ -1,0 +1,194 @@
+/* kmsim: the command line.  Loads a fixture (or prints a generated one),
+ * starts the HTTP and/or HTTPS daemons on loopback, reports the bound ports
+ * (stdout and --port-file, so tests can ask for port 0) and runs until
+ * SIGINT/SIGTERM. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server.h"
+#include "state.h"
+
+#ifndef KSIM_TLS_DIR
+#define KSIM_TLS_DIR "sim/tls"
+#endif
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig) {
+  (void)sig;
+  g_stop = 1;
+}
+
+static void usage(FILE *f) {
+  fputs(
+      "usage: kmsim --fixture FILE [--http-port N] [--https-port N]\n"
+      "             [--tls-cert F --tls-key F] [--bind ADDR] [--seed N]\n"
+      "             [--admin-token T] [--port-file F] [--verbose]\n"
+      "       kmsim --generate 'seed=1,accounts=3,regions=2,keys_per_region=10,"
+      "...'\n"
+      "       kmsim --help\n"
+      "\n"
+      "A local emulator of the Alibaba Cloud KMS, STS, ResourceManager (and\n"
+      "more) RPC APIs kmsmig uses.  Port 0 picks a free port; the ports are\n"
+      "printed as 'kmsim: listening http=N https=M' and written to\n"
+      "--port-file as 'http=N\\nhttps=M\\n'.  At least one port is required.\n"
+      "--seed seeds injected faults (POST /_kmsim/faults).  Default TLS\n"
+      "certificate: " KSIM_TLS_DIR "/server.pem (test-only CA ca.pem).\n"
+      "See docs/kmsim.md.\n",
+      f);
+}
+
+/* "k=v,k=v" -> {"k": "v"} (values kept as strings; gen.c parses them). */
+static json_t *parse_kv(const char *s) {
+  json_t *o = json_object();
+  char *copy = km_xstrdup(s), *save = NULL;
+  for (char *t = strtok_r(copy, ",", &save); t != NULL;
+       t = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(t, '=');
+    if (eq == NULL) continue;
+    *eq = '\0';
+    if (strcmp(t, "regions") == 0 && strchr(eq + 1, '+') != NULL) {
+      json_t *a = json_array();
+      char *s2 = NULL;
+      for (char *r = strtok_r(eq + 1, "+", &s2); r != NULL;
+           r = strtok_r(NULL, "+", &s2))
+        json_array_append_new(a, json_string(r));
+      json_object_set_new(o, t, a);
+    } else {
+      json_object_set_new(o, t, json_string(eq + 1));
+    }
+  }
+  free(copy);
+  return o;
+}
+
+int main(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"fixture", required_argument, NULL, 'f'},
+      {"http-port", required_argument, NULL, 'p'},
+      {"https-port", required_argument, NULL, 's'},
+      {"tls-cert", required_argument, NULL, 'c'},
+      {"tls-key", required_argument, NULL, 'k'},
+      {"bind", required_argument, NULL, 'b'},
+      {"seed", required_argument, NULL, 'S'},
+      {"admin-token", required_argument, NULL, 'a'},
+      {"port-file", required_argument, NULL, 'P'},
+      {"generate", required_argument, NULL, 'g'},
+      {"verbose", no_argument, NULL, 'v'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  const char *fixture = NULL, *port_file = NULL, *generate = NULL;
+  long seed = -1;
+  ksim_server_t srv;
+  memset(&srv, 0, sizeof(srv));
+  srv.http_port = srv.https_port = -1;
+  srv.tls_cert = KSIM_TLS_DIR "/server.pem";
+  srv.tls_key = KSIM_TLS_DIR "/server.key";
+  int ch;
+  while ((ch = getopt_long(argc, argv, "f:p:s:c:k:b:S:a:P:g:vh", opts, NULL)) !=
+         -1) {
+    switch (ch) {
+    case 'f':
+      fixture = optarg;
+      break;
+    case 'p':
+      srv.http_port = atoi(optarg);
+      break;
+    case 's':
+      srv.https_port = atoi(optarg);
+      break;
+    case 'c':
+      srv.tls_cert = optarg;
+      break;
+    case 'k':
+      srv.tls_key = optarg;
+      break;
+    case 'b':
+      srv.bind_addr = optarg;
+      break;
+    case 'S':
+      seed = atol(optarg);
+      break;
+    case 'a':
+      srv.admin_token = optarg;
+      break;
+    case 'P':
+      port_file = optarg;
+      break;
+    case 'g':
+      generate = optarg;
+      break;
+    case 'v':
+      srv.verbose = true;
+      break;
+    case 'h':
+      usage(stdout);
+      return 0;
+    default:
+      usage(stderr);
+      return 2;
+    }
+  }
+  char err[512];
+  if (generate != NULL) {
+    json_t *p = parse_kv(generate);
+    json_t *tree = ksim_generate(p, err, sizeof(err));
+    json_decref(p);
+    if (tree == NULL) {
+      fprintf(stderr, "kmsim: %s\n", err);
+      return 2;
+    }
+    ksim_yaml_emit(stdout, tree);
+    json_decref(tree);
+    return 0;
+  }
+  if (fixture == NULL || (srv.http_port < 0 && srv.https_port < 0)) {
+    usage(stderr);
+    return 2;
+  }
+  ksim_cloud_t *c = ksim_cloud_new();
+  if (ksim_fixture_load(c, fixture, err, sizeof(err)) < 0) {
+    fprintf(stderr, "kmsim: %s\n", err);
+    ksim_cloud_free(c);
+    return 2;
+  }
+  if (seed >= 0) {
+    c->faults.seed = (uint64_t)seed;
+    c->faults.rng = (uint64_t)seed;
+  }
+  ksim_cloud_set(c);
+  srv.cloud = c;
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  if (ksim_server_start(&srv) < 0) {
+    ksim_server_stop(&srv);
+    ksim_cloud_free(c);
+    return 1;
+  }
+  printf("kmsim: listening");
+  if (srv.http != NULL) printf(" http=%d", srv.http_bound);
+  if (srv.https != NULL) printf(" https=%d", srv.https_bound);
+  printf(" accounts=%zu regions=%zu\n", c->accounts.n, c->regions.n);
+  fflush(stdout);
+  if (port_file != NULL) {
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", port_file);
+    FILE *f = fopen(tmp, "w");
+    if (f != NULL) {
+      if (srv.http != NULL) fprintf(f, "http=%d\n", srv.http_bound);
+      if (srv.https != NULL) fprintf(f, "https=%d\n", srv.https_bound);
+      fclose(f);
+      rename(tmp, port_file);
+    }
+  }
+  while (!g_stop)
+    pause();
+  ksim_server_stop(&srv);
+  ksim_cloud_free(c);
+  return 0;
+}
