@@ -43,9 +43,5 @@ echo "== kmsmig plan manifests/demo.yaml"
 echo
 echo "== kmsmig run manifests/demo.yaml --yes"
 rc=0
-"$bin/kmsmig" run manifests/demo.yaml --yes --run-dir "$work/run" || rc=$?
-mkdir -p runs
-rm -rf runs/demo-latest
-cp -r "$work/run" runs/demo-latest 2>/dev/null || true
-echo "(run directory kept as runs/demo-latest)"
+"$bin/kmsmig" run manifests/demo.yaml --yes || rc=$?
 exit $rc
