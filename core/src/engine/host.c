@@ -3,6 +3,7 @@
  * credentials and the signed client; journal records are tagged with the
  * pipeline's account and region and made durable before returning; plan
  * mode refuses write actions so a plan can never change anything. */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,6 +207,30 @@ static int h_call_as(km_pipeline_t *p, const char *account,
 
 /* ---- journal ---- */
 
+/* Test-only crash injection: KMSMIG_TEST_CRASH_AFTER="<type>:<n>" kills the
+ * process with SIGKILL right after the n-th journal record of that type is
+ * durable (and before the side effect it announces), so the resume tests
+ * can stop a run at an exact point.  Unset in normal use. */
+static void maybe_crash(const char *type) {
+  static int parsed, target_n, seen;
+  static char target[64];
+  if (!parsed) {
+    parsed = 1;
+    const char *e = getenv("KMSMIG_TEST_CRASH_AFTER");
+    const char *colon = e != NULL ? strrchr(e, ':') : NULL;
+    if (colon != NULL && (size_t)(colon - e) < sizeof(target)) {
+      memcpy(target, e, (size_t)(colon - e));
+      target[colon - e] = '\0';
+      target_n = atoi(colon + 1);
+    }
+  }
+  if (target_n > 0 && strcmp(type, target) == 0 && ++seen == target_n) {
+    fprintf(stderr, "kmsmig: KMSMIG_TEST_CRASH_AFTER=%s:%d: SIGKILL now\n",
+            target, target_n);
+    raise(SIGKILL);
+  }
+}
+
 static int h_journal(km_pipeline_t *p, const char *record_json) {
   if (p->e->o.journal == NULL)
     return p->e->o.mode == KM_MODE_PLAN ? KM_EPERM : KM_EJOURNAL;
@@ -229,6 +254,8 @@ static int h_journal(km_pipeline_t *p, const char *record_json) {
   if (rc < 0)
     km_log(KM_LOG_ERROR, "%s %s: journal: %s", p->t.account, p->t.region,
            err.text);
+  else
+    maybe_crash(t);
   free(t);
   json_decref(rec);
   return rc;
