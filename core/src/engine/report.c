@@ -95,9 +95,12 @@ static json_t *pipeline_json(const km_inv_t *inv) {
           json_pack("{s:s, s:s}", "kind", "secret", "id", x->secret_name));
   }
   json_t *iss = json_array();
-  bool blocking_issue = false;
+  bool blocking_issue = false, failed_issue = false;
   for (size_t i = 0; i < inv->nissues; i++) {
     blocking_issue |= inv->issues[i].verdict == KM_VERDICT_BLOCKED;
+    /* A pipeline that failed or never started (pipeline.failed,
+     * pipeline.not_started, verify.*) fails whatever its resources say. */
+    failed_issue |= inv->issues[i].verdict == KM_VERDICT_FAILED;
     json_array_append_new(
         iss, json_pack("{s:s, s:s, s:s}", "rule", inv->issues[i].rule,
                        "verdict", km_verdict_name(inv->issues[i].verdict),
@@ -107,7 +110,8 @@ static json_t *pipeline_json(const km_inv_t *inv) {
    * left off; blocked: preflight refused and nothing moved; else ok. */
   const char *status = "ok";
   size_t moved = json_array_size(k.migrated) + json_array_size(s.migrated);
-  if (json_array_size(k.failed) + json_array_size(s.failed) > 0 ||
+  if (failed_issue ||
+      json_array_size(k.failed) + json_array_size(s.failed) > 0 ||
       json_array_size(not_restored) > 0)
     status = "failed";
   else if ((blocking_issue ||
