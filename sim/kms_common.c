@@ -24,6 +24,13 @@ static bool foreign_arn(const ksim_req_t *req, const char *s) {
 }
 
 ksim_key_t *ksim_kms_key(ksim_req_t *req, ksim_resp_t *resp, const char *id) {
+  ksim_key_t *k = ksim_kms_key_raw(req, resp, id);
+  if (k != NULL) ksim_key_tick(k, req->now);
+  return k;
+}
+
+ksim_key_t *ksim_kms_key_raw(ksim_req_t *req, ksim_resp_t *resp,
+                             const char *id) {
   if (foreign_arn(req, id)) {
     ksim_fail(resp, "Forbidden.NoPermission",
               "This operation is forbidden by permission system.");
@@ -51,6 +58,8 @@ ksim_secret_t *ksim_kms_secret(ksim_req_t *req, ksim_resp_t *resp,
   ksim_secret_t *s = ksim_secret_find(ksim_kms_region(req), name);
   if (s == NULL)
     ksim_fail(resp, "Forbidden.ResourceNotFound", "Resource not found");
+  else
+    ksim_secret_tick(s, req->now);
   return s;
 }
 
@@ -128,6 +137,30 @@ json_t *ksim_tags_body(const ksim_tags_t *t) {
 
 char *ksim_interval_str(int64_t seconds) {
   return km_xasprintf("%llds", (long long)seconds);
+}
+
+void ksim_key_tick(ksim_key_t *k, int64_t now) {
+  if (!k->rotation_enabled || k->rotation_interval <= 0 ||
+      strcmp(k->state, "Enabled") != 0)
+    return;
+  for (int n = 0; n < 1000 && k->last_rotation + k->rotation_interval <= now;
+       n++) {
+    k->last_rotation += k->rotation_interval;
+    ksim_version_t *v = KSIM_VEC_PUSH(k->versions);
+    v->id = km_xasprintf("%s-v%zu", k->id, k->versions.n);
+    v->created = k->last_rotation;
+  }
+}
+
+void ksim_secret_tick(ksim_secret_t *s, int64_t now) {
+  if (!s->rotation_enabled || s->rotation_interval <= 0) return;
+  for (int n = 0; n < 1000 && s->last_rotation + s->rotation_interval <= now;
+       n++) {
+    s->last_rotation += s->rotation_interval;
+    char *v = km_xasprintf("v%zu", s->versions.n + 1);
+    ksim_strs_push(&s->versions, v);
+    free(v);
+  }
 }
 
 int ksim_fail_migrating(ksim_resp_t *resp) {

@@ -11,6 +11,9 @@ ksim_region_t *ksim_kms_region(ksim_req_t *req);
 /* Key by KeyId/alias/ARN of the caller; Forbidden.KeyNotFound otherwise.  An
  * ARN of another account is refused with Forbidden.NoPermission. */
 ksim_key_t *ksim_kms_key(ksim_req_t *req, ksim_resp_t *resp, const char *id);
+/* Same, without applying due rotations. */
+ksim_key_t *ksim_kms_key_raw(ksim_req_t *req, ksim_resp_t *resp,
+                             const char *id);
 ksim_secret_t *ksim_kms_secret(ksim_req_t *req, ksim_resp_t *resp,
                                const char *name);
 
@@ -31,6 +34,10 @@ char *ksim_interval_str(int64_t seconds);
 /* A resource inside a migration task: control-plane writes are refused. */
 int ksim_fail_migrating(ksim_resp_t *resp);
 
+/* Automatic rotation that came due on kmsim's clock: adds the versions
+ * the service would have created and moves LastRotationDate. */
+void ksim_key_tick(ksim_key_t *k, int64_t now);
+void ksim_secret_tick(ksim_secret_t *s, int64_t now);
 /* 409 Rejected.Disabled/PendingDeletion/PendingImport unless Enabled. */
 int ksim_key_state_writable(const ksim_key_t *k, ksim_resp_t *resp);
 /* The default key/secret policy of reference §1 (new string). */

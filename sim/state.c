@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "kms_common.h"
 #include "state.h"
 
 static ksim_cloud_t *g_cloud;
@@ -549,10 +550,15 @@ json_t *ksim_state_dump(ksim_cloud_t *c) {
     for (size_t j = 0; j < a->regions.n; j++) {
       ksim_region_t *r = a->regions.v[j];
       json_t *keys = json_array(), *secrets = json_array();
-      for (size_t k = 0; k < r->keys.n; k++)
+      int64_t now = ksim_clock_now(c);
+      for (size_t k = 0; k < r->keys.n; k++) {
+        ksim_key_tick(r->keys.v[k], now);
         json_array_append_new(keys, key_json(r->keys.v[k]));
-      for (size_t k = 0; k < r->secrets.n; k++)
+      }
+      for (size_t k = 0; k < r->secrets.n; k++) {
+        ksim_secret_tick(r->secrets.v[k], now);
         json_array_append_new(secrets, secret_json(r->secrets.v[k]));
+      }
       json_object_set_new(regions, r->region,
                           json_pack("{s:o, s:o, s:o}", "Keys", keys, "Secrets",
                                     secrets, "DefaultKmsInstanceId",
