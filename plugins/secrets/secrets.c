@@ -1,0 +1,344 @@
+/* The `secrets` plugin: the secrets of one account and region
+ * (docs/plugins.md, "The built-in plugins and who does what").
+ *
+ * discover  ListSecrets, 100 a page, every page; DescribeSecret of every
+ *           secret, because list items carry neither DKMSInstanceId nor
+ *           EncryptionKeyId (reference §8.5).  Many calls in flight at once,
+ *           bounded per pipeline; the document is replaced once at the end.
+ * prepare   automatic rotation off, one secret at a time, journalled first
+ *           (plugins/common/rotation.c).
+ * restore   rotation back on for every secret the journal says was off.
+ * verify    every secret this run migrated is in the destination instance
+ *           (DescribeSecret DKMSInstanceId), kept its type (Generic, Rds,
+ *           RAMCredentials, ECS...), and has the default secret policy
+ *           (GetSecretPolicy PolicyName=default).
+ *
+ * Names and metadata only: GetSecretValue is never called, and no answer
+ * read here carries a secret value.
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kp.h"
+#include "util/util.h"
+
+#define SECRETS_VERSION "1.0.0"
+#define PAGE_SIZE "100"
+#define PAGE_SIZE_N 100
+#define DISCOVER_INFLIGHT 32
+
+typedef struct state_s {
+  const km_host_api_t *host;
+  kp_session_t *session;
+} state_t;
+
+static int parse_failed(kp_run_t *r, const km_err_t *err) {
+  return kp_fail(r, err->code < 0 ? err->code : KM_EPARSE, err, "parse");
+}
+
+/* ---- discover ---- */
+
+static void list_secrets(kp_run_t *r, int64_t page);
+
+static void on_describe(kp_run_t *r, const kp_res_t *res, void *ud) {
+  const char *name = ud;
+  if (res->status < 0) {
+    kp_fail_call(r, "DescribeSecret", name, res);
+    return;
+  }
+  km_err_t err;
+  if (km_inv_parse_describe_secret(r->inv, res->body, &err) < 0)
+    parse_failed(r, &err);
+}
+
+static void on_list(kp_run_t *r, const kp_res_t *res, void *ud) {
+  int64_t page = *(const int64_t *)ud;
+  if (res->status < 0) {
+    kp_fail_call(r, "ListSecrets", "", res);
+    return;
+  }
+  const json_t *a =
+      json_object_get(json_object_get(res->body, "SecretList"), "Secret");
+  size_t n = json_is_object(a) ? 1 : json_array_size(a);
+  const char **names = km_xcalloc(n + 1, sizeof(*names));
+  for (size_t i = 0; i < n; i++) {
+    const json_t *it = json_is_object(a) ? a : json_array_get(a, i);
+    const char *name = json_string_value(json_object_get(it, "SecretName"));
+    /* Only names new to this discovery get a DescribeSecret. */
+    if (name != NULL && km_inv_find_secret(r->inv, name) == NULL)
+      names[i] = name;
+  }
+  km_err_t err;
+  km_inv_page_t pi;
+  if (km_inv_parse_list_secrets(r->inv, res->body, &pi, &err) < 0) {
+    parse_failed(r, &err);
+    free(names);
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (names[i] == NULL) continue;
+    const char *name = kp_keep(r, names[i]);
+    const char *params[] = {"SecretName", name};
+    kp_call(r, "DescribeSecret", params, 1, NULL, on_describe, (void *)name);
+  }
+  free(names);
+  /* All the other pages at once when TotalCount is known; else one by one
+   * while pages come back full. */
+  int64_t size = pi.page_size > 0 ? pi.page_size : PAGE_SIZE_N;
+  if (pi.total_count >= 0) {
+    if (page == 1)
+      for (int64_t p = 2; p <= kp_pages(pi.total_count, size); p++)
+        list_secrets(r, p);
+  } else if (pi.items > 0 && (int64_t)pi.items >= size) {
+    list_secrets(r, page + 1);
+  }
+}
+
+static void list_secrets(kp_run_t *r, int64_t page) {
+  char pn[24];
+  snprintf(pn, sizeof(pn), "%lld", (long long)page);
+  const char *params[] = {"PageNumber", pn,          "PageSize",
+                          PAGE_SIZE,    "FetchTags", "false"};
+  int64_t *ud = kp_alloc(r, sizeof(*ud));
+  *ud = page;
+  kp_call(r, "ListSecrets", params, 3, NULL, on_list, ud);
+}
+
+static void discover_drained(kp_run_t *r) {
+  if (r->status == 0) {
+    km_inv_sort(r->inv);
+    size_t in_instance = 0, rotating = 0;
+    for (size_t i = 0; i < r->inv->nsecrets; i++) {
+      in_instance += r->inv->secrets[i].dkms_instance_id != NULL;
+      rotating += kp_streq(r->inv->secrets[i].automatic_rotation, "Enabled");
+    }
+    r->host->log(r->p, KM_PLOG_INFO,
+                 "secrets: %zu secrets (%zu already in a KMS instance, %zu "
+                 "with automatic rotation); at most %zu calls in flight",
+                 r->inv->nsecrets, in_instance, rotating, kp_max_seen(r));
+  } else {
+    r->store = false; /* never plan on a partial list */
+  }
+  kp_finish(r);
+}
+
+static void discover(kp_run_t *r) {
+  r->store = true;
+  r->on_drain = discover_drained;
+  r->max_inflight = DISCOVER_INFLIGHT;
+  kp_hold(r);
+  list_secrets(r, 1);
+  kp_release(r);
+}
+
+/* ---- verify ---- */
+
+typedef struct vsec_s {
+  const char *name;
+  bool call_failed;
+  bool policy_ok;
+} vsec_t;
+
+typedef struct verify_s {
+  km_inv_t *now; /* DescribeSecret answers now */
+  vsec_t *v;
+  size_t n;
+  const char *dest;
+  size_t bad;
+  char list[300];
+} verify_t;
+
+static void verify_free(void *ud) {
+  verify_t *vc = ud;
+  km_inv_free(vc->now);
+  free(vc->v);
+  free(vc);
+}
+
+static void mismatch(kp_run_t *r, const char *name, const char *code,
+                     const char *rid, const char *fmt, ...) KM_PRINTF(5, 6);
+
+static void mismatch(kp_run_t *r, const char *name, const char *code,
+                     const char *rid, const char *fmt, ...) {
+  verify_t *vc = r->ud;
+  char why[700];
+  va_list ap;
+  va_start(ap, fmt);
+  int len = snprintf(why, sizeof(why), "verify: secret %s: ", name);
+  vsnprintf(why + len, sizeof(why) - (size_t)len, fmt, ap);
+  va_end(ap);
+  r->host->outcome(r->p, "secret", name, "failed", why);
+  r->host->log(r->p, KM_PLOG_ERROR, "%s", why);
+  km_inv_secret_t *s = km_inv_find_secret(r->inv, name);
+  if (s != NULL) {
+    km_inv_secret_decide(s, KM_VERDICT_FAILED, "run.verify_failed", why);
+    km_inv_set(&s->fail_code, code);
+    km_inv_set(&s->fail_request_id, rid);
+  }
+  size_t l = strlen(vc->list);
+  snprintf(vc->list + l, sizeof(vc->list) - l, "%s%s", l ? ", " : "", name);
+  vc->bad++;
+}
+
+static void on_v_describe(kp_run_t *r, const kp_res_t *res, void *ud) {
+  vsec_t *vs = ud;
+  verify_t *vc = r->ud;
+  km_err_t err;
+  if (res->status < 0) {
+    char buf[600];
+    vs->call_failed = true;
+    kp_fail_call(r, "DescribeSecret", vs->name, res);
+    mismatch(r, vs->name, kp_res_code(res), res->request_id,
+             "DescribeSecret failed: %s", kp_res_text(res, buf, sizeof(buf)));
+  } else if (km_inv_parse_describe_secret(vc->now, res->body, &err) < 0) {
+    vs->call_failed = true;
+    parse_failed(r, &err);
+    mismatch(r, vs->name, km_err_name(KM_EPARSE), res->request_id, "%s",
+             err.text);
+  }
+}
+
+static void on_v_policy(kp_run_t *r, const kp_res_t *res, void *ud) {
+  vsec_t *vs = ud;
+  if (res->status < 0) {
+    char buf[600];
+    vs->call_failed = true;
+    kp_fail_call(r, "GetSecretPolicy", vs->name, res);
+    mismatch(r, vs->name, kp_res_code(res), res->request_id,
+             "GetSecretPolicy (PolicyName default) failed: %s",
+             kp_res_text(res, buf, sizeof(buf)));
+    return;
+  }
+  vs->policy_ok = kp_policy_present(
+      json_string_value(json_object_get(res->body, "Policy")));
+}
+
+static void verify_drained(kp_run_t *r) {
+  verify_t *vc = r->ud;
+  for (size_t i = 0; i < vc->n; i++) {
+    vsec_t *vs = &vc->v[i];
+    if (vs->call_failed) continue;
+    const km_inv_secret_t *was = km_inv_find_secret(r->inv, vs->name);
+    const km_inv_secret_t *now = km_inv_find_secret(vc->now, vs->name);
+    if (now == NULL) continue;
+    if (!kp_streq(now->dkms_instance_id, vc->dest))
+      mismatch(r, vs->name, km_err_name(KM_ENOENT), NULL,
+               "DKMSInstanceId is %s, expected %s: the secret is not in the "
+               "destination instance",
+               now->dkms_instance_id ? now->dkms_instance_id : "empty",
+               vc->dest);
+    else if (was != NULL && was->secret_type != NULL &&
+             !kp_streq(was->secret_type, now->secret_type))
+      mismatch(r, vs->name, km_err_name(KM_EINVAL), NULL,
+               "secret type is %s after the migration, was %s",
+               now->secret_type ? now->secret_type : "(none)",
+               was->secret_type);
+    else if (!vs->policy_ok)
+      mismatch(r, vs->name, km_err_name(KM_ENOENT), NULL,
+               "GetSecretPolicy returned no default secret policy "
+               "(PolicyName default): check the secret policy in the KMS "
+               "console");
+  }
+  if (vc->bad > 0 && r->status == 0)
+    kp_fail(r, KM_ENOENT, NULL, "%zu secret(s) failed verification: %s",
+            vc->bad, vc->list);
+  if (vc->bad == 0 && r->status == 0)
+    r->host->log(r->p, KM_PLOG_INFO, "secrets: verified %zu secret(s) in %s",
+                 vc->n, vc->dest);
+  kp_finish(r);
+}
+
+static void verify(kp_run_t *r) {
+  verify_t *vc = km_xcalloc(1, sizeof(*vc));
+  r->ud = vc;
+  r->free_ud = verify_free;
+  r->store = true;
+  r->keep_going = true; /* report every mismatch, not only the first */
+  r->on_drain = verify_drained;
+  r->max_inflight = DISCOVER_INFLIGHT;
+  const char *dest = r->host->get(r->p, "instance");
+  vc->dest = kp_keep(r, dest != NULL ? dest : r->inv->instance_id);
+  vc->now = km_inv_new(r->inv->account, NULL, r->inv->region, NULL);
+  vc->v = km_xcalloc(r->inv->nsecrets + 1, sizeof(*vc->v));
+  for (size_t i = 0; i < r->inv->nsecrets; i++)
+    if (r->inv->secrets[i].verdict == KM_VERDICT_MIGRATED)
+      vc->v[vc->n++].name = kp_keep(r, r->inv->secrets[i].secret_name);
+  kp_hold(r);
+  for (size_t i = 0; i < vc->n; i++) {
+    vsec_t *vs = &vc->v[i];
+    const char *params[] = {"SecretName", vs->name, "PolicyName", "default"};
+    kp_call(r, "DescribeSecret", params, 1, NULL, on_v_describe, vs);
+    kp_call(r, "GetSecretPolicy", params, 2, NULL, on_v_policy, vs);
+  }
+  kp_release(r);
+}
+
+/* ---- the descriptor ---- */
+
+static int secrets_init(const km_host_api_t *host, void **state,
+                        km_err_t *err) {
+  (void)err;
+  state_t *s = km_xcalloc(1, sizeof(*s));
+  s->host = host;
+  s->session = kp_session_new();
+  *state = s;
+  return 0;
+}
+
+static void secrets_fini(void *state) {
+  state_t *s = state;
+  if (s == NULL) return;
+  kp_session_free(s->session);
+  free(s);
+}
+
+static int secrets_start(void *state, km_stage_t stage, km_pipeline_t *p,
+                         km_stage_run_t *run) {
+  state_t *s = state;
+  if (stage != KM_STAGE_DISCOVER && stage != KM_STAGE_PREPARE &&
+      stage != KM_STAGE_RESTORE && stage != KM_STAGE_VERIFY)
+    return KM_ENOTSUP;
+  kp_run_t *r =
+      kp_run_new(s->host, p, run, "secrets", stage, DISCOVER_INFLIGHT);
+  /* RESTORE must not depend on the document: the journal is the truth. */
+  if (kp_doc_load(r) < 0 && stage != KM_STAGE_RESTORE) {
+    kp_finish(r);
+    return 0;
+  }
+  switch (stage) {
+  case KM_STAGE_DISCOVER:
+    discover(r);
+    break;
+  case KM_STAGE_PREPARE:
+    kp_rotation_prepare(r, s->session, &kp_rot_secret);
+    break;
+  case KM_STAGE_RESTORE:
+    r->status = 0; /* a bad document must not stop a restore */
+    kp_rotation_restore(r, s->session, &kp_rot_secret);
+    break;
+  default:
+    verify(r);
+    break;
+  }
+  return 0;
+}
+
+static const km_plugin_t descriptor = {
+    .abi_major = KM_PLUGIN_ABI_MAJOR,
+    .abi_minor = KM_PLUGIN_ABI_MINOR,
+    .struct_size = sizeof(km_plugin_t),
+    .name = "secrets",
+    .version = SECRETS_VERSION,
+    .stages = KM_STAGE_BIT(KM_STAGE_DISCOVER) | KM_STAGE_BIT(KM_STAGE_PREPARE) |
+              KM_STAGE_BIT(KM_STAGE_RESTORE) | KM_STAGE_BIT(KM_STAGE_VERIFY),
+    .init = secrets_init,
+    .fini = secrets_fini,
+    .start = secrets_start,
+};
+
+KM_EXPORT const km_plugin_t *km_plugin_entry(void) {
+  return &descriptor;
+}

@@ -1,0 +1,546 @@
+/* The `keys` plugin, loaded from build/plugins/keys.so through the real
+ * loader and driven by the fake host (tests/plugin/fakehost.h): discovery of
+ * several pages of user and service keys into the document, a failing call
+ * failing the stage with its Code and RequestId, rotation off journalled
+ * BEFORE each call and only for rotation-Enabled keys that move, resume
+ * from a journal of an earlier attempt (no second rotation_off, the
+ * journalled interval restored), restore retries, and verification. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../plugin/fakehost.c"
+#include "engine/inventory.h"
+#include "plugin/loader.h"
+
+#define KEYS_SO KM_BUILD_DIR "/plugins/keys.so"
+/* plugins/common/kp.h RESTORE_ATTEMPTS: tries before giving up. */
+#define RESTORE_ATTEMPTS 4
+
+typedef struct t_s {
+  fh_t *fh;
+  km_plugin_set_t *set;
+  const km_plugin_t *d;
+  void *state;
+} t_t;
+
+static int setup(void **st) {
+  t_t *t = calloc(1, sizeof(*t));
+  t->fh = fh_new();
+  t->set = km_plugin_set_new(fh_api());
+  km_err_t err;
+  memset(&err, 0, sizeof(err));
+  if (km_plugin_load(t->set, KEYS_SO, &t->d, &err) != 0)
+    fail_msg("cannot load %s: %s", KEYS_SO, err.text);
+  assert_ptr_equal(km_plugin_find(t->set, "keys", &t->state), t->d);
+  *st = t;
+  return 0;
+}
+
+static int teardown(void **st) {
+  t_t *t = *st;
+  km_plugin_set_free(t->set);
+  fh_free(t->fh);
+  free(t);
+  return 0;
+}
+
+/* Starts a stage, delivers everything, checks stage_done came once. */
+static int run_stage(t_t *t, km_stage_t s) {
+  assert_int_equal(t->d->start(t->state, s, fh_pipeline(t->fh), fh_run(t->fh)),
+                   0);
+  fh_drain(t->fh);
+  assert_int_equal(fh_done_count(t->fh), 1);
+  return fh_done_status(t->fh);
+}
+
+static km_inv_t *doc_inv(fh_t *fh) {
+  json_t *j = json_loads(fh_doc(fh), 0, NULL);
+  km_inv_t *inv = NULL;
+  km_err_t err;
+  if (km_inv_from_json(j, &inv, &err) != 0) {
+    fprintf(stderr, "document: %s\n", fh_doc(fh));
+    fail_msg("document: %s", err.text);
+  }
+  json_decref(j);
+  return inv;
+}
+
+static const char *param(const char *const *params, size_t n, const char *k) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(params[2 * i], k) == 0) return params[2 * i + 1];
+  return NULL;
+}
+
+/* ---- generated cloud: 150 user keys, 3 service keys ---- */
+
+#define NUSER 150
+#define NSERVICE 3
+
+static char *gen_list_keys(const char *action, const char *const *params,
+                           size_t n, void *ud) {
+  (void)action;
+  (void)ud;
+  int page = atoi(param(params, n, "PageNumber"));
+  int size = atoi(param(params, n, "PageSize"));
+  bool service = strstr(param(params, n, "Filters"), "Service") != NULL;
+  int total = service ? NSERVICE : NUSER;
+  json_t *arr = json_array();
+  for (int i = (page - 1) * size; i < total && i < page * size; i++) {
+    char id[32];
+    snprintf(id, sizeof(id), service ? "key-s%d" : "key-u%03d", i);
+    json_array_append_new(arr, json_pack("{s:s, s:s}", "KeyId", id, "KeyArn",
+                                         "acs:kms:cn-hangzhou:1:key/x"));
+  }
+  json_t *b = json_pack("{s:{s:o}, s:i, s:i, s:i, s:s}", "Keys", "Key", arr,
+                        "PageNumber", page, "PageSize", size, "TotalCount",
+                        total, "RequestId", "RID-LIST");
+  char *s = json_dumps(b, JSON_COMPACT);
+  json_decref(b);
+  return s;
+}
+
+static char *gen_describe(const char *action, const char *const *params,
+                          size_t n, void *ud) {
+  (void)action;
+  (void)ud;
+  const char *id = param(params, n, "KeyId");
+  bool service = strncmp(id, "key-s", 5) == 0;
+  int i = service ? 0 : atoi(id + 5);
+  bool rot = !service && i < 10;
+  return xprintf(
+      "{\"KeyMetadata\":{\"KeyId\":\"%s\",\"KeySpec\":\"Aliyun_AES_256\","
+      "\"KeyUsage\":\"ENCRYPT/DECRYPT\",\"Origin\":\"Aliyun_KMS\","
+      "\"ProtectionLevel\":\"SOFTWARE\",\"KeyState\":\"Enabled\","
+      "\"AutomaticRotation\":\"%s\"%s%s%s},\"RequestId\":\"RID-D\"}",
+      id, rot ? "Enabled" : "Disabled",
+      rot ? ",\"RotationInterval\":\"31536000s\"" : "",
+      i == 5 ? ",\"DKMSInstanceId\":\"kst-hzz-other\"" : "",
+      service ? ",\"CreatorType\":\"Service\"" : "");
+}
+
+static char *gen_versions(const char *action, const char *const *params,
+                          size_t n, void *ud) {
+  (void)action;
+  (void)ud;
+  const char *id = param(params, n, "KeyId");
+  int v = atoi(id + 5) % 3 == 0 ? 2 : 1;
+  return xprintf("{\"KeyVersions\":{\"KeyVersion\":[]},\"PageNumber\":1,"
+                 "\"PageSize\":100,\"TotalCount\":%d,\"RequestId\":\"R\"}",
+                 v);
+}
+
+static char *gen_aliases(const char *action, const char *const *params,
+                         size_t n, void *ud) {
+  (void)action;
+  (void)ud;
+  const char *id = param(params, n, "KeyId");
+  return xprintf("{\"Aliases\":{\"Alias\":[{\"AliasName\":\"alias/%s\","
+                 "\"KeyId\":\"%s\"}]},\"TotalCount\":1,\"PageNumber\":1,"
+                 "\"PageSize\":100,\"RequestId\":\"R\"}",
+                 id, id);
+}
+
+static void cloud(fh_t *fh) {
+  fh_generator(fh, "ListKeys", gen_list_keys, NULL);
+  fh_generator(fh, "DescribeKey", gen_describe, NULL);
+  fh_generator(fh, "ListKeyVersions", gen_versions, NULL);
+  fh_generator(fh, "ListAliasesByKeyId", gen_aliases, NULL);
+}
+
+static void test_descriptor(void **st) {
+  t_t *t = *st;
+  assert_string_equal(t->d->name, "keys");
+  assert_int_equal(t->d->abi_major, KM_PLUGIN_ABI_MAJOR);
+  assert_int_equal(t->d->struct_size, sizeof(km_plugin_t));
+  assert_int_equal(t->d->stages, KM_STAGE_BIT(KM_STAGE_DISCOVER) |
+                                     KM_STAGE_BIT(KM_STAGE_PREPARE) |
+                                     KM_STAGE_BIT(KM_STAGE_RESTORE) |
+                                     KM_STAGE_BIT(KM_STAGE_VERIFY));
+  assert_ptr_equal(km_plugin_for_stage(t->set, KM_STAGE_RESTORE, NULL), t->d);
+  assert_null(km_plugin_for_stage(t->set, KM_STAGE_MIGRATE, NULL));
+}
+
+static void test_discover_pages(void **st) {
+  t_t *t = *st;
+  cloud(t->fh);
+  assert_int_equal(run_stage(t, KM_STAGE_DISCOVER), 0);
+  /* 2 user pages + 1 service page; per key the documented calls. */
+  assert_int_equal(fh_count(t->fh, "call ListKeys "), 3);
+  assert_int_equal(fh_count(t->fh, "call DescribeKey "), NUSER + NSERVICE);
+  assert_int_equal(fh_count(t->fh, "call ListKeyVersions "), NUSER);
+  assert_int_equal(fh_count(t->fh, "call ListAliasesByKeyId "), NUSER);
+  assert_true(fh_find(t->fh,
+                      "call ListKeys PageNumber=1&PageSize=100&Filters=[{\""
+                      "Key\":\"CreatorType\",\"Values\":[\"User\"]}]",
+                      0) >= 0);
+  /* Concurrent, and bounded. */
+  assert_true(fh_max_inflight(t->fh) > 1);
+  assert_true(fh_max_inflight(t->fh) <= 32);
+
+  km_inv_t *inv = doc_inv(t->fh);
+  assert_int_equal(inv->nkeys, NUSER + NSERVICE);
+  size_t service = 0, rotating = 0, migrated = 0;
+  for (size_t i = 0; i < inv->nkeys; i++) {
+    service += inv->keys[i].creator == KM_CREATOR_SERVICE;
+    rotating += inv->keys[i].automatic_rotation != NULL &&
+                strcmp(inv->keys[i].automatic_rotation, "Enabled") == 0;
+    migrated += inv->keys[i].dkms_instance_id != NULL;
+  }
+  assert_int_equal(service, NSERVICE);
+  assert_int_equal(rotating, 10);
+  assert_int_equal(migrated, 1);
+  km_inv_key_t *k = km_inv_find_key(inv, "key-u003");
+  assert_non_null(k);
+  assert_int_equal(k->version_count, 2);
+  assert_int_equal(k->aliases.n, 1);
+  assert_string_equal(k->aliases.v[0], "alias/key-u003");
+  assert_string_equal(k->rotation_interval, "31536000s");
+  assert_string_equal(inv->account, "acct");
+  assert_string_equal(inv->instance_id, "kst-hzz-dest");
+  /* Sorted for deterministic plans. */
+  assert_string_equal(inv->keys[0].key_id, "key-s0");
+  km_inv_free(inv);
+}
+
+static void test_discover_failure(void **st) {
+  t_t *t = *st;
+  fh_error(t->fh, "DescribeKey", "KeyId=key-u007", 1, "Forbidden.NoPermission",
+           "RID-7");
+  cloud(t->fh);
+  int rc = run_stage(t, KM_STAGE_DISCOVER);
+  assert_true(rc < 0);
+  const km_err_t *e = fh_done_err(t->fh);
+  assert_string_equal(e->cloud_code, "Forbidden.NoPermission");
+  assert_string_equal(e->request_id, "RID-7");
+  assert_non_null(strstr(e->text, "key-u007"));
+  /* No half inventory in the document. */
+  assert_string_equal(fh_doc(t->fh), "{}");
+  /* Nothing new was sent once it failed: far fewer than every call. */
+  assert_true(fh_count(t->fh, "call ") < 3 + 153 + 300);
+}
+
+/* ---- rotation ---- */
+
+static void add_key(km_inv_t *inv, const char *id, km_verdict_t v,
+                    km_creator_t c, const char *rot, const char *interval) {
+  km_inv_key_t *k = km_inv_add_key(inv, id);
+  k->creator = c;
+  km_inv_set(&k->automatic_rotation, rot);
+  km_inv_set(&k->rotation_interval, interval);
+  km_inv_set(&k->key_state, "Enabled");
+  km_inv_key_decide(k, v, "test", NULL);
+}
+
+static void set_doc(fh_t *fh, km_inv_t *inv) {
+  json_t *j = km_inv_to_json(inv);
+  json_object_set_new(j, "batches", json_array());
+  char *s = json_dumps(j, JSON_COMPACT);
+  fh_set_doc(fh, s);
+  free(s);
+  json_decref(j);
+  km_inv_free(inv);
+}
+
+static km_inv_t *base_inv(void) {
+  return km_inv_new("acct", "1234567890123456", "cn-hangzhou", "kst-hzz-dest");
+}
+
+static void test_prepare_journal_first(void **st) {
+  t_t *t = *st;
+  km_inv_t *inv = base_inv();
+  add_key(inv, "key-1", KM_VERDICT_PENDING, KM_CREATOR_USER, "Enabled",
+          "31536000s");
+  add_key(inv, "key-2", KM_VERDICT_PENDING, KM_CREATOR_USER, "Disabled", NULL);
+  add_key(inv, "key-3", KM_VERDICT_SKIPPED, KM_CREATOR_USER, "Enabled",
+          "604800s");
+  add_key(inv, "key-4", KM_VERDICT_NEEDS_BYOK, KM_CREATOR_USER, "Enabled",
+          "604800s");
+  add_key(inv, "key-5", KM_VERDICT_DONE, KM_CREATOR_USER, "Enabled", "604800s");
+  add_key(inv, "key-s", KM_VERDICT_PENDING, KM_CREATOR_SERVICE, "Enabled",
+          "604800s");
+  set_doc(t->fh, inv);
+  fh_answer(t->fh, "UpdateRotationPolicy", NULL, -1,
+            "{\"RequestId\":\"R-OFF\"}");
+  assert_int_equal(run_stage(t, KM_STAGE_PREPARE), 0);
+
+  assert_int_equal(fh_count(t->fh, "call UpdateRotationPolicy"), 2);
+  const char *ids[] = {"key-1", "key-4"};
+  for (int i = 0; i < 2; i++) {
+    char a[64], b[128], c[64];
+    snprintf(a, sizeof(a), "journal rotation_off %s", ids[i]);
+    snprintf(b, sizeof(b),
+             "call UpdateRotationPolicy KeyId=%s&EnableAutomaticRotation=false",
+             ids[i]);
+    snprintf(c, sizeof(c), "journal rotation_off_done %s", ids[i]);
+    long ja = fh_find(t->fh, a, 0), cb = fh_find(t->fh, b, 0),
+         jc = fh_find(t->fh, c, 0);
+    assert_true(ja >= 0);
+    assert_true(cb > ja); /* journalled BEFORE the call */
+    assert_true(jc > cb); /* done after it */
+  }
+  assert_int_equal(fh_njournal(t->fh), 4);
+  json_t *rec = json_loads(fh_journal_at(t->fh, 0), 0, NULL);
+  assert_string_equal(json_string_value(json_object_get(rec, "type")),
+                      "rotation_off");
+  assert_string_equal(json_string_value(json_object_get(rec, "kind")), "key");
+  assert_string_equal(
+      json_string_value(json_object_get(rec, "automatic_rotation")), "Enabled");
+  const char *iv = json_string_value(json_object_get(rec, "rotation_interval"));
+  const char *id = json_string_value(json_object_get(rec, "id"));
+  assert_string_equal(iv, strcmp(id, "key-1") == 0 ? "31536000s" : "604800s");
+  json_decref(rec);
+
+  km_inv_t *after = doc_inv(t->fh);
+  assert_true(km_inv_find_key(after, "key-1")->rotation_off);
+  assert_true(km_inv_find_key(after, "key-4")->rotation_off);
+  assert_false(km_inv_find_key(after, "key-3")->rotation_off);
+  km_inv_free(after);
+  /* Keys the inventory does not own survive the store. */
+  assert_non_null(strstr(fh_doc(t->fh), "\"batches\""));
+}
+
+static void test_prepare_failure(void **st) {
+  t_t *t = *st;
+  km_inv_t *inv = base_inv();
+  add_key(inv, "key-1", KM_VERDICT_PENDING, KM_CREATOR_USER, "Enabled",
+          "31536000s");
+  set_doc(t->fh, inv);
+  fh_error(t->fh, "UpdateRotationPolicy", NULL, -1, "Forbidden.NoPermission",
+           "RID-X");
+  assert_true(run_stage(t, KM_STAGE_PREPARE) < 0);
+  assert_string_equal(fh_done_err(t->fh)->cloud_code, "Forbidden.NoPermission");
+  assert_string_equal(fh_done_err(t->fh)->request_id, "RID-X");
+  /* Journalled before: RESTORE will put it back whatever happened. */
+  assert_true(fh_find(t->fh, "journal rotation_off key-1", 0) >= 0);
+  assert_int_equal(fh_find(t->fh, "journal rotation_off_done", 0), -1);
+  assert_true(fh_find(t->fh, "outcome key key-1 failed", 0) >= 0);
+}
+
+static void test_prepare_journal_error_stops(void **st) {
+  t_t *t = *st;
+  km_inv_t *inv = base_inv();
+  add_key(inv, "key-1", KM_VERDICT_PENDING, KM_CREATOR_USER, "Enabled",
+          "31536000s");
+  set_doc(t->fh, inv);
+  fh_journal_fail_at(t->fh, 0);
+  assert_true(run_stage(t, KM_STAGE_PREPARE) < 0);
+  /* No record, no change. */
+  assert_int_equal(fh_count(t->fh, "call UpdateRotationPolicy"), 0);
+  assert_int_equal(fh_done_err(t->fh)->code, KM_EJOURNAL);
+}
+
+#define SEED_OFF(id, iv)                                                       \
+  "{\"type\":\"rotation_off\",\"kind\":\"key\",\"id\":\"" id "\","             \
+  "\"automatic_rotation\":\"Enabled\",\"rotation_interval\":\"" iv "\","       \
+  "\"account\":\"acct\",\"region\":\"cn-hangzhou\"}"
+
+static void test_resume(void **st) {
+  t_t *t = *st;
+  /* Earlier attempt: key-1 turned off (done), key-7 journalled then killed
+   * before the call, key-9 turned off and restored. */
+  fh_seed_journal(t->fh, SEED_OFF("key-1", "31536000s"));
+  fh_seed_journal(t->fh, "{\"type\":\"rotation_off_done\",\"kind\":\"key\","
+                         "\"id\":\"key-1\",\"request_id\":\"R1\"}");
+  fh_seed_journal(t->fh, SEED_OFF("key-7", "2592000s"));
+  fh_seed_journal(t->fh, SEED_OFF("key-9", "604800s"));
+  fh_seed_journal(t->fh, "{\"type\":\"rotation_restored\",\"kind\":\"key\","
+                         "\"id\":\"key-9\",\"rotation_interval\":\"604800s\"}");
+  km_inv_t *inv = base_inv();
+  /* Discovery now: key-1 reads Disabled because we turned it off. */
+  add_key(inv, "key-1", KM_VERDICT_PENDING, KM_CREATOR_USER, "Disabled", NULL);
+  add_key(inv, "key-4", KM_VERDICT_PENDING, KM_CREATOR_USER, "Enabled",
+          "604800s");
+  add_key(inv, "key-7", KM_VERDICT_PENDING, KM_CREATOR_USER, "Enabled",
+          "2592000s");
+  add_key(inv, "key-9", KM_VERDICT_DONE, KM_CREATOR_USER, "Enabled", "604800s");
+  set_doc(t->fh, inv);
+  fh_answer(t->fh, "UpdateRotationPolicy", NULL, -1, "{\"RequestId\":\"R-U\"}");
+
+  assert_int_equal(run_stage(t, KM_STAGE_PREPARE), 0);
+  assert_int_equal(fh_find(t->fh, "journal rotation_off key-1", 0), -1);
+  assert_int_equal(fh_find(t->fh, "journal rotation_off key-7", 0), -1);
+  assert_true(fh_find(t->fh, "journal rotation_off key-4", 0) >= 0);
+  /* key-7 may still be on: turned off again, without a second record. */
+  assert_true(fh_find(t->fh, "call UpdateRotationPolicy KeyId=key-7", 0) >= 0);
+  assert_int_equal(fh_find(t->fh, "call UpdateRotationPolicy KeyId=key-1", 0),
+                   -1);
+  km_inv_t *mid = doc_inv(t->fh);
+  assert_true(km_inv_find_key(mid, "key-1")->rotation_off);
+  km_inv_free(mid);
+
+  /* RESTORE in the same process: the earlier attempt's records (replay)
+   * and this process's (key-4), each with its journalled interval. */
+  fh_reset_log(t->fh);
+  assert_int_equal(run_stage(t, KM_STAGE_RESTORE), 0);
+  assert_int_equal(fh_count(t->fh, "call UpdateRotationPolicy"), 3);
+  static const char *const want[][2] = {
+      {"key-1", "31536000s"}, {"key-4", "604800s"}, {"key-7", "2592000s"}};
+  for (int i = 0; i < 3; i++) {
+    char c[160], j[64];
+    snprintf(c, sizeof(c),
+             "call UpdateRotationPolicy KeyId=%s&EnableAutomaticRotation=true&"
+             "RotationInterval=%s",
+             want[i][0], want[i][1]);
+    snprintf(j, sizeof(j), "journal rotation_restored %s", want[i][0]);
+    long ci = fh_find(t->fh, c, 0);
+    assert_true(ci >= 0);
+    assert_true(fh_find(t->fh, j, 0) > ci);
+  }
+  assert_int_equal(fh_find(t->fh, "call UpdateRotationPolicy KeyId=key-9", 0),
+                   -1);
+  km_inv_t *after = doc_inv(t->fh);
+  assert_true(km_inv_find_key(after, "key-1")->rotation_restored);
+  assert_true(km_inv_find_key(after, "key-4")->rotation_restored);
+  km_inv_free(after);
+
+  /* A second RESTORE finds nothing left to do. */
+  fh_reset_log(t->fh);
+  fh_replay_live(t->fh, true);
+  assert_int_equal(run_stage(t, KM_STAGE_RESTORE), 0);
+  assert_int_equal(fh_count(t->fh, "call "), 0);
+}
+
+static void test_restore_retries(void **st) {
+  t_t *t = *st;
+  fh_seed_journal(t->fh, SEED_OFF("key-1", "31536000s"));
+  fh_error(t->fh, "UpdateRotationPolicy", NULL, 2, "Rejected.Throttling",
+           "RID-T");
+  fh_answer(t->fh, "UpdateRotationPolicy", NULL, -1, "{\"RequestId\":\"R\"}");
+  /* No document at all: RESTORE works from the journal alone. */
+  assert_int_equal(run_stage(t, KM_STAGE_RESTORE), 0);
+  assert_int_equal(fh_count(t->fh, "call UpdateRotationPolicy"), 3);
+  assert_int_equal(fh_count(t->fh, "timer "), 2);
+  assert_true(fh_find(t->fh, "journal rotation_restored key-1", 0) >= 0);
+}
+
+static void test_restore_gives_up(void **st) {
+  t_t *t = *st;
+  fh_seed_journal(t->fh, SEED_OFF("key-1", "31536000s"));
+  fh_seed_journal(t->fh, SEED_OFF("key-2", "604800s"));
+  km_inv_t *inv = base_inv();
+  add_key(inv, "key-1", KM_VERDICT_MIGRATED, KM_CREATOR_USER, "Disabled", NULL);
+  add_key(inv, "key-2", KM_VERDICT_MIGRATED, KM_CREATOR_USER, "Disabled", NULL);
+  set_doc(t->fh, inv);
+  fh_error(t->fh, "UpdateRotationPolicy", "KeyId=key-1", -1,
+           "Forbidden.NoPermission", "RID-P");
+  fh_answer(t->fh, "UpdateRotationPolicy", NULL, -1, "{\"RequestId\":\"R\"}");
+  assert_true(run_stage(t, KM_STAGE_RESTORE) < 0);
+  assert_int_equal(fh_count(t->fh, "call UpdateRotationPolicy KeyId=key-1"),
+                   RESTORE_ATTEMPTS);
+  /* The other key is restored all the same. */
+  assert_true(fh_find(t->fh, "journal rotation_restored key-2", 0) >= 0);
+  const km_err_t *e = fh_done_err(t->fh);
+  assert_string_equal(e->cloud_code, "Forbidden.NoPermission");
+  assert_string_equal(e->request_id, "RID-P");
+  assert_non_null(strstr(e->text, "key-1"));
+  assert_int_equal(fh_noutcomes(t->fh), 1);
+  const char *o = fh_outcome_at(t->fh, 0);
+  assert_non_null(strstr(o, "key key-1 failed"));
+  assert_non_null(strstr(o, "aliyun kms UpdateRotationPolicy --region "
+                            "cn-hangzhou --KeyId key-1 "
+                            "--EnableAutomaticRotation true "
+                            "--RotationInterval 31536000s"));
+  km_inv_t *after = doc_inv(t->fh);
+  assert_true(km_inv_find_key(after, "key-1")->rotation_off);
+  assert_false(km_inv_find_key(after, "key-1")->rotation_restored);
+  assert_true(km_inv_find_key(after, "key-2")->rotation_restored);
+  km_inv_free(after);
+}
+
+/* ---- verify ---- */
+
+#define POLICY                                                                 \
+  "{\"Policy\":\"{\\\"Statement\\\":[{\\\"Action\\\":[\\\"kms:*\\\"],"         \
+  "\\\"Effect\\\":\\\"Allow\\\"}],\\\"Version\\\":\\\"1\\\"}\","               \
+  "\"RequestId\":\"R\"}"
+
+static void verify_doc(fh_t *fh) {
+  km_inv_t *inv = base_inv();
+  add_key(inv, "key-1", KM_VERDICT_MIGRATED, KM_CREATOR_USER, "Disabled", NULL);
+  add_key(inv, "key-2", KM_VERDICT_MIGRATED, KM_CREATOR_USER, "Disabled", NULL);
+  add_key(inv, "key-3", KM_VERDICT_SKIPPED, KM_CREATOR_USER, "Disabled", NULL);
+  add_key(inv, "key-s", KM_VERDICT_PENDING, KM_CREATOR_SERVICE, "Disabled",
+          NULL);
+  set_doc(fh, inv);
+  fh_answer(fh, "DescribeKey", "KeyId=key-1", -1,
+            "{\"KeyMetadata\":{\"KeyId\":\"key-1\",\"KeyState\":\"Enabled\","
+            "\"DKMSInstanceId\":\"kst-hzz-dest\"},\"RequestId\":\"R\"}");
+  fh_answer(fh, "DescribeKey", "KeyId=key-s", -1,
+            "{\"KeyMetadata\":{\"KeyId\":\"key-s\",\"KeyState\":\"Enabled\","
+            "\"CreatorType\":\"Service\"},\"RequestId\":\"R\"}");
+  fh_answer(fh, "GetKeyPolicy", "PolicyName=default", -1, POLICY);
+  fh_answer(fh, "ListKeys", NULL, -1,
+            "{\"Keys\":{\"Key\":[{\"KeyId\":\"key-s\"}]},\"PageNumber\":1,"
+            "\"PageSize\":100,\"TotalCount\":1,\"RequestId\":\"R\"}");
+}
+
+static void test_verify_missing_instance(void **st) {
+  t_t *t = *st;
+  verify_doc(t->fh);
+  fh_answer(t->fh, "DescribeKey", "KeyId=key-2", -1,
+            "{\"KeyMetadata\":{\"KeyId\":\"key-2\",\"KeyState\":\"Enabled\"},"
+            "\"RequestId\":\"R\"}");
+  assert_true(run_stage(t, KM_STAGE_VERIFY) < 0);
+  assert_int_equal(fh_noutcomes(t->fh), 1);
+  assert_non_null(strstr(fh_outcome_at(t->fh, 0), "key key-2 failed"));
+  assert_non_null(strstr(fh_outcome_at(t->fh, 0), "DKMSInstanceId is empty"));
+  assert_non_null(strstr(fh_done_err(t->fh)->text, "key-2"));
+  /* Skipped keys are not verified; the service key is checked. */
+  assert_int_equal(fh_find(t->fh, "call DescribeKey KeyId=key-3", 0), -1);
+  assert_true(fh_find(t->fh, "call DescribeKey KeyId=key-s", 0) >= 0);
+  km_inv_t *after = doc_inv(t->fh);
+  assert_int_equal(km_inv_find_key(after, "key-2")->verdict, KM_VERDICT_FAILED);
+  assert_int_equal(km_inv_find_key(after, "key-1")->verdict,
+                   KM_VERDICT_MIGRATED);
+  km_inv_free(after);
+}
+
+static void test_verify_ok(void **st) {
+  t_t *t = *st;
+  verify_doc(t->fh);
+  fh_answer(t->fh, "DescribeKey", "KeyId=key-2", -1,
+            "{\"KeyMetadata\":{\"KeyId\":\"key-2\",\"KeyState\":\"Enabled\","
+            "\"DKMSInstanceId\":\"kst-hzz-dest\"},\"RequestId\":\"R\"}");
+  assert_int_equal(run_stage(t, KM_STAGE_VERIFY), 0);
+  assert_int_equal(fh_noutcomes(t->fh), 0);
+  assert_int_equal(fh_count(t->fh, "call GetKeyPolicy"), 2);
+}
+
+static void test_verify_service_key_gone(void **st) {
+  t_t *t = *st;
+  fh_answer(t->fh, "ListKeys", NULL, 1,
+            "{\"Keys\":{\"Key\":[]},\"TotalCount\":0,\"RequestId\":\"R\"}");
+  verify_doc(t->fh);
+  fh_answer(t->fh, "DescribeKey", "KeyId=key-2", -1,
+            "{\"KeyMetadata\":{\"KeyId\":\"key-2\","
+            "\"DKMSInstanceId\":\"kst-hzz-dest\"},\"RequestId\":\"R\"}");
+  assert_true(run_stage(t, KM_STAGE_VERIFY) < 0);
+  assert_non_null(strstr(fh_outcome_at(t->fh, 0), "key key-s failed"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_descriptor, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_discover_pages, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_discover_failure, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_prepare_journal_first, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_prepare_failure, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_prepare_journal_error_stops, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_resume, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_restore_retries, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_restore_gives_up, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_verify_missing_instance, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_verify_ok, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_verify_service_key_gone, setup,
+                                      teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
