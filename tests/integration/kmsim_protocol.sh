@@ -107,5 +107,12 @@ curl "${admin[@]}" -X POST -d '{"reset":true}' "http://127.0.0.1:$hp/_kmsim/faul
 out=$(curl "${admin[@]}" "http://127.0.0.1:$hp/_kmsim/stats")
 check "stats by action and code" "$out" '"kms.ListKeys":\{' '"SignatureNonceUsed":1' '"kms.NoSuchAction":\{"InvalidAction.NotFound":1'
 
+# the generator's output is a fixture kmsim loads, the same for a seed
+"$bin/kmsim" --generate 'seed=5,accounts=4,regions=cn-hangzhou+ap-southeast-1,keys_per_region=20' >"$run/gen1.yaml"
+"$bin/kmsim" --generate 'seed=5,accounts=4,regions=cn-hangzhou+ap-southeast-1,keys_per_region=20' >"$run/gen2.yaml"
+if cmp -s "$run/gen1.yaml" "$run/gen2.yaml"; then pass "generator deterministic"; else fail "generator deterministic" "differs"; fi
+out=$(timeout 5 "$bin/kmsim" --fixture "$run/gen1.yaml" --http-port 0 2>&1 | head -1)
+check "generated fixture loads" "$out" 'listening http=[0-9]+ accounts=4 regions=2'
+
 echo "kmsim_protocol: $fails failure(s)"
 [ $fails -eq 0 ]
