@@ -72,16 +72,17 @@ int kp_journal(kp_run_t *r, kp_session_t *s, json_t *rec) {
   char *text = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
   const char *type = json_string_value(json_object_get(rec, "type"));
   const char *id = json_string_value(json_object_get(rec, "id"));
-  json_decref(rec);
-  if (text == NULL) return kp_fail(r, KM_ENOMEM, NULL, "journal record");
-  int rc = r->host->journal(r->p, text);
+  int rc = text != NULL ? r->host->journal(r->p, text) : KM_ENOMEM;
   if (rc < 0) {
     free(text);
-    return kp_fail(r, KM_EJOURNAL, NULL,
-                   "journal record %s for %s could not be written (%s); "
-                   "nothing was changed after it",
-                   type ? type : "?", id ? id : "?", km_strerror(rc));
+    kp_fail(r, KM_EJOURNAL, NULL,
+            "journal record %s for %s could not be written (%s); nothing "
+            "was changed after it",
+            type ? type : "?", id ? id : "?", km_strerror(rc));
+    json_decref(rec);
+    return KM_EJOURNAL;
   }
+  json_decref(rec);
   pipe_log_t *l = pipe_log(s, r, true);
   l->recs = km_xrealloc(l->recs, (l->n + 1) * sizeof(*l->recs));
   l->recs[l->n++] = text;
