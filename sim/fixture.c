@@ -97,8 +97,19 @@ static int jtime(fx_t *fx, const char *where, json_t *o, const char *k,
     *out = def;
     return 0;
   }
+  /* "-20d" / "+3h": relative to kmsim's start, so a fixture keeps its
+   * meaning (a key rotated 20 days ago) whatever day it is loaded. */
+  if (s[0] == '-' || s[0] == '+') {
+    int64_t d = ksim_parse_interval(s + 1);
+    if (d < 0)
+      return fail(fx, where, "%s: expected -<n>[d|h|m|s] or +<n>[d|h|m|s]",
+                  k);
+    *out = s[0] == '-' ? fx->now - d : fx->now + d;
+    return 0;
+  }
   if (km_parse_iso8601(s, out) != 0)
-    return fail(fx, where, "%s: expected YYYY-MM-DDThh:mm:ssZ", k);
+    return fail(fx, where,
+                "%s: expected YYYY-MM-DDThh:mm:ssZ or a relative -<n>d", k);
   return 0;
 }
 

@@ -96,8 +96,10 @@ typedef struct km_host_api_s {
    * announces.  Records with secret-looking keys are refused. */
   int (*journal)(km_pipeline_t *p, const char *record_json);
 
-  /* Replays this pipeline's earlier journal records (resume): cb is called
-   * synchronously for each, in order. */
+  /* Replays this pipeline's journal records, those of earlier attempts of
+   * the run (resume) and those written so far in this one: cb is called
+   * synchronously for each, in order, with the record flat
+   * ({"type": ..., fields...}). */
   int (*journal_replay)(km_pipeline_t *p,
                         void (*cb)(const char *record_json, void *ud),
                         void *ud);

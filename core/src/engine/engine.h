@@ -79,8 +79,9 @@ typedef struct km_engine_opts_s {
   km_rl_t *rl;                  /* borrowed */
   km_plugin_set_t *plugins;     /* borrowed */
   struct km_journal_s *journal; /* borrowed; NULL in plan mode */
-  /* Records of an earlier attempt of this run (resume): a borrowed JSON
-   * array of journal envelopes {seq, ts, type, fields}; may be NULL. */
+  /* Records of earlier attempts of this run (resume): a borrowed JSON
+   * array of journal envelopes {seq, ts, type, fields}, to which the engine
+   * appends every record it writes; may be NULL in plan mode. */
   json_t *prior_records;
   km_run_mode_t mode;
   int max_accounts; /* 0: 16 */
@@ -95,9 +96,8 @@ typedef struct km_engine_opts_s {
   void *global_ud;
   /* Finds another account of the run by manifest name (host call_as):
    * fills its id and credential getter; returns 0 or KM_ENOENT. */
-  int (*resolve_account)(void *ud, const char *account,
-                         const char **account_id, km_cred_get_fn *get,
-                         void **cred_src);
+  int (*resolve_account)(void *ud, const char *account, const char **account_id,
+                         km_cred_get_fn *get, void **cred_src);
   void *resolve_ud;
   /* Progress lines (not a TTY: one per event). May be NULL. */
   void (*progress)(km_pipeline_t *p, const char *event, void *ud);

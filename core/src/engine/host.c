@@ -90,8 +90,7 @@ static void on_acs_done(const km_acs_result_t *res, void *ud) {
   call_t *c = ud;
   /* Tell the limiter about every throttling answer the client absorbed in
    * its retries (reported at the end of the call, not per attempt). */
-  if (res->throttled > 0)
-    km_rl_throttled(c->p->e->o.rl, c->rl_key);
+  if (res->throttled > 0) km_rl_throttled(c->p->e->o.rl, c->rl_key);
   if (res->status < 0) {
     call_finish(c, res->status, NULL, res->err);
     return;
@@ -137,8 +136,8 @@ static void on_token(int status, void *ud) {
 static int start_call(km_pipeline_t *p, const char *account_id,
                       km_cred_get_fn get_cred, void *cred_src,
                       const char *product, const char *action,
-                      const char *const *params, size_t n,
-                      km_plugin_call_cb cb, void *ud) {
+                      const char *const *params, size_t n, km_plugin_call_cb cb,
+                      void *ud) {
   km_product_t prod;
   if (product == NULL || action == NULL || cb == NULL ||
       km_product_from_name(product, &prod) < 0)
@@ -191,9 +190,8 @@ int km__host_call(km_pipeline_t *p, const char *product, const char *action,
   return h_call(p, product, action, params, n, cb, ud);
 }
 
-static int h_call_as(km_pipeline_t *p, const char *account,
-                     const char *product, const char *action,
-                     const char *const *params, size_t n,
+static int h_call_as(km_pipeline_t *p, const char *account, const char *product,
+                     const char *action, const char *const *params, size_t n,
                      km_plugin_call_cb cb, void *ud) {
   const char *id = NULL;
   km_cred_get_fn get = NULL;
@@ -254,8 +252,13 @@ static int h_journal(km_pipeline_t *p, const char *record_json) {
   if (rc < 0)
     km_log(KM_LOG_ERROR, "%s %s: journal: %s", p->t.account, p->t.region,
            err.text);
-  else
+  else {
+    /* journal_replay returns this attempt's records too. */
+    if (p->e->o.prior_records != NULL)
+      json_array_append_new(p->e->o.prior_records,
+                            json_pack("{s:s, s:O}", "type", t, "fields", rec));
     maybe_crash(t);
+  }
   free(t);
   json_decref(rec);
   return rc;
@@ -290,14 +293,12 @@ static int h_journal_replay(km_pipeline_t *p,
 static void h_outcome(km_pipeline_t *p, const char *kind, const char *id,
                       const char *outcome, const char *reason) {
   /* Kept beside the document, which stages replace wholesale. */
-  if (p->outcomes == NULL)
-    p->outcomes = json_array();
-  json_array_append_new(
-      p->outcomes, json_pack("{s:s, s:s, s:s, s:s?}", "kind", kind, "id", id,
-                             "outcome", outcome, "reason", reason));
-  km_log(KM_LOG_DEBUG, "%s %s: %s %s %s%s%s", p->t.account, p->t.region,
-         kind, id, outcome, reason != NULL ? ": " : "",
-         reason != NULL ? reason : "");
+  if (p->outcomes == NULL) p->outcomes = json_array();
+  json_array_append_new(p->outcomes,
+                        json_pack("{s:s, s:s, s:s, s:s?}", "kind", kind, "id",
+                                  id, "outcome", outcome, "reason", reason));
+  km_log(KM_LOG_DEBUG, "%s %s: %s %s %s%s%s", p->t.account, p->t.region, kind,
+         id, outcome, reason != NULL ? ": " : "", reason != NULL ? reason : "");
 }
 
 typedef struct ptimer_s {

@@ -95,8 +95,10 @@ void km_inv_strs_free(km_inv_strs_t *l) {
 }
 
 void km_inv_set(char **dst, const char *v) {
+  /* Copy first: v may be *dst itself (km_inv_key_decide(k, v, k->rule..)). */
+  char *copy = (v != NULL && v[0] != '\0') ? km_xstrdup(v) : NULL;
   free(*dst);
-  *dst = (v != NULL && v[0] != '\0') ? km_xstrdup(v) : NULL;
+  *dst = copy;
 }
 
 static void instance_init(km_inv_instance_t *in) {
@@ -314,9 +316,10 @@ void km_inv_count(const km_inv_t *inv, km_inv_counts_t *out) {
   out->blocking =
       out->keys[KM_VERDICT_BLOCKED] + out->secrets[KM_VERDICT_BLOCKED];
   for (size_t i = 0; i < inv->nissues; i++) {
-    if (inv->issues[i].verdict == KM_VERDICT_BLOCKED)
+    if (inv->issues[i].verdict == KM_VERDICT_BLOCKED) {
       out->blocking++;
-    else
+      out->blocking_issues++;
+    } else
       out->warnings++;
   }
 }

@@ -222,8 +222,9 @@ void km_inv_sort(km_inv_t *inv);
 typedef struct km_inv_counts_s {
   size_t keys[KM_VERDICT_WARNING + 1];
   size_t secrets[KM_VERDICT_WARNING + 1];
-  size_t blocking; /* blocked keys + blocked secrets + blocking issues */
-  size_t warnings; /* warning issues */
+  size_t blocking;        /* blocked keys + blocked secrets + blocking issues */
+  size_t blocking_issues; /* instance-level: the whole pipeline is blocked */
+  size_t warnings;        /* warning issues */
 } km_inv_counts_t;
 void km_inv_count(const km_inv_t *inv, km_inv_counts_t *out);
 

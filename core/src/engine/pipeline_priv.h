@@ -23,7 +23,7 @@ struct km_pipeline_s {
   bool passed_barrier; /* reached the barrier once */
   km_err_t err;
   json_t *doc;
-  char *doc_text; /* cache for doc_get */
+  char *doc_text;   /* cache for doc_get */
   json_t *outcomes; /* host->outcome records, array (NULL until the first) */
   km_stage_run_t run;
   /* outstanding host calls and timers: the pipeline ends only when zero */

@@ -35,11 +35,15 @@ static size_t moving(const km_inv_counts_t *c) {
          c->secrets[KM_VERDICT_PENDING];
 }
 
+/* A pipeline is blocked by an instance-level problem, or when everything it
+ * would move is blocked; a blocked resource alongside movable ones only
+ * keeps itself out of the batches (the run moves the rest). */
 const char *km_plan_status(const km_inv_t *inv) {
   km_inv_counts_t c;
   km_inv_count(inv, &c);
-  if (c.blocking > 0) return "blocked";
-  return moving(&c) > 0 ? "ready" : "nothing to do";
+  if (c.blocking_issues > 0) return "blocked";
+  if (moving(&c) > 0) return "ready";
+  return c.blocking > 0 ? "blocked" : "nothing to do";
 }
 
 /* 1234567 -> "1,234,567"; negative -> "?". */
@@ -73,7 +77,7 @@ static void tally(km_inv_t *const *v, size_t n, tally_t *t) {
       km_inv_counts_t c;
       km_inv_count(v[j], &c);
       t->warnings += c.warnings;
-      if (c.blocking > 0) {
+      if (strcmp(km_plan_status(v[j]), "blocked") == 0) {
         blocked = true;
       } else if (moving(&c) > 0) {
         t->resources += moving(&c);
@@ -122,10 +126,13 @@ static void table(km_buf_t *o, km_inv_t *const *v, size_t n) {
              c.secrets[KM_VERDICT_DONE], c.secrets[KM_VERDICT_SKIPPED]);
     snprintf(byok, sizeof(byok), "%zu", c.keys[KM_VERDICT_NEEDS_BYOK]);
     snprintf(bt, sizeof(bt), "%zu", b.n);
-    if (c.blocking > 0)
+    const char *status = km_plan_status(v[i]);
+    if (c.blocking > 0 && strcmp(status, "blocked") == 0)
       snprintf(st, sizeof(st), "blocked (%zu)", c.blocking);
+    else if (c.blocking > 0)
+      snprintf(st, sizeof(st), "%s, %zu blocked", status, c.blocking);
     else
-      snprintf(st, sizeof(st), "%s", km_plan_status(v[i]));
+      snprintf(st, sizeof(st), "%s", status);
     row(o, wa, wr, v[i]->account, v[i]->region, k, s, byok, bt, st);
     km_batches_free(&b);
   }
