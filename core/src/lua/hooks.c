@@ -1,0 +1,316 @@
+/* The five named hooks as plugins use them: which file runs, and what its
+ * result must look like (docs/hooks.md is the contract).
+ *
+ * Files.  The target's "hooks" setting (runtime.c hooks_json) names the
+ * operator's files, already resolved from the account and the manifest;
+ * a hook it does not name falls back to lua/<name>.lua.  A named file that
+ * has gone missing is not a fallback case: the run fails with "cannot
+ * open", so an operator's customisation is never silently replaced by the
+ * default.  post_check may name several files: they run in order and their
+ * verdicts merge (all must pass; messages are prefixed with the file name).
+ *
+ * Results are checked here, once, so that every plugin reading them can
+ * trust the shape: a hook returning {chagne = true} fails with a message
+ * naming the file and the field, instead of being read as "no change".
+ */
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lua/priv.h"
+#include "util/util.h"
+
+static const char *const hook_names[] = {"rotation", "default_instance",
+                                         "post_check", "before_batch",
+                                         "after_batch"};
+
+typedef struct job_s {
+  km_lua_t *vm;
+  char *name;
+  char **files;
+  size_t nfiles, next;
+  json_t *input;
+  char *input_json;
+  json_t *merged; /* post_check */
+  km_plugin_call_cb cb;
+  void *ud;
+} job_t;
+
+static bool known(const char *name) {
+  for (size_t i = 0; i < KM_ARRAY_SIZE(hook_names); i++)
+    if (strcmp(name, hook_names[i]) == 0) return true;
+  return false;
+}
+
+/* The files configured for name in hooks (may be NULL), as an owned list;
+ * empty when none is configured. */
+static char **configured(const json_t *hooks, const char *name, size_t *n) {
+  *n = 0;
+  json_t *v = json_object_get(hooks, name);
+  char **out =
+      km_xcalloc(json_is_array(v) ? json_array_size(v) + 1 : 2, sizeof(char *));
+  if (json_is_string(v)) {
+    out[(*n)++] = km_xstrdup(json_string_value(v));
+  } else if (json_is_array(v)) {
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e) {
+      if (json_is_string(e)) out[(*n)++] = km_xstrdup(json_string_value(e));
+    }
+  }
+  return out;
+}
+
+void km_lua_dirs_free(char **dirs, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    free(dirs[i]);
+  free(dirs);
+}
+
+char **km_lua_hook_dirs(const char *hooks_json, size_t *n) {
+  json_error_t jerr;
+  json_t *hooks = hooks_json != NULL ? json_loads(hooks_json, 0, &jerr) : NULL;
+  char **dirs = NULL;
+  *n = 0;
+  for (size_t h = 0; h < KM_ARRAY_SIZE(hook_names); h++) {
+    size_t nf;
+    char **files = configured(hooks, hook_names[h], &nf);
+    for (size_t i = 0; i < nf; i++) {
+      char *d = km_xstrdup(dirname(files[i]));
+      bool seen = false;
+      for (size_t k = 0; k < *n && !seen; k++)
+        seen = strcmp(dirs[k], d) == 0;
+      if (seen) {
+        free(d);
+        continue;
+      }
+      dirs = km_xrealloc(dirs, (*n + 1) * sizeof(char *));
+      dirs[(*n)++] = d;
+    }
+    km_lua_dirs_free(files, nf);
+  }
+  json_decref(hooks);
+  return dirs;
+}
+
+/* ---- result checks ---- */
+
+static bool want_bool(const json_t *o, const char *k, char *why, size_t len) {
+  if (json_is_boolean(json_object_get(o, k))) return true;
+  snprintf(why, len, "'%s' must be true or false", k);
+  return false;
+}
+
+static bool opt_string(const json_t *o, const char *k, char *why, size_t len) {
+  json_t *v = json_object_get(o, k);
+  if (v == NULL || json_is_null(v) || json_is_string(v)) return true;
+  snprintf(why, len, "'%s' must be a string", k);
+  return false;
+}
+
+static bool check_rotation(json_t *out, char *why, size_t len) {
+  if (!want_bool(out, "change", why, len)) return false;
+  if (!json_is_true(json_object_get(out, "change"))) return true;
+  if (!want_bool(out, "automatic_rotation", why, len)) return false;
+  if (json_is_true(json_object_get(out, "automatic_rotation")) &&
+      !json_is_string(json_object_get(out, "rotation_interval"))) {
+    snprintf(why, len,
+             "'rotation_interval' is required (a string such as "
+             "\"8760h\") when automatic_rotation is true");
+    return false;
+  }
+  return true;
+}
+
+static bool check_default_instance(const json_t *in, json_t *out, char *why,
+                                   size_t len) {
+  const char *id = json_string_value(json_object_get(out, "instance"));
+  if (id == NULL) {
+    snprintf(why, len, "'instance' must be an instance id");
+    return false;
+  }
+  const char *dest = json_string_value(json_object_get(in, "destination"));
+  if (dest != NULL && strcmp(dest, id) == 0) return true;
+  size_t i;
+  json_t *c;
+  json_array_foreach(json_object_get(in, "candidates"), i, c) {
+    const char *cid = json_string_value(json_object_get(c, "id"));
+    if (cid != NULL && strcmp(cid, id) == 0) return true;
+  }
+  snprintf(why, len,
+           "instance %s is neither the destination nor one of the "
+           "candidates",
+           id);
+  return false;
+}
+
+static bool check_batch(json_t *out, char *why, size_t len) {
+  return want_bool(out, "accept", why, len) &&
+         opt_string(out, "reason", why, len);
+}
+
+/* messages: a list of strings; {} (an empty Lua table) reads as []. */
+static bool check_post_check(json_t *out, char *why, size_t len) {
+  if (!want_bool(out, "passed", why, len)) return false;
+  json_t *m = json_object_get(out, "messages");
+  if (m == NULL || (json_is_object(m) && json_object_size(m) == 0)) {
+    json_object_set_new(out, "messages", json_array());
+    return true;
+  }
+  size_t i;
+  json_t *e;
+  bool ok = json_is_array(m);
+  json_array_foreach(m, i, e) ok = ok && json_is_string(e);
+  if (!ok) snprintf(why, len, "'messages' must be a list of strings");
+  return ok;
+}
+
+static bool check(const char *name, const json_t *in, json_t *out, char *why,
+                  size_t len) {
+  if (!json_is_object(out)) {
+    snprintf(why, len, "it must return a table with named fields");
+    return false;
+  }
+  if (strcmp(name, "rotation") == 0) return check_rotation(out, why, len);
+  if (strcmp(name, "default_instance") == 0)
+    return check_default_instance(in, out, why, len);
+  if (strcmp(name, "post_check") == 0) return check_post_check(out, why, len);
+  return check_batch(out, why, len);
+}
+
+/* ---- running ---- */
+
+static void job_free(job_t *j) {
+  km_lua_dirs_free(j->files, j->nfiles);
+  json_decref(j->input);
+  json_decref(j->merged);
+  free(j->input_json);
+  free(j->name);
+  free(j);
+}
+
+static void deliver(job_t *j, int status, const char *body,
+                    const km_err_t *err) {
+  km_plugin_call_result_t res = {status, body, err};
+  km_plugin_call_cb cb = j->cb;
+  void *ud = j->ud;
+  job_free(j);
+  cb(&res, ud);
+}
+
+static void merge(job_t *j, const char *file, json_t *out) {
+  char *copy = km_xstrdup(file);
+  const char *base = basename(copy);
+  json_t *msgs = json_object_get(out, "messages");
+  json_t *all = json_object_get(j->merged, "messages");
+  size_t i;
+  json_t *m;
+  json_array_foreach(msgs, i, m) {
+    json_array_append_new(all,
+                          json_sprintf("%s: %s", base, json_string_value(m)));
+  }
+  if (!json_is_true(json_object_get(out, "passed")))
+    json_object_set_new(j->merged, "passed", json_false());
+  json_array_append_new(json_object_get(j->merged, "checks"),
+                        json_pack("{s:s, s:O, s:O}", "file", file, "passed",
+                                  json_object_get(out, "passed"), "messages",
+                                  msgs));
+  free(copy);
+}
+
+static int start_next(job_t *j);
+
+static void on_run(const km_plugin_call_result_t *res, void *ud) {
+  job_t *j = ud;
+  const char *file = j->files[j->next - 1];
+  if (res->status < 0) {
+    deliver(j, res->status, NULL, res->err);
+    return;
+  }
+  json_error_t jerr;
+  json_t *out = json_loads(res->body_json, 0, &jerr);
+  char why[256];
+  if (!check(j->name, j->input, out, why, sizeof(why))) {
+    km_err_t err;
+    memset(&err, 0, sizeof(err));
+    err.code = KM_ELUA;
+    snprintf(err.where, sizeof(err.where), "%s", file);
+    snprintf(err.text, sizeof(err.text),
+             "%s hook (%s) returned a result that does not fit "
+             "docs/hooks.md: %s",
+             j->name, file, why);
+    json_decref(out);
+    deliver(j, KM_ELUA, NULL, &err);
+    return;
+  }
+  if (j->merged == NULL) {
+    char *text = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(out);
+    deliver(j, 0, text, NULL);
+    free(text);
+    return;
+  }
+  merge(j, file, out);
+  json_decref(out);
+  if (j->next < j->nfiles) {
+    int rc = start_next(j);
+    if (rc < 0) {
+      km_err_t err;
+      memset(&err, 0, sizeof(err));
+      km__err_set(&err, rc, "post_check hook (%s): %s", j->files[j->next],
+                  km_strerror(rc));
+      deliver(j, rc, NULL, &err);
+    }
+    return;
+  }
+  char *text = json_dumps(j->merged, JSON_COMPACT | JSON_SORT_KEYS);
+  deliver(j, 0, text, NULL);
+  free(text);
+}
+
+static int start_next(job_t *j) {
+  const char *file = j->files[j->next++];
+  return km_lua_run(j->vm, file, j->name, j->input_json, on_run, j);
+}
+
+int km_lua_hook(km_lua_t *vm, const char *hooks_json, const char *name,
+                const char *input_json, km_plugin_call_cb cb, void *ud) {
+  if (name == NULL || !known(name) || cb == NULL) return KM_EINVAL;
+  json_error_t jerr;
+  json_t *input = json_loads(input_json != NULL ? input_json : "{}", 0, &jerr);
+  if (!json_is_object(input)) {
+    json_decref(input);
+    return KM_EINVAL;
+  }
+  json_t *hooks = hooks_json != NULL ? json_loads(hooks_json, 0, &jerr) : NULL;
+  size_t n;
+  char **files = configured(hooks, name, &n);
+  json_decref(hooks);
+  if (n == 0) {
+    char *def = km_xasprintf("%s/%s.lua", vm->lua_dir, name);
+    if (access(def, R_OK) != 0) {
+      free(def);
+      km_lua_dirs_free(files, n);
+      json_decref(input);
+      return KM_ENOENT;
+    }
+    files[n++] = def;
+  }
+  job_t *j = km_xcalloc(1, sizeof(*j));
+  j->vm = vm;
+  j->name = km_xstrdup(name);
+  j->files = files;
+  j->nfiles = n;
+  j->input = input;
+  j->input_json = km_xstrdup(input_json != NULL ? input_json : "{}");
+  j->cb = cb;
+  j->ud = ud;
+  if (strcmp(name, "post_check") == 0)
+    j->merged =
+        json_pack("{s:b, s:[], s:[]}", "passed", 1, "messages", "checks");
+  int rc = start_next(j);
+  if (rc < 0) job_free(j);
+  return rc;
+}

@@ -1,0 +1,115 @@
+/* The Lua hook runtime (docs/hooks.md).
+ *
+ * One km_lua_t per pipeline: its own lua_State (created on the first hook
+ * run, closed by km_lua_free), so pipelines share no Lua globals.  Every
+ * hook call runs as a coroutine on the loop; kms.call yields it and the loop
+ * resumes it when the response arrives.  Each call has an instruction and a
+ * wall-clock budget; each state has a memory cap.  A hook that fails, loops
+ * or exhausts memory fails its own call with file:line and a traceback.
+ *
+ * Threading: everything here runs on the loop thread.  Callbacks are never
+ * called from inside the function that started the work.
+ */
+#ifndef KM_LUA_H
+#define KM_LUA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "kmsmig/plugin.h"
+
+typedef struct km_lua_s km_lua_t;
+
+/* Starts one cloud call: the same contract as km_host_api_t.call (returns 0
+ * and calls cb exactly once later, or < 0 and never calls cb; KM_EPERM for
+ * a write action in plan mode).  call_ud is km_lua_opts_t.call_ud. */
+typedef int (*km_lua_call_fn)(void *call_ud, const char *product,
+                              const char *action, const char *const *params,
+                              size_t n, km_plugin_call_cb cb, void *ud);
+
+/* Receives kmsmig.log / print lines (KM_LOG_* level; msg borrowed). */
+typedef void (*km_lua_log_fn)(void *log_ud, int level, const char *msg);
+
+typedef struct km_lua_opts_s {
+  uv_loop_t *loop; /* borrowed; must outlive the runtime */
+  km_lua_call_fn call;
+  void *call_ud;
+  km_lua_log_fn log; /* NULL: km_log prefixed with account and region */
+  void *log_ud;
+  /* Identity for kmsmig.account() etc.  Copied. */
+  const char *account;
+  const char *account_id;
+  const char *region;
+  const char *mode; /* "plan" | "run" */
+  /* Where the default hooks and the helper module live; NULL:
+   * km_lua_default_dir().  Copied. */
+  const char *lua_dir;
+  /* Extra folders `require` searches (the hook files' folders).  Copied. */
+  const char *const *require_dirs;
+  size_t nrequire_dirs;
+  /* Budgets; 0 selects the default (KM_LUA_DEFAULT_*). */
+  uint64_t max_instructions; /* per hook call, all its threads together */
+  uint64_t max_ms;           /* per hook call, wall clock, across yields */
+  size_t max_memory;         /* per state, bytes */
+} km_lua_opts_t;
+
+#define KM_LUA_DEFAULT_INSTRUCTIONS 100000000u /* about a second of CPU */
+#define KM_LUA_DEFAULT_MS 120000u
+#define KM_LUA_DEFAULT_MEMORY (64u * 1024u * 1024u)
+
+/* The built-in hook folder: $KMSMIG_LUA_DIR, else KM_SOURCE_DIR "/lua".
+ * Borrowed (static or environment storage). */
+const char *km_lua_default_dir(void);
+
+/* Creates a runtime (owned; free with km_lua_free).  Cheap: the lua_State
+ * is created on the first run.  Never NULL. */
+km_lua_t *km_lua_new(const km_lua_opts_t *opts);
+
+/* Closes the state.  Runs still in flight end first with KM_ECANCELED
+ * through their callbacks.  Outstanding cloud calls are abandoned: their
+ * callbacks still arrive later and only free their own record.  NULL is a
+ * no-op. */
+void km_lua_free(km_lua_t *lua);
+
+/* Runs the hook file `path` (borrowed): the file returns a function, or a
+ * table holding a function under `name`; it is called with input_json
+ * (borrowed; decoded to a table) and must return a table.  Returns 0 and
+ * calls cb exactly once, later, from the loop: status 0 with body_json the
+ * returned table as JSON, or KM_ELUA / KM_ECANCELED with err (where =
+ * "file:line", text = message and traceback).  Returns KM_EINVAL (input not
+ * a JSON object) without calling cb. */
+int km_lua_run(km_lua_t *lua, const char *path, const char *name,
+               const char *input_json, km_plugin_call_cb cb, void *ud);
+
+/* Runs hook `name` ("rotation", "default_instance", "post_check",
+ * "before_batch", "after_batch") as a pipeline's plugins see it: the file
+ * comes from hooks_json (borrowed, the target's "hooks" setting; may be
+ * NULL), else lua_dir/<name>.lua.  The result is checked against the hook's
+ * documented output (docs/hooks.md); post_check runs every listed file in
+ * order and merges {passed, messages, checks}.  Returns 0 (cb exactly once,
+ * later), KM_ENOENT when neither a configured nor a default file exists, or
+ * KM_EINVAL for an unknown name or input that is not a JSON object. */
+int km_lua_hook(km_lua_t *lua, const char *hooks_json, const char *name,
+                const char *input_json, km_plugin_call_cb cb, void *ud);
+
+/* The folders `require` should search for the hook files named in
+ * hooks_json (borrowed): an owned array of n owned strings; free with
+ * km_lua_dirs_free. */
+char **km_lua_hook_dirs(const char *hooks_json, size_t *n);
+void km_lua_dirs_free(char **dirs, size_t n);
+
+/* Registry references held by every runtime of the process (ASan builds
+ * and tests assert it is 0 once runtimes are freed). */
+long km_lua_live_refs(void);
+
+/* Bytes the state currently holds (0 before the first run). */
+size_t km_lua_memory(const km_lua_t *lua);
+
+/* host_hooks.c: closes the Lua state of pipeline p, if it has one.  The
+ * engine calls it for every pipeline before freeing them. */
+struct km_pipeline_s;
+void km__host_hooks_close(struct km_pipeline_s *p);
+
+#endif
