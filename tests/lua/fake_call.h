@@ -5,6 +5,7 @@
  *   ListKeys  -> 250 keys, paged by PageNumber/PageSize ("Keys.Key")
  *   Fail      -> status KM_ECLOUD, Code "Forbidden.NoPermission"
  *   Garbage   -> a body that is not JSON
+ *   ListResourceTags -> team=payments, except for KeyId "key-untagged"
  *   anything else -> {"RequestId": "fake"}
  * In plan mode, actions starting with Update/Create/Delete/Enable/Disable
  * are refused at the start with KM_EPERM, as host.c does.
@@ -65,6 +66,15 @@ static void fake_answer(uv_timer_t *t) {
     res.err = &err;
   } else if (strcmp(r->action, "Garbage") == 0) {
     body = strdup("<html>");
+  } else if (strcmp(r->action, "ListResourceTags") == 0) {
+    const char *id = json_string_value(json_object_get(r->params, "KeyId"));
+    json_t *tags = json_array();
+    if (id == NULL || strcmp(id, "key-untagged") != 0)
+      json_array_append_new(tags, json_pack("{s:s, s:s}", "TagKey", "team",
+                                            "TagValue", "payments"));
+    json_t *o = json_pack("{s:{s:o}}", "Tags", "Tag", tags);
+    body = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
   } else if (strcmp(r->action, "Echo") == 0) {
     json_t *o =
         json_pack("{s:s, s:O}", "Action", r->action, "Params", r->params);
