@@ -242,6 +242,48 @@ static void test_shapes_and_missing(void **st) {
   km_lua_dirs_free(dirs, n);
 }
 
+/* The example hooks of manifests/custom-hooks.yaml do what they say. */
+static void test_manifest_examples(void **st) {
+  (void)st;
+  km_lua_t *lua = new_lua(NULL);
+#define EX KM_SOURCE_DIR "/manifests/hooks/"
+  const char *hooks =
+      "{\"rotation\":\"" EX "rotation_audit.lua\","
+      "\"default_instance\":\"" EX "default_instance_keep.lua\","
+      "\"before_batch\":\"" EX "before_batch_window.lua\"}";
+  /* rotation_audit: the default's answer, except rds- secrets. */
+  assert_json(hook_ok(lua, hooks, "rotation",
+                      "{\"kind\":\"key\",\"id\":\"key-1\","
+                      "\"phase\":\"before\",\"automatic_rotation\":true}"),
+              "{\"change\":true,\"automatic_rotation\":false}");
+  assert_json(hook_ok(lua, hooks, "rotation",
+                      "{\"kind\":\"secret\",\"id\":\"rds-orders\","
+                      "\"phase\":\"after\",\"automatic_rotation\":true,"
+                      "\"rotation_interval\":\"604800s\"}"),
+              "{\"change\":true,\"automatic_rotation\":true,"
+              "\"rotation_interval\":\"2592000s\"}");
+  /* default_instance_keep: the current default when it is a candidate. */
+  json_t *in = json_loads(di_input, 0, NULL);
+  json_object_set_new(in, "current", json_string("kst-roomy"));
+  char *input = json_dumps(in, JSON_COMPACT);
+  json_decref(in);
+  json_t *r = hook_ok(lua, hooks, "default_instance", input);
+  free(input);
+  assert_string_equal(json_string_value(json_object_get(r, "instance")),
+                      "kst-roomy");
+  json_decref(r);
+  r = hook_ok(lua, hooks, "default_instance", di_input);
+  assert_string_equal(json_string_value(json_object_get(r, "instance")),
+                      "kst-dest");
+  json_decref(r);
+  /* before_batch_window: a scheduled batch is always accepted. */
+  assert_json(hook_ok(lua, hooks, "before_batch",
+                      "{\"batch\":1,\"when\":\"2027-03-06T02:00:00+08:00\"}"),
+              "{\"accept\":true}");
+#undef EX
+  km_lua_free(lua);
+}
+
 /* host->hook on a hand-built pipeline in plan mode: the hook's write goes
  * through km__host_call, which refuses it before touching the network. */
 static void test_host_hook_plan_mode(void **st) {
@@ -289,6 +331,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_batches_and_post_check, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_shapes_and_missing, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_manifest_examples, setup, teardown),
       cmocka_unit_test_setup_teardown(test_host_hook_plan_mode, setup,
                                       teardown),
   };
