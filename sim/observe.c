@@ -234,7 +234,8 @@ static int metrics(ksim_req_t *req, ksim_resp_t *resp, bool last_only) {
   KSIM_VEC(point_t) pts = {0};
   for (size_t k = 0; k < g_obs.n; k++) {
     const ev_t *e = ev_at(k);
-    if (e->t_ms < start || e->t_ms >= end) continue;
+    /* left-open, right-closed (reference §6) */
+    if (e->t_ms <= start || e->t_ms > end) continue;
     if (strcmp(e->product, "kms") != 0 && strcmp(e->product, "gateway") != 0)
       continue;
     bool ded = e->instance[0] != '\0';

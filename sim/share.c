@@ -107,14 +107,18 @@ static json_t *share_by_id(ksim_cloud_t *c, const char *id) {
 
 /* Instances (KMSInstance resources) of a share. */
 static void share_instances(ksim_cloud_t *c, const char *share_id,
-                            ksim_instance_t **out, size_t *n, size_t max) {
+                            ksim_instance_t **out, size_t *n, size_t max,
+                            bool pending_too) {
   *n = 0;
   size_t i;
   json_t *a;
   json_array_foreach(assocs(c), i, a) {
     if (strcmp(sget(a, "ResourceShareId"), share_id) == 0 &&
         strcmp(sget(a, "AssociationType"), "Resource") == 0 &&
-        strcmp(sget(a, "AssociationStatus"), "Associated") == 0 && *n < max) {
+        (strcmp(sget(a, "AssociationStatus"), "Associated") == 0 ||
+         (pending_too &&
+          strcmp(sget(a, "AssociationStatus"), "Associating") == 0)) &&
+        *n < max) {
       ksim_instance_t *inst = ksim_instance_by_id(c, sget(a, "EntityId"));
       if (inst != NULL) out[(*n)++] = inst;
     }
@@ -137,7 +141,7 @@ static void complete_target(ksim_cloud_t *c, json_t *share, json_t *as) {
   }
   ksim_instance_t *insts[16];
   size_t n;
-  share_instances(c, sget(share, "ResourceShareId"), insts, &n, 16);
+  share_instances(c, sget(share, "ResourceShareId"), insts, &n, 16, false);
   for (size_t i = 0; i < n; i++) {
     ksim_instance_t *inst = insts[i];
     if (ksim_strs_has(&inst->shared_with, t->id)) continue;
@@ -194,7 +198,7 @@ static bool owns_resources(ksim_cloud_t *c, const ksim_instance_t *inst,
 static void complete_disassociate(ksim_cloud_t *c, json_t *share, json_t *as) {
   ksim_instance_t *insts[16];
   size_t n;
-  share_instances(c, sget(share, "ResourceShareId"), insts, &n, 16);
+  share_instances(c, sget(share, "ResourceShareId"), insts, &n, 16, false);
   const char *uid = sget(as, "EntityId");
   if (strcmp(sget(as, "AssociationType"), "Target") == 0) {
     for (size_t i = 0; i < n; i++)
@@ -254,7 +258,7 @@ const char *ksim_share_status(ksim_cloud_t *c, const char *instance_id,
       continue;
     ksim_instance_t *insts[16];
     size_t n;
-    share_instances(c, sget(a, "ResourceShareId"), insts, &n, 16);
+    share_instances(c, sget(a, "ResourceShareId"), insts, &n, 16, true);
     for (size_t j = 0; j < n; j++)
       if (strcmp(insts[j]->id, instance_id) == 0)
         best = sget(a, "AssociationStatus");
@@ -519,7 +523,7 @@ static int delete_share(ksim_req_t *req, ksim_resp_t *resp) {
   if (s == NULL) return -1;
   ksim_instance_t *insts[16];
   size_t n;
-  share_instances(c, sget(s, "ResourceShareId"), insts, &n, 16);
+  share_instances(c, sget(s, "ResourceShareId"), insts, &n, 16, false);
   size_t i;
   json_t *a;
   /* revoking fails while a principal still owns resources in the instance */
