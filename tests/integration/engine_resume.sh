@@ -37,8 +37,9 @@ s = json.load(open(sys.argv[1]))
 seen = {}
 for t in s["Tasks"]:
     for r in t["Keys"] + t["Secrets"]:
-        assert r not in seen, "%s in tasks %s and %s" % (r, seen[r], t["TaskId"])
-        seen[r] = t["TaskId"]
+        k = (t["Account"], t["Region"], r)
+        assert k not in seen, "%s in tasks %s and %s" % (k, seen[k], t["TaskId"])
+        seen[k] = t["TaskId"]
 print("tasks: %d, no resource in two tasks" % len(s["Tasks"]))
 PY
 echo "engine_resume: ok"

@@ -119,11 +119,14 @@ static km_inv_t **collect_invs(km_runtime_t *rt, size_t *n) {
     const km_err_t *pe = km_pipeline_error(p);
     if (st == KM_PIPE_FAILED && pe != NULL) {
       char msg[900];
-      snprintf(msg, sizeof(msg), "%s failed: %s%s%s%s%s",
-               km_stage_name(km_pipeline_stage(p)), pe->text,
-               pe->cloud_code[0] ? " (" : "", pe->cloud_code,
-               pe->request_id[0] ? ", RequestId " : "", pe->request_id);
-      if (pe->cloud_code[0]) strncat(msg, ")", sizeof(msg) - strlen(msg) - 1);
+      snprintf(msg, sizeof(msg), "%s failed: %s",
+               km_stage_name(km_pipeline_stage(p)), pe->text);
+      /* Name the Code and RequestId unless the text already does. */
+      if (pe->request_id[0] && strstr(msg, pe->request_id) == NULL) {
+        size_t l = strlen(msg);
+        snprintf(msg + l, sizeof(msg) - l, " (%s, RequestId %s)",
+                 pe->cloud_code, pe->request_id);
+      }
       km_inv_add_issue(invs[i], "pipeline.failed", KM_VERDICT_FAILED, msg);
     } else if (st == KM_PIPE_BLOCKED && pe != NULL) {
       km_inv_add_issue(invs[i], "pipeline.blocked", KM_VERDICT_BLOCKED,
