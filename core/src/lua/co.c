@@ -73,6 +73,8 @@ static km_lua_co_t *dequeue(km_lua_run_t *run) {
   return co;
 }
 
+static void where_of(lua_State *T, char *out, size_t len);
+
 /* ---- budgets ---- */
 
 static void kill_run(km_lua_run_t *run, const char *fmt, uint64_t limit) {
@@ -97,6 +99,15 @@ void km__lua_count_hook(lua_State *L, lua_Debug *ar) {
     kill_run(run, "hook ran longer than its budget of %" PRIu64 " ms",
              vm->o.max_ms);
   if (!run->killed) return;
+  if (run->kill_text == NULL) {
+    where_of(L, run->kill_where, sizeof(run->kill_where));
+    bool enforce = vm->enforce;
+    vm->enforce = false; /* the main thread is idle: build it there */
+    luaL_traceback(vm->L, L, run->kill_msg, 0);
+    run->kill_text = km_xstrdup(lua_tostring(vm->L, -1));
+    lua_pop(vm->L, 1);
+    vm->enforce = enforce;
+  }
   if (lua_isyieldable(L)) {
     lua_yield(L, 0); /* takes effect when the hook returns */
     return;
@@ -187,6 +198,8 @@ static void finish(km_lua_run_t *run, int status, const char *where,
   run->input = NULL;
   free(run->result_json);
   run->result_json = NULL;
+  free(run->kill_text);
+  run->kill_text = NULL;
   km_plugin_call_cb cb = run->cb;
   void *ud = run->ud;
   free(run->path);
@@ -198,7 +211,9 @@ static void finish(km_lua_run_t *run, int status, const char *where,
 
 static void fail(km_lua_run_t *run, lua_State *T, const char *text) {
   char where[192];
-  if (T != NULL)
+  if (run->kill_where[0] != '\0')
+    snprintf(where, sizeof(where), "%s", run->kill_where);
+  else if (T != NULL)
     where_of(T, where, sizeof(where));
   else
     snprintf(where, sizeof(where), "%s", run->path);
@@ -274,7 +289,10 @@ static bool step(km_lua_run_t *run, km_lua_co_t *co) {
   vm->enforce = false;
   vm->running = NULL;
   if (run->killed) {
-    fail_co(run, co, LUA_ERRRUN, run->kill_msg);
+    if (run->kill_text != NULL)
+      fail(run, co->T, run->kill_text);
+    else
+      fail_co(run, co, LUA_ERRRUN, run->kill_msg);
     return false;
   }
   if (rc == LUA_YIELD) {

@@ -93,6 +93,10 @@ struct km_lua_run_s {
   size_t inflight; /* kms.call in flight */
   bool killed;     /* a budget ran out: stop at the next chance */
   char kill_msg[160];
+  /* Where, and the traceback, as the count hook saw them: after the yield
+   * Lua reports the instruction before the one it stopped at. */
+  char kill_where[192];
+  char *kill_text;
   bool finished;
   char *result_json;  /* the main coroutine's table, once it returned */
   km_lua_run_t *next; /* vm's list */
