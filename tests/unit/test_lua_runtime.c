@@ -231,6 +231,10 @@ static void test_failures_stay_in_their_call(void **st) {
   assert_failed(&o, "pcall_loop.lua", 0, "instructions");
   assert_still_works(&f, other);
 
+  run_hook(&f, a, "co_loop.lua", "{}", &o);
+  assert_failed(&o, "co_loop.lua", 5, "instructions");
+  assert_still_works(&f, other);
+
   run_hook(&f, a, "error.lua", "{}", &o);
   assert_failed(&o, "error.lua", 4, "attempt to index a nil value");
   assert_non_null(strstr(o.err.text, "error.lua:4:"));
@@ -337,7 +341,7 @@ static void test_states_are_separate(void **st) {
   fix_done(&f);
 }
 
-static void test_pages(void **st) {
+static void test_pages_and_errors(void **st) {
   (void)st;
   fix_t f;
   fix_init(&f);
@@ -350,6 +354,16 @@ static void test_pages(void **st) {
   assert_string_equal(sfield(o.body, "first"), "key-000");
   assert_string_equal(sfield(o.body, "last"), "key-249");
   assert_int_equal(f.fake.calls, 3);
+  json_decref(o.body);
+
+  run_hook(&f, lua, "garbage.lua", "{}", &o);
+  assert_int_equal(o.status, 0);
+  assert_true(json_is_false(json_object_get(o.body, "parsed")));
+  assert_non_null(strstr(sfield(o.body, "msg"), "malformed response"));
+  assert_string_equal(sfield(o.body, "code"), "EPARSE");
+  assert_true(json_is_true(json_object_get(o.body, "failed")));
+  assert_string_equal(sfield(o.body, "msg2"), "not allowed to do that");
+  assert_string_equal(sfield(o.body, "code2"), "Forbidden.NoPermission");
   json_decref(o.body);
   km_lua_free(lua);
   fix_done(&f);
@@ -401,7 +415,7 @@ int main(void) {
       cmocka_unit_test(test_plan_mode_refuses_writes),
       cmocka_unit_test(test_sandbox),
       cmocka_unit_test(test_states_are_separate),
-      cmocka_unit_test(test_pages),
+      cmocka_unit_test(test_pages_and_errors),
       cmocka_unit_test(test_free_with_run_in_flight),
       cmocka_unit_test(test_bad_input),
   };
