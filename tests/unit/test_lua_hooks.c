@@ -232,6 +232,15 @@ static void test_shapes_and_missing(void **st) {
   km_lua_free(lua);
   assert_int_equal(never.calls, 0);
 
+  /* The syntax check for `kmsmig validate`. */
+  km_err_t err;
+  assert_int_equal(km_lua_check_syntax(KM_SOURCE_DIR "/lua/rotation.lua", &err),
+                   0);
+  assert_int_equal(km_lua_check_syntax(HOOKS "syntax_error.lua", &err),
+                   KM_ELUA);
+  assert_non_null(strstr(err.text, "syntax_error.lua:3: 'then' expected"));
+  assert_int_equal(km_lua_check_syntax(HOOKS "gone.lua", &err), KM_ENOENT);
+
   size_t n;
   char **dirs = km_lua_hook_dirs("{\"rotation\":\"/a/r.lua\",\"post_check\":"
                                  "[\"/b/p.lua\",\"/a/q.lua\"]}",

@@ -100,6 +100,11 @@ int km_lua_hook(km_lua_t *lua, const char *hooks_json, const char *name,
 char **km_lua_hook_dirs(const char *hooks_json, size_t *n);
 void km_lua_dirs_free(char **dirs, size_t n);
 
+/* Compiles the hook file at path (borrowed) without running it, for
+ * `kmsmig validate`: 0, KM_ENOENT (unreadable) or KM_ELUA (a syntax error;
+ * err->text is Lua's "path:line: message").  err may be NULL. */
+int km_lua_check_syntax(const char *path, km_err_t *err);
+
 /* Registry references held by every runtime of the process (ASan builds
  * and tests assert it is 0 once runtimes are freed). */
 long km_lua_live_refs(void);

@@ -263,6 +263,17 @@ int km__lua_open(km_lua_t *vm) {
   return 0;
 }
 
+int km_lua_check_syntax(const char *path, km_err_t *err) {
+  lua_State *L = luaL_newstate();
+  if (L == NULL)
+    return km__err_set(err, KM_ENOMEM, "%s", km_strerror(KM_ENOMEM));
+  int rc = luaL_loadfilex(L, path, "t");
+  int code = rc == LUA_OK ? 0 : rc == LUA_ERRFILE ? KM_ENOENT : KM_ELUA;
+  if (code < 0) km__err_setw(err, code, path, "%s", lua_tostring(L, -1));
+  lua_close(L);
+  return code;
+}
+
 /* ---- the runtime object ---- */
 
 static char *dup_or_null(const char *s) {
