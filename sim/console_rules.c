@@ -187,30 +187,24 @@ static void check_key(const ksim_instance_t *inst, const char *region,
             id);
 }
 
-static bool secret_name_taken(ksim_cloud_t *c, const ksim_instance_t *inst,
-                              const ksim_secret_t *self, const char **owner) {
-  for (size_t i = 0; i < c->accounts.n; i++) {
-    ksim_account_t *a = c->accounts.v[i];
-    for (size_t j = 0; j < a->regions.n; j++) {
-      ksim_region_t *r = a->regions.v[j];
-      if (strcmp(r->region, inst->region) != 0) continue;
-      for (size_t k = 0; k < r->secrets.n; k++) {
-        ksim_secret_t *s = r->secrets.v[k];
-        if (s != self && s->instance_id != NULL &&
-            strcmp(s->instance_id, inst->id) == 0 &&
-            strcmp(s->name, self->name) == 0) {
-          *owner = a->id;
-          return true;
-        }
-      }
-    }
+/* Secret names are unique per account and instance (reference §2): another
+ * account's secret of the same name in a shared instance is no conflict. */
+static bool secret_name_taken(const ksim_region_t *r,
+                              const ksim_instance_t *inst,
+                              const ksim_secret_t *self) {
+  for (size_t k = 0; k < r->secrets.n; k++) {
+    const ksim_secret_t *s = r->secrets.v[k];
+    if (s != self && s->instance_id != NULL &&
+        strcmp(s->instance_id, inst->id) == 0 &&
+        strcmp(s->name, self->name) == 0)
+      return true;
   }
   return false;
 }
 
-static void check_secret(ksim_cloud_t *c, const ksim_instance_t *inst,
-                         const char *region, ksim_region_t *r, const char *name,
-                         json_t *keys, json_t *out) {
+static void check_secret(const ksim_instance_t *inst, const char *region,
+                         ksim_region_t *r, const char *name, json_t *keys,
+                         json_t *out) {
   const char *inv = "Console.InvalidResource";
   ksim_secret_t *s = ksim_secret_find(r, name);
   if (s == NULL || strcmp(s->name, name) != 0) {
@@ -243,11 +237,9 @@ static void check_secret(ksim_cloud_t *c, const ksim_instance_t *inst,
       return;
     }
   }
-  const char *owner = NULL;
-  if (secret_name_taken(c, inst, s, &owner))
+  if (secret_name_taken(r, inst, s))
     problem(out, name, "secret", "Console.DuplicateSecretName",
-            "a secret named %s already exists in instance %s (account %s)",
-            name, inst->id, owner);
+            "a secret named %s already exists in instance %s", name, inst->id);
 }
 
 /* Resources that active tasks of other accounts will still put into inst:
@@ -326,7 +318,7 @@ json_t *ksim_console_check(ksim_cloud_t *c, ksim_account_t *a,
     check_key(inst, region, r, json_string_value(v), now, out);
   }
   json_array_foreach(secrets, i, v) {
-    check_secret(c, inst, region, r, json_string_value(v), keys, out);
+    check_secret(inst, region, r, json_string_value(v), keys, out);
   }
   check_quota(c, inst, r, keys, secrets, out);
   return out;

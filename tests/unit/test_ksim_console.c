@@ -60,7 +60,8 @@ static const char *k_fixture =
     "    {\"name\":\"s-svc\",\"key\":\"k-svc\"},"
     "    {\"name\":\"s-rot\",\"type\":\"Rds\",\"rotation\":{\"enabled\":true,"
     "     \"interval\":\"168h\"}},"
-    "    {\"name\":\"s-dup\"}]},"
+    "    {\"name\":\"s-dup\"},"
+    "    {\"name\":\"s-dup\",\"instance\":\"kst-sw\"}]},"
     "  \"cn-hongkong\":{"
     "   \"instances\":[{\"id\":\"kst-hk\",\"type\":\"hardware\"}],"
     "   \"keys\":[{\"id\":\"hk-byok\",\"origin\":\"EXTERNAL\","
@@ -69,7 +70,7 @@ static const char *k_fixture =
     "{\"id\":\"" MEMBER "\",\"directory\":\"rd-a\","
     " \"access_keys\":[{\"id\":\"AKMEMBER\",\"secret\":\"s2\"}],"
     " \"regions\":{\"cn-hangzhou\":{\"keys\":[{\"id\":\"m1\"}],"
-    "   \"secrets\":[{\"name\":\"s-dup\",\"instance\":\"kst-sw\"}]}}},"
+    "   \"secrets\":[{\"name\":\"s-dup\"}]}}},"
     "{\"id\":\"" STRANGER "\",\"directory\":\"rd-b\","
     " \"access_keys\":[{\"id\":\"AKSTRANGER\",\"secret\":\"s3\"}],"
     " \"regions\":{\"cn-hangzhou\":{\"keys\":[{\"id\":\"x1\"}]}}}]}";
@@ -353,7 +354,7 @@ static void test_secret_needs_cmk(void **state) {
 
 static void test_duplicate_secret_name(void **state) {
   ksim_cloud_t *c = *state;
-  /* the member's s-dup is already in kst-sw */
+  /* the owner already has an s-dup inside kst-sw */
   expect_refused(c, OWNER, NULL,
                  "{\"InstanceId\":\"kst-sw\",\"Resources\":{\"Secrets\":"
                  "[\"s-free\",\"s-dup\"]}}",
@@ -361,6 +362,13 @@ static void test_duplicate_secret_name(void **state) {
   answer_t a = submit(c, OWNER, NULL,
                       "{\"InstanceId\":\"kst-new\",\"Resources\":{\"Secrets\":"
                       "[\"s-dup\"]}}");
+  assert_int_equal(a.status, 200);
+  json_decref(a.body);
+  /* names are unique per account and instance: the member's own s-dup may
+   * join the owner's in the shared kst-sw */
+  a = submit(c, MEMBER, NULL,
+             "{\"InstanceId\":\"kst-sw\",\"Resources\":{\"Secrets\":"
+             "[\"s-dup\"]}}");
   assert_int_equal(a.status, 200);
   json_decref(a.body);
 }
