@@ -1,4 +1,5 @@
-/* A fake cloud for the Lua runtime's tests: km_lua_call_fn answered from
+/* A fake cloud for the Lua runtime's tests, and a recorder for hook
+ * results (outcome_t, on_done): km_lua_call_fn answered from
  * the loop after a fixed delay (a uv_timer per call), like km__host_call
  * answers after a round trip.  Actions:
  *   Echo      -> {"Action": "Echo", "Params": {name: value, ...}}
@@ -133,6 +134,22 @@ static int fake_call(void *call_ud, const char *product, const char *action,
   f->calls++;
   if (++f->inflight > f->max_inflight) f->max_inflight = f->inflight;
   return 0;
+}
+
+/* What a hook run's callback delivered (on_done fills it). */
+typedef struct outcome_s {
+  int calls;
+  int status;
+  json_t *body;
+  km_err_t err;
+} outcome_t;
+
+static void on_done(const km_plugin_call_result_t *res, void *ud) {
+  outcome_t *o = ud;
+  o->calls++;
+  o->status = res->status;
+  if (res->status == 0) o->body = json_loads(res->body_json, 0, NULL);
+  if (res->err != NULL) o->err = *res->err;
 }
 
 #endif

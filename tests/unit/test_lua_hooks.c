@@ -21,21 +21,6 @@
 
 #define HOOKS KM_TEST_DATA "/lua/"
 
-typedef struct outcome_s {
-  int calls;
-  int status;
-  json_t *body;
-  km_err_t err;
-} outcome_t;
-
-static void on_done(const km_plugin_call_result_t *res, void *ud) {
-  outcome_t *o = ud;
-  o->calls++;
-  o->status = res->status;
-  if (res->status == 0) o->body = json_loads(res->body_json, 0, NULL);
-  if (res->err != NULL) o->err = *res->err;
-}
-
 static uv_loop_t loop;
 static fake_t fake;
 

@@ -20,26 +20,11 @@
 
 #define HOOKS KM_TEST_DATA "/lua/"
 
-typedef struct outcome_s {
-  int calls;
-  int status;
-  json_t *body;
-  km_err_t err;
-} outcome_t;
-
 typedef struct fix_s {
   uv_loop_t loop;
   fake_t fake;
   char log[2048];
 } fix_t;
-
-static void on_done(const km_plugin_call_result_t *res, void *ud) {
-  outcome_t *o = ud;
-  o->calls++;
-  o->status = res->status;
-  if (res->status == 0) o->body = json_loads(res->body_json, 0, NULL);
-  if (res->err != NULL) o->err = *res->err;
-}
 
 static void on_log(void *ud, int level, const char *msg) {
   fix_t *f = ud;
