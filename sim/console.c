@@ -14,16 +14,12 @@
 
 #include "state.h"
 
-/* Shared with console_rules.c and share.c, and for server.c's hook (no
- * header of our own: these belong in state.h, see the report). */
+/* Shared with console_rules.c. */
 json_t *ksim_console_check(ksim_cloud_t *c, ksim_account_t *a,
                            const char *region, const char *instance_id,
                            const char *instance_type, json_t *keys,
                            json_t *secrets, int64_t now);
 bool ksim_console_hsm_byok(const ksim_key_t *k);
-void ksim_console_tick(ksim_cloud_t *c);
-int64_t ksim_clock_ms(const ksim_cloud_t *c);
-void ksim_share_tick(ksim_cloud_t *c);
 
 #define CLIENT_TOKEN_MAX 64
 #define DEFAULT_SECONDS_PER_RESOURCE 0.02

@@ -22,8 +22,6 @@ json_t *ksim_console_check(ksim_cloud_t *c, ksim_account_t *a,
                            json_t *secrets, int64_t now);
 int ksim_console_version_cmp(const char *a, const char *b);
 bool ksim_console_hsm_byok(const ksim_key_t *k);
-const char *ksim_share_status(ksim_cloud_t *c, const char *instance_id,
-                              const char *account);
 
 #define KSIM_BATCH_MAX 50
 /* Migration key material of an HSM BYOK key is valid 21 days (seed). */

@@ -20,13 +20,6 @@
 
 #include "state.h"
 
-/* for server.c (one line in ksim_process) and tests; prototypes belong in
- * ksim.h, see the report */
-void ksim_observe_record(const ksim_req_t *req, const ksim_resp_t *resp,
-                         unsigned latency_ms);
-void ksim_observe_reset(void);
-int64_t ksim_clock_ms(const ksim_cloud_t *c);
-
 #define RING_CAP 65536
 
 typedef struct {

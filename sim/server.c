@@ -177,6 +177,8 @@ static int admin_dispatch(ksim_server_t *s, ksim_req_t *req,
   }
   ksim_lock(req->cloud);
   req->now = ksim_clock_now(req->cloud);
+  ksim_console_tick(req->cloud);
+  ksim_share_tick(req->cloud);
   /* admin paths are served on any host; when the host is a known endpoint
    * (the emulated console uses kms.<region>) routing fills region/product */
   if (ksim_route(req->cloud, req) < 0) req->product = NULL;
@@ -207,6 +209,10 @@ void ksim_process(ksim_server_t *s, ksim_req_t *req, ksim_resp_t *resp,
 
   ksim_lock(c);
   req->now = ksim_clock_now(c);
+  /* Tasks and share associations progress on kmsim's clock: apply what
+   * came due before anything reads the state. */
+  ksim_console_tick(c);
+  ksim_share_tick(c);
   if (ksim_route(c, req) < 0) {
     /* Closest to a name that does not resolve: the POP "no product for
      * this domain" answer (docs/kmsim.md). */
@@ -260,6 +266,7 @@ done:
     finish_error(req, resp);
   }
   ksim_stats_count(c, req->product, req->action, resp->code);
+  ksim_observe_record(req, resp, delay_ms != NULL ? *delay_ms : 0);
   if (s->verbose)
     km_log(KM_LOG_INFO, "%s %s %s %s -> %d %s", req->host_name,
            req->product != NULL ? req->product : "-",

@@ -17,12 +17,6 @@
 
 #include "state.h"
 
-/* also used by console_rules.c (prototypes belong in state.h) */
-const char *ksim_share_status(ksim_cloud_t *c, const char *instance_id,
-                              const char *account);
-void ksim_share_tick(ksim_cloud_t *c);
-int64_t ksim_clock_ms(const ksim_cloud_t *c);
-
 #define ASSOC_MS 1000
 #define MAX_PER_CALL 5 /* Resources.N / Targets.N per call (SDK docs) */
 #define KMS_PERMISSION "AliyunRSDefaultPermissionKMSInstance"

@@ -339,4 +339,16 @@ json_t *ksim_stats_dump(ksim_cloud_t *c);
 bool ksim_nonce_check(ksim_cloud_t *c, const char *ak, const char *nonce,
                       int64_t now);
 
+/* The emulated console, Resource Sharing and observability (console.c,
+ * share.c, observe.c): time-driven progress applied on every request, and
+ * the traffic record CloudMonitor / ActionTrail answers are computed from. */
+void ksim_console_tick(ksim_cloud_t *c);
+void ksim_share_tick(ksim_cloud_t *c);
+const char *ksim_share_status(ksim_cloud_t *c, const char *instance_id,
+                              const char *account);
+int64_t ksim_clock_ms(const ksim_cloud_t *c);
+void ksim_observe_record(const ksim_req_t *req, const ksim_resp_t *resp,
+                         unsigned latency_ms);
+void ksim_observe_reset(void);
+
 #endif
