@@ -83,11 +83,14 @@ static json_t *gen_region(gen_t *g, json_t *p, const char *region,
       json_object_set_new(k, "usage", json_string("SIGN/VERIFY"));
     } else {
       json_array_append_new(cmk_ids, json_string(id));
-      if (ksim_rand01(&g->rng) < rot)
+      if (ksim_rand01(&g->rng) < rot) {
         json_object_set_new(
             k, "rotation",
             json_pack("{s:b, s:s}", "enabled", 1, "interval",
                       (ksim_rand(&g->rng) & 1) ? "365d" : "90d"));
+        /* Rotated recently: one version, so it stays movable. */
+        json_object_set_new(k, "last_rotation", json_string("-5d"));
+      }
       if (r > 85)
         json_object_set_new(k, "versions",
                             json_integer(2 + (json_int_t)(r % 3)));

@@ -333,6 +333,7 @@ void km_engine_stop(km_engine_t *e) {
 static void on_kick_closed(uv_handle_t *h) {
   km_engine_t *e = h->data;
   for (size_t i = 0; i < e->n; i++) {
+    km__host_hooks_close(&e->p[i]);
     json_decref(e->p[i].doc);
     json_decref(e->p[i].outcomes);
     free(e->p[i].doc_text);

@@ -58,6 +58,9 @@ int km__host_call(km_pipeline_t *p, const char *product, const char *action,
 int km__host_hook(km_pipeline_t *p, const char *name, const char *input_json,
                   km_plugin_call_cb cb, void *ud);
 
+/* host_hooks.c: closes the pipeline's Lua state (if it ever ran a hook). */
+void km__host_hooks_close(km_pipeline_t *p);
+
 /* engine.c: continue the state machine after a stage ended. */
 void km__pipeline_stage_ended(km_pipeline_t *p, int status,
                               const km_err_t *err);
