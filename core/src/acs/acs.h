@@ -156,7 +156,9 @@ char *km__acs_server_sts(const char *body, size_t len);
 
 /* ---- Retry policy ---- */
 typedef struct km_retry_policy_s {
-  int max_attempts;     /* total attempts including the first; 0: 5 */
+  int max_attempts;     /* attempts including the first; 0: 5.  Throttled
+                         * attempts do not count: they retry until the
+                         * deadline. */
   uint32_t base_ms;     /* 0: 200 */
   uint32_t cap_ms;      /* 0: 20000 */
   uint64_t deadline_ms; /* overall budget from the first attempt; 0: 300000 */

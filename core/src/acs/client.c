@@ -346,7 +346,10 @@ static void on_http_done(const km_http_resp_t *resp, void *ud) {
     finish(k, st, NULL);
     return;
   }
-  if (k->attempts >= c->retry.max_attempts) {
+  /* Throttling is the service asking us to slow down, not a failure of the
+   * request: it is retried until the overall deadline, and only other
+   * failures count against max_attempts. */
+  if (k->attempts - k->throttled >= c->retry.max_attempts) {
     size_t n = strlen(k->err.text);
     snprintf(k->err.text + n, sizeof(k->err.text) - n,
              " (gave up after %d attempts)", k->attempts);
