@@ -86,6 +86,15 @@ void kp_call(kp_run_t *r, const char *action, const char *const *params,
 /* cb(r, ud) after ms through host->timer; counts as in flight. */
 void kp_timer(kp_run_t *r, uint64_t ms, void (*cb)(kp_run_t *r, void *ud),
               void *ud);
+/* Runs the Lua hook name (docs/hooks.md) with input (stolen); cb gets the
+ * hook's result object (borrowed) or status < 0 with err (file:line and
+ * traceback for a failing hook).  Counts as in flight.  Returns 0, or
+ * KM_ENOENT when no hook of that name exists (cb is not called). */
+typedef void (*kp_hook_cb)(kp_run_t *r, int status, const json_t *out,
+                           const km_err_t *err, void *ud);
+int kp_hook(kp_run_t *r, const char *name, json_t *input, kp_hook_cb cb,
+            void *ud);
+
 /* While held, on_drain does not run (setup that queues many calls). */
 void kp_hold(kp_run_t *r);
 void kp_release(kp_run_t *r);

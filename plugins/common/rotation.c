@@ -165,6 +165,45 @@ static void on_off(kp_run_t *r, const kp_res_t *res, void *ud) {
                k->kind, it->id);
 }
 
+/* The `rotation` hook decides, per resource, whether rotation is turned off
+ * (docs/hooks.md; the default hook: off when on).  A resource an earlier
+ * attempt already turned off skips the hook: that decision is journalled. */
+static void send_off(kp_run_t *r, item_t *it) {
+  const kp_rot_kind_t *k = it->c->k;
+  const char *params[] = {k->id_param, it->id, "EnableAutomaticRotation",
+                          "false"};
+  kp_call(r, k->action, params, 2, before_off, on_off, it);
+}
+
+static void on_hook_before(kp_run_t *r, int status, const json_t *out,
+                           const km_err_t *err, void *ud) {
+  item_t *it = ud;
+  if (status < 0) {
+    kp_fail(r, status, err, "rotation hook for %s %s", it->c->k->kind, it->id);
+    return;
+  }
+  if (!json_is_true(json_object_get(out, "change"))) {
+    r->host->log(r->p, KM_PLOG_WARN,
+                 "%s %s: the rotation hook keeps automatic rotation on; the "
+                 "console refuses to migrate it until rotation is off",
+                 it->c->k->kind, it->id);
+    return;
+  }
+  send_off(r, it);
+}
+
+static void start_off(kp_run_t *r, item_t *it) {
+  if (!it->journal) {
+    send_off(r, it);
+    return;
+  }
+  json_t *in = json_pack("{s:s, s:s, s:s, s:b, s:s}", "kind", it->c->k->kind,
+                         "id", it->id, "phase", "before", "automatic_rotation",
+                         1, "rotation_interval", it->interval);
+  if (kp_hook(r, "rotation", in, on_hook_before, it) == KM_ENOENT)
+    send_off(r, it);
+}
+
 void kp_rotation_prepare(kp_run_t *r, kp_session_t *s, const kp_rot_kind_t *k) {
   r->on_drain = finish_on_drain;
   r->store = true;
@@ -218,14 +257,12 @@ void kp_rotation_prepare(kp_run_t *r, kp_session_t *s, const kp_rot_kind_t *k) {
   if (r->status == 0) {
     for (size_t i = 0; i < c->n; i++) {
       item_t *it = &c->items[i];
-      const char *params[] = {k->id_param, it->id, "EnableAutomaticRotation",
-                              "false"};
       if (!it->journal)
         r->host->log(r->p, KM_PLOG_INFO,
                      "%s %s: rotation_off already journalled by an earlier "
                      "attempt (original interval %s); turning it off again",
                      k->kind, it->id, it->interval);
-      kp_call(r, k->action, params, 2, before_off, on_off, it);
+      start_off(r, it);
     }
   }
   kp_release(r);
@@ -321,6 +358,50 @@ static void restore_drained(kp_run_t *r) {
   kp_finish(r);
 }
 
+/* The `rotation` hook, phase "after", gets the journalled policy and says
+ * what to restore (the default hook: exactly what was there). */
+static void on_hook_after(kp_run_t *r, int status, const json_t *out,
+                          const km_err_t *err, void *ud) {
+  item_t *it = ud;
+  if (status < 0) {
+    /* A failing hook must not leave rotation off: restore as journalled. */
+    r->host->log(r->p, KM_PLOG_ERROR,
+                 "%s %s: rotation hook failed (%s); restoring the journalled "
+                 "policy",
+                 it->c->k->kind, it->id, err != NULL ? err->text : "?");
+    send_restore(r, it);
+    return;
+  }
+  const char *iv = json_string_value(json_object_get(out, "rotation_interval"));
+  if (!json_is_true(json_object_get(out, "change"))) {
+    r->host->log(r->p, KM_PLOG_WARN,
+                 "%s %s: the rotation hook leaves automatic rotation off",
+                 it->c->k->kind, it->id);
+    mark(r, it->c->k, it->id, MARK_RESTORED, NULL, NULL, NULL);
+    json_t *rec =
+        json_pack("{s:s, s:s, s:s, s:s, s:b}", "type", "rotation_restored",
+                  "kind", it->c->k->kind, "id", it->id, "rotation_interval",
+                  it->interval, "left_off_by_hook", 1);
+    kp_journal(r, it->c->s, rec);
+    return;
+  }
+  if (iv != NULL && iv[0] != '\0' && !kp_streq(iv, it->interval)) {
+    r->host->log(r->p, KM_PLOG_INFO,
+                 "%s %s: the rotation hook restores interval %s (was %s)",
+                 it->c->k->kind, it->id, iv, it->interval);
+    it->interval = kp_keep(r, iv);
+  }
+  send_restore(r, it);
+}
+
+static void start_restore(kp_run_t *r, item_t *it) {
+  json_t *in = json_pack("{s:s, s:s, s:s, s:b, s:s}", "kind", it->c->k->kind,
+                         "id", it->id, "phase", "after", "automatic_rotation",
+                         1, "rotation_interval", it->interval);
+  if (kp_hook(r, "rotation", in, on_hook_after, it) == KM_ENOENT)
+    send_restore(r, it);
+}
+
 void kp_rotation_restore(kp_run_t *r, kp_session_t *s, const kp_rot_kind_t *k) {
   r->on_drain = restore_drained;
   r->store = true;
@@ -350,7 +431,7 @@ void kp_rotation_restore(kp_run_t *r, kp_session_t *s, const kp_rot_kind_t *k) {
       restore_failed(r, it, NULL);
       continue;
     }
-    send_restore(r, it);
+    start_restore(r, it);
   }
   kp_rots_free(&rots);
   kp_release(r);

@@ -360,6 +360,47 @@ void kp_timer(kp_run_t *r, uint64_t ms, void (*cb)(kp_run_t *r, void *ud),
   }
 }
 
+typedef struct hk_s {
+  kp_run_t *r;
+  kp_hook_cb cb;
+  void *ud;
+} hk_t;
+
+static void on_hook(const km_plugin_call_result_t *res, void *ud) {
+  hk_t *h = ud;
+  kp_run_t *r = h->r;
+  r->inflight--;
+  r->hold++;
+  json_t *out = res->status == 0 && res->body_json != NULL
+                    ? json_loads(res->body_json, 0, NULL)
+                    : NULL;
+  h->cb(r, res->status, out, res->err, h->ud);
+  json_decref(out);
+  free(h);
+  r->hold--;
+  pump(r);
+  maybe_drain(r);
+}
+
+int kp_hook(kp_run_t *r, const char *name, json_t *input, kp_hook_cb cb,
+            void *ud) {
+  char *text = json_dumps(input, JSON_COMPACT);
+  json_decref(input);
+  hk_t *h = km_xcalloc(1, sizeof(*h));
+  h->r = r;
+  h->cb = cb;
+  h->ud = ud;
+  r->inflight++;
+  int rc = r->host->hook != NULL ? r->host->hook(r->p, name, text, on_hook, h)
+                                 : KM_ENOENT;
+  free(text);
+  if (rc < 0) {
+    r->inflight--;
+    free(h);
+  }
+  return rc;
+}
+
 void kp_hold(kp_run_t *r) {
   r->hold++;
 }
