@@ -43,14 +43,14 @@ void km__mig_fail(mjob_t *j, int rc, const km_err_t *err, const char *what) {
   j->err.text[sizeof(j->err.text) - 1] = '\0';
 }
 
-static int doc_load(mjob_t *j) {
+int km__mig_load(mjob_t *j) {
   json_error_t je;
   j->extra = json_loads(H->doc_get(j->p), 0, &je);
   if (j->extra == NULL) j->extra = json_object();
   return km_inv_from_json(j->extra, &j->inv, &j->err);
 }
 
-static void doc_store(mjob_t *j) {
+void km__mig_store(mjob_t *j) {
   json_t *d = km_inv_to_json(j->inv);
   json_object_update_missing(d, j->extra);
   char *text = json_dumps(d, JSON_COMPACT);
@@ -59,7 +59,7 @@ static void doc_store(mjob_t *j) {
   json_decref(d);
 }
 
-static void job_free(mjob_t *j) {
+void km__mig_free(mjob_t *j) {
   for (size_t i = 0; i < j->nb; i++) {
     json_decref(j->b[i].keys);
     json_decref(j->b[i].secrets);
@@ -72,13 +72,13 @@ static void job_free(mjob_t *j) {
   free(j);
 }
 
-static void job_end(mjob_t *j) {
-  if (j->inv != NULL) doc_store(j);
+void km__mig_end(mjob_t *j) {
+  if (j->inv != NULL) km__mig_store(j);
   H->stage_done(j->run, j->status, j->status < 0 ? &j->err : NULL);
-  job_free(j);
+  km__mig_free(j);
 }
 
-static bool setting_true(mjob_t *j, const char *name) {
+bool km__mig_setting_true(mjob_t *j, const char *name) {
   const char *v = H->get(j->p, name);
   return v != NULL && strcmp(v, "true") == 0;
 }
@@ -116,11 +116,11 @@ static void apply_only(mjob_t *j) {
 }
 
 static int start_preflight(mjob_t *j) {
-  if (doc_load(j) < 0) return KM_EINVAL;
+  if (km__mig_load(j) < 0) return KM_EINVAL;
   int rc = km_rules_eval(j->inv, (int64_t)time(NULL), &j->err);
   if (rc < 0) {
     j->status = rc;
-    job_end(j);
+    km__mig_end(j);
     return 0;
   }
   apply_only(j);
@@ -147,7 +147,7 @@ static int start_preflight(mjob_t *j) {
     j->err = e;
     j->err.code = KM_EPERM;
   }
-  job_end(j);
+  km__mig_end(j);
   return 0;
 }
 
@@ -226,7 +226,6 @@ static void on_record(const char *record_json, void *ud) {
   json_decref(r);
 }
 
-static void next_batch(mjob_t *j);
 static void follow(mjob_t *j);
 
 /* Marks the batch's resources from the last detection, journals it done. */
@@ -278,11 +277,12 @@ static void finish_batch(mjob_t *j, mbatch_t *b, const char *task_msg) {
          b->token, json_array_size(b->keys), json_array_size(b->secrets));
   if (rc < 0) {
     km__mig_fail(j, rc, NULL, "journal");
-    job_end(j);
+    km__mig_end(j);
     return;
   }
-  doc_store(j);
-  next_batch(j);
+  km__mig_store(j);
+  km__mig_after_batch(j, b, task_msg != NULL ? "failed" : "done",
+                      km__mig_next_batch);
 }
 
 static bool batch_complete(mjob_t *j, const mbatch_t *b) {
@@ -304,7 +304,7 @@ static bool batch_complete(mjob_t *j, const mbatch_t *b) {
 static void on_detect(mjob_t *j, int status) {
   mbatch_t *b = &j->b[j->cur];
   if (status < 0) {
-    job_end(j);
+    km__mig_end(j);
     return;
   }
   if (batch_complete(j, b)) {
@@ -326,7 +326,7 @@ static void on_tasks(const km_plugin_call_result_t *r, void *ud) {
   mbatch_t *b = &j->b[j->cur];
   if (r->status < 0) {
     km__mig_fail(j, r->status, r->err, "console tasks");
-    job_end(j);
+    km__mig_end(j);
     return;
   }
   json_t *body = json_loads(r->body_json, 0, NULL);
@@ -365,7 +365,7 @@ static void follow(mjob_t *j) {
     int rc = H->console(j->p, NULL, on_tasks, j);
     if (rc < 0) {
       km__mig_fail(j, rc, NULL, "console tasks");
-      job_end(j);
+      km__mig_end(j);
     }
     return;
   }
@@ -428,8 +428,8 @@ static void refused(mjob_t *j, mbatch_t *b, const km_plugin_call_result_t *r) {
   free(text);
   json_decref(rec);
   b->done = true;
-  doc_store(j);
-  next_batch(j);
+  km__mig_store(j);
+  km__mig_next_batch(j);
 }
 
 static void on_submitted(const km_plugin_call_result_t *r, void *ud) {
@@ -441,7 +441,7 @@ static void on_submitted(const km_plugin_call_result_t *r, void *ud) {
       return;
     }
     km__mig_fail(j, r->status, r->err, "console migrate");
-    job_end(j);
+    km__mig_end(j);
     return;
   }
   json_t *body = json_loads(r->body_json, 0, NULL);
@@ -456,7 +456,7 @@ static void on_submitted(const km_plugin_call_result_t *r, void *ud) {
   json_decref(rec);
   if (rc < 0) {
     km__mig_fail(j, rc, NULL, "journal");
-    job_end(j);
+    km__mig_end(j);
     return;
   }
   H->log(j->p, KM_PLOG_INFO, "batch %s: task %s (%zu key(s), %zu secret(s))",
@@ -475,8 +475,7 @@ static void print_console_steps(mjob_t *j, mbatch_t *b) {
          "kmsmig waits for the resources to appear in the instance.",
          H->get(j->p, "account_id"), H->get(j->p, "region"),
          H->get(j->p, "instance_type"), j->inv->instance_id,
-         setting_true(j, "set_default") ? " (tick Set as 3.0 Default Instance)"
-                                        : "",
+         j->set_default ? " (tick Set as 3.0 Default Instance)" : "",
          strcmp(H->get(j->p, "when"), "now") == 0
              ? "Manual Migration (Start Now)"
              : "Automatic Migration at the scheduled time",
@@ -491,35 +490,35 @@ static void submit(mjob_t *j, mbatch_t *b) {
     follow(j);
     return;
   }
-  json_t *req = json_pack(
-      "{s:s, s:s, s:s, s:b, s:s, s:{s:O, s:O}}", "ClientToken", b->token,
-      "InstanceId", j->inv->instance_id, "InstanceType",
-      H->get(j->p, "instance_type"), "SetAsDefault",
-      setting_true(j, "set_default"), "Schedule", H->get(j->p, "when"),
-      "Resources", "Keys", b->keys, "Secrets", b->secrets);
+  json_t *req =
+      json_pack("{s:s, s:s, s:s, s:b, s:s, s:{s:O, s:O}}", "ClientToken",
+                b->token, "InstanceId", j->inv->instance_id, "InstanceType",
+                H->get(j->p, "instance_type"), "SetAsDefault", j->set_default,
+                "Schedule", H->get(j->p, "when"), "Resources", "Keys", b->keys,
+                "Secrets", b->secrets);
   char *text = json_dumps(req, JSON_COMPACT);
   json_decref(req);
   int rc = H->console(j->p, text, on_submitted, j);
   free(text);
   if (rc < 0) {
     km__mig_fail(j, rc, NULL, "console migrate");
-    job_end(j);
+    km__mig_end(j);
   }
 }
 
-static void submit_new(mjob_t *j, mbatch_t *b) {
-  json_t *rec = json_pack(
-      "{s:s, s:s, s:O, s:O, s:s, s:b, s:s}", "type", "batch_submitted",
-      "client_token", b->token, "keys", b->keys, "secrets", b->secrets,
-      "instance", j->inv->instance_id, "set_default",
-      setting_true(j, "set_default"), "when", H->get(j->p, "when"));
+void km__mig_submit_new(mjob_t *j, mbatch_t *b) {
+  json_t *rec =
+      json_pack("{s:s, s:s, s:O, s:O, s:s, s:b, s:s}", "type",
+                "batch_submitted", "client_token", b->token, "keys", b->keys,
+                "secrets", b->secrets, "instance", j->inv->instance_id,
+                "set_default", j->set_default, "when", H->get(j->p, "when"));
   char *text = json_dumps(rec, JSON_COMPACT);
   int rc = H->journal(j->p, text);
   free(text);
   json_decref(rec);
   if (rc < 0) {
     km__mig_fail(j, rc, NULL, "journal");
-    job_end(j);
+    km__mig_end(j);
     return;
   }
   b->submitted = true;
@@ -565,19 +564,19 @@ static void reset_deadline(mjob_t *j) {
   j->deadline_polls = (uint64_t)(secs * 1000 / j->poll_ms) + 1;
 }
 
-static void next_batch(mjob_t *j) {
+void km__mig_next_batch(mjob_t *j) {
   for (;;) {
     while (j->cur < j->nb && j->b[j->cur].done)
       j->cur++;
     if (j->cur < j->nb) break;
     if (j->status < 0 || j->planned) {
-      job_end(j);
+      km__mig_end(j);
       return;
     }
     j->planned = true;
     plan_batches(j);
     if (j->status < 0) {
-      job_end(j);
+      km__mig_end(j);
       return;
     }
   }
@@ -586,68 +585,16 @@ static void next_batch(mjob_t *j) {
   if (b->submitted)
     follow(j); /* resume: never submit a journalled batch again */
   else
-    submit_new(j, b);
+    km__mig_before_batch(j, b, km__mig_submit_new, km__mig_next_batch);
 }
 
 static int start_migrate(mjob_t *j) {
-  if (doc_load(j) < 0) return KM_EINVAL;
+  if (km__mig_load(j) < 0) return KM_EINVAL;
   const char *driver = H->get(j->p, "driver");
   j->sim = driver != NULL && strcmp(driver, "sim") == 0;
   j->poll_ms = j->sim ? SIM_POLL_MS : CONSOLE_POLL_MS;
   H->journal_replay(j->p, on_record, j);
-  next_batch(j);
-  return 0;
-}
-
-/* ---- verify: the default instance ---- */
-
-static void on_default(const km_plugin_call_result_t *r, void *ud) {
-  mjob_t *j = ud;
-  if (r->status < 0) {
-    km__mig_fail(j, r->status, r->err, "GetDefaultKmsInstance");
-  } else {
-    json_t *b = json_loads(r->body_json, 0, NULL);
-    const char *def =
-        json_string_value(json_object_get(b, "DefaultKmsInstanceId"));
-    if (def == NULL || strcmp(def, j->inv->instance_id) != 0) {
-      char msg[400];
-      snprintf(msg, sizeof(msg),
-               "the region's default instance is %s, not %s as the manifest "
-               "asked (migrate.set_default); choose it in the console's "
-               "Migrate dialog",
-               def != NULL && def[0] ? def : "unset", j->inv->instance_id);
-      km_inv_add_issue(j->inv, "verify.default_instance", KM_VERDICT_FAILED,
-                       msg);
-      km_err_t e;
-      memset(&e, 0, sizeof(e));
-      snprintf(e.text, sizeof(e.text), "%s", msg);
-      km__mig_fail(j, KM_ECLOUD, &e, "verify");
-    } else {
-      km_inv_set(&j->inv->default_instance_id, def);
-    }
-    json_decref(b);
-  }
-  job_end(j);
-}
-
-static int start_verify(mjob_t *j) {
-  if (doc_load(j) < 0) return KM_EINVAL;
-  bool moved = false;
-  for (size_t i = 0; i < j->inv->nkeys && !moved; i++)
-    moved = j->inv->keys[i].verdict == KM_VERDICT_MIGRATED;
-  for (size_t i = 0; i < j->inv->nsecrets && !moved; i++)
-    moved = j->inv->secrets[i].verdict == KM_VERDICT_MIGRATED;
-  /* The default is set by a migration task: nothing moved, nothing set. */
-  if (!setting_true(j, "set_default") || !moved) {
-    job_end(j);
-    return 0;
-  }
-  int rc =
-      H->call(j->p, "kms", "GetDefaultKmsInstance", NULL, 0, on_default, j);
-  if (rc < 0) {
-    job_free(j);
-    return rc;
-  }
+  km__mig_choose_default(j, km__mig_next_batch);
   return 0;
 }
 
@@ -676,13 +623,12 @@ static int mig_start(void *state, km_stage_t stage, km_pipeline_t *p,
     rc = start_migrate(j);
     break;
   case KM_STAGE_VERIFY:
-    rc = start_verify(j);
-    return rc;
+    return km__mig_start_verify(j);
   default:
     rc = KM_ENOTSUP;
     break;
   }
-  if (rc < 0) job_free(j);
+  if (rc < 0) km__mig_free(j);
   return rc;
 }
 

@@ -33,7 +33,9 @@ typedef struct mjob_s {
   mbatch_t *b;
   size_t nb;
   size_t cur;
-  bool planned; /* batches computed from the inventory */
+  bool planned;     /* batches computed from the inventory */
+  bool set_default; /* the default_instance hook's choice for the tasks */
+  int batch_no;     /* batches submitted by this attempt (hook input) */
   bool sim;
   uint64_t deadline_polls; /* polls left before the task timeout */
   int poll_ms;
@@ -52,5 +54,27 @@ typedef struct mjob_s {
 void km__mig_detect(mjob_t *j, void (*done)(mjob_t *j, int status));
 
 void km__mig_fail(mjob_t *j, int rc, const km_err_t *err, const char *what);
+
+/* migrate.c: the job's document and end. */
+int km__mig_load(mjob_t *j);
+void km__mig_store(mjob_t *j);
+void km__mig_free(mjob_t *j);
+void km__mig_end(mjob_t *j); /* stores, stage_done, frees */
+bool km__mig_setting_true(mjob_t *j, const char *name);
+void km__mig_next_batch(mjob_t *j);
+void km__mig_submit_new(mjob_t *j, mbatch_t *b);
+
+/* verify.c: the operator's hooks around the migration, and verify.
+ * choose_default runs default_instance and then next(j); before_batch runs
+ * before_batch and then go(j, b) or, when the hook refuses the batch,
+ * marks it skipped and calls skip(j); after_batch runs after_batch and then
+ * next(j), or stops the remaining batches when the hook says so. */
+void km__mig_choose_default(mjob_t *j, void (*next)(mjob_t *j));
+void km__mig_before_batch(mjob_t *j, mbatch_t *b,
+                          void (*go)(mjob_t *j, mbatch_t *b),
+                          void (*skip)(mjob_t *j));
+void km__mig_after_batch(mjob_t *j, mbatch_t *b, const char *status,
+                         void (*next)(mjob_t *j));
+int km__mig_start_verify(mjob_t *j);
 
 #endif
