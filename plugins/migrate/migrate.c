@@ -115,6 +115,21 @@ static void apply_only(mjob_t *j) {
   json_decref(o);
 }
 
+/* Records the default_instance decision for the plan's "hooks" lines. */
+static void preflight_noted(mjob_t *j) {
+  const char *choice =
+      json_string_value(json_object_get(j->extra, "default_choice"));
+  if (choice != NULL) {
+    char note[400];
+    snprintf(
+        note, sizeof(note), "default_instance chose %s for %s %s (was: %s)",
+        choice[0] ? choice : "none", j->inv->account, j->inv->region,
+        j->inv->default_instance_id ? j->inv->default_instance_id : "none");
+    json_object_set_new(j->extra, "hook_notes", json_pack("[s]", note));
+  }
+  km__mig_end(j);
+}
+
 static int start_preflight(mjob_t *j) {
   if (km__mig_load(j) < 0) return KM_EINVAL;
   int rc = km_rules_eval(j->inv, (int64_t)time(NULL), &j->err);
@@ -146,8 +161,11 @@ static int start_preflight(mjob_t *j) {
     j->status = KM_EPERM;
     j->err = e;
     j->err.code = KM_EPERM;
+    km__mig_end(j);
+    return 0;
   }
-  km__mig_end(j);
+  /* Hooks run in plan mode too, so the plan shows what they decide. */
+  km__mig_choose_default(j, preflight_noted);
   return 0;
 }
 

@@ -105,6 +105,11 @@ void km__mig_choose_default(mjob_t *j, void (*next)(mjob_t *j)) {
   }
   json_t *cands = json_array();
   json_array_append_new(cands, candidate(j->inv));
+  /* The current default is a candidate too (its quota is not known here:
+   * the run only reads its own destination). */
+  const char *cur = j->inv->default_instance_id;
+  if (cur != NULL && strcmp(cur, j->inv->instance_id) != 0)
+    json_array_append_new(cands, json_pack("{s:s}", "id", cur));
   json_t *in =
       json_pack("{s:s, s:s, s:s?, s:o}", "region", H->get(j->p, "region"),
                 "destination", j->inv->instance_id, "current",

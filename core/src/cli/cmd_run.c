@@ -173,12 +173,28 @@ static int do_plan(const args_t *a, bool for_run, bool *blocked_out) {
   }
   size_t n;
   km_inv_t **invs = collect_invs(rt, &n);
+  /* What the hooks decided (the migrate plugin's "hook_notes"). */
+  const char **notes = km_xcalloc(n + 1, sizeof(*notes));
+  size_t nnotes = 0;
+  for (size_t i = 0; i < n; i++) {
+    json_t *hn = json_object_get(
+        km_pipeline_doc(km_engine_pipeline(rt->engine, i)), "hook_notes");
+    size_t k;
+    json_t *v;
+    json_array_foreach(hn, k, v) {
+      if (json_is_string(v))
+        notes = km_xrealloc(notes, (nnotes + 2) * sizeof(*notes)),
+        notes[nnotes++] = json_string_value(v);
+    }
+  }
   km_plan_t plan = {.name = rt->m->name,
                     .manifest_path = a->manifest,
                     .invs = invs,
                     .ninvs = n,
                     .quota = rt->quota,
-                    .nquota = rt->nquota};
+                    .nquota = rt->nquota,
+                    .notes = notes,
+                    .nnotes = nnotes};
   km_err_t err;
   ec = KM_EXIT_OK;
   if (strcmp(a->output, "json") == 0 && !for_run) {
