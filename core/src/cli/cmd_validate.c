@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "lua/lua.h"
 #include "manifest/manifest.h"
 #include "util/util.h"
 
@@ -114,6 +115,33 @@ static void print_summary(const char *path, const km_manifest_t *m) {
          m->migrate.driver == KM_MF_DRIVER_SIM ? "sim" : "console");
 }
 
+/* Compiles every hook file the manifest names (without running it), so a
+ * Lua syntax error is a validate error, not a failure mid-run. */
+static size_t check_one(const char *hook, km_diags_t *d) {
+  if (hook == NULL) return 0;
+  km_err_t err;
+  memset(&err, 0, sizeof(err));
+  if (km_lua_check_syntax(hook, &err) == 0) return 0;
+  km_diag_add(d, KM_DIAG_ERROR, hook, 0, 0,
+              "hook does not compile: %s; fix the Lua file", err.text);
+  return 1;
+}
+
+static size_t check_hooks_of(const km_mf_hooks_t *h, km_diags_t *d) {
+  size_t n = check_one(h->rotation, d) + check_one(h->default_instance, d) +
+             check_one(h->before_batch, d) + check_one(h->after_batch, d);
+  for (size_t i = 0; i < h->post_check.n; i++)
+    n += check_one(h->post_check.v[i], d);
+  return n;
+}
+
+static size_t check_hooks(const km_manifest_t *m, km_diags_t *d) {
+  size_t n = check_hooks_of(&m->hooks, d);
+  for (size_t i = 0; i < m->naccounts; i++)
+    n += check_hooks_of(&m->accounts[i].hooks, d);
+  return n;
+}
+
 int km__cmd_validate(int argc, char **argv) {
   const char *path = NULL;
   const char *output = "text";
@@ -148,6 +176,7 @@ int km__cmd_validate(int argc, char **argv) {
   km_diags_init(&d);
   km_manifest_t *m = NULL;
   int rc = km_manifest_load(path, &m, &d);
+  if (rc == 0 && check_hooks(m, &d) > 0) rc = KM_EMANIFEST;
   if (json) {
     print_json(path, m, &d);
   } else if (rc != 0) {
