@@ -292,7 +292,7 @@ static void on_post_check(const km_plugin_call_result_t *r, void *ud) {
                        "post_check: failed without a message");
     km_err_t e;
     memset(&e, 0, sizeof(e));
-    snprintf(e.text, sizeof(e.text), "post_check failed: %s",
+    snprintf(e.text, sizeof(e.text), "post_check failed: %.480s",
              all[0] ? all : "no message");
     km__mig_fail(j, KM_ECLOUD, &e, "verify");
   }
