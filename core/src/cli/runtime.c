@@ -45,7 +45,7 @@ static int rt_get_cred(void *src, km_cred_done_cb cb, void *ud) {
   return rc;
 }
 
-static km_rt_account_t *find_account(km_runtime_t *rt, const char *name) {
+km_rt_account_t *find_account_name(km_runtime_t *rt, const char *name) {
   for (size_t i = 0; i < rt->naccts; i++)
     if (strcmp(rt->accts[i].mf->name, name) == 0) return &rt->accts[i];
   return NULL;
@@ -54,7 +54,7 @@ static km_rt_account_t *find_account(km_runtime_t *rt, const char *name) {
 static int resolve_account(void *ud, const char *account,
                            const char **account_id, km_cred_get_fn *get,
                            void **cred_src) {
-  km_rt_account_t *a = find_account(ud, account);
+  km_rt_account_t *a = find_account_name(ud, account);
   if (a == NULL) return KM_ENOENT;
   *account_id = a->mf->id;
   *get = rt_get_cred;
@@ -62,50 +62,50 @@ static int resolve_account(void *ud, const char *account,
   return 0;
 }
 
-static int build_sources(km_runtime_t *rt) {
-  const km_manifest_t *m = rt->m;
-  rt->naccts = m->naccounts;
-  rt->accts = km_xcalloc(m->naccounts ? m->naccounts : 1, sizeof(*rt->accts));
-  for (size_t i = 0; i < m->naccounts; i++)
-    rt->accts[i].mf = &m->accounts[i];
-  for (size_t i = 0; i < rt->naccts; i++) {
-    km_rt_account_t *a = &rt->accts[i];
-    const km_mf_cred_spec_t *cs = &a->mf->cred;
-    km_cred_source_t *s = &a->src;
-    s->account = a->mf->name;
-    switch (cs->kind) {
-    case KM_MF_CRED_DEFAULT:
-      s->kind = KM_CRED_CHAIN;
-      break;
-    case KM_MF_CRED_ENV:
-      s->kind = KM_CRED_ENV;
-      break;
-    case KM_MF_CRED_PROFILE:
-      s->kind = KM_CRED_PROFILE;
-      s->profile = cs->profile;
-      s->config_file = cs->config;
-      break;
-    case KM_MF_CRED_ASSUME_ROLE: {
-      s->kind = KM_CRED_ASSUME_ROLE;
-      a->role_arn =
-          cs->role_arn != NULL
-              ? km_xstrdup(cs->role_arn)
-              : km_xasprintf("acs:ram::%s:role/%s", a->mf->id,
-                             cs->role != NULL ? cs->role
-                                              : KM_DEFAULT_MEMBER_ROLE);
-      s->role_arn = a->role_arn;
-      s->role_session_name = cs->session_name;
-      s->duration_seconds = cs->duration_s;
-      s->external_id =
-          cs->external_id_env != NULL ? getenv(cs->external_id_env) : NULL;
-      km_rt_account_t *via = cs->via != NULL ? find_account(rt, cs->via) : NULL;
-      s->via = via != NULL ? &via->src : NULL;
-      break;
-    }
-    }
+/* The credential source of accts[i] (its manifest account is set). */
+static void build_source(km_runtime_t *rt, km_rt_account_t *a) {
+  const km_mf_cred_spec_t *cs = &a->mf->cred;
+  km_cred_source_t *s = &a->src;
+  s->account = a->mf->name;
+  switch (cs->kind) {
+  case KM_MF_CRED_DEFAULT:
+    s->kind = KM_CRED_CHAIN;
+    break;
+  case KM_MF_CRED_ENV:
+    s->kind = KM_CRED_ENV;
+    break;
+  case KM_MF_CRED_PROFILE:
+    s->kind = KM_CRED_PROFILE;
+    s->profile = cs->profile;
+    s->config_file = cs->config;
+    break;
+  case KM_MF_CRED_ASSUME_ROLE: {
+    s->kind = KM_CRED_ASSUME_ROLE;
+    a->role_arn = cs->role_arn != NULL
+                      ? km_xstrdup(cs->role_arn)
+                      : km_xasprintf("acs:ram::%s:role/%s", a->mf->id,
+                                     cs->role != NULL ? cs->role
+                                                      : KM_DEFAULT_MEMBER_ROLE);
+    s->role_arn = a->role_arn;
+    s->role_session_name = cs->session_name;
+    s->duration_seconds = cs->duration_s;
+    s->external_id =
+        cs->external_id_env != NULL ? getenv(cs->external_id_env) : NULL;
+    km_rt_account_t *via =
+        cs->via != NULL ? find_account_name(rt, cs->via) : NULL;
+    s->via = via != NULL ? &via->src : NULL;
+    break;
   }
+  }
+}
+
+/* Sources and providers for accts[from..naccts).  Providers deep-copy
+ * their source, so the array may grow later (discovered members). */
+static int build_providers(km_runtime_t *rt, size_t from) {
+  for (size_t i = from; i < rt->naccts; i++)
+    build_source(rt, &rt->accts[i]);
   int rc = 0;
-  for (size_t i = 0; i < rt->naccts; i++) {
+  for (size_t i = from; i < rt->naccts; i++) {
     km_err_t err;
     memset(&err, 0, sizeof(err));
     int r = km_creds_new(&rt->loop, &rt->accts[i].src, rt->acs,
@@ -119,13 +119,32 @@ static int build_sources(km_runtime_t *rt) {
   return rc;
 }
 
+static int build_sources(km_runtime_t *rt) {
+  const km_manifest_t *m = rt->m;
+  rt->naccts = m->naccounts;
+  rt->accts = km_xcalloc(m->naccounts ? m->naccounts : 1, sizeof(*rt->accts));
+  for (size_t i = 0; i < m->naccounts; i++)
+    rt->accts[i].mf = &m->accounts[i];
+  int rc = build_providers(rt, 0);
+  if (rc < 0 || !m->directory.present) return rc;
+  if ((rc = km_directory_discover(rt)) < 0) return rc;
+  size_t from = rt->naccts;
+  rt->accts =
+      km_xrealloc(rt->accts, (from + rt->ndiscovered + 1) * sizeof(*rt->accts));
+  memset(&rt->accts[from], 0, (rt->ndiscovered + 1) * sizeof(*rt->accts));
+  for (size_t i = 0; i < rt->ndiscovered; i++)
+    rt->accts[from + i].mf = &rt->discovered[i];
+  rt->naccts = from + rt->ndiscovered;
+  return build_providers(rt, from);
+}
+
 /* ---- targets ---- */
 
 /* The hook files of an account: its own, else the manifest's, else the
  * built-in default in lua/ (docs/hooks.md).  JSON text for host->get. */
 static char *hooks_json(const km_manifest_t *m, const km_mf_account_t *a) {
-  static const char *names[] = {"rotation", "default_instance",
-                                "before_batch", "after_batch"};
+  static const char *names[] = {"rotation", "default_instance", "before_batch",
+                                "after_batch"};
   const char *own[] = {a->hooks.rotation, a->hooks.default_instance,
                        a->hooks.before_batch, a->hooks.after_batch};
   const char *top[] = {m->hooks.rotation, m->hooks.default_instance,
@@ -133,8 +152,7 @@ static char *hooks_json(const km_manifest_t *m, const km_mf_account_t *a) {
   json_t *h = json_object();
   for (size_t i = 0; i < KM_ARRAY_SIZE(names); i++) {
     const char *v = own[i] != NULL ? own[i] : top[i];
-    if (v != NULL)
-      json_object_set_new(h, names[i], json_string(v));
+    if (v != NULL) json_object_set_new(h, names[i], json_string(v));
   }
   const km_mf_strlist_t *pc =
       a->hooks.post_check.n > 0 ? &a->hooks.post_check : &m->hooks.post_check;
@@ -199,7 +217,7 @@ static int build_targets(km_runtime_t *rt, const char *shard) {
       const char *region = a->mf->regions.v[r];
       const km_mf_instance_t *in = km_manifest_instance(m, region);
       if (in == NULL) continue; /* validate refused this already */
-      km_rt_account_t *owner = find_account(rt, in->owner);
+      km_rt_account_t *owner = find_account_name(rt, in->owner);
       /* Settings reach plugins through host->get(), as strings (objects
        * as JSON text): the ABI carries no JSON type. */
       json_t *sel = select_json(&m->select);
@@ -224,17 +242,15 @@ static int build_targets(km_runtime_t *rt, const char *shard) {
       char *hooks = hooks_json(m, a->mf);
       json_object_set_new(st, "hooks", json_string(hooks));
       free(hooks);
-      json_object_set_new(st, "run_id",
-                          json_string(rt->run_id != NULL ? rt->run_id
-                                                         : "plan"));
+      json_object_set_new(
+          st, "run_id", json_string(rt->run_id != NULL ? rt->run_id : "plan"));
       json_object_set_new(
           st, "set_default",
           json_string(m->migrate.set_default ? "true" : "false"));
       snprintf(num, sizeof(num), "%lld", (long long)m->migrate.task_timeout_s);
       json_object_set_new(st, "task_timeout_s", json_string(num));
       char when[21] = "now";
-      if (m->migrate.when != 0)
-        km_iso8601(m->migrate.when, when);
+      if (m->migrate.when != 0) km_iso8601(m->migrate.when, when);
       json_object_set_new(st, "when", json_string(when));
       km_target_t *t = &rt->targets[rt->ntargets];
       rt->settings[rt->ntargets] = st;
@@ -581,6 +597,11 @@ void km_runtime_free(km_runtime_t *rt) {
   for (size_t i = 0; i < rt->naccts; i++)
     free(rt->accts[i].role_arn);
   free(rt->accts);
+  for (size_t i = 0; i < rt->ndiscovered; i++) {
+    free(rt->discovered[i].name);
+    free(rt->discovered[i].id);
+  }
+  free(rt->discovered);
   km_rundir_free(&rt->rd);
   if (rt->log != NULL) {
     km_log_set_file(NULL);

@@ -42,6 +42,8 @@ typedef struct km_runtime_s {
   json_t *prior;         /* earlier journal records (resume), array */
   km_rt_account_t *accts;
   size_t naccts;
+  km_mf_account_t *discovered; /* members found in the resource directory */
+  size_t ndiscovered;
   km_target_t *targets;
   size_t ntargets;
   json_t **settings; /* one object per target */
@@ -71,6 +73,12 @@ typedef struct km_runtime_opts_s {
  * file:line:col) and returns the exit code to use (2 for usage/manifest,
  * 70 internal), else 0 with *rt owned (km_runtime_free). */
 int km_runtime_new(const km_runtime_opts_t *o, km_runtime_t **rt);
+
+/* directory.c: lists the resource directory's members (manifest
+ * `directory:`) into rt->discovered.  Prints what is wrong. */
+int km_directory_discover(km_runtime_t *rt);
+/* The runtime's account called name (explicit or discovered), or NULL. */
+km_rt_account_t *find_account_name(km_runtime_t *rt, const char *name);
 
 /* Runs the engine to completion on the runtime's loop. */
 int km_runtime_run(km_runtime_t *rt);

@@ -1,0 +1,212 @@
+/* Accounts from the resource directory (manifest `directory:`): before the
+ * engine starts, the management account lists its members (ListAccounts,
+ * or ListAccountsForParent for each included folder, every page), keeps
+ * those with every included tag and not excluded, and adds each one that
+ * the manifest does not list explicitly, reached with AssumeRole of the
+ * member role through the management account. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/runtime.h"
+#include "util/util.h"
+
+typedef struct disc_s {
+  km_runtime_t *rt;
+  km_creds_t *mgmt;
+  km_credential_t cred; /* borrowed from the provider's last answer */
+  char *ak, *sk, *token;
+  const char *folder; /* NULL: ListAccounts */
+  size_t folder_i;
+  int page;
+  json_t *found; /* array of Account objects */
+  bool done;
+  int status;
+  km_err_t err;
+} disc_t;
+
+static void list_page(disc_t *d);
+
+static bool has_tags(const km_mf_directory_t *dir, json_t *acct) {
+  json_t *tags = json_object_get(json_object_get(acct, "Tags"), "Tag");
+  for (size_t i = 0; i < dir->ninclude_tags; i++) {
+    bool ok = false;
+    size_t k;
+    json_t *t;
+    json_array_foreach(tags, k, t) {
+      const char *key = json_string_value(json_object_get(t, "Key"));
+      const char *val = json_string_value(json_object_get(t, "Value"));
+      if (key != NULL && val != NULL &&
+          strcmp(key, dir->include_tags[i].key) == 0 &&
+          strcmp(val, dir->include_tags[i].value) == 0)
+        ok = true;
+    }
+    if (!ok) return false;
+  }
+  return true;
+}
+
+static void next_folder(disc_t *d) {
+  const km_mf_directory_t *dir = &d->rt->m->directory;
+  if (d->folder_i >= dir->include_folders.n) {
+    d->done = true;
+    return;
+  }
+  d->folder = dir->include_folders.v[d->folder_i++];
+  d->page = 1;
+  list_page(d);
+}
+
+static void on_page(const km_acs_result_t *res, void *ud) {
+  disc_t *d = ud;
+  if (res->status < 0) {
+    d->status = res->status;
+    d->err = *res->err;
+    d->done = true;
+    return;
+  }
+  json_t *list =
+      json_object_get(json_object_get(res->body, "Accounts"), "Account");
+  json_array_extend(d->found, list);
+  json_int_t total =
+      json_integer_value(json_object_get(res->body, "TotalCount"));
+  if (json_array_size(list) > 0 && total > (json_int_t)d->page * 100) {
+    d->page++;
+    list_page(d);
+    return;
+  }
+  if (d->folder != NULL)
+    next_folder(d);
+  else
+    d->done = true;
+}
+
+static void list_page(disc_t *d) {
+  km_params_t p;
+  km_params_init(&p);
+  km_params_setf(&p, "PageNumber", "%d", d->page);
+  km_params_set(&p, "PageSize", "100");
+  km_params_set(&p, "IncludeTags", "true");
+  if (d->folder != NULL) km_params_set(&p, "ParentFolderId", d->folder);
+  km_acs_call_t call = {
+      .product = KM_PRODUCT_RESOURCEMANAGER,
+      .action = d->folder != NULL ? "ListAccountsForParent" : "ListAccounts",
+      .params = &p,
+      .cred = &d->cred,
+  };
+  int rc = km_acs_call(d->rt->acs, &call, on_page, d, &d->err);
+  km_params_free(&p);
+  if (rc < 0) {
+    d->status = rc;
+    d->done = true;
+  }
+}
+
+static void on_cred(const km_creds_result_t *res, void *ud) {
+  disc_t *d = ud;
+  if (res->status < 0) {
+    d->status = res->status;
+    d->err = *res->err;
+    d->done = true;
+    return;
+  }
+  d->ak = km_xstrdup(res->cred->access_key_id);
+  d->sk = km_xstrdup(res->cred->access_key_secret);
+  d->token = res->cred->security_token != NULL
+                 ? km_xstrdup(res->cred->security_token)
+                 : NULL;
+  d->cred.access_key_id = d->ak;
+  d->cred.access_key_secret = d->sk;
+  d->cred.security_token = d->token;
+  if (d->rt->m->directory.include_folders.n > 0) {
+    next_folder(d);
+  } else {
+    d->page = 1;
+    list_page(d);
+  }
+}
+
+static bool known(const km_runtime_t *rt, const char *id, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(rt->accts[i].mf->id, id) == 0) return true;
+  return false;
+}
+
+int km_directory_discover(km_runtime_t *rt) {
+  const km_manifest_t *m = rt->m;
+  const km_mf_directory_t *dir = &m->directory;
+  km_rt_account_t *mgmt = NULL;
+  for (size_t i = 0; i < rt->naccts; i++)
+    if (strcmp(rt->accts[i].mf->name, dir->management) == 0)
+      mgmt = &rt->accts[i];
+  if (mgmt == NULL || mgmt->creds == NULL) {
+    fprintf(stderr,
+            "%s:%d:%d: error: directory.management '%s' has no "
+            "usable credentials\n",
+            dir->pos.file, dir->pos.line, dir->pos.col, dir->management);
+    return KM_ECREDS;
+  }
+  disc_t d;
+  memset(&d, 0, sizeof(d));
+  d.rt = rt;
+  d.found = json_array();
+  int rc = km_creds_get(mgmt->creds, on_cred, &d);
+  if (rc < 0) {
+    json_decref(d.found);
+    return rc;
+  }
+  while (!d.done && uv_run(&rt->loop, UV_RUN_ONCE) != 0)
+    ;
+  km_free_secret(d.ak);
+  km_free_secret(d.sk);
+  km_free_secret(d.token);
+  if (d.status < 0) {
+    fprintf(stderr,
+            "kmsmig: listing the resource directory as %s failed: %s%s%s%s; "
+            "the management account needs AliyunResourceDirectoryReadOnly"
+            "Access\n",
+            dir->management, d.err.text,
+            d.err.request_id[0] ? " (RequestId " : "", d.err.request_id,
+            d.err.request_id[0] ? ")" : "");
+    json_decref(d.found);
+    return d.status;
+  }
+  /* Members to add: not the management account, not explicit, not
+   * excluded, with every included tag; each once (folders may overlap). */
+  size_t nexplicit = rt->naccts, nnew = 0;
+  km_mf_account_t *add = km_xcalloc(json_array_size(d.found) + 1, sizeof(*add));
+  size_t i;
+  json_t *a;
+  json_array_foreach(d.found, i, a) {
+    const char *id = json_string_value(json_object_get(a, "AccountId"));
+    const char *name = json_string_value(json_object_get(a, "DisplayName"));
+    if (id == NULL || known(rt, id, nexplicit)) continue;
+    bool dup = false, excluded = false;
+    for (size_t k = 0; k < nnew && !dup; k++)
+      dup = strcmp(add[k].id, id) == 0;
+    for (size_t k = 0; k < dir->exclude_accounts.n && !excluded; k++)
+      excluded = strcmp(dir->exclude_accounts.v[k], id) == 0;
+    if (dup || excluded || !has_tags(dir, a)) continue;
+    km_mf_account_t *x = &add[nnew++];
+    /* The display name when no other account uses it, else the id. */
+    bool clash = name == NULL || find_account_name(rt, name) != NULL;
+    x->name = km_xstrdup(clash ? id : name);
+    x->id = km_xstrdup(id);
+    x->regions = m->regions; /* borrowed */
+    x->cred.kind = KM_MF_CRED_ASSUME_ROLE;
+    x->cred.implied = true;
+    x->cred.via = dir->management;
+    x->cred.role = dir->member_role;
+    x->cred.duration_s = 3600;
+    x->cred.pos = dir->pos;
+    x->pos = dir->pos;
+  }
+  json_decref(d.found);
+  rt->discovered = add;
+  rt->ndiscovered = nnew;
+  km_log(KM_LOG_INFO,
+         "resource directory: %zu member account(s) found for "
+         "this run",
+         nnew);
+  return 0;
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Accounts from the resource directory: the manifest lists only the
+# management account; kmsmig lists the directory's members (folder and tag
+# filters, exclusions) and reaches them with AssumeRole of the member role.
+. "$(dirname "$0")/lib/kmsim.sh"
+start_kmsim "$KM_SRC/sim/fixtures/demo.yaml"
+demo_manifest "$KM_SRC/manifests/demo.yaml" "$TMP/base.yaml"
+demo_env
+cd "$TMP"
+python3 - base.yaml <<'PY'
+import re, sys
+s = open(sys.argv[1]).read()
+start = s.index("accounts:\n")
+end = s.index("regions:")
+mgmt_only = ('accounts:\n  - name: mgmt\n    id: "1000000000000001"\n'
+             '    credentials: { env: true }\n\n')
+s = s[:start] + mgmt_only + s[end:]
+s = s.replace("    share_with: [app-a, app-b]", "    share_with: all")
+d = ("directory:\n  management: mgmt\n"
+     "  include: { folders: [fd-demoapps], tags: { env: prod } }\n")
+open("all.yaml", "w").write(s.replace("accounts:\n", d + "accounts:\n", 1))
+d2 = d + '  exclude: { accounts: ["1000000000000003"] }\n'
+open("exclude.yaml", "w").write(s.replace("accounts:\n", d2 + "accounts:\n", 1))
+PY
+"$KM_BIN/kmsmig" validate all.yaml
+"$KM_BIN/kmsmig" plan all.yaml >all.txt
+cat all.txt | head -12
+grep -q "^app-a  *cn-hangzhou" all.txt
+grep -q "^app-b  *cn-shanghai" all.txt
+grep -q "3 accounts ready" all.txt
+"$KM_BIN/kmsmig" plan exclude.yaml >exclude.txt
+grep -q "^app-a  *cn-hangzhou" exclude.txt
+if grep -q "^app-b" exclude.txt; then echo "FAIL: excluded account planned"; exit 1; fi
+grep -q "2 accounts ready" exclude.txt
+echo "engine_directory: ok"
