@@ -412,12 +412,23 @@ static void global_check(km_engine_t *e, void *ud) {
   free(invs);
 }
 
+/* One plain line per pipeline event on stdout during a run (the log file
+ * has the details), so an operator watching a long run sees it move. */
 static void on_progress(km_pipeline_t *p, const char *event, void *ud) {
   km_runtime_t *rt = ud;
-  (void)rt;
   const km_target_t *t = km_pipeline_target(p);
   km_log(KM_LOG_INFO, "%s %s: %s (%s)", t->account, t->region, event,
          km_stage_name(km_pipeline_stage(p)));
+  if (rt->mode == KM_MODE_RUN && !rt->quiet) {
+    char ts[21];
+    km_iso8601((int64_t)time(NULL), ts);
+    const km_err_t *e = km_pipeline_error(p);
+    printf("%s  %-12s %-14s %-10s %s%s%s\n", ts + 11, t->account, t->region,
+           km_stage_name(km_pipeline_stage(p)), event,
+           e != NULL && strcmp(event, "started") != 0 ? ": " : "",
+           e != NULL && strcmp(event, "started") != 0 ? e->text : "");
+    fflush(stdout);
+  }
 }
 
 static void on_signal(int signum, int count, void *ud) {
@@ -444,6 +455,7 @@ int km_runtime_new(const km_runtime_opts_t *o, km_runtime_t **out) {
   km_runtime_t *rt = km_xcalloc(1, sizeof(*rt));
   *out = NULL;
   rt->mode = o->mode;
+  rt->quiet = o->quiet;
   km_diags_t diags;
   km_diags_init(&diags);
   int rc = km_manifest_load(o->manifest_path, &rt->m, &diags);

@@ -53,6 +53,7 @@ typedef struct km_runtime_s {
   FILE *log;
   km_engine_t *engine;
   bool engine_done;
+  bool quiet; /* no progress lines */
   bool interrupted;
   km_rt_signals_t *signals;
   km_quota_use_t *quota; /* per-instance quota arithmetic (global check) */

@@ -88,6 +88,7 @@ static void next_stage(km_pipeline_t *p) {
     if (p->prepared && s < KM_STAGE_RESTORE) {
       p->stage = KM_STAGE_RESTORE;
       p->run.plugin_index = 0;
+      progress(p, "running (restoring after the failure)");
       run_stage_provider(p);
       return;
     }
