@@ -152,9 +152,11 @@ def main():
                    ALIBABA_CLOUD_ACCESS_KEY_SECRET=sk)
         lower = bound(state, a.concurrency, len(accts))
         t0 = time.monotonic()
-        run = subprocess.run([os.path.join(a.bin, "kmsmig"), "run", manifest,
+        # KM_BENCH_WRAP="perf record -g -o /tmp/kmsmig.perf" profiles the run.
+        wrap = os.environ.get("KM_BENCH_WRAP", "").split()
+        run = subprocess.run(wrap + [os.path.join(a.bin, "kmsmig"), "run", manifest,
                               "--yes", "--run-dir",
-                              os.path.join(work, "run"), "-q"], env=env,
+                              os.path.join(work, "run")], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
         wall = time.monotonic() - t0
@@ -190,7 +192,10 @@ def main():
     if run.returncode != 0:
         print(run.stdout[-2000:])
         print(run.stderr[-2000:])
-    shutil.rmtree(work, ignore_errors=True)
+    if os.environ.get("KM_BENCH_KEEP"):
+        print("work directory kept:", work)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 main()
