@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "kp.h"
+#include "kpdoc.h"
 #include "util/util.h"
 
 struct kp_req_s {
@@ -80,77 +81,17 @@ const char *kp_keepf(kp_run_t *r, const char *fmt, ...) {
 
 /* No document yet (this plugin discovers first): the same seed as the share
  * plugin's, from the pipeline's settings. */
-static km_inv_t *seed(kp_run_t *r) {
-  const km_host_api_t *h = r->host;
-  km_inv_t *inv =
-      km_inv_new(h->get(r->p, "account"), h->get(r->p, "account_id"),
-                 h->get(r->p, "region"), h->get(r->p, "instance"));
-  const char *type = h->get(r->p, "instance_type");
-  inv->instance_type = type == NULL                    ? KM_INV_TYPE_UNKNOWN
-                       : strcmp(type, "hardware") == 0 ? KM_INV_TYPE_HARDWARE
-                                                       : KM_INV_TYPE_SOFTWARE;
-  km_inv_set(&inv->image_version, h->get(r->p, "image_version"));
-  const char *ar = h->get(r->p, "auto_renew");
-  inv->auto_renew = ar != NULL ? atoi(ar) : -1;
-  const char *st = h->get(r->p, "select");
-  json_t *sel = st != NULL ? json_loads(st, 0, NULL) : NULL;
-  static const char *const modes[] = {"all-pending", "none", "list"};
-  const char *k = json_string_value(json_object_get(sel, "keys"));
-  const char *s = json_string_value(json_object_get(sel, "secrets"));
-  for (int i = 0; i < 3; i++) {
-    if (kp_streq(k, modes[i])) inv->select.keys = (km_inv_sel_t)i;
-    if (kp_streq(s, modes[i])) inv->select.secrets = (km_inv_sel_t)i;
-  }
-  static const char *const lists[] = {"key_ids", "key_aliases", "secret_names"};
-  km_inv_strs_t *dst[] = {&inv->select.key_ids, &inv->select.key_aliases,
-                          &inv->select.secret_names};
-  for (size_t l = 0; l < 3; l++) {
-    size_t i;
-    json_t *v;
-    json_array_foreach(json_object_get(sel, lists[l]), i, v)
-        km_inv_strs_add(dst[l], json_string_value(v));
-  }
-  json_decref(sel);
-  return inv;
-}
-
 int kp_doc_load(kp_run_t *r) {
-  const char *text = r->host->doc_get(r->p);
-  json_error_t je;
-  r->extra = text != NULL ? json_loads(text, 0, &je) : NULL;
-  if (!json_is_object(r->extra)) {
-    json_decref(r->extra);
-    r->extra = json_object();
-  }
-  if (json_object_get(r->extra, "account") == NULL) {
-    r->inv = seed(r);
-    return 0;
-  }
   km_err_t err;
   memset(&err, 0, sizeof(err));
-  int rc = km_inv_from_json(r->extra, &r->inv, &err);
+  int rc = kp_doc_read(r->host, r->p, &r->inv, &r->extra, &err);
   if (rc < 0) return kp_fail(r, rc, &err, "the pipeline document");
   return 0;
 }
 
 static void doc_store(kp_run_t *r) {
   if (r->inv == NULL || !r->store) return;
-  /* Re-read: other writers (host->outcome in older hosts) may have added to
-   * the document since it was loaded; the inventory's keys win. */
-  const char *text = r->host->doc_get(r->p);
-  json_t *doc = text != NULL ? json_loads(text, 0, NULL) : NULL;
-  if (!json_is_object(doc)) {
-    json_decref(doc);
-    doc = json_object();
-  }
-  json_object_update_missing(doc, r->extra);
-  json_t *inv = km_inv_to_json(r->inv);
-  json_object_update(doc, inv);
-  json_decref(inv);
-  char *out = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
-  json_decref(doc);
-  int rc = out != NULL ? r->host->doc_set(r->p, out) : KM_ENOMEM;
-  free(out);
+  int rc = kp_doc_write(r->host, r->p, r->inv, r->extra);
   if (rc < 0) kp_fail(r, rc, NULL, "could not store the pipeline document");
 }
 

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "engine/rules.h"
+#include "kpdoc.h"
 #include "migrate.h"
 
 const km_host_api_t *km__mig_host;
@@ -44,19 +45,11 @@ void km__mig_fail(mjob_t *j, int rc, const km_err_t *err, const char *what) {
 }
 
 int km__mig_load(mjob_t *j) {
-  json_error_t je;
-  j->extra = json_loads(H->doc_get(j->p), 0, &je);
-  if (j->extra == NULL) j->extra = json_object();
-  return km_inv_from_json(j->extra, &j->inv, &j->err);
+  return kp_doc_read(H, j->p, &j->inv, &j->extra, &j->err);
 }
 
 void km__mig_store(mjob_t *j) {
-  json_t *d = km_inv_to_json(j->inv);
-  json_object_update_missing(d, j->extra);
-  char *text = json_dumps(d, JSON_COMPACT);
-  H->doc_set(j->p, text);
-  free(text);
-  json_decref(d);
+  kp_doc_write(H, j->p, j->inv, j->extra);
 }
 
 void km__mig_free(mjob_t *j) {

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kpdoc.h"
 #include "share.h"
 
 const km_host_api_t *km__share_host;
@@ -25,21 +26,11 @@ const km_host_api_t *km__share_host;
 /* ---- doc ---- */
 
 static int doc_load(job_t *j) {
-  json_error_t je;
-  json_t *doc = json_loads(H->doc_get(j->p), 0, &je);
-  j->extra = doc != NULL ? doc : json_object();
-  if (json_object_get(j->extra, "account") == NULL)
-    return 1; /* empty: the first discover creates it */
-  return km_inv_from_json(j->extra, &j->inv, &j->err);
+  return kp_doc_read(H, j->p, &j->inv, &j->extra, &j->err);
 }
 
 static void doc_store(job_t *j) {
-  json_t *d = km_inv_to_json(j->inv);
-  json_object_update_missing(d, j->extra);
-  char *text = json_dumps(d, JSON_COMPACT);
-  H->doc_set(j->p, text);
-  free(text);
-  json_decref(d);
+  kp_doc_write(H, j->p, j->inv, j->extra);
 }
 
 void km__share_end(job_t *j) {
@@ -265,46 +256,9 @@ static void list_dest(job_t *j, int page) {
   }
 }
 
-static void seed_inventory(job_t *j) {
-  const char *acct = H->get(j->p, "account");
-  j->inv = km_inv_new(acct, H->get(j->p, "account_id"), H->get(j->p, "region"),
-                      H->get(j->p, "instance"));
-  const char *type = H->get(j->p, "instance_type");
-  j->inv->instance_type = type == NULL ? KM_INV_TYPE_UNKNOWN
-                          : strcmp(type, "hardware") == 0
-                              ? KM_INV_TYPE_HARDWARE
-                              : KM_INV_TYPE_SOFTWARE;
-  km_inv_set(&j->inv->image_version, H->get(j->p, "image_version"));
-  const char *ar = H->get(j->p, "auto_renew");
-  j->inv->auto_renew = ar != NULL ? atoi(ar) : -1;
-  /* The manifest's selection (JSON text). */
-  json_t *sel = json_loads(
-      H->get(j->p, "select") ? H->get(j->p, "select") : "{}", 0, NULL);
-  const char *k = json_string_value(json_object_get(sel, "keys"));
-  const char *s = json_string_value(json_object_get(sel, "secrets"));
-  j->inv->select.keys = k == NULL || strcmp(k, "all-pending") == 0
-                            ? KM_INV_SEL_ALL_PENDING
-                        : strcmp(k, "none") == 0 ? KM_INV_SEL_NONE
-                                                 : KM_INV_SEL_LIST;
-  j->inv->select.secrets = s == NULL || strcmp(s, "all-pending") == 0
-                               ? KM_INV_SEL_ALL_PENDING
-                           : strcmp(s, "none") == 0 ? KM_INV_SEL_NONE
-                                                    : KM_INV_SEL_LIST;
-  size_t i;
-  json_t *v;
-  json_array_foreach(json_object_get(sel, "key_ids"), i, v)
-      km_inv_strs_add(&j->inv->select.key_ids, json_string_value(v));
-  json_array_foreach(json_object_get(sel, "key_aliases"), i, v)
-      km_inv_strs_add(&j->inv->select.key_aliases, json_string_value(v));
-  json_array_foreach(json_object_get(sel, "secret_names"), i, v)
-      km_inv_strs_add(&j->inv->select.secret_names, json_string_value(v));
-  json_decref(sel);
-}
-
 static int start_discover(job_t *j) {
   int rc = doc_load(j);
   if (rc < 0) return rc;
-  if (j->inv == NULL) seed_inventory(j);
   j->pending = 3;
   info_get(j);
   rc = H->call(j->p, "kms", "GetDefaultKmsInstance", NULL, 0, on_default, j);
