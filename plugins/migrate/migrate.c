@@ -546,10 +546,20 @@ static void plan_batches(mjob_t *j) {
     return;
   }
   for (size_t i = 0; i < bs.n; i++) {
-    char token[64];
-    batch_token(j, &bs.v[i], token);
-    if (find_batch(j, token) != NULL)
-      continue; /* journalled by an earlier attempt: followed already */
+    char base[64], token[80];
+    batch_token(j, &bs.v[i], base);
+    snprintf(token, sizeof(token), "%s", base);
+    /* The same content again: a batch still in flight from an earlier
+     * attempt is followed (never submitted twice); one that ended with
+     * failures (refused, or resources not moved) is tried again as a new
+     * batch with its own token. */
+    bool in_flight = false;
+    mbatch_t *old;
+    for (int n = 2; (old = find_batch(j, token)) != NULL && !in_flight; n++) {
+      in_flight = !old->done;
+      snprintf(token, sizeof(token), "%s-%d", base, n);
+    }
+    if (in_flight) continue;
     mbatch_t *b = add_batch(j, token);
     for (size_t k = 0; k < bs.v[i].nkeys; k++)
       json_array_append_new(b->keys, json_string(bs.v[i].key_ids[k]));

@@ -14,7 +14,7 @@ extern const km_host_api_t *km__mig_host;
 
 /* A batch as the journal knows it. */
 typedef struct mbatch_s {
-  char token[64];
+  char token[80];
   char task_id[64];
   json_t *keys;    /* array of key ids */
   json_t *secrets; /* array of secret names */
