@@ -614,6 +614,9 @@ static int start_migrate(mjob_t *j) {
   const char *driver = H->get(j->p, "driver");
   j->sim = driver != NULL && strcmp(driver, "sim") == 0;
   j->poll_ms = j->sim ? SIM_POLL_MS : CONSOLE_POLL_MS;
+  /* How often the console driver looks (settings: console_poll_ms). */
+  const char *poll = H->get(j->p, "console_poll_ms");
+  if (!j->sim && poll != NULL && atoi(poll) > 0) j->poll_ms = atoi(poll);
   H->journal_replay(j->p, on_record, j);
   km__mig_choose_default(j, km__mig_next_batch);
   return 0;

@@ -187,6 +187,18 @@ static json_t *select_json(const km_mf_select_t *s) {
                    "secret_names", strlist_json(&s->secret_names));
 }
 
+/* HSM BYOK (plugins/byok): a key listed in select.byok.keys is selected
+ * even when select.keys does not list it ("keys: none" moves only those). */
+static void byok_select(json_t *sel, const km_mf_select_t *s) {
+  if (!s->byok_present || s->byok_keys.n == 0 ||
+      s->keys == KM_MF_SEL_ALL_PENDING)
+    return;
+  json_object_set_new(sel, "keys", json_string("list"));
+  for (size_t i = 0; i < s->byok_keys.n; i++)
+    json_array_append_new(json_object_get(sel, "key_ids"),
+                          json_string(s->byok_keys.v[i]));
+}
+
 static bool shares_with(const km_mf_instance_t *in, const char *account) {
   if (strcmp(in->owner, account) == 0) return false;
   if (in->share_all) return true;
@@ -221,6 +233,7 @@ static int build_targets(km_runtime_t *rt, const char *shard) {
       /* Settings reach plugins through host->get(), as strings (objects
        * as JSON text): the ABI carries no JSON type. */
       json_t *sel = select_json(&m->select);
+      byok_select(sel, &m->select);
       char *sel_text = json_dumps(sel, JSON_COMPACT | JSON_SORT_KEYS);
       json_decref(sel);
       char num[32];
@@ -239,6 +252,22 @@ static int build_targets(km_runtime_t *rt, const char *shard) {
           json_string(shares_with(in, a->mf->name) ? "true" : "false"));
       json_object_set_new(st, "select", json_string(sel_text));
       free(sel_text);
+      /* HSM BYOK (plugins/byok): select.byok as one JSON object. */
+      if (m->select.byok_present) {
+        static const char *algs[] = {"RSAES_OAEP_SHA_256", "RSAES_PKCS1_V1_5",
+                                     "RSAES_OAEP_SHA_1"};
+        json_t *bj =
+            json_pack("{s:o, s:s?, s:s, s:s, s:I}", "keys",
+                      strlist_json(&m->select.byok_keys), "material_dir",
+                      m->select.byok_material_dir, "algorithm",
+                      algs[m->select.byok_algorithm], "wrapping_key_format",
+                      m->select.byok_pem ? "pem" : "der", "material_expiry",
+                      (json_int_t)m->select.byok_expiry);
+        char *bt = json_dumps(bj, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(bj);
+        json_object_set_new(st, "byok", json_string(bt));
+        free(bt);
+      }
       char *hooks = hooks_json(m, a->mf);
       json_object_set_new(st, "hooks", json_string(hooks));
       free(hooks);
@@ -249,6 +278,11 @@ static int build_targets(km_runtime_t *rt, const char *shard) {
           json_string(m->migrate.set_default ? "true" : "false"));
       snprintf(num, sizeof(num), "%lld", (long long)m->migrate.task_timeout_s);
       json_object_set_new(st, "task_timeout_s", json_string(num));
+      /* The console driver's polling interval (default 15 s); the tests
+       * that play the operator shorten it. */
+      const char *poll = getenv("KMSMIG_CONSOLE_POLL_MS");
+      if (poll != NULL)
+        json_object_set_new(st, "console_poll_ms", json_string(poll));
       char when[21] = "now";
       if (m->migrate.when != 0) km_iso8601(m->migrate.when, when);
       json_object_set_new(st, "when", json_string(when));
@@ -330,7 +364,8 @@ static char *default_plugins_dir(void) {
 }
 
 static int load_plugins(km_runtime_t *rt, const char *dir_opt) {
-  static const char *builtin[] = {"share", "keys", "secrets", "migrate"};
+  static const char *builtin[] = {"share", "keys", "secrets", "byok",
+                                  "migrate"};
   char *dir = dir_opt != NULL              ? km_xstrdup(dir_opt)
               : rt->m->plugins_dir != NULL ? km_xstrdup(rt->m->plugins_dir)
                                            : default_plugins_dir();

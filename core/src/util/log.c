@@ -23,12 +23,22 @@ void km_log_set_file(void *fp) {
 
 void km_vlog(int level, const char *fmt, va_list ap) {
   static const char *names[] = {"error", "warn", "info", "debug"};
-  if (level > log_level)
-    return;
+  if (level > log_level) return;
   FILE *fp = log_fp != NULL ? log_fp : stderr;
   char ts[21];
   km_iso8601((int64_t)time(NULL), ts);
-  fprintf(fp, "%s %-5s ", ts, names[level < 0 ? 0 : level > 3 ? 3 : level]);
+  const char *name = names[level < 0 ? 0 : level > 3 ? 3 : level];
+  /* With a run log, warnings and errors still reach the operator live
+   * (an ACTION for the console driver is a warning). */
+  va_list copy;
+  va_copy(copy, ap);
+  if (fp != stderr && level <= KM_LOG_WARN) {
+    fprintf(stderr, "%s %-5s ", ts, name);
+    vfprintf(stderr, fmt, copy);
+    fputc('\n', stderr);
+  }
+  va_end(copy);
+  fprintf(fp, "%s %-5s ", ts, name);
   vfprintf(fp, fmt, ap);
   fputc('\n', fp);
   fflush(fp);
