@@ -114,6 +114,25 @@ const char *kp_res_text(const kp_res_t *res, char *buf, size_t n);
 /* The code to report for a failed call (cloud Code, else the error name). */
 const char *kp_res_code(const kp_res_t *res);
 
+/* Verification tallies shared by the keys and secrets plugins. */
+typedef struct kp_tally_s {
+  size_t bad;
+  char list[300]; /* "id, id, ..." (truncated) */
+} kp_tally_t;
+
+/* Marks resource id of kind ("key" / "secret") failed in r->inv with rule,
+ * reason why, the cloud code and RequestId (either may be NULL), and
+ * reports the outcome to the host. */
+void kp_resource_failed(kp_run_t *r, const char *kind, const char *id,
+                        const char *rule, const char *why, const char *code,
+                        const char *rid);
+
+/* A verification mismatch: "verify: <kind> <id>: <message>", logged, the
+ * resource failed (run.verify_failed) and counted in t. */
+void kp_verify_mismatch(kp_run_t *r, kp_tally_t *t, const char *kind,
+                        const char *id, const char *code, const char *rid,
+                        const char *fmt, ...) KM_PRINTF(7, 8);
+
 /* Stores the inventory (if r->store), ends the stage with r->status and
  * frees r.  Do not touch r afterwards. */
 void kp_finish(kp_run_t *r);

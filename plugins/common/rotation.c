@@ -67,33 +67,21 @@ static void finish_on_drain(kp_run_t *r) {
 
 /* ---- the inventory side ---- */
 
-enum { MARK_OFF, MARK_RESTORED, MARK_FAILED };
+enum { MARK_OFF, MARK_RESTORED };
 
-static void mark(kp_run_t *r, const kp_rot_kind_t *k, const char *id, int what,
-                 const char *code, const char *rid, const char *reason) {
+static void mark(kp_run_t *r, const kp_rot_kind_t *k, const char *id,
+                 int what) {
   if (r->inv == NULL) return;
   if (strcmp(k->kind, "key") == 0) {
     km_inv_key_t *x = km_inv_find_key(r->inv, id);
     if (x == NULL) return;
     if (what == MARK_OFF) x->rotation_off = true;
     if (what == MARK_RESTORED) x->rotation_off = x->rotation_restored = true;
-    if (what == MARK_FAILED) {
-      km_inv_key_decide(x, KM_VERDICT_FAILED, "run.rotation_off_failed",
-                        reason);
-      km_inv_set(&x->fail_code, code);
-      km_inv_set(&x->fail_request_id, rid);
-    }
   } else {
     km_inv_secret_t *x = km_inv_find_secret(r->inv, id);
     if (x == NULL) return;
     if (what == MARK_OFF) x->rotation_off = true;
     if (what == MARK_RESTORED) x->rotation_off = x->rotation_restored = true;
-    if (what == MARK_FAILED) {
-      km_inv_secret_decide(x, KM_VERDICT_FAILED, "run.rotation_off_failed",
-                           reason);
-      km_inv_set(&x->fail_code, code);
-      km_inv_set(&x->fail_request_id, rid);
-    }
   }
 }
 
@@ -151,12 +139,12 @@ static void on_off(kp_run_t *r, const kp_res_t *res, void *ud) {
              "%s %s: automatic rotation could not be turned off: %s; the "
              "%s was not migrated",
              k->kind, it->id, kp_res_text(res, buf, sizeof(buf)), k->kind);
-    r->host->outcome(r->p, k->kind, it->id, "failed", why);
-    mark(r, k, it->id, MARK_FAILED, kp_res_code(res), res->request_id, why);
+    kp_resource_failed(r, k->kind, it->id, "run.rotation_off_failed", why,
+                       kp_res_code(res), res->request_id);
     kp_fail_call(r, k->action, it->id, res);
     return;
   }
-  mark(r, k, it->id, MARK_OFF, NULL, NULL, NULL);
+  mark(r, k, it->id, MARK_OFF);
   json_t *rec =
       json_pack("{s:s, s:s, s:s, s:s}", "type", "rotation_off_done", "kind",
                 k->kind, "id", it->id, "request_id", res->request_id);
@@ -217,7 +205,7 @@ void kp_rotation_prepare(kp_run_t *r, kp_session_t *s, const kp_rot_kind_t *k) {
   kp_rots_load(r, s, k->kind, &rots);
   /* Turned off by an earlier attempt: the report must count them. */
   for (size_t i = 0; i < rots.n; i++)
-    if (rots.v[i].open) mark(r, k, rots.v[i].id, MARK_OFF, NULL, NULL, NULL);
+    if (rots.v[i].open) mark(r, k, rots.v[i].id, MARK_OFF);
 
   rot_ctx_t *c = km_xcalloc(1, sizeof(*c));
   c->k = k;
@@ -245,8 +233,8 @@ void kp_rotation_prepare(kp_run_t *r, kp_session_t *s, const kp_rot_kind_t *k) {
                "was returned, so it could not be restored exactly; turn it "
                "off by hand and run again",
                k->kind, it->id);
-      r->host->outcome(r->p, k->kind, it->id, "failed", why);
-      mark(r, k, it->id, MARK_FAILED, km_err_name(KM_EINVAL), NULL, why);
+      kp_resource_failed(r, k->kind, it->id, "run.rotation_off_failed", why,
+                         km_err_name(KM_EINVAL), NULL);
       kp_fail(r, KM_EINVAL, NULL, "%s", why);
     }
   }
@@ -325,7 +313,7 @@ static void on_restore(kp_run_t *r, const kp_res_t *res, void *ud) {
     restore_failed(r, it, res);
     return;
   }
-  mark(r, k, it->id, MARK_RESTORED, NULL, NULL, NULL);
+  mark(r, k, it->id, MARK_RESTORED);
   json_t *rec =
       json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "rotation_restored",
                 "kind", k->kind, "id", it->id, "rotation_interval",
@@ -377,7 +365,7 @@ static void on_hook_after(kp_run_t *r, int status, const json_t *out,
     r->host->log(r->p, KM_PLOG_WARN,
                  "%s %s: the rotation hook leaves automatic rotation off",
                  it->c->k->kind, it->id);
-    mark(r, it->c->k, it->id, MARK_RESTORED, NULL, NULL, NULL);
+    mark(r, it->c->k, it->id, MARK_RESTORED);
     json_t *rec =
         json_pack("{s:s, s:s, s:s, s:s, s:b}", "type", "rotation_restored",
                   "kind", it->c->k->kind, "id", it->id, "rotation_interval",
@@ -419,10 +407,10 @@ void kp_rotation_restore(kp_run_t *r, kp_session_t *s, const kp_rot_kind_t *k) {
   for (size_t i = 0; i < rots.n; i++) {
     kp_rot_t *x = &rots.v[i];
     if (!x->open) {
-      mark(r, k, x->id, MARK_RESTORED, NULL, NULL, NULL);
+      mark(r, k, x->id, MARK_RESTORED);
       continue;
     }
-    mark(r, k, x->id, MARK_OFF, NULL, NULL, NULL);
+    mark(r, k, x->id, MARK_OFF);
     item_t *it = &c->items[c->n++];
     it->c = c;
     it->id = kp_keep(r, x->id);

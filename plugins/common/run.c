@@ -397,3 +397,41 @@ bool kp_policy_present(const char *policy) {
   json_decref(j);
   return ok;
 }
+
+/* ---- per-resource failures ---- */
+
+void kp_resource_failed(kp_run_t *r, const char *kind, const char *id,
+                        const char *rule, const char *why, const char *code,
+                        const char *rid) {
+  r->host->outcome(r->p, kind, id, "failed", why);
+  if (r->inv == NULL) return;
+  if (strcmp(kind, "key") == 0) {
+    km_inv_key_t *k = km_inv_find_key(r->inv, id);
+    if (k == NULL) return;
+    km_inv_key_decide(k, KM_VERDICT_FAILED, rule, why);
+    km_inv_set(&k->fail_code, code);
+    km_inv_set(&k->fail_request_id, rid);
+  } else {
+    km_inv_secret_t *x = km_inv_find_secret(r->inv, id);
+    if (x == NULL) return;
+    km_inv_secret_decide(x, KM_VERDICT_FAILED, rule, why);
+    km_inv_set(&x->fail_code, code);
+    km_inv_set(&x->fail_request_id, rid);
+  }
+}
+
+void kp_verify_mismatch(kp_run_t *r, kp_tally_t *t, const char *kind,
+                        const char *id, const char *code, const char *rid,
+                        const char *fmt, ...) {
+  char why[700];
+  va_list ap;
+  va_start(ap, fmt);
+  int len = snprintf(why, sizeof(why), "verify: %s %s: ", kind, id);
+  vsnprintf(why + len, sizeof(why) - (size_t)len, fmt, ap);
+  va_end(ap);
+  r->host->log(r->p, KM_PLOG_ERROR, "%s", why);
+  kp_resource_failed(r, kind, id, "run.verify_failed", why, code, rid);
+  size_t l = strlen(t->list);
+  snprintf(t->list + l, sizeof(t->list) - l, "%s%s", l ? ", " : "", id);
+  t->bad++;
+}

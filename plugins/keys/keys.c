@@ -268,8 +268,7 @@ typedef struct verify_s {
   vkey_t *v;
   size_t n;
   const char *dest;
-  size_t bad;
-  char list[300];
+  kp_tally_t t;
 } verify_t;
 
 static void verify_free(void *ud) {
@@ -280,31 +279,6 @@ static void verify_free(void *ud) {
   free(vc);
 }
 
-static void mismatch(kp_run_t *r, const char *id, const char *code,
-                     const char *rid, const char *fmt, ...) KM_PRINTF(5, 6);
-
-static void mismatch(kp_run_t *r, const char *id, const char *code,
-                     const char *rid, const char *fmt, ...) {
-  verify_t *vc = r->ud;
-  char why[700];
-  va_list ap;
-  va_start(ap, fmt);
-  int len = snprintf(why, sizeof(why), "verify: key %s: ", id);
-  vsnprintf(why + len, sizeof(why) - (size_t)len, fmt, ap);
-  va_end(ap);
-  r->host->outcome(r->p, "key", id, "failed", why);
-  r->host->log(r->p, KM_PLOG_ERROR, "%s", why);
-  km_inv_key_t *k = km_inv_find_key(r->inv, id);
-  if (k != NULL) {
-    km_inv_key_decide(k, KM_VERDICT_FAILED, "run.verify_failed", why);
-    km_inv_set(&k->fail_code, code);
-    km_inv_set(&k->fail_request_id, rid);
-  }
-  size_t l = strlen(vc->list);
-  snprintf(vc->list + l, sizeof(vc->list) - l, "%s%s", l ? ", " : "", id);
-  vc->bad++;
-}
-
 static void on_v_describe(kp_run_t *r, const kp_res_t *res, void *ud) {
   vkey_t *vk = ud;
   verify_t *vc = r->ud;
@@ -313,13 +287,15 @@ static void on_v_describe(kp_run_t *r, const kp_res_t *res, void *ud) {
     char buf[600];
     vk->call_failed = true;
     kp_fail_call(r, "DescribeKey", vk->id, res);
-    mismatch(r, vk->id, kp_res_code(res), res->request_id,
-             "DescribeKey failed: %s", kp_res_text(res, buf, sizeof(buf)));
+    kp_verify_mismatch(r, &((verify_t *)r->ud)->t, "key", vk->id,
+                       kp_res_code(res), res->request_id,
+                       "DescribeKey failed: %s",
+                       kp_res_text(res, buf, sizeof(buf)));
   } else if (km_inv_parse_describe_key(vc->now, res->body, &err) < 0) {
     vk->call_failed = true;
     parse_failed(r, &err);
-    mismatch(r, vk->id, km_err_name(KM_EPARSE), res->request_id, "%s",
-             err.text);
+    kp_verify_mismatch(r, &((verify_t *)r->ud)->t, "key", vk->id,
+                       km_err_name(KM_EPARSE), res->request_id, "%s", err.text);
   }
 }
 
@@ -329,9 +305,10 @@ static void on_v_policy(kp_run_t *r, const kp_res_t *res, void *ud) {
     char buf[600];
     vk->call_failed = true;
     kp_fail_call(r, "GetKeyPolicy", vk->id, res);
-    mismatch(r, vk->id, kp_res_code(res), res->request_id,
-             "GetKeyPolicy (PolicyName default) failed: %s",
-             kp_res_text(res, buf, sizeof(buf)));
+    kp_verify_mismatch(r, &((verify_t *)r->ud)->t, "key", vk->id,
+                       kp_res_code(res), res->request_id,
+                       "GetKeyPolicy (PolicyName default) failed: %s",
+                       kp_res_text(res, buf, sizeof(buf)));
     return;
   }
   vk->policy_ok = kp_policy_present(
@@ -376,32 +353,39 @@ static void verify_drained(kp_run_t *r) {
     if (now == NULL) continue; /* a failed call already said why */
     if (!vk->service) {
       if (!kp_streq(now->dkms_instance_id, vc->dest))
-        mismatch(r, vk->id, km_err_name(KM_ENOENT), NULL,
-                 "DKMSInstanceId is %s, expected %s: the key is not in the "
-                 "destination instance",
-                 now->dkms_instance_id ? now->dkms_instance_id : "empty",
-                 vc->dest);
+        kp_verify_mismatch(
+            r, &((verify_t *)r->ud)->t, "key", vk->id, km_err_name(KM_ENOENT),
+            NULL,
+            "DKMSInstanceId is %s, expected %s: the key is not in the "
+            "destination instance",
+            now->dkms_instance_id ? now->dkms_instance_id : "empty", vc->dest);
       else if (!vk->policy_ok)
-        mismatch(r, vk->id, km_err_name(KM_ENOENT), NULL,
-                 "GetKeyPolicy returned no default key policy (PolicyName "
-                 "default): check the key policy in the KMS console");
+        kp_verify_mismatch(
+            r, &((verify_t *)r->ud)->t, "key", vk->id, km_err_name(KM_ENOENT),
+            NULL,
+            "GetKeyPolicy returned no default key policy (PolicyName "
+            "default): check the key policy in the KMS console");
       continue;
     }
     if (listing_ok && km_inv_find_key(vc->listed, vk->id) == NULL)
-      mismatch(r, vk->id, km_err_name(KM_ENOENT), NULL,
-               "service key no longer listed by ListKeys (CreatorType "
-               "Service)");
+      kp_verify_mismatch(
+          r, &((verify_t *)r->ud)->t, "key", vk->id, km_err_name(KM_ENOENT),
+          NULL,
+          "service key no longer listed by ListKeys (CreatorType "
+          "Service)");
     else if (was != NULL && !kp_streq(was->key_state, now->key_state))
-      mismatch(r, vk->id, km_err_name(KM_EINVAL), NULL,
-               "service key state changed from %s to %s; kmsmig never "
-               "changes service keys: find out who did",
-               was->key_state ? was->key_state : "(none)",
-               now->key_state ? now->key_state : "(none)");
+      kp_verify_mismatch(
+          r, &((verify_t *)r->ud)->t, "key", vk->id, km_err_name(KM_EINVAL),
+          NULL,
+          "service key state changed from %s to %s; kmsmig never "
+          "changes service keys: find out who did",
+          was->key_state ? was->key_state : "(none)",
+          now->key_state ? now->key_state : "(none)");
   }
-  if (vc->bad > 0 && r->status == 0)
-    kp_fail(r, KM_ENOENT, NULL, "%zu key(s) failed verification: %s", vc->bad,
-            vc->list);
-  if (vc->bad == 0 && r->status == 0)
+  if (vc->t.bad > 0 && r->status == 0)
+    kp_fail(r, KM_ENOENT, NULL, "%zu key(s) failed verification: %s", vc->t.bad,
+            vc->t.list);
+  if (vc->t.bad == 0 && r->status == 0)
     r->host->log(r->p, KM_PLOG_INFO,
                  "keys: verified %zu key(s) in %s and the service keys", vc->n,
                  vc->dest);

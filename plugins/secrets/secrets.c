@@ -147,8 +147,7 @@ typedef struct verify_s {
   vsec_t *v;
   size_t n;
   const char *dest;
-  size_t bad;
-  char list[300];
+  kp_tally_t t;
 } verify_t;
 
 static void verify_free(void *ud) {
@@ -156,31 +155,6 @@ static void verify_free(void *ud) {
   km_inv_free(vc->now);
   free(vc->v);
   free(vc);
-}
-
-static void mismatch(kp_run_t *r, const char *name, const char *code,
-                     const char *rid, const char *fmt, ...) KM_PRINTF(5, 6);
-
-static void mismatch(kp_run_t *r, const char *name, const char *code,
-                     const char *rid, const char *fmt, ...) {
-  verify_t *vc = r->ud;
-  char why[700];
-  va_list ap;
-  va_start(ap, fmt);
-  int len = snprintf(why, sizeof(why), "verify: secret %s: ", name);
-  vsnprintf(why + len, sizeof(why) - (size_t)len, fmt, ap);
-  va_end(ap);
-  r->host->outcome(r->p, "secret", name, "failed", why);
-  r->host->log(r->p, KM_PLOG_ERROR, "%s", why);
-  km_inv_secret_t *s = km_inv_find_secret(r->inv, name);
-  if (s != NULL) {
-    km_inv_secret_decide(s, KM_VERDICT_FAILED, "run.verify_failed", why);
-    km_inv_set(&s->fail_code, code);
-    km_inv_set(&s->fail_request_id, rid);
-  }
-  size_t l = strlen(vc->list);
-  snprintf(vc->list + l, sizeof(vc->list) - l, "%s%s", l ? ", " : "", name);
-  vc->bad++;
 }
 
 static void on_v_describe(kp_run_t *r, const kp_res_t *res, void *ud) {
@@ -191,13 +165,15 @@ static void on_v_describe(kp_run_t *r, const kp_res_t *res, void *ud) {
     char buf[600];
     vs->call_failed = true;
     kp_fail_call(r, "DescribeSecret", vs->name, res);
-    mismatch(r, vs->name, kp_res_code(res), res->request_id,
-             "DescribeSecret failed: %s", kp_res_text(res, buf, sizeof(buf)));
+    kp_verify_mismatch(r, &((verify_t *)r->ud)->t, "secret", vs->name,
+                       kp_res_code(res), res->request_id,
+                       "DescribeSecret failed: %s",
+                       kp_res_text(res, buf, sizeof(buf)));
   } else if (km_inv_parse_describe_secret(vc->now, res->body, &err) < 0) {
     vs->call_failed = true;
     parse_failed(r, &err);
-    mismatch(r, vs->name, km_err_name(KM_EPARSE), res->request_id, "%s",
-             err.text);
+    kp_verify_mismatch(r, &((verify_t *)r->ud)->t, "secret", vs->name,
+                       km_err_name(KM_EPARSE), res->request_id, "%s", err.text);
   }
 }
 
@@ -207,9 +183,10 @@ static void on_v_policy(kp_run_t *r, const kp_res_t *res, void *ud) {
     char buf[600];
     vs->call_failed = true;
     kp_fail_call(r, "GetSecretPolicy", vs->name, res);
-    mismatch(r, vs->name, kp_res_code(res), res->request_id,
-             "GetSecretPolicy (PolicyName default) failed: %s",
-             kp_res_text(res, buf, sizeof(buf)));
+    kp_verify_mismatch(r, &((verify_t *)r->ud)->t, "secret", vs->name,
+                       kp_res_code(res), res->request_id,
+                       "GetSecretPolicy (PolicyName default) failed: %s",
+                       kp_res_text(res, buf, sizeof(buf)));
     return;
   }
   vs->policy_ok = kp_policy_present(
@@ -225,27 +202,31 @@ static void verify_drained(kp_run_t *r) {
     const km_inv_secret_t *now = km_inv_find_secret(vc->now, vs->name);
     if (now == NULL) continue;
     if (!kp_streq(now->dkms_instance_id, vc->dest))
-      mismatch(r, vs->name, km_err_name(KM_ENOENT), NULL,
-               "DKMSInstanceId is %s, expected %s: the secret is not in the "
-               "destination instance",
-               now->dkms_instance_id ? now->dkms_instance_id : "empty",
-               vc->dest);
+      kp_verify_mismatch(
+          r, &((verify_t *)r->ud)->t, "secret", vs->name,
+          km_err_name(KM_ENOENT), NULL,
+          "DKMSInstanceId is %s, expected %s: the secret is not in the "
+          "destination instance",
+          now->dkms_instance_id ? now->dkms_instance_id : "empty", vc->dest);
     else if (was != NULL && was->secret_type != NULL &&
              !kp_streq(was->secret_type, now->secret_type))
-      mismatch(r, vs->name, km_err_name(KM_EINVAL), NULL,
-               "secret type is %s after the migration, was %s",
-               now->secret_type ? now->secret_type : "(none)",
-               was->secret_type);
+      kp_verify_mismatch(r, &((verify_t *)r->ud)->t, "secret", vs->name,
+                         km_err_name(KM_EINVAL), NULL,
+                         "secret type is %s after the migration, was %s",
+                         now->secret_type ? now->secret_type : "(none)",
+                         was->secret_type);
     else if (!vs->policy_ok)
-      mismatch(r, vs->name, km_err_name(KM_ENOENT), NULL,
-               "GetSecretPolicy returned no default secret policy "
-               "(PolicyName default): check the secret policy in the KMS "
-               "console");
+      kp_verify_mismatch(
+          r, &((verify_t *)r->ud)->t, "secret", vs->name,
+          km_err_name(KM_ENOENT), NULL,
+          "GetSecretPolicy returned no default secret policy "
+          "(PolicyName default): check the secret policy in the KMS "
+          "console");
   }
-  if (vc->bad > 0 && r->status == 0)
+  if (vc->t.bad > 0 && r->status == 0)
     kp_fail(r, KM_ENOENT, NULL, "%zu secret(s) failed verification: %s",
-            vc->bad, vc->list);
-  if (vc->bad == 0 && r->status == 0)
+            vc->t.bad, vc->t.list);
+  if (vc->t.bad == 0 && r->status == 0)
     r->host->log(r->p, KM_PLOG_INFO, "secrets: verified %zu secret(s) in %s",
                  vc->n, vc->dest);
   kp_finish(r);
