@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "engine/batch.h"
+#include "model/batch.h"
 #include "util/util.h"
 
 static km_inv_t *inv_with_keys(int nkeys) {

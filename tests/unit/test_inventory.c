@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "engine/inventory.h"
+#include "model/inventory.h"
 #include "util/util.h"
 
 static json_t *load(const char *name) {

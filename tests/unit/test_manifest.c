@@ -70,7 +70,7 @@ static void test_demo_model(void **state) {
   assert_false(sh->share_all);
   assert_int_equal(sh->share_with.n, 2);
 
-  assert_int_equal(m->select.keys, KM_MF_SEL_ALL_PENDING);
+  assert_int_equal(m->select.keys, KM_SEL_ALL_PENDING);
   assert_int_equal(m->migrate.driver, KM_MF_DRIVER_SIM);
   assert_int_equal(m->migrate.when, 0);
   assert_int_equal(m->migrate.task_timeout_s, 1800);
@@ -141,7 +141,7 @@ static void test_byok_model(void **state) {
   km_manifest_t *m = load_ok("manifests/byok.yaml", &d);
   assert_int_equal(m->instances[0].type, KM_MF_INST_HARDWARE);
   assert_true(m->select.byok_present);
-  assert_int_equal(m->select.keys, KM_MF_SEL_NONE);
+  assert_int_equal(m->select.keys, KM_SEL_NONE);
   assert_int_equal(m->select.byok_keys.n, 1);
   assert_int_equal(m->select.byok_algorithm, KM_MF_WRAP_RSAES_OAEP_SHA_256);
   assert_false(m->select.byok_pem);

@@ -25,7 +25,7 @@
 
 #include "../plugin/fakehost.c"
 #include "byok/wrap.h"
-#include "engine/inventory.h"
+#include "model/inventory.h"
 #include "plugin/loader.h"
 #include "util/util.h"
 

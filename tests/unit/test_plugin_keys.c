@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "../plugin/fakehost.c"
-#include "engine/inventory.h"
+#include "model/inventory.h"
 #include "plugin/loader.h"
 
 #define KEYS_SO KM_BUILD_DIR "/plugins/keys.so"

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "engine/rules.h"
+#include "model/rules.h"
 #include "util/util.h"
 
 /* 2026-06-01T00:00:00Z: the clock of every test. */

@@ -49,7 +49,7 @@ extern "C" {
   XX(ELUA, -3019, "Lua hook error")                                            \
   XX(EBUSY, -3020, "resource busy")                                            \
   XX(EPERM, -3021, "operation not permitted")                                  \
-  XX(ENOTBUILT, -3022, "not built yet")
+  XX(EBLOCKED, -3023, "refused by preflight: nothing was changed")
 
 typedef enum {
 #define KM_ERR_ENUM(name, val, msg) KM_##name = val,

@@ -14,10 +14,23 @@
  * Memory: each side allocates and frees its own memory.  Strings passed to a
  * plugin are borrowed for the duration of the call unless stated otherwise.
  *
- * Asynchrony: a stage is started with start(); the plugin finishes it by
+ * The model: a plugin sees the pipeline's typed model through accessors
+ * (key_count/key_at, secret_count/secret_at, each filling a versioned view
+ * struct) and may decide a resource's verdict (decide_key/decide_secret);
+ * it reads its settings from a versioned struct (settings).  No internal
+ * structure ever reaches a plugin as JSON text.  JSON appears only at the
+ * edges a plugin shares with the outside: cloud answers (body_json) and
+ * journal records.
+ *
+ * Asynchrony: a stage is started with start(); the plugin ends it by
  * calling host->stage_done() exactly once, from any later callback or from
- * start() itself.  Cloud calls go through host->call(), whose callback is
- * invoked exactly once when call() returned 0 and never when it failed.
+ * start() itself.  Every host function takes the stage run: after
+ * stage_done the run is spent, and calls on it are refused.  Cloud calls
+ * go through host->call(), whose callback is invoked exactly once when
+ * call() returned 0 and never when it failed.
+ *
+ * Building: `pkg-config --cflags kmsmig-plugin` gives the include path of
+ * the installed SDK; a plugin links nothing of kmsmig (docs/plugins.md).
  */
 #ifndef KMSMIG_PLUGIN_H
 #define KMSMIG_PLUGIN_H
@@ -31,7 +44,7 @@
 extern "C" {
 #endif
 
-#define KM_PLUGIN_ABI_MAJOR 1
+#define KM_PLUGIN_ABI_MAJOR 2
 #define KM_PLUGIN_ABI_MINOR 0
 
 /* The stages of a pipeline, in order. */
@@ -48,9 +61,77 @@ typedef enum km_stage_e {
 
 #define KM_STAGE_BIT(s) (1u << (unsigned)(s))
 
-/* Opaque host objects. */
-typedef struct km_pipeline_s km_pipeline_t; /* one (account, region) */
+/* How a stage ended (stage_done). */
+typedef enum km_stage_result_e {
+  KM_STAGE_OK = 0,  /* done */
+  KM_STAGE_FAILED,  /* failed: err says why; RESTORE still runs if needed */
+  KM_STAGE_BLOCKED  /* refused before anything changed (DISCOVER/PREFLIGHT):
+                       the pipeline stops, reported "blocked" with err */
+} km_stage_result_t;
+
+/* The verdict of a resource (what happens to it), as the report shows it. */
+typedef enum km_plugin_verdict_e {
+  KM_PV_PENDING = 0, /* will be migrated by this run */
+  KM_PV_DONE,        /* already in a KMS 3.0 instance before the run */
+  KM_PV_SKIPPED,     /* left in KMS 1.0, with the reason */
+  KM_PV_BLOCKED,     /* must be fixed before the run may start */
+  KM_PV_FAILED,      /* the run tried and failed */
+  KM_PV_NEEDS_BYOK,  /* HSM BYOK: pending, after importing material */
+  KM_PV_MIGRATED     /* moved by this run */
+} km_plugin_verdict_t;
+
+/* Opaque host objects: one stage start of one (account, region). */
 typedef struct km_stage_run_s km_stage_run_t;
+
+/* The settings of the pipeline a stage runs for.  Strings are borrowed for
+ * the stage run; NULL where the manifest says nothing.  struct_size is the
+ * host's sizeof: test offsetof(km_plugin_settings_t, field) < struct_size
+ * before reading a field added after the minor the plugin was built
+ * against. */
+typedef struct km_plugin_settings_s {
+  uint32_t struct_size;
+  const char *account;    /* manifest name */
+  const char *account_id; /* 16 digits */
+  const char *region;
+  const char *instance_id;   /* the destination KMS 3.0 instance */
+  const char *instance_type; /* "software" | "hardware" */
+  const char *run_mode;      /* "plan" | "run" */
+  const char *driver;        /* "sim" | "console" */
+  const char *run_id;        /* the run directory's name, or "plan" */
+} km_plugin_settings_t;
+
+/* One key of the model.  Strings borrowed until the next call that
+ * changes the model (decide_key) or the end of the stage run. */
+typedef struct km_plugin_key_s {
+  uint32_t struct_size; /* set by the caller: sizeof its struct */
+  const char *key_id;
+  const char *arn;
+  const char *key_spec;
+  const char *key_usage;
+  const char *origin;           /* Aliyun_KMS | EXTERNAL */
+  const char *protection_level; /* SOFTWARE | HSM */
+  const char *key_state;
+  const char *dkms_instance_id; /* set: already in a KMS 3.0 instance */
+  const char *automatic_rotation;
+  int service;                  /* 1: a service key (CreatorType Service) */
+  int version_count;            /* -1 unknown */
+  km_plugin_verdict_t verdict;
+  const char *rule; /* the rule that decided, or NULL */
+  const char *reason;
+} km_plugin_key_t;
+
+typedef struct km_plugin_secret_s {
+  uint32_t struct_size; /* set by the caller */
+  const char *secret_name;
+  const char *arn;
+  const char *secret_type; /* Generic | Rds | RAMCredentials | ECS ... */
+  const char *encryption_key_id;
+  const char *dkms_instance_id;
+  const char *automatic_rotation;
+  km_plugin_verdict_t verdict;
+  const char *rule;
+  const char *reason;
+} km_plugin_secret_t;
 
 /* Result of a cloud call.  status 0: body_json is the response body (JSON
  * text, borrowed for the callback).  status < 0: err describes the failure
@@ -74,81 +155,54 @@ typedef struct km_host_api_s {
   uint32_t abi_minor;
 
   /* Logs a line tagged with the pipeline's account and region. */
-  void (*log)(km_pipeline_t *p, int level, const char *fmt, ...)
+  void (*log)(km_stage_run_t *run, int level, const char *fmt, ...)
       KM_PRINTF(3, 4);
 
-  /* The pipeline's identity and settings, borrowed for the pipeline's life:
-   * "account", "account_id", "region", "instance", "run_mode" ("plan" or
-   * "run"), "driver", or NULL for an unknown name. */
-  const char *(*get)(km_pipeline_t *p, const char *name);
+  /* The pipeline's settings (borrowed for the run; never NULL). */
+  const km_plugin_settings_t *(*settings)(km_stage_run_t *run);
 
   /* Calls an action of a product ("kms", "sts", "resourcemanager",
-   * "resourcesharing", "cms", "actiontrail") with the pipeline's credentials,
-   * rate limits and retries.  params: n key/value pairs as 2n strings
-   * (borrowed, copied).  Returns 0 (cb called once) or < 0 (never called). In
-   * plan mode write actions are refused with KM_EPERM. */
-  int (*call)(km_pipeline_t *p, const char *product, const char *action,
+   * "resourcesharing", "cms", "actiontrail") with the pipeline's
+   * credentials, rate limits and retries.  params: n key/value pairs as 2n
+   * strings (borrowed, copied).  Returns 0 (cb called once) or < 0 (never
+   * called).  In plan mode write actions are refused with KM_EPERM. */
+  int (*call)(km_stage_run_t *run, const char *product, const char *action,
               const char *const *params, size_t n, km_plugin_call_cb cb,
               void *ud);
 
-  /* Appends a record (a JSON object as text) to the run's journal and makes
-   * it durable before returning 0.  Call it BEFORE the side effect it
-   * announces.  Records with secret-looking keys are refused. */
-  int (*journal)(km_pipeline_t *p, const char *record_json);
-
-  /* Replays this pipeline's journal records, those of earlier attempts of
-   * the run (resume) and those written so far in this one: cb is called
-   * synchronously for each, in order, with the record flat
-   * ({"type": ..., fields...}). */
-  int (*journal_replay)(km_pipeline_t *p,
-                        void (*cb)(const char *record_json, void *ud),
-                        void *ud);
-
-  /* Records a per-resource outcome for the report: kind "key"|"secret",
-   * outcome "migrated"|"skipped"|"failed"|"blocked", reason may be NULL. */
-  void (*outcome)(km_pipeline_t *p, const char *kind, const char *id,
-                  const char *outcome, const char *reason);
+  /* Appends a record (a JSON object as text with a string "type") to the
+   * run's journal and makes it durable before returning 0.  Call it BEFORE
+   * the side effect it announces.  Records with secret-looking keys are
+   * refused.  KM_EPERM in plan mode. */
+  int (*journal)(km_stage_run_t *run, const char *record_json);
 
   /* One-shot timer: cb(ud) after ms milliseconds, exactly once. */
-  int (*timer)(km_pipeline_t *p, uint64_t ms, void (*cb)(void *ud), void *ud);
+  int (*timer)(km_stage_run_t *run, uint64_t ms, void (*cb)(void *ud),
+               void *ud);
 
-  /* Ends a stage started with km_plugin_t.start (exactly once). status 0 or
-   * a negative code with err (copied; may be NULL). */
-  void (*stage_done)(km_stage_run_t *run, int status, const km_err_t *err);
+  /* The model: counts, and a view of the i-th key or secret filled into
+   * *out (out->struct_size set by the caller).  KM_ENOENT past the end. */
+  size_t (*key_count)(km_stage_run_t *run);
+  int (*key_at)(km_stage_run_t *run, size_t i, km_plugin_key_t *out);
+  size_t (*secret_count)(km_stage_run_t *run);
+  int (*secret_at)(km_stage_run_t *run, size_t i, km_plugin_secret_t *out);
 
-  /* The pipeline's document: one JSON object (text) that stages share, the
-   * inventory of keys, secrets and the destination instance (schema in
-   * docs/plugins.md).  doc_get returns a string owned by the host, valid
-   * until the next doc_set or the end of the stage.  doc_set replaces the
-   * document (json borrowed, parsed and copied); KM_EINVAL if not an
-   * object. */
-  const char *(*doc_get)(km_pipeline_t *p);
-  int (*doc_set)(km_pipeline_t *p, const char *json);
+  /* Decides a resource (DISCOVER/PREFLIGHT only): verdict KM_PV_SKIPPED or
+   * KM_PV_BLOCKED, with rule (a short id, e.g. "acme.frozen") and reason
+   * (what is wrong and how to fix it).  Strings borrowed, copied.
+   * KM_ENOENT for an unknown id, KM_EINVAL otherwise. */
+  int (*decide_key)(km_stage_run_t *run, const char *key_id,
+                    km_plugin_verdict_t verdict, const char *rule,
+                    const char *reason);
+  int (*decide_secret)(km_stage_run_t *run, const char *name,
+                       km_plugin_verdict_t verdict, const char *rule,
+                       const char *reason);
 
-  /* The emulated console (migrate driver `sim` only): submits request_json
-   * (an object, see docs/kmsim.md "console") to kmsim's console path for the
-   * pipeline's account and region, or lists tasks when request_json is NULL.
-   * Returns 0 (cb called once with the response body as body_json) or
-   * KM_ENOTSUP when the run does not use the sim driver. */
-  int (*console)(km_pipeline_t *p, const char *request_json,
-                 km_plugin_call_cb cb, void *ud);
-
-  /* Like call, but with the credentials of another account of the run (by
-   * manifest name), in the pipeline's region: the instance owner shares its
-   * instance with members.  KM_ENOENT for an account the run does not
-   * know. */
-  int (*call_as)(km_pipeline_t *p, const char *account, const char *product,
-                 const char *action, const char *const *params, size_t n,
-                 km_plugin_call_cb cb, void *ud);
-
-  /* Runs the operator's Lua hook `name` ("rotation", "default_instance",
-   * "post_check", "before_batch", "after_batch"; docs/hooks.md) for this
-   * pipeline with input_json (an object, borrowed).  The hook may call the
-   * cloud; it runs as a coroutine on the loop.  Returns 0 and cb is called
-   * once with the hook's result as body_json (an object), or KM_ENOENT when
-   * no hook of that name is configured (cb never called). */
-  int (*hook)(km_pipeline_t *p, const char *name, const char *input_json,
-              km_plugin_call_cb cb, void *ud);
+  /* Ends a stage started with km_plugin_t.start (exactly once).  err
+   * (copied; may be NULL for KM_STAGE_OK) says why it failed or was
+   * blocked. */
+  void (*stage_done)(km_stage_run_t *run, km_stage_result_t result,
+                     const km_err_t *err);
 } km_host_api_t;
 
 /* The descriptor a plugin returns.  Fields only grow at the end. */
@@ -166,11 +220,10 @@ typedef struct km_plugin_s {
   /* Called once before unloading, when nothing is in flight. */
   void (*fini)(void *state);
 
-  /* Starts stage for pipeline p; run is the handle to pass to stage_done.
-   * Returns 0 (stage_done will be called exactly once) or a negative code
-   * (stage_done must not be called). */
-  int (*start)(void *state, km_stage_t stage, km_pipeline_t *p,
-               km_stage_run_t *run);
+  /* Starts stage for one pipeline; run is the handle every host function
+   * takes.  Returns 0 (stage_done will be called exactly once) or a
+   * negative code (stage_done must not be called). */
+  int (*start)(void *state, km_stage_t stage, km_stage_run_t *run);
 } km_plugin_t;
 
 #define KM_PLUGIN_ENTRY_SYMBOL "km_plugin_entry"

@@ -13,7 +13,7 @@
 
 #include "cli/cli.h"
 #include "cli/runtime.h"
-#include "engine/inventory.h"
+#include "model/inventory.h"
 #include "engine/plan_render.h"
 #include "engine/report.h"
 #include "kmsmig/version.h"
@@ -100,21 +100,15 @@ static int parse_args(int argc, char **argv, args_t *a, bool run,
   return 0;
 }
 
-/* The inventories of every pipeline (owned array of owned inventories).
- * A pipeline that failed before it had an inventory gets an empty one with
- * the failure as an issue, so the plan and the report show it. */
+/* The model of every pipeline (an owned array of borrowed models), with
+ * the pipeline's own end added as an issue so the plan and the report show
+ * it.  Called once per runtime. */
 static km_inv_t **collect_invs(km_runtime_t *rt, size_t *n) {
   size_t cnt = km_engine_count(rt->engine);
   km_inv_t **invs = km_xcalloc(cnt ? cnt : 1, sizeof(*invs));
   for (size_t i = 0; i < cnt; i++) {
     km_pipeline_t *p = km_engine_pipeline(rt->engine, i);
-    const km_target_t *t = km_pipeline_target(p);
-    km_err_t err;
-    json_t *doc = km_pipeline_doc(p);
-    if (json_object_get(doc, "account") == NULL ||
-        km_inv_from_json(doc, &invs[i], &err) < 0)
-      invs[i] =
-          km_inv_new(t->account, t->account_id, t->region, t->instance_id);
+    invs[i] = km_pipeline_inv(p);
     km_pipe_state_t st = km_pipeline_state(p);
     const km_err_t *pe = km_pipeline_error(p);
     if (st == KM_PIPE_FAILED && pe != NULL) {
@@ -142,8 +136,7 @@ static km_inv_t **collect_invs(km_runtime_t *rt, size_t *n) {
 }
 
 static void free_invs(km_inv_t **invs, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    km_inv_free(invs[i]);
+  (void)n; /* the models belong to the engine */
   free(invs);
 }
 
@@ -173,18 +166,14 @@ static int do_plan(const args_t *a, bool for_run, bool *blocked_out) {
   }
   size_t n;
   km_inv_t **invs = collect_invs(rt, &n);
-  /* What the hooks decided (the migrate plugin's "hook_notes"). */
+  /* What the hooks decided (the migrate stage's hook notes). */
   const char **notes = km_xcalloc(n + 1, sizeof(*notes));
   size_t nnotes = 0;
   for (size_t i = 0; i < n; i++) {
-    json_t *hn = json_object_get(
-        km_pipeline_doc(km_engine_pipeline(rt->engine, i)), "hook_notes");
-    size_t k;
-    json_t *v;
-    json_array_foreach(hn, k, v) {
-      if (json_is_string(v))
-        notes = km_xrealloc(notes, (nnotes + 2) * sizeof(*notes)),
-        notes[nnotes++] = json_string_value(v);
+    const km_inv_strs_t *hn = &invs[i]->hook_notes;
+    for (size_t k = 0; k < hn->n; k++) {
+      notes = km_xrealloc(notes, (nnotes + 2) * sizeof(*notes));
+      notes[nnotes++] = hn->v[k];
     }
   }
   km_plan_t plan = {.name = rt->m->name,

@@ -9,8 +9,9 @@
 #include "util/util.h"
 
 typedef struct creq_s {
-  km_plugin_call_cb cb;
+  km_jcall_cb cb;
   void *ud;
+  char *body; /* the request as sent */
 } creq_t;
 
 static bool host_matches(const char *pattern, const char *host) {
@@ -26,26 +27,35 @@ static void on_done(const km_http_resp_t *resp, void *ud) {
   creq_t *c = ud;
   km_err_t err;
   memset(&err, 0, sizeof(err));
+  json_t *body = NULL;
+  if (resp->status >= 0 && resp->body != NULL)
+    body = json_loadb(resp->body, resp->body_len, 0, NULL);
   if (resp->status < 0) {
     km__err_set(&err, resp->status, "console: %s", resp->err_text);
-    km_plugin_call_result_t r = {resp->status, NULL, &err};
+    km_jres_t r = {resp->status, NULL, &err};
     c->cb(&r, c->ud);
   } else if (resp->http_status / 100 != 2) {
     int rc = km_acs_parse_error(resp->http_status, resp->body, resp->body_len,
                                 "console", &err);
-    /* Keep the Problems list: the plugin reports each refused resource. */
-    km_plugin_call_result_t r = {rc, resp->body, &err};
+    /* Keep the Problems list: the stage reports each refused resource. */
+    km_jres_t r = {rc, body, &err};
+    c->cb(&r, c->ud);
+  } else if (!json_is_object(body)) {
+    km__err_set(&err, KM_EPARSE, "console: the answer is not a JSON object");
+    km_jres_t r = {KM_EPARSE, NULL, &err};
     c->cb(&r, c->ud);
   } else {
-    km_plugin_call_result_t r = {0, resp->body, NULL};
+    km_jres_t r = {0, body, NULL};
     c->cb(&r, c->ud);
   }
+  json_decref(body);
+  free(c->body);
   free(c);
 }
 
 int km_console_request(km_console_t *con, const char *account_id,
-                       const char *region, const char *request_json,
-                       km_plugin_call_cb cb, void *ud) {
+                       const char *region, const json_t *request,
+                       km_jcall_cb cb, void *ud) {
   char host[128];
   snprintf(host, sizeof(host), "kms.%s.aliyuncs.com", region);
   const km_mf_override_t *ov = NULL;
@@ -54,10 +64,12 @@ int km_console_request(km_console_t *con, const char *account_id,
       ov = &con->m->overrides[i];
   if (ov == NULL)
     return KM_ENOTSUP; /* the console is only emulated behind an override */
+  char *text = request != NULL ? json_dumps(request, JSON_COMPACT) : NULL;
+  if (request != NULL && text == NULL) return KM_EINVAL;
   char url[256], connect_to[320];
   snprintf(url, sizeof(url), "%s://%s/_kmsim/console/%s",
            ov->http ? "http" : "https", host,
-           request_json != NULL ? "migrate" : "tasks");
+           text != NULL ? "migrate" : "tasks");
   snprintf(connect_to, sizeof(connect_to), "%s:%d:%s", host,
            ov->http ? 80 : 443, ov->address);
   km_http_header_t hdr[3] = {
@@ -67,18 +79,22 @@ int km_console_request(km_console_t *con, const char *account_id,
   };
   size_t nh = hdr[2].value != NULL ? 3 : 2;
   km_http_req_opts_t o = {
-      .method = request_json != NULL ? "POST" : "GET",
+      .method = text != NULL ? "POST" : "GET",
       .url = url,
       .headers = hdr,
       .nheaders = nh,
-      .body = request_json,
-      .body_len = request_json != NULL ? strlen(request_json) : 0,
+      .body = text,
+      .body_len = text != NULL ? strlen(text) : 0,
       .connect_to = connect_to,
   };
   creq_t *c = km_xcalloc(1, sizeof(*c));
   c->cb = cb;
   c->ud = ud;
+  c->body = text;
   int rc = km_http_request(con->http, &o, on_done, c);
-  if (rc < 0) free(c);
+  if (rc < 0) {
+    free(text);
+    free(c);
+  }
   return rc;
 }

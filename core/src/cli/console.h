@@ -4,7 +4,7 @@
 
 #include "acs/acs.h"
 #include "http/http.h"
-#include "kmsmig/plugin.h"
+#include "rt/jcall.h"
 #include "manifest/manifest.h"
 
 typedef struct km_console_s {
@@ -12,11 +12,12 @@ typedef struct km_console_s {
   const km_manifest_t *m; /* borrowed: endpoint overrides */
 } km_console_t;
 
-/* POSTs request_json to /_kmsim/console/migrate, or GETs
- * /_kmsim/console/tasks when request_json is NULL, as account_id in region.
- * Returns 0 (cb called once) or a negative code (never called). */
+/* POSTs request (borrowed) to /_kmsim/console/migrate, or GETs
+ * /_kmsim/console/tasks when request is NULL, as account_id in region; the
+ * answer reaches cb parsed.  Returns 0 (cb called once) or a negative code
+ * (never called). */
 int km_console_request(km_console_t *con, const char *account_id,
-                       const char *region, const char *request_json,
-                       km_plugin_call_cb cb, void *ud);
+                       const char *region, const json_t *request,
+                       km_jcall_cb cb, void *ud);
 
 #endif

@@ -176,15 +176,17 @@ int km_rundir_prepare(const km_manifest_t *m, const char *requested,
   return 0;
 }
 
-int km_rundir_write_versions(const km_rundir_t *rd,
-                             const km_plugin_set_t *plugins) {
+int km_rundir_write_versions(const km_rundir_t *rd, const km_stages_t *stages) {
   json_t *pl = json_object();
-  for (size_t i = 0; i < km_plugin_count(plugins); i++) {
-    const km_plugin_t *d = km_plugin_at(plugins, i, NULL);
+  for (size_t i = 0; i < km_stages_count(stages); i++) {
+    void *state;
+    const km_stage_ops_t *d = km_stages_at(stages, i, &state);
     json_object_set_new(pl, d->name, json_string(d->version));
   }
+  char abi[32];
+  snprintf(abi, sizeof(abi), "%d.%d", KM_PLUGIN_ABI_MAJOR, KM_PLUGIN_ABI_MINOR);
   json_t *v = json_pack("{s:s, s:s, s:o, s:s}", "kmsmig", KM_VERSION_STRING,
-                        "plugin_abi", KM_PLUGIN_ABI_MAJOR == 1 ? "1.0" : "?",
+                        "plugin_abi", abi,
                         "plugins", pl, "manifest_sha256", rd->hash);
   char *text = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
   char *path = km_xasprintf("%s/versions.json", rd->dir);

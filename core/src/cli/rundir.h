@@ -8,7 +8,7 @@
 
 #include "journal/journal.h"
 #include "manifest/manifest.h"
-#include "plugin/loader.h"
+#include "stage/stage.h"
 
 typedef struct km_rundir_s {
   char *dir;    /* owned */
@@ -25,7 +25,7 @@ int km_manifest_hash(const km_manifest_t *m, char out[65]);
 int km_rundir_prepare(const km_manifest_t *m, const char *requested,
                       km_rundir_t *rd);
 int km_rundir_write_versions(const km_rundir_t *rd,
-                             const km_plugin_set_t *plugins);
+                             const km_stages_t *stages);
 /* Writes dir/name (mode 0600) with text. */
 int km_rundir_write(const km_rundir_t *rd, const char *name, const char *text);
 /* Replays earlier records into *prior (new JSON array) and opens the

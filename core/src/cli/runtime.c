@@ -2,6 +2,7 @@
  * runtime.h).  Everything that can be refused without calling the cloud is
  * refused here, before the engine starts: credentials that cannot be
  * resolved, plugins that do not load, a run directory in use. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -16,8 +17,8 @@
 
 #include "cli/cli.h"
 #include "cli/runtime.h"
-#include "engine/inventory.h"
-#include "engine/rules.h"
+#include "model/inventory.h"
+#include "model/rules.h"
 #include "kmsmig/version.h"
 #include "rt/loop.h"
 #include "util/util.h"
@@ -141,28 +142,19 @@ static int build_sources(km_runtime_t *rt) {
 /* ---- targets ---- */
 
 /* The hook files of an account: its own, else the manifest's, else the
- * built-in default in lua/ (docs/hooks.md).  JSON text for host->get. */
-static char *hooks_json(const km_manifest_t *m, const km_mf_account_t *a) {
-  static const char *names[] = {"rotation", "default_instance", "before_batch",
-                                "after_batch"};
-  const char *own[] = {a->hooks.rotation, a->hooks.default_instance,
-                       a->hooks.before_batch, a->hooks.after_batch};
-  const char *top[] = {m->hooks.rotation, m->hooks.default_instance,
-                       m->hooks.before_batch, m->hooks.after_batch};
-  json_t *h = json_object();
-  for (size_t i = 0; i < KM_ARRAY_SIZE(names); i++) {
-    const char *v = own[i] != NULL ? own[i] : top[i];
-    if (v != NULL) json_object_set_new(h, names[i], json_string(v));
-  }
+ * built-in default in lua/ (docs/hooks.md). */
+static void account_hooks(const km_manifest_t *m, const km_mf_account_t *a,
+                          km_hookcfg_t *h) {
+#define KM_PICK(f) (a->hooks.f != NULL ? a->hooks.f : m->hooks.f)
+  h->rotation = KM_PICK(rotation);
+  h->default_instance = KM_PICK(default_instance);
+  h->before_batch = KM_PICK(before_batch);
+  h->after_batch = KM_PICK(after_batch);
+#undef KM_PICK
   const km_mf_strlist_t *pc =
       a->hooks.post_check.n > 0 ? &a->hooks.post_check : &m->hooks.post_check;
-  json_t *arr = json_array();
-  for (size_t i = 0; i < pc->n; i++)
-    json_array_append_new(arr, json_string(pc->v[i]));
-  json_object_set_new(h, "post_check", arr);
-  char *text = json_dumps(h, JSON_COMPACT | JSON_SORT_KEYS);
-  json_decref(h);
-  return text;
+  h->post_check = pc->v;
+  h->npost_check = pc->n;
 }
 
 static uint32_t fnv1a(const char *s) {
@@ -172,31 +164,27 @@ static uint32_t fnv1a(const char *s) {
   return h;
 }
 
-static json_t *strlist_json(const km_mf_strlist_t *l) {
-  json_t *a = json_array();
+static void strs_from(km_inv_strs_t *dst, const km_mf_strlist_t *l) {
   for (size_t i = 0; i < l->n; i++)
-    json_array_append_new(a, json_string(l->v[i]));
-  return a;
+    km_inv_strs_add(dst, l->v[i]);
 }
 
-static json_t *select_json(const km_mf_select_t *s) {
-  static const char *modes[] = {"all-pending", "none", "list"};
-  return json_pack("{s:s, s:o, s:o, s:s, s:o}", "keys", modes[s->keys],
-                   "key_ids", strlist_json(&s->key_ids), "key_aliases",
-                   strlist_json(&s->key_aliases), "secrets", modes[s->secrets],
-                   "secret_names", strlist_json(&s->secret_names));
-}
-
-/* HSM BYOK (plugins/byok): a key listed in select.byok.keys is selected
- * even when select.keys does not list it ("keys: none" moves only those). */
-static void byok_select(json_t *sel, const km_mf_select_t *s) {
-  if (!s->byok_present || s->byok_keys.n == 0 ||
-      s->keys == KM_MF_SEL_ALL_PENDING)
-    return;
-  json_object_set_new(sel, "keys", json_string("list"));
-  for (size_t i = 0; i < s->byok_keys.n; i++)
-    json_array_append_new(json_object_get(sel, "key_ids"),
-                          json_string(s->byok_keys.v[i]));
+/* The run's one selection, typed.  HSM BYOK (core/src/stages/byok): a key
+ * listed in select.byok.keys is selected even when select.keys does not
+ * list it ("keys: none" moves only those). */
+static void build_select(km_runtime_t *rt) {
+  const km_mf_select_t *s = &rt->m->select;
+  km_select_t *sel = &rt->select;
+  sel->keys = s->keys;
+  sel->secrets = s->secrets;
+  strs_from(&sel->key_ids, &s->key_ids);
+  strs_from(&sel->key_aliases, &s->key_aliases);
+  strs_from(&sel->secret_names, &s->secret_names);
+  if (s->byok_present && s->byok_keys.n > 0 &&
+      s->keys != KM_SEL_ALL_PENDING) {
+    sel->keys = KM_SEL_LIST;
+    strs_from(&sel->key_ids, &s->byok_keys);
+  }
 }
 
 static bool shares_with(const km_mf_instance_t *in, const char *account) {
@@ -205,6 +193,34 @@ static bool shares_with(const km_mf_instance_t *in, const char *account) {
   for (size_t i = 0; i < in->share_with.n; i++)
     if (strcmp(in->share_with.v[i], account) == 0) return true;
   return false;
+}
+
+static void fill_target(km_runtime_t *rt, km_rt_account_t *a,
+                        const char *region, const km_mf_instance_t *in,
+                        km_target_t *t) {
+  const km_manifest_t *m = rt->m;
+  km_rt_account_t *owner = find_account_name(rt, in->owner);
+  t->account = a->mf->name;
+  t->account_id = a->mf->id;
+  t->region = region;
+  t->instance_id = in->id;
+  t->instance_type = in->type == KM_MF_INST_HARDWARE ? KM_INV_TYPE_HARDWARE
+                                                     : KM_INV_TYPE_SOFTWARE;
+  t->instance_owner = in->owner;
+  t->instance_owner_id = owner != NULL ? owner->mf->id : NULL;
+  t->image_version = in->image_version;
+  t->auto_renew = in->auto_renew;
+  t->share = shares_with(in, a->mf->name);
+  t->select = &rt->select;
+  t->byok = m->select.byok_present ? &m->select : NULL;
+  t->hooks = &a->hooks;
+  t->run_id = rt->run_id != NULL ? rt->run_id : "plan";
+  t->set_default = m->migrate.set_default;
+  t->task_timeout_s = m->migrate.task_timeout_s;
+  t->when = m->migrate.when;
+  t->console_poll_ms = rt->console_poll_ms;
+  t->get_cred = rt_get_cred;
+  t->cred_src = a;
 }
 
 static int build_targets(km_runtime_t *rt, const char *shard) {
@@ -216,96 +232,29 @@ static int build_targets(km_runtime_t *rt, const char *shard) {
             shard);
     return KM_EINVAL;
   }
+  build_select(rt);
   size_t cap = 0;
   for (size_t i = 0; i < rt->naccts; i++)
     cap += rt->accts[i].mf->regions.n;
   rt->targets = km_xcalloc(cap ? cap : 1, sizeof(*rt->targets));
-  rt->settings = km_xcalloc(cap ? cap : 1, sizeof(*rt->settings));
   for (size_t i = 0; i < rt->naccts; i++) {
     km_rt_account_t *a = &rt->accts[i];
+    account_hooks(m, a->mf, &a->hooks);
     /* A stable subset of accounts per shard: the account id's hash. */
     if (n > 1 && fnv1a(a->mf->id) % n != k - 1) continue;
     for (size_t r = 0; r < a->mf->regions.n; r++) {
       const char *region = a->mf->regions.v[r];
       const km_mf_instance_t *in = km_manifest_instance(m, region);
       if (in == NULL) continue; /* validate refused this already */
-      km_rt_account_t *owner = find_account_name(rt, in->owner);
-      /* Settings reach plugins through host->get(), as strings (objects
-       * as JSON text): the ABI carries no JSON type. */
-      json_t *sel = select_json(&m->select);
-      byok_select(sel, &m->select);
-      char *sel_text = json_dumps(sel, JSON_COMPACT | JSON_SORT_KEYS);
-      json_decref(sel);
-      char num[32];
-      json_t *st = json_object();
-      json_object_set_new(st, "instance_owner", json_string(in->owner));
-      if (owner != NULL)
-        json_object_set_new(st, "instance_owner_id",
-                            json_string(owner->mf->id));
-      if (in->image_version != NULL)
-        json_object_set_new(st, "image_version",
-                            json_string(in->image_version));
-      snprintf(num, sizeof(num), "%d", in->auto_renew);
-      json_object_set_new(st, "auto_renew", json_string(num));
-      json_object_set_new(
-          st, "share",
-          json_string(shares_with(in, a->mf->name) ? "true" : "false"));
-      json_object_set_new(st, "select", json_string(sel_text));
-      free(sel_text);
-      /* HSM BYOK (plugins/byok): select.byok as one JSON object. */
-      if (m->select.byok_present) {
-        static const char *algs[] = {"RSAES_OAEP_SHA_256", "RSAES_PKCS1_V1_5",
-                                     "RSAES_OAEP_SHA_1"};
-        json_t *bj =
-            json_pack("{s:o, s:s?, s:s, s:s, s:I}", "keys",
-                      strlist_json(&m->select.byok_keys), "material_dir",
-                      m->select.byok_material_dir, "algorithm",
-                      algs[m->select.byok_algorithm], "wrapping_key_format",
-                      m->select.byok_pem ? "pem" : "der", "material_expiry",
-                      (json_int_t)m->select.byok_expiry);
-        char *bt = json_dumps(bj, JSON_COMPACT | JSON_SORT_KEYS);
-        json_decref(bj);
-        json_object_set_new(st, "byok", json_string(bt));
-        free(bt);
-      }
-      char *hooks = hooks_json(m, a->mf);
-      json_object_set_new(st, "hooks", json_string(hooks));
-      free(hooks);
-      json_object_set_new(
-          st, "run_id", json_string(rt->run_id != NULL ? rt->run_id : "plan"));
-      json_object_set_new(
-          st, "set_default",
-          json_string(m->migrate.set_default ? "true" : "false"));
-      snprintf(num, sizeof(num), "%lld", (long long)m->migrate.task_timeout_s);
-      json_object_set_new(st, "task_timeout_s", json_string(num));
-      /* The console driver's polling interval (default 15 s); the tests
-       * that play the operator shorten it. */
-      const char *poll = getenv("KMSMIG_CONSOLE_POLL_MS");
-      if (poll != NULL)
-        json_object_set_new(st, "console_poll_ms", json_string(poll));
-      char when[21] = "now";
-      if (m->migrate.when != 0) km_iso8601(m->migrate.when, when);
-      json_object_set_new(st, "when", json_string(when));
-      km_target_t *t = &rt->targets[rt->ntargets];
-      rt->settings[rt->ntargets] = st;
-      t->account = a->mf->name;
-      t->account_id = a->mf->id;
-      t->region = region;
-      t->instance_id = in->id;
-      t->instance_type =
-          in->type == KM_MF_INST_HARDWARE ? "hardware" : "software";
-      t->get_cred = rt_get_cred;
-      t->cred_src = a;
-      t->settings = st;
-      rt->ntargets++;
+      fill_target(rt, a, region, in, &rt->targets[rt->ntargets++]);
     }
   }
   return 0;
 }
 
-/* --rerun-failed: each target's settings get "only": the keys and secrets
- * that failed in the previous attempt's report; the migrate plugin skips
- * every other pending resource. */
+/* --rerun-failed: each target gets "only": the keys and secrets that
+ * failed (or never ran) in the previous attempt's report; the migrate
+ * stage skips every other pending resource. */
 static int restrict_to_failed(km_runtime_t *rt) {
   char *path = km_xasprintf("%s/report.json", rt->rd.dir);
   json_error_t je;
@@ -319,6 +268,7 @@ static int restrict_to_failed(km_runtime_t *rt) {
     return KM_EINVAL;
   }
   free(path);
+  rt->only = km_xcalloc(rt->ntargets ? rt->ntargets : 1, sizeof(*rt->only));
   size_t i;
   json_t *p;
   json_array_foreach(json_object_get(rep, "pipelines"), i, p) {
@@ -328,75 +278,109 @@ static int restrict_to_failed(km_runtime_t *rt) {
       if (a == NULL || g == NULL || strcmp(rt->targets[t].account, a) != 0 ||
           strcmp(rt->targets[t].region, g) != 0)
         continue;
-      json_t *only = json_pack("{s:[], s:[]}", "keys", "secrets");
+      km_only_t *only = &rt->only[t];
+      km_inv_strs_t *dst[] = {&only->keys, &only->secrets};
       static const char *kinds[] = {"keys", "secrets"};
       for (int k = 0; k < 2; k++) {
         size_t j;
         json_t *x;
-        json_array_foreach(
-            json_object_get(json_object_get(p, kinds[k]), "failed"), j, x)
-            json_array_append(json_object_get(only, kinds[k]),
-                              json_object_get(x, "id"));
-        json_array_foreach(
-            json_object_get(json_object_get(p, kinds[k]), "not_run"), j, x)
-            json_array_append(json_object_get(only, kinds[k]), x);
+        json_t *kind = json_object_get(p, kinds[k]);
+        json_array_foreach(json_object_get(kind, "failed"), j, x)
+            km_inv_strs_add(dst[k],
+                            json_string_value(json_object_get(x, "id")));
+        json_array_foreach(json_object_get(kind, "not_run"), j, x)
+            km_inv_strs_add(dst[k], json_string_value(x));
       }
-      char *text = json_dumps(only, JSON_COMPACT);
-      json_object_set_new(rt->settings[t], "only", json_string(text));
-      free(text);
-      json_decref(only);
+      rt->targets[t].only = only;
     }
   }
   json_decref(rep);
   return 0;
 }
 
-/* ---- plugins ---- */
+/* ---- stage providers ---- */
 
-static char *default_plugins_dir(void) {
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  if (n <= 0) return km_xstrdup("plugins");
-  exe[n] = '\0';
-  char *slash = strrchr(exe, '/');
-  if (slash != NULL) *slash = '\0';
-  return km_xasprintf("%s/../plugins", exe);
+static bool is_builtin(const char *name) {
+  static const char *const builtin[] = {"share", "keys", "secrets", "byok",
+                                        "migrate"};
+  for (size_t i = 0; i < KM_ARRAY_SIZE(builtin); i++)
+    if (strcmp(name, builtin[i]) == 0) return true;
+  return false;
 }
 
-static int load_plugins(km_runtime_t *rt, const char *dir_opt) {
-  static const char *builtin[] = {"share", "keys", "secrets", "byok",
-                                  "migrate"};
-  char *dir = dir_opt != NULL              ? km_xstrdup(dir_opt)
-              : rt->m->plugins_dir != NULL ? km_xstrdup(rt->m->plugins_dir)
-                                           : default_plugins_dir();
-  rt->plugins = km_plugin_set_new(km_engine_host_api());
-  size_t n = rt->m->plugins.n ? rt->m->plugins.n : KM_ARRAY_SIZE(builtin);
-  int rc = 0;
-  for (size_t i = 0; i < n && rc == 0; i++) {
-    const char *name = rt->m->plugins.n ? rt->m->plugins.v[i] : builtin[i];
-    char *path = km_xasprintf("%s/%s.so", dir, name);
-    km_err_t err;
-    memset(&err, 0, sizeof(err));
-    rc = km_plugin_load(rt->plugins, path, NULL, &err);
-    if (rc < 0)
-      fprintf(stderr,
-              "kmsmig: %s\n  (build the plugins with `make`, or point "
-              "plugins.dir in the manifest at them)\n",
-              err.text);
-    free(path);
+static int so_file(const struct dirent *d) {
+  size_t n = strlen(d->d_name);
+  return n > 3 && strcmp(d->d_name + n - 3, ".so") == 0;
+}
+
+/* plugins.dir without plugins.list: every *.so there, in name order. */
+static int load_dir(km_runtime_t *rt, const char *dir) {
+  struct dirent **ents = NULL;
+  int n = scandir(dir, &ents, so_file, alphasort);
+  if (n < 0) {
+    fprintf(stderr, "kmsmig: plugins.dir %s: %s\n", dir, strerror(errno));
+    return KM_EINVAL;
   }
-  free(dir);
+  int rc = 0;
+  for (int i = 0; i < n; i++) {
+    if (rc == 0) {
+      km_err_t err;
+      memset(&err, 0, sizeof(err));
+      char *path = km_xasprintf("%s/%s", dir, ents[i]->d_name);
+      rc = km_stages_load(rt->stages, path, &err);
+      if (rc < 0) fprintf(stderr, "kmsmig: %s\n", err.text);
+      free(path);
+    }
+    free(ents[i]);
+  }
+  free(ents);
   return rc;
+}
+
+/* The built-in stages always; then the manifest's plugins (names under
+ * plugins.dir, or --plugins-dir), which add to them. */
+static int load_plugins(km_runtime_t *rt, const char *dir_opt) {
+  km_err_t err;
+  memset(&err, 0, sizeof(err));
+  rt->stages = km_stages_new();
+  if (km_stages_add_builtin(rt->stages, &err) < 0) {
+    fprintf(stderr, "kmsmig: %s\n", err.text);
+    return KM_EINVAL;
+  }
+  const char *dir = dir_opt != NULL ? dir_opt : rt->m->plugins_dir;
+  if (dir != NULL && rt->m->plugins.n == 0) return load_dir(rt, dir);
+  for (size_t i = 0; i < rt->m->plugins.n; i++) {
+    const char *name = rt->m->plugins.v[i];
+    if (is_builtin(name)) continue; /* linked in */
+    if (dir == NULL) {
+      fprintf(stderr,
+              "kmsmig: plugin %s: plugins.dir is not set; say where %s.so "
+              "is\n",
+              name, name);
+      return KM_EINVAL;
+    }
+    char *path = km_xasprintf("%s/%s.so", dir, name);
+    int rc = km_stages_load(rt->stages, path, &err);
+    free(path);
+    if (rc < 0) {
+      fprintf(stderr,
+              "kmsmig: %s\n  (build the plugin, or fix plugins.dir / "
+              "plugins.list in the manifest)\n",
+              err.text);
+      return rc;
+    }
+  }
+  return 0;
 }
 
 /* ---- engine callbacks ---- */
 
-static int console_cb(void *ud, km_pipeline_t *p, const char *request_json,
-                      km_plugin_call_cb cb, void *cb_ud) {
+static int console_cb(void *ud, km_pipeline_t *p, const json_t *request,
+                      km_jcall_cb cb, void *cb_ud) {
   km_runtime_t *rt = ud;
   const km_target_t *t = km_pipeline_target(p);
-  return km_console_request(&rt->console, t->account_id, t->region,
-                            request_json, cb, cb_ud);
+  return km_console_request(&rt->console, t->account_id, t->region, request,
+                            cb, cb_ud);
 }
 
 /* At the barrier: the key and secret quota of each destination instance,
@@ -408,9 +392,8 @@ static void global_check(km_engine_t *e, void *ud) {
   size_t ninv = 0;
   for (size_t i = 0; i < n; i++) {
     km_pipeline_t *p = km_engine_pipeline(e, i);
-    if (km_pipeline_state(p) != KM_PIPE_WAITING) continue;
-    km_err_t err;
-    if (km_inv_from_json(km_pipeline_doc(p), &invs[ninv], &err) == 0) ninv++;
+    if (km_pipeline_state(p) == KM_PIPE_WAITING)
+      invs[ninv++] = km_pipeline_inv(p);
   }
   km_quota_use_t *uses = NULL;
   size_t nuses = 0;
@@ -442,8 +425,6 @@ static void global_check(km_engine_t *e, void *ud) {
   } else {
     km_log(KM_LOG_WARN, "quota check: %s", err.text);
   }
-  for (size_t i = 0; i < ninv; i++)
-    km_inv_free(invs[i]);
   free(invs);
 }
 
@@ -558,12 +539,16 @@ int km_runtime_new(const km_runtime_opts_t *o, km_runtime_t **out) {
   rt->rl = km_rl_new(&rt->loop);
   rt->console.http = rt->http;
   rt->console.m = rt->m;
+  /* The console driver's polling interval (default 15 s); the tests that
+   * play the operator shorten it. */
+  const char *poll = getenv("KMSMIG_CONSOLE_POLL_MS");
+  rt->console_poll_ms = poll != NULL ? strtoll(poll, NULL, 10) : 0;
   if (build_sources(rt) < 0) goto fail;
   if (build_targets(rt, o->shard) < 0) goto fail;
   if (o->rerun_failed && restrict_to_failed(rt) < 0) goto fail;
   if (load_plugins(rt, o->plugins_dir) < 0) goto fail;
   if (o->mode == KM_MODE_RUN) {
-    km_rundir_write_versions(&rt->rd, rt->plugins);
+    km_rundir_write_versions(&rt->rd, rt->stages);
     if (km_rundir_open_journal(&rt->rd, &rt->journal, &rt->prior, &err) < 0) {
       fprintf(stderr, "kmsmig: journal: %s\n", err.text);
       goto fail;
@@ -589,7 +574,7 @@ int km_runtime_run(km_runtime_t *rt) {
       .loop = &rt->loop,
       .acs = rt->acs,
       .rl = rt->rl,
-      .plugins = rt->plugins,
+      .stages = rt->stages,
       .journal = rt->journal,
       .prior_records = rt->prior,
       .mode = rt->mode,
@@ -607,6 +592,9 @@ int km_runtime_run(km_runtime_t *rt) {
       .progress_ud = rt,
   };
   rt->engine = km_engine_new(&eo, rt->targets, rt->ntargets);
+  /* Each pipeline now holds its own records. */
+  json_decref(rt->prior);
+  rt->prior = NULL;
   int rc = km_engine_start(rt->engine, on_engine_done, rt);
   if (rc < 0) return rc;
   while (!rt->engine_done && uv_run(&rt->loop, UV_RUN_ONCE) != 0)
@@ -629,7 +617,7 @@ void km_runtime_free(km_runtime_t *rt) {
   uv_run(&rt->loop, UV_RUN_DEFAULT);
   if (rt->acs != NULL) km_acs_client_free(rt->acs);
   if (rt->http != NULL) km_http_close(rt->http, on_closed, NULL);
-  if (rt->plugins != NULL) km_plugin_set_free(rt->plugins);
+  km_stages_free(rt->stages);
   int forced = km_loop_close_all(&rt->loop);
   if (forced > 0)
     km_log(KM_LOG_WARN, "internal: %d handle(s) were still open at exit",
@@ -637,9 +625,12 @@ void km_runtime_free(km_runtime_t *rt) {
   if (rt->journal != NULL) km_journal_close(rt->journal);
   json_decref(rt->prior);
   km_quota_uses_free(rt->quota, rt->nquota);
-  for (size_t i = 0; i < rt->ntargets; i++)
-    json_decref(rt->settings[i]);
-  free(rt->settings);
+  for (size_t i = 0; rt->only != NULL && i < rt->ntargets; i++) {
+    km_inv_strs_free(&rt->only[i].keys);
+    km_inv_strs_free(&rt->only[i].secrets);
+  }
+  free(rt->only);
+  km_select_free(&rt->select);
   free(rt->targets);
   for (size_t i = 0; i < rt->naccts; i++)
     free(rt->accts[i].role_arn);

@@ -16,11 +16,11 @@
 #include "creds/creds.h"
 #include "engine/engine.h"
 #include "engine/ratelimit.h"
-#include "engine/rules.h"
+#include "model/rules.h"
 #include "http/http.h"
 #include "journal/journal.h"
 #include "manifest/manifest.h"
-#include "plugin/loader.h"
+#include "stage/stage.h"
 #include "rt/loop.h"
 
 typedef struct km_rt_account_s {
@@ -28,6 +28,7 @@ typedef struct km_rt_account_s {
   km_cred_source_t src;
   char *role_arn; /* owned, for assume_role */
   km_creds_t *creds;
+  km_hookcfg_t hooks; /* strings borrowed from the manifest */
 } km_rt_account_t;
 
 typedef struct km_runtime_s {
@@ -37,7 +38,7 @@ typedef struct km_runtime_s {
   km_http_t *http;
   km_acs_client_t *acs;
   km_rl_t *rl;
-  km_plugin_set_t *plugins;
+  km_stages_t *stages;
   km_journal_t *journal; /* run mode only */
   json_t *prior;         /* earlier journal records (resume), array */
   km_rt_account_t *accts;
@@ -46,7 +47,9 @@ typedef struct km_runtime_s {
   size_t ndiscovered;
   km_target_t *targets;
   size_t ntargets;
-  json_t **settings; /* one object per target */
+  km_select_t select; /* the run's selection, typed */
+  km_only_t *only;    /* --rerun-failed: one per target, or NULL */
+  int64_t console_poll_ms;
   km_rundir_t rd;    /* run mode only */
   char *run_id;      /* borrowed from rd, or "plan" */
   km_console_t console;

@@ -1,14 +1,21 @@
 /* The engine's scheduler and the per-pipeline state machine (see engine.h).
  *
  * Pipelines of one account start together (an account is the unit of
- * failure tolerance and of the max_accounts bound).  Every transition that
- * could recurse (a plugin calling stage_done from inside start) is deferred
- * to the loop through an idle handle, so stacks stay flat however many
- * stages and pipelines there are. */
+ * failure tolerance and of the max_accounts bound); accounts are kept as
+ * ranges of adjacent pipelines with counters, so scheduling costs O(1) per
+ * event however many accounts a run has.
+ *
+ * Every stage gets its own context (stage/stage.h).  When a stage ends,
+ * the pipeline is queued and the next step is taken from the loop's idle
+ * callback, never on the stack of the stage that ended: a stage that ends
+ * inside its own start cannot make the stack grow with the number of
+ * stages or pipelines.  A stage context that ends after the pipeline moved
+ * on is ignored (host.c checks it is the current one). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/pipeline_priv.h"
+#include "model/strmap.h"
 #include "util/util.h"
 
 static const char *stage_names[] = {"discover", "preflight", "prepare",
@@ -25,6 +32,46 @@ const char *km_pipe_state_name(km_pipe_state_t s) {
   return (unsigned)s < KM_ARRAY_SIZE(names) ? names[s] : "?";
 }
 
+static km_inv_t *model_new(const km_target_t *t) {
+  km_inv_t *inv =
+      km_inv_new(t->account, t->account_id, t->region, t->instance_id);
+  inv->instance_type = t->instance_type;
+  km_inv_set(&inv->image_version, t->image_version);
+  inv->auto_renew = t->auto_renew;
+  inv->select = t->select;
+  return inv;
+}
+
+/* Hands each pipeline the records of earlier attempts that are its own,
+ * flattened to {type, fields...}: one pass over the journal. */
+static void distribute_records(km_engine_t *e, const json_t *prior) {
+  if (!json_is_array(prior) || json_array_size(prior) == 0) return;
+  km_strmap_t *by = km_strmap_new(e->n);
+  for (size_t i = 0; i < e->n; i++) {
+    char *k = km_xasprintf("%s\n%s", e->p[i].t.account, e->p[i].t.region);
+    km_strmap_put(by, k, i);
+    free(k);
+  }
+  size_t i;
+  const json_t *r;
+  json_array_foreach(prior, i, r) {
+    const json_t *f = json_object_get(r, "fields");
+    const char *a = json_string_value(json_object_get(f, "account"));
+    const char *g = json_string_value(json_object_get(f, "region"));
+    const char *type = json_string_value(json_object_get(r, "type"));
+    if (a == NULL || g == NULL || type == NULL) continue;
+    char *k = km_xasprintf("%s\n%s", a, g);
+    size_t at;
+    if (km_strmap_get(by, k, &at)) {
+      json_t *flat = json_deep_copy(f);
+      json_object_set_new(flat, "type", json_string(type));
+      json_array_append_new(e->p[at].records, flat);
+    }
+    free(k);
+  }
+  km_strmap_free(by);
+}
+
 km_engine_t *km_engine_new(const km_engine_opts_t *opts,
                            const km_target_t *targets, size_t n) {
   km_engine_t *e = km_xcalloc(1, sizeof(*e));
@@ -32,17 +79,22 @@ km_engine_t *km_engine_new(const km_engine_opts_t *opts,
   if (e->o.max_accounts <= 0) e->o.max_accounts = 16;
   e->n = n;
   e->p = km_xcalloc(n ? n : 1, sizeof(*e->p));
+  e->accts = km_xcalloc(n ? n : 1, sizeof(*e->accts));
   for (size_t i = 0; i < n; i++) {
     km_pipeline_t *p = &e->p[i];
     p->e = e;
     p->index = i;
     p->t = targets[i];
-    p->doc = json_object();
-    p->run.p = p;
+    p->inv = model_new(&p->t);
+    p->records = json_array();
     /* A new account starts where the account name changes. */
     if (i == 0 || strcmp(targets[i - 1].account, targets[i].account) != 0)
-      e->total_accounts++;
+      e->accts[e->naccts++].first = i;
+    p->acct = e->naccts - 1;
+    e->accts[p->acct].n++;
   }
+  distribute_records(e, opts->prior_records);
+  e->o.prior_records = NULL; /* borrowed only for the line above */
   uv_idle_init(e->o.loop, &e->kick);
   e->kick.data = e;
   return e;
@@ -50,6 +102,23 @@ km_engine_t *km_engine_new(const km_engine_opts_t *opts,
 
 static void progress(km_pipeline_t *p, const char *event) {
   if (p->e->o.progress != NULL) p->e->o.progress(p, event, p->e->o.progress_ud);
+}
+
+static void schedule(km_engine_t *e);
+
+/* Moves p to state st, keeping the account counters. */
+static void set_state(km_pipeline_t *p, km_pipe_state_t st) {
+  km_engine_t *e = p->e;
+  km_acct_t *a = &e->accts[p->acct];
+  if (p->state == KM_PIPE_RUNNING && --a->running == 0) e->running_accts--;
+  if (p->state == KM_PIPE_WAITING) a->waiting--;
+  p->state = st;
+  if (st == KM_PIPE_RUNNING && a->running++ == 0) e->running_accts++;
+  if (st == KM_PIPE_WAITING) a->waiting++;
+  if (st == KM_PIPE_FAILED && !a->failed) {
+    a->failed = true;
+    e->failed_accounts++;
+  }
 }
 
 /* ---- stage walking ---- */
@@ -61,24 +130,19 @@ static bool stage_wanted(const km_engine_t *e, km_stage_t s) {
 
 static void run_stage_provider(km_pipeline_t *p);
 
-/* Finds the next plugin (from run.plugin_index on) that provides p->stage;
- * returns its descriptor or NULL. */
-static const km_plugin_t *provider(km_pipeline_t *p, size_t from, size_t *idx,
-                                   void **state) {
-  size_t n = km_plugin_count(p->e->o.plugins);
-  for (size_t i = from; i < n; i++) {
-    const km_plugin_t *d = km_plugin_at(p->e->o.plugins, i, state);
-    if (d == NULL) break;
-    if (d->stages & KM_STAGE_BIT(p->stage)) {
-      *idx = i;
-      return d;
-    }
-  }
-  return NULL;
+static void pipeline_end(km_pipeline_t *p, km_pipe_state_t st) {
+  km_engine_t *e = p->e;
+  if (st == KM_PIPE_OK && p->blocked) st = KM_PIPE_BLOCKED;
+  set_state(p, st);
+  e->ended++;
+  /* Only the model stays for the report: the Lua state and the journal
+   * records are this pipeline's working memory. */
+  km__host_hooks_close(p);
+  json_decref(p->records);
+  p->records = NULL;
+  progress(p, km_pipe_state_name(st));
+  schedule(e);
 }
-
-static void pipeline_end(km_pipeline_t *p, km_pipe_state_t st);
-static void schedule(km_engine_t *e);
 
 static void next_stage(km_pipeline_t *p) {
   km_engine_t *e = p->e;
@@ -87,7 +151,7 @@ static void next_stage(km_pipeline_t *p) {
     /* After a failure only RESTORE still runs, and only if PREPARE began. */
     if (p->prepared && s < KM_STAGE_RESTORE) {
       p->stage = KM_STAGE_RESTORE;
-      p->run.plugin_index = 0;
+      p->provider = 0;
       progress(p, "running (restoring after the failure)");
       run_stage_provider(p);
       return;
@@ -98,8 +162,7 @@ static void next_stage(km_pipeline_t *p) {
   if (s == KM_STAGE_PREFLIGHT && p->state == KM_PIPE_RUNNING &&
       !p->passed_barrier) {
     p->passed_barrier = true;
-    p->state = KM_PIPE_WAITING;
-    e->at_barrier++;
+    set_state(p, KM_PIPE_WAITING);
     schedule(e);
     return;
   }
@@ -109,44 +172,66 @@ static void next_stage(km_pipeline_t *p) {
   }
   p->stage = s + 1;
   if (p->stage == KM_STAGE_PREPARE) p->prepared = true;
-  p->run.plugin_index = 0;
+  p->provider = 0;
   run_stage_provider(p);
 }
 
 static void run_stage_provider(km_pipeline_t *p) {
-  size_t idx;
+  km_engine_t *e = p->e;
+  size_t n = km_stages_count(e->o.stages);
+  const km_stage_ops_t *ops = NULL;
   void *state = NULL;
-  const km_plugin_t *d = provider(p, p->run.plugin_index, &idx, &state);
-  if (d == NULL) {
+  for (; p->provider < n; p->provider++) {
+    ops = km_stages_at(e->o.stages, p->provider, &state);
+    if (ops != NULL && (ops->stages & KM_STAGE_BIT(p->stage))) break;
+    ops = NULL;
+  }
+  if (ops == NULL) {
     next_stage(p);
     return;
   }
-  p->run.plugin_index = idx;
-  p->run.stage = p->stage;
-  p->run.done = 0;
-  km_log(KM_LOG_DEBUG, "%s %s: %s by plugin %s", p->t.account, p->t.region,
-         km_stage_name(p->stage), d->name);
-  int rc = d->start(state, p->stage, p, &p->run);
-  if (rc < 0 && !p->run.done) {
+  km_log(KM_LOG_DEBUG, "%s %s: %s by %s", p->t.account, p->t.region,
+         km_stage_name(p->stage), ops->name);
+  bool sim = e->o.driver != NULL && strcmp(e->o.driver, "sim") == 0;
+  km_sctx_t *c = km_sctx_new(&km__engine_shost, p, &p->t, p->inv, p->stage,
+                             e->o.mode == KM_MODE_PLAN, sim, ops->name);
+  p->cur = c;
+  int rc = ops->start(state, c);
+  if (rc < 0) {
+    /* A failed start never ends the context: it is still ours. */
+    p->cur = NULL;
+    km_sctx_free(c);
     km_err_t err;
-    km__err_set(&err, rc, "plugin %s could not start stage %s: %s", d->name,
+    km__err_set(&err, rc, "%s could not start stage %s: %s", ops->name,
                 km_stage_name(p->stage), km_strerror(rc));
-    km__pipeline_stage_ended(p, rc, &err);
+    km__pipeline_stage_ended(p, rc, false, &err);
   }
 }
 
-void km__pipeline_stage_ended(km_pipeline_t *p, int status,
+static void stage_blocked(km_pipeline_t *p, const km_err_t *err) {
+  p->blocked = true;
+  if (err != NULL) p->err = *err;
+  p->err.code = KM_EBLOCKED;
+  if (p->err.text[0] == '\0')
+    km__err_set(&p->err, KM_EBLOCKED, "blocked by %s",
+                km_stage_name(p->stage));
+  km_log(KM_LOG_WARN, "%s %s: blocked: %s", p->t.account, p->t.region,
+         p->err.text);
+  progress(p, "blocked");
+}
+
+void km__pipeline_stage_ended(km_pipeline_t *p, int status, bool blocked,
                               const km_err_t *err) {
-  if (status == KM_EPERM && p->stage == KM_STAGE_PREFLIGHT) {
-    /* Preflight refused: the pipeline is blocked, nothing was changed. */
-    if (err != NULL) p->err = *err;
-    p->err.code = KM_EPERM;
-    if (p->err.text[0] == '\0')
-      km__err_set(&p->err, KM_EPERM, "blocked by preflight");
-    km_log(KM_LOG_WARN, "%s %s: blocked: %s", p->t.account, p->t.region,
-           p->err.text);
-    progress(p, "blocked");
+  if (blocked && p->stage <= KM_STAGE_PREFLIGHT) {
+    /* Refused before anything changed: the other providers of the stage
+     * still run (so the plan shows every reason), then the pipeline stops
+     * at the barrier. */
+    stage_blocked(p, err);
     status = 0;
+  } else if (blocked && status == 0) {
+    /* Refusing after PREPARE began is a failure: something may have
+     * changed, and RESTORE must run. */
+    status = KM_EBLOCKED;
   }
   if (status < 0 && !p->failed) {
     p->failed = true;
@@ -165,146 +250,146 @@ void km__pipeline_stage_ended(km_pipeline_t *p, int status,
       return;
     }
   }
-  p->run.plugin_index++;
+  p->provider++;
   run_stage_provider(p);
+}
+
+/* host.c, through km_shost_t.ended: queue the pipeline for the loop. */
+void km__engine_stage_done(km_pipeline_t *p, int status, bool blocked,
+                           const km_err_t *err);
+void km__engine_stage_done(km_pipeline_t *p, int status, bool blocked,
+                           const km_err_t *err) {
+  km_engine_t *e = p->e;
+  p->cur = NULL;
+  p->end_status = status;
+  p->end_blocked = blocked;
+  if (err != NULL)
+    p->end_err = *err;
+  else
+    memset(&p->end_err, 0, sizeof(p->end_err));
+  p->ready = true;
+  p->next_ready = NULL;
+  if (e->ready_tail != NULL)
+    e->ready_tail->next_ready = p;
+  else
+    e->ready_head = p;
+  e->ready_tail = p;
+  schedule(e);
 }
 
 /* ---- scheduling ---- */
 
-/* Accounts with a pipeline running now (the max_accounts bound). */
-static size_t running_accounts(const km_engine_t *e) {
-  size_t n = 0;
-  for (size_t i = 0; i < e->n; i++) {
-    if (e->p[i].state != KM_PIPE_RUNNING) continue;
-    /* Count an account once: at its first running pipeline. */
-    bool seen = false;
-    for (size_t j = 0; j < i && !seen; j++)
-      seen = e->p[j].state == KM_PIPE_RUNNING &&
-             strcmp(e->p[j].t.account, e->p[i].t.account) == 0;
-    if (!seen) n++;
-  }
-  return n;
-}
-
-static void count_failed_accounts(km_engine_t *e) {
-  int n = 0;
-  for (size_t i = 0; i < e->n; i++) {
-    if (e->p[i].state != KM_PIPE_FAILED) continue;
-    bool seen = false;
-    for (size_t j = 0; j < i && !seen; j++)
-      seen = e->p[j].state == KM_PIPE_FAILED &&
-             strcmp(e->p[j].t.account, e->p[i].t.account) == 0;
-    if (!seen) n++;
-  }
-  e->failed_accounts = n;
-}
-
 bool km_engine_tolerance_exceeded(const km_engine_t *e) {
   if (e->o.tolerance_percent) {
-    if (e->total_accounts == 0) return false;
-    return (double)e->failed_accounts * 100.0 / (double)e->total_accounts >
+    if (e->naccts == 0) return false;
+    return (double)e->failed_accounts * 100.0 / (double)e->naccts >
            (double)e->o.tolerance;
   }
   return e->failed_accounts > e->o.tolerance;
 }
 
-static void pipeline_end(km_pipeline_t *p, km_pipe_state_t st) {
-  km_engine_t *e = p->e;
-  if (st == KM_PIPE_OK && p->err.code == KM_EPERM) st = KM_PIPE_BLOCKED;
-  p->state = st;
-  e->ended++;
-  progress(p, km_pipe_state_name(st));
-  schedule(e);
-}
-
 static bool may_start_more(km_engine_t *e) {
-  count_failed_accounts(e);
   if (!e->stopping && km_engine_tolerance_exceeded(e)) {
     km_log(KM_LOG_WARN,
            "failure tolerance exceeded (%d of %zu accounts failed): no new "
            "account is started; accounts in flight finish and restore",
-           e->failed_accounts, e->total_accounts);
+           e->failed_accounts, e->naccts);
     e->stopping = true;
   }
   return !e->stopping;
 }
 
-/* Phase A: starts the pipelines of the next account at DISCOVER. */
-static void start_account(km_engine_t *e) {
-  const char *acct = e->p[e->next].t.account;
-  while (e->next < e->n && strcmp(e->p[e->next].t.account, acct) == 0) {
-    km_pipeline_t *p = &e->p[e->next++];
-    p->state = KM_PIPE_RUNNING;
+static void not_started(km_engine_t *e, km_pipeline_t *p) {
+  set_state(p, KM_PIPE_NOT_STARTED);
+  e->ended++;
+  km__host_hooks_close(p);
+  json_decref(p->records);
+  p->records = NULL;
+  progress(p, "not started");
+}
+
+/* Phase A: starts the pipelines of account a at DISCOVER. */
+static void start_account(km_engine_t *e, size_t a) {
+  const km_acct_t *ac = &e->accts[a];
+  for (size_t i = ac->first; i < ac->first + ac->n; i++) {
+    km_pipeline_t *p = &e->p[i];
+    set_state(p, KM_PIPE_RUNNING);
     p->stage = KM_STAGE_DISCOVER;
-    p->run.plugin_index = 0;
+    p->provider = 0;
     progress(p, "started");
     run_stage_provider(p);
   }
 }
 
-/* Phase B: moves every waiting pipeline of account past the barrier. */
-static void resume_account(km_engine_t *e, const char *acct) {
-  for (size_t i = 0; i < e->n; i++) {
+/* Phase B: moves every waiting pipeline of account a past the barrier. */
+static void resume_account(km_engine_t *e, size_t a) {
+  const km_acct_t *ac = &e->accts[a];
+  for (size_t i = ac->first; i < ac->first + ac->n; i++) {
     km_pipeline_t *p = &e->p[i];
-    if (p->state != KM_PIPE_WAITING || strcmp(p->t.account, acct) != 0)
-      continue;
-    e->at_barrier--;
-    p->state = KM_PIPE_RUNNING;
-    if (p->err.code == KM_EPERM) /* blocked by the global checks */
+    if (p->state != KM_PIPE_WAITING) continue;
+    set_state(p, KM_PIPE_RUNNING);
+    if (p->blocked) /* by preflight or the global checks */
       pipeline_end(p, KM_PIPE_BLOCKED);
     else
       next_stage(p);
   }
 }
 
-static void not_started(km_engine_t *e, km_pipeline_t *p) {
-  if (p->state == KM_PIPE_WAITING) e->at_barrier--;
-  p->state = KM_PIPE_NOT_STARTED;
-  e->ended++;
-  progress(p, "not started");
+static void phase_a(km_engine_t *e) {
+  /* Discover and preflight, max_accounts at a time.  A pipeline waiting at
+   * the barrier holds no slot. */
+  while (e->next_acct < e->naccts &&
+         e->running_accts < (size_t)e->o.max_accounts) {
+    if (!may_start_more(e)) {
+      for (; e->next_acct < e->naccts; e->next_acct++) {
+        const km_acct_t *ac = &e->accts[e->next_acct];
+        for (size_t i = ac->first; i < ac->first + ac->n; i++)
+          not_started(e, &e->p[i]);
+      }
+      break;
+    }
+    start_account(e, e->next_acct++);
+  }
+  if (e->next_acct >= e->naccts && e->running_accts == 0) {
+    e->barrier_passed = true;
+    if (e->o.global_check != NULL) e->o.global_check(e, e->o.global_ud);
+  }
+}
+
+static void phase_b(km_engine_t *e) {
+  /* Prepare .. observe, max_accounts at a time, in account order. */
+  for (; e->next_b < e->naccts; e->next_b++) {
+    km_acct_t *ac = &e->accts[e->next_b];
+    if (ac->waiting == 0) continue;
+    if (!may_start_more(e)) {
+      for (size_t i = ac->first; i < ac->first + ac->n; i++)
+        if (e->p[i].state == KM_PIPE_WAITING) not_started(e, &e->p[i]);
+      continue;
+    }
+    if (e->running_accts >= (size_t)e->o.max_accounts) break;
+    resume_account(e, e->next_b);
+  }
 }
 
 static void on_kick(uv_idle_t *h) {
   km_engine_t *e = h->data;
   uv_idle_stop(h);
   e->kick_active = false;
-
-  if (!e->barrier_passed) {
-    /* Phase A: discover and preflight, max_accounts at a time.  A pipeline
-     * waiting at the barrier holds no slot. */
-    while (e->next < e->n && running_accounts(e) < (size_t)e->o.max_accounts) {
-      if (!may_start_more(e)) {
-        while (e->next < e->n)
-          not_started(e, &e->p[e->next++]);
-        break;
-      }
-      start_account(e);
-    }
-    bool running = false;
-    for (size_t i = 0; i < e->n && !running; i++)
-      running = e->p[i].state == KM_PIPE_RUNNING;
-    if (e->next >= e->n && !running) {
-      e->barrier_passed = true;
-      if (e->o.global_check != NULL) e->o.global_check(e, e->o.global_ud);
-    }
+  /* Stages that ended: take each pipeline's next step.  A step may end
+   * another stage at once; it is queued here and taken by this loop. */
+  while (e->ready_head != NULL) {
+    km_pipeline_t *p = e->ready_head;
+    e->ready_head = p->next_ready;
+    if (e->ready_head == NULL) e->ready_tail = NULL;
+    p->ready = false;
+    km_err_t err = p->end_err;
+    km__pipeline_stage_ended(p, p->end_status, p->end_blocked,
+                             err.code != 0 || err.text[0] ? &err : NULL);
   }
-
-  if (e->barrier_passed) {
-    /* Phase B: prepare .. observe, max_accounts at a time. */
-    for (size_t i = 0; i < e->n; i++) {
-      km_pipeline_t *p = &e->p[i];
-      if (p->state != KM_PIPE_WAITING) continue;
-      if (!may_start_more(e)) {
-        not_started(e, p);
-        continue;
-      }
-      if (running_accounts(e) >= (size_t)e->o.max_accounts) break;
-      resume_account(e, p->t.account);
-    }
-  }
-
-  if (e->ended >= e->n && e->done != NULL) {
-    count_failed_accounts(e);
+  if (!e->barrier_passed) phase_a(e);
+  if (e->barrier_passed) phase_b(e);
+  if (e->ready_head != NULL) schedule(e);
+  if (e->ended >= e->n && e->done != NULL && e->ready_head == NULL) {
     void (*done)(km_engine_t *, void *) = e->done;
     e->done = NULL;
     done(e, e->done_ud);
@@ -335,10 +420,10 @@ static void on_kick_closed(uv_handle_t *h) {
   km_engine_t *e = h->data;
   for (size_t i = 0; i < e->n; i++) {
     km__host_hooks_close(&e->p[i]);
-    json_decref(e->p[i].doc);
-    json_decref(e->p[i].outcomes);
-    free(e->p[i].doc_text);
+    json_decref(e->p[i].records);
+    km_inv_free(e->p[i].inv);
   }
+  free(e->accts);
   free(e->p);
   free(e);
 }
@@ -365,8 +450,8 @@ km_pipe_state_t km_pipeline_state(const km_pipeline_t *p) {
   return p->state;
 }
 
-json_t *km_pipeline_doc(km_pipeline_t *p) {
-  return p->doc;
+km_inv_t *km_pipeline_inv(km_pipeline_t *p) {
+  return p->inv;
 }
 
 const km_err_t *km_pipeline_error(const km_pipeline_t *p) {
@@ -378,7 +463,8 @@ km_stage_t km_pipeline_stage(const km_pipeline_t *p) {
 }
 
 void km_pipeline_block(km_pipeline_t *p, const char *reason) {
-  km__err_set(&p->err, KM_EPERM, "%s", reason);
+  p->blocked = true;
+  km__err_set(&p->err, KM_EBLOCKED, "%s", reason);
 }
 
 int km_engine_failed_accounts(const km_engine_t *e) {

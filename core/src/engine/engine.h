@@ -31,7 +31,10 @@
 #include "acs/acs.h"
 #include "engine/ratelimit.h"
 #include "kmsmig/plugin.h"
-#include "plugin/loader.h"
+#include "lua/lua.h"
+#include "manifest/manifest.h"
+#include "model/inventory.h"
+#include "rt/jcall.h"
 
 typedef enum { KM_MODE_PLAN = 0, KM_MODE_RUN } km_run_mode_t;
 
@@ -41,17 +44,38 @@ typedef void (*km_cred_done_cb)(int status, const km_credential_t *cred,
                                 const km_err_t *err, void *ud);
 typedef int (*km_cred_get_fn)(void *src, km_cred_done_cb cb, void *ud);
 
-/* One (account, region).  Strings are borrowed and must outlive the
- * engine. */
+/* --rerun-failed: only these resources may move (the others are skipped
+ * with rule run.rerun_failed). */
+typedef struct km_only_s {
+  km_inv_strs_t keys;
+  km_inv_strs_t secrets;
+} km_only_t;
+
+/* One (account, region) and everything the manifest says about it, typed.
+ * Every pointer is borrowed and must outlive the engine; the run-wide ones
+ * (select, byok, hooks) are shared by all targets that use them. */
 typedef struct km_target_s {
   const char *account;    /* manifest name */
   const char *account_id; /* 16 digits */
   const char *region;
   const char *instance_id;
-  const char *instance_type; /* "software" | "hardware" */
+  km_inv_type_t instance_type;
+  const char *instance_owner;    /* manifest name of the owner account */
+  const char *instance_owner_id; /* NULL when the run does not know it */
+  const char *image_version;     /* NULL: not given in the manifest */
+  int auto_renew;                /* -1 not given, 0 off, 1 on */
+  bool share;                    /* the owner shares the instance with us */
+  const km_select_t *select;     /* NULL selects nothing */
+  const km_mf_select_t *byok;    /* select.byok; NULL: not configured */
+  const km_hookcfg_t *hooks;     /* never NULL in a runtime */
+  const km_only_t *only;         /* NULL: no restriction */
+  const char *run_id;            /* the run directory's name, or "plan" */
+  bool set_default;              /* migrate.set_default */
+  int64_t task_timeout_s;
+  int64_t when;           /* migrate.when, Unix seconds; 0: now */
+  int64_t console_poll_ms; /* console driver poll interval; 0: default */
   km_cred_get_fn get_cred;
   void *cred_src;
-  json_t *settings; /* borrowed object of extra "get" values, may be NULL */
 } km_target_t;
 
 typedef enum {
@@ -67,22 +91,24 @@ typedef enum {
 typedef struct km_engine_s km_engine_t;
 typedef struct km_pipeline_s km_pipeline_t;
 
-/* Console request for the sim driver: the engine POSTs it to kmsim's console
- * path; implemented by the caller (it owns the HTTP details). */
-typedef int (*km_console_fn)(void *ud, km_pipeline_t *p,
-                             const char *request_json, km_plugin_call_cb cb,
-                             void *cb_ud);
+/* Console request for the sim driver: the engine POSTs request (borrowed;
+ * NULL lists the tasks) to kmsim's console path; implemented by the caller
+ * (it owns the HTTP details).  Same contract as every async start. */
+typedef int (*km_console_fn)(void *ud, km_pipeline_t *p, const json_t *request,
+                             km_jcall_cb cb, void *cb_ud);
+
+typedef struct km_stages_s km_stages_t; /* stage/stage.h */
 
 typedef struct km_engine_opts_s {
   uv_loop_t *loop;              /* borrowed */
   km_acs_client_t *acs;         /* borrowed */
   km_rl_t *rl;                  /* borrowed */
-  km_plugin_set_t *plugins;     /* borrowed */
+  km_stages_t *stages;          /* borrowed: who provides each stage */
   struct km_journal_s *journal; /* borrowed; NULL in plan mode */
-  /* Records of earlier attempts of this run (resume): a borrowed JSON
-   * array of journal envelopes {seq, ts, type, fields}, to which the engine
-   * appends every record it writes; may be NULL in plan mode. */
-  json_t *prior_records;
+  /* Records of earlier attempts of this run (resume): a JSON array of
+   * journal envelopes {seq, ts, type, fields} (borrowed, read once by
+   * km_engine_new, which hands each pipeline its own); may be NULL. */
+  const json_t *prior_records;
   km_run_mode_t mode;
   int max_accounts; /* 0: 16 */
   int tolerance;    /* failed accounts allowed (count or percent) */
@@ -90,7 +116,7 @@ typedef struct km_engine_opts_s {
   const char *driver; /* "sim" | "console" */
   km_console_fn console;
   void *console_ud;
-  /* Called once at the barrier with every pipeline's document; may mark
+  /* Called once at the barrier with every pipeline's model; may mark
    * pipelines blocked with km_pipeline_block().  May be NULL. */
   void (*global_check)(km_engine_t *e, void *ud);
   void *global_ud;
@@ -104,8 +130,9 @@ typedef struct km_engine_opts_s {
   void *progress_ud;
 } km_engine_opts_t;
 
-/* Creates an engine for n targets (copied array; strings borrowed).  Owned;
- * free with km_engine_free after done. */
+/* Creates an engine for n targets (copied array; strings borrowed), one
+ * typed model per target.  Targets of one account must be adjacent.
+ * Owned; free with km_engine_free after done. */
 km_engine_t *km_engine_new(const km_engine_opts_t *opts,
                            const km_target_t *targets, size_t n);
 
@@ -121,17 +148,14 @@ void km_engine_stop(km_engine_t *e);
 
 void km_engine_free(km_engine_t *e);
 
-/* The host function table the engine gives plugins. */
-const km_host_api_t *km_engine_host_api(void);
-
 /* Accessors (borrowed results). */
 size_t km_engine_count(const km_engine_t *e);
 km_pipeline_t *km_engine_pipeline(km_engine_t *e, size_t i);
 const km_target_t *km_pipeline_target(const km_pipeline_t *p);
 km_pipe_state_t km_pipeline_state(const km_pipeline_t *p);
 const char *km_pipe_state_name(km_pipe_state_t s);
-/* The pipeline's document (borrowed; json_incref to keep). */
-json_t *km_pipeline_doc(km_pipeline_t *p);
+/* The pipeline's model (borrowed; owned by the engine until freed). */
+km_inv_t *km_pipeline_inv(km_pipeline_t *p);
 /* The failure that ended the pipeline, or NULL. */
 const km_err_t *km_pipeline_error(const km_pipeline_t *p);
 /* The stage the pipeline failed or was blocked in. */

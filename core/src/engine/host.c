@@ -1,8 +1,10 @@
-/* The host function table handed to plugins (kmsmig/plugin.h), implemented
- * on the engine: cloud calls go through the rate limiter, the target's
- * credentials and the signed client; journal records are tagged with the
- * pipeline's account and region and made durable before returning; plan
- * mode refuses write actions so a plan can never change anything. */
+/* The stage host of the engine (km_shost_t, stage/stage.h): cloud calls go
+ * through the rate limiter, the target's credentials and the signed client,
+ * and the parsed answer is handed to the stage as it came from the client
+ * (no text in between); journal records are tagged with the pipeline's
+ * account and region, made durable before returning, and kept in the
+ * pipeline's own record list for replay; plan mode refuses write actions so
+ * a plan can never change anything. */
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,32 +33,8 @@ static int is_write(const char *action) {
   return 0;
 }
 
-static void h_log(km_pipeline_t *p, int level, const char *fmt, ...)
-    KM_PRINTF(3, 4);
-
-static void h_log(km_pipeline_t *p, int level, const char *fmt, ...) {
-  char msg[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
+static void h_log(km_pipeline_t *p, int level, const char *msg) {
   km_log(level, "%s %s: %s", p->t.account, p->t.region, msg);
-}
-
-static const char *h_get(km_pipeline_t *p, const char *name) {
-  const km_target_t *t = &p->t;
-  if (strcmp(name, "account") == 0) return t->account;
-  if (strcmp(name, "account_id") == 0) return t->account_id;
-  if (strcmp(name, "region") == 0) return t->region;
-  if (strcmp(name, "instance") == 0) return t->instance_id;
-  if (strcmp(name, "instance_type") == 0) return t->instance_type;
-  if (strcmp(name, "run_mode") == 0)
-    return p->e->o.mode == KM_MODE_PLAN ? "plan" : "run";
-  if (strcmp(name, "driver") == 0)
-    return p->e->o.driver != NULL ? p->e->o.driver : "console";
-  if (t->settings != NULL)
-    return json_string_value(json_object_get(t->settings, name));
-  return NULL;
 }
 
 /* ---- call: rate limit → credentials → signed call ---- */
@@ -70,14 +48,14 @@ typedef struct call_s {
   char *action;
   km_params_t params;
   char rl_key[160];
-  km_plugin_call_cb cb;
+  km_jcall_cb cb;
   void *ud;
   km_err_t err;
 } call_t;
 
-static void call_finish(call_t *c, int status, const char *body,
+static void call_finish(call_t *c, int status, const json_t *body,
                         const km_err_t *err) {
-  km_plugin_call_result_t res = {status, body, err};
+  km_jres_t res = {status, body, err};
   km_pipeline_t *p = c->p;
   c->cb(&res, c->ud);
   p->pending--;
@@ -95,9 +73,7 @@ static void on_acs_done(const km_acs_result_t *res, void *ud) {
     call_finish(c, res->status, NULL, res->err);
     return;
   }
-  char *text = json_dumps(res->body, JSON_COMPACT);
-  call_finish(c, 0, text != NULL ? text : "{}", NULL);
-  free(text);
+  call_finish(c, 0, res->body, NULL);
 }
 
 static void on_cred(int status, const km_credential_t *cred,
@@ -136,7 +112,7 @@ static void on_token(int status, void *ud) {
 static int start_call(km_pipeline_t *p, const char *account_id,
                       km_cred_get_fn get_cred, void *cred_src,
                       const char *product, const char *action,
-                      const char *const *params, size_t n, km_plugin_call_cb cb,
+                      const char *const *params, size_t n, km_jcall_cb cb,
                       void *ud) {
   km_product_t prod;
   if (product == NULL || action == NULL || cb == NULL ||
@@ -177,30 +153,50 @@ static int start_call(km_pipeline_t *p, const char *account_id,
   return 0;
 }
 
-static int h_call(km_pipeline_t *p, const char *product, const char *action,
-                  const char *const *params, size_t n, km_plugin_call_cb cb,
-                  void *ud) {
-  return start_call(p, p->t.account_id, p->t.get_cred, p->t.cred_src, product,
-                    action, params, n, cb, ud);
-}
-
-int km__host_call(km_pipeline_t *p, const char *product, const char *action,
-                  const char *const *params, size_t n, km_plugin_call_cb cb,
-                  void *ud) {
-  return h_call(p, product, action, params, n, cb, ud);
-}
-
-static int h_call_as(km_pipeline_t *p, const char *account, const char *product,
-                     const char *action, const char *const *params, size_t n,
-                     km_plugin_call_cb cb, void *ud) {
+static int h_call(km_pipeline_t *p, const char *account, const char *product,
+                  const char *action, const char *const *params, size_t n,
+                  km_jcall_cb cb, void *ud) {
+  if (account == NULL || strcmp(account, p->t.account) == 0)
+    return start_call(p, p->t.account_id, p->t.get_cred, p->t.cred_src,
+                      product, action, params, n, cb, ud);
   const char *id = NULL;
   km_cred_get_fn get = NULL;
   void *src = NULL;
   km_engine_t *e = p->e;
-  if (account == NULL || e->o.resolve_account == NULL ||
+  if (e->o.resolve_account == NULL ||
       e->o.resolve_account(e->o.resolve_ud, account, &id, &get, &src) < 0)
     return KM_ENOENT;
   return start_call(p, id, get, src, product, action, params, n, cb, ud);
+}
+
+/* The Lua bridge speaks text (kms.call answers become Lua tables). */
+typedef struct tcall_s {
+  km_plugin_call_cb cb;
+  void *ud;
+} tcall_t;
+
+static void on_text_call(const km_jres_t *res, void *ud) {
+  tcall_t *t = ud;
+  char *text = res->status == 0 ? json_dumps(res->body, JSON_COMPACT) : NULL;
+  km_plugin_call_result_t r = {res->status, text, res->err};
+  if (res->status == 0 && text == NULL) {
+    r.status = KM_ENOMEM;
+    r.body_json = NULL;
+  }
+  t->cb(&r, t->ud);
+  free(text);
+  free(t);
+}
+
+int km__host_call_text(km_pipeline_t *p, const char *product,
+                       const char *action, const char *const *params, size_t n,
+                       km_plugin_call_cb cb, void *ud) {
+  tcall_t *t = km_xcalloc(1, sizeof(*t));
+  t->cb = cb;
+  t->ud = ud;
+  int rc = h_call(p, NULL, product, action, params, n, on_text_call, t);
+  if (rc < 0) free(t);
+  return rc;
 }
 
 /* ---- journal ---- */
@@ -229,77 +225,39 @@ static void maybe_crash(const char *type) {
   }
 }
 
-static int h_journal(km_pipeline_t *p, const char *record_json) {
+static int h_journal(km_pipeline_t *p, const json_t *flat) {
   if (p->e->o.journal == NULL)
     return p->e->o.mode == KM_MODE_PLAN ? KM_EPERM : KM_EJOURNAL;
-  json_error_t jerr;
-  json_t *rec = json_loads(record_json, 0, &jerr);
-  if (!json_is_object(rec)) {
-    json_decref(rec);
-    return KM_EINVAL;
-  }
-  const char *type = json_string_value(json_object_get(rec, "type"));
-  if (type == NULL) {
-    json_decref(rec);
-    return KM_EINVAL;
-  }
-  char *t = km_xstrdup(type);
+  const char *type = json_string_value(json_object_get(flat, "type"));
+  if (!json_is_object(flat) || type == NULL) return KM_EINVAL;
+  json_t *rec = json_deep_copy(flat);
   json_object_del(rec, "type");
   json_object_set_new(rec, "account", json_string(p->t.account));
   json_object_set_new(rec, "region", json_string(p->t.region));
   km_err_t err;
-  int rc = km_journal_append(p->e->o.journal, t, rec, NULL, &err);
-  if (rc < 0)
+  int rc = km_journal_append(p->e->o.journal, type, rec, NULL, &err);
+  if (rc < 0) {
     km_log(KM_LOG_ERROR, "%s %s: journal: %s", p->t.account, p->t.region,
            err.text);
-  else {
-    /* journal_replay returns this attempt's records too. */
-    if (p->e->o.prior_records != NULL)
-      json_array_append_new(p->e->o.prior_records,
-                            json_pack("{s:s, s:O}", "type", t, "fields", rec));
-    maybe_crash(t);
+  } else {
+    /* Replay (kp_records) sees this attempt's records after the earlier
+     * ones: the same flat shape. */
+    json_object_set_new(rec, "type", json_string(type));
+    if (p->records != NULL) json_array_append(p->records, rec);
+    maybe_crash(type);
   }
-  free(t);
   json_decref(rec);
   return rc;
 }
 
-static int h_journal_replay(km_pipeline_t *p,
-                            void (*cb)(const char *record_json, void *ud),
-                            void *ud) {
-  json_t *all = p->e->o.prior_records;
-  size_t i;
-  json_t *r;
-  json_array_foreach(all, i, r) {
-    json_t *f = json_object_get(r, "fields");
-    const char *a = json_string_value(json_object_get(f, "account"));
-    const char *g = json_string_value(json_object_get(f, "region"));
-    if (a == NULL || g == NULL || strcmp(a, p->t.account) != 0 ||
-        strcmp(g, p->t.region) != 0)
-      continue;
-    /* Plugins see the record flat: {"type": ..., fields...}. */
-    json_t *flat = json_deep_copy(f);
-    json_object_set(flat, "type", json_object_get(r, "type"));
-    char *text = json_dumps(flat, JSON_COMPACT);
-    cb(text, ud);
-    free(text);
-    json_decref(flat);
-  }
-  return 0;
+static const json_t *h_records(km_pipeline_t *p) {
+  static json_t *empty;
+  if (p->records != NULL) return p->records;
+  if (empty == NULL) empty = json_array();
+  return empty;
 }
 
-/* ---- outcomes, timers, stage end, document ---- */
-
-static void h_outcome(km_pipeline_t *p, const char *kind, const char *id,
-                      const char *outcome, const char *reason) {
-  /* Kept beside the document, which stages replace wholesale. */
-  if (p->outcomes == NULL) p->outcomes = json_array();
-  json_array_append_new(p->outcomes,
-                        json_pack("{s:s, s:s, s:s, s:s?}", "kind", kind, "id",
-                                  id, "outcome", outcome, "reason", reason));
-  km_log(KM_LOG_DEBUG, "%s %s: %s %s %s%s%s", p->t.account, p->t.region, kind,
-         id, outcome, reason != NULL ? ": " : "", reason != NULL ? reason : "");
-}
+/* ---- timers, stage end, console ---- */
 
 typedef struct ptimer_s {
   uv_timer_t t;
@@ -332,61 +290,46 @@ static int h_timer(km_pipeline_t *p, uint64_t ms, void (*cb)(void *ud),
   return 0;
 }
 
-static void h_stage_done(km_stage_run_t *run, int status, const km_err_t *err) {
-  if (run->done) {
-    km_log(KM_LOG_ERROR, "plugin called stage_done twice (stage %s); ignored",
-           km_stage_name(run->stage));
+void km__engine_stage_done(km_pipeline_t *p, int status, bool blocked,
+                           const km_err_t *err);
+
+static void h_ended(km_sctx_t *c) {
+  km_pipeline_t *p = c->p;
+  if (p->cur != c) {
+    /* An earlier stage's context: it can never end the current one. */
+    km_log(KM_LOG_ERROR, "%s %s: a late end of stage %s by %s was ignored",
+           p->t.account, p->t.region, km_stage_name(c->stage), c->name);
     return;
   }
-  run->done = 1;
-  km__pipeline_stage_ended(run->p, status, err);
-}
-
-static const char *h_doc_get(km_pipeline_t *p) {
-  if (p->doc_text == NULL)
-    p->doc_text = json_dumps(p->doc, JSON_COMPACT | JSON_SORT_KEYS);
-  return p->doc_text;
-}
-
-static int h_doc_set(km_pipeline_t *p, const char *json) {
-  json_error_t jerr;
-  json_t *d = json_loads(json, 0, &jerr);
-  if (!json_is_object(d)) {
-    json_decref(d);
-    return KM_EINVAL;
-  }
-  json_decref(p->doc);
-  p->doc = d;
-  free(p->doc_text);
-  p->doc_text = NULL;
-  return 0;
+  km__engine_stage_done(p, c->status, c->blocked,
+                        c->status < 0 || c->blocked ? &c->err : NULL);
 }
 
 typedef struct console_s {
   km_pipeline_t *p;
-  km_plugin_call_cb cb;
+  km_jcall_cb cb;
   void *ud;
 } console_t;
 
-static void on_console(const km_plugin_call_result_t *res, void *ud) {
+static void on_console(const km_jres_t *res, void *ud) {
   console_t *c = ud;
   c->p->pending--;
   c->cb(res, c->ud);
   free(c);
 }
 
-static int h_console(km_pipeline_t *p, const char *request_json,
-                     km_plugin_call_cb cb, void *ud) {
+static int h_console(km_pipeline_t *p, const json_t *request, km_jcall_cb cb,
+                     void *ud) {
   km_engine_t *e = p->e;
   if (e->o.console == NULL || e->o.driver == NULL ||
       strcmp(e->o.driver, "sim") != 0)
     return KM_ENOTSUP;
-  if (e->o.mode == KM_MODE_PLAN && request_json != NULL) return KM_EPERM;
+  if (e->o.mode == KM_MODE_PLAN && request != NULL) return KM_EPERM;
   console_t *c = km_xcalloc(1, sizeof(*c));
   c->p = p;
   c->cb = cb;
   c->ud = ud;
-  int rc = e->o.console(e->o.console_ud, p, request_json, on_console, c);
+  int rc = e->o.console(e->o.console_ud, p, request, on_console, c);
   if (rc < 0) {
     free(c);
     return rc;
@@ -395,25 +338,13 @@ static int h_console(km_pipeline_t *p, const char *request_json,
   return 0;
 }
 
-static const km_host_api_t host_api = {
-    .struct_size = sizeof(km_host_api_t),
-    .abi_major = KM_PLUGIN_ABI_MAJOR,
-    .abi_minor = KM_PLUGIN_ABI_MINOR,
+const km_shost_t km__engine_shost = {
     .log = h_log,
-    .get = h_get,
     .call = h_call,
-    .journal = h_journal,
-    .journal_replay = h_journal_replay,
-    .outcome = h_outcome,
-    .timer = h_timer,
-    .stage_done = h_stage_done,
-    .doc_get = h_doc_get,
-    .doc_set = h_doc_set,
     .console = h_console,
-    .call_as = h_call_as,
     .hook = km__host_hook,
+    .journal = h_journal,
+    .records = h_records,
+    .timer = h_timer,
+    .ended = h_ended,
 };
-
-const km_host_api_t *km_engine_host_api(void) {
-  return &host_api;
-}

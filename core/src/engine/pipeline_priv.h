@@ -1,68 +1,82 @@
 /* Private structures shared by engine.c (scheduling, state machine) and
- * host.c (the host function table plugins call). */
+ * host.c (what stages call). */
 #ifndef KM_PIPELINE_PRIV_H
 #define KM_PIPELINE_PRIV_H
 
 #include "engine/engine.h"
-
-struct km_stage_run_s {
-  km_pipeline_t *p;
-  km_stage_t stage;
-  size_t plugin_index; /* which provider of this stage is running */
-  int done;            /* stage_done was called */
-};
+#include "stage/stage.h"
 
 struct km_pipeline_s {
   km_engine_t *e;
   size_t index;
+  size_t acct;        /* index of its account in e->accts */
   km_target_t t;
+  km_inv_t *inv;      /* the typed model, owned */
+  json_t *records;    /* this pipeline's journal records (flat), owned */
   km_pipe_state_t state;
   km_stage_t stage;
-  bool prepared; /* PREPARE started: RESTORE must run */
+  size_t provider;    /* which provider of this stage runs */
+  km_sctx_t *cur;     /* the stage run in progress, or NULL */
+  bool prepared;      /* PREPARE started: RESTORE must run */
   bool failed;
+  bool blocked;
   bool passed_barrier; /* reached the barrier once */
+  /* A stage that ended, waiting for the loop to take the next step (the
+   * transition never runs on the stack of the stage that ended). */
+  bool ready;
+  int end_status;
+  bool end_blocked;
+  km_err_t end_err;
+  km_pipeline_t *next_ready;
   km_err_t err;
-  json_t *doc;
-  char *doc_text;   /* cache for doc_get */
-  json_t *outcomes; /* host->outcome records, array (NULL until the first) */
-  km_stage_run_t run;
-  /* outstanding host calls and timers: the pipeline ends only when zero */
+  void *lua; /* km_lua_t, created by the first hook, closed at the end */
+  /* outstanding host calls and timers */
   size_t pending;
 };
+
+/* One account: its pipelines are p[first .. first+n). */
+typedef struct km_acct_s {
+  size_t first, n;
+  size_t running; /* its pipelines in RUNNING */
+  size_t waiting; /* at the barrier */
+  bool failed;
+} km_acct_t;
 
 struct km_engine_s {
   km_engine_opts_t o;
   km_pipeline_t *p;
   size_t n;
-  size_t next; /* next pipeline index to start */
+  km_acct_t *accts;
+  size_t naccts;
+  size_t next_acct;     /* phase A: next account to start */
+  size_t next_b;        /* phase B: next account to resume */
+  size_t running_accts; /* accounts with a pipeline RUNNING */
   size_t ended;
-  size_t at_barrier;
   bool barrier_passed;
   bool stopping;
   int failed_accounts;
-  size_t total_accounts;
+  km_pipeline_t *ready_head, *ready_tail;
   void (*done)(km_engine_t *e, void *ud);
   void *done_ud;
-  uv_idle_t kick; /* defers starts out of callers' stacks */
+  uv_idle_t kick; /* defers starts and transitions out of callers' stacks */
   bool kick_active;
   bool kick_closed;
 };
 
-/* host.c: the pipeline's own cloud call (rate limits, credentials, plan
- * mode refusals), for the Lua bridge. */
-int km__host_call(km_pipeline_t *p, const char *product, const char *action,
-                  const char *const *params, size_t n, km_plugin_call_cb cb,
-                  void *ud);
+/* host.c: the stage host of the engine. */
+extern const km_shost_t km__engine_shost;
+/* host.c: the pipeline's own call, for the Lua bridge (text at the edge). */
+int km__host_call_text(km_pipeline_t *p, const char *product,
+                       const char *action, const char *const *params, size_t n,
+                       km_plugin_call_cb cb, void *ud);
 
-/* host_hooks.c: km_host_api_t.hook (Lua hooks). */
-int km__host_hook(km_pipeline_t *p, const char *name, const char *input_json,
-                  km_plugin_call_cb cb, void *ud);
-
-/* host_hooks.c: closes the pipeline's Lua state (if it ever ran a hook). */
+/* host_hooks.c: runs a Lua hook; closes the pipeline's Lua state. */
+int km__host_hook(km_pipeline_t *p, const char *name, const json_t *input,
+                  km_jcall_cb cb, void *ud);
 void km__host_hooks_close(km_pipeline_t *p);
 
-/* engine.c: continue the state machine after a stage ended. */
-void km__pipeline_stage_ended(km_pipeline_t *p, int status,
+/* engine.c: a stage ended (host.c, from km_shost_t.ended). */
+void km__pipeline_stage_ended(km_pipeline_t *p, int status, bool blocked,
                               const km_err_t *err);
 
 #endif

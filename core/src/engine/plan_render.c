@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/batch.h"
+#include "model/batch.h"
 #include "engine/plan_render.h"
 
 static int cmp_inv(const void *a, const void *b) {
@@ -225,14 +225,16 @@ static void blocked(km_buf_t *o, km_inv_t *const *v, size_t n) {
 static bool summarised(const char *rule) {
   return strcmp(rule, "key.service") == 0 ||
          strcmp(rule, "key.not_selected") == 0 ||
-         strcmp(rule, "secret.not_selected") == 0;
+         strcmp(rule, "secret.not_selected") == 0 ||
+         strcmp(rule, "key.selection_unset") == 0 ||
+         strcmp(rule, "secret.selection_unset") == 0;
 }
 
 static void skipped(km_buf_t *o, km_inv_t *const *v, size_t n) {
   bool header = false;
   for (size_t i = 0; i < n; i++) {
     const km_inv_t *inv = v[i];
-    size_t svc = 0, unk = 0, uns = 0;
+    size_t svc = 0, unk = 0, uns = 0, kunset = 0, sunset = 0;
     for (size_t k = 0; k < inv->nkeys; k++) {
       const km_inv_key_t *key = &inv->keys[k];
       if (key->verdict != KM_VERDICT_SKIPPED) continue;
@@ -242,6 +244,8 @@ static void skipped(km_buf_t *o, km_inv_t *const *v, size_t n) {
         svc++;
       else if (strcmp(key->rule, "key.not_selected") == 0)
         unk++;
+      else if (strcmp(key->rule, "key.selection_unset") == 0)
+        kunset++;
       else
         km_buf_printf(o, "  %s %s %s\n", inv->account, inv->region,
                       key->reason);
@@ -251,13 +255,15 @@ static void skipped(km_buf_t *o, km_inv_t *const *v, size_t n) {
       if (sec->verdict != KM_VERDICT_SKIPPED) continue;
       if (!header) km_buf_puts(o, "skipped\n");
       header = true;
-      if (summarised(sec->rule))
+      if (strcmp(sec->rule, "secret.selection_unset") == 0)
+        sunset++;
+      else if (summarised(sec->rule))
         uns++;
       else
         km_buf_printf(o, "  %s %s %s\n", inv->account, inv->region,
                       sec->reason);
     }
-    if (svc + unk + uns == 0) continue;
+    if (svc + unk + uns + kunset + sunset == 0) continue;
     km_buf_printf(o, "  %s %s:", inv->account, inv->region);
     const char *sep = " ";
     if (svc > 0) {
@@ -272,9 +278,24 @@ static void skipped(km_buf_t *o, km_inv_t *const *v, size_t n) {
                     unk == 1 ? "" : "s");
       sep = ", ";
     }
-    if (uns > 0)
+    if (uns > 0) {
       km_buf_printf(o, "%s%zu secret%s not selected", sep, uns,
                     uns == 1 ? "" : "s");
+      sep = ", ";
+    }
+    /* Fail closed, and say so: a selection nobody wrote moves nothing. */
+    if (kunset > 0) {
+      km_buf_printf(o,
+                    "%s%zu key%s not selected because select.keys is not "
+                    "set (write `keys: all-pending` or list them)",
+                    sep, kunset, kunset == 1 ? "" : "s");
+      sep = ", ";
+    }
+    if (sunset > 0)
+      km_buf_printf(o,
+                    "%s%zu secret%s not selected because select.secrets is "
+                    "not set (write `secrets: all-pending` or list them)",
+                    sep, sunset, sunset == 1 ? "" : "s");
     km_buf_putc(o, '\n');
   }
 }

@@ -15,8 +15,8 @@
 
 #include <jansson.h>
 
-#include "engine/inventory.h"
-#include "engine/rules.h"
+#include "model/inventory.h"
+#include "model/rules.h"
 #include "util/util.h"
 
 typedef struct km_plan_s {

@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 
-#include "engine/inventory.h"
+#include "model/inventory.h"
 
 typedef struct km_report_meta_s {
   const char *name;          /* manifest name */

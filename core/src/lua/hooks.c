@@ -1,7 +1,7 @@
 /* The five named hooks as plugins use them: which file runs, and what its
  * result must look like (docs/hooks.md is the contract).
  *
- * Files.  The target's "hooks" setting (runtime.c hooks_json) names the
+ * Files.  The target's hook configuration (km_hookcfg_t) names the
  * operator's files, already resolved from the account and the manifest;
  * a hook it does not name falls back to lua/<name>.lua.  A named file that
  * has gone missing is not a fallback case: the run fails with "cannot
@@ -46,20 +46,24 @@ static bool known(const char *name) {
 
 /* The files configured for name in hooks (may be NULL), as an owned list;
  * empty when none is configured. */
-static char **configured(const json_t *hooks, const char *name, size_t *n) {
+static char **configured(const km_hookcfg_t *hooks, const char *name,
+                         size_t *n) {
   *n = 0;
-  json_t *v = json_object_get(hooks, name);
-  char **out =
-      km_xcalloc(json_is_array(v) ? json_array_size(v) + 1 : 2, sizeof(char *));
-  if (json_is_string(v)) {
-    out[(*n)++] = km_xstrdup(json_string_value(v));
-  } else if (json_is_array(v)) {
-    size_t i;
-    json_t *e;
-    json_array_foreach(v, i, e) {
-      if (json_is_string(e)) out[(*n)++] = km_xstrdup(json_string_value(e));
-    }
+  if (hooks != NULL && strcmp(name, "post_check") == 0) {
+    char **out = km_xcalloc(hooks->npost_check + 2, sizeof(char *));
+    for (size_t i = 0; i < hooks->npost_check; i++)
+      out[(*n)++] = km_xstrdup(hooks->post_check[i]);
+    return out;
   }
+  char **out = km_xcalloc(2, sizeof(char *));
+  const char *v = NULL;
+  if (hooks != NULL) {
+    if (strcmp(name, "rotation") == 0) v = hooks->rotation;
+    if (strcmp(name, "default_instance") == 0) v = hooks->default_instance;
+    if (strcmp(name, "before_batch") == 0) v = hooks->before_batch;
+    if (strcmp(name, "after_batch") == 0) v = hooks->after_batch;
+  }
+  if (v != NULL && v[0] != '\0') out[(*n)++] = km_xstrdup(v);
   return out;
 }
 
@@ -69,9 +73,7 @@ void km_lua_dirs_free(char **dirs, size_t n) {
   free(dirs);
 }
 
-char **km_lua_hook_dirs(const char *hooks_json, size_t *n) {
-  json_error_t jerr;
-  json_t *hooks = hooks_json != NULL ? json_loads(hooks_json, 0, &jerr) : NULL;
+char **km_lua_hook_dirs(const km_hookcfg_t *hooks, size_t *n) {
   char **dirs = NULL;
   *n = 0;
   for (size_t h = 0; h < KM_ARRAY_SIZE(hook_names); h++) {
@@ -91,7 +93,6 @@ char **km_lua_hook_dirs(const char *hooks_json, size_t *n) {
     }
     km_lua_dirs_free(files, nf);
   }
-  json_decref(hooks);
   return dirs;
 }
 
@@ -275,7 +276,7 @@ static int start_next(job_t *j) {
   return km_lua_run(j->vm, file, j->name, j->input_json, on_run, j);
 }
 
-int km_lua_hook(km_lua_t *vm, const char *hooks_json, const char *name,
+int km_lua_hook(km_lua_t *vm, const km_hookcfg_t *hooks, const char *name,
                 const char *input_json, km_plugin_call_cb cb, void *ud) {
   if (name == NULL || !known(name) || cb == NULL) return KM_EINVAL;
   json_error_t jerr;
@@ -284,10 +285,8 @@ int km_lua_hook(km_lua_t *vm, const char *hooks_json, const char *name,
     json_decref(input);
     return KM_EINVAL;
   }
-  json_t *hooks = hooks_json != NULL ? json_loads(hooks_json, 0, &jerr) : NULL;
   size_t n;
   char **files = configured(hooks, name, &n);
-  json_decref(hooks);
   if (n == 0) {
     char *def = km_xasprintf("%s/%s.lua", vm->lua_dir, name);
     if (access(def, R_OK) != 0) {

@@ -22,6 +22,17 @@
 
 typedef struct km_lua_s km_lua_t;
 
+/* The operator's Lua hook files of one account (docs/hooks.md): NULL uses
+ * the built-in hook in lua/.  All borrowed. */
+typedef struct km_hookcfg_s {
+  const char *rotation;
+  const char *default_instance;
+  const char *before_batch;
+  const char *after_batch;
+  char *const *post_check; /* run in order; all must pass */
+  size_t npost_check;
+} km_hookcfg_t;
+
 /* Starts one cloud call: the same contract as km_host_api_t.call (returns 0
  * and calls cb exactly once later, or < 0 and never calls cb; KM_EPERM for
  * a write action in plan mode).  call_ud is km_lua_opts_t.call_ud. */
@@ -85,19 +96,19 @@ int km_lua_run(km_lua_t *lua, const char *path, const char *name,
 
 /* Runs hook `name` ("rotation", "default_instance", "post_check",
  * "before_batch", "after_batch") as a pipeline's plugins see it: the file
- * comes from hooks_json (borrowed, the target's "hooks" setting; may be
+ * comes from hooks (borrowed, the target's hook files; may be
  * NULL), else lua_dir/<name>.lua.  The result is checked against the hook's
  * documented output (docs/hooks.md); post_check runs every listed file in
  * order and merges {passed, messages, checks}.  Returns 0 (cb exactly once,
  * later), KM_ENOENT when neither a configured nor a default file exists, or
  * KM_EINVAL for an unknown name or input that is not a JSON object. */
-int km_lua_hook(km_lua_t *lua, const char *hooks_json, const char *name,
+int km_lua_hook(km_lua_t *lua, const km_hookcfg_t *hooks, const char *name,
                 const char *input_json, km_plugin_call_cb cb, void *ud);
 
 /* The folders `require` should search for the hook files named in
- * hooks_json (borrowed): an owned array of n owned strings; free with
+ * hooks (borrowed): an owned array of n owned strings; free with
  * km_lua_dirs_free. */
-char **km_lua_hook_dirs(const char *hooks_json, size_t *n);
+char **km_lua_hook_dirs(const km_hookcfg_t *hooks, size_t *n);
 void km_lua_dirs_free(char **dirs, size_t n);
 
 /* Compiles the hook file at path (borrowed) without running it, for

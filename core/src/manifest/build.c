@@ -208,14 +208,14 @@ static void build_instances(km_mctx_t *c, const km_ynode_t *n) {
 
 /* keys/secrets: all-pending | none | { listed } */
 static void build_sel(km_mctx_t *c, const char *name, const km_ynode_t *n,
-                      const char *const *listkeys, km_mf_sel_mode_t *mode,
+                      const char *const *listkeys, km_sel_mode_t *mode,
                       km_mf_strlist_t *l1, km_mf_strlist_t *l2) {
   if (n == NULL) return;
   if (n->kind == KM_YSCALAR && !km__ynull(n)) {
     static const char *const modes[] = {"all-pending", "none", NULL};
     int v = 0;
     if (km__rd_enum(c, name, n, modes, &v))
-      *mode = v == 0 ? KM_MF_SEL_ALL_PENDING : KM_MF_SEL_NONE;
+      *mode = v == 0 ? KM_SEL_ALL_PENDING : KM_SEL_NONE;
     return;
   }
   if (n->kind != KM_YMAP) {
@@ -223,7 +223,7 @@ static void build_sel(km_mctx_t *c, const char *name, const km_ynode_t *n,
             name, listkeys[0]);
     return;
   }
-  *mode = KM_MF_SEL_LIST;
+  *mode = KM_SEL_LIST;
   km__check_keys(c, n, listkeys, name);
   char fld[96];
   snprintf(fld, sizeof(fld), "%s.%s", name, listkeys[0]);

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "manifest/diag.h"
+#include "model/select.h"
 
 #define KM_DEFAULT_MEMBER_ROLE "ResourceDirectoryAccountAccessRole"
 
@@ -117,24 +118,18 @@ typedef struct km_mf_instance_s {
 } km_mf_instance_t;
 
 typedef enum {
-  KM_MF_SEL_ALL_PENDING = 0, /* everything the region lists as not migrated */
-  KM_MF_SEL_NONE,            /* nothing of this kind */
-  KM_MF_SEL_LIST             /* only the listed ids/aliases/names */
-} km_mf_sel_mode_t;
-
-typedef enum {
   KM_MF_WRAP_RSAES_OAEP_SHA_256 = 0,
   KM_MF_WRAP_RSAES_PKCS1_V1_5,
   KM_MF_WRAP_RSAES_OAEP_SHA_1
 } km_mf_wrap_alg_t;
 
 typedef struct km_mf_select_s {
-  km_mf_sel_mode_t keys;
-  km_mf_strlist_t key_ids; /* KM_MF_SEL_LIST */
+  km_sel_mode_t keys; /* model/select.h; KM_SEL_UNSET: not given */
+  km_mf_strlist_t key_ids; /* KM_SEL_LIST */
   km_mf_strlist_t
-      key_aliases; /* KM_MF_SEL_LIST; alias/... patterns, '*' allowed */
-  km_mf_sel_mode_t secrets;
-  km_mf_strlist_t secret_names; /* KM_MF_SEL_LIST; '*' allowed */
+      key_aliases; /* KM_SEL_LIST; alias/... patterns, '*' allowed */
+  km_sel_mode_t secrets;
+  km_mf_strlist_t secret_names; /* KM_SEL_LIST; '*' allowed */
   bool byok_present;
   km_mf_strlist_t byok_keys; /* empty: every pending HSM BYOK key */
   char *byok_material_dir;

@@ -12,7 +12,7 @@
 
 /* The size of the descriptor as ABI 1.0 defined it: every later minor only
  * appends fields, so nothing smaller can be a valid descriptor. */
-#define KM_PLUGIN_V1_0_SIZE (offsetof(km_plugin_t, start) + sizeof(void *))
+#define KM_PLUGIN_V2_0_SIZE (offsetof(km_plugin_t, start) + sizeof(void *))
 
 typedef struct loaded_s {
   void *dl;
@@ -53,12 +53,12 @@ static int check_desc(const km_plugin_set_t *set, const km_plugin_t *d,
                        "%d.%d; upgrade kmsmig or use an older plugin",
                        path, d->abi_major, d->abi_minor, KM_PLUGIN_ABI_MAJOR,
                        KM_PLUGIN_ABI_MINOR);
-  if (d->struct_size < KM_PLUGIN_V1_0_SIZE)
+  if (d->struct_size < KM_PLUGIN_V2_0_SIZE)
     return km__err_set(err, KM_EPLUGIN,
                        "%s: plugin descriptor is %u bytes, smaller than the "
                        "%zu of ABI 1.0; the plugin is corrupt or was built "
                        "against another header",
-                       path, d->struct_size, (size_t)KM_PLUGIN_V1_0_SIZE);
+                       path, d->struct_size, (size_t)KM_PLUGIN_V2_0_SIZE);
   if (d->name == NULL || d->name[0] == '\0' || d->start == NULL)
     return km__err_set(err, KM_EPLUGIN,
                        "%s: plugin descriptor has no name or no start "

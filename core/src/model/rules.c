@@ -1,0 +1,756 @@
+/* The ONE preflight rule table and its evaluation (see rules.h).
+ *
+ * Each rule's predicate is a small static function next to the table so a
+ * reader can check a rule against its cited source in one place.  The
+ * message templates are expanded from one set of variables per subject
+ * (key, secret or instance), so a template may use any placeholder listed
+ * in docs/rules.md without code changes.
+ *
+ * Sources are cited as the operator would look them up: the vendor
+ * procedure in the design folder (seed/kms-migration-procedure.txt), the
+ * older vendor guide that DESIGN.md's Preflight section quotes, and the
+ * documented behaviour collected in reference/alibaba-kms-api.md.
+ */
+#include <ctype.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "model/rules.h"
+#include "util/util.h"
+
+struct km_rule_ctx_s {
+  const km_inv_t *inv;
+  const km_inv_key_t *key;
+  const km_inv_secret_t *secret;
+  const km_inv_key_t *cmk; /* the secret's EncryptionKeyId, if listed */
+  const char *dup_owner;   /* secret.duplicate_name: owner account */
+  int64_t now;
+};
+
+#define EXPIRY_WARN_DAYS 30
+#define MIN_SOFTWARE_IMAGE "2.9.0"
+
+/* ---- helpers ---- */
+
+static bool eq(const char *a, const char *b) {
+  return a != NULL && strcmp(a, b) == 0;
+}
+
+static bool any_glob(const km_inv_strs_t *pats, const char *s) {
+  for (size_t i = 0; s != NULL && i < pats->n; i++)
+    if (fnmatch(pats->v[i], s, 0) == 0) return true;
+  return false;
+}
+
+/* Fail closed: no selection, or one nobody filled in, selects nothing
+ * (the *_selection_unset rules say so before the not_selected ones). */
+static bool key_selected(const km_inv_t *inv, const km_inv_key_t *k) {
+  const km_select_t *sel = inv->select;
+  if (sel == NULL) return false;
+  switch (sel->keys) {
+  case KM_SEL_ALL_PENDING:
+    return true;
+  case KM_SEL_LIST:
+    break;
+  default:
+    return false;
+  }
+  if (any_glob(&sel->key_ids, k->key_id) || any_glob(&sel->key_ids, k->arn))
+    return true;
+  for (size_t i = 0; i < k->aliases.n; i++)
+    if (any_glob(&sel->key_aliases, k->aliases.v[i])) return true;
+  return false;
+}
+
+static bool is_service_key(const km_inv_key_t *k) {
+  if (k->creator == KM_CREATOR_SERVICE) return true;
+  for (size_t i = 0; i < k->aliases.n; i++)
+    if (strncmp(k->aliases.v[i], "alias/acs/", 10) == 0) return true;
+  return false;
+}
+
+static bool is_byok(const km_inv_key_t *k) {
+  return eq(k->origin, "EXTERNAL");
+}
+static bool is_hsm(const km_inv_key_t *k) {
+  return eq(k->protection_level, "HSM");
+}
+
+bool km_region_is_mainland(const char *region) {
+  return region != NULL && strncmp(region, "cn-", 3) == 0 &&
+         strncmp(region, "cn-hongkong", 11) != 0;
+}
+
+static int parse_version(const char *s, long v[3]) {
+  v[0] = v[1] = v[2] = 0;
+  if (s == NULL || !isdigit((unsigned char)s[0])) return KM_EINVAL;
+  for (int i = 0; i < 3; i++) {
+    char *end;
+    v[i] = strtol(s, &end, 10);
+    if (end == s) return KM_EINVAL;
+    if (*end == '\0') return 0;
+    if (*end != '.' || !isdigit((unsigned char)end[1])) return KM_EINVAL;
+    s = end + 1;
+  }
+  return KM_EINVAL; /* more than three parts */
+}
+
+int km_version_cmp(const char *a, const char *b, int *cmp) {
+  long x[3], y[3];
+  if (parse_version(a, x) || parse_version(b, y)) return KM_EINVAL;
+  *cmp = 0;
+  for (int i = 0; i < 3 && *cmp == 0; i++)
+    *cmp = (x[i] > y[i]) - (x[i] < y[i]);
+  return 0;
+}
+
+/* Seconds until the instance's EndDate; false when unknown. */
+static bool seconds_left(const km_rule_ctx_t *c, int64_t *left) {
+  int64_t end;
+  if (!c->inv->inst.present || c->inv->inst.end_date == NULL ||
+      km_parse_iso8601(c->inv->inst.end_date, &end) != 0)
+    return false;
+  *left = end - c->now;
+  return true;
+}
+
+/* ---- key predicates (first match wins) ---- */
+
+static bool k_done(const km_rule_ctx_t *c) {
+  return c->key->dkms_instance_id != NULL;
+}
+static bool k_service(const km_rule_ctx_t *c) {
+  return is_service_key(c->key);
+}
+static bool k_pending_deletion(const km_rule_ctx_t *c) {
+  return eq(c->key->key_state, "PendingDeletion");
+}
+static bool k_disabled(const km_rule_ctx_t *c) {
+  return eq(c->key->key_state, "Disabled");
+}
+static bool k_pending_import(const km_rule_ctx_t *c) {
+  return eq(c->key->key_state, "PendingImport");
+}
+static bool k_multi_version(const km_rule_ctx_t *c) {
+  return c->key->version_count > 1;
+}
+static bool k_byok_software(const km_rule_ctx_t *c) {
+  return is_byok(c->key) && !is_hsm(c->key);
+}
+static bool k_byok_region(const km_rule_ctx_t *c) {
+  return is_byok(c->key) && !km_region_is_mainland(c->inv->region);
+}
+static bool k_byok_dest(const km_rule_ctx_t *c) {
+  return is_byok(c->key) && c->inv->instance_type != KM_INV_TYPE_HARDWARE;
+}
+static bool k_selection_unset(const km_rule_ctx_t *c) {
+  return c->inv->select == NULL || c->inv->select->keys == KM_SEL_UNSET;
+}
+static bool k_not_selected(const km_rule_ctx_t *c) {
+  return !key_selected(c->inv, c->key);
+}
+static bool k_byok_hsm(const km_rule_ctx_t *c) {
+  return is_byok(c->key);
+}
+static bool always(const km_rule_ctx_t *c) {
+  (void)c;
+  return true;
+}
+
+/* ---- secret predicates (first match wins) ---- */
+
+static bool s_done(const km_rule_ctx_t *c) {
+  return c->secret->dkms_instance_id != NULL;
+}
+static bool s_selection_unset(const km_rule_ctx_t *c) {
+  return c->inv->select == NULL || c->inv->select->secrets == KM_SEL_UNSET;
+}
+static bool s_not_selected(const km_rule_ctx_t *c) {
+  const km_select_t *sel = c->inv->select;
+  if (sel == NULL) return true;
+  if (sel->secrets == KM_SEL_ALL_PENDING) return false;
+  if (sel->secrets != KM_SEL_LIST) return true;
+  return !any_glob(&sel->secret_names, c->secret->secret_name);
+}
+/* A secret with no EncryptionKeyId, or one encrypted by a service key, uses
+ * a key the vendor moves itself. */
+static bool s_has_cmk(const km_rule_ctx_t *c) {
+  return c->secret->encryption_key_id != NULL &&
+         (c->cmk == NULL || !is_service_key(c->cmk));
+}
+static bool s_cmk_unknown(const km_rule_ctx_t *c) {
+  return s_has_cmk(c) && c->cmk == NULL;
+}
+static bool cmk_moves_or_moved(const km_inv_key_t *k) {
+  return km_verdict_moves(k->verdict) || k->verdict == KM_VERDICT_DONE ||
+         k->verdict == KM_VERDICT_MIGRATED;
+}
+static bool s_cmk_not_selected(const km_rule_ctx_t *c) {
+  return s_has_cmk(c) && c->cmk != NULL && !cmk_moves_or_moved(c->cmk) &&
+         (eq(c->cmk->rule, "key.not_selected") ||
+          eq(c->cmk->rule, "key.selection_unset"));
+}
+static bool s_cmk_unmovable(const km_rule_ctx_t *c) {
+  return s_has_cmk(c) && c->cmk != NULL && !cmk_moves_or_moved(c->cmk);
+}
+static bool s_duplicate(const km_rule_ctx_t *c) {
+  return c->dup_owner != NULL;
+}
+
+/* ---- instance predicates (every match reports) ---- */
+
+static bool i_not_configured(const km_rule_ctx_t *c) {
+  return c->inv->instance_id == NULL;
+}
+static bool i_not_found(const km_rule_ctx_t *c) {
+  return c->inv->instance_id != NULL && !c->inv->inst.present;
+}
+static bool i_not_enabled(const km_rule_ctx_t *c) {
+  const char *st = c->inv->inst.status;
+  return c->inv->inst.present &&
+         (st == NULL ||
+          (strcasecmp(st, "Connected") != 0 && strcasecmp(st, "Enabled") != 0));
+}
+static bool i_expired(const km_rule_ctx_t *c) {
+  int64_t left;
+  return seconds_left(c, &left) && left <= 0;
+}
+static bool i_expiring(const km_rule_ctx_t *c) {
+  int64_t left;
+  return seconds_left(c, &left) && left > 0 &&
+         left <= (int64_t)EXPIRY_WARN_DAYS * 86400;
+}
+static bool i_auto_renew_off(const km_rule_ctx_t *c) {
+  return c->inv->instance_id != NULL && c->inv->auto_renew == 0;
+}
+static bool i_auto_renew_unknown(const km_rule_ctx_t *c) {
+  return c->inv->instance_id != NULL && c->inv->auto_renew < 0;
+}
+static bool i_type_unknown(const km_rule_ctx_t *c) {
+  return c->inv->instance_id != NULL &&
+         c->inv->instance_type == KM_INV_TYPE_UNKNOWN;
+}
+static bool i_image_unknown(const km_rule_ctx_t *c) {
+  return c->inv->instance_type == KM_INV_TYPE_SOFTWARE &&
+         c->inv->image_version == NULL;
+}
+static bool i_image_invalid(const km_rule_ctx_t *c) {
+  int cmp;
+  return c->inv->instance_type != KM_INV_TYPE_UNKNOWN &&
+         c->inv->image_version != NULL &&
+         km_version_cmp(c->inv->image_version, MIN_SOFTWARE_IMAGE, &cmp) != 0;
+}
+static bool i_image_too_old(const km_rule_ctx_t *c) {
+  int cmp;
+  return c->inv->instance_type == KM_INV_TYPE_SOFTWARE &&
+         km_version_cmp(c->inv->image_version, MIN_SOFTWARE_IMAGE, &cmp) == 0 &&
+         cmp < 0;
+}
+static bool i_hardware_image(const km_rule_ctx_t *c) {
+  return c->inv->instance_type == KM_INV_TYPE_HARDWARE &&
+         c->inv->image_version == NULL;
+}
+
+/* ---- the table ---- */
+
+#define PROC "vendor procedure (seed/kms-migration-procedure.txt): "
+#define OLDG "older vendor guide (DESIGN.md, Preflight): "
+#define REF "reference/alibaba-kms-api.md "
+
+static const km_rule_t table[] = {
+    /* keys */
+    {"key.already_migrated", KM_RULE_KEY, KM_VERDICT_DONE,
+     "key {key} is already in KMS instance {key_instance}",
+     PROC "Step 2 §1 'Migrated keys' column; " REF
+          "§1 DescribeKey: DKMSInstanceId present = migrated",
+     k_done},
+    {"key.service", KM_RULE_KEY, KM_VERDICT_SKIPPED,
+     "service key {key}: the cloud product manages it; after migration it is "
+     "listed under Default Keys with usage Service Key",
+     PROC "§3 'Service keys ... Key Usage column is set to Service Key'; " REF
+          "§1 ListKeys CreatorType=Service, alias/acs/<svc> need no migration",
+     k_service},
+    {"key.pending_deletion", KM_RULE_KEY, KM_VERDICT_SKIPPED,
+     "key {key} is pending deletion (DeleteDate {delete_date}); cancel the "
+     "deletion (CancelKeyDeletion) and plan again to migrate it",
+     PROC "Step 2 §1 note 'only shows keys that can be migrated'; " REF
+          "§5 Rejected.PendingDeletion",
+     k_pending_deletion},
+    {"key.disabled", KM_RULE_KEY, KM_VERDICT_SKIPPED,
+     "key {key} is disabled; enable it (EnableKey) and plan again to migrate "
+     "it",
+     PROC "Step 2 §1 note 'only shows keys that can be migrated'; " REF
+          "§5 Rejected.Disabled",
+     k_disabled},
+    {"key.pending_import", KM_RULE_KEY, KM_VERDICT_SKIPPED,
+     "key {key} has no key material (PendingImport); import its material and "
+     "plan again to migrate it",
+     PROC "Step 2 §1 note 'only shows keys that can be migrated'; " REF
+          "§5 Rejected.PendingImport",
+     k_pending_import},
+    {"key.multi_version", KM_RULE_KEY, KM_VERDICT_SKIPPED,
+     "key {key}: {versions} key versions; the vendor migrates single-version "
+     "keys only; ask Alibaba Cloud support to move it",
+     OLDG "keys with several versions are not movable; " PROC
+          "Step 2 §1 note: contact technical support for keys that cannot be "
+          "migrated",
+     k_multi_version},
+    {"key.byok_software", KM_RULE_KEY, KM_VERDICT_SKIPPED,
+     "key {key} is a software-protected BYOK key (Origin EXTERNAL, "
+     "ProtectionLevel SOFTWARE); the vendor does not migrate it; ask Alibaba "
+     "Cloud support to move it",
+     OLDG "software BYOK keys are not movable; " PROC
+          "only 'HSM BYOK migration' is described",
+     k_byok_software},
+    {"key.byok_region", KM_RULE_KEY, KM_VERDICT_SKIPPED,
+     "HSM BYOK key {key} is in {region}; HSM BYOK migration is supported only "
+     "in mainland China regions",
+     PROC "HSM BYOK migration, usage notes: 'supported only in mainland China "
+          "regions' (mainland = cn-* except cn-hongkong, " REF "§7)",
+     k_byok_region},
+    {"key.byok_destination", KM_RULE_KEY, KM_VERDICT_SKIPPED,
+     "HSM BYOK key {key} can only move to a hardware instance, and the "
+     "destination {instance} is {instance_type}; set a hardware instance for "
+     "{region} to migrate it",
+     PROC "HSM BYOK procedure step 7: 'Type: Hardware Management Instance'",
+     k_byok_dest},
+    {"key.selection_unset", KM_RULE_KEY, KM_VERDICT_SKIPPED,
+     "key {key} is not selected because the manifest does not set "
+     "select.keys; write `keys: all-pending` or list the keys to migrate",
+     "kmsmig: a selection that is absent selects nothing (fail closed)",
+     k_selection_unset},
+    {"key.not_selected", KM_RULE_KEY, KM_VERDICT_SKIPPED,
+     "key {key} is not selected; add its id or an alias pattern to "
+     "select.keys to migrate it",
+     "manifest select.keys; " PROC
+     "Step 2 §2 'Manually Select Resources' (filter by key ID, key alias)",
+     k_not_selected},
+    {"key.byok_hsm", KM_RULE_KEY, KM_VERDICT_NEEDS_BYOK,
+     "HSM BYOK key {key}: its wrapped key material is imported for migration "
+     "first (byok stage, valid 21 days), then it moves with its batch",
+     PROC "HSM BYOK migration, procedure steps 1-7", k_byok_hsm},
+    {"key.pending", KM_RULE_KEY, KM_VERDICT_PENDING,
+     "key {key} will be migrated to {instance}",
+     PROC "Step 2 §2 Migration procedure", always},
+
+    /* secrets */
+    {"secret.already_migrated", KM_RULE_SECRET, KM_VERDICT_DONE,
+     "secret {secret} is already in KMS instance {secret_instance}",
+     PROC "Step 2 §1 'Migrated secrets' column; " REF
+          "§1 DescribeSecret DKMSInstanceId",
+     s_done},
+    {"secret.selection_unset", KM_RULE_SECRET, KM_VERDICT_SKIPPED,
+     "secret {secret} is not selected because the manifest does not set "
+     "select.secrets; write `secrets: all-pending` or list the secrets to "
+     "migrate",
+     "kmsmig: a selection that is absent selects nothing (fail closed)",
+     s_selection_unset},
+    {"secret.not_selected", KM_RULE_SECRET, KM_VERDICT_SKIPPED,
+     "secret {secret} is not selected; add its name or a pattern to "
+     "select.secrets to migrate it",
+     "manifest select.secrets; " PROC
+     "Step 2 §2 'Manually Select Resources' (filter by secret name)",
+     s_not_selected},
+    {"secret.cmk_unknown", KM_RULE_SECRET, KM_VERDICT_BLOCKED,
+     "secret {secret} is encrypted by key {cmk}, which ListKeys did not return "
+     "for account {account} in {region}; check that the key exists and that "
+     "the role may list it, then plan again",
+     REF "§2 documented behaviour: 'secret encrypted by a CMK requires that "
+         "CMK migrated first'",
+     s_cmk_unknown},
+    {"secret.cmk_not_selected", KM_RULE_SECRET, KM_VERDICT_BLOCKED,
+     "secret {secret} is encrypted by key {cmk}, which is not migrated and not "
+     "selected; add {cmk} to select.keys or migrate it first",
+     REF "§2 documented behaviour: 'secret encrypted by a CMK requires that "
+         "CMK migrated first'",
+     s_cmk_not_selected},
+    {"secret.cmk_unmovable", KM_RULE_SECRET, KM_VERDICT_BLOCKED,
+     "secret {secret} is encrypted by key {cmk}, which this run will not "
+     "migrate ({cmk_rule}: {cmk_reason}); the secret can only move after its "
+     "key, so resolve the key first",
+     REF "§2 documented behaviour: 'secret encrypted by a CMK requires that "
+         "CMK migrated first'",
+     s_cmk_unmovable},
+    {"secret.duplicate_name", KM_RULE_SECRET, KM_VERDICT_BLOCKED,
+     "secret {secret}: a secret with this name already exists in {instance} "
+     "(account {owner}); rename one of them, then plan again",
+     REF "§2 documented behaviour: 'duplicate secret names (in 1.0 or already "
+         "in target) block migration'",
+     s_duplicate},
+    {"secret.pending", KM_RULE_SECRET, KM_VERDICT_PENDING,
+     "secret {secret} will be migrated to {instance}",
+     PROC "Step 2 §2 Migration procedure", always},
+
+    /* instance (pipeline) */
+    {"instance.not_configured", KM_RULE_INSTANCE, KM_VERDICT_BLOCKED,
+     "no KMS 3.0 instance is configured for {region}; add "
+     "instances.{region}.id "
+     "to the manifest",
+     PROC "Note: one KMS 3.0 instance per region, migration within one region",
+     i_not_configured},
+    {"instance.not_found", KM_RULE_INSTANCE, KM_VERDICT_BLOCKED,
+     "instance {instance} was not found by account {account} in {region}; "
+     "check instances.{region}.id and that the instance is shared with this "
+     "account",
+     PROC "Step 2 §2 single-account step 1 / multi-account step 2 (share the "
+          "instance)",
+     i_not_found},
+    {"instance.not_enabled", KM_RULE_INSTANCE, KM_VERDICT_BLOCKED,
+     "instance {instance} is {status}, not Connected; enable it in the "
+     "console, then plan again",
+     PROC "Step 2 §2 step 1 'purchase and enable' the instance; " REF
+          "§1 GetKmsInstance Status",
+     i_not_enabled},
+    {"instance.expired", KM_RULE_INSTANCE, KM_VERDICT_BLOCKED,
+     "instance {instance} expired on {end_date}; renew it first: an expired "
+     "instance is released and decryption fails",
+     PROC "Step 2 §2 step 1 (expired instance: decryption failures)",
+     i_expired},
+    {"instance.expiring", KM_RULE_INSTANCE, KM_VERDICT_WARNING,
+     "instance {instance} expires on {end_date} (in {days} days); renew it or "
+     "turn on auto-renewal: an expired instance stops all decryption",
+     PROC "Step 2 §2 step 1 (recommend auto-renewal)", i_expiring},
+    {"instance.auto_renew_off", KM_RULE_INSTANCE, KM_VERDICT_WARNING,
+     "auto_renew is false for {instance}: an expired instance stops all "
+     "decryption; the vendor recommends turning auto-renewal on",
+     PROC "Step 2 §2 step 1 'We recommend that you enable auto-renewal'",
+     i_auto_renew_off},
+    {"instance.auto_renew_unknown", KM_RULE_INSTANCE, KM_VERDICT_WARNING,
+     "auto_renew is not given for {instance} (no KMS API exposes it); read it "
+     "in the console and set instances.{region}.auto_renew",
+     REF "§8 item 2: AutoRenew is not in the KMS APIs", i_auto_renew_unknown},
+    {"instance.type_unknown", KM_RULE_INSTANCE, KM_VERDICT_BLOCKED,
+     "the type of {instance} is not given; set instances.{region}.type to "
+     "software or hardware",
+     PROC "Step 2 §2 step 3 'Type: the type of the destination KMS instance'",
+     i_type_unknown},
+    {"instance.image_unknown", KM_RULE_INSTANCE, KM_VERDICT_BLOCKED,
+     "the image version of software instance {instance} is not given (no API "
+     "exposes it); read Image Version on the instance details page in the "
+     "console and set instances.{region}.image_version",
+     PROC "Step 2 §2 step 1 (image version requirement); " REF
+          "§8 item 2: image version is console-only",
+     i_image_unknown},
+    {"instance.image_invalid", KM_RULE_INSTANCE, KM_VERDICT_BLOCKED,
+     "image_version \"{image}\" of {instance} is not a version like 2.9.0; "
+     "fix instances.{region}.image_version",
+     PROC "Step 2 §2 step 1 (image version requirement)", i_image_invalid},
+    {"instance.image_too_old", KM_RULE_INSTANCE, KM_VERDICT_BLOCKED,
+     "software instance {instance} runs image {image}; upgrade the instance "
+     "image to 2.9.0 or later in the console, then update "
+     "instances.{region}.image_version",
+     PROC "Step 2 §2 step 1 'earlier than 2.9.0, upgrade the image'; " REF "§7",
+     i_image_too_old},
+    {"instance.hardware_image", KM_RULE_INSTANCE, KM_VERDICT_BLOCKED,
+     "hardware instance {instance}: contact Alibaba Cloud support to upgrade "
+     "the hardware instance image, then set image_version in the manifest "
+     "(instances.{region}.image_version)",
+     PROC "Step 2 §2 step 1 'For a hardware key management instance, contact "
+          "Alibaba Cloud technical support to upgrade the image version'",
+     i_hardware_image},
+    {"instance.quota_unknown", KM_RULE_INSTANCE, KM_VERDICT_BLOCKED,
+     "instance {instance}: its key and secret quota could not be read "
+     "(GetKmsInstanceQuotaInfos); grant the role kms:GetKmsInstanceQuotaInfos "
+     "or check the instance, then plan again",
+     PROC "Step 2 §2 step 3 'make sure your KMS instance has a sufficient "
+          "quota'",
+     NULL},
+    {"instance.quota_keys", KM_RULE_INSTANCE, KM_VERDICT_BLOCKED,
+     "instance {instance}: this run moves {need} keys but only {free} of its "
+     "{quota} key quota are free ({used} used); raise the key quota or select "
+     "fewer keys",
+     PROC "Step 2 §2 step 3 'make sure your KMS instance has a sufficient "
+          "quota'",
+     NULL},
+    {"instance.quota_secrets", KM_RULE_INSTANCE, KM_VERDICT_BLOCKED,
+     "instance {instance}: this run moves {need} secrets but only {free} of "
+     "its {quota} secret quota are free ({used} used); raise the secret quota "
+     "or select fewer secrets",
+     PROC "Step 2 §2 step 3 'make sure your KMS instance has a sufficient "
+          "quota'",
+     NULL},
+};
+
+const km_rule_t *km_rules_table(size_t *n) {
+  *n = KM_ARRAY_SIZE(table);
+  return table;
+}
+
+const km_rule_t *km_rules_find(const char *id) {
+  for (size_t i = 0; id != NULL && i < KM_ARRAY_SIZE(table); i++)
+    if (strcmp(table[i].id, id) == 0) return &table[i];
+  return NULL;
+}
+
+const char *km_rule_scope_name(km_rule_scope_t s) {
+  switch (s) {
+  case KM_RULE_KEY:
+    return "key";
+  case KM_RULE_SECRET:
+    return "secret";
+  default:
+    return "instance";
+  }
+}
+
+/* ---- message templates ---- */
+
+typedef struct {
+  const char *name;
+  char value[160];
+} var_t;
+
+#define MAX_VARS 24
+
+typedef struct {
+  var_t v[MAX_VARS];
+  size_t n;
+} vars_t;
+
+static void var(vars_t *vs, const char *name, const char *value) {
+  if (vs->n == MAX_VARS) return;
+  vs->v[vs->n].name = name;
+  snprintf(vs->v[vs->n].value, sizeof(vs->v[vs->n].value), "%s",
+           value ? value : "(none)");
+  vs->n++;
+}
+
+static void vari(vars_t *vs, const char *name, int64_t value) {
+  char b[32];
+  snprintf(b, sizeof(b), "%lld", (long long)value);
+  var(vs, name, b);
+}
+
+static const char *type_word(km_inv_type_t t) {
+  return t == KM_INV_TYPE_HARDWARE   ? "hardware"
+         : t == KM_INV_TYPE_SOFTWARE ? "software"
+                                     : "of unknown type";
+}
+
+static void ctx_vars(const km_rule_ctx_t *c, vars_t *vs) {
+  const km_inv_t *inv = c->inv;
+  vs->n = 0;
+  var(vs, "account", inv->account);
+  var(vs, "region", inv->region);
+  var(vs, "instance", inv->instance_id);
+  var(vs, "instance_type", type_word(inv->instance_type));
+  var(vs, "status", inv->inst.status);
+  var(vs, "end_date", inv->inst.end_date);
+  var(vs, "image", inv->image_version);
+  int64_t left;
+  if (seconds_left(c, &left)) vari(vs, "days", left / 86400);
+  if (c->key != NULL) {
+    var(vs, "key", c->key->key_id);
+    var(vs, "key_instance", c->key->dkms_instance_id);
+    var(vs, "state", c->key->key_state);
+    var(vs, "delete_date", c->key->delete_date);
+    vari(vs, "versions", c->key->version_count);
+  }
+  if (c->secret != NULL) {
+    var(vs, "secret", c->secret->secret_name);
+    var(vs, "secret_instance", c->secret->dkms_instance_id);
+    var(vs, "cmk", c->secret->encryption_key_id);
+    var(vs, "owner", c->dup_owner);
+  }
+  if (c->cmk != NULL) {
+    var(vs, "cmk_rule", c->cmk->rule);
+    var(vs, "cmk_reason", c->cmk->reason);
+  }
+}
+
+/* Expands {name} placeholders; unknown names are kept as written. */
+static char *expand(const char *tmpl, const vars_t *vs) {
+  km_buf_t b;
+  km_buf_init(&b);
+  for (const char *p = tmpl; *p;) {
+    const char *close = p[0] == '{' ? strchr(p, '}') : NULL;
+    if (close == NULL) {
+      km_buf_putc(&b, *p++);
+      continue;
+    }
+    size_t len = (size_t)(close - p - 1);
+    const char *val = NULL;
+    for (size_t i = 0; i < vs->n && val == NULL; i++)
+      if (strlen(vs->v[i].name) == len &&
+          strncmp(vs->v[i].name, p + 1, len) == 0)
+        val = vs->v[i].value;
+    if (val != NULL)
+      km_buf_puts(&b, val);
+    else
+      km_buf_append(&b, p, len + 2);
+    p = close + 1;
+  }
+  return km_buf_steal(&b);
+}
+
+/* ---- evaluation ---- */
+
+static const km_rule_t *first_match(km_rule_scope_t scope,
+                                    const km_rule_ctx_t *c) {
+  for (size_t i = 0; i < KM_ARRAY_SIZE(table); i++)
+    if (table[i].scope == scope && table[i].match != NULL && table[i].match(c))
+      return &table[i];
+  return NULL;
+}
+
+static const char *dup_owner(const km_inv_t *inv, const char *name) {
+  for (size_t i = 0; i < inv->ndest; i++)
+    if (strcmp(inv->dest_secrets[i].name, name) == 0)
+      return inv->dest_secrets[i].account ? inv->dest_secrets[i].account
+                                          : inv->account;
+  return NULL;
+}
+
+int km_rules_eval(km_inv_t *inv, int64_t now, km_err_t *err) {
+  if (inv == NULL || inv->account == NULL || inv->region == NULL)
+    return km__err_set(err, KM_EINVAL,
+                       "rules: inventory without account or "
+                       "region");
+  km_inv_sort(inv);
+  vars_t *vs = km_xmalloc(sizeof(*vs));
+  km_rule_ctx_t c;
+  memset(&c, 0, sizeof(c));
+  c.inv = inv;
+  c.now = now;
+  for (size_t i = 0; i < inv->nkeys; i++) {
+    c.key = &inv->keys[i];
+    const km_rule_t *r = first_match(KM_RULE_KEY, &c);
+    ctx_vars(&c, vs);
+    char *msg = expand(r->message, vs);
+    km_inv_key_decide(&inv->keys[i], r->verdict, r->id, msg);
+    free(msg);
+  }
+  c.key = NULL;
+  for (size_t i = 0; i < inv->nsecrets; i++) {
+    km_inv_secret_t *s = &inv->secrets[i];
+    c.secret = s;
+    c.cmk = km_inv_find_key(inv, s->encryption_key_id);
+    /* The secret's own migrated copy is not a duplicate of itself. */
+    c.dup_owner = s->dkms_instance_id ? NULL : dup_owner(inv, s->secret_name);
+    const km_rule_t *r = first_match(KM_RULE_SECRET, &c);
+    ctx_vars(&c, vs);
+    char *msg = expand(r->message, vs);
+    km_inv_secret_decide(s, r->verdict, r->id, msg);
+    free(msg);
+  }
+  memset(&c, 0, sizeof(c));
+  c.inv = inv;
+  c.now = now;
+  km_inv_clear_issues(inv, "instance.");
+  ctx_vars(&c, vs);
+  for (size_t i = 0; i < KM_ARRAY_SIZE(table); i++) {
+    if (table[i].scope != KM_RULE_INSTANCE || table[i].match == NULL ||
+        !table[i].match(&c))
+      continue;
+    char *msg = expand(table[i].message, vs);
+    km_inv_add_issue(inv, table[i].id, table[i].verdict, msg);
+    free(msg);
+  }
+  free(vs);
+  return 0;
+}
+
+/* ---- quota over several pipelines ---- */
+
+static int cmp_inv_inst(const void *a, const void *b) {
+  const km_inv_t *x = *(km_inv_t *const *)a, *y = *(km_inv_t *const *)b;
+  int c = strcmp(x->instance_id, y->instance_id);
+  if (c == 0) c = strcmp(x->account, y->account);
+  return c != 0 ? c : strcmp(x->region, y->region);
+}
+
+static void quota_issue(km_inv_t *inv, const char *id, int64_t need,
+                        int64_t quota, int64_t used) {
+  const km_rule_t *r = km_rules_find(id);
+  vars_t *vs = km_xmalloc(sizeof(*vs));
+  vs->n = 0;
+  var(vs, "instance", inv->instance_id);
+  vari(vs, "need", need);
+  vari(vs, "quota", quota);
+  vari(vs, "used", used);
+  vari(vs, "free", quota - used > 0 ? quota - used : 0);
+  char *msg = expand(r->message, vs);
+  km_inv_add_issue(inv, r->id, r->verdict, msg);
+  free(msg);
+  free(vs);
+}
+
+int km_rules_quota(km_inv_t *const *invs, size_t n, km_quota_use_t **out,
+                   size_t *nout, km_err_t *err) {
+  (void)err;
+  *out = NULL;
+  *nout = 0;
+  km_inv_t **v = km_xcalloc(n, sizeof(*v));
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++) {
+    km_inv_clear_issues(invs[i], "instance.quota");
+    if (invs[i]->instance_id != NULL) v[m++] = invs[i];
+  }
+  if (m > 1) qsort(v, m, sizeof(*v), cmp_inv_inst);
+  km_quota_use_t *u = km_xcalloc(m ? m : 1, sizeof(*u));
+  size_t nu = 0;
+  for (size_t i = 0; i < m;) {
+    size_t j = i;
+    km_quota_use_t *q = &u[nu++];
+    q->instance_id = km_xstrdup(v[i]->instance_id);
+    q->region = km_xstrdup(v[i]->region);
+    q->key_used = q->key_quota = q->secret_used = q->secret_quota = -1;
+    for (; j < m && strcmp(v[j]->instance_id, v[i]->instance_id) == 0; j++) {
+      const km_inv_instance_t *in = &v[j]->inst;
+      km_inv_counts_t cnt;
+      km_inv_count(v[j], &cnt);
+      q->key_add += (int64_t)(cnt.keys[KM_VERDICT_PENDING] +
+                              cnt.keys[KM_VERDICT_NEEDS_BYOK]);
+      q->secret_add += (int64_t)cnt.secrets[KM_VERDICT_PENDING];
+      /* Pipelines read the quota at different moments: keep the most
+       * conservative answer (smallest quota, largest use). */
+      if (in->key_quota >= 0 && in->key_used >= 0) {
+        if (q->key_quota < 0 || in->key_quota < q->key_quota)
+          q->key_quota = in->key_quota;
+        if (in->key_used > q->key_used) q->key_used = in->key_used;
+      }
+      if (in->secret_quota >= 0 && in->secret_used >= 0) {
+        if (q->secret_quota < 0 || in->secret_quota < q->secret_quota)
+          q->secret_quota = in->secret_quota;
+        if (in->secret_used > q->secret_used) q->secret_used = in->secret_used;
+      }
+      q->pipelines++;
+    }
+    bool known = q->key_quota >= 0 && q->secret_quota >= 0;
+    q->keys_ok = q->key_add == 0 || (q->key_quota >= 0 &&
+                                     q->key_used + q->key_add <= q->key_quota);
+    q->secrets_ok = q->secret_add == 0 ||
+                    (q->secret_quota >= 0 &&
+                     q->secret_used + q->secret_add <= q->secret_quota);
+    for (size_t k = i; k < j; k++) {
+      if (!known && (q->key_add > 0 || q->secret_add > 0))
+        quota_issue(v[k], "instance.quota_unknown", 0, 0, 0);
+      if (known && !q->keys_ok)
+        quota_issue(v[k], "instance.quota_keys", q->key_add, q->key_quota,
+                    q->key_used);
+      if (known && !q->secrets_ok)
+        quota_issue(v[k], "instance.quota_secrets", q->secret_add,
+                    q->secret_quota, q->secret_used);
+    }
+    i = j;
+  }
+  free(v);
+  if (nu == 0) {
+    free(u);
+    u = NULL;
+  }
+  *out = u;
+  *nout = nu;
+  return 0;
+}
+
+void km_quota_uses_free(km_quota_use_t *u, size_t n) {
+  for (size_t i = 0; u != NULL && i < n; i++) {
+    free(u[i].instance_id);
+    free(u[i].region);
+  }
+  free(u);
+}

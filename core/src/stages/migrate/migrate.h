@@ -1,0 +1,73 @@
+/* Internal to the migrate stage: the job shared by its stages (the stage's
+ * own state, hung off its context) and the detection code both drivers
+ * use. */
+#ifndef KM_STAGES_MIGRATE_H
+#define KM_STAGES_MIGRATE_H
+
+#include <stdbool.h>
+
+#include "model/batch.h"
+#include "model/inventory.h"
+#include "stage/stage.h"
+
+/* A batch as the journal knows it. */
+typedef struct mbatch_s {
+  char token[80];
+  char task_id[64];
+  json_t *keys;    /* array of key ids */
+  json_t *secrets; /* array of secret names */
+  bool submitted;
+  bool done;
+} mbatch_t;
+
+typedef struct mjob_s {
+  km_sctx_t *c;  /* the stage context; c->ud is this job */
+  char when[21]; /* migrate.when: "now" or ISO 8601 UTC */
+  /* migrate */
+  mbatch_t *b;
+  size_t nb;
+  size_t cur;
+  bool planned;     /* batches computed from the inventory */
+  bool set_default; /* the default_instance hook's choice for the tasks */
+  int batch_no;     /* batches submitted by this attempt (hook input) */
+  uint64_t deadline_polls; /* polls left before the task timeout */
+  int poll_ms;
+  /* detection */
+  json_t *seen_keys;    /* object: key id -> true (in the instance) */
+  json_t *seen_secrets; /* object: name -> true */
+  int detect_page;
+  bool detect_secrets_phase;
+  void (*detect_done)(struct mjob_s *j, int status);
+} mjob_t;
+
+/* Lists the keys and secrets already in the destination instance (ListKeys
+ * and ListSecrets filtered on DKMSInstanceId, every page) into seen_keys /
+ * seen_secrets, then calls done.  The console and sim drivers both detect
+ * completion this way. */
+void km__mig_detect(mjob_t *j, void (*done)(mjob_t *j, int status));
+
+/* Fails the stage (first failure wins): "<what>: <message>". */
+void km__mig_fail(mjob_t *j, int rc, const km_err_t *err, const char *what);
+
+/* migrate.c: the job's end (kp_finish: j is gone afterwards). */
+void km__mig_end(mjob_t *j);
+/* "software" | "hardware", as the console names the instance type. */
+const char *km__mig_type_name(const mjob_t *j);
+void km__mig_next_batch(mjob_t *j);
+void km__mig_submit_new(mjob_t *j, mbatch_t *b);
+
+/* verify.c: the operator's hooks around the migration, and verify.
+ * choose_default runs default_instance and then next(j); before_batch runs
+ * before_batch and then go(j, b) or, when the hook refuses the batch,
+ * marks it skipped and calls skip(j); after_batch runs after_batch and then
+ * next(j), or stops the remaining batches when the hook says so. */
+void km__mig_choose_default(mjob_t *j, void (*next)(mjob_t *j));
+void km__mig_before_batch(mjob_t *j, mbatch_t *b,
+                          void (*go)(mjob_t *j, mbatch_t *b),
+                          void (*skip)(mjob_t *j));
+void km__mig_after_batch(mjob_t *j, mbatch_t *b, const char *status,
+                         void (*next)(mjob_t *j));
+/* The VERIFY stage; it always ends (possibly from inside). */
+void km__mig_start_verify(mjob_t *j);
+
+#endif

@@ -1,0 +1,284 @@
+/* The `secrets` plugin: the secrets of one account and region
+ * (docs/plugins.md, "The built-in plugins and who does what").
+ *
+ * discover  ListSecrets, 100 a page, every page; DescribeSecret of every
+ *           secret, because list items carry neither DKMSInstanceId nor
+ *           EncryptionKeyId (reference §8.5).  Many calls in flight at once,
+ *           bounded per pipeline; the document is replaced once at the end.
+ * prepare   automatic rotation off, one secret at a time, journalled first
+ *           (plugins/common/rotation.c).
+ * restore   rotation back on for every secret the journal says was off.
+ * verify    every secret this run migrated is in the destination instance
+ *           (DescribeSecret DKMSInstanceId), kept its type (Generic, Rds,
+ *           RAMCredentials, ECS...), and has the default secret policy
+ *           (GetSecretPolicy PolicyName=default).
+ *
+ * Names and metadata only: GetSecretValue is never called, and no answer
+ * read here carries a secret value.
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stage/stage.h"
+#include "stage/rotation.h"
+#include "util/util.h"
+
+#define SECRETS_VERSION "1.0.0"
+#define PAGE_SIZE "100"
+#define PAGE_SIZE_N 100
+#define DISCOVER_INFLIGHT 32
+
+static int parse_failed(km_sctx_t *r, const km_err_t *err) {
+  return kp_fail(r, err->code < 0 ? err->code : KM_EPARSE, err, "parse");
+}
+
+/* ---- discover ---- */
+
+static void list_secrets(km_sctx_t *r, int64_t page);
+
+static void on_describe(km_sctx_t *r, const kp_res_t *res, void *ud) {
+  const char *name = ud;
+  if (res->status < 0) {
+    kp_fail_call(r, "DescribeSecret", name, res);
+    return;
+  }
+  km_err_t err;
+  if (km_inv_parse_describe_secret(r->inv, res->body, &err) < 0)
+    parse_failed(r, &err);
+}
+
+static void on_list(km_sctx_t *r, const kp_res_t *res, void *ud) {
+  int64_t page = *(const int64_t *)ud;
+  if (res->status < 0) {
+    kp_fail_call(r, "ListSecrets", "", res);
+    return;
+  }
+  const json_t *a =
+      json_object_get(json_object_get(res->body, "SecretList"), "Secret");
+  size_t n = json_is_object(a) ? 1 : json_array_size(a);
+  const char **names = km_xcalloc(n + 1, sizeof(*names));
+  for (size_t i = 0; i < n; i++) {
+    const json_t *it = json_is_object(a) ? a : json_array_get(a, i);
+    const char *name = json_string_value(json_object_get(it, "SecretName"));
+    /* Only names new to this discovery get a DescribeSecret. */
+    if (name != NULL && km_inv_find_secret(r->inv, name) == NULL)
+      names[i] = name;
+  }
+  km_err_t err;
+  km_inv_page_t pi;
+  if (km_inv_parse_list_secrets(r->inv, res->body, &pi, &err) < 0) {
+    parse_failed(r, &err);
+    free(names);
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (names[i] == NULL) continue;
+    const char *name = kp_keep(r, names[i]);
+    const char *params[] = {"SecretName", name};
+    kp_call(r, "DescribeSecret", params, 1, NULL, on_describe, (void *)name);
+  }
+  free(names);
+  /* All the other pages at once when TotalCount is known; else one by one
+   * while pages come back full. */
+  int64_t size = pi.page_size > 0 ? pi.page_size : PAGE_SIZE_N;
+  if (pi.total_count >= 0) {
+    if (page == 1)
+      for (int64_t p = 2; p <= kp_pages(pi.total_count, size); p++)
+        list_secrets(r, p);
+  } else if (pi.items > 0 && (int64_t)pi.items >= size) {
+    list_secrets(r, page + 1);
+  }
+}
+
+static void list_secrets(km_sctx_t *r, int64_t page) {
+  char pn[24];
+  snprintf(pn, sizeof(pn), "%lld", (long long)page);
+  const char *params[] = {"PageNumber", pn,          "PageSize",
+                          PAGE_SIZE,    "FetchTags", "false"};
+  int64_t *ud = kp_alloc(r, sizeof(*ud));
+  *ud = page;
+  kp_call(r, "ListSecrets", params, 3, NULL, on_list, ud);
+}
+
+static void discover_drained(km_sctx_t *r) {
+  if (r->status == 0) {
+    km_inv_sort(r->inv);
+    size_t in_instance = 0, rotating = 0;
+    for (size_t i = 0; i < r->inv->nsecrets; i++) {
+      in_instance += r->inv->secrets[i].dkms_instance_id != NULL;
+      rotating += kp_streq(r->inv->secrets[i].automatic_rotation, "Enabled");
+    }
+    kp_log(r, KM_LOG_INFO,
+                 "secrets: %zu secrets (%zu already in a KMS instance, %zu "
+                 "with automatic rotation); at most %zu calls in flight",
+                 r->inv->nsecrets, in_instance, rotating, kp_max_seen(r));
+  } else { /* never plan on a partial list */
+  }
+  kp_finish(r);
+}
+
+static void discover(km_sctx_t *r) {
+  r->on_drain = discover_drained;
+  kp_set_inflight(r, DISCOVER_INFLIGHT);
+  kp_hold(r);
+  list_secrets(r, 1);
+  kp_release(r);
+}
+
+/* ---- verify ---- */
+
+typedef struct vsec_s {
+  const char *name;
+  bool call_failed;
+  bool policy_ok;
+} vsec_t;
+
+typedef struct verify_s {
+  km_inv_t *now; /* DescribeSecret answers now */
+  vsec_t *v;
+  size_t n;
+  const char *dest;
+  kp_tally_t t;
+} verify_t;
+
+static void verify_free(void *ud) {
+  verify_t *vc = ud;
+  km_inv_free(vc->now);
+  free(vc->v);
+  free(vc);
+}
+
+static void on_v_describe(km_sctx_t *r, const kp_res_t *res, void *ud) {
+  vsec_t *vs = ud;
+  verify_t *vc = r->ud;
+  km_err_t err;
+  if (res->status < 0) {
+    char buf[600];
+    vs->call_failed = true;
+    kp_fail_call(r, "DescribeSecret", vs->name, res);
+    kp_verify_mismatch(r, &((verify_t *)r->ud)->t, "secret", vs->name,
+                       kp_res_code(res), res->request_id,
+                       "DescribeSecret failed: %s",
+                       kp_res_text(res, buf, sizeof(buf)));
+  } else if (km_inv_parse_describe_secret(vc->now, res->body, &err) < 0) {
+    vs->call_failed = true;
+    parse_failed(r, &err);
+    kp_verify_mismatch(r, &((verify_t *)r->ud)->t, "secret", vs->name,
+                       km_err_name(KM_EPARSE), res->request_id, "%s", err.text);
+  }
+}
+
+static void on_v_policy(km_sctx_t *r, const kp_res_t *res, void *ud) {
+  vsec_t *vs = ud;
+  if (res->status < 0) {
+    char buf[600];
+    vs->call_failed = true;
+    kp_fail_call(r, "GetSecretPolicy", vs->name, res);
+    kp_verify_mismatch(r, &((verify_t *)r->ud)->t, "secret", vs->name,
+                       kp_res_code(res), res->request_id,
+                       "GetSecretPolicy (PolicyName default) failed: %s",
+                       kp_res_text(res, buf, sizeof(buf)));
+    return;
+  }
+  vs->policy_ok = kp_policy_present(
+      json_string_value(json_object_get(res->body, "Policy")));
+}
+
+static void verify_drained(km_sctx_t *r) {
+  verify_t *vc = r->ud;
+  for (size_t i = 0; i < vc->n; i++) {
+    vsec_t *vs = &vc->v[i];
+    if (vs->call_failed) continue;
+    const km_inv_secret_t *was = km_inv_find_secret(r->inv, vs->name);
+    const km_inv_secret_t *now = km_inv_find_secret(vc->now, vs->name);
+    if (now == NULL) continue;
+    if (!kp_streq(now->dkms_instance_id, vc->dest))
+      kp_verify_mismatch(
+          r, &((verify_t *)r->ud)->t, "secret", vs->name,
+          km_err_name(KM_ENOENT), NULL,
+          "DKMSInstanceId is %s, expected %s: the secret is not in the "
+          "destination instance",
+          now->dkms_instance_id ? now->dkms_instance_id : "empty", vc->dest);
+    else if (was != NULL && was->secret_type != NULL &&
+             !kp_streq(was->secret_type, now->secret_type))
+      kp_verify_mismatch(r, &((verify_t *)r->ud)->t, "secret", vs->name,
+                         km_err_name(KM_EINVAL), NULL,
+                         "secret type is %s after the migration, was %s",
+                         now->secret_type ? now->secret_type : "(none)",
+                         was->secret_type);
+    else if (!vs->policy_ok)
+      kp_verify_mismatch(
+          r, &((verify_t *)r->ud)->t, "secret", vs->name,
+          km_err_name(KM_ENOENT), NULL,
+          "GetSecretPolicy returned no default secret policy "
+          "(PolicyName default): check the secret policy in the KMS "
+          "console");
+  }
+  if (vc->t.bad > 0 && r->status == 0)
+    kp_fail(r, KM_ENOENT, NULL, "%zu secret(s) failed verification: %s",
+            vc->t.bad, vc->t.list);
+  if (vc->t.bad == 0 && r->status == 0)
+    kp_log(r, KM_LOG_INFO, "secrets: verified %zu secret(s) in %s",
+                 vc->n, vc->dest);
+  kp_finish(r);
+}
+
+static void verify(km_sctx_t *r) {
+  verify_t *vc = km_xcalloc(1, sizeof(*vc));
+  r->ud = vc;
+  r->free_ud = verify_free;
+  r->keep_going = true; /* report every mismatch, not only the first */
+  r->on_drain = verify_drained;
+  kp_set_inflight(r, DISCOVER_INFLIGHT);
+  const char *dest = r->t->instance_id;
+  vc->dest = kp_keep(r, dest != NULL ? dest : r->inv->instance_id);
+  vc->now = km_inv_new(r->inv->account, NULL, r->inv->region, NULL);
+  vc->v = km_xcalloc(r->inv->nsecrets + 1, sizeof(*vc->v));
+  for (size_t i = 0; i < r->inv->nsecrets; i++)
+    if (r->inv->secrets[i].verdict == KM_VERDICT_MIGRATED)
+      vc->v[vc->n++].name = kp_keep(r, r->inv->secrets[i].secret_name);
+  kp_hold(r);
+  for (size_t i = 0; i < vc->n; i++) {
+    vsec_t *vs = &vc->v[i];
+    const char *params[] = {"SecretName", vs->name, "PolicyName", "default"};
+    kp_call(r, "DescribeSecret", params, 1, NULL, on_v_describe, vs);
+    kp_call(r, "GetSecretPolicy", params, 2, NULL, on_v_policy, vs);
+  }
+  kp_release(r);
+}
+
+/* ---- the operations ---- */
+
+static int secrets_start(void *state, km_sctx_t *r) {
+  (void)state;
+  if (r->stage != KM_STAGE_DISCOVER && r->stage != KM_STAGE_PREPARE &&
+      r->stage != KM_STAGE_RESTORE && r->stage != KM_STAGE_VERIFY)
+    return KM_ENOTSUP;
+  kp_set_inflight(r, DISCOVER_INFLIGHT);
+  switch (r->stage) {
+  case KM_STAGE_DISCOVER:
+    discover(r);
+    break;
+  case KM_STAGE_PREPARE:
+    kp_rotation_prepare(r, &kp_rot_secret);
+    break;
+  case KM_STAGE_RESTORE:
+    kp_rotation_restore(r, &kp_rot_secret);
+    break;
+  default:
+    verify(r);
+    break;
+  }
+  return 0;
+}
+
+const km_stage_ops_t km_stage_secrets = {
+    .name = "secrets",
+    .version = SECRETS_VERSION,
+    .stages = KM_STAGE_BIT(KM_STAGE_DISCOVER) | KM_STAGE_BIT(KM_STAGE_PREPARE) |
+              KM_STAGE_BIT(KM_STAGE_RESTORE) | KM_STAGE_BIT(KM_STAGE_VERIFY),
+    .start = secrets_start,
+};

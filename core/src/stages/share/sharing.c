@@ -1,0 +1,410 @@
+/* PREPARE of the share stage: sharing an instance with member accounts.
+ *
+ * Members of one instance arrive at PREPARE at nearly the same time (the
+ * engine releases them together from the preflight barrier).  Instead of
+ * one resource share per member, which costs the owner's Resource Sharing
+ * QPS once per member, they join a round: after a short gathering delay the
+ * round finds or creates the instance's share (kmsmig-<instance>), lists
+ * who is already associated (a resumed run finds its earlier work), journals
+ * and associates the rest five targets per call, and polls the associations
+ * until every member is Associated or Failed.  Each member's stage then ends
+ * with its own result.  Members arriving during a round wait for the next.
+ *
+ * Calls are made through the first member's stage context with the owner's
+ * credentials (kp_call_as); every member of a round ends together, so that
+ * context outlives the round's calls.  The round's timers run on a member's
+ * context that is still waiting. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "share.h"
+#include "util/util.h"
+
+#define PERMISSION "AliyunRSDefaultPermissionKMSInstance"
+#define GATHER_MS 50
+#define POLL_MS 500
+#define POLL_MAX 240 /* two minutes for every association to settle */
+#define PER_CALL 5   /* Targets.N per CreateResourceShare/Associate call */
+
+typedef struct round_s {
+  struct round_s *next;
+  share_state_t *st;
+  char *instance;
+  char name[96];
+  char share_id[96];
+  job_t *queued; /* waiting for the next round */
+  job_t *active; /* in this round */
+  bool running;
+  int polls;
+  json_t *status; /* account id -> association status / failure text */
+  json_t *todo;   /* targets to associate */
+  size_t todo_i;
+  int status_code; /* round-wide failure */
+  km_err_t err;
+  char next_token[128];
+} round_t;
+
+struct share_state_s {
+  instinfo_t *infos;
+  round_t *rounds;
+};
+
+share_state_t *km__share_state_new(void) {
+  return km_xcalloc(1, sizeof(share_state_t));
+}
+
+instinfo_t **km__share_infos(share_state_t *st) {
+  return &st->infos;
+}
+
+void km__share_state_free(share_state_t *st) {
+  if (st == NULL) return;
+  km__share_infos_free(st->infos);
+  for (round_t *r = st->rounds, *n; r != NULL; r = n) {
+    n = r->next;
+    json_decref(r->status);
+    json_decref(r->todo);
+    free(r->instance);
+    free(r);
+  }
+  free(st);
+}
+
+/* The context the round's calls go through. */
+static km_sctx_t *round_c(round_t *r) {
+  return r->active->c;
+}
+
+static const char *owner_of(round_t *r) {
+  return round_c(r)->t->instance_owner;
+}
+
+static const char *account_id(const job_t *m) {
+  return m->c->t->account_id;
+}
+
+static void round_start(km_sctx_t *c, void *ud);
+
+/* Ends every member of the round with its own result, then starts the next
+ * round when members are waiting. */
+static void round_end(round_t *r) {
+  job_t *m = r->active;
+  r->active = NULL;
+  r->running = false;
+  while (m != NULL) {
+    job_t *next = m->next;
+    const char *id = account_id(m);
+    const char *st = json_string_value(json_object_get(r->status, id));
+    if (r->status_code < 0) {
+      km__share_fail(m, r->status_code, &r->err, "share");
+    } else if (st == NULL || strcmp(st, "Associated") != 0) {
+      km_err_t e;
+      memset(&e, 0, sizeof(e));
+      snprintf(e.text, sizeof(e.text),
+               "sharing instance %s with account %s did not succeed (%s); "
+               "check that both accounts are in one resource directory of "
+               "one verified enterprise and the instance's access quota, "
+               "remove the account from share %s if its association "
+               "failed, then run again",
+               r->instance, id, st != NULL ? st : "no association",
+               r->share_id[0] ? r->share_id : r->name);
+      km__share_fail(m, KM_ECLOUD, &e, "share");
+    } else {
+      kp_log(m->c, KM_LOG_INFO, "instance %s is shared with this account",
+             r->instance);
+    }
+    km__share_end(m); /* m is gone */
+    m = next;
+  }
+  json_decref(r->status);
+  r->status = NULL;
+  json_decref(r->todo);
+  r->todo = NULL;
+  r->status_code = 0;
+  if (r->queued != NULL) {
+    r->running = true;
+    kp_timer(r->queued->c, GATHER_MS, round_start, r);
+  }
+}
+
+static void round_fail(round_t *r, int rc, const km_err_t *err,
+                       const char *what) {
+  r->status_code = rc < 0 ? rc : KM_ECLOUD;
+  if (err != NULL)
+    r->err = *err;
+  else
+    snprintf(r->err.text, sizeof(r->err.text), "%s", km_strerror(rc));
+  char tmp[sizeof(r->err.text) + 64];
+  snprintf(tmp, sizeof(tmp), "%.60s: %s", what, r->err.text);
+  memcpy(r->err.text, tmp, sizeof(r->err.text) - 1);
+  r->err.text[sizeof(r->err.text) - 1] = '\0';
+  round_end(r);
+}
+
+/* ---- polling the associations ---- */
+
+static void list_assoc(round_t *r, void (*done)(round_t *r));
+
+static bool all_settled(round_t *r) {
+  for (job_t *m = r->active; m != NULL; m = m->next) {
+    const char *st =
+        json_string_value(json_object_get(r->status, account_id(m)));
+    if (st == NULL || strcmp(st, "Associating") == 0) return false;
+  }
+  return true;
+}
+
+static void poll(km_sctx_t *c, void *ud);
+
+static void after_poll(round_t *r) {
+  if (all_settled(r)) {
+    round_end(r);
+    return;
+  }
+  if (++r->polls > POLL_MAX) {
+    km_err_t e;
+    memset(&e, 0, sizeof(e));
+    snprintf(e.text, sizeof(e.text),
+             "associations of share %s still not settled after %d s",
+             r->share_id, POLL_MAX * POLL_MS / 1000);
+    round_fail(r, KM_ETIMEDOUT, &e, "share");
+    return;
+  }
+  kp_timer(round_c(r), POLL_MS, poll, r);
+}
+
+static void poll(km_sctx_t *c, void *ud) {
+  (void)c;
+  round_t *r = ud;
+  list_assoc(r, after_poll);
+}
+
+typedef struct lctx_s {
+  round_t *r;
+  void (*done)(round_t *r);
+} lctx_t;
+
+static void on_assoc(km_sctx_t *c, const kp_res_t *res, void *ud) {
+  (void)c;
+  lctx_t *lc = ud;
+  round_t *r = lc->r;
+  void (*done)(round_t *) = lc->done;
+  if (res->status < 0) {
+    round_fail(r, res->status, res->err, "ListResourceShareAssociations");
+    return;
+  }
+  const json_t *b = res->body;
+  size_t i;
+  const json_t *a;
+  json_array_foreach(json_object_get(b, "ResourceShareAssociations"), i, a) {
+    const char *entity = json_string_value(json_object_get(a, "EntityId"));
+    const char *st = json_string_value(json_object_get(a, "AssociationStatus"));
+    if (entity == NULL || st == NULL) continue;
+    if (strcmp(st, "Failed") == 0) {
+      json_t *fd =
+          json_array_get(json_object_get(a, "AssociationFailedDetails"), 0);
+      const char *why =
+          json_string_value(json_object_get(fd, "FailureDescription"));
+      char text[300];
+      snprintf(text, sizeof(text), "Failed: %s", why != NULL ? why : "?");
+      json_object_set_new(r->status, entity, json_string(text));
+    } else {
+      json_object_set_new(r->status, entity, json_string(st));
+    }
+  }
+  const char *nt = json_string_value(json_object_get(b, "NextToken"));
+  snprintf(r->next_token, sizeof(r->next_token), "%s", nt != NULL ? nt : "");
+  if (r->next_token[0] != '\0') {
+    list_assoc(r, done); /* next page, same callback */
+    return;
+  }
+  done(r);
+}
+
+static void list_assoc(round_t *r, void (*done)(round_t *r)) {
+  lctx_t *lc = kp_alloc(round_c(r), sizeof(*lc));
+  lc->r = r;
+  lc->done = done;
+  const char *params[] = {"AssociationType", "Target",     "ResourceShareIds.1",
+                          r->share_id,       "MaxResults", "100",
+                          "NextToken",       r->next_token};
+  kp_call_as(round_c(r), owner_of(r), "resourcesharing",
+             "ListResourceShareAssociations", params, r->next_token[0] ? 4 : 3,
+             NULL, on_assoc, lc);
+}
+
+/* ---- creating / associating ---- */
+
+static void associate_next(round_t *r);
+
+static int journal_targets(round_t *r, size_t from, size_t n) {
+  json_t *t = json_array();
+  for (size_t i = from; i < from + n; i++)
+    json_array_append(t, json_array_get(r->todo, i));
+  json_t *rec =
+      json_pack("{s:s, s:s, s:s, s:o}", "type", "share_requested", "instance",
+                r->instance, "share", r->name, "targets", t);
+  return kp_journal(round_c(r), rec);
+}
+
+/* Targets.1..N for the next chunk; returns how many. */
+static size_t chunk(round_t *r, const char **params, size_t at,
+                    char keys[][16]) {
+  size_t n = 0;
+  for (; n < PER_CALL && r->todo_i + n < json_array_size(r->todo); n++) {
+    snprintf(keys[n], 16, "Targets.%zu", n + 1);
+    params[at + 2 * n] = keys[n];
+    params[at + 2 * n + 1] =
+        json_string_value(json_array_get(r->todo, r->todo_i + n));
+  }
+  return n;
+}
+
+static void on_associated(km_sctx_t *c, const kp_res_t *res, void *ud) {
+  (void)c;
+  round_t *r = ud;
+  if (res->status < 0) {
+    round_fail(r, res->status, res->err, "AssociateResourceShare");
+    return;
+  }
+  associate_next(r);
+}
+
+static void on_created(km_sctx_t *c, const kp_res_t *res, void *ud) {
+  (void)c;
+  round_t *r = ud;
+  if (res->status < 0) {
+    round_fail(r, res->status, res->err, "CreateResourceShare");
+    return;
+  }
+  const char *id = json_string_value(json_object_get(
+      json_object_get(res->body, "ResourceShare"), "ResourceShareId"));
+  snprintf(r->share_id, sizeof(r->share_id), "%s", id != NULL ? id : "");
+  associate_next(r);
+}
+
+static void associate_next(round_t *r) {
+  if (r->todo_i >= json_array_size(r->todo)) {
+    r->polls = 0;
+    r->next_token[0] = '\0';
+    list_assoc(r, after_poll);
+    return;
+  }
+  const char *params[4 + 2 * PER_CALL + 6];
+  char keys[PER_CALL][16];
+  int rc;
+  if (r->share_id[0] == '\0') {
+    size_t at = 0;
+    params[at++] = "ResourceShareName";
+    params[at++] = r->name;
+    params[at++] = "Resources.1.ResourceId";
+    params[at++] = r->instance;
+    params[at++] = "Resources.1.ResourceType";
+    params[at++] = "KMSInstance";
+    params[at++] = "PermissionNames.1";
+    params[at++] = PERMISSION;
+    size_t n = chunk(r, params, at, keys);
+    if ((rc = journal_targets(r, r->todo_i, n)) < 0) {
+      round_fail(r, rc, NULL, "journal");
+      return;
+    }
+    r->todo_i += n;
+    kp_call_as(round_c(r), owner_of(r), "resourcesharing",
+               "CreateResourceShare", params, 4 + n, NULL, on_created, r);
+    return;
+  }
+  params[0] = "ResourceShareId";
+  params[1] = r->share_id;
+  size_t n = chunk(r, params, 2, keys);
+  if ((rc = journal_targets(r, r->todo_i, n)) < 0) {
+    round_fail(r, rc, NULL, "journal");
+    return;
+  }
+  r->todo_i += n;
+  kp_call_as(round_c(r), owner_of(r), "resourcesharing",
+             "AssociateResourceShare", params, 1 + n, NULL, on_associated, r);
+}
+
+/* Which members still need an association (an earlier attempt may have
+ * associated some). */
+static void plan_targets(round_t *r) {
+  r->todo = json_array();
+  r->todo_i = 0;
+  for (job_t *m = r->active; m != NULL; m = m->next) {
+    const char *id = account_id(m);
+    const char *st = json_string_value(json_object_get(r->status, id));
+    if (st != NULL &&
+        (strcmp(st, "Associated") == 0 || strcmp(st, "Associating") == 0))
+      continue;
+    json_array_append_new(r->todo, json_string(id));
+  }
+  associate_next(r);
+}
+
+static void on_shares(km_sctx_t *c, const kp_res_t *res, void *ud) {
+  (void)c;
+  round_t *r = ud;
+  if (res->status < 0) {
+    round_fail(r, res->status, res->err, "ListResourceShares");
+    return;
+  }
+  size_t i;
+  const json_t *s;
+  json_array_foreach(json_object_get(res->body, "ResourceShares"), i, s) {
+    const char *name =
+        json_string_value(json_object_get(s, "ResourceShareName"));
+    const char *st =
+        json_string_value(json_object_get(s, "ResourceShareStatus"));
+    if (name != NULL && strcmp(name, r->name) == 0 && st != NULL &&
+        strcmp(st, "Active") == 0) {
+      const char *id = json_string_value(json_object_get(s, "ResourceShareId"));
+      snprintf(r->share_id, sizeof(r->share_id), "%s", id != NULL ? id : "");
+    }
+  }
+  if (r->share_id[0] != '\0') {
+    r->next_token[0] = '\0';
+    list_assoc(r, plan_targets); /* resume: who is associated already */
+  } else {
+    plan_targets(r);
+  }
+}
+
+static void round_start(km_sctx_t *c, void *ud) {
+  (void)c;
+  round_t *r = ud;
+  r->active = r->queued;
+  r->queued = NULL;
+  r->status = json_object();
+  r->share_id[0] = '\0';
+  const char *params[] = {"ResourceOwner", "Self", "ResourceShareName",
+                          r->name};
+  kp_call_as(round_c(r), owner_of(r), "resourcesharing", "ListResourceShares",
+             params, 2, NULL, on_shares, r);
+}
+
+void km__share_prepare(job_t *j) {
+  const char *inst = j->c->t->instance_id;
+  if (!j->c->t->share || inst == NULL) {
+    km__share_end(j);
+    return;
+  }
+  round_t *r = j->st->rounds;
+  while (r != NULL && strcmp(r->instance, inst) != 0)
+    r = r->next;
+  if (r == NULL) {
+    r = km_xcalloc(1, sizeof(*r));
+    r->st = j->st;
+    r->instance = km_xstrdup(inst);
+    snprintf(r->name, sizeof(r->name), "kmsmig-%s", inst);
+    r->next = j->st->rounds;
+    j->st->rounds = r;
+  }
+  j->next = r->queued;
+  r->queued = j;
+  if (!r->running) {
+    r->running = true;
+    /* Gather the members the barrier releases together into one round. */
+    kp_timer(j->c, GATHER_MS, round_start, r);
+  }
+}
