@@ -1,4 +1,4 @@
-/* The `byok` plugin: migration material for HSM BYOK keys (docs/byok.md,
+/* The `byok` stage: migration material for HSM BYOK keys (docs/byok.md,
  * "The byok stage"; seed, "HSM BYOK migration").
  *
  * prepare  for every key the rules left as needs_byok (and select.byok.keys
@@ -13,17 +13,22 @@
  *          the material (km_byok_wrap: a fresh AES-256 ESK under the RSA
  *          public key, the material under the ESK) and ImportKeyMaterial.
  *          A key whose material is in place becomes pending (the migrate
- *          plugin batches it); a key that could not get it becomes failed
+ *          stage batches it); a key that could not get it becomes failed
  *          and is never batched.  The token and its public key are kept in
- *          memory as a pair and reused for 24 h; the journal only learns
+ *          memory as a pair and reused for 24 h (the provider's run-wide
+ *          state); the journal only learns
  *          when a token expires (byok_token) and when material was imported
  *          (byok_imported).
  * restore  after the migration, a key the console refused with one of the
  *          two BYOK messages gets the action in its reason: the next
  *          attempt (--rerun-failed) imports its material again.
  *
+ * Select.byok is read from the typed settings (c->t->byok), the journal
+ * from kp_records, and every decision goes into the pipeline's model in
+ * place (c->inv).
+ *
  * Key material and import tokens never reach a log line, the journal, the
- * document, the report or an error text; buffers that held them are
+ * model, the report or an error text; buffers that held them are
  * cleansed.  Per-key problems never fail the stage: other keys and the
  * secrets still move. */
 #include <stdarg.h>
@@ -46,9 +51,8 @@ static const char *const msg_not_imported =
 static const char *const msg_expired =
     "current hardware BYOK key material is expired, please reimport";
 
+/* Run-wide: the import parameters of every pipeline's keys. */
 typedef struct state_s {
-  const km_host_api_t *host;
-  kp_session_t *session;
   byok_toks_t toks;
 } state_t;
 
@@ -93,13 +97,12 @@ static void key_decide(km_sctx_t *r, const char *id, km_verdict_t v,
       km_inv_set(&k->fail_request_id, rid);
     }
   }
+  /* The verdict is the outcome: the report reads it from the model. */
   if (v == KM_VERDICT_FAILED) {
     pc->failed++;
-    r->host->outcome(r->p, "key", id, "failed", why);
     kp_log(r, KM_LOG_ERROR, "byok: %s", why);
   } else if (v == KM_VERDICT_SKIPPED) {
     pc->skipped++;
-    r->host->outcome(r->p, "key", id, "skipped", why);
     kp_log(r, KM_LOG_WARN, "byok: %s", why);
   } else {
     kp_log(r, KM_LOG_INFO, "byok: %s", why);
@@ -120,8 +123,7 @@ static void call_failed(km_sctx_t *r, kjob_t *kj, const char *action,
 static void get_params(km_sctx_t *r, kjob_t *kj);
 
 static int journal_rec(km_sctx_t *r, json_t *rec) {
-  prep_t *pc = r->ud;
-  return kp_journal(r, pc->s->session, rec);
+  return kp_journal(r, rec);
 }
 
 static void on_import(km_sctx_t *r, const kp_res_t *res, void *ud) {
@@ -134,9 +136,9 @@ static void on_import(km_sctx_t *r, const kp_res_t *res, void *ud) {
     /* The pair is no longer good (24 h passed on the service's clock, or
      * the service forgot it): a new pair, once. */
     kp_log(r, KM_LOG_WARN,
-                 "byok: key %s: ImportKeyMaterial answered %s; getting new "
-                 "import parameters",
-                 kj->id, code);
+           "byok: key %s: ImportKeyMaterial answered %s; getting new "
+           "import parameters",
+           kj->id, code);
     byok_toks_drop(&pc->s->toks, kj->pipe_key);
     kj->retried = true;
     get_params(r, kj);
@@ -252,9 +254,9 @@ static void get_params(km_sctx_t *r, kjob_t *kj) {
     char exp[21];
     km_iso8601(t->expires, exp);
     kp_log(r, KM_LOG_INFO,
-                 "byok: key %s: reusing this run's import token and its "
-                 "public key (the pair expires %s)",
-                 kj->id, exp);
+           "byok: key %s: reusing this run's import token and its "
+           "public key (the pair expires %s)",
+           kj->id, exp);
     pc->reused++;
     do_import(r, kj, t);
     return;
@@ -281,9 +283,9 @@ static void prepare_drained(km_sctx_t *r) {
   prep_t *pc = r->ud;
   if (pc->imported + pc->kept + pc->failed + pc->skipped > 0)
     kp_log(r, KM_LOG_INFO,
-                 "byok: %zu key(s) imported (%zu with a reused token), %zu "
-                 "kept valid material, %zu failed, %zu not selected",
-                 pc->imported, pc->reused, pc->kept, pc->failed, pc->skipped);
+           "byok: %zu key(s) imported (%zu with a reused token), %zu "
+           "kept valid material, %zu failed, %zu not selected",
+           pc->imported, pc->reused, pc->kept, pc->failed, pc->skipped);
   kp_finish(r);
 }
 
@@ -363,8 +365,8 @@ static void prepare(km_sctx_t *r, state_t *s) {
   r->free_ud = prep_free;
   r->keep_going = true; /* one key's failure does not stop the others */
   r->on_drain = prepare_drained;
-  kp_set_inflight(r, BYOK_INFLIGHT;
-  byok_cfg_load(r->host->get(r->p, "byok"), &pc->cfg);
+  kp_set_inflight(r, BYOK_INFLIGHT);
+  byok_cfg_load(r->t->byok, &pc->cfg);
   byok_hists_load(r, &pc->hists);
   const char *acct = r->t->account;
   kp_hold(r);
@@ -396,10 +398,10 @@ static void prepare(km_sctx_t *r, state_t *s) {
       continue;
     }
     if (h != NULL && h->imported_at > 0)
-      kp_log(r, KM_LOG_INFO,
-                   "byok: key %s: importing its material again (%s)", id,
-                   h->failed_after ? "a batch failed it after the last import"
-                                   : "the last import is 20 days old or more");
+      kp_log(r, KM_LOG_INFO, "byok: key %s: importing its material again (%s)",
+             id,
+             h->failed_after ? "a batch failed it after the last import"
+                             : "the last import is 20 days old or more");
     kjob_t *kj = kp_alloc(r, sizeof(*kj));
     kj->id = id;
     kj->spec = kp_keep(r, k->key_spec);
@@ -416,11 +418,6 @@ static void prepare(km_sctx_t *r, state_t *s) {
 /* ---- restore: the console's two BYOK refusals ---- */
 
 static void restore(km_sctx_t *r) {
-  r->status = 0; /* a bad document must not fail a restore */
-  if (r->inv == NULL) {
-    kp_finish(r);
-    return;
-  }
   for (size_t i = 0; i < r->inv->nkeys; i++) {
     km_inv_key_t *k = &r->inv->keys[i];
     if (k->verdict != KM_VERDICT_FAILED || k->fail_code == NULL) continue;
@@ -444,14 +441,11 @@ static void restore(km_sctx_t *r) {
   kp_finish(r);
 }
 
-/* ---- the descriptor ---- */
+/* ---- the operations ---- */
 
-static int byok_init(const km_host_api_t *host, void **state, km_err_t *err) {
+static int byok_init(void **state, km_err_t *err) {
   (void)err;
-  state_t *s = km_xcalloc(1, sizeof(*s));
-  s->host = host;
-  s->session = kp_session_new();
-  *state = s;
+  *state = km_xcalloc(1, sizeof(state_t));
   return 0;
 }
 
@@ -459,33 +453,20 @@ static void byok_fini(void *state) {
   state_t *s = state;
   if (s == NULL) return;
   byok_toks_free(&s->toks);
-  kp_session_free(s->session);
   free(s);
 }
 
-static int byok_start(void *state, km_stage_t stage, km_pipeline_t *p,
-                      km_stage_run_t *run) {
-  state_t *s = state;
-  if (stage != KM_STAGE_PREPARE && stage != KM_STAGE_RESTORE) return KM_ENOTSUP;
-  km_sctx_t *r = kp_run_new(s->host, p, run, "byok", stage, BYOK_INFLIGHT);
-  if (kp_doc_load(r) < 0) {
-    if (stage == KM_STAGE_RESTORE)
-      restore(r);
-    else
-      kp_finish(r);
-    return 0;
-  }
-  if (stage == KM_STAGE_PREPARE)
-    prepare(r, s);
+static int byok_start(void *state, km_sctx_t *c) {
+  if (c->stage != KM_STAGE_PREPARE && c->stage != KM_STAGE_RESTORE)
+    return KM_ENOTSUP;
+  if (c->stage == KM_STAGE_PREPARE)
+    prepare(c, state);
   else
-    restore(r);
+    restore(c);
   return 0;
 }
 
-static const km_plugin_t descriptor = {
-    .abi_major = KM_PLUGIN_ABI_MAJOR,
-    .abi_minor = KM_PLUGIN_ABI_MINOR,
-    .struct_size = sizeof(km_plugin_t),
+const km_stage_ops_t km_stage_byok = {
     .name = "byok",
     .version = BYOK_VERSION,
     .stages = KM_STAGE_BIT(KM_STAGE_PREPARE) | KM_STAGE_BIT(KM_STAGE_RESTORE),
@@ -493,7 +474,3 @@ static const km_plugin_t descriptor = {
     .fini = byok_fini,
     .start = byok_start,
 };
-
-KM_EXPORT const km_plugin_t *km_plugin_entry(void) {
-  return &descriptor;
-}

@@ -1,16 +1,16 @@
-/* Internal to the byok plugin: its settings (select.byok), the material
+/* Internal to the byok stage: its settings (select.byok), the material
  * files, what the journal says about each key's migration material, and
  * the import parameters kept in memory for the run. */
-#ifndef KM_PLUGIN_BYOK_H
-#define KM_PLUGIN_BYOK_H
+#ifndef KM_STAGES_BYOK_H
+#define KM_STAGES_BYOK_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "byok/wrap.h"
+#include "manifest/manifest.h"
 #include "stage/stage.h"
-#include "stage/rotation.h"
 
 /* Migration material lives 21 days once imported (seed, HSM BYOK step 6);
  * kmsmig imports again one day before that, so that a batch that takes a
@@ -22,7 +22,7 @@
 /* A cached token is not used when it expires within this margin. */
 #define BYOK_TOKEN_MARGIN 600
 
-/* select.byok, as runtime.c passes it (host->get "byok", JSON text). */
+/* select.byok, read from the manifest's typed selection (c->t->byok). */
 typedef struct byok_cfg_s {
   bool present;
   char **keys; /* empty: every HSM BYOK key the rules sent here */
@@ -34,7 +34,10 @@ typedef struct byok_cfg_s {
   char error[600]; /* a setting that could not be read */
 } byok_cfg_t;
 
-int byok_cfg_load(const char *json_text, byok_cfg_t *cfg);
+/* Fills cfg from sel (NULL, or byok_present false: not configured).
+ * Returns 0, or KM_EINVAL with cfg->error saying which setting cannot be
+ * used (cfg->present is still true: every key fails with that reason). */
+int byok_cfg_load(const km_mf_select_t *sel, byok_cfg_t *cfg);
 void byok_cfg_free(byok_cfg_t *cfg);
 bool byok_cfg_selects(const byok_cfg_t *cfg, const char *key_id);
 
@@ -61,9 +64,9 @@ typedef struct byok_hists_s {
   size_t n;
 } byok_hists_t;
 
-/* Folds the run's records (host->journal_replay: the earlier attempts' and
- * this attempt's so far) into hists. */
-void byok_hists_load(km_sctx_t *r, byok_hists_t *out);
+/* Folds this pipeline's journal records (kp_records: the earlier attempts'
+ * and this attempt's so far) into hists. */
+void byok_hists_load(km_sctx_t *c, byok_hists_t *out);
 const byok_hist_t *byok_hists_find(const byok_hists_t *h, const char *id);
 void byok_hists_free(byok_hists_t *h);
 

@@ -1,9 +1,9 @@
-/* The byok plugin's local side (byok.h): select.byok as runtime.c passes
- * it, the material file of each key (found, permission-checked, matched to
- * the KeySpec, loaded into a buffer that is cleansed on free), the journal
- * folded into "when was this key's migration material imported, and did a
- * batch fail it since", and the import parameters kept in memory for the
- * run (a token only ever with its own public key; cleansed when dropped).
+/* The byok stage's local side (byok.h): select.byok from the manifest's
+ * typed selection, the material file of each key (found, permission-checked,
+ * matched to the KeySpec, loaded into a buffer that is cleansed on free), the
+ * journal folded into "when was this key's migration material imported, and did
+ * a batch fail it since", and the import parameters kept in memory for the run
+ * (a token only ever with its own public key; cleansed when dropped).
  *
  * Nothing here calls the cloud; no message built here holds material or a
  * token: errors name files, keys and settings only. */
@@ -24,39 +24,53 @@ static void cfg_error(byok_cfg_t *cfg, const char *what) {
   snprintf(cfg->error, sizeof(cfg->error), "%s", what);
 }
 
-int byok_cfg_load(const char *json_text, byok_cfg_t *cfg) {
+/* The manifest's wrapping algorithm as the wrap code names it. */
+static int alg_of(km_mf_wrap_alg_t a, km_byok_alg_t *out) {
+  switch (a) {
+  case KM_MF_WRAP_RSAES_OAEP_SHA_256:
+    *out = KM_BYOK_RSAES_OAEP_SHA_256;
+    return 0;
+  case KM_MF_WRAP_RSAES_PKCS1_V1_5:
+    *out = KM_BYOK_RSAES_PKCS1_V1_5;
+    return 0;
+  case KM_MF_WRAP_RSAES_OAEP_SHA_1:
+    *out = KM_BYOK_RSAES_OAEP_SHA_1;
+    return 0;
+  }
+  return KM_EINVAL;
+}
+
+int byok_cfg_load(const km_mf_select_t *sel, byok_cfg_t *cfg) {
   memset(cfg, 0, sizeof(*cfg));
-  if (json_text == NULL) return 0;
-  json_t *j = json_loads(json_text, 0, NULL);
-  if (!json_is_object(j)) {
-    json_decref(j);
-    cfg_error(cfg, "the select.byok setting is not a JSON object");
-    return KM_EINVAL;
-  }
+  if (sel == NULL || !sel->byok_present) return 0;
   cfg->present = true;
-  json_t *keys = json_object_get(j, "keys");
-  cfg->keys = km_xcalloc(json_array_size(keys) + 1, sizeof(char *));
-  size_t i;
-  json_t *v;
-  json_array_foreach(keys, i, v) {
-    if (json_is_string(v))
-      cfg->keys[cfg->nkeys++] = km_xstrdup(json_string_value(v));
-  }
-  const char *dir = json_string_value(json_object_get(j, "material_dir"));
+  cfg->keys = km_xcalloc(sel->byok_keys.n + 1, sizeof(char *));
+  for (size_t i = 0; i < sel->byok_keys.n; i++)
+    if (sel->byok_keys.v[i] != NULL)
+      cfg->keys[cfg->nkeys++] = km_xstrdup(sel->byok_keys.v[i]);
+  const char *dir = sel->byok_material_dir;
   if (dir != NULL && dir[0] != '\0') cfg->material_dir = km_xstrdup(dir);
-  const char *alg = json_string_value(json_object_get(j, "algorithm"));
-  km_err_t err;
-  if (alg != NULL && km_byok_alg_parse(alg, &cfg->alg, &err) < 0)
-    cfg_error(cfg, err.text);
-  const char *fmt =
-      json_string_value(json_object_get(j, "wrapping_key_format"));
-  cfg->pem = fmt != NULL && strcmp(fmt, "pem") == 0;
-  json_t *ex = json_object_get(j, "material_expiry");
-  if (json_is_integer(ex))
-    cfg->expiry = (int64_t)json_integer_value(ex);
-  else if (json_is_string(ex))
-    cfg->expiry = strtoll(json_string_value(ex), NULL, 10);
-  json_decref(j);
+  if (alg_of(sel->byok_algorithm, &cfg->alg) < 0) {
+    char what[80];
+    snprintf(what, sizeof(what), "algorithm: unknown wrapping algorithm (%d)",
+             (int)sel->byok_algorithm);
+    cfg_error(cfg, what);
+  }
+  /* A material_dir that exists but is not a directory cannot hold any
+   * key's material (a missing one is reported per key, with the file to
+   * put there). */
+  struct stat st;
+  if (cfg->material_dir != NULL && stat(cfg->material_dir, &st) == 0 &&
+      !S_ISDIR(st.st_mode)) {
+    char what[sizeof(cfg->error)];
+    snprintf(what, sizeof(what),
+             "material_dir %.500s is not a directory; point it at the "
+             "directory that holds <KeyId>.pem, .der or .bin",
+             cfg->material_dir);
+    cfg_error(cfg, what);
+  }
+  cfg->pem = sel->byok_pem;
+  cfg->expiry = sel->byok_expiry;
   return cfg->error[0] ? KM_EINVAL : 0;
 }
 
@@ -190,9 +204,7 @@ const byok_hist_t *byok_hists_find(const byok_hists_t *h, const char *id) {
 
 /* Replaying the same records twice (a host that also replays this
  * attempt's) gives the same state: each record moves it the same way. */
-static void fold(const char *record_json, void *ud) {
-  byok_hists_t *h = ud;
-  json_t *j = json_loads(record_json, 0, NULL);
+static void fold(const json_t *j, byok_hists_t *h) {
   const char *type = json_string_value(json_object_get(j, "type"));
   if (kp_streq(type, "byok_imported")) {
     const char *id = json_string_value(json_object_get(j, "id"));
@@ -207,7 +219,7 @@ static void fold(const char *record_json, void *ud) {
     }
   } else if (kp_streq(type, "batch_done")) {
     size_t i;
-    json_t *v;
+    const json_t *v;
     json_array_foreach(json_object_get(j, "failed_keys"), i, v) {
       const char *id = json_string_value(v);
       if (id == NULL) continue;
@@ -215,12 +227,13 @@ static void fold(const char *record_json, void *ud) {
       if (x != NULL) x->failed_after = true;
     }
   }
-  json_decref(j);
 }
 
-void byok_hists_load(km_sctx_t *r, byok_hists_t *out) {
+void byok_hists_load(km_sctx_t *c, byok_hists_t *out) {
   memset(out, 0, sizeof(*out));
-  if (r->host->journal_replay != NULL) r->host->journal_replay(r->p, fold, out);
+  size_t i;
+  const json_t *rec;
+  json_array_foreach(kp_records(c), i, rec) fold(rec, out);
 }
 
 void byok_hists_free(byok_hists_t *h) {
