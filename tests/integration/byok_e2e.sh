@@ -36,7 +36,7 @@ INST=kst-hzz6600b2c3d4e5f6a7
 
 # The example as the operator adapts it: env credentials, the test's
 # material directory, and (run 1) two BYOK keys.
-sed -e 's#credentials: { profile: vault-admin }#credentials: { env: true }#' \
+sed -e "s#- include: .*/accounts/vault.yaml#- { name: vault, id: \"1234567890123457\", credentials: { env: true } }#" \
     -e "s#material_dir: /secure/byok#material_dir: byok-material#" \
     -e "s#keys: \[$RSA\]#keys: [$RSA, $AES]#" base.yaml >byok.yaml
 grep -q "keys: \[$RSA, $AES\]" byok.yaml || fail "byok.yaml"
@@ -115,7 +115,7 @@ sed -e "s/keys: \[$RSA, $AES\]/keys: [$LATER]/" byok.yaml >later.yaml
 grep -q "keys: \[$LATER\]" later.yaml || fail "later.yaml"
 kmsim_post /_kmsim/clock '{"advance": 90000}' >/dev/null
 rc=0
-(KMSMIG_TEST_CRASH_AFTER=byok_imported:1 exec "$KM_BIN/kmsmig" run later.yaml \
+(KMSMIG_TEST_CRASH_AFTER=byok_imported:1 exec "$KM_BIN/kmsmig-faults" run later.yaml \
   --yes --run-dir run2 >run2a.txt 2>run2a.err) 2>/dev/null || rc=$?
 [ "$rc" -ne 0 ] || fail "the crash did not happen"
 grep -q "\"byok_imported\".*$LATER\|$LATER.*\"byok_imported\"" run2/journal.jsonl ||

@@ -13,7 +13,7 @@ kmsim_get /_kmsim/state >before.json
 
 attempt() {
   local crash=$1 rc=0
-  KMSMIG_TEST_CRASH_AFTER=$crash "$KM_BIN/kmsmig" run demo.yaml --yes \
+  KMSMIG_TEST_CRASH_AFTER=$crash "$KM_BIN/kmsmig-faults" run demo.yaml --yes \
     --run-dir run >>run.txt 2>>run.err || rc=$?
   echo "attempt with crash at $crash: exit $rc"
   # 137 = SIGKILL: the crash point was reached.

@@ -71,8 +71,6 @@ const char *km_product_version(km_product_t p);
  * metrics.<region>.aliyuncs.com, actiontrail.<region>.aliyuncs.com.
  * Writes into out (size n); returns 0 or KM_EINVAL (bad region / too long). */
 int km_product_host(km_product_t p, const char *region, char *out, size_t n);
-/* 1 when the product's host name contains the region. */
-int km_product_is_regional(km_product_t p);
 /* 1 when region is a plausible region id: lowercase letters, digits and
  * single '-' between them, at most 64 characters. */
 int km_region_valid(const char *region);

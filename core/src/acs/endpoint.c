@@ -49,10 +49,6 @@ const char *km_product_version(km_product_t p) {
   return products[p].version;
 }
 
-int km_product_is_regional(km_product_t p) {
-  return (unsigned)p < KM_PRODUCT__COUNT && products[p].regional;
-}
-
 int km_region_valid(const char *region) {
   if (region == NULL || region[0] == '\0' || strlen(region) > 64) return 0;
   /* No leading, trailing or doubled '-': a host label must stay valid. */

@@ -10,7 +10,6 @@ enum {
   KM_EXIT_USAGE = 2,       /* usage or manifest error; nothing was called */
   KM_EXIT_BLOCKED = 3,     /* blocked by preflight; nothing was changed */
   KM_EXIT_INTERRUPTED = 4, /* interrupted; resumable with --run-dir */
-  KM_EXIT_NOTBUILT = 5,    /* the command exists but is not built yet */
   KM_EXIT_INTERNAL = 70    /* internal error; resumable */
 };
 

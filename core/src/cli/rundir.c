@@ -197,13 +197,6 @@ int km_rundir_write_versions(const km_rundir_t *rd, const km_stages_t *stages) {
   return rc;
 }
 
-int km_rundir_write(const km_rundir_t *rd, const char *name, const char *text) {
-  char *path = km_xasprintf("%s/%s", rd->dir, name);
-  int rc = write_file(path, text, strlen(text));
-  free(path);
-  return rc;
-}
-
 static int collect(const km_journal_record_t *rec, void *ud) {
   json_array_append(ud, rec->record);
   return 0;

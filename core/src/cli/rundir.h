@@ -26,8 +26,6 @@ int km_rundir_prepare(const km_manifest_t *m, const char *requested,
                       km_rundir_t *rd);
 int km_rundir_write_versions(const km_rundir_t *rd,
                              const km_stages_t *stages);
-/* Writes dir/name (mode 0600) with text. */
-int km_rundir_write(const km_rundir_t *rd, const char *name, const char *text);
 /* Replays earlier records into *prior (new JSON array) and opens the
  * journal for appending. */
 int km_rundir_open_journal(km_rundir_t *rd, km_journal_t **j, json_t **prior,

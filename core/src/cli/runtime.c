@@ -539,10 +539,8 @@ int km_runtime_new(const km_runtime_opts_t *o, km_runtime_t **out) {
   rt->rl = km_rl_new(&rt->loop);
   rt->console.http = rt->http;
   rt->console.m = rt->m;
-  /* The console driver's polling interval (default 15 s); the tests that
-   * play the operator shorten it. */
-  const char *poll = getenv("KMSMIG_CONSOLE_POLL_MS");
-  rt->console_poll_ms = poll != NULL ? strtoll(poll, NULL, 10) : 0;
+  /* The console driver's polling interval (migrate.poll_interval). */
+  rt->console_poll_ms = rt->m->migrate.poll_interval_s * 1000;
   if (build_sources(rt) < 0) goto fail;
   if (build_targets(rt, o->shard) < 0) goto fail;
   if (o->rerun_failed && restrict_to_failed(rt) < 0) goto fail;

@@ -201,10 +201,12 @@ int km__host_call_text(km_pipeline_t *p, const char *product,
 
 /* ---- journal ---- */
 
-/* Test-only crash injection: KMSMIG_TEST_CRASH_AFTER="<type>:<n>" kills the
- * process with SIGKILL right after the n-th journal record of that type is
- * durable (and before the side effect it announces), so the resume tests
- * can stop a run at an exact point.  Unset in normal use. */
+#ifdef KM_FAULT_INJECTION
+/* Only in the test binary kmsmig-faults (core/CMakeLists.txt), never in
+ * kmsmig: KMSMIG_TEST_CRASH_AFTER="<type>:<n>" kills the process with
+ * SIGKILL right after the n-th journal record of that type is durable (and
+ * before the side effect it announces), so the resume tests can stop a run
+ * at an exact point. */
 static void maybe_crash(const char *type) {
   static int parsed, target_n, seen;
   static char target[64];
@@ -224,6 +226,9 @@ static void maybe_crash(const char *type) {
     raise(SIGKILL);
   }
 }
+#else
+#define maybe_crash(type) ((void)(type))
+#endif
 
 static int h_journal(km_pipeline_t *p, const json_t *flat) {
   if (p->e->o.journal == NULL)

@@ -334,8 +334,9 @@ static void build_select(km_mctx_t *c, const km_ynode_t *n) {
 }
 
 static void build_migrate(km_mctx_t *c, const km_ynode_t *n) {
-  static const char *const keys[] = {"driver", "when", "task_timeout",
-                                     "set_default", NULL};
+  static const char *const keys[] = {"driver",      "when",
+                                     "task_timeout", "set_default",
+                                     "poll_interval", NULL};
   static const char *const drivers[] = {"console", "sim", NULL};
   if (!km__is_mapping(c, "migrate", n)) return;
   km_mf_migrate_t *mg = &c->m->migrate;
@@ -368,6 +369,16 @@ static void build_migrate(km_mctx_t *c, const km_ynode_t *n) {
   }
   km__rd_bool(c, "migrate.set_default", km__ymap_get(n, "set_default"),
               &mg->set_default);
+  const km_ynode_t *pi = km__ymap_get(n, "poll_interval");
+  if (pi != NULL) {
+    if (pi->kind != KM_YSCALAR || km__parse_duration(pi->str, &secs) ||
+        secs < 1 || secs > 3600)
+      km__err(c, pi,
+              "'migrate.poll_interval' must be a duration from 1s to 1h such "
+              "as 15s or 1m");
+    else
+      mg->poll_interval_s = secs;
+  }
 }
 
 void km__build_hooks(km_mctx_t *c, const char *name, const km_ynode_t *n,

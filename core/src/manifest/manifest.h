@@ -147,6 +147,7 @@ typedef struct km_mf_migrate_s {
   int64_t when;           /* 0: now; else epoch seconds */
   char *when_text;        /* NULL for now; else as written */
   int64_t task_timeout_s; /* default 7200 */
+  int64_t poll_interval_s; /* console driver; 0: the default (15 s) */
   bool set_default;       /* default true: the vendor recommends it */
 } km_mf_migrate_t;
 

@@ -485,17 +485,6 @@ const km_rule_t *km_rules_find(const char *id) {
   return NULL;
 }
 
-const char *km_rule_scope_name(km_rule_scope_t s) {
-  switch (s) {
-  case KM_RULE_KEY:
-    return "key";
-  case KM_RULE_SECRET:
-    return "secret";
-  default:
-    return "instance";
-  }
-}
-
 /* ---- message templates ---- */
 
 typedef struct {

@@ -51,8 +51,6 @@ typedef struct km_rule_s {
 const km_rule_t *km_rules_table(size_t *n);
 /* A rule by id, or NULL. */
 const km_rule_t *km_rules_find(const char *id);
-/* Static name of a scope: "key", "secret", "instance". */
-const char *km_rule_scope_name(km_rule_scope_t s);
 
 /* Sorts inv, then decides every key and secret and replaces the
  * inventory's "instance." issues.  now (epoch seconds) is the clock for the

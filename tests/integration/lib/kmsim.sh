@@ -35,6 +35,7 @@ start_kmsim() {
 demo_manifest() {
   sed -e "s#127.0.0.1:18443#127.0.0.1:$KMSIM_PORT#" \
       -e "s#ca_file: ../sim/tls/ca.pem#ca_file: $KM_SRC/sim/tls/ca.pem#" \
+      -e "s#include: \.\./accounts/#include: $KM_SRC/accounts/#" \
       "$1" >"$2"
 }
 
