@@ -1,17 +1,11 @@
-/* The kmsmig command line: one function per command, the shared exit codes
- * and small helpers for option parsing. */
+/* The kmsmig command line: one function per command and small helpers for
+ * option parsing.  Commands parse arguments and print; assembling and
+ * running a migration is the core's (core/src/run). */
 #ifndef KM_CLI_H
 #define KM_CLI_H
 
-/* Exit codes (documented in docs/cli.md and `kmsmig help`). */
-enum {
-  KM_EXIT_OK = 0,          /* everything planned was done */
-  KM_EXIT_FAILURES = 1,    /* finished, with failed resources or accounts */
-  KM_EXIT_USAGE = 2,       /* usage or manifest error; nothing was called */
-  KM_EXIT_BLOCKED = 3,     /* blocked by preflight; nothing was changed */
-  KM_EXIT_INTERRUPTED = 4, /* interrupted; resumable with --run-dir */
-  KM_EXIT_INTERNAL = 70    /* internal error; resumable */
-};
+/* The exit codes (KM_EXIT_*) are the run's outcomes: run/runtime.h. */
+#include "run/runtime.h"
 
 typedef struct km_cmd_s {
   const char *name;

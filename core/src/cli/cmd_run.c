@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "cli/runtime.h"
+#include "run/runtime.h"
 #include "model/inventory.h"
 #include "engine/plan_render.h"
 #include "engine/report.h"

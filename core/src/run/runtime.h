@@ -3,16 +3,16 @@
  * rate limiter, one credential provider per account, the plugins, the
  * targets (account × region) and, for `run`, the run directory with its
  * journal.  Shared by `plan`, `run` and the tests. */
-#ifndef KM_CLI_RUNTIME_H
-#define KM_CLI_RUNTIME_H
+#ifndef KM_RUN_RUNTIME_H
+#define KM_RUN_RUNTIME_H
 
 #include <stdbool.h>
 
 #include <uv.h>
 
 #include "acs/acs.h"
-#include "cli/console.h"
-#include "cli/rundir.h"
+#include "run/console.h"
+#include "run/rundir.h"
 #include "creds/creds.h"
 #include "engine/engine.h"
 #include "engine/ratelimit.h"
@@ -22,6 +22,17 @@
 #include "manifest/manifest.h"
 #include "stage/stage.h"
 #include "rt/loop.h"
+
+/* How a plan or run ended, as the process exit code (docs/cli.md and
+ * `kmsmig help`). */
+enum {
+  KM_EXIT_OK = 0,          /* everything planned was done */
+  KM_EXIT_FAILURES = 1,    /* finished, with failed resources or accounts */
+  KM_EXIT_USAGE = 2,       /* usage or manifest error; nothing was called */
+  KM_EXIT_BLOCKED = 3,     /* blocked by preflight; nothing was changed */
+  KM_EXIT_INTERRUPTED = 4, /* interrupted; resumable with --run-dir */
+  KM_EXIT_INTERNAL = 70    /* internal error; resumable */
+};
 
 typedef struct km_rt_account_s {
   const km_mf_account_t *mf; /* borrowed from the manifest */
@@ -43,6 +54,7 @@ typedef struct km_runtime_s {
   json_t *prior;         /* earlier journal records (resume), array */
   km_rt_account_t *accts;
   size_t naccts;
+  struct km_strmap_s *by_name; /* account name -> index in accts */
   km_mf_account_t *discovered; /* members found in the resource directory */
   size_t ndiscovered;
   km_target_t *targets;
@@ -81,8 +93,9 @@ int km_runtime_new(const km_runtime_opts_t *o, km_runtime_t **rt);
 /* directory.c: lists the resource directory's members (manifest
  * `directory:`) into rt->discovered.  Prints what is wrong. */
 int km_directory_discover(km_runtime_t *rt);
-/* The runtime's account called name (explicit or discovered), or NULL. */
-km_rt_account_t *find_account_name(km_runtime_t *rt, const char *name);
+/* The runtime's account called name (explicit or discovered), or NULL:
+ * an index lookup. */
+km_rt_account_t *km_runtime_account(km_runtime_t *rt, const char *name);
 
 /* Runs the engine to completion on the runtime's loop. */
 int km_runtime_run(km_runtime_t *rt);

@@ -3,17 +3,22 @@
  * or ListAccountsForParent for each included folder, every page), keeps
  * those with every included tag and not excluded, and adds each one that
  * the manifest does not list explicitly, reached with AssumeRole of the
- * member role through the management account. */
+ * member role through the management account.  The listing goes through
+ * the same rate limiter as every other call (the management account's
+ * ResourceManager group), and the client's retries; thousands of members
+ * are deduplicated through indexes, not pairwise. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/runtime.h"
+#include "model/strmap.h"
+#include "run/runtime.h"
 #include "util/util.h"
 
 typedef struct disc_s {
   km_runtime_t *rt;
   km_creds_t *mgmt;
+  const char *mgmt_id; /* the rate limiter's key */
   km_credential_t cred; /* borrowed from the provider's last answer */
   char *ak, *sk, *token;
   const char *folder; /* NULL: ListAccounts */
@@ -81,7 +86,33 @@ static void on_page(const km_acs_result_t *res, void *ud) {
     d->done = true;
 }
 
+static void send_page(disc_t *d);
+
+static void on_token(int status, void *ud) {
+  disc_t *d = ud;
+  if (status < 0) {
+    d->status = status;
+    km__err_set(&d->err, status, "ListAccounts: canceled before it was sent");
+    d->done = true;
+    return;
+  }
+  send_page(d);
+}
+
 static void list_page(disc_t *d) {
+  double qps;
+  const char *group = km_rl_api_group("resourcemanager", "ListAccounts", &qps);
+  char key[160];
+  snprintf(key, sizeof(key), "%s/-/%s", d->mgmt_id, group);
+  int rc = km_rl_acquire(d->rt->rl, key, qps, on_token, d);
+  if (rc < 0) {
+    d->status = rc;
+    km__err_set(&d->err, rc, "ListAccounts: %s", km_strerror(rc));
+    d->done = true;
+  }
+}
+
+static void send_page(disc_t *d) {
   km_params_t p;
   km_params_init(&p);
   km_params_setf(&p, "PageNumber", "%d", d->page);
@@ -126,11 +157,6 @@ static void on_cred(const km_creds_result_t *res, void *ud) {
   }
 }
 
-static bool known(const km_runtime_t *rt, const char *id, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if (strcmp(rt->accts[i].mf->id, id) == 0) return true;
-  return false;
-}
 
 int km_directory_discover(km_runtime_t *rt) {
   const km_manifest_t *m = rt->m;
@@ -149,6 +175,7 @@ int km_directory_discover(km_runtime_t *rt) {
   disc_t d;
   memset(&d, 0, sizeof(d));
   d.rt = rt;
+  d.mgmt_id = mgmt->mf->id;
   d.found = json_array();
   int rc = km_creds_get(mgmt->creds, on_cred, &d);
   if (rc < 0) {
@@ -173,24 +200,30 @@ int km_directory_discover(km_runtime_t *rt) {
   }
   /* Members to add: not the management account, not explicit, not
    * excluded, with every included tag; each once (folders may overlap). */
-  size_t nexplicit = rt->naccts, nnew = 0;
+  size_t nnew = 0;
   km_mf_account_t *add = km_xcalloc(json_array_size(d.found) + 1, sizeof(*add));
-  size_t i;
+  /* Ids already taken (explicit accounts, exclusions, members added) and
+   * names already used. */
+  km_strmap_t *ids = km_strmap_new(rt->naccts + json_array_size(d.found));
+  km_strmap_t *names = km_strmap_new(json_array_size(d.found));
+  for (size_t k = 0; k < rt->naccts; k++)
+    km_strmap_put(ids, rt->accts[k].mf->id, k);
+  for (size_t k = 0; k < dir->exclude_accounts.n; k++)
+    km_strmap_put(ids, dir->exclude_accounts.v[k], k);
+  size_t i, dummy;
   json_t *a;
   json_array_foreach(d.found, i, a) {
     const char *id = json_string_value(json_object_get(a, "AccountId"));
     const char *name = json_string_value(json_object_get(a, "DisplayName"));
-    if (id == NULL || known(rt, id, nexplicit)) continue;
-    bool dup = false, excluded = false;
-    for (size_t k = 0; k < nnew && !dup; k++)
-      dup = strcmp(add[k].id, id) == 0;
-    for (size_t k = 0; k < dir->exclude_accounts.n && !excluded; k++)
-      excluded = strcmp(dir->exclude_accounts.v[k], id) == 0;
-    if (dup || excluded || !has_tags(dir, a)) continue;
+    if (id == NULL || km_strmap_get(ids, id, &dummy) || !has_tags(dir, a))
+      continue;
+    km_strmap_put(ids, id, i);
     km_mf_account_t *x = &add[nnew++];
     /* The display name when no other account uses it, else the id. */
-    bool clash = name == NULL || find_account_name(rt, name) != NULL;
+    bool clash = name == NULL || km_runtime_account(rt, name) != NULL ||
+                 km_strmap_get(names, name, &dummy);
     x->name = km_xstrdup(clash ? id : name);
+    km_strmap_put(names, x->name, nnew);
     x->id = km_xstrdup(id);
     x->regions = m->regions; /* borrowed */
     x->cred.kind = KM_MF_CRED_ASSUME_ROLE;
@@ -201,6 +234,8 @@ int km_directory_discover(km_runtime_t *rt) {
     x->cred.pos = dir->pos;
     x->pos = dir->pos;
   }
+  km_strmap_free(ids);
+  km_strmap_free(names);
   json_decref(d.found);
   rt->discovered = add;
   rt->ndiscovered = nnew;

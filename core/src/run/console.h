@@ -1,6 +1,6 @@
 /* Requests to kmsim's emulated console (driver `sim`), see console.c. */
-#ifndef KM_CLI_CONSOLE_H
-#define KM_CLI_CONSOLE_H
+#ifndef KM_RUN_CONSOLE_H
+#define KM_RUN_CONSOLE_H
 
 #include "acs/acs.h"
 #include "http/http.h"

@@ -15,8 +15,8 @@
 
 #include <openssl/evp.h>
 
-#include "cli/cli.h"
-#include "cli/runtime.h"
+#include "model/strmap.h"
+#include "run/runtime.h"
 #include "model/inventory.h"
 #include "model/rules.h"
 #include "kmsmig/version.h"
@@ -46,16 +46,25 @@ static int rt_get_cred(void *src, km_cred_done_cb cb, void *ud) {
   return rc;
 }
 
-km_rt_account_t *find_account_name(km_runtime_t *rt, const char *name) {
-  for (size_t i = 0; i < rt->naccts; i++)
-    if (strcmp(rt->accts[i].mf->name, name) == 0) return &rt->accts[i];
+km_rt_account_t *km_runtime_account(km_runtime_t *rt, const char *name) {
+  size_t i;
+  if (name != NULL && km_strmap_get(rt->by_name, name, &i))
+    return &rt->accts[i];
   return NULL;
+}
+
+/* Indexes accts[from..naccts) by name (the first of a name wins, as the
+ * linear search it replaces did). */
+static void index_accounts(km_runtime_t *rt, size_t from) {
+  if (rt->by_name == NULL) rt->by_name = km_strmap_new(rt->naccts);
+  for (size_t i = from; i < rt->naccts; i++)
+    km_strmap_put(rt->by_name, rt->accts[i].mf->name, i);
 }
 
 static int resolve_account(void *ud, const char *account,
                            const char **account_id, km_cred_get_fn *get,
                            void **cred_src) {
-  km_rt_account_t *a = find_account_name(ud, account);
+  km_rt_account_t *a = km_runtime_account(ud, account);
   if (a == NULL) return KM_ENOENT;
   *account_id = a->mf->id;
   *get = rt_get_cred;
@@ -93,7 +102,7 @@ static void build_source(km_runtime_t *rt, km_rt_account_t *a) {
     s->external_id =
         cs->external_id_env != NULL ? getenv(cs->external_id_env) : NULL;
     km_rt_account_t *via =
-        cs->via != NULL ? find_account_name(rt, cs->via) : NULL;
+        cs->via != NULL ? km_runtime_account(rt, cs->via) : NULL;
     s->via = via != NULL ? &via->src : NULL;
     break;
   }
@@ -103,6 +112,7 @@ static void build_source(km_runtime_t *rt, km_rt_account_t *a) {
 /* Sources and providers for accts[from..naccts).  Providers deep-copy
  * their source, so the array may grow later (discovered members). */
 static int build_providers(km_runtime_t *rt, size_t from) {
+  index_accounts(rt, from);
   for (size_t i = from; i < rt->naccts; i++)
     build_source(rt, &rt->accts[i]);
   int rc = 0;
@@ -199,7 +209,7 @@ static void fill_target(km_runtime_t *rt, km_rt_account_t *a,
                         const char *region, const km_mf_instance_t *in,
                         km_target_t *t) {
   const km_manifest_t *m = rt->m;
-  km_rt_account_t *owner = find_account_name(rt, in->owner);
+  km_rt_account_t *owner = km_runtime_account(rt, in->owner);
   t->account = a->mf->name;
   t->account_id = a->mf->id;
   t->region = region;
@@ -643,6 +653,7 @@ void km_runtime_free(km_runtime_t *rt) {
     km_log_set_file(NULL);
     fclose(rt->log);
   }
+  km_strmap_free(rt->by_name);
   km_manifest_free(rt->m);
   free(rt);
 }

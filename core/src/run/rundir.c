@@ -14,7 +14,7 @@
 
 #include <openssl/evp.h>
 
-#include "cli/rundir.h"
+#include "run/rundir.h"
 #include "kmsmig/plugin.h"
 #include "kmsmig/version.h"
 #include "util/util.h"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/console.h"
+#include "run/console.h"
 #include "util/util.h"
 
 typedef struct creq_s {

@@ -1,6 +1,6 @@
 /* The run directory of `kmsmig run` (see rundir.c). */
-#ifndef KM_CLI_RUNDIR_H
-#define KM_CLI_RUNDIR_H
+#ifndef KM_RUN_RUNDIR_H
+#define KM_RUN_RUNDIR_H
 
 #include <stdbool.h>
 
