@@ -589,6 +589,17 @@ void km__build_sections(km_mctx_t *c, const km_ynode_t *root) {
   else
     build_instances(c, in);
   build_select(c, km__ymap_get(root, "select"));
+  /* Fail closed, and say so before anyone runs it. */
+  if (m->select.keys == KM_SEL_UNSET || m->select.secrets == KM_SEL_UNSET)
+    km__warn(c, km__ymap_get(root, "select") != NULL
+                    ? km__ymap_get(root, "select")
+                    : root,
+             "select.%s is not set: no %s will be migrated (write `%s: "
+             "all-pending`, `%s: none` or list them)",
+             m->select.keys == KM_SEL_UNSET ? "keys" : "secrets",
+             m->select.keys == KM_SEL_UNSET ? "key" : "secret",
+             m->select.keys == KM_SEL_UNSET ? "keys" : "secrets",
+             m->select.keys == KM_SEL_UNSET ? "keys" : "secrets");
   build_migrate(c, km__ymap_get(root, "migrate"));
   km__build_hooks(c, "hooks", km__ymap_get(root, "hooks"), &m->hooks);
   build_plugins(c, km__ymap_get(root, "plugins"));
