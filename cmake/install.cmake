@@ -50,6 +50,7 @@ else()
   file(RELATIVE_PATH KM_PC_PREFIX_REL
        "${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig"
        "${CMAKE_INSTALL_PREFIX}")
+  string(REGEX REPLACE "/+$" "" KM_PC_PREFIX_REL "${KM_PC_PREFIX_REL}")
 endif()
 configure_file(${CMAKE_SOURCE_DIR}/cmake/kmsmig-plugin.pc.in
                ${CMAKE_BINARY_DIR}/kmsmig-plugin.pc @ONLY)

@@ -1,8 +1,9 @@
-/* The fake host for plugin unit tests (fakehost.h).  It keeps the contract
- * of kmsmig/plugin.h where a plugin could notice a difference: call()
- * copies its parameters and answers exactly once, later; stage_done is
- * counted so a test sees a second call; doc_get's string lives until the
- * next doc_set; journal records get account and region like the engine's.
+/* The fake stage host for the built-in stages' unit tests (fakehost.h).  It
+ * keeps the contract of km_shost_t where a stage could notice a
+ * difference: call() copies its parameters and answers exactly once,
+ * later, with a parsed body; journal records get account and region like
+ * the engine's and are part of records() at once; ended() is counted so a
+ * test sees a second end.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,6 +24,12 @@ static void strs_push(strs_t *l, char *s) {
   l->v[l->n++] = s;
 }
 
+static bool strs_has(const strs_t *l, const char *s) {
+  for (size_t i = 0; i < l->n; i++)
+    if (strcmp(l->v[i], s) == 0) return true;
+  return false;
+}
+
 static void strs_clear(strs_t *l) {
   for (size_t i = 0; i < l->n; i++)
     free(l->v[i]);
@@ -30,6 +37,8 @@ static void strs_clear(strs_t *l) {
   l->v = NULL;
   l->n = 0;
 }
+
+static char *xprintf(const char *fmt, ...) KM_PRINTF(1, 2);
 
 static char *xprintf(const char *fmt, ...) {
   va_list ap;
@@ -58,44 +67,60 @@ typedef struct item_s {
   bool timer;
   uint64_t ms;
   void (*tcb)(void *ud);
-  km_plugin_call_cb cb;
+  km_jcall_cb cb;
   void *ud;
-  char *body; /* answer, or NULL with err */
+  bool ok;
+  char *body; /* answer text when ok */
   km_err_t err;
 } item_t;
 
-typedef struct runh_s {
-  fh_t *fh;
-} runh_t;
-
 struct fh_s {
-  runh_t runh;
-  json_t *settings;
+  km_target_t t;
+  bool plan;
+  km_inv_t *inv;
+  const km_stage_ops_t *ops;
+  void *state;
+  bool inited;
   rule_t *rules;
   size_t nrules;
   item_t *head, *tail;
   size_t inflight, max_inflight;
-  strs_t events, journal, seeds, outcomes;
-  bool replay_live;
+  strs_t events, journal, outcomes, failed_before;
+  json_t *records;
   long journal_fail_at;
   long journal_appends;
-  char *doc;
   int done_count, done_status;
+  bool done_blocked;
   km_err_t done_err;
 };
+
+static const km_hookcfg_t fh_no_hooks;
 
 static fh_t *FH(km_pipeline_t *p) {
   return (fh_t *)(void *)p;
 }
 
+static km_inv_t *fh_model_new(const km_target_t *t) {
+  km_inv_t *inv =
+      km_inv_new(t->account, t->account_id, t->region, t->instance_id);
+  inv->instance_type = t->instance_type;
+  inv->select = t->select;
+  return inv;
+}
+
 fh_t *fh_new(void) {
   fh_t *fh = calloc(1, sizeof(*fh));
-  fh->runh.fh = fh;
-  fh->settings = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "account", "acct",
-                           "account_id", "1234567890123456", "region",
-                           "cn-hangzhou", "instance", "kst-hzz-dest",
-                           "run_mode", "run", "instance_type", "software");
-  fh->doc = strdup("{}");
+  fh->t = (km_target_t){.account = "acct",
+                        .account_id = "1234567890123456",
+                        .region = "cn-hangzhou",
+                        .instance_id = "kst-hzz-dest",
+                        .instance_type = KM_INV_TYPE_SOFTWARE,
+                        .auto_renew = -1,
+                        .hooks = &fh_no_hooks,
+                        .run_id = "run-test",
+                        .task_timeout_s = 1800};
+  fh->inv = fh_model_new(&fh->t);
+  fh->records = json_array();
   fh->journal_fail_at = -1;
   return fh;
 }
@@ -119,25 +144,31 @@ void fh_free(fh_t *fh) {
     fh->head = it->next;
     item_free(it);
   }
+  if (fh->inited && fh->ops->fini != NULL) fh->ops->fini(fh->state);
   strs_clear(&fh->events);
   strs_clear(&fh->journal);
-  strs_clear(&fh->seeds);
   strs_clear(&fh->outcomes);
-  json_decref(fh->settings);
-  free(fh->doc);
+  strs_clear(&fh->failed_before);
+  json_decref(fh->records);
+  km_inv_free(fh->inv);
   free(fh);
 }
 
-km_pipeline_t *fh_pipeline(fh_t *fh) {
-  return (km_pipeline_t *)(void *)fh;
+km_target_t *fh_target(fh_t *fh) {
+  return &fh->t;
 }
 
-km_stage_run_t *fh_run(fh_t *fh) {
-  return (km_stage_run_t *)(void *)&fh->runh;
+void fh_set_plan(fh_t *fh, bool plan) {
+  fh->plan = plan;
 }
 
-void fh_set(fh_t *fh, const char *name, const char *value) {
-  json_object_set_new(fh->settings, name, json_string(value));
+km_inv_t *fh_inv(fh_t *fh) {
+  return fh->inv;
+}
+
+void fh_set_inv(fh_t *fh, km_inv_t *inv) {
+  km_inv_free(fh->inv);
+  fh->inv = inv;
 }
 
 static rule_t *rule_add(fh_t *fh, const char *action, const char *match,
@@ -179,22 +210,10 @@ static void push(fh_t *fh, item_t *it) {
 
 /* ---- the host table ---- */
 
-static void f_log(km_pipeline_t *p, int level, const char *fmt, ...)
-    KM_PRINTF(3, 4);
-
-static void f_log(km_pipeline_t *p, int level, const char *fmt, ...) {
+static void f_log(km_pipeline_t *p, int level, const char *msg) {
   (void)p;
   if (getenv("FH_VERBOSE") == NULL) return;
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "[fakehost %d] ", level);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-}
-
-static const char *f_get(km_pipeline_t *p, const char *name) {
-  return json_string_value(json_object_get(FH(p)->settings, name));
+  fprintf(stderr, "[fakehost %d] %s\n", level, msg);
 }
 
 static bool matches(const char *match, const char *const *params, size_t n) {
@@ -215,10 +234,25 @@ static bool matches(const char *match, const char *const *params, size_t n) {
   return ok;
 }
 
-static int f_call(km_pipeline_t *p, const char *product, const char *action,
-                  const char *const *params, size_t n, km_plugin_call_cb cb,
-                  void *ud) {
+/* The verbs host.c treats as writes (refused in plan mode). */
+static bool is_write(const char *action) {
+  static const char *verbs[] = {"Update", "Create", "Delete", "Import",
+                                "Set",    "Put",    "Enable", "Disable",
+                                "Tag",    "Untag",  "Cancel", "Rotate"};
+  for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+    size_t n = strlen(verbs[i]);
+    if (strncmp(action, verbs[i], n) == 0 && action[n] >= 'A' &&
+        action[n] <= 'Z')
+      return true;
+  }
+  return false;
+}
+
+static int f_call(km_pipeline_t *p, const char *account, const char *product,
+                  const char *action, const char *const *params, size_t n,
+                  km_jcall_cb cb, void *ud) {
   fh_t *fh = FH(p);
+  (void)account;
   if (product == NULL || action == NULL || cb == NULL) return KM_EINVAL;
   /* The event: action and parameters in order. */
   size_t len = strlen(action) + 8;
@@ -230,9 +264,7 @@ static int f_call(km_pipeline_t *p, const char *product, const char *action,
     off += snprintf(ev + off, len - (size_t)off, "%s%s=%s", i ? "&" : "",
                     params[2 * i], params[2 * i + 1]);
   strs_push(&fh->events, ev);
-  if (strcmp(f_get(p, "run_mode"), "plan") == 0 &&
-      strncmp(action, "Update", 6) == 0)
-    return KM_EPERM;
+  if (fh->plan && is_write(action)) return KM_EPERM;
 
   item_t *it = calloc(1, sizeof(*it));
   it->cb = cb;
@@ -256,9 +288,12 @@ static int f_call(km_pipeline_t *p, const char *product, const char *action,
              "fakehost: no canned answer for %s", ev);
   } else {
     if (hit->times > 0) hit->times--;
-    if (hit->gen == NULL && hit->body != NULL) {
+    if (hit->gen != NULL) {
+      it->ok = true;
+    } else if (hit->body != NULL) {
+      it->ok = true;
       it->body = strdup(hit->body);
-    } else if (hit->gen == NULL) {
+    } else {
       it->err.code = KM_ECLOUD;
       it->err.http_status = 400;
       snprintf(it->err.cloud_code, sizeof(it->err.cloud_code), "%s", hit->code);
@@ -273,45 +308,45 @@ static int f_call(km_pipeline_t *p, const char *product, const char *action,
   return 0;
 }
 
-static int f_journal(km_pipeline_t *p, const char *record_json) {
+static int f_console(km_pipeline_t *p, const json_t *request, km_jcall_cb cb,
+                     void *ud) {
+  (void)p;
+  (void)request;
+  (void)cb;
+  (void)ud;
+  return KM_ENOTSUP;
+}
+
+static int f_hook(km_pipeline_t *p, const char *name, const json_t *input,
+                  km_jcall_cb cb, void *ud) {
+  (void)p;
+  (void)name;
+  (void)input;
+  (void)cb;
+  (void)ud;
+  return KM_ENOENT; /* no operator hooks, no defaults */
+}
+
+static int f_journal(km_pipeline_t *p, const json_t *flat) {
   fh_t *fh = FH(p);
-  json_t *rec = json_loads(record_json, 0, NULL);
-  const char *type = json_string_value(json_object_get(rec, "type"));
-  if (!json_is_object(rec) || type == NULL) {
-    json_decref(rec);
-    return KM_EINVAL;
-  }
-  if (fh->journal_fail_at >= 0 && fh->journal_appends >= fh->journal_fail_at) {
-    json_decref(rec);
+  const char *type = json_string_value(json_object_get(flat, "type"));
+  if (!json_is_object(flat) || type == NULL) return KM_EINVAL;
+  if (fh->plan) return KM_EPERM;
+  if (fh->journal_fail_at >= 0 && fh->journal_appends >= fh->journal_fail_at)
     return KM_EJOURNAL;
-  }
   fh->journal_appends++;
-  const char *id = json_string_value(json_object_get(rec, "id"));
+  const char *id = json_string_value(json_object_get(flat, "id"));
   strs_push(&fh->events, xprintf("journal %s %s", type, id ? id : "-"));
-  json_object_set_new(rec, "account", json_string(f_get(p, "account")));
-  json_object_set_new(rec, "region", json_string(f_get(p, "region")));
+  json_t *rec = json_deep_copy(flat);
+  json_object_set_new(rec, "account", json_string(fh->t.account));
+  json_object_set_new(rec, "region", json_string(fh->t.region));
   strs_push(&fh->journal, json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS));
-  json_decref(rec);
+  json_array_append_new(fh->records, rec);
   return 0;
 }
 
-static int f_journal_replay(km_pipeline_t *p,
-                            void (*cb)(const char *record_json, void *ud),
-                            void *ud) {
-  fh_t *fh = FH(p);
-  for (size_t i = 0; i < fh->seeds.n; i++)
-    cb(fh->seeds.v[i], ud);
-  for (size_t i = 0; fh->replay_live && i < fh->journal.n; i++)
-    cb(fh->journal.v[i], ud);
-  return 0;
-}
-
-static void f_outcome(km_pipeline_t *p, const char *kind, const char *id,
-                      const char *outcome, const char *reason) {
-  fh_t *fh = FH(p);
-  strs_push(&fh->events, xprintf("outcome %s %s %s", kind, id, outcome));
-  strs_push(&fh->outcomes, xprintf("%s %s %s: %s", kind, id, outcome,
-                                   reason != NULL ? reason : ""));
+static const json_t *f_records(km_pipeline_t *p) {
+  return FH(p)->records;
 }
 
 static int f_timer(km_pipeline_t *p, uint64_t ms, void (*cb)(void *ud),
@@ -327,49 +362,81 @@ static int f_timer(km_pipeline_t *p, uint64_t ms, void (*cb)(void *ud),
   return 0;
 }
 
-static void f_stage_done(km_stage_run_t *run, int status, const km_err_t *err) {
-  fh_t *fh = ((runh_t *)(void *)run)->fh;
+/* "key id" / "secret id" of every failed resource of the model. */
+static void failed_set(const km_inv_t *inv, strs_t *out) {
+  for (size_t i = 0; i < inv->nkeys; i++)
+    if (inv->keys[i].verdict == KM_VERDICT_FAILED)
+      strs_push(out, xprintf("key %s", inv->keys[i].key_id));
+  for (size_t i = 0; i < inv->nsecrets; i++)
+    if (inv->secrets[i].verdict == KM_VERDICT_FAILED)
+      strs_push(out, xprintf("secret %s", inv->secrets[i].secret_name));
+}
+
+static void f_ended(km_sctx_t *c) {
+  fh_t *fh = FH(c->p);
+  /* What the stage marked failed, as the old outcome() reported it. */
+  const km_inv_t *inv = fh->inv;
+  for (size_t i = 0; i < inv->nkeys; i++) {
+    const km_inv_key_t *k = &inv->keys[i];
+    char *what = xprintf("key %s", k->key_id);
+    if (k->verdict == KM_VERDICT_FAILED &&
+        !strs_has(&fh->failed_before, what)) {
+      strs_push(&fh->events, xprintf("outcome %s failed", what));
+      strs_push(&fh->outcomes, xprintf("%s failed: %s", what,
+                                       k->reason != NULL ? k->reason : ""));
+    }
+    free(what);
+  }
+  for (size_t i = 0; i < inv->nsecrets; i++) {
+    const km_inv_secret_t *s = &inv->secrets[i];
+    char *what = xprintf("secret %s", s->secret_name);
+    if (s->verdict == KM_VERDICT_FAILED &&
+        !strs_has(&fh->failed_before, what)) {
+      strs_push(&fh->events, xprintf("outcome %s failed", what));
+      strs_push(&fh->outcomes, xprintf("%s failed: %s", what,
+                                       s->reason != NULL ? s->reason : ""));
+    }
+    free(what);
+  }
   fh->done_count++;
-  fh->done_status = status;
+  fh->done_status = c->status;
+  fh->done_blocked = c->blocked;
   memset(&fh->done_err, 0, sizeof(fh->done_err));
-  if (err != NULL) fh->done_err = *err;
-  strs_push(&fh->events, xprintf("done %d", status));
+  if (c->status < 0 || c->blocked) fh->done_err = c->err;
+  strs_push(&fh->events, xprintf("done %d", c->status));
 }
 
-static const char *f_doc_get(km_pipeline_t *p) {
-  return FH(p)->doc;
-}
-
-static int f_doc_set(km_pipeline_t *p, const char *json) {
-  json_t *j = json_loads(json, 0, NULL);
-  bool ok = json_is_object(j);
-  json_decref(j);
-  if (!ok) return KM_EINVAL;
-  fh_set_doc(FH(p), json);
-  return 0;
-}
-
-static const km_host_api_t api = {
-    .struct_size = sizeof(km_host_api_t),
-    .abi_major = KM_PLUGIN_ABI_MAJOR,
-    .abi_minor = KM_PLUGIN_ABI_MINOR,
+static const km_shost_t fake_shost = {
     .log = f_log,
-    .get = f_get,
     .call = f_call,
+    .console = f_console,
+    .hook = f_hook,
     .journal = f_journal,
-    .journal_replay = f_journal_replay,
-    .outcome = f_outcome,
+    .records = f_records,
     .timer = f_timer,
-    .stage_done = f_stage_done,
-    .doc_get = f_doc_get,
-    .doc_set = f_doc_set,
+    .ended = f_ended,
 };
 
-const km_host_api_t *fh_api(void) {
-  return &api;
-}
-
 /* ---- driving ---- */
+
+int fh_start(fh_t *fh, const km_stage_ops_t *ops, km_stage_t stage) {
+  if (!fh->inited || fh->ops != ops) {
+    if (fh->inited && fh->ops->fini != NULL) fh->ops->fini(fh->state);
+    fh->ops = ops;
+    fh->state = NULL;
+    km_err_t err;
+    memset(&err, 0, sizeof(err));
+    if (ops->init != NULL && ops->init(&fh->state, &err) < 0) return err.code;
+    fh->inited = true;
+  }
+  strs_clear(&fh->failed_before);
+  failed_set(fh->inv, &fh->failed_before);
+  km_sctx_t *c = km_sctx_new(&fake_shost, (km_pipeline_t *)(void *)fh, &fh->t,
+                             fh->inv, stage, fh->plan, false, ops->name);
+  int rc = ops->start(fh->state, c);
+  if (rc < 0) km_sctx_free(c);
+  return rc;
+}
 
 static item_t *take(fh_t *fh) {
   /* Answers first, in order; a timer only when no answer is waiting. */
@@ -398,10 +465,13 @@ size_t fh_drain(fh_t *fh) {
       it->tcb(it->ud);
     } else {
       fh->inflight--;
-      km_plugin_call_result_t res = {it->body != NULL ? 0 : it->err.code,
-                                     it->body,
-                                     it->body != NULL ? NULL : &it->err};
+      json_t *body = it->ok ? json_loads(it->body, 0, NULL) : NULL;
+      /* A body that is not JSON arrives as no object: the context turns
+       * it into KM_EPARSE, as for a real garbled answer. */
+      km_jres_t res = {it->ok ? 0 : it->err.code, body,
+                       it->ok ? NULL : &it->err};
       it->cb(&res, it->ud);
+      json_decref(body);
     }
     item_free(it);
     n++;
@@ -435,11 +505,12 @@ size_t fh_max_inflight(const fh_t *fh) {
 }
 
 void fh_seed_journal(fh_t *fh, const char *record_json) {
-  strs_push(&fh->seeds, strdup(record_json));
-}
-
-void fh_replay_live(fh_t *fh, bool on) {
-  fh->replay_live = on;
+  json_t *rec = json_loads(record_json, 0, NULL);
+  if (!json_is_object(rec)) {
+    fprintf(stderr, "fakehost: seed is not a JSON object: %s\n", record_json);
+    abort();
+  }
+  json_array_append_new(fh->records, rec);
 }
 
 size_t fh_njournal(const fh_t *fh) {
@@ -463,22 +534,16 @@ const char *fh_outcome_at(const fh_t *fh, size_t i) {
   return i < fh->outcomes.n ? fh->outcomes.v[i] : NULL;
 }
 
-const char *fh_doc(fh_t *fh) {
-  return fh->doc;
-}
-
-void fh_set_doc(fh_t *fh, const char *json) {
-  char *d = strdup(json);
-  free(fh->doc);
-  fh->doc = d;
-}
-
 int fh_done_count(const fh_t *fh) {
   return fh->done_count;
 }
 
 int fh_done_status(const fh_t *fh) {
   return fh->done_status;
+}
+
+bool fh_done_blocked(const fh_t *fh) {
+  return fh->done_blocked;
 }
 
 const km_err_t *fh_done_err(const fh_t *fh) {
@@ -491,6 +556,7 @@ void fh_reset_log(fh_t *fh) {
   strs_clear(&fh->outcomes);
   fh->done_count = 0;
   fh->done_status = 0;
+  fh->done_blocked = false;
   memset(&fh->done_err, 0, sizeof(fh->done_err));
   fh->max_inflight = 0;
 }

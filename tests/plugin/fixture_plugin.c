@@ -38,15 +38,12 @@ static int fix_init(const km_host_api_t *host, void **state, km_err_t *err) {
 
 static void fix_fini(void *state) {
   int *n = state;
-  if (n != NULL)
-    (*n)--;
+  if (n != NULL) (*n)--;
 }
 
-static int fix_start(void *state, km_stage_t stage, km_pipeline_t *p,
-                     km_stage_run_t *run) {
+static int fix_start(void *state, km_stage_t stage, km_stage_run_t *run) {
   (void)state;
   (void)stage;
-  (void)p;
   (void)run;
   return KM_ENOTSUP;
 }

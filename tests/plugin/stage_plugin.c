@@ -1,7 +1,10 @@
-/* A plugin for the engine's unit test: provides every stage, finishes each
- * one a millisecond later through host->timer, records the stages it ran in
- * the pipeline document ("trace"), and fails or blocks where the target's
- * settings say ("fail_at": stage name, "block": "true"). */
+/* A third-party plugin (ABI 2) for the engine's unit test: provides every
+ * stage, finishes each one a millisecond later through host->timer, logs
+ * "trace <stage>" for every stage it ran (the test reads the log), and
+ * fails or blocks where the pipeline's account name says: an account
+ * containing "fail-<stage>" fails that stage, one starting with "block" is
+ * blocked at preflight.  It also reads the model through the accessors in
+ * DISCOVER (an empty model at that point) to exercise them. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,46 +16,34 @@ static const char *names[] = {"discover", "preflight", "prepare", "migrate",
                               "restore",  "verify",    "observe"};
 
 typedef struct job_s {
-  km_pipeline_t *p;
   km_stage_run_t *run;
   km_stage_t stage;
 } job_t;
 
-/* Appends the stage name to the document's "trace" string. */
-static void trace(km_pipeline_t *p, const char *name) {
-  const char *doc = H->doc_get(p);
-  const char *t = strstr(doc, "\"trace\":\"");
-  char prev[512] = "";
-  if (t != NULL) {
-    t += 9;
-    const char *end = strchr(t, '"');
-    snprintf(prev, sizeof(prev), "%.*s", (int)(end - t), t);
-  }
-  char next[1024];
-  snprintf(next, sizeof(next), "{\"trace\":\"%s%s%s\"}", prev,
-           prev[0] ? "," : "", name);
-  H->doc_set(p, next);
-}
-
 static void finish(void *ud) {
   job_t *j = ud;
+  km_stage_run_t *run = j->run;
   const char *name = names[j->stage];
-  trace(j->p, name);
-  const char *fail_at = H->get(j->p, "fail_at");
-  const char *block = H->get(j->p, "block");
+  const km_plugin_settings_t *set = H->settings(run);
+  H->log(run, KM_PLOG_INFO, "trace %s", name);
+  char fail_at[64];
+  snprintf(fail_at, sizeof(fail_at), "fail-%s", name);
   km_err_t err;
   memset(&err, 0, sizeof(err));
-  if (j->stage == KM_STAGE_PREFLIGHT && block != NULL &&
-      strcmp(block, "true") == 0) {
+  if (j->stage == KM_STAGE_PREFLIGHT &&
+      strncmp(set->account, "block", 5) == 0) {
     snprintf(err.text, sizeof(err.text), "blocked by the fixture");
-    H->stage_done(j->run, KM_EPERM, &err);
-  } else if (fail_at != NULL && strcmp(fail_at, name) == 0) {
+    free(j);
+    H->stage_done(run, KM_STAGE_BLOCKED, &err);
+  } else if (strstr(set->account, fail_at) != NULL) {
+    err.code = KM_EIO;
     snprintf(err.text, sizeof(err.text), "fixture failure in %s", name);
-    H->stage_done(j->run, KM_EIO, &err);
+    free(j);
+    H->stage_done(run, KM_STAGE_FAILED, &err);
   } else {
-    H->stage_done(j->run, 0, NULL);
+    free(j);
+    H->stage_done(run, KM_STAGE_OK, NULL);
   }
-  free(j);
 }
 
 static int sp_init(const km_host_api_t *host, void **state, km_err_t *err) {
@@ -62,14 +53,24 @@ static int sp_init(const km_host_api_t *host, void **state, km_err_t *err) {
   return 0;
 }
 
-static int sp_start(void *state, km_stage_t stage, km_pipeline_t *p,
-                    km_stage_run_t *run) {
+static int sp_start(void *state, km_stage_t stage, km_stage_run_t *run) {
   (void)state;
+  const km_plugin_settings_t *set = H->settings(run);
+  if (set == NULL || set->struct_size < sizeof(*set) || set->account == NULL)
+    return KM_EINVAL;
+  if (stage == KM_STAGE_DISCOVER) {
+    km_plugin_key_t k;
+    memset(&k, 0, sizeof(k));
+    k.struct_size = sizeof(k);
+    if (H->key_count(run) != 0 || H->key_at(run, 0, &k) != KM_ENOENT)
+      return KM_EINVAL;
+  }
   job_t *j = calloc(1, sizeof(*j));
-  j->p = p;
   j->run = run;
   j->stage = stage;
-  return H->timer(p, 1, finish, j);
+  int rc = H->timer(run, 1, finish, j);
+  if (rc < 0) free(j);
+  return rc;
 }
 
 static const km_plugin_t desc = {

@@ -21,6 +21,9 @@
 
 #define HOOKS KM_TEST_DATA "/lua/"
 
+/* The hook files of a target, as the manifest gives them. */
+static const km_hookcfg_t none;
+
 static uv_loop_t loop;
 static fake_t fake;
 
@@ -53,8 +56,8 @@ static km_lua_t *new_lua(const char *lua_dir) {
 }
 
 /* Runs hook name and returns its result (owned), asserting success. */
-static json_t *hook_ok(km_lua_t *lua, const char *hooks, const char *name,
-                       const char *input) {
+static json_t *hook_ok(km_lua_t *lua, const km_hookcfg_t *hooks,
+                       const char *name, const char *input) {
   outcome_t o;
   memset(&o, 0, sizeof(o));
   assert_int_equal(km_lua_hook(lua, hooks, name, input, on_done, &o), 0);
@@ -65,8 +68,8 @@ static json_t *hook_ok(km_lua_t *lua, const char *hooks, const char *name,
   return o.body;
 }
 
-static outcome_t hook_fails(km_lua_t *lua, const char *hooks, const char *name,
-                            const char *input) {
+static outcome_t hook_fails(km_lua_t *lua, const km_hookcfg_t *hooks,
+                            const char *name, const char *input) {
   outcome_t o;
   memset(&o, 0, sizeof(o));
   assert_int_equal(km_lua_hook(lua, hooks, name, input, on_done, &o), 0);
@@ -134,14 +137,15 @@ static void test_default_instance(void **st) {
                       "kst-dest");
   json_decref(r);
   /* The operator's hook picks by free quota: a different instance. */
-  r = hook_ok(lua, "{\"default_instance\":\"" HOOKS "pick_most_free.lua\"}",
-              "default_instance", di_input);
+  static const km_hookcfg_t pick = {.default_instance =
+                                        HOOKS "pick_most_free.lua"};
+  r = hook_ok(lua, &pick, "default_instance", di_input);
   assert_json(r, "{\"instance\":\"kst-roomy\","
                  "\"reason\":\"most free key quota\"}");
   /* A choice that is not offered is refused, naming the file. */
-  outcome_t o =
-      hook_fails(lua, "{\"default_instance\":\"" HOOKS "bad_instance.lua\"}",
-                 "default_instance", di_input);
+  static const km_hookcfg_t bad = {.default_instance =
+                                       HOOKS "bad_instance.lua"};
+  outcome_t o = hook_fails(lua, &bad, "default_instance", di_input);
   assert_non_null(strstr(o.err.text, "kst-not-a-candidate is neither the "
                                      "destination nor one of the "
                                      "candidates"));
@@ -155,22 +159,21 @@ static void test_batches_and_post_check(void **st) {
   const char *batch = "{\"batch\":1,\"keys\":[\"key-1\"],\"secrets\":[],"
                       "\"instance\":\"kst-dest\",\"when\":\"now\"}";
   assert_json(hook_ok(lua, NULL, "before_batch", batch), "{\"accept\":true}");
-  assert_json(hook_ok(lua, "{\"post_check\":[]}", "after_batch", batch),
-              "{\"accept\":true}");
+  assert_json(hook_ok(lua, &none, "after_batch", batch), "{\"accept\":true}");
   const char *verify = "{\"region\":\"cn-hangzhou\",\"instance\":\"kst-dest\","
                        "\"keys\":[{\"id\":\"key-1\"},{\"id\":\"key-untagged\"}"
                        "],\"secrets\":[]}";
   /* No post_check configured (an empty list): the default passes. */
-  json_t *r = hook_ok(lua, "{\"post_check\":[]}", "post_check", verify);
+  json_t *r = hook_ok(lua, &none, "post_check", verify);
   assert_true(json_is_true(json_object_get(r, "passed")));
   assert_int_equal(json_array_size(json_object_get(r, "messages")), 0);
   assert_int_equal(json_array_size(json_object_get(r, "checks")), 1);
   json_decref(r);
   /* The default plus a failing file: all run, the verdict merges. */
-  r = hook_ok(lua,
-              "{\"post_check\":[\"" KM_SOURCE_DIR
-              "/lua/post_check.lua\",\"" HOOKS "post_fail.lua\"]}",
-              "post_check", verify);
+  static char *const two[] = {KM_SOURCE_DIR "/lua/post_check.lua",
+                              HOOKS "post_fail.lua"};
+  static const km_hookcfg_t merged = {.post_check = two, .npost_check = 2};
+  r = hook_ok(lua, &merged, "post_check", verify);
   assert_json(r, "{\"passed\":false,"
                  "\"messages\":[\"post_fail.lua: key key-1 lost its team "
                  "tag\"],"
@@ -179,10 +182,10 @@ static void test_batches_and_post_check(void **st) {
                  "{\"file\":\"" HOOKS "post_fail.lua\",\"passed\":false,"
                  "\"messages\":[\"key key-1 lost its team tag\"]}]}");
   /* The example hook of manifests/: a key without its team tag fails. */
-  r = hook_ok(lua,
-              "{\"post_check\":[\"" KM_SOURCE_DIR
-              "/manifests/hooks/post_check_tags.lua\"]}",
-              "post_check", verify);
+  static char *const tags[] = {KM_SOURCE_DIR
+                               "/manifests/hooks/post_check_tags.lua"};
+  static const km_hookcfg_t example = {.post_check = tags, .npost_check = 1};
+  r = hook_ok(lua, &example, "post_check", verify);
   assert_true(json_is_false(json_object_get(r, "passed")));
   json_t *msgs = json_object_get(r, "messages");
   assert_int_equal(json_array_size(msgs), 1);
@@ -196,12 +199,12 @@ static void test_batches_and_post_check(void **st) {
 static void test_shapes_and_missing(void **st) {
   (void)st;
   km_lua_t *lua = new_lua(NULL);
-  outcome_t o = hook_fails(lua, "{\"rotation\":\"" HOOKS "rotation_typo.lua\"}",
-                           "rotation", "{\"phase\":\"before\"}");
+  static const km_hookcfg_t typo = {.rotation = HOOKS "rotation_typo.lua"};
+  outcome_t o = hook_fails(lua, &typo, "rotation", "{\"phase\":\"before\"}");
   assert_non_null(strstr(o.err.text, "'change' must be true or false"));
   /* A configured file that went missing is an error, not the default. */
-  o = hook_fails(lua, "{\"rotation\":\"" HOOKS "gone.lua\"}", "rotation",
-                 "{\"phase\":\"before\"}");
+  static const km_hookcfg_t gone = {.rotation = HOOKS "gone.lua"};
+  o = hook_fails(lua, &gone, "rotation", "{\"phase\":\"before\"}");
   assert_non_null(strstr(o.err.text, "cannot open"));
   outcome_t never;
   memset(&never, 0, sizeof(never));
@@ -212,7 +215,7 @@ static void test_shapes_and_missing(void **st) {
   km_lua_free(lua);
   /* No default in this lua/ folder and nothing configured: KM_ENOENT. */
   lua = new_lua(KM_TEST_DATA "/lua");
-  assert_int_equal(km_lua_hook(lua, "{}", "rotation", "{}", on_done, &never),
+  assert_int_equal(km_lua_hook(lua, &none, "rotation", "{}", on_done, &never),
                    KM_ENOENT);
   km_lua_free(lua);
   assert_int_equal(never.calls, 0);
@@ -227,9 +230,10 @@ static void test_shapes_and_missing(void **st) {
   assert_int_equal(km_lua_check_syntax(HOOKS "gone.lua", &err), KM_ENOENT);
 
   size_t n;
-  char **dirs = km_lua_hook_dirs("{\"rotation\":\"/a/r.lua\",\"post_check\":"
-                                 "[\"/b/p.lua\",\"/a/q.lua\"]}",
-                                 &n);
+  static char *const pcs[] = {"/b/p.lua", "/a/q.lua"};
+  static const km_hookcfg_t spread = {
+      .rotation = "/a/r.lua", .post_check = pcs, .npost_check = 2};
+  char **dirs = km_lua_hook_dirs(&spread, &n);
   assert_int_equal(n, 2);
   assert_string_equal(dirs[0], "/a");
   assert_string_equal(dirs[1], "/b");
@@ -241,10 +245,11 @@ static void test_manifest_examples(void **st) {
   (void)st;
   km_lua_t *lua = new_lua(NULL);
 #define EX KM_SOURCE_DIR "/manifests/hooks/"
-  const char *hooks =
-      "{\"rotation\":\"" EX "rotation_audit.lua\","
-      "\"default_instance\":\"" EX "default_instance_keep.lua\","
-      "\"before_batch\":\"" EX "before_batch_window.lua\"}";
+  static const km_hookcfg_t cfg = {
+      .rotation = EX "rotation_audit.lua",
+      .default_instance = EX "default_instance_keep.lua",
+      .before_batch = EX "before_batch_window.lua"};
+  const km_hookcfg_t *hooks = &cfg;
   /* rotation_audit: the default's answer, except rds- secrets. */
   assert_json(hook_ok(lua, hooks, "rotation",
                       "{\"kind\":\"key\",\"id\":\"key-1\","
@@ -278,8 +283,18 @@ static void test_manifest_examples(void **st) {
   km_lua_free(lua);
 }
 
+/* What the engine's host->hook delivered (km_jcall_cb). */
+static void on_jdone(const km_jres_t *res, void *ud) {
+  outcome_t *o = ud;
+  o->calls++;
+  o->status = res->status;
+  if (res->status == 0) o->body = json_deep_copy(res->body);
+  if (res->err != NULL) o->err = *res->err;
+}
+
 /* host->hook on a hand-built pipeline in plan mode: the hook's write goes
- * through km__host_call, which refuses it before touching the network. */
+ * through the pipeline's call, which refuses it before touching the
+ * network. */
 static void test_host_hook_plan_mode(void **st) {
   (void)st;
   km_engine_t e;
@@ -292,12 +307,13 @@ static void test_host_hook_plan_mode(void **st) {
   p.t.account = "app-a";
   p.t.account_id = "1234567890123456";
   p.t.region = "cn-hangzhou";
-  p.t.settings = json_pack("{s:s}", "hooks",
-                           "{\"rotation\":\"" HOOKS "plan_write_only.lua\"}");
+  static const km_hookcfg_t plan_write = {.rotation =
+                                              HOOKS "plan_write_only.lua"};
+  p.t.hooks = &plan_write;
+  json_t *in = json_object();
   outcome_t o;
   memset(&o, 0, sizeof(o));
-  assert_int_equal(
-      km_engine_host_api()->hook(&p, "rotation", "{}", on_done, &o), 0);
+  assert_int_equal(km__engine_shost.hook(&p, "rotation", in, on_jdone, &o), 0);
   while (o.calls == 0)
     uv_run(&loop, UV_RUN_ONCE);
   assert_int_equal(o.status, 0);
@@ -308,14 +324,14 @@ static void test_host_hook_plan_mode(void **st) {
   /* No file and no default (KMSMIG_LUA_DIR points elsewhere): ENOENT. */
   setenv("KMSMIG_LUA_DIR", KM_TEST_DATA "/lua", 1);
   km_pipeline_t q = p;
-  q.t.settings = NULL;
-  assert_int_equal(
-      km_engine_host_api()->hook(&q, "before_batch", "{}", on_done, &o),
-      KM_ENOENT);
+  q.lua = NULL;
+  q.t.hooks = &none;
+  assert_int_equal(km__engine_shost.hook(&q, "before_batch", in, on_jdone, &o),
+                   KM_ENOENT);
   unsetenv("KMSMIG_LUA_DIR");
   km__host_hooks_close(&p);
   km__host_hooks_close(&q);
-  json_decref(p.t.settings);
+  json_decref(in);
 }
 
 int main(void) {

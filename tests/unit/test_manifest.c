@@ -52,9 +52,11 @@ static void test_demo_model(void **state) {
   assert_false(b->regions_overridden);
   assert_int_equal(b->regions.n, 2);
   assert_string_equal(b->regions.v[1], "cn-shanghai");
-  /* Positions point into the file, 1-based. */
-  assert_string_equal(b->pos.file, "manifests/demo.yaml");
-  assert_true(b->pos.line > 10);
+  /* Positions point into the file that holds the account (demo.yaml
+   * includes one file per account), 1-based. */
+  assert_string_equal(b->pos.file, "manifests/../accounts/demo/app-b.yaml");
+  assert_int_equal(b->pos.line, 2);
+  assert_int_equal(b->pos.col, 1);
 
   assert_int_equal(m->ninstances, 2);
   const km_mf_instance_t *hz = km_manifest_instance(m, "cn-hangzhou");
@@ -103,7 +105,7 @@ static void test_multi_account_includes(void **state) {
   assert_string_equal(m->accounts[1].name, "orders");
   assert_string_equal(m->accounts[2].name, "payments");
   assert_string_equal(m->accounts[2].pos.file,
-                      "manifests/../accounts/payments.yaml");
+                      "manifests/../accounts/acme/payments.yaml");
   assert_int_equal(m->accounts[2].pos.line, 3);
   assert_int_equal(m->accounts[2].pos.col, 1);
   /* orders has no credentials: the directory gives it the member role. */
@@ -164,10 +166,16 @@ static void test_all_errors_at_once(void **state) {
       KM_EMANIFEST);
   assert_null(m);
   assert_int_equal(d.nerrors, 3);
-  /* Sorted: the manifest's errors first, then the included file's. */
-  assert_int_equal(d.v[0].line, 15);
-  assert_int_equal(d.v[1].line, 32);
-  assert_string_equal(d.v[2].file,
+  /* Sorted: the manifest's errors first, then the included file's (the
+   * warnings, e.g. select not set, are not counted here). */
+  const km_diag_t *e[3];
+  size_t ne = 0;
+  for (size_t i = 0; i < d.n && ne < 3; i++)
+    if (d.v[i].level == KM_DIAG_ERROR) e[ne++] = &d.v[i];
+  assert_int_equal(ne, 3);
+  assert_int_equal(e[0]->line, 15);
+  assert_int_equal(e[1]->line, 32);
+  assert_string_equal(e[2]->file,
                       "tests/manifest/three-mistakes-accounts/app-b.yaml");
   km_diags_free(&d);
 }
@@ -263,6 +271,57 @@ static void test_value_parsers(void **state) {
   assert_false(km_manifest_region_mainland("ap-southeast-1"));
 }
 
+/* A manifest that says nothing about select leaves both modes unset (the
+ * rules then skip everything: fail closed), never "all-pending".  The
+ * manifest is demo.yaml without its select block, written to a temporary
+ * file with the includes made absolute. */
+static void test_select_absent_is_unset(void **state) {
+  (void)state;
+  assert_int_equal(chdir(KM_SOURCE_DIR), 0);
+  FILE *in = fopen("manifests/demo.yaml", "r");
+  assert_non_null(in);
+  char path[] = "/tmp/kmsmig-test-manifest-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  FILE *out = fdopen(fd, "w");
+  assert_non_null(out);
+  char line[512];
+  int skip = 0;
+  while (fgets(line, sizeof(line), in) != NULL) {
+    if (strncmp(line, "select:", 7) == 0) {
+      skip = 1;
+      continue;
+    }
+    if (skip && line[0] == ' ') continue;
+    skip = 0;
+    /* ../x relative to manifests/ is KM_SOURCE_DIR/x. */
+    char *rel = strstr(line, "../");
+    if (rel != NULL) {
+      fprintf(out, "%.*s%s/%s", (int)(rel - line), line, KM_SOURCE_DIR,
+              rel + 3);
+    } else {
+      fputs(line, out);
+    }
+  }
+  fclose(in);
+  fclose(out);
+  km_diags_t d;
+  km_manifest_t *m = load_ok(path, &d);
+  assert_int_equal(m->select.keys, KM_SEL_UNSET);
+  assert_int_equal(m->select.secrets, KM_SEL_UNSET);
+  assert_false(m->select.byok_present);
+  km_manifest_free(m);
+  km_diags_free(&d);
+  unlink(path);
+
+  /* And the demo itself selects all pending of both. */
+  m = load_ok("manifests/demo.yaml", &d);
+  assert_int_equal(m->select.keys, KM_SEL_ALL_PENDING);
+  assert_int_equal(m->select.secrets, KM_SEL_ALL_PENDING);
+  km_manifest_free(m);
+  km_diags_free(&d);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_demo_model),
@@ -271,6 +330,7 @@ int main(void) {
       cmocka_unit_test(test_all_errors_at_once),
       cmocka_unit_test(test_broken_files),
       cmocka_unit_test(test_value_parsers),
+      cmocka_unit_test(test_select_absent_is_unset),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

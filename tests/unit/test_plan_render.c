@@ -18,9 +18,14 @@
 
 #define NOW ((int64_t)1780272000) /* 2026-06-01T00:00:00Z */
 
+/* The manifest's select: everything pending, keys and secrets. */
+static const km_select_t all_pending = {.keys = KM_SEL_ALL_PENDING,
+                                        .secrets = KM_SEL_ALL_PENDING};
+
 static km_inv_t *pipeline(const char *account, const char *region,
                           const char *inst, km_inv_type_t type) {
   km_inv_t *inv = km_inv_new(account, "1234567890123456", region, inst);
+  inv->select = &all_pending;
   inv->instance_type = type;
   km_inv_set(&inv->image_version, "2.9.3");
   inv->auto_renew = 1;

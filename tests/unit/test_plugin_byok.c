@@ -1,5 +1,6 @@
-/* The `byok` plugin, loaded from build/plugins/byok.so through the real
- * loader and driven by the fake host (tests/plugin/fakehost.h) and a fake
+/* The `byok` stage (km_stage_byok), driven by the fake stage host
+ * (tests/plugin/fakehost.h) on a typed model and typed settings
+ * (select.byok as the manifest parsed it), and a fake
  * KMS that really unwraps what ImportKeyMaterial receives: material found
  * by KeyId in a private directory, wrapped for the public key of the SAME
  * GetParametersForImport answer as the token; the token and its public key
@@ -8,7 +9,7 @@
  * a region outside mainland China, missing or group-readable material, and
  * a material_expiry in the past; the 21-day rule from the journal; a failed
  * import leaving the key failed (never batched); and neither the token nor
- * the material ever in the journal, the document or an outcome. */
+ * the material ever in the journal, the model or an outcome. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,11 +26,9 @@
 
 #include "../plugin/fakehost.c"
 #include "byok/wrap.h"
+#include "manifest/manifest.h"
 #include "model/inventory.h"
-#include "plugin/loader.h"
 #include "util/util.h"
-
-#define BYOK_SO KM_BUILD_DIR "/plugins/byok.so"
 
 /* ---- the fake KMS side ---- */
 
@@ -94,10 +93,8 @@ static char *gen_import(const char *action, const char *const *params, size_t n,
 
 typedef struct t_s {
   fh_t *fh;
-  km_plugin_set_t *set;
-  const km_plugin_t *d;
-  void *state;
   char dir[64];
+  km_mf_select_t sel; /* select.byok of the manifest */
 } t_t;
 
 static void write_aes(const char *path, mode_t mode) {
@@ -111,17 +108,41 @@ static void write_aes(const char *path, mode_t mode) {
   chmod(path, mode);
 }
 
-static void settings(fh_t *fh, const char *dir, long long expiry,
-                     const char *keys) {
-  char *s = xprintf("{\"keys\":%s,\"material_dir\":\"%s\",\"algorithm\":"
-                    "\"RSAES_OAEP_SHA_256\",\"wrapping_key_format\":\"der\","
-                    "\"material_expiry\":%lld}",
-                    keys, dir, expiry);
-  fh_set(fh, "byok", s);
-  free(s);
+static void sel_clear(km_mf_select_t *sel) {
+  for (size_t i = 0; i < sel->byok_keys.n; i++)
+    free(sel->byok_keys.v[i]);
+  free(sel->byok_keys.v);
+  free(sel->byok_material_dir);
+  memset(sel, 0, sizeof(*sel));
 }
 
+/* select.byok: keys (NULL-terminated; none: every pending HSM BYOK key),
+ * material_dir, algorithm RSAES_OAEP_SHA_256, wrapping_key_format der,
+ * material_expiry (0: never). */
+static void settings(t_t *t, const char *dir, long long expiry,
+                     const char *const *keys) {
+  km_mf_select_t *sel = &t->sel;
+  sel_clear(sel);
+  sel->keys = KM_SEL_NONE;
+  sel->secrets = KM_SEL_NONE;
+  sel->byok_present = true;
+  for (size_t i = 0; keys != NULL && keys[i] != NULL; i++) {
+    sel->byok_keys.v =
+        realloc(sel->byok_keys.v, (sel->byok_keys.n + 1) * sizeof(char *));
+    sel->byok_keys.v[sel->byok_keys.n++] = strdup(keys[i]);
+  }
+  sel->byok_material_dir = strdup(dir);
+  sel->byok_algorithm = KM_MF_WRAP_RSAES_OAEP_SHA_256;
+  sel->byok_pem = false;
+  sel->byok_expiry = expiry;
+  fh_target(t->fh)->byok = sel;
+}
+
+/* The model after the rules: two HSM BYOK keys and a plain one. */
 static void set_doc(fh_t *fh, km_inv_type_t type, const char *region) {
+  km_target_t *tg = fh_target(fh);
+  tg->instance_type = type;
+  tg->region = region;
   km_inv_t *inv = km_inv_new("acct", "1", region, "kst-hzz-dest");
   inv->instance_type = type;
   static const char *const ids[] = {"key-rsa", "key-aes", "key-plain"};
@@ -136,20 +157,14 @@ static void set_doc(fh_t *fh, km_inv_type_t type, const char *region) {
     km_inv_key_decide(k, i < 2 ? KM_VERDICT_NEEDS_BYOK : KM_VERDICT_PENDING,
                       "key.byok_hsm", "rules");
   }
-  json_t *j = km_inv_to_json(inv);
-  char *s = json_dumps(j, JSON_COMPACT);
-  fh_set_doc(fh, s);
-  free(s);
-  json_decref(j);
-  km_inv_free(inv);
+  fh_set_inv(fh, inv);
 }
 
 static int setup(void **st) {
   t_t *t = calloc(1, sizeof(*t));
   memset(&cloud, 0, sizeof(cloud));
   t->fh = fh_new();
-  fh_set(t->fh, "instance_type", "hardware");
-  fh_replay_live(t->fh, true);
+  fh_target(t->fh)->instance_type = KM_INV_TYPE_HARDWARE;
   snprintf(t->dir, sizeof(t->dir), "/tmp/kmsmig-byok-XXXXXX");
   assert_non_null(mkdtemp(t->dir));
   char *p = xprintf("%s/key-rsa.pem", t->dir);
@@ -159,7 +174,7 @@ static int setup(void **st) {
   p = xprintf("%s/key-aes.bin", t->dir);
   write_aes(p, 0600);
   free(p);
-  settings(t->fh, t->dir, 0, "[]");
+  settings(t, t->dir, 0, NULL);
   set_doc(t->fh, KM_INV_TYPE_HARDWARE, "cn-hangzhou");
   cloud.priv = EVP_RSA_gen(2048);
   unsigned char *der = NULL;
@@ -168,19 +183,14 @@ static int setup(void **st) {
   OPENSSL_free(der);
   km_iso8601((int64_t)time(NULL) + 86400, cloud.texp);
   fh_generator(t->fh, "GetParametersForImport", gen_params, NULL);
-  t->set = km_plugin_set_new(fh_api());
-  memset(&err, 0, sizeof(err));
-  if (km_plugin_load(t->set, BYOK_SO, &t->d, &err) != 0)
-    fail_msg("cannot load %s: %s", BYOK_SO, err.text);
-  assert_ptr_equal(km_plugin_find(t->set, "byok", &t->state), t->d);
   *st = t;
   return 0;
 }
 
 static int teardown(void **st) {
   t_t *t = *st;
-  km_plugin_set_free(t->set);
   fh_free(t->fh);
+  sel_clear(&t->sel);
   char *cmd = xprintf("rm -rf '%s'", t->dir);
   assert_int_equal(system(cmd), 0);
   free(cmd);
@@ -196,41 +206,37 @@ static void import_ok(t_t *t) {
 }
 
 static int run_prepare(t_t *t) {
-  assert_int_equal(t->d->start(t->state, KM_STAGE_PREPARE, fh_pipeline(t->fh),
-                               fh_run(t->fh)),
-                   0);
+  assert_int_equal(fh_start(t->fh, &km_stage_byok, KM_STAGE_PREPARE), 0);
   fh_drain(t->fh);
   assert_int_equal(fh_done_count(t->fh), 1);
   return fh_done_status(t->fh);
 }
 
-static km_inv_t *doc_inv(fh_t *fh) {
-  json_t *j = json_loads(fh_doc(fh), 0, NULL);
-  km_inv_t *inv = NULL;
-  km_err_t err;
-  if (km_inv_from_json(j, &inv, &err) != 0) fail_msg("document: %s", err.text);
+/* The model as report.json shows it (owned text). */
+static char *doc_text(fh_t *fh) {
+  json_t *j = km_inv_to_json(fh_inv(fh));
+  char *s = json_dumps(j, JSON_COMPACT);
   json_decref(j);
-  return inv;
+  return s;
 }
 
 static km_verdict_t verdict(t_t *t, const char *id, char *reason, size_t n) {
-  km_inv_t *inv = doc_inv(t->fh);
-  km_inv_key_t *k = km_inv_find_key(inv, id);
+  km_inv_key_t *k = km_inv_find_key(fh_inv(t->fh), id);
   assert_non_null(k);
   km_verdict_t v = k->verdict;
   if (reason != NULL)
     snprintf(reason, n, "%s", k->reason != NULL ? k->reason : "");
-  km_inv_free(inv);
   return v;
 }
 
-/* Neither a token nor the raw material in the journal, document, outcomes. */
+/* Neither a token nor the raw material in the journal, model, outcomes. */
 static void assert_no_secrets(t_t *t) {
   assert_true(strlen(cloud.material_b64) > 40);
+  char *doc = doc_text(t->fh);
   for (int i = 0; i < cloud.ntok; i++) {
     for (size_t j = 0; j < fh_njournal(t->fh); j++)
       assert_null(strstr(fh_journal_at(t->fh, j), cloud.tokens[i]));
-    assert_null(strstr(fh_doc(t->fh), cloud.tokens[i]));
+    assert_null(strstr(doc, cloud.tokens[i]));
     for (size_t j = 0; j < fh_noutcomes(t->fh); j++)
       assert_null(strstr(fh_outcome_at(t->fh, j), cloud.tokens[i]));
   }
@@ -239,7 +245,8 @@ static void assert_no_secrets(t_t *t) {
     assert_null(strstr(fh_journal_at(t->fh, j), "ImportToken"));
     assert_null(strstr(fh_journal_at(t->fh, j), "EncryptedKeyMaterial"));
   }
-  assert_null(strstr(fh_doc(t->fh), cloud.material_b64));
+  assert_null(strstr(doc, cloud.material_b64));
+  free(doc);
 }
 
 /* ---- tests ---- */
@@ -278,7 +285,7 @@ static void test_token_reused_within_24h(void **st) {
   assert_int_equal(cloud.ntok, 2);
   fh_seed_journal(t->fh, "{\"type\":\"batch_done\",\"failed_keys\":"
                          "[\"key-rsa\",\"key-aes\"]}");
-  fh_replay_live(t->fh, false); /* the seed must follow the imports */
+  /* (the record follows the imports: one list, in order) */
   fh_t *fh = t->fh;
   fh_reset_log(fh);
   set_doc(fh, KM_INV_TYPE_HARDWARE, "cn-hangzhou");
@@ -298,7 +305,6 @@ static void test_expired_pair_replaced(void **st) {
   assert_int_equal(run_prepare(t), 0);
   fh_seed_journal(t->fh, "{\"type\":\"batch_done\",\"failed_keys\":"
                          "[\"key-rsa\",\"key-aes\"]}");
-  fh_replay_live(t->fh, false);
   fh_reset_log(t->fh);
   set_doc(t->fh, KM_INV_TYPE_HARDWARE, "cn-hangzhou");
   assert_int_equal(run_prepare(t), 0);
@@ -331,11 +337,9 @@ static void test_import_failure_not_batched(void **st) {
   assert_non_null(strstr(why, "same material"));
   assert_false(km_verdict_moves(KM_VERDICT_FAILED));
   assert_int_equal(verdict(t, "key-aes", NULL, 0), KM_VERDICT_PENDING);
-  km_inv_t *inv = doc_inv(t->fh);
-  km_inv_key_t *k = km_inv_find_key(inv, "key-rsa");
+  km_inv_key_t *k = km_inv_find_key(fh_inv(t->fh), "key-rsa");
   assert_string_equal(k->fail_code, "InvalidKeyMaterial");
   assert_string_equal(k->fail_request_id, "RID-BAD");
-  km_inv_free(inv);
   assert_int_equal(fh_count(t->fh, "outcome key key-rsa failed"), 1);
   assert_int_equal(fh_count(t->fh, "journal byok_imported key-rsa"), 0);
   assert_no_secrets(t);
@@ -360,7 +364,6 @@ static void test_refused_software_destination(void **st) {
 static void test_refused_outside_mainland(void **st) {
   t_t *t = *st;
   set_doc(t->fh, KM_INV_TYPE_HARDWARE, "cn-hongkong");
-  fh_set(t->fh, "region", "cn-hongkong");
   assert_int_equal(run_prepare(t), 0);
   assert_int_equal(fh_count(t->fh, "call "), 0);
   refused(t, "key-rsa", "mainland China");
@@ -383,7 +386,7 @@ static void test_refused_material(void **st) {
 
 static void test_refused_past_expiry(void **st) {
   t_t *t = *st;
-  settings(t->fh, t->dir, (long long)time(NULL) - 86400, "[]");
+  settings(t, t->dir, (long long)time(NULL) - 86400, NULL);
   assert_int_equal(run_prepare(t), 0);
   assert_int_equal(fh_count(t->fh, "call "), 0);
   refused(t, "key-rsa", "material_expiry");
@@ -393,7 +396,8 @@ static void test_refused_past_expiry(void **st) {
 static void test_not_selected_skipped(void **st) {
   t_t *t = *st;
   import_ok(t);
-  settings(t->fh, t->dir, 0, "[\"key-aes\"]");
+  static const char *const only_aes[] = {"key-aes", NULL};
+  settings(t, t->dir, 0, only_aes);
   assert_int_equal(run_prepare(t), 0);
   assert_int_equal(fh_count(t->fh, "call GetParametersForImport KeyId=key-rsa"),
                    0);
@@ -403,8 +407,8 @@ static void test_not_selected_skipped(void **st) {
 
 static void test_not_configured(void **st) {
   t_t *t = *st;
-  /* A setting that is not select.byok's object fails every BYOK key. */
-  fh_set(t->fh, "byok", "");
+  /* No select.byok in the manifest fails every BYOK key. */
+  fh_target(t->fh)->byok = NULL;
   fh_t *fh = t->fh;
   assert_int_equal(run_prepare(t), 0);
   assert_int_equal(fh_count(fh, "call "), 0);
@@ -444,15 +448,8 @@ static void test_restore_maps_console_errors(void **st) {
                     "current hardware BYOK key material is expired, please "
                     "reimport");
   km_inv_set(&k->fail_code, "Console.ByokMaterialExpired");
-  json_t *j = km_inv_to_json(inv);
-  char *s = json_dumps(j, JSON_COMPACT);
-  fh_set_doc(t->fh, s);
-  free(s);
-  json_decref(j);
-  km_inv_free(inv);
-  assert_int_equal(t->d->start(t->state, KM_STAGE_RESTORE, fh_pipeline(t->fh),
-                               fh_run(t->fh)),
-                   0);
+  fh_set_inv(t->fh, inv);
+  assert_int_equal(fh_start(t->fh, &km_stage_byok, KM_STAGE_RESTORE), 0);
   fh_drain(t->fh);
   assert_int_equal(fh_done_count(t->fh), 1);
   assert_int_equal(fh_done_status(t->fh), 0);

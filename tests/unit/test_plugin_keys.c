@@ -1,10 +1,10 @@
-/* The `keys` plugin, loaded from build/plugins/keys.so through the real
- * loader and driven by the fake host (tests/plugin/fakehost.h): discovery of
- * several pages of user and service keys into the document, a failing call
- * failing the stage with its Code and RequestId, rotation off journalled
- * BEFORE each call and only for rotation-Enabled keys that move, resume
- * from a journal of an earlier attempt (no second rotation_off, the
- * journalled interval restored), restore retries, and verification. */
+/* The `keys` stage (km_stage_keys), driven by the fake stage host
+ * (tests/plugin/fakehost.h) on a typed model: discovery of several pages of
+ * user and service keys into the model, a failing call failing the stage
+ * with its Code and RequestId, rotation off journalled BEFORE each call and
+ * only for rotation-Enabled keys that move, resume from a journal of an
+ * earlier attempt (no second rotation_off, the journalled interval
+ * restored), restore retries, and verification. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,59 +15,35 @@
 
 #include "../plugin/fakehost.c"
 #include "model/inventory.h"
-#include "plugin/loader.h"
+#include "stage/rotation.h"
 
-#define KEYS_SO KM_BUILD_DIR "/plugins/keys.so"
-/* plugins/common/kp.h RESTORE_ATTEMPTS: tries before giving up. */
-#define RESTORE_ATTEMPTS 4
+/* Tries of a failed restore before giving up. */
+#define RESTORE_ATTEMPTS KP_RESTORE_ATTEMPTS
 
 typedef struct t_s {
   fh_t *fh;
-  km_plugin_set_t *set;
-  const km_plugin_t *d;
-  void *state;
 } t_t;
 
 static int setup(void **st) {
   t_t *t = calloc(1, sizeof(*t));
   t->fh = fh_new();
-  t->set = km_plugin_set_new(fh_api());
-  km_err_t err;
-  memset(&err, 0, sizeof(err));
-  if (km_plugin_load(t->set, KEYS_SO, &t->d, &err) != 0)
-    fail_msg("cannot load %s: %s", KEYS_SO, err.text);
-  assert_ptr_equal(km_plugin_find(t->set, "keys", &t->state), t->d);
   *st = t;
   return 0;
 }
 
 static int teardown(void **st) {
   t_t *t = *st;
-  km_plugin_set_free(t->set);
   fh_free(t->fh);
   free(t);
   return 0;
 }
 
-/* Starts a stage, delivers everything, checks stage_done came once. */
+/* Starts a stage, delivers everything, checks the stage ended once. */
 static int run_stage(t_t *t, km_stage_t s) {
-  assert_int_equal(t->d->start(t->state, s, fh_pipeline(t->fh), fh_run(t->fh)),
-                   0);
+  assert_int_equal(fh_start(t->fh, &km_stage_keys, s), 0);
   fh_drain(t->fh);
   assert_int_equal(fh_done_count(t->fh), 1);
   return fh_done_status(t->fh);
-}
-
-static km_inv_t *doc_inv(fh_t *fh) {
-  json_t *j = json_loads(fh_doc(fh), 0, NULL);
-  km_inv_t *inv = NULL;
-  km_err_t err;
-  if (km_inv_from_json(j, &inv, &err) != 0) {
-    fprintf(stderr, "document: %s\n", fh_doc(fh));
-    fail_msg("document: %s", err.text);
-  }
-  json_decref(j);
-  return inv;
 }
 
 static const char *param(const char *const *params, size_t n, const char *k) {
@@ -154,15 +130,27 @@ static void cloud(fh_t *fh) {
 
 static void test_descriptor(void **st) {
   t_t *t = *st;
-  assert_string_equal(t->d->name, "keys");
-  assert_int_equal(t->d->abi_major, KM_PLUGIN_ABI_MAJOR);
-  assert_int_equal(t->d->struct_size, sizeof(km_plugin_t));
-  assert_int_equal(t->d->stages, KM_STAGE_BIT(KM_STAGE_DISCOVER) |
-                                     KM_STAGE_BIT(KM_STAGE_PREPARE) |
-                                     KM_STAGE_BIT(KM_STAGE_RESTORE) |
-                                     KM_STAGE_BIT(KM_STAGE_VERIFY));
-  assert_ptr_equal(km_plugin_for_stage(t->set, KM_STAGE_RESTORE, NULL), t->d);
-  assert_null(km_plugin_for_stage(t->set, KM_STAGE_MIGRATE, NULL));
+  assert_string_equal(km_stage_keys.name, "keys");
+  assert_non_null(km_stage_keys.version);
+  assert_int_equal(km_stage_keys.stages, KM_STAGE_BIT(KM_STAGE_DISCOVER) |
+                                             KM_STAGE_BIT(KM_STAGE_PREPARE) |
+                                             KM_STAGE_BIT(KM_STAGE_RESTORE) |
+                                             KM_STAGE_BIT(KM_STAGE_VERIFY));
+  /* A stage it does not provide is refused without ending anything. */
+  assert_int_equal(fh_start(t->fh, &km_stage_keys, KM_STAGE_MIGRATE),
+                   KM_ENOTSUP);
+  assert_int_equal(fh_done_count(t->fh), 0);
+  /* Built in: the run's provider list has it, before byok and migrate. */
+  km_stages_t *set = km_stages_new();
+  km_err_t err;
+  assert_int_equal(km_stages_add_builtin(set, &err), 0);
+  bool found = false;
+  for (size_t i = 0; i < km_stages_count(set); i++) {
+    void *state;
+    found |= km_stages_at(set, i, &state) == &km_stage_keys;
+  }
+  assert_true(found);
+  km_stages_free(set);
 }
 
 static void test_discover_pages(void **st) {
@@ -182,7 +170,7 @@ static void test_discover_pages(void **st) {
   assert_true(fh_max_inflight(t->fh) > 1);
   assert_true(fh_max_inflight(t->fh) <= 32);
 
-  km_inv_t *inv = doc_inv(t->fh);
+  km_inv_t *inv = fh_inv(t->fh);
   assert_int_equal(inv->nkeys, NUSER + NSERVICE);
   size_t service = 0, rotating = 0, migrated = 0;
   for (size_t i = 0; i < inv->nkeys; i++) {
@@ -204,7 +192,6 @@ static void test_discover_pages(void **st) {
   assert_string_equal(inv->instance_id, "kst-hzz-dest");
   /* Sorted for deterministic plans. */
   assert_string_equal(inv->keys[0].key_id, "key-s0");
-  km_inv_free(inv);
 }
 
 static void test_discover_failure(void **st) {
@@ -218,8 +205,6 @@ static void test_discover_failure(void **st) {
   assert_string_equal(e->cloud_code, "Forbidden.NoPermission");
   assert_string_equal(e->request_id, "RID-7");
   assert_non_null(strstr(e->text, "key-u007"));
-  /* No half inventory in the document. */
-  assert_string_equal(fh_doc(t->fh), "{}");
   /* Nothing new was sent once it failed: far fewer than every call. */
   assert_true(fh_count(t->fh, "call ") < 3 + 153 + 300);
 }
@@ -236,14 +221,9 @@ static void add_key(km_inv_t *inv, const char *id, km_verdict_t v,
   km_inv_key_decide(k, v, "test", NULL);
 }
 
+/* The model the stage works on (inv stolen). */
 static void set_doc(fh_t *fh, km_inv_t *inv) {
-  json_t *j = km_inv_to_json(inv);
-  json_object_set_new(j, "batches", json_array());
-  char *s = json_dumps(j, JSON_COMPACT);
-  fh_set_doc(fh, s);
-  free(s);
-  json_decref(j);
-  km_inv_free(inv);
+  fh_set_inv(fh, inv);
 }
 
 static km_inv_t *base_inv(void) {
@@ -295,13 +275,10 @@ static void test_prepare_journal_first(void **st) {
   assert_string_equal(iv, strcmp(id, "key-1") == 0 ? "31536000s" : "604800s");
   json_decref(rec);
 
-  km_inv_t *after = doc_inv(t->fh);
+  km_inv_t *after = fh_inv(t->fh);
   assert_true(km_inv_find_key(after, "key-1")->rotation_off);
   assert_true(km_inv_find_key(after, "key-4")->rotation_off);
   assert_false(km_inv_find_key(after, "key-3")->rotation_off);
-  km_inv_free(after);
-  /* Keys the inventory does not own survive the store. */
-  assert_non_null(strstr(fh_doc(t->fh), "\"batches\""));
 }
 
 static void test_prepare_failure(void **st) {
@@ -369,12 +346,11 @@ static void test_resume(void **st) {
   assert_true(fh_find(t->fh, "call UpdateRotationPolicy KeyId=key-7", 0) >= 0);
   assert_int_equal(fh_find(t->fh, "call UpdateRotationPolicy KeyId=key-1", 0),
                    -1);
-  km_inv_t *mid = doc_inv(t->fh);
+  km_inv_t *mid = fh_inv(t->fh);
   assert_true(km_inv_find_key(mid, "key-1")->rotation_off);
-  km_inv_free(mid);
 
-  /* RESTORE in the same process: the earlier attempt's records (replay)
-   * and this process's (key-4), each with its journalled interval. */
+  /* RESTORE in the same process: the earlier attempt's records and this
+   * attempt's (key-4), one list, each with its journalled interval. */
   fh_reset_log(t->fh);
   assert_int_equal(run_stage(t, KM_STAGE_RESTORE), 0);
   assert_int_equal(fh_count(t->fh, "call UpdateRotationPolicy"), 3);
@@ -393,14 +369,12 @@ static void test_resume(void **st) {
   }
   assert_int_equal(fh_find(t->fh, "call UpdateRotationPolicy KeyId=key-9", 0),
                    -1);
-  km_inv_t *after = doc_inv(t->fh);
+  km_inv_t *after = fh_inv(t->fh);
   assert_true(km_inv_find_key(after, "key-1")->rotation_restored);
   assert_true(km_inv_find_key(after, "key-4")->rotation_restored);
-  km_inv_free(after);
 
   /* A second RESTORE finds nothing left to do. */
   fh_reset_log(t->fh);
-  fh_replay_live(t->fh, true);
   assert_int_equal(run_stage(t, KM_STAGE_RESTORE), 0);
   assert_int_equal(fh_count(t->fh, "call "), 0);
 }
@@ -411,7 +385,7 @@ static void test_restore_retries(void **st) {
   fh_error(t->fh, "UpdateRotationPolicy", NULL, 2, "Rejected.Throttling",
            "RID-T");
   fh_answer(t->fh, "UpdateRotationPolicy", NULL, -1, "{\"RequestId\":\"R\"}");
-  /* No document at all: RESTORE works from the journal alone. */
+  /* An empty model: RESTORE works from the journal alone. */
   assert_int_equal(run_stage(t, KM_STAGE_RESTORE), 0);
   assert_int_equal(fh_count(t->fh, "call UpdateRotationPolicy"), 3);
   assert_int_equal(fh_count(t->fh, "timer "), 2);
@@ -445,11 +419,10 @@ static void test_restore_gives_up(void **st) {
                             "cn-hangzhou --KeyId key-1 "
                             "--EnableAutomaticRotation true "
                             "--RotationInterval 31536000s"));
-  km_inv_t *after = doc_inv(t->fh);
+  km_inv_t *after = fh_inv(t->fh);
   assert_true(km_inv_find_key(after, "key-1")->rotation_off);
   assert_false(km_inv_find_key(after, "key-1")->rotation_restored);
   assert_true(km_inv_find_key(after, "key-2")->rotation_restored);
-  km_inv_free(after);
 }
 
 /* ---- verify ---- */
@@ -493,11 +466,10 @@ static void test_verify_missing_instance(void **st) {
   /* Skipped keys are not verified; the service key is checked. */
   assert_int_equal(fh_find(t->fh, "call DescribeKey KeyId=key-3", 0), -1);
   assert_true(fh_find(t->fh, "call DescribeKey KeyId=key-s", 0) >= 0);
-  km_inv_t *after = doc_inv(t->fh);
+  km_inv_t *after = fh_inv(t->fh);
   assert_int_equal(km_inv_find_key(after, "key-2")->verdict, KM_VERDICT_FAILED);
   assert_int_equal(km_inv_find_key(after, "key-1")->verdict,
                    KM_VERDICT_MIGRATED);
-  km_inv_free(after);
 }
 
 static void test_verify_ok(void **st) {

@@ -9,17 +9,15 @@
 #include <cmocka.h>
 
 #include "plugin/loader.h"
+#include "stage/plugin_host.h"
 
 #define FIXDIR KM_BUILD_DIR "/tests/plugins/"
 
-static const km_host_api_t host = {
-    .struct_size = sizeof(km_host_api_t),
-    .abi_major = KM_PLUGIN_ABI_MAJOR,
-    .abi_minor = KM_PLUGIN_ABI_MINOR,
-};
+/* The host table every plugin gets (ABI 2). */
+static const km_host_api_t *const host = &km__plugin_host;
 
 static void expect_refused(const char *file, int code, const char *needle) {
-  km_plugin_set_t *set = km_plugin_set_new(&host);
+  km_plugin_set_t *set = km_plugin_set_new(host);
   km_err_t err;
   memset(&err, 0, sizeof(err));
   int rc = km_plugin_load(set, file, NULL, &err);
@@ -32,7 +30,7 @@ static void expect_refused(const char *file, int code, const char *needle) {
 
 static void test_good_plugin(void **st) {
   (void)st;
-  km_plugin_set_t *set = km_plugin_set_new(&host);
+  km_plugin_set_t *set = km_plugin_set_new(host);
   const km_plugin_t *d = NULL;
   km_err_t err;
   assert_int_equal(km_plugin_load(set, FIXDIR "fix_good.so", &d, &err), 0);
@@ -42,6 +40,8 @@ static void test_good_plugin(void **st) {
   assert_ptr_equal(km_plugin_for_stage(set, KM_STAGE_VERIFY, &state), d);
   assert_non_null(state);
   assert_int_equal(*(int *)state, 1);
+  /* ABI 2: start(state, stage, run); the fixture refuses every stage. */
+  assert_int_equal(d->start(state, KM_STAGE_VERIFY, NULL), KM_ENOTSUP);
   assert_null(km_plugin_for_stage(set, KM_STAGE_MIGRATE, NULL));
   assert_ptr_equal(km_plugin_find(set, "fixture", NULL), d);
   /* Same name twice is refused. */

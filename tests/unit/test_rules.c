@@ -18,9 +18,15 @@
 /* 2026-06-01T00:00:00Z: the clock of every test. */
 #define NOW ((int64_t)1780272000)
 
+/* The manifest's `keys: all-pending` and `secrets: all-pending`, which most
+ * tests use (inventories borrow their selection). */
+static const km_select_t all_pending = {.keys = KM_SEL_ALL_PENDING,
+                                        .secrets = KM_SEL_ALL_PENDING};
+
 static km_inv_t *mk(const char *region, km_inv_type_t type, const char *image) {
   km_inv_t *inv = km_inv_new("payments", "1234567890123456", region,
                              "kst-hzz6500a1b2c3d4e5f6");
+  inv->select = &all_pending;
   inv->instance_type = type;
   km_inv_set(&inv->image_version, image);
   inv->auto_renew = 1;
@@ -177,9 +183,12 @@ static void test_hsm_byok_regions(void **st) {
 static void test_selection(void **st) {
   (void)st;
   km_inv_t *inv = healthy();
-  inv->select.keys = KM_INV_SEL_LIST;
-  km_inv_strs_add(&inv->select.key_aliases, "alias/app-*");
-  km_inv_strs_add(&inv->select.key_ids, "key-by-id");
+  km_select_t sel;
+  memset(&sel, 0, sizeof(sel));
+  inv->select = &sel;
+  sel.keys = KM_SEL_LIST;
+  km_inv_strs_add(&sel.key_aliases, "alias/app-*");
+  km_inv_strs_add(&sel.key_ids, "key-by-id");
   km_inv_strs_add(&ukey(inv, "key-app")->aliases, "alias/app-orders");
   ukey(inv, "key-by-id");
   km_inv_strs_add(&ukey(inv, "key-other")->aliases, "alias/other");
@@ -188,8 +197,8 @@ static void test_selection(void **st) {
       &key(inv, "key-other-multi", "Enabled", "Aliyun_KMS", "SOFTWARE", 2)
            ->aliases,
       "alias/zzz");
-  inv->select.secrets = KM_INV_SEL_LIST;
-  km_inv_strs_add(&inv->select.secret_names, "db-*");
+  sel.secrets = KM_SEL_LIST;
+  km_inv_strs_add(&sel.secret_names, "db-*");
   secret(inv, "db-main", NULL);
   secret(inv, "web-token", NULL);
   eval(inv);
@@ -202,19 +211,88 @@ static void test_selection(void **st) {
   expect_secret(inv, "db-main", KM_VERDICT_PENDING, "secret.pending", NULL);
   expect_secret(inv, "web-token", KM_VERDICT_SKIPPED, "secret.not_selected",
                 "select.secrets");
-  inv->select.secrets = KM_INV_SEL_NONE;
+  sel.secrets = KM_SEL_NONE;
   eval(inv);
   expect_secret(inv, "db-main", KM_VERDICT_SKIPPED, "secret.not_selected",
                 NULL);
+  km_inv_free(inv);
+  km_select_free(&sel);
+}
+
+/* A manifest that does not say what to select selects nothing (fail
+ * closed): with no selection at all, and with one whose modes are unset,
+ * every key and secret that would move is skipped with the selection_unset
+ * rule, whose reason names the manifest field; nothing is pending. */
+static void check_unset(km_inv_t *inv) {
+  ukey(inv, "key-a");
+  km_inv_strs_add(&ukey(inv, "key-b")->aliases, "alias/app-b");
+  key(inv, "key-multi", "Enabled", "Aliyun_KMS", "SOFTWARE", 3);
+  km_inv_set(&ukey(inv, "key-moved")->dkms_instance_id,
+             "kst-hzz6500a1b2c3d4e5f6");
+  secret(inv, "s-cmk", "key-a");
+  secret(inv, "s-default", NULL);
+  km_inv_set(&secret(inv, "s-done", NULL)->dkms_instance_id,
+             "kst-hzz6500a1b2c3d4e5f6");
+  eval(inv);
+  expect_key(inv, "key-a", KM_VERDICT_SKIPPED, "key.selection_unset",
+             "select.keys");
+  expect_key(inv, "key-b", KM_VERDICT_SKIPPED, "key.selection_unset",
+             "select.keys");
+  /* A rule that says more about the key still comes first. */
+  expect_key(inv, "key-multi", KM_VERDICT_SKIPPED, "key.multi_version", NULL);
+  expect_key(inv, "key-moved", KM_VERDICT_DONE, "key.already_migrated", NULL);
+  expect_secret(inv, "s-cmk", KM_VERDICT_SKIPPED, "secret.selection_unset",
+                "select.secrets");
+  expect_secret(inv, "s-default", KM_VERDICT_SKIPPED, "secret.selection_unset",
+                "select.secrets");
+  expect_secret(inv, "s-done", KM_VERDICT_DONE, "secret.already_migrated",
+                NULL);
+  km_inv_counts_t c;
+  km_inv_count(inv, &c);
+  assert_int_equal(c.keys[KM_VERDICT_PENDING], 0);
+  assert_int_equal(c.keys[KM_VERDICT_NEEDS_BYOK], 0);
+  assert_int_equal(c.secrets[KM_VERDICT_PENDING], 0);
+  assert_int_equal(c.keys[KM_VERDICT_SKIPPED], 3);
+  assert_int_equal(c.secrets[KM_VERDICT_SKIPPED], 2);
+  /* Skipped, not blocked: the plan still runs and says why. */
+  assert_int_equal(c.blocking, 0);
+}
+
+static void test_selection_unset(void **st) {
+  (void)st;
+  km_inv_t *inv = healthy();
+  inv->select = NULL;
+  check_unset(inv);
+  km_inv_free(inv);
+
+  static const km_select_t unset = {.keys = KM_SEL_UNSET,
+                                    .secrets = KM_SEL_UNSET};
+  inv = healthy();
+  inv->select = &unset;
+  check_unset(inv);
+  km_inv_free(inv);
+
+  /* Only the kind left unset is skipped. */
+  static const km_select_t keys_only = {.keys = KM_SEL_ALL_PENDING,
+                                        .secrets = KM_SEL_UNSET};
+  inv = healthy();
+  inv->select = &keys_only;
+  ukey(inv, "key-a");
+  secret(inv, "s-default", NULL);
+  eval(inv);
+  expect_key(inv, "key-a", KM_VERDICT_PENDING, "key.pending", NULL);
+  expect_secret(inv, "s-default", KM_VERDICT_SKIPPED, "secret.selection_unset",
+                "select.secrets");
   km_inv_free(inv);
 }
 
 static void test_secret_rules(void **st) {
   (void)st;
   km_inv_t *inv = healthy();
-  inv->select.keys = KM_INV_SEL_LIST;
-  km_inv_strs_add(&inv->select.key_ids, "key-sel");
-  km_inv_strs_add(&inv->select.key_ids, "key-multi");
+  km_select_t sel = {.keys = KM_SEL_LIST, .secrets = KM_SEL_ALL_PENDING};
+  inv->select = &sel;
+  km_inv_strs_add(&sel.key_ids, "key-sel");
+  km_inv_strs_add(&sel.key_ids, "key-multi");
   ukey(inv, "key-sel");
   ukey(inv, "key-unsel");
   key(inv, "key-multi", "Enabled", "Aliyun_KMS", "SOFTWARE", 4);
@@ -259,6 +337,7 @@ static void test_secret_rules(void **st) {
   km_inv_count(inv, &c);
   assert_int_equal(c.blocking, 4);
   km_inv_free(inv);
+  km_select_free(&sel);
 }
 
 static void test_instance_rules(void **st) {
@@ -483,6 +562,7 @@ int main(void) {
       cmocka_unit_test(test_key_rules),
       cmocka_unit_test(test_hsm_byok_regions),
       cmocka_unit_test(test_selection),
+      cmocka_unit_test(test_selection_unset),
       cmocka_unit_test(test_secret_rules),
       cmocka_unit_test(test_instance_rules),
       cmocka_unit_test(test_quota_across_pipelines),

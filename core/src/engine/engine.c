@@ -416,8 +416,7 @@ void km_engine_stop(km_engine_t *e) {
   schedule(e);
 }
 
-static void on_kick_closed(uv_handle_t *h) {
-  km_engine_t *e = h->data;
+static void engine_release(km_engine_t *e) {
   for (size_t i = 0; i < e->n; i++) {
     km__host_hooks_close(&e->p[i]);
     json_decref(e->p[i].records);
@@ -426,6 +425,20 @@ static void on_kick_closed(uv_handle_t *h) {
   free(e->accts);
   free(e->p);
   free(e);
+}
+
+void km__unpend(km_pipeline_t *p) {
+  km_engine_t *e = p->e;
+  p->pending--;
+  if (--e->pending == 0 && e->closed) engine_release(e);
+}
+
+static void on_kick_closed(uv_handle_t *h) {
+  km_engine_t *e = h->data;
+  e->closed = true;
+  /* Answers still in flight (the run ended, its calls had not) free the
+   * engine with the last of them (km__unpend). */
+  if (e->pending == 0) engine_release(e);
 }
 
 void km_engine_free(km_engine_t *e) {

@@ -58,10 +58,10 @@ static void call_finish(call_t *c, int status, const json_t *body,
   km_jres_t res = {status, body, err};
   km_pipeline_t *p = c->p;
   c->cb(&res, c->ud);
-  p->pending--;
   km_params_free(&c->params);
   free(c->action);
   free(c);
+  km__unpend(p);
 }
 
 static void on_acs_done(const km_acs_result_t *res, void *ud) {
@@ -149,7 +149,7 @@ static int start_call(km_pipeline_t *p, const char *account_id,
     free(c);
     return rc;
   }
-  p->pending++;
+  km__pend(p);
   return 0;
 }
 
@@ -277,9 +277,10 @@ static void on_ptimer_closed(uv_handle_t *h) {
 
 static void on_ptimer(uv_timer_t *t) {
   ptimer_t *pt = t->data;
-  pt->p->pending--;
+  km_pipeline_t *p = pt->p;
   pt->cb(pt->ud);
   uv_close((uv_handle_t *)&pt->t, on_ptimer_closed);
+  km__unpend(p);
 }
 
 static int h_timer(km_pipeline_t *p, uint64_t ms, void (*cb)(void *ud),
@@ -291,7 +292,7 @@ static int h_timer(km_pipeline_t *p, uint64_t ms, void (*cb)(void *ud),
   uv_timer_init(p->e->o.loop, &pt->t);
   pt->t.data = pt;
   uv_timer_start(&pt->t, on_ptimer, ms, 0);
-  p->pending++;
+  km__pend(p);
   return 0;
 }
 
@@ -318,9 +319,10 @@ typedef struct console_s {
 
 static void on_console(const km_jres_t *res, void *ud) {
   console_t *c = ud;
-  c->p->pending--;
+  km_pipeline_t *p = c->p;
   c->cb(res, c->ud);
   free(c);
+  km__unpend(p);
 }
 
 static int h_console(km_pipeline_t *p, const json_t *request, km_jcall_cb cb,
@@ -339,7 +341,7 @@ static int h_console(km_pipeline_t *p, const json_t *request, km_jcall_cb cb,
     free(c);
     return rc;
   }
-  p->pending++;
+  km__pend(p);
   return 0;
 }
 

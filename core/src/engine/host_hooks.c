@@ -60,18 +60,20 @@ static void on_hook(const km_plugin_call_result_t *res, void *ud) {
                                  "object");
       r.status = KM_ELUA;
       r.err = &err;
-      h->p->pending--;
       h->cb(&r, h->ud);
       json_decref(out);
+      km_pipeline_t *p = h->p;
       free(h);
+      km__unpend(p);
       return;
     }
     r.body = out;
   }
-  h->p->pending--;
   h->cb(&r, h->ud);
   json_decref(out);
+  km_pipeline_t *p = h->p;
   free(h);
+  km__unpend(p);
 }
 
 int km__host_hook(km_pipeline_t *p, const char *name, const json_t *input,
@@ -89,7 +91,7 @@ int km__host_hook(km_pipeline_t *p, const char *name, const json_t *input,
     free(h);
     return rc;
   }
-  p->pending++;
+  km__pend(p);
   return 0;
 }
 

@@ -61,7 +61,19 @@ struct km_engine_s {
   uv_idle_t kick; /* defers starts and transitions out of callers' stacks */
   bool kick_active;
   bool kick_closed;
+  bool closed;    /* km_engine_free ran and the kick handle is closed */
+  size_t pending; /* host calls and timers of every pipeline in flight */
 };
+
+/* A host call or timer of p started / ended.  The engine is freed only
+ * when it has been closed and nothing is pending, so an answer that
+ * arrives during teardown never finds its pipeline freed: call km__unpend
+ * after the callback, as the last thing that touches p. */
+static inline void km__pend(km_pipeline_t *p) {
+  p->pending++;
+  p->e->pending++;
+}
+void km__unpend(km_pipeline_t *p);
 
 /* host.c: the stage host of the engine. */
 extern const km_shost_t km__engine_shost;

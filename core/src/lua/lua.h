@@ -70,8 +70,9 @@ typedef struct km_lua_opts_s {
 #define KM_LUA_DEFAULT_MS 120000u
 #define KM_LUA_DEFAULT_MEMORY (64u * 1024u * 1024u)
 
-/* The built-in hook folder: $KMSMIG_LUA_DIR, else KM_SOURCE_DIR "/lua".
- * Borrowed (static or environment storage). */
+/* The built-in hook folder: $KMSMIG_LUA_DIR, else lua/ of the binary's
+ * own prefix or build tree (km_path_data).  Borrowed (static or
+ * environment storage). */
 const char *km_lua_default_dir(void);
 
 /* Creates a runtime (owned; free with km_lua_free).  Cheap: the lua_State

@@ -23,6 +23,7 @@
 #include <lualib.h>
 
 #include "lua/priv.h"
+#include "util/paths.h"
 #include "util/util.h"
 
 /* ---- registry references, counted ---- */
@@ -48,7 +49,15 @@ long km_lua_live_refs(void) {
 const char *km_lua_default_dir(void) {
   const char *env = getenv("KMSMIG_LUA_DIR");
   if (env != NULL && env[0] != '\0') return env;
-  return KM_SOURCE_DIR "/lua";
+  /* Found once, relative to the binary (util/paths.c): an installed or
+   * copied kmsmig uses the hooks of its own prefix.  Kept for the process's
+   * life (one string). */
+  static char *dir;
+  if (dir == NULL) {
+    dir = km_path_data("lua");
+    if (dir == NULL) dir = km_xstrdup(KM_SOURCE_DIR "/lua");
+  }
+  return dir;
 }
 
 /* ---- allocator ---- */

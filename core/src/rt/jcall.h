@@ -10,7 +10,9 @@
 #include "kmsmig/errors.h"
 
 /* status 0: body is the answer (borrowed for the callback; json_incref to
- * keep it).  status < 0: err (borrowed, may be NULL) says why; body NULL. */
+ * keep it).  status < 0: err (borrowed, may be NULL) says why; body is the
+ * error answer where one carries detail (the console's Problems list),
+ * else NULL. */
 typedef struct km_jres_s {
   int status;
   const json_t *body;

@@ -292,6 +292,8 @@ void kp_call_as(km_sctx_t *c, const char *account, const char *product,
   c->hold++;
   pump(c);
   c->hold--;
+  /* A refused call may have ended the stage from inside pump. */
+  if (c->ended) maybe_drain(c);
 }
 
 void kp_call(km_sctx_t *c, const char *action, const char *const *params,

@@ -1,8 +1,10 @@
 /* Third-party plugins as stage providers (stage/plugin_host.h): the
  * km_host_api_t of ABI 2 implemented on the stage context.
  *
- * A plugin gets a run handle per stage start (km_stage_run_t, owned here and
- * freed with the context).  Everything it calls goes through the context:
+ * A plugin gets a run handle per stage start (km_stage_run_t, owned here).
+ * A handle outlives its stage (it is freed with the plugin), so a plugin
+ * that calls the host after stage_done is refused instead of reaching
+ * freed memory: small, and only for plugins that are loaded.  Everything it calls goes through the context:
  * the same fan-out, rate limits, plan-mode refusals and journal as the
  * built-in stages.  The model is shown through view structs filled from
  * the typed inventory; cloud answers and journal records are the only text
@@ -15,16 +17,18 @@
 #include "stage/plugin_host.h"
 #include "util/util.h"
 
+struct km_stage_run_s {
+  km_sctx_t *c; /* valid until done */
+  km_plugin_settings_t set;
+  bool done;
+  struct km_stage_run_s *next;
+};
+
 struct km__ext_s {
   const km_plugin_t *d;
   void *pstate;
   km_stage_ops_t ops;
-};
-
-struct km_stage_run_s {
-  km_sctx_t *c;
-  km_plugin_settings_t set;
-  bool done;
+  km_stage_run_t *runs; /* every run handle given out */
 };
 
 /* ---- host functions ---- */
@@ -290,14 +294,11 @@ static int ext_start(void *state, km_sctx_t *c) {
       .driver = c->sim ? "sim" : "console",
       .run_id = t->run_id,
   };
-  c->ud = run;
-  c->free_ud = free;
+  run->next = x->runs;
+  x->runs = run;
   int rc = x->d->start(x->pstate, c->stage, run);
-  if (rc < 0) {
-    c->ud = NULL;
-    c->free_ud = NULL;
-    free(run);
-  }
+  /* A refused start never ends the context: the handle is spent. */
+  if (rc < 0) run->done = true;
   return rc;
 }
 
@@ -317,5 +318,10 @@ const km_stage_ops_t *km__ext_ops(km__ext_t *x) {
 }
 
 void km__ext_free(km__ext_t *x) {
+  while (x->runs != NULL) {
+    km_stage_run_t *r = x->runs;
+    x->runs = r->next;
+    free(r);
+  }
   free(x); /* the plugin's fini runs in km_plugin_set_free */
 }

@@ -281,6 +281,11 @@ static void restore_failed(km_sctx_t *r, item_t *it, const kp_res_t *res) {
            "be turned back on after %d attempt(s): %s; restore it by hand: %s",
            k->kind, it->id, it->attempts, buf, cmd);
   kp_log(r, KM_LOG_ERROR, "%s", why);
+  /* The resource itself needs the operator: the report names it, with the
+   * command; --rerun-failed tries the restore again from the journal. */
+  kp_resource_failed(r, k->kind, it->id, "run.rotation_restore_failed", why,
+                     res != NULL ? kp_res_code(res) : km_err_name(KM_EJOURNAL),
+                     res != NULL ? res->request_id : NULL);
   if (c->nfailed == 0) snprintf(c->first_cmd, sizeof(c->first_cmd), "%s", cmd);
   size_t len = strlen(c->failed_list);
   snprintf(c->failed_list + len, sizeof(c->failed_list) - len, "%s%s (%s)",

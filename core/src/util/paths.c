@@ -99,7 +99,8 @@ static const char *exe_dir(void) {
 /* path is dir itself or below it. */
 static bool under(const char *path, const char *dir) {
   size_t dl = strlen(dir);
-  while (dl > 1 && dir[dl - 1] == '/') dl--;
+  while (dl > 1 && dir[dl - 1] == '/')
+    dl--;
   return strncmp(path, dir, dl) == 0 && (path[dl] == '\0' || path[dl] == '/');
 }
 
