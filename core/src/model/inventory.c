@@ -152,6 +152,8 @@ void km_inv_free(km_inv_t *inv) {
   km_inv_strs_free(&inv->hook_notes);
   km_strmap_free(inv->kidx);
   km_strmap_free(inv->sidx);
+  km_strmap_free(inv->didx);
+  km_strmap_free(inv->dpairs);
   free(inv->inst.instance_id);
   free(inv->inst.instance_name);
   free(inv->inst.status);
@@ -255,22 +257,46 @@ km_inv_secret_t *km_inv_add_secret(km_inv_t *inv, const char *name) {
   return s;
 }
 
-static bool str_eq(const char *a, const char *b) {
-  if (a == NULL || b == NULL) return a == b;
-  return strcmp(a, b) == 0;
+/* name → first entry, and "name\naccount" pairs (duplicates ignored). */
+static void dest_index(const km_inv_t *inv) {
+  km_inv_t *w = (km_inv_t *)inv;
+  if (w->didx != NULL) return;
+  w->didx = km_strmap_new(inv->ndest);
+  w->dpairs = km_strmap_new(inv->ndest);
+  for (size_t i = 0; i < inv->ndest; i++) {
+    const km_inv_dest_secret_t *d = &inv->dest_secrets[i];
+    km_strmap_put(w->didx, d->name, i);
+    char *k = km_xasprintf("%s\n%s", d->name, d->account ? d->account : "");
+    km_strmap_put(w->dpairs, k, i);
+    free(k);
+  }
+}
+
+const km_inv_dest_secret_t *km_inv_find_dest(const km_inv_t *inv,
+                                             const char *name) {
+  size_t i;
+  if (name == NULL) return NULL;
+  dest_index(inv);
+  return km_strmap_get(inv->didx, name, &i) ? &inv->dest_secrets[i] : NULL;
 }
 
 void km_inv_add_dest_secret(km_inv_t *inv, const char *name,
                             const char *account) {
   if (account == NULL) account = inv->account;
-  for (size_t i = 0; i < inv->ndest; i++)
-    if (strcmp(inv->dest_secrets[i].name, name) == 0 &&
-        str_eq(inv->dest_secrets[i].account, account))
-      return;
+  dest_index(inv);
+  char *k = km_xasprintf("%s\n%s", name, account ? account : "");
+  size_t i;
+  if (km_strmap_get(inv->dpairs, k, &i)) {
+    free(k);
+    return;
+  }
   km_inv_dest_secret_t *d =
       grow((void **)&inv->dest_secrets, &inv->ndest, &inv->capdest, sizeof(*d));
   d->name = km_xstrdup(name);
   km_inv_set(&d->account, account);
+  km_strmap_put(inv->dpairs, k, inv->ndest - 1);
+  km_strmap_put(inv->didx, d->name, inv->ndest - 1);
+  free(k);
 }
 
 void km_inv_add_issue(km_inv_t *inv, const char *rule, km_verdict_t verdict,
@@ -330,7 +356,9 @@ static int cmp_dest(const void *a, const void *b) {
 void km_inv_sort(km_inv_t *inv) {
   km_strmap_free(inv->kidx);
   km_strmap_free(inv->sidx);
-  inv->kidx = inv->sidx = NULL;
+  km_strmap_free(inv->didx);
+  km_strmap_free(inv->dpairs);
+  inv->kidx = inv->sidx = inv->didx = inv->dpairs = NULL;
   if (inv->nkeys > 1) qsort(inv->keys, inv->nkeys, sizeof(*inv->keys), cmp_key);
   for (size_t i = 0; i < inv->nkeys; i++)
     if (inv->keys[i].aliases.n > 1)

@@ -190,7 +190,7 @@ typedef struct km_inv_s {
   char *default_choice;     /* default_instance hook: "" keeps the current */
   km_inv_strs_t hook_notes; /* one line per decision */
   /* private: hash indexes (see the file comment) */
-  struct km_strmap_s *kidx, *sidx;
+  struct km_strmap_s *kidx, *sidx, *didx, *dpairs;
 } km_inv_t;
 
 /* New empty inventory (owned; free with km_inv_free).  Strings borrowed,
@@ -209,6 +209,9 @@ km_inv_secret_t *km_inv_add_secret(km_inv_t *inv, const char *name);
  * NULL for "this account").  Duplicates of the same pair are ignored. */
 void km_inv_add_dest_secret(km_inv_t *inv, const char *name,
                             const char *account);
+/* The first destination secret called name (borrowed), or NULL. */
+const km_inv_dest_secret_t *km_inv_find_dest(const km_inv_t *inv,
+                                             const char *name);
 /* Adds a pipeline-level issue (strings borrowed, copied). */
 void km_inv_add_issue(km_inv_t *inv, const char *rule, km_verdict_t verdict,
                       const char *message);

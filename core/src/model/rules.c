@@ -586,11 +586,9 @@ static const km_rule_t *first_match(km_rule_scope_t scope,
 }
 
 static const char *dup_owner(const km_inv_t *inv, const char *name) {
-  for (size_t i = 0; i < inv->ndest; i++)
-    if (strcmp(inv->dest_secrets[i].name, name) == 0)
-      return inv->dest_secrets[i].account ? inv->dest_secrets[i].account
-                                          : inv->account;
-  return NULL;
+  const km_inv_dest_secret_t *d = km_inv_find_dest(inv, name);
+  if (d == NULL) return NULL;
+  return d->account ? d->account : inv->account;
 }
 
 int km_rules_eval(km_inv_t *inv, int64_t now, km_err_t *err) {

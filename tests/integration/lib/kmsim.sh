@@ -33,10 +33,29 @@ start_kmsim() {
 }
 
 demo_manifest() {
-  sed -e "s#127.0.0.1:18443#127.0.0.1:$KMSIM_PORT#" \
-      -e "s#ca_file: ../sim/tls/ca.pem#ca_file: $KM_SRC/sim/tls/ca.pem#" \
-      -e "s#include: \.\./accounts/#include: $KM_SRC/accounts/#" \
-      "$1" >"$2"
+  # The accounts the example includes from accounts/ are written inline, so
+  # a test can change an account the way an operator edits a copy.
+  python3 - "$1" "$2" "$KMSIM_PORT" "$KM_SRC" <<'PY'
+import os, re, sys
+src, dst, port, top = sys.argv[1:5]
+base = os.path.dirname(os.path.abspath(src))
+out = []
+for line in open(src):
+    m = re.match(r"^(\s*)- include: (\S+\.yaml)\s*$", line)
+    if m and "*" not in m.group(2):
+        body = [l.rstrip("\n") for l in open(os.path.join(base, m.group(2)))
+                if l.strip() and not l.lstrip().startswith("#")]
+        pad = m.group(1)
+        out.append(pad + "- " + body[0] + "\n")
+        out += [pad + "  " + l + "\n" for l in body[1:]]
+        continue
+    out.append(line)
+s = "".join(out)
+s = s.replace("127.0.0.1:18443", "127.0.0.1:" + port)
+s = s.replace("ca_file: ../sim/tls/ca.pem", "ca_file: " + top + "/sim/tls/ca.pem")
+s = re.sub(r"include: \.\./accounts/", "include: " + top + "/accounts/", s)
+open(dst, "w").write(s)
+PY
 }
 
 kmsim_get() {
