@@ -208,15 +208,21 @@ static void run_stage_provider(km_pipeline_t *p) {
   }
 }
 
+/* The pipeline's error record, created on first use. */
+static km_err_t *perr(km_pipeline_t *p) {
+  if (p->err == NULL) p->err = km_xcalloc(1, sizeof(*p->err));
+  return p->err;
+}
+
 static void stage_blocked(km_pipeline_t *p, const km_err_t *err) {
   p->blocked = true;
-  if (err != NULL) p->err = *err;
-  p->err.code = KM_EBLOCKED;
-  if (p->err.text[0] == '\0')
-    km__err_set(&p->err, KM_EBLOCKED, "blocked by %s",
-                km_stage_name(p->stage));
+  km_err_t *pe = perr(p);
+  if (err != NULL) *pe = *err;
+  pe->code = KM_EBLOCKED;
+  if (pe->text[0] == '\0')
+    km__err_set(pe, KM_EBLOCKED, "blocked by %s", km_stage_name(p->stage));
   km_log(KM_LOG_WARN, "%s %s: blocked: %s", p->t.account, p->t.region,
-         p->err.text);
+         pe->text);
   progress(p, "blocked");
 }
 
@@ -235,14 +241,15 @@ void km__pipeline_stage_ended(km_pipeline_t *p, int status, bool blocked,
   }
   if (status < 0 && !p->failed) {
     p->failed = true;
+    km_err_t *pe = perr(p);
     if (err != NULL)
-      p->err = *err;
+      *pe = *err;
     else
-      km__err_set(&p->err, status, "%s failed: %s", km_stage_name(p->stage),
+      km__err_set(pe, status, "%s failed: %s", km_stage_name(p->stage),
                   km_strerror(status));
-    if (p->err.code == 0) p->err.code = status;
+    if (pe->code == 0) pe->code = status;
     km_log(KM_LOG_ERROR, "%s %s: %s failed: %s", p->t.account, p->t.region,
-           km_stage_name(p->stage), p->err.text);
+           km_stage_name(p->stage), pe->text);
     progress(p, "failed");
     if (p->stage != KM_STAGE_RESTORE) {
       /* Skip the other providers of this stage. */
@@ -263,10 +270,12 @@ void km__engine_stage_done(km_pipeline_t *p, int status, bool blocked,
   p->cur = NULL;
   p->end_status = status;
   p->end_blocked = blocked;
-  if (err != NULL)
-    p->end_err = *err;
-  else
-    memset(&p->end_err, 0, sizeof(p->end_err));
+  free(p->end_err);
+  p->end_err = NULL;
+  if (err != NULL) {
+    p->end_err = km_xcalloc(1, sizeof(*p->end_err));
+    *p->end_err = *err;
+  }
   p->ready = true;
   p->next_ready = NULL;
   if (e->ready_tail != NULL)
@@ -382,9 +391,10 @@ static void on_kick(uv_idle_t *h) {
     e->ready_head = p->next_ready;
     if (e->ready_head == NULL) e->ready_tail = NULL;
     p->ready = false;
-    km_err_t err = p->end_err;
-    km__pipeline_stage_ended(p, p->end_status, p->end_blocked,
-                             err.code != 0 || err.text[0] ? &err : NULL);
+    km_err_t *err = p->end_err;
+    p->end_err = NULL;
+    km__pipeline_stage_ended(p, p->end_status, p->end_blocked, err);
+    free(err);
   }
   if (!e->barrier_passed) phase_a(e);
   if (e->barrier_passed) phase_b(e);
@@ -421,6 +431,8 @@ static void engine_release(km_engine_t *e) {
     km__host_hooks_close(&e->p[i]);
     json_decref(e->p[i].records);
     km_inv_free(e->p[i].inv);
+    free(e->p[i].err);
+    free(e->p[i].end_err);
   }
   free(e->accts);
   free(e->p);
@@ -468,7 +480,7 @@ km_inv_t *km_pipeline_inv(km_pipeline_t *p) {
 }
 
 const km_err_t *km_pipeline_error(const km_pipeline_t *p) {
-  return p->err.code != 0 ? &p->err : NULL;
+  return p->err != NULL && p->err->code != 0 ? p->err : NULL;
 }
 
 km_stage_t km_pipeline_stage(const km_pipeline_t *p) {
@@ -477,7 +489,7 @@ km_stage_t km_pipeline_stage(const km_pipeline_t *p) {
 
 void km_pipeline_block(km_pipeline_t *p, const char *reason) {
   p->blocked = true;
-  km__err_set(&p->err, KM_EBLOCKED, "%s", reason);
+  km__err_set(perr(p), KM_EBLOCKED, "%s", reason);
 }
 
 int km_engine_failed_accounts(const km_engine_t *e) {
