@@ -13,6 +13,9 @@
  * on is ignored (host.c checks it is the current one). */
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "engine/pipeline_priv.h"
 #include "model/strmap.h"
@@ -140,6 +143,12 @@ static void pipeline_end(km_pipeline_t *p, km_pipe_state_t st) {
   km__host_hooks_close(p);
   json_decref(p->records);
   p->records = NULL;
+#ifdef __GLIBC__
+  /* What ended pipelines freed (Lua states, replies) sits in the heap
+   * between the models that stay; give its pages back now and then so a
+   * run of thousands of pipelines costs what it keeps, not what it used. */
+  if (e->ended % 64 == 0) malloc_trim(0);
+#endif
   progress(p, km_pipe_state_name(st));
   schedule(e);
 }
@@ -163,6 +172,10 @@ static void next_stage(km_pipeline_t *p) {
       !p->passed_barrier) {
     p->passed_barrier = true;
     set_state(p, KM_PIPE_WAITING);
+    /* Every pipeline waits here at once: only its model should.  The Lua
+     * state of its preflight hooks is closed (a new one serves phase B;
+     * docs/hooks.md: hook globals do not survive the barrier). */
+    km__host_hooks_close(p);
     schedule(e);
     return;
   }

@@ -1,8 +1,16 @@
 /* Adaptive token buckets per (account, region, API group).  See ratelimit.h
- * for the contract; this file keeps the buckets in a small chained hash
- * table (a fleet run has a few thousand buckets at most) and drives each
- * bucket's FIFO of waiters from its own timer, so a slow bucket never delays
- * another. */
+ * for the contract; this file keeps the buckets in a chained hash table and
+ * drives each bucket's FIFO of waiters from its own timer, so a slow bucket
+ * never delays another.
+ *
+ * A bucket that has gone idle retires: once its queue is empty, its timer
+ * (unreferenced: it never keeps the loop alive) looks again later, and a
+ * bucket unused for IDLE_RETIRE_MS that is full at its published rate
+ * (nothing left to remember, and no call it granted can still report
+ * throttling in practice) is closed and freed.  A run of 10,000 accounts
+ * holds buckets only for the accounts in flight and the last minute; a
+ * bucket that comes back starts with one token, more cautious than a full
+ * one. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,12 +91,14 @@ typedef struct bucket_s {
   double tokens;
   uint64_t last_refill;
   uint64_t last_throttle;
+  uint64_t last_used; /* last acquire or throttling report */
   waiter_t *head;
   waiter_t *tail;
   uv_timer_t timer;
 } bucket_t;
 
 #define NBUCKETS 1024
+#define IDLE_RETIRE_MS 60000
 
 struct km_rl_s {
   uv_loop_t *loop;
@@ -156,11 +166,42 @@ static void schedule(bucket_t *b, uint64_t delay_ms) {
   uv_timer_start(&b->timer, on_timer, delay_ms, 0);
 }
 
+static void on_bucket_closed(uv_handle_t *h);
+
+static void unlink_bucket(bucket_t *b) {
+  bucket_t **pp = &b->rl->table[hash_key(b->key) % NBUCKETS];
+  while (*pp != b)
+    pp = &(*pp)->next_hash;
+  *pp = b->next_hash;
+}
+
+/* An idle bucket: retire it when full at its published rate, else look
+ * again when it will be. */
+static void idle(bucket_t *b, uint64_t now) {
+  if (b->rl->closing) return;
+  double burst = fmax(1.0, b->rate);
+  uint64_t quiet = now - b->last_used;
+  if (quiet >= IDLE_RETIRE_MS && b->rate >= b->base && b->tokens >= burst) {
+    unlink_bucket(b);
+    uv_close((uv_handle_t *)&b->timer, on_bucket_closed);
+    return;
+  }
+  double full = (burst - b->tokens) / b->rate * 1000.0;
+  uint64_t left = quiet < IDLE_RETIRE_MS ? IDLE_RETIRE_MS - quiet : 0;
+  double wait = fmax(full, (double)left);
+  uv_timer_start(&b->timer, on_timer, (uint64_t)ceil(fmax(wait, 1000.0)), 0);
+  uv_unref((uv_handle_t *)&b->timer);
+}
+
 static void on_timer(uv_timer_t *t) {
   bucket_t *b = t->data;
   km_rl_t *rl = b->rl;
   uint64_t now = km_now_ms();
   refill(b, now);
+  if (b->head == NULL) {
+    idle(b, now);
+    return;
+  }
   /* Take the granted waiters off the queue before calling anyone: a callback
    * may acquire again on this bucket. */
   waiter_t *granted = NULL, **gt = &granted;
@@ -176,6 +217,8 @@ static void on_timer(uv_timer_t *t) {
   if (b->head != NULL) {
     double need = (1.0 - b->tokens) / b->rate * 1000.0;
     schedule(b, (uint64_t)ceil(need < 1.0 ? 1.0 : need));
+  } else {
+    idle(b, now); /* just used: schedules the retirement check */
   }
   while (granted != NULL) {
     waiter_t *w = granted;
@@ -198,14 +241,17 @@ int km_rl_acquire(km_rl_t *rl, const char *key, double qps, km_rl_cb cb,
   w->cb = cb;
   w->ud = ud;
   w->t_enq = km_now_ms();
+  b->last_used = w->t_enq;
+  uv_ref((uv_handle_t *)&b->timer); /* a waiter keeps the loop alive */
   if (b->tail != NULL)
     b->tail->next = w;
   else
     b->head = w;
   b->tail = w;
   /* Run the queue from the loop (never inline), unless a timer is already
-   * pending: it will serve this waiter in its turn. */
-  if (!uv_is_active((uv_handle_t *)&b->timer)) schedule(b, 0);
+   * pending for waiters: it will serve this one in its turn.  A pending
+   * retirement check is replaced. */
+  if (!uv_is_active((uv_handle_t *)&b->timer) || b->head == w) schedule(b, 0);
   return 0;
 }
 
@@ -217,6 +263,7 @@ void km_rl_throttled(km_rl_t *rl, const char *key) {
   refill(b, now);
   b->rate = fmax(b->floor, b->rate * 0.5);
   b->last_throttle = now;
+  b->last_used = now;
   if (b->tokens > 0) b->tokens = 0;
 }
 
@@ -234,7 +281,7 @@ static void on_bucket_closed(uv_handle_t *h) {
   km_rl_t *rl = b->rl;
   free(b->key);
   free(b);
-  if (--rl->open_handles == 0) {
+  if (--rl->open_handles == 0 && rl->closing) {
     void (*cb)(void *) = rl->close_cb;
     void *ud = rl->close_ud;
     free(rl);

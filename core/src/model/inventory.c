@@ -10,25 +10,30 @@
 #include <string.h>
 
 #include "model/inventory.h"
+#include "model/intern.h"
 #include "model/strmap.h"
 #include "util/util.h"
 
 #define KF(name, member)                                                       \
-  { name, offsetof(km_inv_key_t, member) }
+  { name, offsetof(km_inv_key_t, member), false }
+#define KI(name, member)                                                       \
+  { name, offsetof(km_inv_key_t, member), true }
 #define SF(name, member)                                                       \
-  { name, offsetof(km_inv_secret_t, member) }
+  { name, offsetof(km_inv_secret_t, member), false }
+#define SI(name, member)                                                       \
+  { name, offsetof(km_inv_secret_t, member), true }
 
 const km__inv_field_t km__inv_key_fields[] = {
     KF("KeyId", key_id),
     KF("Arn", arn),
-    KF("KeySpec", key_spec),
-    KF("KeyUsage", key_usage),
-    KF("Origin", origin),
-    KF("ProtectionLevel", protection_level),
-    KF("KeyState", key_state),
-    KF("DKMSInstanceId", dkms_instance_id),
-    KF("AutomaticRotation", automatic_rotation),
-    KF("RotationInterval", rotation_interval),
+    KI("KeySpec", key_spec),
+    KI("KeyUsage", key_usage),
+    KI("Origin", origin),
+    KI("ProtectionLevel", protection_level),
+    KI("KeyState", key_state),
+    KI("DKMSInstanceId", dkms_instance_id),
+    KI("AutomaticRotation", automatic_rotation),
+    KI("RotationInterval", rotation_interval),
     KF("NextRotationDate", next_rotation_date),
     KF("PrimaryKeyVersion", primary_key_version),
     KF("MaterialExpireTime", material_expire_time),
@@ -39,12 +44,12 @@ const size_t km__inv_nkey_fields = KM_ARRAY_SIZE(km__inv_key_fields);
 const km__inv_field_t km__inv_secret_fields[] = {
     SF("SecretName", secret_name),
     SF("Arn", arn),
-    SF("SecretType", secret_type),
+    SI("SecretType", secret_type),
     SF("EncryptionKeyId", encryption_key_id),
-    SF("DKMSInstanceId", dkms_instance_id),
-    SF("AutomaticRotation", automatic_rotation),
-    SF("RotationInterval", rotation_interval),
-    SF("OwingService", owing_service),
+    SI("DKMSInstanceId", dkms_instance_id),
+    SI("AutomaticRotation", automatic_rotation),
+    SI("RotationInterval", rotation_interval),
+    SI("OwingService", owing_service),
 };
 const size_t km__inv_nsecret_fields = KM_ARRAY_SIZE(km__inv_secret_fields);
 
@@ -98,7 +103,7 @@ void km_inv_strs_free(km_inv_strs_t *l) {
 void km_inv_set(char **dst, const char *v) {
   /* Copy first: v may be *dst itself (km_inv_key_decide(k, v, k->rule..)). */
   char *copy = (v != NULL && v[0] != '\0') ? km_xstrdup(v) : NULL;
-  free(*dst);
+  km_str_free(*dst);
   *dst = copy;
 }
 
@@ -124,9 +129,9 @@ km_inv_t *km_inv_new(const char *account, const char *account_id,
 
 static void key_free(km_inv_key_t *k) {
   for (size_t i = 0; i < km__inv_nkey_fields; i++)
-    free(*field_at(k, &km__inv_key_fields[i]));
+    km_str_free(*field_at(k, &km__inv_key_fields[i]));
   km_inv_strs_free(&k->aliases);
-  free(k->rule);
+  km_str_free(k->rule);
   free(k->reason);
   free(k->fail_code);
   free(k->fail_request_id);
@@ -134,8 +139,8 @@ static void key_free(km_inv_key_t *k) {
 
 static void secret_free(km_inv_secret_t *s) {
   for (size_t i = 0; i < km__inv_nsecret_fields; i++)
-    free(*field_at(s, &km__inv_secret_fields[i]));
-  free(s->rule);
+    km_str_free(*field_at(s, &km__inv_secret_fields[i]));
+  km_str_free(s->rule);
   free(s->reason);
   free(s->fail_code);
   free(s->fail_request_id);
@@ -182,7 +187,7 @@ void km_inv_free(km_inv_t *inv) {
 /* Grows a (ptr, n, cap) array by one zeroed element and returns it. */
 static void *grow(void **arr, size_t *n, size_t *cap, size_t elem) {
   if (*n == *cap) {
-    *cap = *cap ? *cap * 2 : 16;
+    *cap = *cap ? *cap * 2 : 4;
     *arr = km_xrealloc(*arr, *cap * elem);
   }
   void *p = (char *)*arr + *n * elem;
@@ -324,14 +329,19 @@ void km_inv_clear_issues(km_inv_t *inv, const char *prefix) {
 void km_inv_key_decide(km_inv_key_t *k, km_verdict_t v, const char *rule,
                        const char *reason) {
   k->verdict = v;
-  km_inv_set(&k->rule, rule);
+  /* Rule ids are few: interned (the copy is made before the old goes). */
+  char *old = k->rule;
+  k->rule = rule != NULL && rule[0] ? (char *)km_intern(rule) : NULL;
+  km_str_free(old);
   km_inv_set(&k->reason, reason);
 }
 
 void km_inv_secret_decide(km_inv_secret_t *s, km_verdict_t v, const char *rule,
                           const char *reason) {
   s->verdict = v;
-  km_inv_set(&s->rule, rule);
+  char *old = s->rule;
+  s->rule = rule != NULL && rule[0] ? (char *)km_intern(rule) : NULL;
+  km_str_free(old);
   km_inv_set(&s->reason, reason);
 }
 
@@ -353,7 +363,20 @@ static int cmp_dest(const void *a, const void *b) {
   return strcmp(x->account ? x->account : "", y->account ? y->account : "");
 }
 
+/* Gives back the unused tail of an array (discovery is over when the
+ * model is sorted; thousands of pipelines wait at the barrier). */
+static void *fit(void *arr, size_t n, size_t *cap, size_t elem) {
+  if (n == 0 || n == *cap) return arr;
+  *cap = n;
+  return km_xrealloc(arr, n * elem);
+}
+
 void km_inv_sort(km_inv_t *inv) {
+  inv->keys = fit(inv->keys, inv->nkeys, &inv->capkeys, sizeof(*inv->keys));
+  inv->secrets =
+      fit(inv->secrets, inv->nsecrets, &inv->capsecrets, sizeof(*inv->secrets));
+  inv->dest_secrets = fit(inv->dest_secrets, inv->ndest, &inv->capdest,
+                          sizeof(*inv->dest_secrets));
   km_strmap_free(inv->kidx);
   km_strmap_free(inv->sidx);
   km_strmap_free(inv->didx);

@@ -219,7 +219,8 @@ void km_inv_add_issue(km_inv_t *inv, const char *rule, km_verdict_t verdict,
  * that rules can be evaluated again. */
 void km_inv_clear_issues(km_inv_t *inv, const char *prefix);
 
-/* Sets *dst to a copy of v (borrowed; NULL or "" clears). */
+/* Sets *dst to a copy of v (borrowed; NULL or "" clears).  The old value
+ * is freed unless it is interned (model/intern.h). */
 void km_inv_set(char **dst, const char *v);
 /* Records a decision on a key or secret (rule, reason borrowed, copied). */
 void km_inv_key_decide(km_inv_key_t *k, km_verdict_t v, const char *rule,
@@ -290,6 +291,7 @@ int km_inv_parse_default_instance(km_inv_t *inv, const json_t *body,
 typedef struct km__inv_field_s {
   const char *name; /* API / JSON field name */
   size_t offset;    /* of a char * in the struct */
+  bool intern;      /* an enumerated value: stored once (model/intern.h) */
 } km__inv_field_t;
 extern const km__inv_field_t km__inv_key_fields[];
 extern const size_t km__inv_nkey_fields;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/intern.h"
 #include "model/inventory.h"
 #include "util/util.h"
 
@@ -34,6 +35,14 @@ static int str_field(const json_t *o, const char *name, const char *action,
   if (!json_is_string(v)) return perr(err, action, name);
   km_inv_set(dst, json_string_value(v));
   return 0;
+}
+
+/* Replaces a freshly copied enumerated value by its interned copy. */
+static void intern_field(char **dst) {
+  if (*dst == NULL) return;
+  char *copy = *dst;
+  *dst = (char *)km_intern(copy);
+  km_str_free(copy);
 }
 
 /* An integer that some APIs send as a string (SecretNum); -1 if absent. */
@@ -143,7 +152,8 @@ int km_inv_parse_describe_key(km_inv_t *inv, const json_t *body,
       *dst = old;
       return rc;
     }
-    free(old);
+    if (f->intern) intern_field(dst);
+    km_str_free(old);
   }
   /* A service key may also be recognised by its creator field. */
   const char *ct = json_string_value(json_object_get(md, "CreatorType"));
@@ -206,6 +216,8 @@ int km_inv_parse_list_secrets(km_inv_t *inv, const json_t *body,
         (rc = str_field(it, "OwingService", "ListSecrets", false,
                         &s->owing_service, err)))
       return rc;
+    intern_field(&s->secret_type);
+    intern_field(&s->owing_service);
   }
   return paging(body, "ListSecrets", n, page, err);
 }
@@ -226,7 +238,8 @@ int km_inv_parse_describe_secret(km_inv_t *inv, const json_t *body,
       *dst = old;
       return rc;
     }
-    free(old);
+    if (f->intern) intern_field(dst);
+    km_str_free(old);
   }
   return 0;
 }
