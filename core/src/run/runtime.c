@@ -3,8 +3,6 @@
  * refused here, before the engine starts: credentials that cannot be
  * resolved, plugins that do not load, a run directory in use. */
 #include <dirent.h>
-#include <malloc.h>
-#include "model/intern.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -577,26 +575,6 @@ static void on_engine_done(km_engine_t *e, void *ud) {
   km_runtime_t *rt = ud;
   (void)e;
   rt->engine_done = true;
-  if (getenv("KM_MI")) {
-    size_t tot = 0;
-    for (size_t i = 0; i < km_engine_count(e); i++) {
-      km_inv_t *v = km_pipeline_inv(km_engine_pipeline(e, i));
-      tot += malloc_usable_size(v) + malloc_usable_size(v->keys) + malloc_usable_size(v->secrets) + malloc_usable_size(v->dest_secrets) + malloc_usable_size(v->issues);
-      for (size_t k = 0; k < v->nkeys; k++) {
-        km_inv_key_t *x = &v->keys[k];
-        char **f[] = {&x->key_id,&x->arn,&x->key_spec,&x->key_usage,&x->origin,&x->protection_level,&x->key_state,&x->dkms_instance_id,&x->automatic_rotation,&x->rotation_interval,&x->next_rotation_date,&x->primary_key_version,&x->material_expire_time,&x->delete_date,&x->rule,&x->reason,&x->fail_code,&x->fail_request_id};
-        for (size_t j = 0; j < sizeof(f)/sizeof(f[0]); j++) if (*f[j] && !km_is_interned(*f[j])) tot += malloc_usable_size(*f[j]);
-        for (size_t j = 0; j < x->aliases.n; j++) tot += malloc_usable_size(x->aliases.v[j]);
-      }
-      for (size_t k = 0; k < v->nsecrets; k++) {
-        km_inv_secret_t *x = &v->secrets[k];
-        char **f[] = {&x->secret_name,&x->arn,&x->secret_type,&x->encryption_key_id,&x->dkms_instance_id,&x->automatic_rotation,&x->rotation_interval,&x->owing_service,&x->rule,&x->reason};
-        for (size_t j = 0; j < sizeof(f)/sizeof(f[0]); j++) if (*f[j] && !km_is_interned(*f[j])) tot += malloc_usable_size(*f[j]);
-      }
-    }
-    fprintf(stderr, "INVBYTES %zu over %zu pipelines\n", tot, km_engine_count(e));
-  }
-  if (getenv("KM_MI")) { struct mallinfo2 m = mallinfo2(); fprintf(stderr, "MALLINFO inuse=%zu arena=%zu mmap=%zu free=%zu\n", m.uordblks, m.arena, m.hblkhd, m.fordblks); }
 }
 
 int km_runtime_run(km_runtime_t *rt) {
