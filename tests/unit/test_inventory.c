@@ -77,10 +77,8 @@ static void test_keys_from_canned_bodies(void **st) {
   assert_string_equal(k->protection_level, "SOFTWARE");
   assert_string_equal(k->automatic_rotation, "Enabled");
   assert_string_equal(k->rotation_interval, "31536000s");
-  assert_string_equal(k->primary_key_version,
-                      "2b6a0c1e-3333-4c4c-8d8d-000000000001");
-  /* An empty MaterialExpireTime means "never": stored as absent. */
-  assert_null(k->material_expire_time);
+/* PrimaryKeyVersion, NextRotationDate and MaterialExpireTime are not
+   * kept in the model. */
   assert_null(k->dkms_instance_id);
   /* TotalCount wins over the items of one page. */
   assert_int_equal(k->version_count, 3);

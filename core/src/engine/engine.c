@@ -68,6 +68,7 @@ static void distribute_records(km_engine_t *e, const json_t *prior) {
     if (km_strmap_get(by, k, &at)) {
       json_t *flat = json_deep_copy(f);
       json_object_set_new(flat, "type", json_string(type));
+      if (e->p[at].records == NULL) e->p[at].records = json_array();
       json_array_append_new(e->p[at].records, flat);
     }
     free(k);
@@ -89,7 +90,6 @@ km_engine_t *km_engine_new(const km_engine_opts_t *opts,
     p->index = i;
     p->t = targets[i];
     p->inv = model_new(&p->t);
-    p->records = json_array();
     /* A new account starts where the account name changes. */
     if (i == 0 || strcmp(targets[i - 1].account, targets[i].account) != 0)
       e->accts[e->naccts++].first = i;

@@ -248,7 +248,8 @@ static int h_journal(km_pipeline_t *p, const json_t *flat) {
     /* Replay (kp_records) sees this attempt's records after the earlier
      * ones: the same flat shape. */
     json_object_set_new(rec, "type", json_string(type));
-    if (p->records != NULL) json_array_append(p->records, rec);
+    if (p->records == NULL) p->records = json_array();
+    json_array_append(p->records, rec);
     maybe_crash(type);
   }
   json_decref(rec);

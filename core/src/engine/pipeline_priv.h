@@ -12,7 +12,7 @@ struct km_pipeline_s {
   size_t acct;        /* index of its account in e->accts */
   km_target_t t;
   km_inv_t *inv;      /* the typed model, owned */
-  json_t *records;    /* this pipeline's journal records (flat), owned */
+  json_t *records;    /* its journal records (flat), owned; NULL: none yet */
   km_pipe_state_t state;
   km_stage_t stage;
   size_t provider;    /* which provider of this stage runs */

@@ -8,7 +8,7 @@
  * bucket unused for IDLE_RETIRE_MS that is full at its published rate
  * (nothing left to remember, and no call it granted can still report
  * throttling in practice) is closed and freed.  A run of 10,000 accounts
- * holds buckets only for the accounts in flight and the last minute; a
+ * holds buckets only for the accounts in flight and the last seconds; a
  * bucket that comes back starts with one token, more cautious than a full
  * one. */
 #include <math.h>
@@ -98,7 +98,7 @@ typedef struct bucket_s {
 } bucket_t;
 
 #define NBUCKETS 1024
-#define IDLE_RETIRE_MS 60000
+#define IDLE_RETIRE_MS 10000
 
 struct km_rl_s {
   uv_loop_t *loop;

@@ -34,9 +34,6 @@ const km__inv_field_t km__inv_key_fields[] = {
     KI("DKMSInstanceId", dkms_instance_id),
     KI("AutomaticRotation", automatic_rotation),
     KI("RotationInterval", rotation_interval),
-    KF("NextRotationDate", next_rotation_date),
-    KF("PrimaryKeyVersion", primary_key_version),
-    KF("MaterialExpireTime", material_expire_time),
     KF("DeleteDate", delete_date),
 };
 const size_t km__inv_nkey_fields = KM_ARRAY_SIZE(km__inv_key_fields);

@@ -97,10 +97,9 @@ typedef struct km_inv_key_s {
   char *dkms_instance_id; /* set: already migrated */
   char *automatic_rotation;
   char *rotation_interval; /* "31536000s" */
-  char *next_rotation_date;
-  char *primary_key_version;
-  char *material_expire_time;
   char *delete_date;
+  /* Not kept: NextRotationDate, PrimaryKeyVersion, MaterialExpireTime (no
+   * stage reads them; 10,000 pipelines wait at the barrier). */
   km_creator_t creator;
   int version_count; /* -1: unknown */
   km_inv_strs_t aliases;
