@@ -18,6 +18,7 @@
 #endif
 
 #include "engine/pipeline_priv.h"
+#include "model/intern.h"
 #include "model/strmap.h"
 #include "util/util.h"
 
@@ -39,7 +40,7 @@ static km_inv_t *model_new(const km_target_t *t) {
   km_inv_t *inv =
       km_inv_new(t->account, t->account_id, t->region, t->instance_id);
   inv->instance_type = t->instance_type;
-  km_inv_set(&inv->image_version, t->image_version);
+  inv->image_version = (char *)km_intern(t->image_version);
   inv->auto_renew = t->auto_renew;
   inv->select = t->select;
   return inv;
@@ -176,6 +177,7 @@ static void next_stage(km_pipeline_t *p) {
      * state of its preflight hooks is closed (a new one serves phase B;
      * docs/hooks.md: hook globals do not survive the barrier). */
     km__host_hooks_close(p);
+    km_inv_drop_indexes(p->inv);
     schedule(e);
     return;
   }

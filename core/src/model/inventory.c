@@ -117,8 +117,8 @@ km_inv_t *km_inv_new(const char *account, const char *account_id,
   km_inv_t *inv = km_xcalloc(1, sizeof(*inv));
   km_inv_set(&inv->account, account);
   km_inv_set(&inv->account_id, account_id);
-  km_inv_set(&inv->region, region);
-  km_inv_set(&inv->instance_id, instance_id);
+  inv->region = (char *)km_intern(region);
+  inv->instance_id = (char *)km_intern(instance_id);
   inv->auto_renew = -1;
   instance_init(&inv->inst);
   return inv;
@@ -145,23 +145,23 @@ static void secret_free(km_inv_secret_t *s) {
 
 void km_inv_free(km_inv_t *inv) {
   if (inv == NULL) return;
-  free(inv->account);
-  free(inv->account_id);
-  free(inv->region);
-  free(inv->instance_id);
-  free(inv->image_version);
-  free(inv->default_choice);
+  km_str_free(inv->account);
+  km_str_free(inv->account_id);
+  km_str_free(inv->region);
+  km_str_free(inv->instance_id);
+  km_str_free(inv->image_version);
+  km_str_free(inv->default_choice);
   km_inv_strs_free(&inv->hook_notes);
   km_strmap_free(inv->kidx);
   km_strmap_free(inv->sidx);
   km_strmap_free(inv->didx);
   km_strmap_free(inv->dpairs);
-  free(inv->inst.instance_id);
-  free(inv->inst.instance_name);
-  free(inv->inst.status);
-  free(inv->inst.end_date);
-  free(inv->inst.product_version);
-  free(inv->default_instance_id);
+  km_str_free(inv->inst.instance_id);
+  km_str_free(inv->inst.instance_name);
+  km_str_free(inv->inst.status);
+  km_str_free(inv->inst.end_date);
+  km_str_free(inv->inst.product_version);
+  km_str_free(inv->default_instance_id);
   for (size_t i = 0; i < inv->nkeys; i++)
     key_free(&inv->keys[i]);
   free(inv->keys);
@@ -169,13 +169,13 @@ void km_inv_free(km_inv_t *inv) {
     secret_free(&inv->secrets[i]);
   free(inv->secrets);
   for (size_t i = 0; i < inv->ndest; i++) {
-    free(inv->dest_secrets[i].name);
-    free(inv->dest_secrets[i].account);
+    km_str_free(inv->dest_secrets[i].name);
+    km_str_free(inv->dest_secrets[i].account);
   }
   free(inv->dest_secrets);
   for (size_t i = 0; i < inv->nissues; i++) {
-    free(inv->issues[i].rule);
-    free(inv->issues[i].message);
+    km_str_free(inv->issues[i].rule);
+    km_str_free(inv->issues[i].message);
   }
   free(inv->issues);
   free(inv);
@@ -368,17 +368,21 @@ static void *fit(void *arr, size_t n, size_t *cap, size_t elem) {
   return km_xrealloc(arr, n * elem);
 }
 
+void km_inv_drop_indexes(km_inv_t *inv) {
+  km_strmap_free(inv->kidx);
+  km_strmap_free(inv->sidx);
+  km_strmap_free(inv->didx);
+  km_strmap_free(inv->dpairs);
+  inv->kidx = inv->sidx = inv->didx = inv->dpairs = NULL;
+}
+
 void km_inv_sort(km_inv_t *inv) {
   inv->keys = fit(inv->keys, inv->nkeys, &inv->capkeys, sizeof(*inv->keys));
   inv->secrets =
       fit(inv->secrets, inv->nsecrets, &inv->capsecrets, sizeof(*inv->secrets));
   inv->dest_secrets = fit(inv->dest_secrets, inv->ndest, &inv->capdest,
                           sizeof(*inv->dest_secrets));
-  km_strmap_free(inv->kidx);
-  km_strmap_free(inv->sidx);
-  km_strmap_free(inv->didx);
-  km_strmap_free(inv->dpairs);
-  inv->kidx = inv->sidx = inv->didx = inv->dpairs = NULL;
+  km_inv_drop_indexes(inv);
   if (inv->nkeys > 1) qsort(inv->keys, inv->nkeys, sizeof(*inv->keys), cmp_key);
   for (size_t i = 0; i < inv->nkeys; i++)
     if (inv->keys[i].aliases.n > 1)

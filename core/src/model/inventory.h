@@ -230,6 +230,9 @@ void km_inv_secret_decide(km_inv_secret_t *s, km_verdict_t v, const char *rule,
 /* Sorts keys by KeyId, secrets by name, aliases and destination names, so
  * that everything printed from the inventory is deterministic. */
 void km_inv_sort(km_inv_t *inv);
+/* Frees the lookup indexes (rebuilt on the next lookup): for models that
+ * wait, by the thousand, at the barrier. */
+void km_inv_drop_indexes(km_inv_t *inv);
 
 /* Counts of keys/secrets by verdict. */
 typedef struct km_inv_counts_s {

@@ -280,6 +280,12 @@ int km_inv_parse_kms_instance(km_inv_t *inv, const json_t *body,
       (rc = num_field(ki, "SecretNum", a, &x->secret_num, err)) ||
       (rc = num_field(ki, "VpcNum", a, &x->vpc_num, err)))
     return rc;
+  /* Every pipeline of the instance holds the same facts: stored once. */
+  intern_field(&x->instance_id);
+  intern_field(&x->instance_name);
+  intern_field(&x->status);
+  intern_field(&x->end_date);
+  intern_field(&x->product_version);
   x->present = true;
   return 0;
 }
@@ -327,6 +333,8 @@ int km_inv_parse_default_instance(km_inv_t *inv, const json_t *body,
                                   km_err_t *err) {
   if (!json_is_object(body))
     return perr(err, "GetDefaultKmsInstance", "(body)");
-  return str_field(body, "DefaultKmsInstanceId", "GetDefaultKmsInstance", false,
-                   &inv->default_instance_id, err);
+  int rc = str_field(body, "DefaultKmsInstanceId", "GetDefaultKmsInstance",
+                     false, &inv->default_instance_id, err);
+  intern_field(&inv->default_instance_id);
+  return rc;
 }
