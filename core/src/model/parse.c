@@ -45,6 +45,29 @@ static void intern_field(char **dst) {
   km_str_free(copy);
 }
 
+/* The string fields of a Describe* answer into record obj (fields[0], the
+ * id, is already set).  Fields absent from the answer are cleared: the
+ * Describe call is the authority (e.g. DeleteDate goes with the deletion);
+ * enumerated values are interned.  A field of the wrong type leaves the
+ * record as it was. */
+static int fill_fields(const json_t *o, const km__inv_field_t *fields, size_t n,
+                       void *obj, const char *action, km_err_t *err) {
+  for (size_t i = 1; i < n; i++) {
+    const km__inv_field_t *f = &fields[i];
+    char **dst = (char **)(void *)((char *)obj + f->offset);
+    char *old = *dst;
+    *dst = NULL;
+    int rc = str_field(o, f->name, action, false, dst, err);
+    if (rc) {
+      *dst = old;
+      return rc;
+    }
+    if (f->intern) intern_field(dst);
+    km_str_free(old);
+  }
+  return 0;
+}
+
 /* An integer that some APIs send as a string (SecretNum); -1 if absent. */
 static int num_field(const json_t *o, const char *name, const char *action,
                      int64_t *dst, km_err_t *err) {
@@ -140,21 +163,9 @@ int km_inv_parse_describe_key(km_inv_t *inv, const json_t *body,
   if (id == NULL || id[0] == '\0')
     return perr(err, "DescribeKey", "KeyMetadata.KeyId");
   km_inv_key_t *k = km_inv_add_key(inv, id);
-  for (size_t i = 1; i < km__inv_nkey_fields; i++) {
-    const km__inv_field_t *f = &km__inv_key_fields[i];
-    /* Fields absent from this answer are cleared: DescribeKey is the
-     * authority, and e.g. NextRotationDate disappears with rotation off. */
-    char **dst = (char **)(void *)((char *)k + f->offset);
-    char *old = *dst;
-    *dst = NULL;
-    int rc = str_field(md, f->name, "DescribeKey", false, dst, err);
-    if (rc) {
-      *dst = old;
-      return rc;
-    }
-    if (f->intern) intern_field(dst);
-    km_str_free(old);
-  }
+  int rc = fill_fields(md, km__inv_key_fields, km__inv_nkey_fields, k,
+                       "DescribeKey", err);
+  if (rc) return rc;
   /* A service key may also be recognised by its creator field. */
   const char *ct = json_string_value(json_object_get(md, "CreatorType"));
   if (ct != NULL && strcmp(ct, "Service") == 0) k->creator = KM_CREATOR_SERVICE;
@@ -228,20 +239,8 @@ int km_inv_parse_describe_secret(km_inv_t *inv, const json_t *body,
   if (!json_is_object(body) || name == NULL || name[0] == '\0')
     return perr(err, "DescribeSecret", "SecretName");
   km_inv_secret_t *s = km_inv_add_secret(inv, name);
-  for (size_t i = 1; i < km__inv_nsecret_fields; i++) {
-    const km__inv_field_t *f = &km__inv_secret_fields[i];
-    char **dst = (char **)(void *)((char *)s + f->offset);
-    char *old = *dst;
-    *dst = NULL;
-    int rc = str_field(body, f->name, "DescribeSecret", false, dst, err);
-    if (rc) {
-      *dst = old;
-      return rc;
-    }
-    if (f->intern) intern_field(dst);
-    km_str_free(old);
-  }
-  return 0;
+  return fill_fields(body, km__inv_secret_fields, km__inv_nsecret_fields, s,
+                     "DescribeSecret", err);
 }
 
 int km_inv_parse_dest_secrets(km_inv_t *inv, const json_t *body,
