@@ -77,7 +77,7 @@ static void test_keys_from_canned_bodies(void **st) {
   assert_string_equal(k->protection_level, "SOFTWARE");
   assert_string_equal(k->automatic_rotation, "Enabled");
   assert_string_equal(k->rotation_interval, "31536000s");
-/* PrimaryKeyVersion, NextRotationDate and MaterialExpireTime are not
+  /* PrimaryKeyVersion, NextRotationDate and MaterialExpireTime are not
    * kept in the model. */
   assert_null(k->dkms_instance_id);
   /* TotalCount wins over the items of one page. */

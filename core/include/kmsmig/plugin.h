@@ -63,10 +63,10 @@ typedef enum km_stage_e {
 
 /* How a stage ended (stage_done). */
 typedef enum km_stage_result_e {
-  KM_STAGE_OK = 0,  /* done */
-  KM_STAGE_FAILED,  /* failed: err says why; RESTORE still runs if needed */
-  KM_STAGE_BLOCKED  /* refused before anything changed (DISCOVER/PREFLIGHT):
-                       the pipeline stops, reported "blocked" with err */
+  KM_STAGE_OK = 0, /* done */
+  KM_STAGE_FAILED, /* failed: err says why; RESTORE still runs if needed */
+  KM_STAGE_BLOCKED /* refused before anything changed (DISCOVER/PREFLIGHT):
+                      the pipeline stops, reported "blocked" with err */
 } km_stage_result_t;
 
 /* The verdict of a resource (what happens to it), as the report shows it. */
@@ -113,8 +113,8 @@ typedef struct km_plugin_key_s {
   const char *key_state;
   const char *dkms_instance_id; /* set: already in a KMS 3.0 instance */
   const char *automatic_rotation;
-  int service;                  /* 1: a service key (CreatorType Service) */
-  int version_count;            /* -1 unknown */
+  int service;       /* 1: a service key (CreatorType Service) */
+  int version_count; /* -1 unknown */
   km_plugin_verdict_t verdict;
   const char *rule; /* the rule that decided, or NULL */
   const char *reason;

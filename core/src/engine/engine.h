@@ -72,7 +72,7 @@ typedef struct km_target_s {
   const char *run_id;            /* the run directory's name, or "plan" */
   bool set_default;              /* migrate.set_default */
   int64_t task_timeout_s;
-  int64_t when;           /* migrate.when, Unix seconds; 0: now */
+  int64_t when;            /* migrate.when, Unix seconds; 0: now */
   int64_t console_poll_ms; /* console driver poll interval; 0: default */
   km_cred_get_fn get_cred;
   void *cred_src;

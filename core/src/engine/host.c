@@ -157,8 +157,8 @@ static int h_call(km_pipeline_t *p, const char *account, const char *product,
                   const char *action, const char *const *params, size_t n,
                   km_jcall_cb cb, void *ud) {
   if (account == NULL || strcmp(account, p->t.account) == 0)
-    return start_call(p, p->t.account_id, p->t.get_cred, p->t.cred_src,
-                      product, action, params, n, cb, ud);
+    return start_call(p, p->t.account_id, p->t.get_cred, p->t.cred_src, product,
+                      action, params, n, cb, ud);
   const char *id = NULL;
   km_cred_get_fn get = NULL;
   void *src = NULL;

@@ -56,8 +56,9 @@ static void on_hook(const km_plugin_call_result_t *res, void *ud) {
     out = json_loads(res->body_json != NULL ? res->body_json : "", 0, &je);
     if (!json_is_object(out)) {
       km_err_t err;
-      km__err_set(&err, KM_ELUA, "a hook returned something that is not an "
-                                 "object");
+      km__err_set(&err, KM_ELUA,
+                  "a hook returned something that is not an "
+                  "object");
       r.status = KM_ELUA;
       r.err = &err;
       h->cb(&r, h->ud);

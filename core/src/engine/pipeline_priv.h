@@ -9,15 +9,15 @@
 struct km_pipeline_s {
   km_engine_t *e;
   size_t index;
-  size_t acct;        /* index of its account in e->accts */
+  size_t acct; /* index of its account in e->accts */
   km_target_t t;
-  km_inv_t *inv;      /* the typed model, owned */
-  json_t *records;    /* its journal records (flat), owned; NULL: none yet */
+  km_inv_t *inv;   /* the typed model, owned */
+  json_t *records; /* its journal records (flat), owned; NULL: none yet */
   km_pipe_state_t state;
   km_stage_t stage;
-  size_t provider;    /* which provider of this stage runs */
-  km_sctx_t *cur;     /* the stage run in progress, or NULL */
-  bool prepared;      /* PREPARE started: RESTORE must run */
+  size_t provider; /* which provider of this stage runs */
+  km_sctx_t *cur;  /* the stage run in progress, or NULL */
+  bool prepared;   /* PREPARE started: RESTORE must run */
   bool failed;
   bool blocked;
   bool passed_barrier; /* reached the barrier once */

@@ -334,9 +334,8 @@ static void build_select(km_mctx_t *c, const km_ynode_t *n) {
 }
 
 static void build_migrate(km_mctx_t *c, const km_ynode_t *n) {
-  static const char *const keys[] = {"driver",      "when",
-                                     "task_timeout", "set_default",
-                                     "poll_interval", NULL};
+  static const char *const keys[] = {
+      "driver", "when", "task_timeout", "set_default", "poll_interval", NULL};
   static const char *const drivers[] = {"console", "sim", NULL};
   if (!km__is_mapping(c, "migrate", n)) return;
   km_mf_migrate_t *mg = &c->m->migrate;
@@ -591,9 +590,9 @@ void km__build_sections(km_mctx_t *c, const km_ynode_t *root) {
   build_select(c, km__ymap_get(root, "select"));
   /* Fail closed, and say so before anyone runs it. */
   if (m->select.keys == KM_SEL_UNSET || m->select.secrets == KM_SEL_UNSET)
-    km__warn(c, km__ymap_get(root, "select") != NULL
-                    ? km__ymap_get(root, "select")
-                    : root,
+    km__warn(c,
+             km__ymap_get(root, "select") != NULL ? km__ymap_get(root, "select")
+                                                  : root,
              "select.%s is not set: no %s will be migrated (write `%s: "
              "all-pending`, `%s: none` or list them)",
              m->select.keys == KM_SEL_UNSET ? "keys" : "secrets",

@@ -124,7 +124,7 @@ typedef enum {
 } km_mf_wrap_alg_t;
 
 typedef struct km_mf_select_s {
-  km_sel_mode_t keys; /* model/select.h; KM_SEL_UNSET: not given */
+  km_sel_mode_t keys;      /* model/select.h; KM_SEL_UNSET: not given */
   km_mf_strlist_t key_ids; /* KM_SEL_LIST */
   km_mf_strlist_t
       key_aliases; /* KM_SEL_LIST; alias/... patterns, '*' allowed */
@@ -144,11 +144,11 @@ typedef enum { KM_MF_DRIVER_CONSOLE = 0, KM_MF_DRIVER_SIM } km_mf_driver_t;
 
 typedef struct km_mf_migrate_s {
   km_mf_driver_t driver;
-  int64_t when;           /* 0: now; else epoch seconds */
-  char *when_text;        /* NULL for now; else as written */
-  int64_t task_timeout_s; /* default 7200 */
+  int64_t when;            /* 0: now; else epoch seconds */
+  char *when_text;         /* NULL for now; else as written */
+  int64_t task_timeout_s;  /* default 7200 */
   int64_t poll_interval_s; /* console driver; 0: the default (15 s) */
-  bool set_default;       /* default true: the vendor recommends it */
+  bool set_default;        /* default true: the vendor recommends it */
 } km_mf_migrate_t;
 
 typedef struct km_mf_override_s {

@@ -484,13 +484,13 @@ json_t *km_inv_to_json(const km_inv_t *inv) {
                                     : json_boolean(inv->auto_renew)));
   static const km_select_t none;
   const km_select_t *sel = inv->select != NULL ? inv->select : &none;
-  json_object_set_new(
-      root, "select",
-      json_pack("{s:s, s:o, s:o, s:s, s:o}", "keys",
-                km_sel_mode_name(sel->keys), "key_ids", jstrs(&sel->key_ids),
-                "key_aliases", jstrs(&sel->key_aliases), "secrets",
-                km_sel_mode_name(sel->secrets), "secret_names",
-                jstrs(&sel->secret_names)));
+  json_object_set_new(root, "select",
+                      json_pack("{s:s, s:o, s:o, s:s, s:o}", "keys",
+                                km_sel_mode_name(sel->keys), "key_ids",
+                                jstrs(&sel->key_ids), "key_aliases",
+                                jstrs(&sel->key_aliases), "secrets",
+                                km_sel_mode_name(sel->secrets), "secret_names",
+                                jstrs(&sel->secret_names)));
   json_object_set_new(
       root, "instance",
       json_pack("{s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
@@ -530,7 +530,6 @@ json_t *km_inv_to_json(const km_inv_t *inv) {
   json_object_set_new(root, "issues", a);
   return root;
 }
-
 
 /* ---- the selection ---- */
 

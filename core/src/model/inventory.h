@@ -171,8 +171,8 @@ typedef struct km_inv_s {
   /* Destination as given by the manifest. */
   char *instance_id;
   km_inv_type_t instance_type;
-  char *image_version; /* NULL: not given */
-  int auto_renew;      /* -1 not given, 0 off, 1 on */
+  char *image_version;       /* NULL: not given */
+  int auto_renew;            /* -1 not given, 0 off, 1 on */
   const km_select_t *select; /* borrowed; NULL selects nothing */
   /* Discovered. */
   km_inv_instance_t inst;

@@ -18,7 +18,7 @@
 typedef struct disc_s {
   km_runtime_t *rt;
   km_creds_t *mgmt;
-  const char *mgmt_id; /* the rate limiter's key */
+  const char *mgmt_id;  /* the rate limiter's key */
   km_credential_t cred; /* borrowed from the provider's last answer */
   char *ak, *sk, *token;
   const char *folder; /* NULL: ListAccounts */
@@ -156,7 +156,6 @@ static void on_cred(const km_creds_result_t *res, void *ud) {
     list_page(d);
   }
 }
-
 
 int km_directory_discover(km_runtime_t *rt) {
   const km_manifest_t *m = rt->m;

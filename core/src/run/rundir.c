@@ -185,9 +185,9 @@ int km_rundir_write_versions(const km_rundir_t *rd, const km_stages_t *stages) {
   }
   char abi[32];
   snprintf(abi, sizeof(abi), "%d.%d", KM_PLUGIN_ABI_MAJOR, KM_PLUGIN_ABI_MINOR);
-  json_t *v = json_pack("{s:s, s:s, s:o, s:s}", "kmsmig", KM_VERSION_STRING,
-                        "plugin_abi", abi,
-                        "plugins", pl, "manifest_sha256", rd->hash);
+  json_t *v =
+      json_pack("{s:s, s:s, s:o, s:s}", "kmsmig", KM_VERSION_STRING,
+                "plugin_abi", abi, "plugins", pl, "manifest_sha256", rd->hash);
   char *text = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
   char *path = km_xasprintf("%s/versions.json", rd->dir);
   int rc = write_file(path, text, strlen(text));

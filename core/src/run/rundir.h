@@ -24,8 +24,7 @@ int km_manifest_hash(const km_manifest_t *m, char out[65]);
  * hash, or checks an existing one for resume.  Prints what is wrong. */
 int km_rundir_prepare(const km_manifest_t *m, const char *requested,
                       km_rundir_t *rd);
-int km_rundir_write_versions(const km_rundir_t *rd,
-                             const km_stages_t *stages);
+int km_rundir_write_versions(const km_rundir_t *rd, const km_stages_t *stages);
 /* Replays earlier records into *prior (new JSON array) and opens the
  * journal for appending. */
 int km_rundir_open_journal(km_rundir_t *rd, km_journal_t **j, json_t **prior,

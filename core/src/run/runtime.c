@@ -190,8 +190,7 @@ static void build_select(km_runtime_t *rt) {
   strs_from(&sel->key_ids, &s->key_ids);
   strs_from(&sel->key_aliases, &s->key_aliases);
   strs_from(&sel->secret_names, &s->secret_names);
-  if (s->byok_present && s->byok_keys.n > 0 &&
-      s->keys != KM_SEL_ALL_PENDING) {
+  if (s->byok_present && s->byok_keys.n > 0 && s->keys != KM_SEL_ALL_PENDING) {
     sel->keys = KM_SEL_LIST;
     strs_from(&sel->key_ids, &s->byok_keys);
   }
@@ -389,8 +388,8 @@ static int console_cb(void *ud, km_pipeline_t *p, const json_t *request,
                       km_jcall_cb cb, void *cb_ud) {
   km_runtime_t *rt = ud;
   const km_target_t *t = km_pipeline_target(p);
-  return km_console_request(&rt->console, t->account_id, t->region, request,
-                            cb, cb_ud);
+  return km_console_request(&rt->console, t->account_id, t->region, request, cb,
+                            cb_ud);
 }
 
 /* At the barrier: the key and secret quota of each destination instance,

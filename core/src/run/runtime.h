@@ -62,8 +62,8 @@ typedef struct km_runtime_s {
   km_select_t select; /* the run's selection, typed */
   km_only_t *only;    /* --rerun-failed: one per target, or NULL */
   int64_t console_poll_ms;
-  km_rundir_t rd;    /* run mode only */
-  char *run_id;      /* borrowed from rd, or "plan" */
+  km_rundir_t rd; /* run mode only */
+  char *run_id;   /* borrowed from rd, or "plan" */
   km_console_t console;
   FILE *log;
   km_engine_t *engine;

@@ -100,8 +100,7 @@ void kp_log(km_sctx_t *c, int level, const char *fmt, ...) {
 
 /* ---- failures ---- */
 
-int kp_fail(km_sctx_t *c, int code, const km_err_t *err, const char *fmt,
-            ...) {
+int kp_fail(km_sctx_t *c, int code, const km_err_t *err, const char *fmt, ...) {
   char what[512];
   va_list ap;
   va_start(ap, fmt);

@@ -4,11 +4,11 @@
  * A plugin gets a run handle per stage start (km_stage_run_t, owned here).
  * A handle outlives its stage (it is freed with the plugin), so a plugin
  * that calls the host after stage_done is refused instead of reaching
- * freed memory: small, and only for plugins that are loaded.  Everything it calls goes through the context:
- * the same fan-out, rate limits, plan-mode refusals and journal as the
- * built-in stages.  The model is shown through view structs filled from
- * the typed inventory; cloud answers and journal records are the only text
- * a plugin sees (they are text outside the process too). */
+ * freed memory: small, and only for plugins that are loaded.  Everything it
+ * calls goes through the context: the same fan-out, rate limits, plan-mode
+ * refusals and journal as the built-in stages.  The model is shown through view
+ * structs filled from the typed inventory; cloud answers and journal records
+ * are the only text a plugin sees (they are text outside the process too). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,8 +240,9 @@ static void x_stage_done(km_stage_run_t *run, km_stage_result_t result,
                          const km_err_t *err) {
   km_sctx_t *c = run->c;
   if (run->done) {
-    kp_log(c, KM_LOG_ERROR, "plugin %s called stage_done twice (stage %s); "
-                            "ignored",
+    kp_log(c, KM_LOG_ERROR,
+           "plugin %s called stage_done twice (stage %s); "
+           "ignored",
            c->name, km_stage_name(c->stage));
     return;
   }

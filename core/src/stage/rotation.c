@@ -149,8 +149,8 @@ static void on_off(km_sctx_t *r, const kp_res_t *res, void *ud) {
       json_pack("{s:s, s:s, s:s, s:s}", "type", "rotation_off_done", "kind",
                 k->kind, "id", it->id, "request_id", res->request_id);
   kp_journal(r, rec);
-  kp_log(r, KM_LOG_INFO, "%s %s: automatic rotation turned off",
-               k->kind, it->id);
+  kp_log(r, KM_LOG_INFO, "%s %s: automatic rotation turned off", k->kind,
+         it->id);
 }
 
 /* The `rotation` hook decides, per resource, whether rotation is turned off
@@ -172,9 +172,9 @@ static void on_hook_before(km_sctx_t *r, int status, const json_t *out,
   }
   if (!json_is_true(json_object_get(out, "change"))) {
     kp_log(r, KM_LOG_WARN,
-                 "%s %s: the rotation hook keeps automatic rotation on; the "
-                 "console refuses to migrate it until rotation is off",
-                 it->c->k->kind, it->id);
+           "%s %s: the rotation hook keeps automatic rotation on; the "
+           "console refuses to migrate it until rotation is off",
+           it->c->k->kind, it->id);
     return;
   }
   send_off(r, it);
@@ -245,9 +245,9 @@ void kp_rotation_prepare(km_sctx_t *r, const kp_rot_kind_t *k) {
       item_t *it = &c->items[i];
       if (!it->journal)
         kp_log(r, KM_LOG_INFO,
-                     "%s %s: rotation_off already journalled by an earlier "
-                     "attempt (original interval %s); turning it off again",
-                     k->kind, it->id, it->interval);
+               "%s %s: rotation_off already journalled by an earlier "
+               "attempt (original interval %s); turning it off again",
+               k->kind, it->id, it->interval);
       start_off(r, it);
     }
   }
@@ -304,11 +304,10 @@ static void on_restore(km_sctx_t *r, const kp_res_t *res, void *ud) {
       uint64_t delay = (uint64_t)KP_RESTORE_DELAY_MS << (it->attempts - 1);
       char buf[600];
       kp_log(r, KM_LOG_WARN,
-                   "%s %s: restoring rotation failed (%s); attempt %d of %d "
-                   "in %llu ms",
-                   k->kind, it->id, kp_res_text(res, buf, sizeof(buf)),
-                   it->attempts + 1, KP_RESTORE_ATTEMPTS,
-                   (unsigned long long)delay);
+             "%s %s: restoring rotation failed (%s); attempt %d of %d "
+             "in %llu ms",
+             k->kind, it->id, kp_res_text(res, buf, sizeof(buf)),
+             it->attempts + 1, KP_RESTORE_ATTEMPTS, (unsigned long long)delay);
       kp_timer(r, delay, retry_restore, it);
       return;
     }
@@ -321,9 +320,8 @@ static void on_restore(km_sctx_t *r, const kp_res_t *res, void *ud) {
                 "kind", k->kind, "id", it->id, "rotation_interval",
                 it->interval, "request_id", res->request_id);
   kp_journal(r, rec);
-  kp_log(r, KM_LOG_INFO,
-               "%s %s: automatic rotation restored (interval %s)", k->kind,
-               it->id, it->interval);
+  kp_log(r, KM_LOG_INFO, "%s %s: automatic rotation restored (interval %s)",
+         k->kind, it->id, it->interval);
 }
 
 static void send_restore(km_sctx_t *r, item_t *it) {
@@ -356,17 +354,17 @@ static void on_hook_after(km_sctx_t *r, int status, const json_t *out,
   if (status < 0) {
     /* A failing hook must not leave rotation off: restore as journalled. */
     kp_log(r, KM_LOG_ERROR,
-                 "%s %s: rotation hook failed (%s); restoring the journalled "
-                 "policy",
-                 it->c->k->kind, it->id, err != NULL ? err->text : "?");
+           "%s %s: rotation hook failed (%s); restoring the journalled "
+           "policy",
+           it->c->k->kind, it->id, err != NULL ? err->text : "?");
     send_restore(r, it);
     return;
   }
   const char *iv = json_string_value(json_object_get(out, "rotation_interval"));
   if (!json_is_true(json_object_get(out, "change"))) {
     kp_log(r, KM_LOG_WARN,
-                 "%s %s: the rotation hook leaves automatic rotation off",
-                 it->c->k->kind, it->id);
+           "%s %s: the rotation hook leaves automatic rotation off",
+           it->c->k->kind, it->id);
     mark(r, it->c->k, it->id, MARK_RESTORED);
     json_t *rec =
         json_pack("{s:s, s:s, s:s, s:s, s:b}", "type", "rotation_restored",
@@ -377,8 +375,8 @@ static void on_hook_after(km_sctx_t *r, int status, const json_t *out,
   }
   if (iv != NULL && iv[0] != '\0' && !kp_streq(iv, it->interval)) {
     kp_log(r, KM_LOG_INFO,
-                 "%s %s: the rotation hook restores interval %s (was %s)",
-                 it->c->k->kind, it->id, iv, it->interval);
+           "%s %s: the rotation hook restores interval %s (was %s)",
+           it->c->k->kind, it->id, iv, it->interval);
     it->interval = kp_keep(r, iv);
   }
   send_restore(r, it);

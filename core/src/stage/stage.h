@@ -97,12 +97,12 @@ struct km_sctx_s {
   const km_target_t *t; /* identity and typed settings (borrowed) */
   km_inv_t *inv;        /* the pipeline's model: read and change in place */
   km_stage_t stage;
-  bool plan;            /* plan mode: reads only */
-  bool sim;             /* migrate.driver is sim */
-  const char *name;     /* provider name, for messages */
-  bool keep_going;      /* false: after a failure queued calls are dropped */
-  int status;           /* first failure, or 0 */
-  bool blocked;         /* kp_finish_blocked: refused, nothing changed */
+  bool plan;        /* plan mode: reads only */
+  bool sim;         /* migrate.driver is sim */
+  const char *name; /* provider name, for messages */
+  bool keep_going;  /* false: after a failure queued calls are dropped */
+  int status;       /* first failure, or 0 */
+  bool blocked;     /* kp_finish_blocked: refused, nothing changed */
   km_err_t err;
   void (*on_drain)(km_sctx_t *c);
   void *ud; /* the stage's own state, freed with free_ud when c ends */

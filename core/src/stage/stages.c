@@ -40,8 +40,10 @@ static void push(km_stages_t *s, const km_stage_ops_t *ops, void *state,
 
 int km_stages_add(km_stages_t *s, const km_stage_ops_t *ops, km_err_t *err) {
   if (have(s, ops->name))
-    return km__err_set(err, KM_EEXIST, "a stage provider named %s is already "
-                                       "loaded", ops->name);
+    return km__err_set(err, KM_EEXIST,
+                       "a stage provider named %s is already "
+                       "loaded",
+                       ops->name);
   void *state = NULL;
   int rc = ops->init != NULL ? ops->init(&state, err) : 0;
   if (rc < 0) return rc;

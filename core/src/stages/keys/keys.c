@@ -229,9 +229,9 @@ static void discover_drained(km_sctx_t *r) {
       }
     }
     kp_log(r, KM_LOG_INFO,
-                 "keys: %zu user keys (%zu already in a KMS instance), %zu "
-                 "service keys; at most %zu calls in flight",
-                 user, in_instance, service, kp_max_seen(r));
+           "keys: %zu user keys (%zu already in a KMS instance), %zu "
+           "service keys; at most %zu calls in flight",
+           user, in_instance, service, kp_max_seen(r));
   } else {
     /* A partial inventory would plan on half the keys: keep the old one. */
   }
@@ -381,8 +381,8 @@ static void verify_drained(km_sctx_t *r) {
             vc->t.list);
   if (vc->t.bad == 0 && r->status == 0)
     kp_log(r, KM_LOG_INFO,
-                 "keys: verified %zu key(s) in %s and the service keys", vc->n,
-                 vc->dest);
+           "keys: verified %zu key(s) in %s and the service keys", vc->n,
+           vc->dest);
   kp_finish(r);
 }
 

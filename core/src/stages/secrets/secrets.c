@@ -112,9 +112,9 @@ static void discover_drained(km_sctx_t *r) {
       rotating += kp_streq(r->inv->secrets[i].automatic_rotation, "Enabled");
     }
     kp_log(r, KM_LOG_INFO,
-                 "secrets: %zu secrets (%zu already in a KMS instance, %zu "
-                 "with automatic rotation); at most %zu calls in flight",
-                 r->inv->nsecrets, in_instance, rotating, kp_max_seen(r));
+           "secrets: %zu secrets (%zu already in a KMS instance, %zu "
+           "with automatic rotation); at most %zu calls in flight",
+           r->inv->nsecrets, in_instance, rotating, kp_max_seen(r));
   } else { /* never plan on a partial list */
   }
   kp_finish(r);
@@ -221,8 +221,8 @@ static void verify_drained(km_sctx_t *r) {
     kp_fail(r, KM_ENOENT, NULL, "%zu secret(s) failed verification: %s",
             vc->t.bad, vc->t.list);
   if (vc->t.bad == 0 && r->status == 0)
-    kp_log(r, KM_LOG_INFO, "secrets: verified %zu secret(s) in %s",
-                 vc->n, vc->dest);
+    kp_log(r, KM_LOG_INFO, "secrets: verified %zu secret(s) in %s", vc->n,
+           vc->dest);
   kp_finish(r);
 }
 
