@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every plugin (built-in ones in build/plugins and the loader's fixtures)
+# Every plugin .so (the loader's fixtures; the built-in stages are linked in)
 # exports exactly one dynamic symbol, km_plugin_entry, and needs no symbol
 # from the kmsmig binary (jansson's check-exports idea).
 set -euo pipefail

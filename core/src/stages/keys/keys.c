@@ -1,14 +1,14 @@
-/* The `keys` plugin: customer master keys of one account and region
- * (docs/plugins.md, "The built-in plugins and who does what").
+/* The `keys` stage: customer master keys of one account and region
+ * (docs/plugins.md, "The built-in stages and who does what").
  *
  * discover  ListKeys with the CreatorType User filter and then the Service
  *           one, 100 a page, every page; DescribeKey of every key;
  *           ListKeyVersions (the count) and ListAliasesByKeyId of every user
  *           key.  Many calls are in flight at once (bounded per pipeline; the
- *           host rate-limits).  Answers go into the inventory through the
- *           engine's parsers, and the document is replaced once at the end.
+ *           host rate-limits).  Answers go straight into the pipeline's model
+ *           through the model's parsers (core/src/model/parse.c).
  * prepare   automatic rotation off, one key at a time, journalled first
- *           (plugins/common/rotation.c).
+ *           (core/src/stage/rotation.c).
  * restore   rotation back on for every key the journal says was turned off.
  * verify    every key this run migrated is in the destination instance
  *           (DescribeKey DKMSInstanceId) with the default key policy

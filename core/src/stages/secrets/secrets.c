@@ -1,12 +1,12 @@
-/* The `secrets` plugin: the secrets of one account and region
- * (docs/plugins.md, "The built-in plugins and who does what").
+/* The `secrets` stage: the secrets of one account and region
+ * (docs/plugins.md, "The built-in stages and who does what").
  *
  * discover  ListSecrets, 100 a page, every page; DescribeSecret of every
  *           secret, because list items carry neither DKMSInstanceId nor
  *           EncryptionKeyId (reference §8.5).  Many calls in flight at once,
- *           bounded per pipeline; the document is replaced once at the end.
+ *           bounded per pipeline, each answer parsed into the model.
  * prepare   automatic rotation off, one secret at a time, journalled first
- *           (plugins/common/rotation.c).
+ *           (core/src/stage/rotation.c).
  * restore   rotation back on for every secret the journal says was off.
  * verify    every secret this run migrated is in the destination instance
  *           (DescribeSecret DKMSInstanceId), kept its type (Generic, Rds,
