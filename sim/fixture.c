@@ -394,6 +394,7 @@ static int account_load(fx_t *fx, json_t *o, size_t idx) {
   ksim_account_t *a = km_xcalloc(1, sizeof(*a));
   *KSIM_VEC_PUSH(fx->c->accounts) = a;
   a->id = km_xstrdup(id);
+  ksim_map_put(&fx->c->account_index, id, a);
   a->name = dupstr(o, "name", id);
   a->enterprise = dupstr(o, "enterprise", NULL);
   a->directory = dupstr(o, "directory", NULL);

@@ -119,6 +119,11 @@ static void share_instances(ksim_cloud_t *c, const char *share_id,
   }
 }
 
+/* An association now pending until due (ms): the tick scans from then on. */
+static void pending_until(ksim_cloud_t *c, int64_t due) {
+  if (c->share_due_ms == 0 || due < c->share_due_ms) c->share_due_ms = due;
+}
+
 static void complete_target(ksim_cloud_t *c, json_t *share, json_t *as) {
   ksim_account_t *owner =
       ksim_account_by_id(c, sget(share, "ResourceShareOwner"));
@@ -210,10 +215,15 @@ static void complete_disassociate(ksim_cloud_t *c, json_t *share, json_t *as) {
   json_object_set_new(as, "UpdateTime", now_time(c));
 }
 
+/* Runs on every request: nothing to do until the earliest pending
+ * association is due (a scan of every association per request made a
+ * 10,000-account share quadratic). */
 void ksim_share_tick(ksim_cloud_t *c) {
   json_t *r = json_object_get(c->ext, "ResourceSharing");
-  if (r == NULL) return;
-  int64_t now = -1;
+  if (r == NULL || c->share_due_ms == 0) return;
+  int64_t now = ksim_clock_ms(c);
+  if (now < c->share_due_ms) return;
+  int64_t next = 0;
   /* resources first: a target completes against the instances the share
    * holds by then */
   for (int pass = 0; pass < 2; pass++) {
@@ -225,8 +235,11 @@ void ksim_share_tick(ksim_cloud_t *c) {
       if ((pass == 0) == target) continue;
       if (strcmp(st, "Associating") != 0 && strcmp(st, "Disassociating") != 0)
         continue;
-      if (now < 0) now = ksim_clock_ms(c);
-      if (now < json_integer_value(json_object_get(as, "_DueMs"))) continue;
+      int64_t due = json_integer_value(json_object_get(as, "_DueMs"));
+      if (now < due) {
+        if (next == 0 || due < next) next = due;
+        continue;
+      }
       json_t *share = share_by_id(c, sget(as, "ResourceShareId"));
       if (strcmp(st, "Disassociating") == 0) {
         complete_disassociate(c, share, as);
@@ -238,6 +251,7 @@ void ksim_share_tick(ksim_cloud_t *c) {
       }
     }
   }
+  c->share_due_ms = next;
 }
 
 const char *ksim_share_status(ksim_cloud_t *c, const char *instance_id,
@@ -373,6 +387,7 @@ static void associate(ksim_req_t *req, json_t *s, json_t *resources,
             (json_int_t)due);
         free(arn);
         json_array_append_new(assocs(c), found);
+        pending_until(c, due);
       }
       json_array_append_new(out, public_copy(found));
     }
@@ -500,6 +515,7 @@ static int disassociate_share(ksim_req_t *req, ksim_resp_t *resp) {
                           json_string("Disassociating"));
       json_object_set_new(a, "UpdateTime", now_time(c));
       json_object_set_new(a, "_DueMs", json_integer((json_int_t)due));
+      pending_until(c, due);
       json_array_append_new(out, public_copy(a));
     }
   }

@@ -295,6 +295,7 @@ void ksim_cloud_free(ksim_cloud_t *c) {
   }
   free(c->tasks.v);
   ksim_map_free(&c->ak_index);
+  ksim_map_free(&c->account_index);
   ksim_map_free(&c->sts_index);
   for (size_t i = 0; i < c->buckets.cap; i++)
     if (c->buckets.keys[i] != NULL) free(c->buckets.vals[i]);
@@ -313,10 +314,7 @@ void ksim_cloud_free(ksim_cloud_t *c) {
 /* ---- lookups ---- */
 
 ksim_account_t *ksim_account_by_id(ksim_cloud_t *c, const char *id) {
-  if (id == NULL) return NULL;
-  for (size_t i = 0; i < c->accounts.n; i++)
-    if (strcmp(c->accounts.v[i]->id, id) == 0) return c->accounts.v[i];
-  return NULL;
+  return ksim_map_get(&c->account_index, id); /* filled by fixture.c */
 }
 
 ksim_account_t *ksim_account_by_name(ksim_cloud_t *c, const char *name) {

@@ -246,6 +246,8 @@ struct ksim_cloud {
   ksim_map_t sts_index; /* STS AccessKeyId -> ksim_sts_cred_t* */
   ksim_map_t buckets;   /* "uid|region|group" -> ksim_bucket_t* */
   ksim_map_t stats;     /* "product|action|code" -> counter (uintptr) */
+  /* account id -> ksim_account_t* (filled by fixture.c) */
+  ksim_map_t account_index;
   uint64_t requests;
   /* replay protection: hashes of (AccessKeyId, nonce) with their time */
   uint64_t *nonce_hash;
@@ -256,6 +258,9 @@ struct ksim_cloud {
   json_t *fixture; /* the loaded fixture tree (read-only), for sections other
                       files own, e.g. console: {seconds_per_resource} */
   uint64_t id_rng; /* deterministic ids for created resources */
+  /* share.c: earliest _DueMs of an association still Associating or
+   * Disassociating, 0 = none (ksim_share_tick scans only once one is due) */
+  int64_t share_due_ms;
 };
 
 ksim_cloud_t *ksim_cloud_new(void);
