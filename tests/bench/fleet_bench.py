@@ -41,29 +41,6 @@ beyond the baseline, and the slope between consecutive sizes.
 default mode's form).  --time-limit S stops a run after S seconds (SIGTERM,
 kmsmig exits 4, resumable) and reports its peak RSS so far as a lower bound.
 
-Memory mode (--memory, or --preset small-10k): the requirement "10,000
-small pipelines (1 region, 2 keys, 1 secret) in one process: peak RSS at
-most 64 MB, at most 32 KB per pipeline beyond the process's baseline".
-For every size in --sizes (default 1,1000,10000) it generates a fleet of
-that many accounts of the small shape (1 region, 2 customer keys + the
-generator's 2 service keys, 1 secret, no BYOK key), lets kmsmig find the
-members in the resource directory (manifest `directory:`, ListAccounts,
-AssumeRole into each member) and runs them with concurrency.accounts =
-min(size, --concurrency or 1024, the manifest maximum), and prints per
-size: pipelines, accounts at once, exit code, wall time, peak RSS of
-kmsmig (ru_maxrss of the kmsmig child, from os.wait4), KB per pipeline
-beyond the baseline, and the slope between consecutive sizes.
-  - baseline = peak RSS of the same kmsmig running 1 pipeline of the same
-    shape (a fleet of the management account alone, same manifest form);
-    measured first even when 1 is not in --sizes;
-  - KB per pipeline beyond baseline = (peak - baseline) / (pipelines - 1);
-  - MB and KB are MiB and KiB (ru_maxrss counts KiB);
-  - the targets (peak <= 64 MB, <= 32 KB per pipeline) are printed for each
-    size with "within" or "over"; they are defined at 10,000 pipelines.
---accounts-from manifest lists every account in the manifest instead (the
-default mode's form).  --time-limit S stops a run after S seconds (SIGTERM,
-kmsmig exits 4, resumable) and reports its peak RSS so far as a lower bound.
-
 usage: fleet_bench.py [--accounts N] [--regions N] [--keys N] [--secrets N]
                       [--concurrency N] [--bin DIR]
        fleet_bench.py --memory [--sizes 1,1000,10000] [--regions N]

@@ -32,6 +32,13 @@ typedef struct disc_s {
 
 static void list_page(disc_t *d);
 
+/* The listing stops with status; err (may be NULL) says why. */
+static void disc_stop(disc_t *d, int status, const km_err_t *err) {
+  d->status = status;
+  if (err != NULL) d->err = *err;
+  d->done = true;
+}
+
 static bool has_tags(const km_mf_directory_t *dir, json_t *acct) {
   json_t *tags = json_object_get(json_object_get(acct, "Tags"), "Tag");
   for (size_t i = 0; i < dir->ninclude_tags; i++) {
@@ -65,9 +72,7 @@ static void next_folder(disc_t *d) {
 static void on_page(const km_acs_result_t *res, void *ud) {
   disc_t *d = ud;
   if (res->status < 0) {
-    d->status = res->status;
-    d->err = *res->err;
-    d->done = true;
+    disc_stop(d, res->status, res->err);
     return;
   }
   json_t *list =
@@ -91,9 +96,8 @@ static void send_page(disc_t *d);
 static void on_token(int status, void *ud) {
   disc_t *d = ud;
   if (status < 0) {
-    d->status = status;
     km__err_set(&d->err, status, "ListAccounts: canceled before it was sent");
-    d->done = true;
+    disc_stop(d, status, NULL);
     return;
   }
   send_page(d);
@@ -106,9 +110,8 @@ static void list_page(disc_t *d) {
   snprintf(key, sizeof(key), "%s/-/%s", d->mgmt_id, group);
   int rc = km_rl_acquire(d->rt->rl, key, qps, on_token, d);
   if (rc < 0) {
-    d->status = rc;
     km__err_set(&d->err, rc, "ListAccounts: %s", km_strerror(rc));
-    d->done = true;
+    disc_stop(d, rc, NULL);
   }
 }
 
@@ -127,18 +130,13 @@ static void send_page(disc_t *d) {
   };
   int rc = km_acs_call(d->rt->acs, &call, on_page, d, &d->err);
   km_params_free(&p);
-  if (rc < 0) {
-    d->status = rc;
-    d->done = true;
-  }
+  if (rc < 0) disc_stop(d, rc, NULL);
 }
 
 static void on_cred(const km_creds_result_t *res, void *ud) {
   disc_t *d = ud;
   if (res->status < 0) {
-    d->status = res->status;
-    d->err = *res->err;
-    d->done = true;
+    disc_stop(d, res->status, res->err);
     return;
   }
   d->ak = km_xstrdup(res->cred->access_key_id);
