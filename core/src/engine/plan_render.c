@@ -222,82 +222,70 @@ static void blocked(km_buf_t *o, km_inv_t *const *v, size_t n) {
   }
 }
 
-static bool summarised(const char *rule) {
-  return strcmp(rule, "key.service") == 0 ||
-         strcmp(rule, "key.not_selected") == 0 ||
-         strcmp(rule, "secret.not_selected") == 0 ||
-         strcmp(rule, "key.selection_unset") == 0 ||
-         strcmp(rule, "secret.selection_unset") == 0;
+/* Skipped resources shown as one count per pipeline, in this order.  The
+ * selection_unset rows say why nothing moves: a selection nobody wrote. */
+static const struct {
+  const char *rule;
+  const char *noun;
+  const char *tail;
+} summary[] = {
+    {"key.service", "service key",
+     " (the cloud products manage them; listed under Default Keys after "
+     "migration)"},
+    {"key.not_selected", "key", " not selected"},
+    {"secret.not_selected", "secret", " not selected"},
+    {"key.selection_unset", "key",
+     " not selected because select.keys is not set (write `keys: "
+     "all-pending` or list them)"},
+    {"secret.selection_unset", "secret",
+     " not selected because select.secrets is not set (write `secrets: "
+     "all-pending` or list them)"},
+};
+
+/* Counts rule in counts[] when it is summarised; false when it is not. */
+static bool count_summary(const char *rule, size_t *counts) {
+  for (size_t r = 0; r < KM_ARRAY_SIZE(summary); r++) {
+    if (strcmp(rule, summary[r].rule) == 0) {
+      counts[r]++;
+      return true;
+    }
+  }
+  return false;
+}
+
+static void skipped_one(km_buf_t *o, const km_inv_t *inv, bool *header) {
+  size_t counts[KM_ARRAY_SIZE(summary)] = {0};
+  for (size_t k = 0; k < inv->nkeys; k++) {
+    const km_inv_key_t *key = &inv->keys[k];
+    if (key->verdict != KM_VERDICT_SKIPPED) continue;
+    if (!*header) km_buf_puts(o, "skipped\n");
+    *header = true;
+    if (!count_summary(key->rule, counts))
+      km_buf_printf(o, "  %s %s %s\n", inv->account, inv->region, key->reason);
+  }
+  for (size_t s = 0; s < inv->nsecrets; s++) {
+    const km_inv_secret_t *sec = &inv->secrets[s];
+    if (sec->verdict != KM_VERDICT_SKIPPED) continue;
+    if (!*header) km_buf_puts(o, "skipped\n");
+    *header = true;
+    if (!count_summary(sec->rule, counts))
+      km_buf_printf(o, "  %s %s %s\n", inv->account, inv->region, sec->reason);
+  }
+  const char *sep = NULL;
+  for (size_t r = 0; r < KM_ARRAY_SIZE(summary); r++) {
+    if (counts[r] == 0) continue;
+    if (sep == NULL) km_buf_printf(o, "  %s %s:", inv->account, inv->region);
+    km_buf_printf(o, "%s%zu %s%s%s", sep != NULL ? sep : " ", counts[r],
+                  summary[r].noun, counts[r] == 1 ? "" : "s", summary[r].tail);
+    sep = ", ";
+  }
+  if (sep != NULL) km_buf_putc(o, '\n');
 }
 
 static void skipped(km_buf_t *o, km_inv_t *const *v, size_t n) {
   bool header = false;
-  for (size_t i = 0; i < n; i++) {
-    const km_inv_t *inv = v[i];
-    size_t svc = 0, unk = 0, uns = 0, kunset = 0, sunset = 0;
-    for (size_t k = 0; k < inv->nkeys; k++) {
-      const km_inv_key_t *key = &inv->keys[k];
-      if (key->verdict != KM_VERDICT_SKIPPED) continue;
-      if (!header) km_buf_puts(o, "skipped\n");
-      header = true;
-      if (strcmp(key->rule, "key.service") == 0)
-        svc++;
-      else if (strcmp(key->rule, "key.not_selected") == 0)
-        unk++;
-      else if (strcmp(key->rule, "key.selection_unset") == 0)
-        kunset++;
-      else
-        km_buf_printf(o, "  %s %s %s\n", inv->account, inv->region,
-                      key->reason);
-    }
-    for (size_t s = 0; s < inv->nsecrets; s++) {
-      const km_inv_secret_t *sec = &inv->secrets[s];
-      if (sec->verdict != KM_VERDICT_SKIPPED) continue;
-      if (!header) km_buf_puts(o, "skipped\n");
-      header = true;
-      if (strcmp(sec->rule, "secret.selection_unset") == 0)
-        sunset++;
-      else if (summarised(sec->rule))
-        uns++;
-      else
-        km_buf_printf(o, "  %s %s %s\n", inv->account, inv->region,
-                      sec->reason);
-    }
-    if (svc + unk + uns + kunset + sunset == 0) continue;
-    km_buf_printf(o, "  %s %s:", inv->account, inv->region);
-    const char *sep = " ";
-    if (svc > 0) {
-      km_buf_printf(o,
-                    "%s%zu service key%s (the cloud products manage "
-                    "them; listed under Default Keys after migration)",
-                    sep, svc, svc == 1 ? "" : "s");
-      sep = ", ";
-    }
-    if (unk > 0) {
-      km_buf_printf(o, "%s%zu key%s not selected", sep, unk,
-                    unk == 1 ? "" : "s");
-      sep = ", ";
-    }
-    if (uns > 0) {
-      km_buf_printf(o, "%s%zu secret%s not selected", sep, uns,
-                    uns == 1 ? "" : "s");
-      sep = ", ";
-    }
-    /* Fail closed, and say so: a selection nobody wrote moves nothing. */
-    if (kunset > 0) {
-      km_buf_printf(o,
-                    "%s%zu key%s not selected because select.keys is not "
-                    "set (write `keys: all-pending` or list them)",
-                    sep, kunset, kunset == 1 ? "" : "s");
-      sep = ", ";
-    }
-    if (sunset > 0)
-      km_buf_printf(o,
-                    "%s%zu secret%s not selected because select.secrets is "
-                    "not set (write `secrets: all-pending` or list them)",
-                    sep, sunset, sunset == 1 ? "" : "s");
-    km_buf_putc(o, '\n');
-  }
+  for (size_t i = 0; i < n; i++)
+    skipped_one(o, v[i], &header);
 }
 
 int km_plan_render_text(const km_plan_t *p, km_buf_t *out, km_err_t *err) {
