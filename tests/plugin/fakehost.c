@@ -433,9 +433,7 @@ int fh_start(fh_t *fh, const km_stage_ops_t *ops, km_stage_t stage) {
   failed_set(fh->inv, &fh->failed_before);
   km_sctx_t *c = km_sctx_new(&fake_shost, (km_pipeline_t *)(void *)fh, &fh->t,
                              fh->inv, stage, fh->plan, false, ops->name);
-  int rc = ops->start(fh->state, c);
-  if (rc < 0) km_sctx_free(c);
-  return rc;
+  return km_sctx_start(ops, fh->state, c);
 }
 
 static item_t *take(fh_t *fh) {

@@ -211,11 +211,9 @@ static void run_stage_provider(km_pipeline_t *p) {
   km_sctx_t *c = km_sctx_new(&km__engine_shost, p, &p->t, p->inv, p->stage,
                              e->o.mode == KM_MODE_PLAN, sim, ops->name);
   p->cur = c;
-  int rc = ops->start(state, c);
+  int rc = km_sctx_start(ops, state, c);
   if (rc < 0) {
-    /* A failed start never ends the context: it is still ours. */
-    p->cur = NULL;
-    km_sctx_free(c);
+    p->cur = NULL; /* km_sctx_start freed c */
     km_err_t err;
     km__err_set(&err, rc, "%s could not start stage %s: %s", ops->name,
                 km_stage_name(p->stage), km_strerror(rc));

@@ -399,6 +399,17 @@ int kp_hook(km_sctx_t *c, const char *name, json_t *input, kp_hook_cb cb,
   return 0;
 }
 
+int km_sctx_start(const km_stage_ops_t *ops, void *state, km_sctx_t *c) {
+  c->hold++;
+  int rc = ops->start(state, c);
+  if (rc < 0) {
+    ctx_free(c); /* a refused start never ends c: still the caller's */
+    return rc;
+  }
+  kp_release(c);
+  return 0;
+}
+
 void kp_hold(km_sctx_t *c) {
   c->hold++;
 }

@@ -40,6 +40,7 @@
 
 typedef struct km_sctx_s km_sctx_t;
 typedef struct kp_req_s kp_req_t;
+typedef struct km_stage_ops_s km_stage_ops_t;
 
 /* ---- the host side of a stage ---- */
 
@@ -123,6 +124,10 @@ km_sctx_t *km_sctx_new(const km_shost_t *h, km_pipeline_t *p,
                        bool plan, bool sim, const char *name);
 /* Frees a context whose stage never started (start returned < 0). */
 void km_sctx_free(km_sctx_t *c);
+/* Starts ops on c: c is held while start runs, so a stage that ends (or
+ * drains) from inside its own start is finished after start returns, never
+ * under it.  Returns start's result; on < 0, c has been freed. */
+int km_sctx_start(const km_stage_ops_t *ops, void *state, km_sctx_t *c);
 
 /* A copy of s that lives as long as c (NULL stays NULL). */
 const char *kp_keep(km_sctx_t *c, const char *s);
@@ -226,7 +231,7 @@ bool kp_policy_present(const char *policy);
 
 /* ---- the stage-operations table ---- */
 
-typedef struct km_stage_ops_s {
+struct km_stage_ops_s {
   const char *name;    /* unique: "keys", "secrets", "share", ... */
   const char *version; /* the provider's own version */
   uint32_t stages;     /* KM_STAGE_BIT() of each stage it provides */
@@ -238,7 +243,7 @@ typedef struct km_stage_ops_s {
    * kp_finish_blocked), possibly from inside start; < 0: c was not
    * touched and is freed by the caller. */
   int (*start)(void *state, km_sctx_t *c);
-} km_stage_ops_t;
+};
 
 /* The built-in providers, in the order they run within a stage. */
 extern const km_stage_ops_t km_stage_share;

@@ -587,8 +587,6 @@ static int migrate_start(void *state, km_sctx_t *c) {
     km_iso8601(c->t->when, j->when);
   else
     snprintf(j->when, sizeof(j->when), "now");
-  /* Held: an end from inside start frees c at the release. */
-  kp_hold(c);
   switch (c->stage) {
   case KM_STAGE_PREFLIGHT:
     start_preflight(j);
@@ -600,7 +598,6 @@ static int migrate_start(void *state, km_sctx_t *c) {
     km__mig_start_verify(j);
     break;
   }
-  kp_release(c);
   return 0;
 }
 

@@ -246,13 +246,10 @@ static int share_start(void *state, km_sctx_t *c) {
   /* Every answer must come back (the steps and rounds count them): a
    * failure never drops the calls still queued. */
   c->keep_going = true;
-  /* Held: an end from inside start frees c at the release. */
-  kp_hold(c);
   if (c->stage == KM_STAGE_DISCOVER)
     start_discover(j);
   else
     km__share_prepare(j);
-  kp_release(c);
   return 0;
 }
 
