@@ -205,6 +205,8 @@ static void test_discover_failure(void **st) {
   assert_string_equal(e->cloud_code, "Forbidden.NoPermission");
   assert_string_equal(e->request_id, "RID-7");
   assert_non_null(strstr(e->text, "key-u007"));
+  /* No half inventory in the model. */
+  assert_int_equal(fh_inv(t->fh)->nkeys, 0);
   /* Nothing new was sent once it failed: far fewer than every call. */
   assert_true(fh_count(t->fh, "call ") < 3 + 153 + 300);
 }

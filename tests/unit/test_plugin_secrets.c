@@ -136,6 +136,8 @@ static void test_discover_failure(void **st) {
   assert_true(run_stage(t, KM_STAGE_DISCOVER) < 0);
   assert_string_equal(fh_done_err(t->fh)->cloud_code, "Rejected.Throttling");
   assert_string_equal(fh_done_err(t->fh)->request_id, "RID-THR");
+  /* No half inventory in the model. */
+  assert_int_equal(fh_inv(t->fh)->nsecrets, 0);
 }
 
 /* ---- rotation ---- */

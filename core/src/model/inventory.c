@@ -368,6 +368,26 @@ static void *fit(void *arr, size_t n, size_t *cap, size_t elem) {
   return km_xrealloc(arr, n * elem);
 }
 
+void km_inv_drop_keys(km_inv_t *inv) {
+  for (size_t i = 0; i < inv->nkeys; i++)
+    key_free(&inv->keys[i]);
+  free(inv->keys);
+  inv->keys = NULL;
+  inv->nkeys = inv->capkeys = 0;
+  km_strmap_free(inv->kidx);
+  inv->kidx = NULL;
+}
+
+void km_inv_drop_secrets(km_inv_t *inv) {
+  for (size_t i = 0; i < inv->nsecrets; i++)
+    secret_free(&inv->secrets[i]);
+  free(inv->secrets);
+  inv->secrets = NULL;
+  inv->nsecrets = inv->capsecrets = 0;
+  km_strmap_free(inv->sidx);
+  inv->sidx = NULL;
+}
+
 void km_inv_drop_indexes(km_inv_t *inv) {
   km_strmap_free(inv->kidx);
   km_strmap_free(inv->sidx);

@@ -230,6 +230,10 @@ void km_inv_secret_decide(km_inv_secret_t *s, km_verdict_t v, const char *rule,
 /* Sorts keys by KeyId, secrets by name, aliases and destination names, so
  * that everything printed from the inventory is deterministic. */
 void km_inv_sort(km_inv_t *inv);
+/* Removes every key / every secret (a discovery that failed half way must
+ * not leave a half list that later output would read as the region). */
+void km_inv_drop_keys(km_inv_t *inv);
+void km_inv_drop_secrets(km_inv_t *inv);
 /* Frees the lookup indexes (rebuilt on the next lookup): for models that
  * wait, by the thousand, at the barrier. */
 void km_inv_drop_indexes(km_inv_t *inv);

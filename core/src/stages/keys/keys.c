@@ -233,7 +233,9 @@ static void discover_drained(km_sctx_t *r) {
            "service keys; at most %zu calls in flight",
            user, in_instance, service, kp_max_seen(r));
   } else {
-    /* A partial inventory would plan on half the keys: keep the old one. */
+    /* A half list would read as the region's keys: the pipeline has failed,
+     * and the plan and report show no key rather than some. */
+    km_inv_drop_keys(r->inv);
   }
   kp_finish(r);
 }

@@ -115,7 +115,8 @@ static void discover_drained(km_sctx_t *r) {
            "secrets: %zu secrets (%zu already in a KMS instance, %zu "
            "with automatic rotation); at most %zu calls in flight",
            r->inv->nsecrets, in_instance, rotating, kp_max_seen(r));
-  } else { /* never plan on a partial list */
+  } else {
+    km_inv_drop_secrets(r->inv); /* never a half list: see keys.c */
   }
   kp_finish(r);
 }
