@@ -304,12 +304,13 @@ static void test_host_hook_plan_mode(void **st) {
   km_pipeline_t p;
   memset(&p, 0, sizeof(p));
   p.e = &e;
-  p.t.account = "app-a";
-  p.t.account_id = "1234567890123456";
-  p.t.region = "cn-hangzhou";
   static const km_hookcfg_t plan_write = {.rotation =
                                               HOOKS "plan_write_only.lua"};
-  p.t.hooks = &plan_write;
+  km_target_t t = {.account = "app-a",
+                   .account_id = "1234567890123456",
+                   .region = "cn-hangzhou",
+                   .hooks = &plan_write};
+  p.t = &t;
   json_t *in = json_object();
   outcome_t o;
   memset(&o, 0, sizeof(o));
@@ -325,7 +326,9 @@ static void test_host_hook_plan_mode(void **st) {
   setenv("KMSMIG_LUA_DIR", KM_TEST_DATA "/lua", 1);
   km_pipeline_t q = p;
   q.lua = NULL;
-  q.t.hooks = &none;
+  km_target_t tq = t;
+  tq.hooks = &none;
+  q.t = &tq;
   assert_int_equal(km__engine_shost.hook(&q, "before_batch", in, on_jdone, &o),
                    KM_ENOENT);
   unsetenv("KMSMIG_LUA_DIR");

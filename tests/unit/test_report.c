@@ -225,12 +225,61 @@ static void test_write_atomic(void **st) {
   km_inv_free(v[0]);
 }
 
+/* The run's report, written one pipeline at a time, is the same document as
+ * the one built whole; the summary keeps only what it lists. */
+static void test_write_run_streams(void **st) {
+  (void)st;
+  km_inv_t *v[] = {payments(), legacy("cn-shanghai"), orders(),
+                   legacy("cn-hangzhou")};
+  json_t *whole;
+  assert_int_equal(km_report_build(&meta, v, 4, &whole, NULL), 0);
+  char dir[] = "/tmp/km_report_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char *path = km_xasprintf("%s/report.json", dir);
+  json_t *sum = NULL;
+  assert_int_equal(km_report_write_run(&meta, v, 4, path, &sum, NULL), 0);
+  json_error_t je;
+  json_t *back = json_load_file(path, 0, &je);
+  if (back == NULL) fail_msg("report.json: %s line %d", je.text, je.line);
+  assert_true(json_equal(whole, back));
+  assert_true(json_equal(json_object_get(whole, "totals"),
+                         json_object_get(sum, "totals")));
+  /* payments has a failed secret; the others list nothing. */
+  json_t *listed = json_object_get(sum, "pipelines");
+  assert_int_equal(json_array_size(listed), 1);
+  assert_string_equal(
+      json_string_value(json_object_get(json_array_get(listed, 0), "account")),
+      "payments");
+  json_decref(sum);
+  /* No pipeline at all is still a report. */
+  assert_int_equal(km_report_write_run(&meta, v, 0, path, &sum, NULL), 0);
+  json_decref(sum);
+  json_decref(back);
+  back = json_load_file(path, 0, &je);
+  assert_non_null(back);
+  assert_int_equal(json_array_size(json_object_get(back, "pipelines")), 0);
+  km_err_t e;
+  char *bad = km_xasprintf("%s/missing/report.json", dir);
+  assert_int_equal(km_report_write_run(&meta, v, 4, bad, &sum, &e), KM_EIO);
+  assert_null(sum);
+  assert_non_null(strstr(e.text, "missing/report.json"));
+  unlink(path);
+  rmdir(dir);
+  free(bad);
+  free(path);
+  json_decref(back);
+  json_decref(whole);
+  for (size_t i = 0; i < 4; i++)
+    km_inv_free(v[i]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_report_contents),
       cmocka_unit_test(test_account_takes_worst_pipeline),
       cmocka_unit_test(test_merge_shards),
       cmocka_unit_test(test_write_atomic),
+      cmocka_unit_test(test_write_run_streams),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -372,11 +372,10 @@ int km__cmd_run(int argc, char **argv) {
   json_t *rep = NULL;
   km_err_t err;
   ec = KM_EXIT_OK;
-  if (km_report_build(&meta, invs, n, &rep, &err) == 0) {
-    char *path = km_xasprintf("%s/report.json", rt->rd.dir);
-    if (km_report_write(rep, path, &err) < 0)
-      fprintf(stderr, "kmsmig run: report: %s\n", err.text);
-    free(path);
+  char *path = km_xasprintf("%s/report.json", rt->rd.dir);
+  int wrc = km_report_write_run(&meta, invs, n, path, &rep, &err);
+  free(path);
+  if (wrc == 0) {
     print_summary(rep, rt->rd.dir, (double)(km_now_ms() - t0) / 1000.0);
     const json_t *t = json_object_get(rep, "totals");
     json_int_t failed = jint(t, "accounts", "failed");

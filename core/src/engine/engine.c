@@ -52,7 +52,7 @@ static void distribute_records(km_engine_t *e, const json_t *prior) {
   if (!json_is_array(prior) || json_array_size(prior) == 0) return;
   km_strmap_t *by = km_strmap_new(e->n);
   for (size_t i = 0; i < e->n; i++) {
-    char *k = km_xasprintf("%s\n%s", e->p[i].t.account, e->p[i].t.region);
+    char *k = km_xasprintf("%s\n%s", e->p[i].t->account, e->p[i].t->region);
     km_strmap_put(by, k, i);
     free(k);
   }
@@ -89,8 +89,8 @@ km_engine_t *km_engine_new(const km_engine_opts_t *opts,
     km_pipeline_t *p = &e->p[i];
     p->e = e;
     p->index = i;
-    p->t = targets[i];
-    p->inv = model_new(&p->t);
+    p->t = &targets[i];
+    p->inv = model_new(p->t);
     /* A new account starts where the account name changes. */
     if (i == 0 || strcmp(targets[i - 1].account, targets[i].account) != 0)
       e->accts[e->naccts++].first = i;
@@ -144,6 +144,8 @@ static void pipeline_end(km_pipeline_t *p, km_pipe_state_t st) {
   km__host_hooks_close(p);
   json_decref(p->records);
   p->records = NULL;
+  km_inv_drop_indexes(
+      p->inv); /* rebuilt on a lookup, if the report makes one */
 #ifdef __GLIBC__
   /* What ended pipelines freed (Lua states, replies) sits in the heap
    * between the models that stay; give its pages back now and then so a
@@ -205,10 +207,10 @@ static void run_stage_provider(km_pipeline_t *p) {
     next_stage(p);
     return;
   }
-  km_log(KM_LOG_DEBUG, "%s %s: %s by %s", p->t.account, p->t.region,
+  km_log(KM_LOG_DEBUG, "%s %s: %s by %s", p->t->account, p->t->region,
          km_stage_name(p->stage), ops->name);
   bool sim = e->o.driver != NULL && strcmp(e->o.driver, "sim") == 0;
-  km_sctx_t *c = km_sctx_new(&km__engine_shost, p, &p->t, p->inv, p->stage,
+  km_sctx_t *c = km_sctx_new(&km__engine_shost, p, p->t, p->inv, p->stage,
                              e->o.mode == KM_MODE_PLAN, sim, ops->name);
   p->cur = c;
   int rc = km_sctx_start(ops, state, c);
@@ -234,7 +236,7 @@ static void stage_blocked(km_pipeline_t *p, const km_err_t *err) {
   pe->code = KM_EBLOCKED;
   if (pe->text[0] == '\0')
     km__err_set(pe, KM_EBLOCKED, "blocked by %s", km_stage_name(p->stage));
-  km_log(KM_LOG_WARN, "%s %s: blocked: %s", p->t.account, p->t.region,
+  km_log(KM_LOG_WARN, "%s %s: blocked: %s", p->t->account, p->t->region,
          pe->text);
   progress(p, "blocked");
 }
@@ -261,7 +263,7 @@ void km__pipeline_stage_ended(km_pipeline_t *p, int status, bool blocked,
       km__err_set(pe, status, "%s failed: %s", km_stage_name(p->stage),
                   km_strerror(status));
     if (pe->code == 0) pe->code = status;
-    km_log(KM_LOG_ERROR, "%s %s: %s failed: %s", p->t.account, p->t.region,
+    km_log(KM_LOG_ERROR, "%s %s: %s failed: %s", p->t->account, p->t->region,
            km_stage_name(p->stage), pe->text);
     progress(p, "failed");
     if (p->stage != KM_STAGE_RESTORE) {
@@ -481,7 +483,7 @@ km_pipeline_t *km_engine_pipeline(km_engine_t *e, size_t i) {
 }
 
 const km_target_t *km_pipeline_target(const km_pipeline_t *p) {
-  return &p->t;
+  return p->t;
 }
 
 km_pipe_state_t km_pipeline_state(const km_pipeline_t *p) {

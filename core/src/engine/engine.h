@@ -130,7 +130,8 @@ typedef struct km_engine_opts_s {
   void *progress_ud;
 } km_engine_opts_t;
 
-/* Creates an engine for n targets (copied array; strings borrowed), one
+/* Creates an engine for n targets (array and strings borrowed: they must
+ * outlive the engine, km_engine_free included), one
  * typed model per target.  Targets of one account must be adjacent.
  * Owned; free with km_engine_free after done. */
 km_engine_t *km_engine_new(const km_engine_opts_t *opts,

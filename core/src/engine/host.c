@@ -34,7 +34,7 @@ static int is_write(const char *action) {
 }
 
 static void h_log(km_pipeline_t *p, int level, const char *msg) {
-  km_log(level, "%s %s: %s", p->t.account, p->t.region, msg);
+  km_log(level, "%s %s: %s", p->t->account, p->t->region, msg);
 }
 
 /* ---- call: rate limit → credentials → signed call ---- */
@@ -85,7 +85,7 @@ static void on_cred(int status, const km_credential_t *cred,
   }
   km_acs_call_t call = {
       .product = c->product,
-      .region = c->p->t.region,
+      .region = c->p->t->region,
       .action = c->action,
       .params = &c->params,
       .cred = cred,
@@ -104,7 +104,7 @@ static void on_token(int status, void *ud) {
   int rc = c->get_cred(c->cred_src, on_cred, c);
   if (rc < 0) {
     km__err_set(&c->err, rc, "no credentials for account %s: %s",
-                c->p->t.account, km_strerror(rc));
+                c->p->t->account, km_strerror(rc));
     call_finish(c, rc, NULL, &c->err);
   }
 }
@@ -120,7 +120,7 @@ static int start_call(km_pipeline_t *p, const char *account_id,
     return KM_EINVAL;
   if (p->e->o.mode == KM_MODE_PLAN && is_write(action)) {
     km_log(KM_LOG_WARN, "%s %s: %s refused: plan mode makes no change",
-           p->t.account, p->t.region, action);
+           p->t->account, p->t->region, action);
     return KM_EPERM;
   }
   call_t *c = km_xcalloc(1, sizeof(*c));
@@ -140,7 +140,7 @@ static int start_call(km_pipeline_t *p, const char *account_id,
   snprintf(c->rl_key, sizeof(c->rl_key), "%s/%s/%s", account_id,
            prod == KM_PRODUCT_STS || prod == KM_PRODUCT_RESOURCEMANAGER
                ? "-"
-               : p->t.region,
+               : p->t->region,
            group);
   int rc = km_rl_acquire(p->e->o.rl, c->rl_key, qps, on_token, c);
   if (rc < 0) {
@@ -156,9 +156,9 @@ static int start_call(km_pipeline_t *p, const char *account_id,
 static int h_call(km_pipeline_t *p, const char *account, const char *product,
                   const char *action, const char *const *params, size_t n,
                   km_jcall_cb cb, void *ud) {
-  if (account == NULL || strcmp(account, p->t.account) == 0)
-    return start_call(p, p->t.account_id, p->t.get_cred, p->t.cred_src, product,
-                      action, params, n, cb, ud);
+  if (account == NULL || strcmp(account, p->t->account) == 0)
+    return start_call(p, p->t->account_id, p->t->get_cred, p->t->cred_src,
+                      product, action, params, n, cb, ud);
   const char *id = NULL;
   km_cred_get_fn get = NULL;
   void *src = NULL;
@@ -237,12 +237,12 @@ static int h_journal(km_pipeline_t *p, const json_t *flat) {
   if (!json_is_object(flat) || type == NULL) return KM_EINVAL;
   json_t *rec = json_deep_copy(flat);
   json_object_del(rec, "type");
-  json_object_set_new(rec, "account", json_string(p->t.account));
-  json_object_set_new(rec, "region", json_string(p->t.region));
+  json_object_set_new(rec, "account", json_string(p->t->account));
+  json_object_set_new(rec, "region", json_string(p->t->region));
   km_err_t err;
   int rc = km_journal_append(p->e->o.journal, type, rec, NULL, &err);
   if (rc < 0) {
-    km_log(KM_LOG_ERROR, "%s %s: journal: %s", p->t.account, p->t.region,
+    km_log(KM_LOG_ERROR, "%s %s: journal: %s", p->t->account, p->t->region,
            err.text);
   } else {
     /* Replay (kp_records) sees this attempt's records after the earlier
@@ -305,7 +305,7 @@ static void h_ended(km_sctx_t *c) {
   if (p->cur != c) {
     /* An earlier stage's context: it can never end the current one. */
     km_log(KM_LOG_ERROR, "%s %s: a late end of stage %s by %s was ignored",
-           p->t.account, p->t.region, km_stage_name(c->stage), c->name);
+           p->t->account, p->t->region, km_stage_name(c->stage), c->name);
     return;
   }
   km__engine_stage_done(p, c->status, c->blocked,

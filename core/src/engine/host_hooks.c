@@ -24,14 +24,14 @@ static int call_as_pipeline(void *call_ud, const char *product,
 static km_lua_t *lua_of(km_pipeline_t *p) {
   if (p->lua != NULL) return p->lua;
   size_t ndirs;
-  char **dirs = km_lua_hook_dirs(p->t.hooks, &ndirs);
+  char **dirs = km_lua_hook_dirs(p->t->hooks, &ndirs);
   km_lua_opts_t o = {
       .loop = p->e->o.loop,
       .call = call_as_pipeline,
       .call_ud = p,
-      .account = p->t.account,
-      .account_id = p->t.account_id,
-      .region = p->t.region,
+      .account = p->t->account,
+      .account_id = p->t->account_id,
+      .region = p->t->region,
       .mode = p->e->o.mode == KM_MODE_PLAN ? "plan" : "run",
       .require_dirs = (const char *const *)dirs,
       .nrequire_dirs = ndirs,
@@ -86,7 +86,7 @@ int km__host_hook(km_pipeline_t *p, const char *name, const json_t *input,
   h->p = p;
   h->cb = cb;
   h->ud = ud;
-  int rc = km_lua_hook(lua_of(p), p->t.hooks, name, text, on_hook, h);
+  int rc = km_lua_hook(lua_of(p), p->t->hooks, name, text, on_hook, h);
   free(text);
   if (rc < 0) {
     free(h);

@@ -9,10 +9,10 @@
 struct km_pipeline_s {
   km_engine_t *e;
   size_t index;
-  size_t acct; /* index of its account in e->accts */
-  km_target_t t;
-  km_inv_t *inv;   /* the typed model, owned */
-  json_t *records; /* its journal records (flat), owned; NULL: none yet */
+  size_t acct;          /* index of its account in e->accts */
+  const km_target_t *t; /* borrowed: the engine's caller keeps the array */
+  km_inv_t *inv;        /* the typed model, owned */
+  json_t *records;      /* its journal records (flat), owned; NULL: none yet */
   km_pipe_state_t state;
   km_stage_t stage;
   size_t provider; /* which provider of this stage runs */

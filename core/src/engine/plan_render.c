@@ -13,7 +13,17 @@
 #include <string.h>
 
 #include "model/batch.h"
+#include "model/rules.h"
 #include "engine/plan_render.h"
+
+/* The reason of a verdict, rebuilt into a buffer that lives to the end of
+ * the enclosing block when the model did not keep it (model/rules.h). */
+#define KREASON(inv, k)                                                        \
+  km_rules_key_reason((inv), (k), (char[KM_RULES_REASON_MAX]){0},              \
+                      KM_RULES_REASON_MAX)
+#define SREASON(inv, s)                                                        \
+  km_rules_secret_reason((inv), (s), (char[KM_RULES_REASON_MAX]){0},           \
+                         KM_RULES_REASON_MAX)
 
 static int cmp_inv(const void *a, const void *b) {
   const km_inv_t *x = *(km_inv_t *const *)a, *y = *(km_inv_t *const *)b;
@@ -199,11 +209,11 @@ static void blocked(km_buf_t *o, km_inv_t *const *v, size_t n) {
     for (size_t k = 0; k < inv->nkeys; k++)
       if (inv->keys[k].verdict == KM_VERDICT_BLOCKED)
         km_buf_printf(o, "  %s %s %s\n", inv->account, inv->region,
-                      inv->keys[k].reason);
+                      KREASON(inv, &inv->keys[k]));
     for (size_t s = 0; s < inv->nsecrets; s++)
       if (inv->secrets[s].verdict == KM_VERDICT_BLOCKED)
         km_buf_printf(o, "  %s %s %s\n", inv->account, inv->region,
-                      inv->secrets[s].reason);
+                      SREASON(inv, &inv->secrets[s]));
     size_t inst_blocks = 0;
     for (size_t k = 0; k < inv->nissues; k++) {
       if (inv->issues[k].verdict != KM_VERDICT_BLOCKED) continue;
@@ -261,7 +271,8 @@ static void skipped_one(km_buf_t *o, const km_inv_t *inv, bool *header) {
     if (!*header) km_buf_puts(o, "skipped\n");
     *header = true;
     if (!count_summary(key->rule, counts))
-      km_buf_printf(o, "  %s %s %s\n", inv->account, inv->region, key->reason);
+      km_buf_printf(o, "  %s %s %s\n", inv->account, inv->region,
+                    KREASON(inv, key));
   }
   for (size_t s = 0; s < inv->nsecrets; s++) {
     const km_inv_secret_t *sec = &inv->secrets[s];
@@ -269,7 +280,8 @@ static void skipped_one(km_buf_t *o, const km_inv_t *inv, bool *header) {
     if (!*header) km_buf_puts(o, "skipped\n");
     *header = true;
     if (!count_summary(sec->rule, counts))
-      km_buf_printf(o, "  %s %s %s\n", inv->account, inv->region, sec->reason);
+      km_buf_printf(o, "  %s %s %s\n", inv->account, inv->region,
+                    SREASON(inv, sec));
   }
   const char *sep = NULL;
   for (size_t r = 0; r < KM_ARRAY_SIZE(summary); r++) {
@@ -358,12 +370,12 @@ static json_t *pipeline_json(const km_inv_t *inv) {
   for (size_t k = 0; k < inv->nkeys; k++)
     json_array_append_new(
         res, resource_json("key", inv->keys[k].key_id, inv->keys[k].verdict,
-                           inv->keys[k].rule, inv->keys[k].reason));
+                           inv->keys[k].rule, KREASON(inv, &inv->keys[k])));
   for (size_t s = 0; s < inv->nsecrets; s++)
     json_array_append_new(
         res, resource_json("secret", inv->secrets[s].secret_name,
                            inv->secrets[s].verdict, inv->secrets[s].rule,
-                           inv->secrets[s].reason));
+                           SREASON(inv, &inv->secrets[s])));
   for (size_t i = 0; i < inv->nissues; i++)
     json_array_append_new(
         iss, json_pack("{s:s, s:s, s:s}", "rule", inv->issues[i].rule,

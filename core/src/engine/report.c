@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "engine/report.h"
+#include "model/rules.h"
 #include "util/util.h"
 
 /* ---- one pipeline ---- */
@@ -73,9 +74,11 @@ static json_t *pipeline_json(const km_inv_t *inv) {
   bucket_init(&s);
   json_int_t off = 0, restored = 0;
   json_t *not_restored = json_array();
+  char why[KM_RULES_REASON_MAX];
   for (size_t i = 0; i < inv->nkeys; i++) {
     const km_inv_key_t *x = &inv->keys[i];
-    place(&k, x->key_id, x->verdict, x->rule, x->reason, x->fail_code,
+    place(&k, x->key_id, x->verdict, x->rule,
+          km_rules_key_reason(inv, x, why, sizeof(why)), x->fail_code,
           x->fail_request_id);
     off += x->rotation_off;
     restored += x->rotation_off && x->rotation_restored;
@@ -85,7 +88,8 @@ static json_t *pipeline_json(const km_inv_t *inv) {
   }
   for (size_t i = 0; i < inv->nsecrets; i++) {
     const km_inv_secret_t *x = &inv->secrets[i];
-    place(&s, x->secret_name, x->verdict, x->rule, x->reason, x->fail_code,
+    place(&s, x->secret_name, x->verdict, x->rule,
+          km_rules_secret_reason(inv, x, why, sizeof(why)), x->fail_code,
           x->fail_request_id);
     off += x->rotation_off;
     restored += x->rotation_off && x->rotation_restored;
@@ -137,54 +141,72 @@ static json_int_t n_of(const json_t *bucket, const char *field) {
                           : json_integer_value(v);
 }
 
-static json_t *kind_totals(const json_t *pl, const char *kind) {
-  static const char *const f[] = {"migrated", "already_migrated", "skipped",
-                                  "failed",   "blocked",          "not_run"};
-  json_int_t sum[6] = {0};
-  for (size_t i = 0; i < json_array_size(pl); i++) {
-    const json_t *b = json_object_get(json_array_get(pl, i), kind);
-    for (size_t k = 0; k < 6; k++)
-      sum[k] += n_of(b, f[k]);
-  }
-  json_t *o = json_object();
-  for (size_t k = 0; k < 6; k++)
-    json_object_set_new(o, f[k], json_integer(sum[k]));
-  return o;
-}
-
 static int status_rank(const char *s) {
   return strcmp(s, "failed") == 0 ? 2 : strcmp(s, "blocked") == 0 ? 1 : 0;
 }
 
-/* Pipelines are sorted by account, so an account's pipelines are adjacent;
- * an account takes its worst pipeline's status. */
-static json_t *totals(const json_t *pl) {
-  json_int_t acc[3] = {0}, off = 0, restored = 0, unrestored = 0;
-  const char *cur = NULL;
-  int worst = -1;
-  for (size_t i = 0; i <= json_array_size(pl); i++) {
-    const json_t *p = json_array_get(pl, i);
-    const char *a = p ? json_string_value(json_object_get(p, "account")) : NULL;
-    if (cur != NULL && (a == NULL || strcmp(a, cur) != 0)) {
-      acc[worst]++;
-      worst = -1;
-    }
-    if (p == NULL) break;
-    cur = a;
-    int r = status_rank(json_string_value(json_object_get(p, "status")));
-    if (r > worst) worst = r;
-    const json_t *rot = json_object_get(p, "rotation");
-    off += json_integer_value(json_object_get(rot, "turned_off"));
-    restored += json_integer_value(json_object_get(rot, "restored"));
-    unrestored +=
-        (json_int_t)json_array_size(json_object_get(rot, "not_restored"));
+/* The totals, added up one pipeline at a time (km_report_write_run never
+ * holds every pipeline's JSON).  Pipelines come sorted by account, so an
+ * account's pipelines are adjacent; an account takes its worst pipeline's
+ * status. */
+static const char *const kind_fields[] = {
+    "migrated", "already_migrated", "skipped", "failed", "blocked", "not_run"};
+
+typedef struct {
+  json_int_t acc[3], off, restored, unrestored, npl;
+  json_int_t keys[6], secrets[6];
+  char *cur; /* the account being added up (owned) */
+  int worst;
+} tot_t;
+
+static void tot_account_end(tot_t *t) {
+  if (t->cur != NULL) t->acc[t->worst]++;
+  free(t->cur);
+  t->cur = NULL;
+  t->worst = -1;
+}
+
+static void tot_add(tot_t *t, const json_t *p) {
+  const char *a = json_string_value(json_object_get(p, "account"));
+  if (t->cur != NULL && (a == NULL || strcmp(a, t->cur) != 0))
+    tot_account_end(t);
+  if (t->cur == NULL) t->cur = km_xstrdup(a != NULL ? a : "");
+  int r = status_rank(json_string_value(json_object_get(p, "status")));
+  if (r > t->worst) t->worst = r;
+  const json_t *rot = json_object_get(p, "rotation");
+  t->off += json_integer_value(json_object_get(rot, "turned_off"));
+  t->restored += json_integer_value(json_object_get(rot, "restored"));
+  t->unrestored +=
+      (json_int_t)json_array_size(json_object_get(rot, "not_restored"));
+  for (size_t k = 0; k < 6; k++) {
+    t->keys[k] += n_of(json_object_get(p, "keys"), kind_fields[k]);
+    t->secrets[k] += n_of(json_object_get(p, "secrets"), kind_fields[k]);
   }
+  t->npl++;
+}
+
+static json_t *kind_json(const json_int_t *sum) {
+  json_t *o = json_object();
+  for (size_t k = 0; k < 6; k++)
+    json_object_set_new(o, kind_fields[k], json_integer(sum[k]));
+  return o;
+}
+
+static json_t *tot_json(tot_t *t) {
+  tot_account_end(t);
   return json_pack("{s:{s:I, s:I, s:I}, s:I, s:o, s:o, s:{s:I, s:I, s:I}}",
-                   "accounts", "ok", acc[0], "blocked", acc[1], "failed",
-                   acc[2], "pipelines", (json_int_t)json_array_size(pl), "keys",
-                   kind_totals(pl, "keys"), "secrets",
-                   kind_totals(pl, "secrets"), "rotation", "turned_off", off,
-                   "restored", restored, "not_restored", unrestored);
+                   "accounts", "ok", t->acc[0], "blocked", t->acc[1], "failed",
+                   t->acc[2], "pipelines", t->npl, "keys", kind_json(t->keys),
+                   "secrets", kind_json(t->secrets), "rotation", "turned_off",
+                   t->off, "restored", t->restored, "not_restored",
+                   t->unrestored);
+}
+
+static json_t *totals(const json_t *pl) {
+  tot_t t = {.worst = -1};
+  for (size_t i = 0; i < json_array_size(pl); i++)
+    tot_add(&t, json_array_get(pl, i));
+  return tot_json(&t);
 }
 
 static int cmp_pipeline(const void *a, const void *b) {
@@ -306,5 +328,110 @@ int km_report_write(const json_t *report, const char *path, km_err_t *err) {
                        strerror(e));
   }
   free(tmp);
+  return 0;
+}
+
+/* ---- report.json of a run, one pipeline at a time ---- */
+
+static int cmp_inv(const void *a, const void *b) {
+  const km_inv_t *x = *(km_inv_t *const *)a, *y = *(km_inv_t *const *)b;
+  int c = strcmp(x->account, y->account);
+  return c != 0 ? c : strcmp(x->region, y->region);
+}
+
+/* What the end-of-run summary lists: failed resources, failing issues. */
+static bool worth_listing(const json_t *p) {
+  static const char *const kinds[] = {"keys", "secrets"};
+  for (int k = 0; k < 2; k++)
+    if (json_array_size(
+            json_object_get(json_object_get(p, kinds[k]), "failed")) > 0)
+      return true;
+  size_t i;
+  const json_t *x;
+  json_array_foreach(json_object_get(p, "issues"), i, x) {
+    const char *v = json_string_value(json_object_get(x, "verdict"));
+    if (v != NULL && strcmp(v, "warning") != 0) return true;
+  }
+  return false;
+}
+
+/* Writes text with every line after the first indented by 4 (a pipeline
+ * dumped alone, placed at depth 2 of the report). */
+static int put_indented(FILE *f, const char *text) {
+  for (const char *p = text; *p; p++)
+    if (fputc(*p, f) == EOF || (*p == '\n' && fputs("    ", f) == EOF))
+      return KM_EIO;
+  return 0;
+}
+
+static int write_stream(FILE *f, json_t *head, km_inv_t **v, size_t n,
+                        json_t *listed) {
+  /* The head object without its closing brace, then the pipelines. */
+  char *h = json_dumps(head, JSON_INDENT(2));
+  if (h == NULL) return KM_EIO;
+  char *close = strrchr(h, '}');
+  while (close != NULL && close > h && (close[-1] == '\n' || close[-1] == ' '))
+    close--;
+  if (close != NULL) *close = '\0';
+  int rc = fputs(h, f) == EOF ? KM_EIO : 0;
+  free(h);
+  if (rc == 0 && fputs(",\n  \"pipelines\": [", f) == EOF) rc = KM_EIO;
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    json_t *p = pipeline_json(v[i]);
+    char *t = json_dumps(p, JSON_INDENT(2));
+    if (t == NULL || fputs(i == 0 ? "\n    " : ",\n    ", f) == EOF ||
+        put_indented(f, t) < 0)
+      rc = KM_EIO;
+    free(t);
+    if (worth_listing(p)) json_array_append(listed, p);
+    json_decref(p);
+  }
+  if (rc == 0 && fputs(n > 0 ? "\n  ]\n}\n" : "]\n}\n", f) == EOF) rc = KM_EIO;
+  return rc;
+}
+
+int km_report_write_run(const km_report_meta_t *meta, km_inv_t *const *invs,
+                        size_t n, const char *path, json_t **summary,
+                        km_err_t *err) {
+  *summary = NULL;
+  if (meta == NULL || path == NULL || (n > 0 && invs == NULL))
+    return km__err_set(err, KM_EINVAL, "report: no run to report");
+  km_inv_t **v = km_xcalloc(n ? n : 1, sizeof(*v));
+  memcpy(v, invs, n * sizeof(*v));
+  qsort(v, n, sizeof(*v), cmp_inv);
+  /* First the totals (they come before the pipelines in the file). */
+  tot_t t = {.worst = -1};
+  for (size_t i = 0; i < n; i++) {
+    json_t *p = pipeline_json(v[i]);
+    tot_add(&t, p);
+    json_decref(p);
+  }
+  json_t *head =
+      json_pack("{s:i, s:s?, s:s?, s:s?, s:s?}", "report_version", 1, "name",
+                meta->name, "run_dir", meta->run_dir, "tool_version",
+                meta->tool_version, "manifest_hash", meta->manifest_hash);
+  set_times(head, meta->started, meta->finished);
+  json_object_set_new(head, "totals", tot_json(&t));
+  json_t *listed = json_array();
+  char *tmp = km_xasprintf("%s.tmp.%ld", path, (long)getpid());
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+  int e = errno, rc = f != NULL ? write_stream(f, head, v, n, listed) : KM_EIO;
+  if (rc < 0) e = errno;
+  if (f != NULL && fflush(f) != 0 && rc == 0) rc = KM_EIO, e = errno;
+  if (f != NULL && rc == 0 && fsync(fileno(f)) != 0) rc = KM_EIO, e = errno;
+  if (f != NULL ? fclose(f) != 0 : (fd >= 0 && close(fd) != 0)) rc = KM_EIO;
+  if (rc == 0 && rename(tmp, path) != 0) rc = KM_EIO, e = errno;
+  if (rc < 0) unlink(tmp);
+  free(tmp);
+  free(v);
+  if (rc < 0) {
+    json_decref(head);
+    json_decref(listed);
+    return km__err_set(err, KM_EIO, "report: cannot write %s: %s", path,
+                       strerror(e));
+  }
+  json_object_set_new(head, "pipelines", listed);
+  *summary = head;
   return 0;
 }

@@ -44,4 +44,15 @@ int km_report_merge(json_t *into, const json_t *other, km_err_t *err);
  * crash never leaves a half-written report.  Returns 0 or KM_EIO. */
 int km_report_write(const json_t *report, const char *path, km_err_t *err);
 
+/* Builds and writes the report of a run to path (atomically, as
+ * km_report_write) one pipeline at a time: the whole report of 10,000
+ * pipelines is never in memory next to their models.  On success *summary
+ * (new reference) is the report's head and totals with, under "pipelines",
+ * only the pipelines that have failed resources or failing issues (what the
+ * end-of-run summary lists).  The file is the same document as
+ * km_report_build's.  Returns 0, KM_EINVAL or KM_EIO (nothing at path). */
+int km_report_write_run(const km_report_meta_t *meta, km_inv_t *const *invs,
+                        size_t n, const char *path, json_t **summary,
+                        km_err_t *err);
+
 #endif

@@ -503,6 +503,11 @@ static int setup_easy(km_http_t *h, req_t *r, const km_http_req_opts_t *o,
   SET(CURLOPT_ERRORBUFFER, r->errbuf);
   SET(CURLOPT_NOSIGNAL, 1L);
   SET(CURLOPT_TCP_KEEPALIVE, 1L);
+  /* Each transfer holds a receive buffer from the moment it is queued for
+   * a connection (16 KB by default); hundreds wait behind the per-host
+   * connection limit in a large fleet, and an API answer rarely needs more
+   * than a few reads of 8 KB. */
+  SET(CURLOPT_BUFFERSIZE, 8192L);
   SET(CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
   SET(CURLOPT_TIMEOUT_MS, timeout);
   SET(CURLOPT_SSL_VERIFYPEER, insecure ? 0L : 1L);

@@ -11,6 +11,7 @@
 
 #include "model/inventory.h"
 #include "model/intern.h"
+#include "model/rules.h"
 #include "model/strmap.h"
 #include "util/util.h"
 
@@ -221,8 +222,11 @@ km_inv_key_t *km_inv_find_key(const km_inv_t *inv, const char *id) {
   if (km_strmap_get(key_index(inv), id, &i)) return &inv->keys[i];
   /* An Arn ends in key/<KeyId>. */
   const char *k = strncmp(id, "acs:kms:", 8) == 0 ? strstr(id, ":key/") : NULL;
+  char buf[KM_INV_ARN_MAX];
+  const char *arn;
   if (k != NULL && km_strmap_get(key_index(inv), k + 5, &i) &&
-      inv->keys[i].arn != NULL && strcmp(inv->keys[i].arn, id) == 0)
+      (arn = km_inv_key_arn(inv, &inv->keys[i], buf, sizeof(buf))) != NULL &&
+      strcmp(arn, id) == 0)
     return &inv->keys[i];
   /* Aliases are few and looked up rarely (hooks, selection by alias). */
   if (strncmp(id, "alias/", 6) != 0) return NULL;
@@ -396,7 +400,51 @@ void km_inv_drop_indexes(km_inv_t *inv) {
   inv->kidx = inv->sidx = inv->didx = inv->dpairs = NULL;
 }
 
+/* The Arn the service gives a key or secret of this account and region. */
+static int usual_arn(const km_inv_t *inv, const char *kind, const char *id,
+                     char *buf, size_t size) {
+  return snprintf(buf, size, "acs:kms:%s:%s:%s/%s", inv->region,
+                  inv->account_id, kind, id);
+}
+
+/* Frees *arn when it is the usual form (the accessor rebuilds it). */
+static void compact_arn(const km_inv_t *inv, const char *kind, const char *id,
+                        char **arn, bool *derived) {
+  char buf[KM_INV_ARN_MAX];
+  if (*arn == NULL || inv->region == NULL || inv->account_id == NULL) return;
+  int n = usual_arn(inv, kind, id, buf, sizeof(buf));
+  if (n <= 0 || (size_t)n >= sizeof(buf) || strcmp(buf, *arn) != 0) return;
+  free(*arn);
+  *arn = NULL;
+  *derived = true;
+}
+
+static const char *arn_of(const km_inv_t *inv, const char *kind, const char *id,
+                          const char *arn, bool derived, char *buf,
+                          size_t size) {
+  if (arn != NULL || !derived) return arn;
+  int n = usual_arn(inv, kind, id, buf, size);
+  return n > 0 && (size_t)n < size ? buf : NULL;
+}
+
+const char *km_inv_key_arn(const km_inv_t *inv, const km_inv_key_t *k,
+                           char *buf, size_t size) {
+  return arn_of(inv, "key", k->key_id, k->arn, k->arn_derived, buf, size);
+}
+
+const char *km_inv_secret_arn(const km_inv_t *inv, const km_inv_secret_t *s,
+                              char *buf, size_t size) {
+  return arn_of(inv, "secret", s->secret_name, s->arn, s->arn_derived, buf,
+                size);
+}
+
 void km_inv_sort(km_inv_t *inv) {
+  for (size_t i = 0; i < inv->nkeys; i++)
+    compact_arn(inv, "key", inv->keys[i].key_id, &inv->keys[i].arn,
+                &inv->keys[i].arn_derived);
+  for (size_t i = 0; i < inv->nsecrets; i++)
+    compact_arn(inv, "secret", inv->secrets[i].secret_name,
+                &inv->secrets[i].arn, &inv->secrets[i].arn_derived);
   inv->keys = fit(inv->keys, inv->nkeys, &inv->capkeys, sizeof(*inv->keys));
   inv->secrets =
       fit(inv->secrets, inv->nsecrets, &inv->capsecrets, sizeof(*inv->secrets));
@@ -458,32 +506,37 @@ static json_t *outcome_json(km_verdict_t v, const char *rule,
                    restored);
 }
 
-static json_t *key_json(const km_inv_key_t *k) {
+static json_t *key_json(const km_inv_t *inv, const km_inv_key_t *k) {
   json_t *o = json_object();
+  char buf[KM_INV_ARN_MAX], why[KM_RULES_REASON_MAX];
   for (size_t i = 0; i < km__inv_nkey_fields; i++)
     json_object_set_new(o, km__inv_key_fields[i].name,
                         jstr(*field_at((void *)k, &km__inv_key_fields[i])));
+  json_object_set_new(o, "Arn", jstr(km_inv_key_arn(inv, k, buf, sizeof(buf))));
   json_object_set_new(
       o, "CreatorType",
       json_string(k->creator == KM_CREATOR_SERVICE ? "Service" : "User"));
   json_object_set_new(o, "VersionCount", jnum(k->version_count));
   json_object_set_new(o, "Aliases", jstrs(&k->aliases));
-  json_t *oc =
-      outcome_json(k->verdict, k->rule, k->reason, k->fail_code,
-                   k->fail_request_id, k->rotation_off, k->rotation_restored);
+  json_t *oc = outcome_json(
+      k->verdict, k->rule, km_rules_key_reason(inv, k, why, sizeof(why)),
+      k->fail_code, k->fail_request_id, k->rotation_off, k->rotation_restored);
   json_object_update(o, oc);
   json_decref(oc);
   return o;
 }
 
-static json_t *secret_json(const km_inv_secret_t *s) {
+static json_t *secret_json(const km_inv_t *inv, const km_inv_secret_t *s) {
   json_t *o = json_object();
+  char buf[KM_INV_ARN_MAX], why[KM_RULES_REASON_MAX];
   for (size_t i = 0; i < km__inv_nsecret_fields; i++)
     json_object_set_new(o, km__inv_secret_fields[i].name,
                         jstr(*field_at((void *)s, &km__inv_secret_fields[i])));
-  json_t *oc =
-      outcome_json(s->verdict, s->rule, s->reason, s->fail_code,
-                   s->fail_request_id, s->rotation_off, s->rotation_restored);
+  json_object_set_new(o, "Arn",
+                      jstr(km_inv_secret_arn(inv, s, buf, sizeof(buf))));
+  json_t *oc = outcome_json(
+      s->verdict, s->rule, km_rules_secret_reason(inv, s, why, sizeof(why)),
+      s->fail_code, s->fail_request_id, s->rotation_off, s->rotation_restored);
   json_object_update(o, oc);
   json_decref(oc);
   return o;
@@ -529,11 +582,11 @@ json_t *km_inv_to_json(const km_inv_t *inv) {
                       jstr(inv->default_instance_id));
   json_t *a = json_array();
   for (size_t i = 0; i < inv->nkeys; i++)
-    json_array_append_new(a, key_json(&inv->keys[i]));
+    json_array_append_new(a, key_json(inv, &inv->keys[i]));
   json_object_set_new(root, "keys", a);
   a = json_array();
   for (size_t i = 0; i < inv->nsecrets; i++)
-    json_array_append_new(a, secret_json(&inv->secrets[i]));
+    json_array_append_new(a, secret_json(inv, &inv->secrets[i]));
   json_object_set_new(root, "secrets", a);
   a = json_array();
   for (size_t i = 0; i < inv->ndest; i++)

@@ -112,6 +112,7 @@ typedef struct km_inv_key_s {
   char *fail_request_id;  /* NULL when no request was involved */
   bool rotation_off;      /* this run turned its rotation off */
   bool rotation_restored; /* and turned it back on as it was */
+  bool arn_derived; /* arn is NULL: it had the usual form (km_inv_key_arn) */
 } km_inv_key_t;
 
 typedef struct km_inv_secret_s {
@@ -130,6 +131,7 @@ typedef struct km_inv_secret_s {
   char *fail_request_id;
   bool rotation_off;
   bool rotation_restored;
+  bool arn_derived;
 } km_inv_secret_t;
 
 /* GetKmsInstance and GetKmsInstanceQuotaInfos; -1 for unknown numbers. */
@@ -228,8 +230,20 @@ void km_inv_secret_decide(km_inv_secret_t *s, km_verdict_t v, const char *rule,
                           const char *reason);
 
 /* Sorts keys by KeyId, secrets by name, aliases and destination names, so
- * that everything printed from the inventory is deterministic. */
+ * that everything printed from the inventory is deterministic.  Discovery
+ * is over: arrays are fitted and an Arn of the usual form
+ * (acs:kms:REGION:ACCOUNT:key/ID, ...:secret/NAME) is no longer stored
+ * (10,000 models wait at the barrier); read it with km_inv_*_arn. */
 void km_inv_sort(km_inv_t *inv);
+
+/* The Arn of a key or secret: the stored one, or the usual form rebuilt
+ * into buf (size bytes; KM_INV_ARN_MAX is always enough); NULL when the
+ * API gave none.  The result is borrowed (from k or from buf). */
+#define KM_INV_ARN_MAX 512
+const char *km_inv_key_arn(const km_inv_t *inv, const km_inv_key_t *k,
+                           char *buf, size_t size);
+const char *km_inv_secret_arn(const km_inv_t *inv, const km_inv_secret_t *s,
+                              char *buf, size_t size);
 /* Removes every key / every secret (a discovery that failed half way must
  * not leave a half list that later output would read as the region). */
 void km_inv_drop_keys(km_inv_t *inv);

@@ -166,6 +166,7 @@ int km_inv_parse_describe_key(km_inv_t *inv, const json_t *body,
   int rc = fill_fields(md, km__inv_key_fields, km__inv_nkey_fields, k,
                        "DescribeKey", err);
   if (rc) return rc;
+  k->arn_derived = false; /* the answer's Arn (or none) is the authority */
   /* A service key may also be recognised by its creator field. */
   const char *ct = json_string_value(json_object_get(md, "CreatorType"));
   if (ct != NULL && strcmp(ct, "Service") == 0) k->creator = KM_CREATOR_SERVICE;
@@ -239,8 +240,10 @@ int km_inv_parse_describe_secret(km_inv_t *inv, const json_t *body,
   if (!json_is_object(body) || name == NULL || name[0] == '\0')
     return perr(err, "DescribeSecret", "SecretName");
   km_inv_secret_t *s = km_inv_add_secret(inv, name);
-  return fill_fields(body, km__inv_secret_fields, km__inv_nsecret_fields, s,
-                     "DescribeSecret", err);
+  int rc = fill_fields(body, km__inv_secret_fields, km__inv_nsecret_fields, s,
+                       "DescribeSecret", err);
+  if (rc == 0) s->arn_derived = false; /* the answer's Arn is the authority */
+  return rc;
 }
 
 int km_inv_parse_dest_secrets(km_inv_t *inv, const json_t *body,

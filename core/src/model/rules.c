@@ -58,7 +58,9 @@ static bool key_selected(const km_inv_t *inv, const km_inv_key_t *k) {
   default:
     return false;
   }
-  if (any_glob(&sel->key_ids, k->key_id) || any_glob(&sel->key_ids, k->arn))
+  char arn[KM_INV_ARN_MAX];
+  if (any_glob(&sel->key_ids, k->key_id) ||
+      any_glob(&sel->key_ids, km_inv_key_arn(inv, k, arn, sizeof(arn))))
     return true;
   for (size_t i = 0; i < k->aliases.n; i++)
     if (any_glob(&sel->key_aliases, k->aliases.v[i])) return true;
@@ -546,7 +548,9 @@ static void ctx_vars(const km_rule_ctx_t *c, vars_t *vs) {
   }
   if (c->cmk != NULL) {
     var(vs, "cmk_rule", c->cmk->rule);
-    var(vs, "cmk_reason", c->cmk->reason);
+    char buf[KM_RULES_REASON_MAX];
+    var(vs, "cmk_reason",
+        km_rules_key_reason(c->inv, c->cmk, buf, sizeof(buf)));
   }
 }
 
@@ -573,6 +577,61 @@ static char *expand(const char *tmpl, const vars_t *vs) {
     p = close + 1;
   }
   return km_buf_steal(&b);
+}
+
+/* A template that names only what never changes once the model exists
+ * (the resource's id, the account, region and destination): its text is
+ * rebuilt when read instead of stored with every resource (the common
+ * verdicts, "will be migrated" and "service key", of 10,000 models that wait
+ * at the barrier). */
+static bool stable_template(const char *t) {
+  static const char *const stable[] = {"key",    "secret",   "account",
+                                       "region", "instance", "instance_type"};
+  for (const char *p = strchr(t, '{'); p != NULL; p = strchr(p + 1, '{')) {
+    const char *close = strchr(p, '}');
+    if (close == NULL) return false;
+    size_t len = (size_t)(close - p - 1), i;
+    for (i = 0; i < KM_ARRAY_SIZE(stable); i++)
+      if (strlen(stable[i]) == len && strncmp(stable[i], p + 1, len) == 0)
+        break;
+    if (i == KM_ARRAY_SIZE(stable)) return false;
+  }
+  return true;
+}
+
+/* The text of rule id for one resource, into buf; NULL when the verdict
+ * did not come from a stable rule of the table (then nothing was kept). */
+static const char *rebuilt(const km_inv_t *inv, const km_inv_key_t *k,
+                           const km_inv_secret_t *s, const char *id,
+                           km_verdict_t v, char *buf, size_t size) {
+  const km_rule_t *r = id != NULL ? km_rules_find(id) : NULL;
+  if (r == NULL || r->verdict != v || !stable_template(r->message) || size == 0)
+    return NULL;
+  km_rule_ctx_t c;
+  memset(&c, 0, sizeof(c));
+  c.inv = inv;
+  c.key = k;
+  c.secret = s;
+  vars_t *vs = km_xmalloc(sizeof(*vs));
+  ctx_vars(&c, vs);
+  char *msg = expand(r->message, vs);
+  snprintf(buf, size, "%s", msg);
+  free(msg);
+  free(vs);
+  return buf;
+}
+
+const char *km_rules_key_reason(const km_inv_t *inv, const km_inv_key_t *k,
+                                char *buf, size_t size) {
+  if (k->reason != NULL) return k->reason;
+  return rebuilt(inv, k, NULL, k->rule, k->verdict, buf, size);
+}
+
+const char *km_rules_secret_reason(const km_inv_t *inv,
+                                   const km_inv_secret_t *s, char *buf,
+                                   size_t size) {
+  if (s->reason != NULL) return s->reason;
+  return rebuilt(inv, NULL, s, s->rule, s->verdict, buf, size);
 }
 
 /* ---- evaluation ---- */
@@ -605,8 +664,11 @@ int km_rules_eval(km_inv_t *inv, int64_t now, km_err_t *err) {
   for (size_t i = 0; i < inv->nkeys; i++) {
     c.key = &inv->keys[i];
     const km_rule_t *r = first_match(KM_RULE_KEY, &c);
-    ctx_vars(&c, vs);
-    char *msg = expand(r->message, vs);
+    char *msg = NULL;
+    if (!stable_template(r->message)) {
+      ctx_vars(&c, vs);
+      msg = expand(r->message, vs);
+    }
     km_inv_key_decide(&inv->keys[i], r->verdict, r->id, msg);
     free(msg);
   }
@@ -618,8 +680,11 @@ int km_rules_eval(km_inv_t *inv, int64_t now, km_err_t *err) {
     /* The secret's own migrated copy is not a duplicate of itself. */
     c.dup_owner = s->dkms_instance_id ? NULL : dup_owner(inv, s->secret_name);
     const km_rule_t *r = first_match(KM_RULE_SECRET, &c);
-    ctx_vars(&c, vs);
-    char *msg = expand(r->message, vs);
+    char *msg = NULL;
+    if (!stable_template(r->message)) {
+      ctx_vars(&c, vs);
+      msg = expand(r->message, vs);
+    }
     km_inv_secret_decide(s, r->verdict, r->id, msg);
     free(msg);
   }

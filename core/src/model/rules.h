@@ -52,6 +52,18 @@ const km_rule_t *km_rules_table(size_t *n);
 /* A rule by id, or NULL. */
 const km_rule_t *km_rules_find(const char *id);
 
+/* The reason for a key's or secret's verdict: the text stored with it, or,
+ * for a verdict of a table rule whose message names only ids (not stored:
+ * km_rules_eval), that message rebuilt into buf.  Borrowed (from the
+ * resource or buf); NULL when there is none.  KM_RULES_REASON_MAX is always
+ * enough. */
+#define KM_RULES_REASON_MAX 1024
+const char *km_rules_key_reason(const km_inv_t *inv, const km_inv_key_t *k,
+                                char *buf, size_t size);
+const char *km_rules_secret_reason(const km_inv_t *inv,
+                                   const km_inv_secret_t *s, char *buf,
+                                   size_t size);
+
 /* Sorts inv, then decides every key and secret and replaces the
  * inventory's "instance." issues.  now (epoch seconds) is the clock for the
  * expiry rules.  Every verdict is recomputed: run it on a fresh discovery.

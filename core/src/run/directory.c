@@ -24,13 +24,29 @@ typedef struct disc_s {
   const char *folder; /* NULL: ListAccounts */
   size_t folder_i;
   int page;
-  json_t *found; /* array of Account objects */
+  /* The members listed so far that carry every included tag: their id and
+   * display name only (a page's Account objects are dropped with the page:
+   * 10,000 members are listed before anything else runs). */
+  struct member_s {
+    char *id, *name; /* owned; name may be NULL */
+  } * found;
+  size_t nfound, capfound;
   bool done;
   int status;
   km_err_t err;
 } disc_t;
 
 static void list_page(disc_t *d);
+
+static void found_free(disc_t *d) {
+  for (size_t i = 0; i < d->nfound; i++) {
+    free(d->found[i].id);
+    free(d->found[i].name);
+  }
+  free(d->found);
+  d->found = NULL;
+  d->nfound = d->capfound = 0;
+}
 
 /* The listing stops with status; err (may be NULL) says why. */
 static void disc_stop(disc_t *d, int status, const km_err_t *err) {
@@ -77,7 +93,19 @@ static void on_page(const km_acs_result_t *res, void *ud) {
   }
   json_t *list =
       json_object_get(json_object_get(res->body, "Accounts"), "Account");
-  json_array_extend(d->found, list);
+  size_t i;
+  json_t *a;
+  json_array_foreach(list, i, a) {
+    const char *id = json_string_value(json_object_get(a, "AccountId"));
+    const char *name = json_string_value(json_object_get(a, "DisplayName"));
+    if (id == NULL || !has_tags(&d->rt->m->directory, a)) continue;
+    if (d->nfound == d->capfound) {
+      d->capfound = d->capfound ? d->capfound * 2 : 64;
+      d->found = km_xrealloc(d->found, d->capfound * sizeof(*d->found));
+    }
+    d->found[d->nfound].id = km_xstrdup(id);
+    d->found[d->nfound++].name = name != NULL ? km_xstrdup(name) : NULL;
+  }
   json_int_t total =
       json_integer_value(json_object_get(res->body, "TotalCount"));
   if (json_array_size(list) > 0 && total > (json_int_t)d->page * 100) {
@@ -173,12 +201,8 @@ int km_directory_discover(km_runtime_t *rt) {
   memset(&d, 0, sizeof(d));
   d.rt = rt;
   d.mgmt_id = mgmt->mf->id;
-  d.found = json_array();
   int rc = km_creds_get(mgmt->creds, on_cred, &d);
-  if (rc < 0) {
-    json_decref(d.found);
-    return rc;
-  }
+  if (rc < 0) return rc;
   while (!d.done && uv_run(&rt->loop, UV_RUN_ONCE) != 0)
     ;
   km_free_secret(d.ak);
@@ -192,28 +216,25 @@ int km_directory_discover(km_runtime_t *rt) {
             dir->management, d.err.text,
             d.err.request_id[0] ? " (RequestId " : "", d.err.request_id,
             d.err.request_id[0] ? ")" : "");
-    json_decref(d.found);
+    found_free(&d);
     return d.status;
   }
   /* Members to add: not the management account, not explicit, not
    * excluded, with every included tag; each once (folders may overlap). */
   size_t nnew = 0;
-  km_mf_account_t *add = km_xcalloc(json_array_size(d.found) + 1, sizeof(*add));
+  km_mf_account_t *add = km_xcalloc(d.nfound + 1, sizeof(*add));
   /* Ids already taken (explicit accounts, exclusions, members added) and
    * names already used. */
-  km_strmap_t *ids = km_strmap_new(rt->naccts + json_array_size(d.found));
-  km_strmap_t *names = km_strmap_new(json_array_size(d.found));
+  km_strmap_t *ids = km_strmap_new(rt->naccts + d.nfound);
+  km_strmap_t *names = km_strmap_new(d.nfound);
   for (size_t k = 0; k < rt->naccts; k++)
     km_strmap_put(ids, rt->accts[k].mf->id, k);
   for (size_t k = 0; k < dir->exclude_accounts.n; k++)
     km_strmap_put(ids, dir->exclude_accounts.v[k], k);
-  size_t i, dummy;
-  json_t *a;
-  json_array_foreach(d.found, i, a) {
-    const char *id = json_string_value(json_object_get(a, "AccountId"));
-    const char *name = json_string_value(json_object_get(a, "DisplayName"));
-    if (id == NULL || km_strmap_get(ids, id, &dummy) || !has_tags(dir, a))
-      continue;
+  size_t dummy;
+  for (size_t i = 0; i < d.nfound; i++) {
+    const char *id = d.found[i].id, *name = d.found[i].name;
+    if (km_strmap_get(ids, id, &dummy)) continue;
     km_strmap_put(ids, id, i);
     km_mf_account_t *x = &add[nnew++];
     /* The display name when no other account uses it, else the id. */
@@ -233,7 +254,7 @@ int km_directory_discover(km_runtime_t *rt) {
   }
   km_strmap_free(ids);
   km_strmap_free(names);
-  json_decref(d.found);
+  found_free(&d);
   rt->discovered = add;
   rt->ndiscovered = nnew;
   km_log(KM_LOG_INFO,

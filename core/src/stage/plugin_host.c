@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/rules.h"
 #include "stage/plugin_host.h"
 #include "util/util.h"
 
@@ -155,7 +156,18 @@ static int x_key_at(km_stage_run_t *run, size_t i, km_plugin_key_t *out) {
   const km_inv_t *inv = run->c->inv;
   if (out == NULL) return KM_EINVAL;
   if (i >= inv->nkeys) return KM_ENOENT;
-  const km_inv_key_t *k = &inv->keys[i];
+  km_inv_key_t *k = &inv->keys[i];
+  /* The view's strings live as long as the model's: a derived Arn or
+   * reason is stored again (plugins are few; the barrier's thousands are
+   * not). */
+  if (k->arn == NULL && k->arn_derived) {
+    char buf[KM_INV_ARN_MAX];
+    k->arn = km_xstrdup(km_inv_key_arn(inv, k, buf, sizeof(buf)));
+    k->arn_derived = false;
+  }
+  char why[KM_RULES_REASON_MAX];
+  const char *reason = km_rules_key_reason(inv, k, why, sizeof(why));
+  if (k->reason == NULL && reason != NULL) k->reason = km_xstrdup(reason);
   km_plugin_key_t v = {
       .struct_size = sizeof(v),
       .key_id = k->key_id,
@@ -180,7 +192,15 @@ static int x_secret_at(km_stage_run_t *run, size_t i, km_plugin_secret_t *out) {
   const km_inv_t *inv = run->c->inv;
   if (out == NULL) return KM_EINVAL;
   if (i >= inv->nsecrets) return KM_ENOENT;
-  const km_inv_secret_t *s = &inv->secrets[i];
+  km_inv_secret_t *s = &inv->secrets[i];
+  if (s->arn == NULL && s->arn_derived) {
+    char buf[KM_INV_ARN_MAX];
+    s->arn = km_xstrdup(km_inv_secret_arn(inv, s, buf, sizeof(buf)));
+    s->arn_derived = false;
+  }
+  char why[KM_RULES_REASON_MAX];
+  const char *reason = km_rules_secret_reason(inv, s, why, sizeof(why));
+  if (s->reason == NULL && reason != NULL) s->reason = km_xstrdup(reason);
   km_plugin_secret_t v = {
       .struct_size = sizeof(v),
       .secret_name = s->secret_name,
