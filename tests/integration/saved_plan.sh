@@ -10,7 +10,8 @@
 #      (blocked, nothing changed there), the others run.
 #   4. A valid plan run as two shards at once, in separate run directories:
 #      every planned resource migrated exactly once (kmsim's console task
-#      list), rotation restored exactly, nothing unplanned touched.
+#      list), rotation restored exactly; a key that appeared after the plan
+#      is not migrated, and the report says why.
 . "$(dirname "$0")/lib/kmsim.sh"
 cd "$TMP"
 
@@ -26,7 +27,7 @@ keys() { # first count [rotation-on index]
     echo "          - {id: $(uuid $(($1 + i)))$rot}"
   done
 }
-{
+fleet() { # extra keys for app-b in cn-shanghai (appeared after the plan)
   cat <<'YAML'
 kmsim: 1
 regions: [cn-hangzhou, cn-shanghai]
@@ -79,13 +80,16 @@ YAML
       cn-shanghai:
         keys:
 YAML
+    [ "$name" = app-b ] && sh=$((sh + ${1:-0}))
     keys $((n * 1000 + 500)) "$sh" 1
     cat <<YAML
         secrets:
           - {name: $name/generic, type: Generic}
 YAML
   done
-} >fleet.yaml
+}
+fleet >fleet.yaml
+fleet 1 >fleet-later.yaml
 
 # One manifest per region: over.yaml (the small instance), ok.yaml.
 manifests() {
@@ -257,8 +261,14 @@ cleanup_kmsim_only
 rm -f ports
 start_kmsim "$TMP/fleet.yaml"
 manifests
-kmsim_get /_kmsim/state >before4.json
 "$K" plan ok.yaml --out ok4.plan >plan4.txt 2>&1
+# A key appears after the plan: the same cloud with one key more, on the
+# same port (so the manifest, and its hash, stay the same).
+port=$KMSIM_PORT
+cleanup_kmsim_only
+rm -f ports
+start_kmsim "$TMP/fleet-later.yaml" --https-port "$port"
+kmsim_get /_kmsim/state >before4.json
 "$K" run ok.yaml --plan ok4.plan --shard 1/2 --yes --run-dir s1 >s1.txt 2>s1.err &
 p1=$!
 "$K" run ok.yaml --plan ok4.plan --shard 2/2 --yes --run-dir s2 >s2.txt 2>s2.err &
@@ -269,6 +279,7 @@ wait $p2 || rc2=$?
 [ "$rc1" -eq 0 ] && [ "$rc2" -eq 0 ] ||
   { echo "FAIL: shards exited $rc1 $rc2"; cat s1.txt s2.txt; tail s1.err s2.err; exit 1; }
 kmsim_get /_kmsim/state >after4.json
+grep -q "not in the saved plan   1 resource appeared after the plan" s2.txt
 python3 - ok4.plan before4.json after4.json s1/report.json s2/report.json <<'PY'
 import json, sys
 sys.path.insert(0, ".")
@@ -278,6 +289,8 @@ b, a = res(sys.argv[2], "cn-shanghai"), res(sys.argv[3], "cn-shanghai")
 planned = {(p["account"], x["kind"], x["id"]) for p in plan["pipelines"]
            for x in p["resources"] if x["verdict"] in ("pending", "needs_byok")}
 assert len(planned) == 3 + 2 + 2 * (2 + 1), planned
+later = [k for k in a if k not in planned and k[0] == "app-b"]
+assert len(later) == 1, later
 # The console's task list: each planned resource in exactly one task.
 ids = {a_["AccountId"]: a_["Name"] for a_ in json.load(open(sys.argv[3]))["Accounts"]}
 seen = []
@@ -295,7 +308,27 @@ for k, v in a.items():
 accts = [sorted(p["account"] for p in json.load(open(f))["pipelines"])
          for f in sys.argv[4:6]]
 assert accts == [["app-a", "mgmt"], ["app-b"]], accts
+(b2,) = json.load(open(sys.argv[5]))["pipelines"]
+(sk,) = b2["keys"]["skipped"]
+assert sk["id"] == later[0][2] and sk["rule"] == "plan.not_planned", sk
+assert "not in the saved plan" in sk["reason"], sk
 print("two shards: %d planned resources migrated once each, rotation "
-      "restored exactly, shards %s" % (len(planned), accts))
+      "restored exactly, shards %s; the later key left: %s" %
+      (len(planned), accts, sk["reason"]))
+PY
+echo "== 5. a run directory keeps its plan"
+rc=0
+"$K" run ok.yaml --run-dir s1 --yes >res1.txt 2>res1.err || rc=$?
+[ "$rc" -eq 2 ] && grep -q "was started with a saved plan" res1.err ||
+  { echo "FAIL: resume without --plan: exit $rc"; cat res1.err; exit 1; }
+# Resuming with its plan: what this run migrated is not "changed since".
+"$K" run ok.yaml --plan ok4.plan --shard 1/2 --run-dir s1 --yes >res2.txt 2>&1 ||
+  { echo "FAIL: resume with the plan"; cat res2.txt; exit 1; }
+kmsim_get /_kmsim/state >after5.json
+python3 - after4.json after5.json <<'PY'
+import json, sys
+a, b = (json.load(open(f))["Tasks"] for f in sys.argv[1:3])
+assert len(a) == len(b), "the resumed shard submitted again"
+print("resume: refused without its plan; with it, nothing submitted again")
 PY
 echo "saved_plan: ok"

@@ -165,7 +165,8 @@ static bool any_state(km_runtime_t *rt, km_pipe_state_t s) {
 /* plan --out: the whole fleet's plan, or nothing.  A pipeline whose
  * discovery failed has no resources in the plan and none in the quota
  * totals, so a plan with one would let shards over-commit: not saved. */
-static int save_plan(km_runtime_t *rt, const km_plan_t *plan, const char *path) {
+static int save_plan(km_runtime_t *rt, const km_plan_t *plan,
+                     const char *path) {
   if (any_state(rt, KM_PIPE_FAILED)) {
     fprintf(stderr,
             "kmsmig plan: %s not saved: some accounts or regions could not "
@@ -210,10 +211,11 @@ static int do_plan(const args_t *a, bool for_run, bool *blocked_out) {
                          .plan_path = for_run ? a->plan : NULL,
                          .quiet = a->quiet};
   if (a->shard != NULL && a->plan == NULL)
-    fprintf(stderr, "kmsmig plan: --shard %s: the quota of each instance is "
-                    "checked for this shard's accounts only; shards of one "
-                    "run share one check through `kmsmig plan --out PLAN` "
-                    "and `kmsmig run --plan PLAN --shard K/N`\n",
+    fprintf(stderr,
+            "kmsmig plan: --shard %s: the quota of each instance is "
+            "checked for this shard's accounts only; shards of one "
+            "run share one check through `kmsmig plan --out PLAN` "
+            "and `kmsmig run --plan PLAN --shard K/N`\n",
             a->shard);
   km_runtime_t *rt;
   int ec = km_runtime_new(&o, &rt);
@@ -364,6 +366,25 @@ static void print_summary(const json_t *rep, const char *run_dir, double secs) {
   printf("report   %s/report.json\n", run_dir);
 }
 
+/* run --plan: the resources the plan did not know, said once on screen
+ * (each is in report.json as skipped, rule plan.not_planned). */
+static void print_unplanned(km_inv_t *const *invs, size_t n) {
+  size_t c = 0;
+  for (size_t i = 0; i < n; i++) {
+    for (size_t k = 0; k < invs[i]->nkeys; k++)
+      c += invs[i]->keys[k].rule != NULL &&
+           strcmp(invs[i]->keys[k].rule, "plan.not_planned") == 0;
+    for (size_t k = 0; k < invs[i]->nsecrets; k++)
+      c += invs[i]->secrets[k].rule != NULL &&
+           strcmp(invs[i]->secrets[k].rule, "plan.not_planned") == 0;
+  }
+  if (c > 0)
+    printf("not in the saved plan   %zu resource%s appeared after the plan "
+           "and stayed in KMS 1.0 (report.json: rule plan.not_planned); "
+           "re-run kmsmig plan --out to include them\n",
+           c, c == 1 ? "" : "s");
+}
+
 static bool confirm(void) {
   printf("\nProceed with the run? [y/N] ");
   fflush(stdout);
@@ -453,6 +474,7 @@ int km__cmd_run(int argc, char **argv) {
       fprintf(stderr, "kmsmig run: report: %s\n", err.text);
     free(path);
     print_summary(rep, rt->rd.dir, (double)(km_now_ms() - t0) / 1000.0);
+    if (a.plan != NULL) print_unplanned(invs, n);
     const json_t *t = json_object_get(rep, "totals");
     json_int_t failed = jint(t, "accounts", "failed");
     json_int_t blocked = jint(t, "accounts", "blocked");

@@ -376,10 +376,9 @@ static json_t *pipeline_json(const km_inv_t *inv) {
       inv->instance_type == KM_INV_TYPE_HARDWARE   ? "hardware"
       : inv->instance_type == KM_INV_TYPE_SOFTWARE ? "software"
                                                    : "unknown",
-      "status", km_plan_status(inv),
-      "blocking", (json_int_t)c.blocking, "keys", counts_json(c.keys, true),
-      "secrets", counts_json(c.secrets, false), "batches",
-      km_batches_to_json(&b), "issues", iss, "resources", res);
+      "status", km_plan_status(inv), "blocking", (json_int_t)c.blocking, "keys",
+      counts_json(c.keys, true), "secrets", counts_json(c.secrets, false),
+      "batches", km_batches_to_json(&b), "issues", iss, "resources", res);
   km_batches_free(&b);
   return o;
 }

@@ -324,11 +324,13 @@ static int restrict_to_failed(km_runtime_t *rt) {
         const km_inv_strs_t *plan_list =
             planned == NULL ? NULL
                             : (k == 0 ? &planned[t].keys : &planned[t].secrets);
-        json_array_foreach(json_object_get(kind, "failed"), j, x)
-            only_add(dst[k], plan_list,
-                     json_string_value(json_object_get(x, "id")));
-        json_array_foreach(json_object_get(kind, "not_run"), j, x)
-            only_add(dst[k], plan_list, json_string_value(x));
+        json_array_foreach(json_object_get(kind, "failed"), j, x) {
+          only_add(dst[k], plan_list,
+                   json_string_value(json_object_get(x, "id")));
+        }
+        json_array_foreach(json_object_get(kind, "not_run"), j, x) {
+          only_add(dst[k], plan_list, json_string_value(x));
+        }
       }
       rt->targets[t].only = only;
     }
@@ -547,8 +549,7 @@ int km_runtime_new(const km_runtime_opts_t *o, km_runtime_t **out) {
             o->manifest_path, o->manifest_path, o->shard);
     goto fail;
   }
-  if (o->plan_path != NULL && km_runplan_load(rt, o->plan_path) < 0)
-    goto fail;
+  if (o->plan_path != NULL && km_runplan_load(rt, o->plan_path) < 0) goto fail;
 
   if (o->mode == KM_MODE_RUN) {
     if (km_rundir_prepare(rt->m, o->run_dir, &rt->rd) < 0) goto fail;

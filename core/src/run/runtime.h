@@ -60,8 +60,8 @@ typedef struct km_runtime_s {
   size_t ndiscovered;
   km_target_t *targets;
   size_t ntargets;
-  km_select_t select; /* the run's selection, typed */
-  km_only_t *only;    /* --rerun-failed, --plan: one per target, or NULL */
+  km_select_t select;  /* the run's selection, typed */
+  km_only_t *only;     /* --rerun-failed, --plan: one per target, or NULL */
   km_planfile_t *plan; /* run --plan: the saved plan (owned), or NULL */
   unsigned shard_k, shard_n; /* --shard K/N; 1/1 without */
   int64_t console_poll_ms;

@@ -67,10 +67,9 @@ static void apply_only(mjob_t *j) {
   km_inv_t *inv = j->c->inv;
   if (only == NULL) return;
   const char *rule = only->rule != NULL ? only->rule : "run.rerun_failed";
-  const char *why = only->why != NULL
-                        ? only->why
-                        : "did not fail in the previous attempt "
-                          "(--rerun-failed)";
+  const char *why = only->why != NULL ? only->why
+                                      : "did not fail in the previous attempt "
+                                        "(--rerun-failed)";
   size_t left = 0;
   for (size_t i = 0; i < inv->nkeys; i++) {
     km_inv_key_t *k = &inv->keys[i];
@@ -115,12 +114,11 @@ static bool submitted_here(mjob_t *j, const char *list, const char *id) {
 /* Appends "what id" to the change list (the first few by name, then a
  * count). */
 static void changed(km_buf_t *b, size_t *n, const char *what, const char *id) {
-  if ((*n)++ < 4)
-    km_buf_printf(b, "%s%s %s", *n > 1 ? ", " : "", what, id);
+  if ((*n)++ < 4) km_buf_printf(b, "%s%s %s", *n > 1 ? ", " : "", what, id);
 }
 
-static const char *planned_state(mjob_t *j, const char *list,
-                                 km_verdict_t v, const char *id) {
+static const char *planned_state(mjob_t *j, const char *list, km_verdict_t v,
+                                 const char *id) {
   if (km_verdict_moves(v)) return NULL;
   if (v == KM_VERDICT_DONE)
     return submitted_here(j, list, id) ? NULL : "already migrated";
@@ -152,23 +150,22 @@ static void check_planned(mjob_t *j) {
   for (size_t i = 0; i < only->keys.n; i++) {
     const char *id = only->keys.v[i];
     const km_inv_key_t *k = km_inv_find_key(inv, id);
-    const char *st = k == NULL ? "gone"
-                               : planned_state(j, "keys", k->verdict, id);
+    const char *st =
+        k == NULL ? "gone" : planned_state(j, "keys", k->verdict, id);
     if (st != NULL) changed(&b, &n, st, id);
   }
   for (size_t i = 0; i < only->secrets.n; i++) {
     const char *id = only->secrets.v[i];
     const km_inv_secret_t *s = km_inv_find_secret(inv, id);
-    const char *st = s == NULL ? "gone"
-                               : planned_state(j, "secrets", s->verdict, id);
+    const char *st =
+        s == NULL ? "gone" : planned_state(j, "secrets", s->verdict, id);
     if (st != NULL) changed(&b, &n, st, id);
   }
   if (n > 0) {
     snprintf(msg, sizeof(msg),
              "the cloud changed since the saved plan in %s %s: %s%s; "
              "nothing was changed here: re-run kmsmig plan --out",
-             inv->account, inv->region, b.data,
-             n > 4 ? " (and more)" : "");
+             inv->account, inv->region, b.data, n > 4 ? " (and more)" : "");
     km_inv_add_issue(inv, "plan.changed", KM_VERDICT_BLOCKED, msg);
   }
   km_buf_free(&b);
