@@ -12,6 +12,10 @@
 #      every planned resource migrated exactly once (kmsim's console task
 #      list), rotation restored exactly; a key that appeared after the plan
 #      is not migrated, and the report says why.
+#   5. A shard's run directory keeps its plan (resume).
+#   6. The instance's quota shrinks after the plan (7 keys planned, 6 free):
+#      the shard with 2 of them would fit alone, but is refused because the
+#      plan's other shard still needs 5 there.
 . "$(dirname "$0")/lib/kmsim.sh"
 cd "$TMP"
 
@@ -27,8 +31,8 @@ keys() { # first count [rotation-on index]
     echo "          - {id: $(uuid $(($1 + i)))$rot}"
   done
 }
-fleet() { # extra keys for app-b in cn-shanghai (appeared after the plan)
-  cat <<'YAML'
+fleet() { # [extra keys for app-b in cn-shanghai] [cn-shanghai key quota]
+  cat <<YAML
 kmsim: 1
 regions: [cn-hangzhou, cn-shanghai]
 throttle: published
@@ -53,7 +57,7 @@ accounts:
           - {id: kst-hzz6500a1b2c3d4e5f6, name: small, type: software, image_version: "2.9.3", auto_renew: true, spec: 1000, key_num: 10, secret_num: 100, vpc_num: 7}
       cn-shanghai:
         instances:
-          - {id: kst-shh6500f6e5d4c3b2a1, name: big, type: software, image_version: "2.10.0", auto_renew: true, spec: 1000, key_num: 500, secret_num: 100, vpc_num: 7}
+          - {id: kst-shh6500f6e5d4c3b2a1, name: big, type: software, image_version: "2.10.0", auto_renew: true, spec: 1000, key_num: ${2:-500}, secret_num: 100, vpc_num: 7}
         keys:
 YAML
   keys 100 3 1
@@ -90,6 +94,7 @@ YAML
 }
 fleet >fleet.yaml
 fleet 1 >fleet-later.yaml
+fleet 0 6 >fleet-small.yaml
 
 # One manifest per region: over.yaml (the small instance), ok.yaml.
 manifests() {
@@ -330,5 +335,27 @@ import json, sys
 a, b = (json.load(open(f))["Tasks"] for f in sys.argv[1:3])
 assert len(a) == len(b), "the resumed shard submitted again"
 print("resume: refused without its plan; with it, nothing submitted again")
+PY
+echo "== 6. less quota than the plan needs, seen from one shard"
+cleanup_kmsim_only
+rm -f ports
+start_kmsim "$TMP/fleet.yaml" --https-port "$port"
+"$K" plan ok.yaml --out ok6.plan >plan6.txt 2>&1
+cleanup_kmsim_only
+rm -f ports
+start_kmsim "$TMP/fleet-small.yaml" --https-port "$port"
+kmsim_get /_kmsim/state >before6.json
+rc=0
+"$K" run ok.yaml --plan ok6.plan --shard 2/2 --yes --run-dir q2 >q2.txt 2>&1 || rc=$?
+[ "$rc" -eq 3 ] || { echo "FAIL: short quota: exit $rc (want 3)"; cat q2.txt; exit 1; }
+grep -q "key quota free now 6, but the saved plan still needs up to 7 there (this shard 2, its other shards up to 5)" q2.txt
+kmsim_get /_kmsim/state >after6.json
+python3 - before6.json after6.json <<'PY'
+import json, sys
+sys.path.insert(0, ".")
+from state import res, tasks
+assert res(sys.argv[1], "cn-shanghai") == res(sys.argv[2], "cn-shanghai")
+assert not tasks(sys.argv[2], "cn-shanghai")
+print("quota shrank: the shard that fits alone is refused, nothing changed")
 PY
 echo "saved_plan: ok"
