@@ -270,6 +270,7 @@ static int do_plan(const args_t *a, bool for_run, bool *blocked_out) {
     if (sc != KM_EXIT_OK) ec = sc;
   }
   if (blocked_out != NULL) *blocked_out = any_state(rt, KM_PIPE_BLOCKED);
+  free(notes);
   free_invs(invs, n);
   km_runtime_free(rt);
   return ec;
