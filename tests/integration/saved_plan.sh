@@ -244,6 +244,7 @@ rc=0
 "$K" run ok.yaml --plan ok.plan --yes --run-dir r3 >r3.txt 2>r3.err || rc=$?
 [ "$rc" -eq 1 ] || { echo "FAIL: stale plan run exited $rc (want 1)"; cat r3.txt; exit 1; }
 grep -q "the cloud changed since the saved plan in mgmt cn-shanghai: already migrated $gone" r3.txt
+grep -q "saved plan out of date   1 account × region changed since the plan" r3.txt
 kmsim_get /_kmsim/state >after3.json
 python3 - mid3.json after3.json r3/report.json <<'PY'
 import json, sys
@@ -285,6 +286,7 @@ wait $p2 || rc2=$?
   { echo "FAIL: shards exited $rc1 $rc2"; cat s1.txt s2.txt; tail s1.err s2.err; exit 1; }
 kmsim_get /_kmsim/state >after4.json
 grep -q "not in the saved plan   1 resource appeared after the plan" s2.txt
+grep -q "refresh the plan: kmsmig plan ok.yaml --out ok4.plan" s2.txt
 python3 - ok4.plan before4.json after4.json s1/report.json s2/report.json <<'PY'
 import json, sys
 sys.path.insert(0, ".")

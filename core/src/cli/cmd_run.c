@@ -367,23 +367,38 @@ static void print_summary(const json_t *rep, const char *run_dir, double secs) {
   printf("report   %s/report.json\n", run_dir);
 }
 
-/* run --plan: the resources the plan did not know, said once on screen
- * (each is in report.json as skipped, rule plan.not_planned). */
-static void print_unplanned(km_inv_t *const *invs, size_t n) {
+static size_t count_rule(const km_inv_t *inv, const char *rule) {
   size_t c = 0;
+  for (size_t k = 0; k < inv->nkeys; k++)
+    c += inv->keys[k].rule != NULL && strcmp(inv->keys[k].rule, rule) == 0;
+  for (size_t k = 0; k < inv->nsecrets; k++)
+    c +=
+        inv->secrets[k].rule != NULL && strcmp(inv->secrets[k].rule, rule) == 0;
+  for (size_t k = 0; k < inv->nissues; k++)
+    c += strcmp(inv->issues[k].rule, rule) == 0;
+  return c;
+}
+
+/* run --plan: what the plan did not know (each is in report.json as
+ * skipped, rule plan.not_planned) and the pipelines it no longer fits,
+ * said once on screen with the fix. */
+static void print_plan_notes(km_inv_t *const *invs, size_t n,
+                             const char *manifest, const char *plan) {
+  size_t unplanned = 0, stale = 0;
   for (size_t i = 0; i < n; i++) {
-    for (size_t k = 0; k < invs[i]->nkeys; k++)
-      c += invs[i]->keys[k].rule != NULL &&
-           strcmp(invs[i]->keys[k].rule, "plan.not_planned") == 0;
-    for (size_t k = 0; k < invs[i]->nsecrets; k++)
-      c += invs[i]->secrets[k].rule != NULL &&
-           strcmp(invs[i]->secrets[k].rule, "plan.not_planned") == 0;
+    unplanned += count_rule(invs[i], "plan.not_planned");
+    stale += count_rule(invs[i], "plan.changed") > 0;
   }
-  if (c > 0)
+  if (unplanned > 0)
     printf("not in the saved plan   %zu resource%s appeared after the plan "
-           "and stayed in KMS 1.0 (report.json: rule plan.not_planned); "
-           "re-run kmsmig plan --out to include them\n",
-           c, c == 1 ? "" : "s");
+           "and stayed in KMS 1.0 (report.json: rule plan.not_planned)\n",
+           unplanned, unplanned == 1 ? "" : "s");
+  if (stale > 0)
+    printf("saved plan out of date   %zu account%s × region%s changed since "
+           "the plan and did not run (rule plan.changed)\n",
+           stale, stale == 1 ? "" : "s", stale == 1 ? "" : "s");
+  if (unplanned + stale > 0)
+    printf("refresh the plan: kmsmig plan %s --out %s\n", manifest, plan);
 }
 
 static bool confirm(void) {
@@ -475,7 +490,7 @@ int km__cmd_run(int argc, char **argv) {
       fprintf(stderr, "kmsmig run: report: %s\n", err.text);
     free(path);
     print_summary(rep, rt->rd.dir, (double)(km_now_ms() - t0) / 1000.0);
-    if (a.plan != NULL) print_unplanned(invs, n);
+    if (a.plan != NULL) print_plan_notes(invs, n, a.manifest, a.plan);
     const json_t *t = json_object_get(rep, "totals");
     json_int_t failed = jint(t, "accounts", "failed");
     json_int_t blocked = jint(t, "accounts", "blocked");
