@@ -277,7 +277,9 @@ start_kmsim "$TMP/fleet-later.yaml" --https-port "$port"
 kmsim_get /_kmsim/state >before4.json
 "$K" run ok.yaml --plan ok4.plan --shard 1/2 --yes --run-dir s1 >s1.txt 2>s1.err &
 p1=$!
-"$K" run ok.yaml --plan ok4.plan --shard 2/2 --yes --run-dir s2 >s2.txt 2>s2.err &
+# The second shard from another folder, the manifest by its absolute path.
+mkdir -p elsewhere
+(cd elsewhere && "$K" run "$TMP/ok.yaml" --plan ../ok4.plan --shard 2/2 --yes --run-dir ../s2 >../s2.txt 2>../s2.err) &
 p2=$!
 rc1=0 rc2=0
 wait $p1 || rc1=$?
@@ -286,7 +288,7 @@ wait $p2 || rc2=$?
   { echo "FAIL: shards exited $rc1 $rc2"; cat s1.txt s2.txt; tail s1.err s2.err; exit 1; }
 kmsim_get /_kmsim/state >after4.json
 grep -q "not in the saved plan   1 resource appeared after the plan" s2.txt
-grep -q "refresh the plan: kmsmig plan ok.yaml --out ok4.plan" s2.txt
+grep -q "refresh the plan: kmsmig plan $TMP/ok.yaml --out ../ok4.plan" s2.txt
 python3 - ok4.plan before4.json after4.json s1/report.json s2/report.json <<'PY'
 import json, sys
 sys.path.insert(0, ".")

@@ -176,7 +176,7 @@ static int save_plan(km_runtime_t *rt, const km_plan_t *plan,
     return KM_EXIT_FAILURES;
   }
   char hash[65];
-  if (km_manifest_hash(rt->m, hash) < 0) {
+  if (km_runplan_manifest_hash(rt->m, hash) < 0) {
     fprintf(stderr, "kmsmig plan: cannot hash the manifest files\n");
     return KM_EXIT_INTERNAL;
   }

@@ -24,12 +24,48 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "run/runtime.h"
 #include "util/util.h"
 
 #define NOT_PLANNED_WHY                                                        \
   "not in the saved plan (it appeared after the plan was made); re-run "       \
   "kmsmig plan --out to include it"
+
+/* Each file's base name and contents, in the order the manifest read
+ * them.  Not the run directory's hash (that one names the paths as typed):
+ * shards run from other folders or machines, with the same files. */
+int km_runplan_manifest_hash(const km_manifest_t *m, char out[65]) {
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < m->files.n; i++) {
+    const char *path = m->files.v[i];
+    const char *base =
+        strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+      rc = KM_EIO;
+      break;
+    }
+    EVP_DigestUpdate(ctx, base, strlen(base) + 1);
+    char buf[8192];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+      EVP_DigestUpdate(ctx, buf, n);
+    if (ferror(f)) rc = KM_EIO;
+    fclose(f);
+    EVP_DigestUpdate(ctx, "", 1); /* the end of this file */
+  }
+  unsigned char md[32];
+  unsigned int mdlen = 0;
+  EVP_DigestFinal_ex(ctx, md, &mdlen);
+  EVP_MD_CTX_free(ctx);
+  for (unsigned i = 0; i < 32; i++)
+    snprintf(out + 2 * i, 3, "%02x", md[i]);
+  return rc;
+}
 
 int km_runplan_load(km_runtime_t *rt, const char *plan_path) {
   km_err_t err;
@@ -39,7 +75,7 @@ int km_runplan_load(km_runtime_t *rt, const char *plan_path) {
     return KM_EINVAL;
   }
   char hash[65];
-  if (km_manifest_hash(rt->m, hash) < 0) {
+  if (km_runplan_manifest_hash(rt->m, hash) < 0) {
     fprintf(stderr, "kmsmig: cannot read the manifest files to hash them\n");
     return KM_EIO;
   }

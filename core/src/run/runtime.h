@@ -112,6 +112,10 @@ km_rt_account_t *km_runtime_account(km_runtime_t *rt, const char *name);
  * an instance whose free quota no longer covers what the plan still needs
  * there, counting the plan's other shards.  Each returns 0 or < 0. */
 int km_runplan_load(km_runtime_t *rt, const char *plan_path);
+/* The saved plan's manifest hash: SHA-256 over each manifest file's base
+ * name and contents, in the order read (the same files hash the same from
+ * any folder).  0, or KM_EIO when a file cannot be read. */
+int km_runplan_manifest_hash(const km_manifest_t *m, char out[65]);
 int km_runplan_select(km_runtime_t *rt);
 int km_runplan_rundir(km_runtime_t *rt);
 void km_runplan_quota(km_runtime_t *rt, km_engine_t *e);
