@@ -413,6 +413,7 @@ int km_plan_render_json(const km_plan_t *p, json_t **out, km_err_t *err) {
   }
   for (size_t i = 0; i < p->nnotes; i++)
     json_array_append_new(notes, json_string(p->notes[i]));
+  /* plan_version: what run/planfile.h (KM_PLANFILE_VERSION) reads. */
   *out = json_pack(
       "{s:i, s:s?, s:s?, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o, s:o, s:o}",
       "plan_version", 2, "name", p->name, "manifest", p->manifest_path,
