@@ -165,8 +165,8 @@ static bool any_state(km_runtime_t *rt, km_pipe_state_t s) {
 /* plan --out: the whole fleet's plan, or nothing.  A pipeline whose
  * discovery failed has no resources in the plan and none in the quota
  * totals, so a plan with one would let shards over-commit: not saved. */
-static int save_plan(km_runtime_t *rt, const km_plan_t *plan,
-                     const char *path) {
+static int save_plan(km_runtime_t *rt, const km_plan_t *plan, const char *path,
+                     FILE *say) {
   if (any_state(rt, KM_PIPE_FAILED)) {
     fprintf(stderr,
             "kmsmig plan: %s not saved: some accounts or regions could not "
@@ -196,10 +196,11 @@ static int save_plan(km_runtime_t *rt, const km_plan_t *plan,
     ready += strcmp(st, "ready") == 0;
   }
   json_decref(j);
-  printf("\nsaved plan %s: %zu accounts × regions, %zu ready, %zu blocked "
-         "(a blocked one is not run)\nrun it: kmsmig run %s --plan %s "
-         "[--shard K/N] --yes\n",
-         path, plan->ninvs, ready, blocked, plan->manifest_path, path);
+  fprintf(say,
+          "\nsaved plan %s: %zu accounts × regions, %zu ready, %zu blocked "
+          "(a blocked one is not run)\nrun it: kmsmig run %s --plan %s "
+          "[--shard K/N] --yes\n",
+          path, plan->ninvs, ready, blocked, plan->manifest_path, path);
   return KM_EXIT_OK;
 }
 
@@ -266,7 +267,9 @@ static int do_plan(const args_t *a, bool for_run, bool *blocked_out) {
   }
   if (any_state(rt, KM_PIPE_FAILED)) ec = KM_EXIT_FAILURES;
   if (a->out != NULL && !for_run) {
-    int sc = save_plan(rt, &plan, a->out);
+    /* stdout stays one JSON document with --output json. */
+    int sc = save_plan(rt, &plan, a->out,
+                       strcmp(a->output, "json") == 0 ? stderr : stdout);
     if (sc != KM_EXIT_OK) ec = sc;
   }
   if (blocked_out != NULL) *blocked_out = any_state(rt, KM_PIPE_BLOCKED);

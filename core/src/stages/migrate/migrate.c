@@ -111,8 +111,8 @@ static bool submitted_here(mjob_t *j, const char *list, const char *id) {
   return false;
 }
 
-/* Appends "what id" to the change list (the first few by name, then a
- * count). */
+/* Appends "what id" to the change list (the first four by name; the
+ * message counts the rest). */
 static void changed(km_buf_t *b, size_t *n, const char *what, const char *id) {
   if ((*n)++ < 4) km_buf_printf(b, "%s%s %s", *n > 1 ? ", " : "", what, id);
 }
@@ -162,10 +162,12 @@ static void check_planned(mjob_t *j) {
     if (st != NULL) changed(&b, &n, st, id);
   }
   if (n > 0) {
+    char more[48] = "";
+    if (n > 4) snprintf(more, sizeof(more), " (and %zu more)", n - 4);
     snprintf(msg, sizeof(msg),
              "the cloud changed since the saved plan in %s %s: %s%s; "
              "nothing was changed here: re-run kmsmig plan --out",
-             inv->account, inv->region, b.data, n > 4 ? " (and more)" : "");
+             inv->account, inv->region, b.data, more);
     km_inv_add_issue(inv, "plan.changed", KM_VERDICT_BLOCKED, msg);
   }
   km_buf_free(&b);
