@@ -16,6 +16,8 @@
 #   6. The instance's quota shrinks after the plan (7 keys planned, 6 free):
 #      the shard with 2 of them would fit alone, but is refused because the
 #      plan's other shard still needs 5 there.
+#   7. Exactly enough quota (7 of 7), shards one after the other: the second
+#      shard sees the first one's keys in the instance and is not refused.
 . "$(dirname "$0")/lib/kmsim.sh"
 cd "$TMP"
 
@@ -95,6 +97,7 @@ YAML
 fleet >fleet.yaml
 fleet 1 >fleet-later.yaml
 fleet 0 6 >fleet-small.yaml
+fleet 0 7 >fleet-exact.yaml
 
 # One manifest per region: over.yaml (the small instance), ok.yaml.
 manifests() {
@@ -362,4 +365,19 @@ assert res(sys.argv[1], "cn-shanghai") == res(sys.argv[2], "cn-shanghai")
 assert not tasks(sys.argv[2], "cn-shanghai")
 print("quota shrank: the shard that fits alone is refused, nothing changed")
 PY
+echo "== 7. exactly enough quota, shards one after the other"
+cleanup_kmsim_only
+rm -f ports
+start_kmsim "$TMP/fleet-exact.yaml" --https-port "$port"
+"$K" plan ok.yaml --out ok7.plan >plan7.txt 2>&1
+grep -q "keys 0 + 7 this run = 7 / 7" plan7.txt
+for s in 1 2; do
+  "$K" run ok.yaml --plan ok7.plan --shard $s/2 --yes --run-dir e$s >e$s.txt 2>&1 ||
+    { echo "FAIL: shard $s of an exactly fitting plan"; cat e$s.txt; exit 1; }
+done
+kmsim_get /_kmsim/state | python3 -c '
+import json, sys
+(i,) = [i for i in json.load(sys.stdin)["Instances"] if i["Region"] == "cn-shanghai"]
+assert (i["KeysUsed"], i["KeyNum"]) == (7, 7), i
+print("exact quota: both shards ran, one after the other, 7 of 7 keys used")'
 echo "saved_plan: ok"
