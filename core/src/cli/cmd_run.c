@@ -25,6 +25,8 @@ typedef struct args_s {
   const char *run_dir;
   const char *shard;
   const char *plugins_dir;
+  const char *out;  /* plan --out PLAN */
+  const char *plan; /* run --plan PLAN */
   bool yes;
   bool rerun_failed;
   bool quiet;
@@ -61,6 +63,12 @@ static int parse_args(int argc, char **argv, args_t *a, bool run,
     } else if (strcmp(s, "--plugins-dir") == 0) {
       NEXT();
       a->plugins_dir = argv[++i];
+    } else if (!run && strcmp(s, "--out") == 0) {
+      NEXT();
+      a->out = argv[++i];
+    } else if (run && strcmp(s, "--plan") == 0) {
+      NEXT();
+      a->plan = argv[++i];
     } else if (run && strcmp(s, "--run-dir") == 0) {
       NEXT();
       a->run_dir = argv[++i];
@@ -93,6 +101,12 @@ static int parse_args(int argc, char **argv, args_t *a, bool run,
   if (a->rerun_failed && a->run_dir == NULL) {
     fprintf(stderr, "kmsmig run: --rerun-failed needs --run-dir DIR (the run "
                     "whose failed resources to retry)\n");
+    return -1;
+  }
+  if (a->out != NULL && a->shard != NULL) {
+    fprintf(stderr, "kmsmig plan: --out saves the plan of the whole fleet "
+                    "(its quota totals cover every account); drop --shard "
+                    "and give it to `kmsmig run --plan PLAN --shard K/N`\n");
     return -1;
   }
   if (a->quiet) km_log_set_level(KM_LOG_WARN);
@@ -148,12 +162,62 @@ static bool any_state(km_runtime_t *rt, km_pipe_state_t s) {
 
 /* ---- plan ---- */
 
+/* plan --out: the whole fleet's plan, or nothing.  A pipeline whose
+ * discovery failed has no resources in the plan and none in the quota
+ * totals, so a plan with one would let shards over-commit: not saved. */
+static int save_plan(km_runtime_t *rt, const km_plan_t *plan, const char *path,
+                     FILE *say) {
+  if (any_state(rt, KM_PIPE_FAILED)) {
+    fprintf(stderr,
+            "kmsmig plan: %s not saved: some accounts or regions could not "
+            "be discovered (see above), so the plan and its quota totals "
+            "would miss them; fix that and re-run kmsmig plan --out\n",
+            path);
+    return KM_EXIT_FAILURES;
+  }
+  char hash[65];
+  if (km_runplan_manifest_hash(rt->m, hash) < 0) {
+    fprintf(stderr, "kmsmig plan: cannot hash the manifest files\n");
+    return KM_EXIT_INTERNAL;
+  }
+  json_t *j = NULL;
+  km_err_t err;
+  memset(&err, 0, sizeof(err));
+  if (km_plan_render_saved(plan, hash, (int64_t)time(NULL), &j, &err) < 0 ||
+      km_planfile_write(j, path, &err) < 0) {
+    fprintf(stderr, "kmsmig plan: %s not saved: %s\n", path, err.text);
+    json_decref(j);
+    return KM_EXIT_INTERNAL;
+  }
+  size_t blocked = 0, ready = 0;
+  for (size_t i = 0; i < plan->ninvs; i++) {
+    const char *st = km_plan_status(plan->invs[i]);
+    blocked += strcmp(st, "blocked") == 0;
+    ready += strcmp(st, "ready") == 0;
+  }
+  json_decref(j);
+  fprintf(say,
+          "\nsaved plan %s: %zu accounts × regions, %zu ready, %zu blocked "
+          "(a blocked one is not run)\nrun it: kmsmig run %s --plan %s "
+          "[--shard K/N] --yes\n",
+          path, plan->ninvs, ready, blocked, plan->manifest_path, path);
+  return KM_EXIT_OK;
+}
+
 static int do_plan(const args_t *a, bool for_run, bool *blocked_out) {
   km_runtime_opts_t o = {.manifest_path = a->manifest,
                          .mode = KM_MODE_PLAN,
                          .plugins_dir = a->plugins_dir,
                          .shard = a->shard,
+                         .plan_path = for_run ? a->plan : NULL,
                          .quiet = a->quiet};
+  if (a->shard != NULL && a->plan == NULL)
+    fprintf(stderr,
+            "kmsmig plan: --shard %s: the quota of each instance is "
+            "checked for this shard's accounts only; shards of one "
+            "run share one check through `kmsmig plan --out PLAN` "
+            "and `kmsmig run --plan PLAN --shard K/N`\n",
+            a->shard);
   km_runtime_t *rt;
   int ec = km_runtime_new(&o, &rt);
   if (ec != 0) return ec;
@@ -202,7 +266,14 @@ static int do_plan(const args_t *a, bool for_run, bool *blocked_out) {
     km_buf_free(&b);
   }
   if (any_state(rt, KM_PIPE_FAILED)) ec = KM_EXIT_FAILURES;
+  if (a->out != NULL && !for_run) {
+    /* stdout stays one JSON document with --output json. */
+    int sc = save_plan(rt, &plan, a->out,
+                       strcmp(a->output, "json") == 0 ? stderr : stdout);
+    if (sc != KM_EXIT_OK) ec = sc;
+  }
   if (blocked_out != NULL) *blocked_out = any_state(rt, KM_PIPE_BLOCKED);
+  free(notes);
   free_invs(invs, n);
   km_runtime_free(rt);
   return ec;
@@ -210,11 +281,15 @@ static int do_plan(const args_t *a, bool for_run, bool *blocked_out) {
 
 void km__usage_plan(void) {
   printf(
-      "usage: kmsmig plan MANIFEST [--output text|json] [--shard K/N]\n"
-      "                   [--plugins-dir DIR] [-q] [-v]\n\n"
+      "usage: kmsmig plan MANIFEST [--output text|json] [--out PLAN]\n"
+      "                   [--shard K/N] [--plugins-dir DIR] [-q] [-v]\n\n"
       "Discovers every account and region of MANIFEST and prints what a run "
       "would\nmigrate, skip or refuse, with the reason and the fix for each. "
       "Read-only:\nwrite actions are refused, so a plan can change nothing.\n\n"
+      "--out PLAN saves the plan of the whole fleet (resources, batches, "
+      "quota\ntotals per instance, manifest hash; docs/plan.md) for `kmsmig "
+      "run --plan\nPLAN [--shard K/N]`; not with --shard, and not when some "
+      "account failed.\n\n"
       "exit: 0 planned (blocked items are shown, not an error), 1 some "
       "account or\nregion could not be discovered, 2 usage or manifest "
       "error.\n");
@@ -295,6 +370,40 @@ static void print_summary(const json_t *rep, const char *run_dir, double secs) {
   printf("report   %s/report.json\n", run_dir);
 }
 
+static size_t count_rule(const km_inv_t *inv, const char *rule) {
+  size_t c = 0;
+  for (size_t k = 0; k < inv->nkeys; k++)
+    c += inv->keys[k].rule != NULL && strcmp(inv->keys[k].rule, rule) == 0;
+  for (size_t k = 0; k < inv->nsecrets; k++)
+    c +=
+        inv->secrets[k].rule != NULL && strcmp(inv->secrets[k].rule, rule) == 0;
+  for (size_t k = 0; k < inv->nissues; k++)
+    c += strcmp(inv->issues[k].rule, rule) == 0;
+  return c;
+}
+
+/* run --plan: what the plan did not know (each is in report.json as
+ * skipped, rule plan.not_planned) and the pipelines it no longer fits,
+ * said once on screen with the fix. */
+static void print_plan_notes(km_inv_t *const *invs, size_t n,
+                             const char *manifest, const char *plan) {
+  size_t unplanned = 0, stale = 0;
+  for (size_t i = 0; i < n; i++) {
+    unplanned += count_rule(invs[i], "plan.not_planned");
+    stale += count_rule(invs[i], "plan.changed") > 0;
+  }
+  if (unplanned > 0)
+    printf("not in the saved plan   %zu resource%s appeared after the plan "
+           "and stayed in KMS 1.0 (report.json: rule plan.not_planned)\n",
+           unplanned, unplanned == 1 ? "" : "s");
+  if (stale > 0)
+    printf("saved plan out of date   %zu account%s × region%s changed since "
+           "the plan and did not run (rule plan.changed)\n",
+           stale, stale == 1 ? "" : "s", stale == 1 ? "" : "s");
+  if (unplanned + stale > 0)
+    printf("refresh the plan: kmsmig plan %s --out %s\n", manifest, plan);
+}
+
 static bool confirm(void) {
   printf("\nProceed with the run? [y/N] ");
   fflush(stdout);
@@ -306,7 +415,8 @@ static bool confirm(void) {
 void km__usage_run(void) {
   printf(
       "usage: kmsmig run MANIFEST [--yes] [--run-dir DIR] [--rerun-failed]\n"
-      "                  [--shard K/N] [--plugins-dir DIR] [-q] [-v]\n\n"
+      "                  [--plan PLAN [--shard K/N]] [--plugins-dir DIR] [-q] "
+      "[-v]\n\n"
       "Migrates keys and secrets as planned: discover, preflight, prepare\n"
       "(instance sharing, rotation off), migrate in batches of at most 50 "
       "keys and\n50 secrets, restore rotation exactly, verify.  On a TTY it "
@@ -317,6 +427,10 @@ void km__usage_run(void) {
       "`--run-dir DIR`\non an existing run resumes it: no batch is submitted "
       "twice and every rotation\npolicy turned off is restored.  "
       "--rerun-failed retries only what failed.\n\n"
+      "--plan PLAN (from `kmsmig plan --out`) migrates only what PLAN "
+      "planned, and\nrefuses, before any change, a plan whose manifest or "
+      "cloud state changed.\n--shard K/N runs the K-th of N parts of PLAN "
+      "(the plan's accounts in name\norder, every N-th); it needs --plan.\n\n"
       "exit: 0 done, 1 finished with failures, 2 usage or manifest error, 3 "
       "blocked\nby preflight (nothing changed), 4 interrupted (resumable).\n");
 }
@@ -344,7 +458,8 @@ int km__cmd_run(int argc, char **argv) {
                          .plugins_dir = a.plugins_dir,
                          .shard = a.shard,
                          .quiet = a.quiet,
-                         .rerun_failed = a.rerun_failed};
+                         .rerun_failed = a.rerun_failed,
+                         .plan_path = a.plan};
   km_runtime_t *rt;
   int ec = km_runtime_new(&o, &rt);
   if (ec != 0) return ec;
@@ -377,6 +492,7 @@ int km__cmd_run(int argc, char **argv) {
   free(path);
   if (wrc == 0) {
     print_summary(rep, rt->rd.dir, (double)(km_now_ms() - t0) / 1000.0);
+    if (a.plan != NULL) print_plan_notes(invs, n, a.manifest, a.plan);
     const json_t *t = json_object_get(rep, "totals");
     json_int_t failed = jint(t, "accounts", "failed");
     json_int_t blocked = jint(t, "accounts", "blocked");
@@ -396,8 +512,11 @@ int km__cmd_run(int argc, char **argv) {
     ec = KM_EXIT_INTERNAL;
   }
   if (ec == KM_EXIT_FAILURES || ec == KM_EXIT_INTERRUPTED)
-    printf("resume or retry: kmsmig run %s --run-dir %s%s --yes\n", a.manifest,
-           rt->rd.dir, ec == KM_EXIT_FAILURES ? " --rerun-failed" : "");
+    printf("resume or retry: kmsmig run %s --run-dir %s%s%s%s%s%s --yes\n",
+           a.manifest, rt->rd.dir, a.plan != NULL ? " --plan " : "",
+           a.plan != NULL ? a.plan : "", a.shard != NULL ? " --shard " : "",
+           a.shard != NULL ? a.shard : "",
+           ec == KM_EXIT_FAILURES ? " --rerun-failed" : "");
   printf("exit %d\n", ec);
   free_invs(invs, n);
   km_runtime_free(rt);

@@ -44,11 +44,20 @@ typedef void (*km_cred_done_cb)(int status, const km_credential_t *cred,
                                 const km_err_t *err, void *ud);
 typedef int (*km_cred_get_fn)(void *src, km_cred_done_cb cb, void *ud);
 
-/* --rerun-failed: only these resources may move (the others are skipped
- * with rule run.rerun_failed). */
+/* --rerun-failed and a saved plan (run --plan): only these resources may
+ * move; the others are skipped with rule (NULL: run.rerun_failed) and why.
+ * With a saved plan (strict), preflight also blocks the pipeline when the
+ * cloud no longer matches the plan: a listed resource gone, already
+ * migrated (not by this run) or no longer movable, another destination, or
+ * a pipeline the plan blocked (blocked: the plan's reason). */
 typedef struct km_only_s {
   km_inv_strs_t keys;
   km_inv_strs_t secrets;
+  const char *rule;        /* borrowed; NULL: run.rerun_failed */
+  const char *why;         /* borrowed; NULL: the --rerun-failed text */
+  bool strict;             /* a saved plan: check the listed resources */
+  const char *instance_id; /* borrowed: the plan's destination */
+  const char *blocked;     /* borrowed: the plan blocked it, reason */
 } km_only_t;
 
 /* One (account, region) and everything the manifest says about it, typed.

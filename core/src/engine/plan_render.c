@@ -382,12 +382,15 @@ static json_t *pipeline_json(const km_inv_t *inv) {
                        "verdict", km_verdict_name(inv->issues[i].verdict),
                        "message", inv->issues[i].message));
   json_t *o = json_pack(
-      "{s:s, s:s?, s:s, s:s?, s:s, s:I, s:o, s:o, s:o, s:o, s:o}", "account",
-      inv->account, "account_id", inv->account_id, "region", inv->region,
-      "instance_id", inv->instance_id, "status", km_plan_status(inv),
-      "blocking", (json_int_t)c.blocking, "keys", counts_json(c.keys, true),
-      "secrets", counts_json(c.secrets, false), "batches",
-      km_batches_to_json(&b), "issues", iss, "resources", res);
+      "{s:s, s:s?, s:s, s:s?, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:o}",
+      "account", inv->account, "account_id", inv->account_id, "region",
+      inv->region, "instance_id", inv->instance_id, "instance_type",
+      inv->instance_type == KM_INV_TYPE_HARDWARE   ? "hardware"
+      : inv->instance_type == KM_INV_TYPE_SOFTWARE ? "software"
+                                                   : "unknown",
+      "status", km_plan_status(inv), "blocking", (json_int_t)c.blocking, "keys",
+      counts_json(c.keys, true), "secrets", counts_json(c.secrets, false),
+      "batches", km_batches_to_json(&b), "issues", iss, "resources", res);
   km_batches_free(&b);
   return o;
 }
@@ -422,9 +425,10 @@ int km_plan_render_json(const km_plan_t *p, json_t **out, km_err_t *err) {
   }
   for (size_t i = 0; i < p->nnotes; i++)
     json_array_append_new(notes, json_string(p->notes[i]));
+  /* plan_version: what run/planfile.h (KM_PLANFILE_VERSION) reads. */
   *out = json_pack(
       "{s:i, s:s?, s:s?, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o, s:o, s:o}",
-      "plan_version", 1, "name", p->name, "manifest", p->manifest_path,
+      "plan_version", 2, "name", p->name, "manifest", p->manifest_path,
       "summary", "accounts", (json_int_t)t.accounts, "accounts_ready",
       (json_int_t)t.ready, "accounts_blocked", (json_int_t)t.blocked,
       "pipelines", (json_int_t)p->ninvs, "resources_to_change",
@@ -432,4 +436,16 @@ int km_plan_render_json(const km_plan_t *p, json_t **out, km_err_t *err) {
       pl, "instances", in, "notes", notes);
   free(v);
   return *out ? 0 : km__err_set(err, KM_ENOMEM, "plan: JSON build failed");
+}
+
+int km_plan_render_saved(const km_plan_t *p, const char *manifest_sha256,
+                         int64_t created, json_t **out, km_err_t *err) {
+  int rc = km_plan_render_json(p, out, err);
+  if (rc < 0) return rc;
+  char ts[21];
+  km_iso8601(created, ts);
+  json_object_set_new(*out, "format", json_string("kmsmig-plan"));
+  json_object_set_new(*out, "manifest_sha256", json_string(manifest_sha256));
+  json_object_set_new(*out, "created", json_string(ts));
+  return 0;
 }

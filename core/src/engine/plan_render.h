@@ -39,4 +39,9 @@ int km_plan_render_text(const km_plan_t *p, km_buf_t *out, km_err_t *err);
 /* The JSON plan; *out is a new reference.  Returns 0 or KM_EINVAL. */
 int km_plan_render_json(const km_plan_t *p, json_t **out, km_err_t *err);
 
+/* The same JSON as a saved plan (plan --out, docs/plan.md): with "format",
+ * "manifest_sha256" (borrowed, 64 hex) and "created" (Unix seconds). */
+int km_plan_render_saved(const km_plan_t *p, const char *manifest_sha256,
+                         int64_t created, json_t **out, km_err_t *err);
+
 #endif

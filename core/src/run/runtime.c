@@ -241,6 +241,8 @@ static int build_targets(km_runtime_t *rt, const char *shard) {
             shard);
     return KM_EINVAL;
   }
+  rt->shard_k = k;
+  rt->shard_n = n;
   build_select(rt);
   size_t cap = 0;
   for (size_t i = 0; i < rt->naccts; i++)
@@ -249,8 +251,9 @@ static int build_targets(km_runtime_t *rt, const char *shard) {
   for (size_t i = 0; i < rt->naccts; i++) {
     km_rt_account_t *a = &rt->accts[i];
     account_hooks(m, a->mf, &a->hooks);
-    /* A stable subset of accounts per shard: the account id's hash. */
-    if (n > 1 && fnv1a(a->mf->id) % n != k - 1) continue;
+    /* A stable subset of accounts per shard: the account id's hash (a
+     * saved plan's shards are the plan's, km_runplan_select). */
+    if (rt->plan == NULL && n > 1 && fnv1a(a->mf->id) % n != k - 1) continue;
     for (size_t r = 0; r < a->mf->regions.n; r++) {
       const char *region = a->mf->regions.v[r];
       const km_mf_instance_t *in = km_manifest_instance(m, region);
@@ -258,7 +261,21 @@ static int build_targets(km_runtime_t *rt, const char *shard) {
       fill_target(rt, a, region, in, &rt->targets[rt->ntargets++]);
     }
   }
-  return 0;
+  return rt->plan != NULL ? km_runplan_select(rt) : 0;
+}
+
+static void only_add(km_inv_strs_t *dst, const km_inv_strs_t *planned,
+                     const char *id) {
+  if (id != NULL && (planned == NULL || km_inv_strs_has(planned, id)))
+    km_inv_strs_add(dst, id);
+}
+
+static void free_only(km_only_t *only, size_t n) {
+  for (size_t i = 0; only != NULL && i < n; i++) {
+    km_inv_strs_free(&only[i].keys);
+    km_inv_strs_free(&only[i].secrets);
+  }
+  free(only);
 }
 
 /* --rerun-failed: each target gets "only": the keys and secrets that
@@ -277,7 +294,17 @@ static int restrict_to_failed(km_runtime_t *rt) {
     return KM_EINVAL;
   }
   free(path);
+  /* With a saved plan, what failed and was planned (the plan's checks
+   * stay on, so keep its lists to intersect with). */
+  km_only_t *planned = rt->only;
   rt->only = km_xcalloc(rt->ntargets ? rt->ntargets : 1, sizeof(*rt->only));
+  for (size_t t = 0; t < rt->ntargets; t++)
+    rt->targets[t].only = NULL;
+  for (size_t t = 0; planned != NULL && t < rt->ntargets; t++) {
+    rt->only[t].strict = planned[t].strict;
+    rt->only[t].instance_id = planned[t].instance_id;
+    rt->only[t].blocked = planned[t].blocked;
+  }
   size_t i;
   json_t *p;
   json_array_foreach(json_object_get(rep, "pipelines"), i, p) {
@@ -294,16 +321,33 @@ static int restrict_to_failed(km_runtime_t *rt) {
         size_t j;
         json_t *x;
         json_t *kind = json_object_get(p, kinds[k]);
-        json_array_foreach(json_object_get(kind, "failed"), j, x)
-            km_inv_strs_add(dst[k],
-                            json_string_value(json_object_get(x, "id")));
-        json_array_foreach(json_object_get(kind, "not_run"), j, x)
-            km_inv_strs_add(dst[k], json_string_value(x));
+        const km_inv_strs_t *plan_list =
+            planned == NULL ? NULL
+                            : (k == 0 ? &planned[t].keys : &planned[t].secrets);
+        json_array_foreach(json_object_get(kind, "failed"), j, x) {
+          only_add(dst[k], plan_list,
+                   json_string_value(json_object_get(x, "id")));
+        }
+        json_array_foreach(json_object_get(kind, "not_run"), j, x) {
+          only_add(dst[k], plan_list, json_string_value(x));
+        }
       }
       rt->targets[t].only = only;
     }
   }
+  /* A target the report does not name keeps the plan's lists as they
+   * were (or no restriction without a plan). */
+  for (size_t t = 0; planned != NULL && t < rt->ntargets; t++) {
+    if (rt->targets[t].only == &rt->only[t]) continue;
+    km_inv_strs_free(&rt->only[t].keys);
+    km_inv_strs_free(&rt->only[t].secrets);
+    rt->only[t] = planned[t];
+    memset(&planned[t].keys, 0, sizeof(planned[t].keys));
+    memset(&planned[t].secrets, 0, sizeof(planned[t].secrets));
+    rt->targets[t].only = &rt->only[t];
+  }
   json_decref(rep);
+  free_only(planned, rt->ntargets);
   return 0;
 }
 
@@ -435,6 +479,7 @@ static void global_check(km_engine_t *e, void *ud) {
     km_log(KM_LOG_WARN, "quota check: %s", err.text);
   }
   free(invs);
+  if (rt->plan != NULL) km_runplan_quota(rt, e);
 }
 
 /* One plain line per pipeline event on stdout during a run (the log file
@@ -494,9 +539,21 @@ int km_runtime_new(const km_runtime_opts_t *o, km_runtime_t **out) {
   }
   uv_loop_init(&rt->loop);
   int exit_code = KM_EXIT_USAGE;
+  /* Shards of a run share one quota check only through a saved plan. */
+  if (o->mode == KM_MODE_RUN && o->shard != NULL && o->plan_path == NULL) {
+    fprintf(stderr,
+            "kmsmig run: --shard needs --plan PLAN: shards that each check "
+            "an instance's quota alone can over-commit it together; make "
+            "the plan once with `kmsmig plan %s --out PLAN`, then run "
+            "`kmsmig run %s --plan PLAN --shard %s`\n",
+            o->manifest_path, o->manifest_path, o->shard);
+    goto fail;
+  }
+  if (o->plan_path != NULL && km_runplan_load(rt, o->plan_path) < 0) goto fail;
 
   if (o->mode == KM_MODE_RUN) {
     if (km_rundir_prepare(rt->m, o->run_dir, &rt->rd) < 0) goto fail;
+    if (km_runplan_rundir(rt) < 0) goto fail;
     rt->run_id = rt->rd.run_id;
     char *logpath = km_xasprintf("%s/kmsmig.log", rt->rd.dir);
     int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -632,11 +689,8 @@ void km_runtime_free(km_runtime_t *rt) {
   if (rt->journal != NULL) km_journal_close(rt->journal);
   json_decref(rt->prior);
   km_quota_uses_free(rt->quota, rt->nquota);
-  for (size_t i = 0; rt->only != NULL && i < rt->ntargets; i++) {
-    km_inv_strs_free(&rt->only[i].keys);
-    km_inv_strs_free(&rt->only[i].secrets);
-  }
-  free(rt->only);
+  free_only(rt->only, rt->ntargets);
+  km_planfile_free(rt->plan);
   km_select_free(&rt->select);
   free(rt->targets);
   for (size_t i = 0; i < rt->naccts; i++)

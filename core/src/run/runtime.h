@@ -12,6 +12,7 @@
 
 #include "acs/acs.h"
 #include "run/console.h"
+#include "run/planfile.h"
 #include "run/rundir.h"
 #include "creds/creds.h"
 #include "engine/engine.h"
@@ -59,8 +60,10 @@ typedef struct km_runtime_s {
   size_t ndiscovered;
   km_target_t *targets;
   size_t ntargets;
-  km_select_t select; /* the run's selection, typed */
-  km_only_t *only;    /* --rerun-failed: one per target, or NULL */
+  km_select_t select;  /* the run's selection, typed */
+  km_only_t *only;     /* --rerun-failed, --plan: one per target, or NULL */
+  km_planfile_t *plan; /* run --plan: the saved plan (owned), or NULL */
+  unsigned shard_k, shard_n; /* --shard K/N; 1/1 without */
   int64_t console_poll_ms;
   km_rundir_t rd; /* run mode only */
   char *run_id;   /* borrowed from rd, or "plan" */
@@ -83,6 +86,7 @@ typedef struct km_runtime_opts_s {
   const char *shard;       /* "K/N" or NULL */
   bool quiet;              /* no progress lines */
   bool rerun_failed;       /* only what failed in run_dir's report.json */
+  const char *plan_path;   /* run --plan PLAN: a saved plan, or NULL */
 } km_runtime_opts_t;
 
 /* Builds everything; on failure prints what is wrong (manifest errors as
@@ -96,6 +100,25 @@ int km_directory_discover(km_runtime_t *rt);
 /* The runtime's account called name (explicit or discovered), or NULL:
  * an index lookup. */
 km_rt_account_t *km_runtime_account(km_runtime_t *rt, const char *name);
+
+/* runplan.c: a saved plan in a runtime (docs/plan.md).
+ * km_runplan_load reads opts->plan_path and refuses it when the manifest's
+ * hash is not the plan's; prints what is wrong.  km_runplan_select keeps the
+ * targets of this shard that the plan has, with the plan's resources as
+ * their "only" (strict), says which targets the plan lacks, and refuses a
+ * plan pipeline of this shard that the manifest no longer has.
+ * km_runplan_rundir records the plan's hash in the run directory, or checks
+ * it on resume.  km_runplan_quota (at the barrier) blocks the pipelines of
+ * an instance whose free quota no longer covers what the plan still needs
+ * there, counting the plan's other shards.  Each returns 0 or < 0. */
+int km_runplan_load(km_runtime_t *rt, const char *plan_path);
+/* The saved plan's manifest hash: SHA-256 over each manifest file's base
+ * name and contents, in the order read (the same files hash the same from
+ * any folder).  0, or KM_EIO when a file cannot be read. */
+int km_runplan_manifest_hash(const km_manifest_t *m, char out[65]);
+int km_runplan_select(km_runtime_t *rt);
+int km_runplan_rundir(km_runtime_t *rt);
+void km_runplan_quota(km_runtime_t *rt, km_engine_t *e);
 
 /* Runs the engine to completion on the runtime's loop. */
 int km_runtime_run(km_runtime_t *rt);
