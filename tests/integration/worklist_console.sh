@@ -64,7 +64,7 @@ wait $PID || rc=$?
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 echo "sitting 1: SIGTERM -> exit $rc after ${ms} ms"
 [ "$rc" -eq 4 ] || fail "exit $rc after SIGTERM, expected 4 (interrupted)"
-[ "$ms" -lt 10000 ] || fail "SIGTERM took ${ms} ms"
+[ "$ms" -lt 20000 ] || fail "SIGTERM took ${ms} ms (the console wait itself has no end)"
 grep -q "come back and run" out1.txt || fail "no come-back message"
 kmsim_get /_kmsim/state >mid.json
 python3 "$KM_SRC/tests/integration/lib/check_state.py" before.json mid.json run/report.json ||

@@ -31,13 +31,14 @@ static const char *default_text(const km_wl_item_t *it) {
                            "(untick it if the console ticked it)";
 }
 
-/* Markdown: control characters and the characters that end a code span or
- * a table cell become '?'. */
+/* Markdown: control characters, the characters that end a code span or
+ * a table cell, and '<' '>' (a ticket system may render raw HTML) become
+ * '?'.  No name the service accepts contains any of them. */
 static void md_put(km_buf_t *b, const char *s) {
   for (; s != NULL && *s; s++) {
     unsigned char c = (unsigned char)*s;
-    km_buf_putc(b,
-                c < 0x20 || c == 0x7f || c == '`' || c == '|' ? '?' : (char)c);
+    bool bad = c < 0x20 || c == 0x7f || strchr("`|<>", c) != NULL;
+    km_buf_putc(b, bad ? '?' : (char)c);
   }
 }
 
@@ -259,8 +260,14 @@ static const char html_script[] =
     "e.getAttribute('data-account')===acc.value)&&(!st.value||"
     "e.getAttribute('data-state')===st.value);e.hidden=!ok;if(ok)n++;});\n"
     " document.getElementById('shown').textContent=n+' shown';}\n"
-    "acc.addEventListener('change',apply);st.addEventListener('change',"
-    "apply);\n"
+    "function fromHash(){var h=location.hash.slice(1).split('&');"
+    "h.forEach(function(kv){var p=kv.split('='),v=decodeURIComponent(p[1]||"
+    "'');if(p[0]==='account')acc.value=v;if(p[0]==='state')st.value=v;});}"
+    "\n"
+    "function toHash(){location.hash='account='+encodeURIComponent(acc.value)"
+    "+'&state='+encodeURIComponent(st.value);apply();}\n"
+    "acc.addEventListener('change',toHash);st.addEventListener('change',"
+    "toHash);\nfromHash();\n"
     "document.addEventListener('click',function(ev){var b=ev.target;\n"
     " if(!b.classList||!b.classList.contains('copy'))return;\n"
     " var t=document.getElementById(b.getAttribute('data-for')).textContent;"
