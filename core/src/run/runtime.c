@@ -601,7 +601,7 @@ static void on_record(const km_target_t *t, const json_t *rec, void *ud) {
   if (it == NULL) return;
   if (!uv_is_active((uv_handle_t *)&rt->wl_timer))
     uv_timer_start(&rt->wl_timer, on_wl_timer, 300, 0);
-  if (it->sim || rt->quiet) return;
+  if ((it->sim && it->state != KM_WL_SCHEDULED) || rt->quiet) return;
   char line[512];
   km_worklist_line(it, line, sizeof(line));
   printf("%s %s\n", km_worklist_pending(it) ? "ACTION" : "console", line);

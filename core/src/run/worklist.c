@@ -272,11 +272,16 @@ void km_worklist_line(const km_wl_item_t *it, char *buf, size_t n) {
            it->region, inst, what);
 }
 
+/* A sim item the operator still has to act on: run kmsmig again. */
+static bool operator_needed(const km_wl_item_t *it) {
+  return it->state == KM_WL_SCHEDULED || it->state == KM_WL_PAUSED;
+}
+
 size_t km_worklist_print_pending(const km_worklist_t *w, FILE *out) {
   size_t n = 0, total = 0;
   size_t by[KM_WL_PAUSED + 1] = {0};
   for (size_t i = 0; i < w->n; i++) {
-    if (w->v[i].sim) continue;
+    if (w->v[i].sim && !operator_needed(&w->v[i])) continue;
     total++;
     by[w->v[i].state]++;
   }
@@ -289,7 +294,7 @@ size_t km_worklist_print_pending(const km_worklist_t *w, FILE *out) {
           by[KM_WL_FAILED] + by[KM_WL_TIMED_OUT] + by[KM_WL_REFUSED]);
   for (size_t i = 0; i < w->n; i++) {
     const km_wl_item_t *it = &w->v[i];
-    if (it->sim || !km_worklist_pending(it)) continue;
+    if ((it->sim && !operator_needed(it)) || !km_worklist_pending(it)) continue;
     char line[512];
     km_worklist_line(it, line, sizeof(line));
     fprintf(out, "  %s\n", line);

@@ -84,7 +84,8 @@ const char *km_worklist_state_name(km_wl_state_t s);
  * "see worklist.md"), sanitised, into buf. */
 void km_worklist_line(const km_wl_item_t *it, char *buf, size_t n);
 /* Prints a header and one line per pending console item to out; returns
- * how many (sim items are not the operator's and are not printed). */
+ * how many (sim items only while scheduled or paused: kmsim clicks, but
+ * the operator must run kmsmig again). */
 size_t km_worklist_print_pending(const km_worklist_t *w, FILE *out);
 
 /* Times for people: "2026-12-05 10:00 CST (+0800) = 2026-12-05 10:00

@@ -365,6 +365,24 @@ static void on_detect(mjob_t *j, int status) {
 
 static void submit(mjob_t *j, mbatch_t *b);
 
+/* Some resource of b has its rotation off by this run and not yet back:
+ * an interrupt must then wait for the task (RESTORE cannot change a
+ * resource a task holds). */
+static bool holds_rotation(const mjob_t *j, const mbatch_t *b) {
+  size_t i;
+  json_t *v;
+  json_array_foreach(b->keys, i, v) {
+    const km_inv_key_t *k = km_inv_find_key(j->c->inv, json_string_value(v));
+    if (k != NULL && k->rotation_off && !k->rotation_restored) return true;
+  }
+  json_array_foreach(b->secrets, i, v) {
+    const km_inv_secret_t *s =
+        km_inv_find_secret(j->c->inv, json_string_value(v));
+    if (s != NULL && s->rotation_off && !s->rotation_restored) return true;
+  }
+  return false;
+}
+
 static void on_tasks(km_sctx_t *c, const kp_res_t *res, void *ud) {
   mjob_t *j = ud;
   mbatch_t *b = &j->b[j->cur];
@@ -390,6 +408,12 @@ static void on_tasks(km_sctx_t *c, const kp_res_t *res, void *ud) {
   if (st != NULL &&
       (strcmp(st, "Completed") == 0 || strcmp(st, "Failed") == 0)) {
     km__mig_detect(j, on_detect);
+    return;
+  }
+  if (kp_stopping(c) && kp_streq(st, "Scheduled") && !holds_rotation(j, b)) {
+    /* Nothing of it is off: the task may start without us; a resumed run
+     * finds it by its client token. */
+    cancel_waiting(j, b);
     return;
   }
   if (j->deadline_polls == 0) {
