@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # worklist.html as a browser shows it: a console-driver run against kmsim
 # with two items clicked (done) and the rest waiting, then headless
-# Chromium renders the file: every item of worklist.json is in the DOM,
-# the inline script ran (it fills the account filter and the "N shown"
-# count), the state filter from the URL hash hides the others, and the
-# browser logged no console error.  Chromium missing or unable to start
+# Chromium renders the file: every item of worklist.json is in the DOM and
+# in the overview table, the inline script ran (it fills the account filter
+# and the "N shown" count), the state filter from the URL hash hides the
+# other items and rows, and the browser logged no console error.  Chromium missing or unable to start
 # FAILS this test (scripts/deps.sh installs it).  KM_WORKLIST_SCREENSHOT=PNG
 # also keeps a screenshot (docs/img/worklist.png was made this way).
 . "$(dirname "$0")/lib/kmsim.sh"
@@ -75,6 +75,8 @@ for it in items:
     m = re.search(r'<section class="item [a-z_]+" data-state="([a-z_]+)"[^>]*id="item-%d"' % it["no"], dom)
     assert m, "item %d missing from the rendered page" % it["no"]
     assert m.group(1) == it["state"], (it["no"], m.group(1), it["state"])
+    assert re.search(r'<tr class="row %s"[^>]*><td><a href="#item-%d">' % (it["state"], it["no"]), dom), \
+        "item %d missing from the overview table" % it["no"]
     for k in it["keys"] + it["secrets"]:
         assert k in dom, "%s of item %d not on the page" % (k, it["no"])
 assert re.search(r'<span id="shown">%d shown</span>' % len(items), dom), "the script did not run"
@@ -85,6 +87,8 @@ ndone = sum(i["state"] == "done" for i in items)
 assert re.search(r'<span id="shown">%d shown</span>' % ndone, done), "state filter from the hash"
 hidden = len(re.findall(r'<section class="item [a-z_]+"[^>]* hidden', done))
 assert hidden == len(items) - ndone, (hidden, len(items), ndone)
+hidden_rows = len(re.findall(r'<tr class="row [a-z_]+"[^>]* hidden', done))
+assert hidden_rows == len(items) - ndone, (hidden_rows, len(items), ndone)
 print("rendered: %d items, %d accounts, %d done shown by the filter, no console error"
       % (len(items), len(accounts), ndone))
 PY

@@ -154,6 +154,7 @@ km_wl_item_t *km_worklist_note(km_worklist_t *w, const char *type,
     it->state = KM_WL_SCHEDULED;
     it->sim = same(sget(o, "driver"), "sim");
     set(&it->instance, sget(o, "instance"));
+    set(&it->account_id, sget(o, "account_id"));
     it->when = parse_when(sget(o, "when"));
     it->rotation_at = parse_when(sget(o, "rotation_at"));
     it->t_submitted = ts;

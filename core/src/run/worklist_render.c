@@ -243,6 +243,8 @@ static const char html_head[] =
     ".2em}\n"
     "pre{background:#f4f4f4;padding:.4em;max-height:9em;overflow:auto;"
     "margin:.2em 0}\n"
+    "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid "
+    "#ddd;padding:.15em .5em;text-align:left;font-size:.9em}\n"
     "button{font-size:.8em;margin-left:.5em}dt{font-weight:600;margin-top:"
     ".3em}dd{margin-left:1em}\n</style></head><body>\n";
 
@@ -256,9 +258,12 @@ static const char html_script[] =
     "'data-account');\n"
     " if(!seen[a]){seen[a]=1;var o=document.createElement('option');"
     "o.value=a;o.textContent=a;acc.appendChild(o);}});\n"
-    "function apply(){var n=0;items.forEach(function(e){var ok=(!acc.value||"
-    "e.getAttribute('data-account')===acc.value)&&(!st.value||"
-    "e.getAttribute('data-state')===st.value);e.hidden=!ok;if(ok)n++;});\n"
+    "var rows=[].slice.call(document.querySelectorAll('.row'));\n"
+    "function match(e){return (!acc.value||e.getAttribute('data-account')==="
+    "acc.value)&&(!st.value||e.getAttribute('data-state')===st.value);}\n"
+    "function apply(){var n=0;items.forEach(function(e){var ok=match(e);"
+    "e.hidden=!ok;if(ok)n++;});\n"
+    " rows.forEach(function(e){e.hidden=!match(e);});\n"
     " document.getElementById('shown').textContent=n+' shown';}\n"
     "function fromHash(){var h=location.hash.slice(1).split('&');"
     "h.forEach(function(kv){var p=kv.split('='),v=decodeURIComponent(p[1]||"
@@ -357,6 +362,49 @@ static void html_item(km_buf_t *b, const km_wl_item_t *it) {
   km_buf_puts(b, "</dl></section>\n");
 }
 
+/* The overview: one row per item, linked to its steps; filtered with the
+ * items. */
+static void html_table(km_buf_t *b, const km_worklist_t *w) {
+  km_buf_puts(b, "<table><thead><tr><th>#</th><th>account (ID)</th><th>"
+                 "region</th><th>instance (type)</th><th>default</th><th>"
+                 "when</th><th>resources</th><th>state</th></tr></thead>"
+                 "<tbody>\n");
+  for (size_t i = 0; i < w->n; i++) {
+    const km_wl_item_t *it = &w->v[i];
+    const char *st = km_worklist_state_name(it->state);
+    km_buf_printf(b,
+                  "<tr class=\"row %s\" data-state=\"%s\" "
+                  "data-account=\"",
+                  st, st);
+    html_put(b, it->account);
+    km_buf_printf(b, "\"><td><a href=\"#item-%d\">%d</a></td><td>", it->no,
+                  it->no);
+    html_put(b, it->account);
+    km_buf_puts(b, " (");
+    html_put(b, it->account_id != NULL ? it->account_id : "-");
+    km_buf_puts(b, ")</td><td>");
+    html_put(b, it->region);
+    km_buf_puts(b, "</td><td>");
+    html_put(b, it->instance != NULL ? it->instance : "-");
+    km_buf_printf(b, " (%s)</td><td>%s</td><td>",
+                  it->instance_type != NULL ? it->instance_type : "-",
+                  it->set_default ? "tick" : "-");
+    if (it->when != 0) {
+      char t[128];
+      km_worklist_time(it->when, t, sizeof(t));
+      html_put(b, t);
+    } else {
+      km_buf_puts(b, it->state == KM_WL_SCHEDULED ? "-" : "now");
+    }
+    km_buf_printf(b,
+                  "</td><td>%s%zu keys, %zu secrets</td><td><span "
+                  "class=\"st\">%s</span></td></tr>\n",
+                  it->all_pending ? "all pending: " : "", it->keys.n,
+                  it->secrets.n, st);
+  }
+  km_buf_puts(b, "</tbody></table>\n");
+}
+
 char *km__worklist_html(const km_worklist_t *w) {
   km_buf_t b;
   km_buf_init(&b);
@@ -378,6 +426,7 @@ char *km__worklist_html(const km_worklist_t *w) {
                   "failed</option><option>timed_out</option><option>refused"
                   "</option><option>paused</option></select></label><span "
                   "id=\"shown\"></span></div>\n");
+  html_table(&b, w);
   for (size_t i = 0; i < w->n; i++)
     html_item(&b, &w->v[i]);
   km_buf_puts(&b, html_script);

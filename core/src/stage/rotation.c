@@ -244,10 +244,10 @@ void kp_rotation_prepare(km_sctx_t *r, const kp_rot_kind_t *k) {
       char when[21], off[21];
       km_iso8601(r->t->when, when);
       km_iso8601(at, off);
-      json_t *rec =
-          json_pack("{s:s, s:s, s:s, s:s, s:s?}", "type", "rotation_wait",
-                    "when", when, "rotation_at", off, "driver",
-                    r->sim ? "sim" : "console", "instance", r->t->instance_id);
+      json_t *rec = json_pack(
+          "{s:s, s:s, s:s, s:s, s:s?, s:s?}", "type", "rotation_wait", "when",
+          when, "rotation_at", off, "driver", r->sim ? "sim" : "console",
+          "instance", r->t->instance_id, "account_id", r->t->account_id);
       if (kp_journal(r, rec) < 0) {
         kp_finish(r);
         return;
