@@ -81,7 +81,10 @@ static void method(const km_wl_item_t *it, km_buf_t *b) {
   }
   char t[128];
   km_worklist_time(it->when, t, sizeof(t));
-  km_buf_printf(b, "Automatic Migration, Migration Time %s", t);
+  km_buf_printf(b,
+                "Automatic Migration, Migration Time %s (once that time "
+                "has passed: Manual Migration (Start Now))",
+                t);
 }
 
 static void stamp(km_buf_t *b, const char *what, int64_t t) {
