@@ -16,13 +16,14 @@ start_kmsim "$KM_SRC/sim/fixtures/demo.yaml"
 demo_manifest "$KM_SRC/manifests/demo.yaml" "$TMP/demo.yaml"
 demo_env
 cd "$TMP"
-WHEN=$(date -u -d '+10 seconds' +%Y-%m-%dT%H:%M:%SZ)
+# Discovery must end before when - rotation_lead (8 s) for the wait to show.
+WHEN=$(date -u -d '+20 seconds' +%Y-%m-%dT%H:%M:%SZ)
 python3 - "$WHEN" <<'PY'
 import sys
 s = open("demo.yaml").read()
 s = s.replace("driver: sim                     # kmsim performs the console step itself",
               "driver: console")
-s = s.replace("when: now", 'when: "%s"\n  poll_interval: 1s\n  rotation_lead: 5s' % sys.argv[1])
+s = s.replace("when: now", 'when: "%s"\n  poll_interval: 1s\n  rotation_lead: 12s' % sys.argv[1])
 assert "driver: console" in s and "rotation_lead" in s
 open("demo.yaml", "w").write(s)
 PY
@@ -46,7 +47,8 @@ for _ in $(seq 300); do
   sleep 0.1
 done
 [ "$(state_count waiting)" -ge 6 ] || fail "no waiting items in worklist.json"
-grep -q "scheduled: come back at" out1.txt || fail "no 'come back at' line before rotation went off"
+grep -q "scheduled: come back at" out1.txt ||
+  fail "no 'come back at' line before rotation went off (or discovery took over 8 s)"
 grep -q '^ACTION #' out1.txt || fail "no short ACTION lines"
 awk 'length > 200 { bad = 1 } END { exit bad }' out1.txt || fail "a terminal line longer than 200 characters"
 [ "$(stat -c %a run/worklist.json)" = 600 ] && [ "$(stat -c %a run/worklist.html)" = 600 ] &&
