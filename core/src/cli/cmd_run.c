@@ -317,6 +317,10 @@ void km__usage_run(void) {
       "`--run-dir DIR`\non an existing run resumes it: no batch is submitted "
       "twice and every rotation\npolicy turned off is restored.  "
       "--rerun-failed retries only what failed.\n\n"
+      "With migrate.driver: console the console steps are in the run "
+      "directory's\nworklist.md, worklist.html and worklist.json "
+      "(docs/worklist.md).  SIGINT or\nSIGTERM ends waits for the operator "
+      "or a scheduled time at once, restores\nrotation and exits 4.\n\n"
       "exit: 0 done, 1 finished with failures, 2 usage or manifest error, 3 "
       "blocked\nby preflight (nothing changed), 4 interrupted (resumable).\n");
 }
