@@ -431,6 +431,10 @@ void km__usage_run(void) {
       "planned, and\nrefuses, before any change, a plan whose manifest or "
       "cloud state changed.\n--shard K/N runs the K-th of N parts of PLAN "
       "(the plan's accounts in name\norder, every N-th); it needs --plan.\n\n"
+      "With migrate.driver: console the console steps are in the run "
+      "directory's\nworklist.md, worklist.html and worklist.json "
+      "(docs/worklist.md).  SIGINT or\nSIGTERM ends waits for the operator "
+      "or a scheduled time at once, restores\nrotation and exits 4.\n\n"
       "exit: 0 done, 1 finished with failures, 2 usage or manifest error, 3 "
       "blocked\nby preflight (nothing changed), 4 interrupted (resumable).\n");
 }
@@ -511,6 +515,12 @@ int km__cmd_run(int argc, char **argv) {
     fprintf(stderr, "kmsmig run: report: %s\n", err.text);
     ec = KM_EXIT_INTERNAL;
   }
+  /* The console steps still open: they are listed again on resume. */
+  km_runtime_worklist_flush(rt);
+  if (km_worklist_print_pending(&rt->wl, stdout) > 0)
+    printf("come back and run `kmsmig run %s --run-dir %s --yes`: it turns "
+           "rotation off again and waits for these steps (%s/worklist.md)\n",
+           a.manifest, rt->rd.dir, rt->rd.dir);
   if (ec == KM_EXIT_FAILURES || ec == KM_EXIT_INTERRUPTED)
     printf("resume or retry: kmsmig run %s --run-dir %s%s%s%s%s%s --yes\n",
            a.manifest, rt->rd.dir, a.plan != NULL ? " --plan " : "",
@@ -552,7 +562,9 @@ void km__usage_status(void) {
   printf("usage: kmsmig status RUN_DIR\n\n"
          "Shows the progress of a run from its journal: per account and "
          "region, how\nmany rotations were turned off and restored, batches "
-         "submitted and done.\nReads only; safe while the run is going.\n");
+         "submitted and done,\nand the console worklist's pending items "
+         "(worklist.md has the steps).\nReads only; safe while the run is "
+         "going.\n");
 }
 
 int km__cmd_status(int argc, char **argv) {
@@ -582,11 +594,21 @@ int km__cmd_status(int argc, char **argv) {
         printf(" %s=%lld", t, (long long)json_integer_value(c));
     printf("\n");
   }
+  /* The console steps, from the same records the run folds. */
+  km_worklist_t wl;
+  km_worklist_init(&wl);
+  size_t open_steps = 0;
+  if (km_worklist_load(&wl, argv[1], &err) == 0 &&
+      (open_steps = km_worklist_print_pending(&wl, stdout)) > 0)
+    printf("details: %s/worklist.md (or worklist.html)\n", argv[1]);
+  km_worklist_free(&wl);
   char *rep = km_xasprintf("%s/report.json", argv[1]);
-  printf("%s\n", access(rep, R_OK) == 0 ? "finished: see report.json"
-                                        : "no report yet: running, or "
-                                          "interrupted (resume with "
-                                          "`kmsmig run --run-dir`)");
+  printf("%s\n", open_steps > 0 ? "not finished: console steps are open "
+                                  "(resume with `kmsmig run --run-dir`)"
+                 : access(rep, R_OK) == 0 ? "finished: see report.json"
+                                          : "no report yet: running, or "
+                                            "interrupted (resume with "
+                                            "`kmsmig run --run-dir`)");
   free(rep);
   json_decref(s.by);
   return KM_EXIT_OK;

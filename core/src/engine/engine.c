@@ -441,6 +441,15 @@ void km_engine_stop(km_engine_t *e) {
   schedule(e);
 }
 
+void km_engine_interrupt(km_engine_t *e) {
+  e->interrupted = true;
+  km_engine_stop(e);
+}
+
+bool km_engine_interrupted(const km_engine_t *e) {
+  return e->interrupted;
+}
+
 static void engine_release(km_engine_t *e) {
   for (size_t i = 0; i < e->n; i++) {
     km__host_hooks_close(&e->p[i]);

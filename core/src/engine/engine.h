@@ -83,6 +83,8 @@ typedef struct km_target_s {
   int64_t task_timeout_s;
   int64_t when;            /* migrate.when, Unix seconds; 0: now */
   int64_t console_poll_ms; /* console driver poll interval; 0: default */
+  int64_t rotation_lead_s; /* scheduled `when`: rotation off this early */
+  const char *access_role; /* role ARN kmsmig assumes; NULL: own keys */
   km_cred_get_fn get_cred;
   void *cred_src;
 } km_target_t;
@@ -137,6 +139,11 @@ typedef struct km_engine_opts_s {
   /* Progress lines (not a TTY: one per event). May be NULL. */
   void (*progress)(km_pipeline_t *p, const char *event, void *ud);
   void *progress_ud;
+  /* Sees every journal record a pipeline wrote, once it is durable (flat:
+   * {type, account, region, fields...}; borrowed for the call).  The
+   * console worklist is fed from here (run/worklist.c).  May be NULL. */
+  void (*record)(const km_target_t *t, const json_t *rec, void *ud);
+  void *record_ud;
 } km_engine_opts_t;
 
 /* Creates an engine for n targets (array and strings borrowed: they must
@@ -155,6 +162,11 @@ int km_engine_start(km_engine_t *e, void (*done)(km_engine_t *e, void *ud),
 /* Asks the engine to start no new account (SIGINT); in-flight pipelines go
  * on to RESTORE and end. */
 void km_engine_stop(km_engine_t *e);
+/* SIGINT/SIGTERM: km_engine_stop, and stages that are only waiting (for
+ * the operator's console step or a scheduled time) end now, so RESTORE
+ * runs at once (kp_stopping). */
+void km_engine_interrupt(km_engine_t *e);
+bool km_engine_interrupted(const km_engine_t *e);
 
 void km_engine_free(km_engine_t *e);
 

@@ -251,6 +251,7 @@ static int h_journal(km_pipeline_t *p, const json_t *flat) {
     if (p->records == NULL) p->records = json_array();
     json_array_append(p->records, rec);
     maybe_crash(type);
+    if (p->e->o.record != NULL) p->e->o.record(p->t, rec, p->e->o.record_ud);
   }
   json_decref(rec);
   return rc;
@@ -346,6 +347,10 @@ static int h_console(km_pipeline_t *p, const json_t *request, km_jcall_cb cb,
   return 0;
 }
 
+static bool h_stopping(km_pipeline_t *p) {
+  return p->e->interrupted;
+}
+
 const km_shost_t km__engine_shost = {
     .log = h_log,
     .call = h_call,
@@ -355,4 +360,5 @@ const km_shost_t km__engine_shost = {
     .records = h_records,
     .timer = h_timer,
     .ended = h_ended,
+    .stopping = h_stopping,
 };

@@ -56,6 +56,7 @@ struct km_engine_s {
   size_t ended;
   bool barrier_passed;
   bool stopping;
+  bool interrupted; /* a signal: waiting stages end (kp_stopping) */
   int failed_accounts;
   km_pipeline_t *ready_head, *ready_tail;
   void (*done)(km_engine_t *e, void *ud);

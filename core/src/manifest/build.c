@@ -335,7 +335,8 @@ static void build_select(km_mctx_t *c, const km_ynode_t *n) {
 
 static void build_migrate(km_mctx_t *c, const km_ynode_t *n) {
   static const char *const keys[] = {
-      "driver", "when", "task_timeout", "set_default", "poll_interval", NULL};
+      "driver",        "when", "task_timeout", "set_default", "poll_interval",
+      "rotation_lead", NULL};
   static const char *const drivers[] = {"console", "sim", NULL};
   if (!km__is_mapping(c, "migrate", n)) return;
   km_mf_migrate_t *mg = &c->m->migrate;
@@ -377,6 +378,16 @@ static void build_migrate(km_mctx_t *c, const km_ynode_t *n) {
               "as 15s or 1m");
     else
       mg->poll_interval_s = secs;
+  }
+  const km_ynode_t *rl = km__ymap_get(n, "rotation_lead");
+  if (rl != NULL) {
+    if (rl->kind != KM_YSCALAR || km__parse_duration(rl->str, &secs) ||
+        secs < 1 || secs > 86400)
+      km__err(c, rl,
+              "'migrate.rotation_lead' must be a duration from 1s to 24h such "
+              "as 10m");
+    else
+      mg->rotation_lead_s = secs;
   }
 }
 

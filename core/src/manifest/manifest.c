@@ -149,6 +149,7 @@ static km_manifest_t *manifest_new(const char *path) {
   m->concurrency_per_endpoint = 8;
   m->signature = 3;
   m->migrate.task_timeout_s = 7200;
+  m->migrate.rotation_lead_s = 600;
   m->migrate.set_default = true;
   return m;
 }

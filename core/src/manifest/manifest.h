@@ -148,6 +148,7 @@ typedef struct km_mf_migrate_s {
   char *when_text;         /* NULL for now; else as written */
   int64_t task_timeout_s;  /* default 7200 */
   int64_t poll_interval_s; /* console driver; 0: the default (15 s) */
+  int64_t rotation_lead_s; /* rotation off this long before `when` (600) */
   bool set_default;        /* default true: the vendor recommends it */
 } km_mf_migrate_t;
 

@@ -228,6 +228,8 @@ static void fill_target(km_runtime_t *rt, km_rt_account_t *a,
   t->task_timeout_s = m->migrate.task_timeout_s;
   t->when = m->migrate.when;
   t->console_poll_ms = rt->console_poll_ms;
+  t->rotation_lead_s = m->migrate.rotation_lead_s;
+  t->access_role = a->role_arn;
   t->get_cred = rt_get_cred;
   t->cred_src = a;
 }
@@ -506,10 +508,11 @@ static void on_signal(int signum, int count, void *ud) {
   (void)signum;
   rt->interrupted = true;
   if (count == 1) {
-    km_log(KM_LOG_WARN, "interrupted: no new account starts; accounts in "
-                        "flight finish and restore rotation (again to quit "
-                        "now; the run stays resumable)");
-    if (rt->engine != NULL) km_engine_stop(rt->engine);
+    km_log(KM_LOG_WARN, "interrupted: no new account starts; batches waiting "
+                        "for the console or a scheduled time stop now, and "
+                        "rotation is restored (again to quit at once; the "
+                        "run stays resumable)");
+    if (rt->engine != NULL) km_engine_interrupt(rt->engine);
   } else {
     km_log(KM_LOG_ERROR,
            "interrupted twice: stopping now; resume with "
@@ -627,6 +630,41 @@ fail:
   return exit_code;
 }
 
+/* ---- the console worklist ---- */
+
+void km_runtime_worklist_flush(km_runtime_t *rt) {
+  if (rt->mode != KM_MODE_RUN || rt->rd.dir == NULL) return;
+  km_err_t err;
+  memset(&err, 0, sizeof(err));
+  if (km_worklist_write(&rt->wl, rt->rd.dir, &err) < 0)
+    km_log(KM_LOG_ERROR,
+           "worklist: %s (the journal has every step; "
+           "`kmsmig status` lists them)",
+           err.text);
+}
+
+static void on_wl_timer(uv_timer_t *t) {
+  km_runtime_worklist_flush(t->data);
+}
+
+/* Every durable journal record (engine opts.record): batch records change
+ * the worklist, which is rewritten shortly after (one write for a burst of
+ * records) and, for the operator's items, announced in one short line. */
+static void on_record(const km_target_t *t, const json_t *rec, void *ud) {
+  km_runtime_t *rt = ud;
+  (void)t;
+  const char *type = json_string_value(json_object_get(rec, "type"));
+  km_wl_item_t *it = km_worklist_note(&rt->wl, type, rec, (int64_t)time(NULL));
+  if (it == NULL) return;
+  if (!uv_is_active((uv_handle_t *)&rt->wl_timer))
+    uv_timer_start(&rt->wl_timer, on_wl_timer, 300, 0);
+  if ((it->sim && it->state != KM_WL_SCHEDULED) || rt->quiet) return;
+  char line[512];
+  km_worklist_line(it, line, sizeof(line));
+  printf("%s %s\n", km_worklist_pending(it) ? "ACTION" : "console", line);
+  fflush(stdout);
+}
+
 static void on_engine_done(km_engine_t *e, void *ud) {
   km_runtime_t *rt = ud;
   (void)e;
@@ -654,7 +692,23 @@ int km_runtime_run(km_runtime_t *rt) {
       .resolve_ud = rt,
       .progress = on_progress,
       .progress_ud = rt,
+      .record = rt->mode == KM_MODE_RUN ? on_record : NULL,
+      .record_ud = rt,
   };
+  if (rt->mode == KM_MODE_RUN) {
+    uv_timer_init(&rt->loop, &rt->wl_timer);
+    rt->wl_timer.data = rt;
+    rt->wl_timer_on = true;
+    /* A resumed run lists what is still waiting from an earlier sitting. */
+    km_worklist_note_all(&rt->wl, rt->prior);
+    if (rt->wl.n > 0) {
+      if (!rt->quiet && km_worklist_print_pending(&rt->wl, stdout) > 0)
+        printf("(from an earlier sitting; kmsmig turns rotation off again "
+               "before it waits for them)\n");
+      fflush(stdout);
+      km_runtime_worklist_flush(rt);
+    }
+  }
   rt->engine = km_engine_new(&eo, rt->targets, rt->ntargets);
   /* Each pipeline now holds its own records. */
   json_decref(rt->prior);
@@ -673,6 +727,7 @@ static void on_closed(void *ud) {
 void km_runtime_free(km_runtime_t *rt) {
   if (rt == NULL) return;
   if (rt->signals != NULL) km_rt_signals_close(rt->signals);
+  if (rt->wl_timer_on) uv_close((uv_handle_t *)&rt->wl_timer, NULL);
   for (size_t i = 0; i < rt->naccts; i++)
     if (rt->accts[i].creds != NULL)
       km_creds_close(rt->accts[i].creds, on_closed, NULL);
@@ -707,6 +762,7 @@ void km_runtime_free(km_runtime_t *rt) {
     fclose(rt->log);
   }
   km_strmap_free(rt->by_name);
+  km_worklist_free(&rt->wl);
   km_manifest_free(rt->m);
   free(rt);
 }

@@ -14,6 +14,7 @@
 #include "run/console.h"
 #include "run/planfile.h"
 #include "run/rundir.h"
+#include "run/worklist.h"
 #include "creds/creds.h"
 #include "engine/engine.h"
 #include "engine/ratelimit.h"
@@ -76,6 +77,11 @@ typedef struct km_runtime_s {
   km_rt_signals_t *signals;
   km_quota_use_t *quota; /* per-instance quota arithmetic (global check) */
   size_t nquota;
+  /* run mode: the console worklist (run/worklist.c), rewritten in the run
+   * directory a moment after a batch record changed it */
+  km_worklist_t wl;
+  uv_timer_t wl_timer;
+  bool wl_timer_on; /* initialised (closed in km_runtime_free) */
 } km_runtime_t;
 
 typedef struct km_runtime_opts_s {
@@ -122,6 +128,10 @@ void km_runplan_quota(km_runtime_t *rt, km_engine_t *e);
 
 /* Runs the engine to completion on the runtime's loop. */
 int km_runtime_run(km_runtime_t *rt);
+
+/* Writes worklist.{json,md,html} into the run directory now (run mode;
+ * a failure is logged: the journal stays the truth). */
+void km_runtime_worklist_flush(km_runtime_t *rt);
 
 /* Closes every handle, verifies the loop closes, frees. */
 void km_runtime_free(km_runtime_t *rt);

@@ -534,3 +534,7 @@ void kp_verify_mismatch(km_sctx_t *c, kp_tally_t *t, const char *kind,
   snprintf(t->list + l, sizeof(t->list) - l, "%s%s", l ? ", " : "", id);
   t->bad++;
 }
+
+bool kp_stopping(const km_sctx_t *c) {
+  return c->h->stopping != NULL && c->h->stopping(c->p);
+}

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "stage/stage.h"
 #include "stage/rotation.h"
@@ -192,6 +193,41 @@ static void start_off(km_sctx_t *r, item_t *it) {
     send_off(r, it);
 }
 
+static void prepare_now(km_sctx_t *r, const kp_rot_kind_t *k);
+
+/* A scheduled migration (migrate.when): rotation goes off rotation_lead
+ * before that time, not when the run reaches PREPARE, so no key sits
+ * without rotation for hours.  The wait ticks once a second so that
+ * SIGINT/SIGTERM ends it at once (kp_stopping): nothing is off yet, and
+ * the failure sends the pipeline to RESTORE, which has nothing to do. */
+#define WAIT_TICK_MS 1000
+
+static int64_t rotation_at(const km_sctx_t *r) {
+  if (r->t->when <= 0) return 0;
+  return r->t->when - (r->t->rotation_lead_s > 0 ? r->t->rotation_lead_s : 0);
+}
+
+static void wait_tick(km_sctx_t *r, void *ud) {
+  const kp_rot_kind_t *k = ud;
+  int64_t left = rotation_at(r) - (int64_t)time(NULL);
+  if (kp_stopping(r)) {
+    char at[21];
+    km_iso8601(rotation_at(r), at);
+    kp_fail(r, KM_ECANCELED, NULL,
+            "interrupted while waiting for the scheduled migration "
+            "(rotation would go off at %s); nothing was turned off",
+            at);
+    return; /* drained: finish_on_drain ends the stage */
+  }
+  if (left > 0) {
+    kp_timer(r,
+             left * 1000 < WAIT_TICK_MS ? (uint64_t)left * 1000 : WAIT_TICK_MS,
+             wait_tick, ud);
+    return;
+  }
+  prepare_now(r, k);
+}
+
 void kp_rotation_prepare(km_sctx_t *r, const kp_rot_kind_t *k) {
   r->on_drain = finish_on_drain;
   kp_set_inflight(r, ROT_INFLIGHT);
@@ -200,6 +236,34 @@ void kp_rotation_prepare(km_sctx_t *r, const kp_rot_kind_t *k) {
     kp_finish(r);
     return;
   }
+  int64_t at = rotation_at(r);
+  if (at > (int64_t)time(NULL) && candidates(r->inv, k, NULL, NULL) > 0) {
+    /* The worklist shows when to come back (run/worklist.c). */
+    if (strcmp(k->kind, "key") == 0 ||
+        candidates(r->inv, &kp_rot_key, NULL, NULL) == 0) {
+      char when[21], off[21];
+      km_iso8601(r->t->when, when);
+      km_iso8601(at, off);
+      json_t *rec = json_pack(
+          "{s:s, s:s, s:s, s:s, s:s?, s:s?}", "type", "rotation_wait", "when",
+          when, "rotation_at", off, "driver", r->sim ? "sim" : "console",
+          "instance", r->t->instance_id, "account_id", r->t->account_id);
+      if (kp_journal(r, rec) < 0) {
+        kp_finish(r);
+        return;
+      }
+      kp_log(r, KM_LOG_INFO,
+             "migration scheduled for %s: automatic rotation goes off at %s "
+             "(migrate.rotation_lead)",
+             when, off);
+    }
+    kp_timer(r, 0, wait_tick, (void *)k);
+    return;
+  }
+  prepare_now(r, k);
+}
+
+static void prepare_now(km_sctx_t *r, const kp_rot_kind_t *k) {
   kp_rots_t rots;
   kp_rots_load(r, k->kind, &rots);
   /* Turned off by an earlier attempt: the report must count them. */

@@ -74,6 +74,9 @@ typedef struct km_shost_s {
   /* The stage ended (called once by kp_finish): the host reads the result
    * from c (status, err, blocked) and must not keep c. */
   void (*ended)(km_sctx_t *c);
+  /* The run was interrupted (SIGINT/SIGTERM): a stage that is only waiting
+   * ends now.  May be NULL (never interrupted). */
+  bool (*stopping)(km_pipeline_t *p);
 } km_shost_t;
 
 /* ---- the one stage context ---- */
@@ -160,6 +163,10 @@ typedef void (*kp_hook_cb)(km_sctx_t *c, int status, const json_t *out,
                            const km_err_t *err, void *ud);
 int kp_hook(km_sctx_t *c, const char *name, json_t *input, kp_hook_cb cb,
             void *ud);
+
+/* True once the run is interrupted: a stage waiting for the operator or a
+ * scheduled time ends (with KM_ECANCELED) instead of waiting on. */
+bool kp_stopping(const km_sctx_t *c);
 
 /* While held, on_drain does not run (setup that queues many calls). */
 void kp_hold(km_sctx_t *c);

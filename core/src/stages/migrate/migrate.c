@@ -278,6 +278,8 @@ static void on_record(mjob_t *j, const json_t *r) {
     json_array_extend(b->keys, json_object_get(r, "keys"));
     json_array_extend(b->secrets, json_object_get(r, "secrets"));
     b->submitted = true;
+  } else if (b != NULL && strcmp(type, "batch_seen") == 0) {
+    b->seen = true;
   } else if (b != NULL && strcmp(type, "task_started") == 0) {
     const char *t = json_string_value(json_object_get(r, "task_id"));
     snprintf(b->task_id, sizeof(b->task_id), "%s", t != NULL ? t : "");
@@ -338,10 +340,11 @@ static void finish_batch(mjob_t *j, mbatch_t *b, const char *task_msg) {
       km_inv_set(&s->fail_code, "MigrationTaskFailed");
     }
   }
-  json_t *rec = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}", "type",
-                          "batch_done", "client_token", b->token,
-                          "migrated_keys", mk, "migrated_secrets", ms,
-                          "failed_keys", fk, "failed_secrets", fs);
+  json_t *rec =
+      json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:b}", "type", "batch_done",
+                "client_token", b->token, "migrated_keys", mk,
+                "migrated_secrets", ms, "failed_keys", fk, "failed_secrets", fs,
+                "timed_out", task_msg != NULL && strstr(task_msg, "timed out"));
   int rc = kp_journal(j->c, rec); /* fails the stage when it cannot */
   b->done = true;
   kp_log(j->c, KM_LOG_INFO, "batch %s done: %zu key(s), %zu secret(s)",
@@ -375,6 +378,49 @@ static void follow_later(km_sctx_t *c, void *ud) {
   follow(ud);
 }
 
+/* Resources of b detection sees in the instance. */
+static size_t seen_count(const mjob_t *j, const mbatch_t *b) {
+  size_t n = 0, i;
+  json_t *v;
+  json_array_foreach(b->keys, i, v) n +=
+      json_object_get(j->seen_keys, json_string_value(v)) != NULL;
+  json_array_foreach(b->secrets, i, v) n +=
+      json_object_get(j->seen_secrets, json_string_value(v)) != NULL;
+  return n;
+}
+
+/* Interrupted (SIGINT/SIGTERM) while a batch only waits: the stage ends
+ * now and RESTORE turns rotation back on; the batch stays journalled, so
+ * `kmsmig run --run-dir` follows it again (and turns rotation off again
+ * before it waits). */
+static void cancel_waiting(mjob_t *j, const mbatch_t *b) {
+  kp_fail(j->c, KM_ECANCELED, NULL,
+          b->submitted ? "interrupted while batch %s waited for its console "
+                         "step (worklist.md): resume to list it again"
+                       : "interrupted before batch %s was submitted",
+          b->token);
+  km__mig_end(j);
+}
+
+/* The console driver waits poll_ms between looks, a second at a time so
+ * that an interrupt is seen at once. */
+static void console_tick(km_sctx_t *c, void *ud) {
+  mjob_t *j = ud;
+  mbatch_t *b = &j->b[j->cur];
+  (void)c;
+  if (kp_stopping(j->c) && !b->seen) {
+    cancel_waiting(j, b);
+    return;
+  }
+  if (j->wait_left_ms <= 0) {
+    follow(j);
+    return;
+  }
+  int64_t step = j->wait_left_ms < 1000 ? j->wait_left_ms : 1000;
+  j->wait_left_ms -= step;
+  kp_timer(j->c, (uint64_t)step, console_tick, j);
+}
+
 static void on_detect(mjob_t *j, int status) {
   mbatch_t *b = &j->b[j->cur];
   if (status < 0) {
@@ -385,15 +431,49 @@ static void on_detect(mjob_t *j, int status) {
     finish_batch(j, b, NULL);
     return;
   }
+  if (!b->seen && seen_count(j, b) > 0) {
+    /* The worklist shows the batch as migrating from now on. */
+    json_t *rec =
+        json_pack("{s:s, s:s, s:I}", "type", "batch_seen", "client_token",
+                  b->token, "in_instance", (json_int_t)seen_count(j, b));
+    if (kp_journal(j->c, rec) < 0) {
+      km__mig_end(j);
+      return;
+    }
+    b->seen = true;
+  }
   if (j->deadline_polls == 0) {
     finish_batch(j, b, "timed out waiting for the task (migrate.task_timeout)");
     return;
   }
   j->deadline_polls--;
+  if (!j->c->sim) {
+    j->wait_left_ms = j->poll_ms;
+    console_tick(j->c, j);
+    return;
+  }
   kp_timer(j->c, (uint64_t)j->poll_ms, follow_later, j);
 }
 
 static void submit(mjob_t *j, mbatch_t *b);
+
+/* Some resource of b has its rotation off by this run and not yet back:
+ * an interrupt must then wait for the task (RESTORE cannot change a
+ * resource a task holds). */
+static bool holds_rotation(const mjob_t *j, const mbatch_t *b) {
+  size_t i;
+  json_t *v;
+  json_array_foreach(b->keys, i, v) {
+    const km_inv_key_t *k = km_inv_find_key(j->c->inv, json_string_value(v));
+    if (k != NULL && k->rotation_off && !k->rotation_restored) return true;
+  }
+  json_array_foreach(b->secrets, i, v) {
+    const km_inv_secret_t *s =
+        km_inv_find_secret(j->c->inv, json_string_value(v));
+    if (s != NULL && s->rotation_off && !s->rotation_restored) return true;
+  }
+  return false;
+}
 
 static void on_tasks(km_sctx_t *c, const kp_res_t *res, void *ud) {
   mjob_t *j = ud;
@@ -420,6 +500,12 @@ static void on_tasks(km_sctx_t *c, const kp_res_t *res, void *ud) {
   if (st != NULL &&
       (strcmp(st, "Completed") == 0 || strcmp(st, "Failed") == 0)) {
     km__mig_detect(j, on_detect);
+    return;
+  }
+  if (kp_stopping(c) && kp_streq(st, "Scheduled") && !holds_rotation(j, b)) {
+    /* Nothing of it is off: the task may start without us; a resumed run
+     * finds it by its client token. */
+    cancel_waiting(j, b);
     return;
   }
   if (j->deadline_polls == 0) {
@@ -528,22 +614,15 @@ static void on_submitted(km_sctx_t *c, const kp_res_t *res, void *ud) {
   follow(j);
 }
 
+/* The console driver: the operator does the step from the worklist
+ * (run/worklist.c renders the batch_submitted record); the log says
+ * where to look. */
 static void print_console_steps(mjob_t *j, mbatch_t *b) {
-  char *keys = json_dumps(b->keys, JSON_COMPACT);
-  char *secrets = json_dumps(b->secrets, JSON_COMPACT);
   kp_log(j->c, KM_LOG_WARN,
-         "ACTION: in the KMS 1.0 console of account %s, region %s: "
-         "Migration Tool > Migrate; type %s, instance %s%s, %s; "
-         "Manually Select Resources: keys %s secrets %s; then OK and Migrate. "
-         "kmsmig waits for the resources to appear in the instance.",
-         j->c->t->account_id, j->c->t->region, km__mig_type_name(j),
-         j->c->inv->instance_id,
-         j->set_default ? " (tick Set as 3.0 Default Instance)" : "",
-         j->c->t->when == 0 ? "Manual Migration (Start Now)"
-                            : "Automatic Migration at the scheduled time",
-         keys, secrets);
-  free(keys);
-  free(secrets);
+         "ACTION: console step for batch %s (%zu key(s), %zu secret(s)) into "
+         "%s: see worklist.md in the run directory",
+         b->token, json_array_size(b->keys), json_array_size(b->secrets),
+         j->c->inv->instance_id);
 }
 
 static void submit(mjob_t *j, mbatch_t *b) {
@@ -565,17 +644,41 @@ static void submit(mjob_t *j, mbatch_t *b) {
   }
 }
 
+/* True when b is everything the console lists as pending in the region
+ * (keys not migrated and Enabled, HSM BYOK excluded; secrets not
+ * migrated): its "Keys and Secrets" option then does it in one step. */
+static bool all_pending(const mjob_t *j, const mbatch_t *b) {
+  const km_inv_t *inv = j->c->inv;
+  size_t nk = 0, ns = 0;
+  for (size_t i = 0; i < inv->nkeys; i++) {
+    const km_inv_key_t *k = &inv->keys[i];
+    bool byok =
+        kp_streq(k->origin, "EXTERNAL") && kp_streq(k->protection_level, "HSM");
+    if (k->dkms_instance_id == NULL && kp_streq(k->key_state, "Enabled") &&
+        k->creator == KM_CREATOR_USER && !byok)
+      nk++;
+  }
+  for (size_t i = 0; i < inv->nsecrets; i++)
+    ns += inv->secrets[i].dkms_instance_id == NULL;
+  return nk == json_array_size(b->keys) && ns == json_array_size(b->secrets);
+}
+
 void km__mig_submit_new(mjob_t *j, mbatch_t *b) {
-  json_t *rec =
-      json_pack("{s:s, s:s, s:O, s:O, s:s, s:b, s:s}", "type",
-                "batch_submitted", "client_token", b->token, "keys", b->keys,
-                "secrets", b->secrets, "instance", j->c->inv->instance_id,
-                "set_default", j->set_default, "when", j->when);
+  const km_target_t *t = j->c->t;
+  json_t *rec = json_pack(
+      "{s:s, s:s, s:O, s:O, s:s, s:b, s:s, s:s, s:s, s:s, s:s?, s:b}", "type",
+      "batch_submitted", "client_token", b->token, "keys", b->keys, "secrets",
+      b->secrets, "instance", j->c->inv->instance_id, "set_default",
+      j->set_default, "when", j->when, "driver", j->c->sim ? "sim" : "console",
+      "account_id", t->account_id != NULL ? t->account_id : "", "instance_type",
+      km__mig_type_name(j), "access_role", t->access_role, "all_pending",
+      all_pending(j, b));
   if (kp_journal(j->c, rec) < 0) {
     km__mig_end(j);
     return;
   }
   b->submitted = true;
+  b->listed = true;
   submit(j, b);
 }
 
@@ -642,8 +745,21 @@ void km__mig_next_batch(mjob_t *j) {
   }
   mbatch_t *b = &j->b[j->cur];
   reset_deadline(j);
-  if (b->submitted)
-    follow(j); /* resume: never submit a journalled batch again */
+  if (b->submitted && !b->listed) {
+    /* A batch of an earlier attempt: never submitted again, and listed in
+     * the worklist again now that rotation is off again. */
+    b->listed = true;
+    json_t *rec = json_pack("{s:s, s:s}", "type", "batch_resumed",
+                            "client_token", b->token);
+    if (kp_journal(j->c, rec) < 0) {
+      km__mig_end(j);
+      return;
+    }
+    follow(j);
+  } else if (b->submitted)
+    follow(j);
+  else if (kp_stopping(j->c))
+    cancel_waiting(j, b);
   else
     km__mig_before_batch(j, b, km__mig_submit_new, km__mig_next_batch);
 }

@@ -18,6 +18,8 @@ typedef struct mbatch_s {
   json_t *secrets; /* array of secret names */
   bool submitted;
   bool done;
+  bool seen;   /* batch_seen journalled: detection saw it start */
+  bool listed; /* submitted or resumed by this attempt */
 } mbatch_t;
 
 typedef struct mjob_s {
@@ -32,6 +34,7 @@ typedef struct mjob_s {
   int batch_no;     /* batches submitted by this attempt (hook input) */
   uint64_t deadline_polls; /* polls left before the task timeout */
   int poll_ms;
+  int64_t wait_left_ms; /* console driver: until the next poll */
   /* detection */
   json_t *seen_keys;    /* object: key id -> true (in the instance) */
   json_t *seen_secrets; /* object: name -> true */

@@ -1,0 +1,417 @@
+/* The console worklist's model (worklist.h): folding the migrate stage's
+ * journal records into typed items, the short terminal lines `kmsmig run`
+ * and `kmsmig status` print, and writing the three files (worklist.json
+ * here, the Markdown and HTML texts from worklist_render.c).
+ *
+ * Items are keyed by (account, region, client token).  A rotation_wait
+ * record creates a "scheduled" placeholder for its pipeline that the
+ * pipeline's first batch_submitted replaces, so the list says when to come
+ * back before there is anything to click (rotation is still on then, and
+ * the console refuses keys whose rotation is on). */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "journal/journal.h"
+#include "run/worklist.h"
+#include "util/util.h"
+
+void km_worklist_init(km_worklist_t *w) {
+  memset(w, 0, sizeof(*w));
+}
+
+static void item_free(km_wl_item_t *it) {
+  free(it->account);
+  free(it->account_id);
+  free(it->access_role);
+  free(it->region);
+  free(it->instance);
+  free(it->instance_type);
+  free(it->token);
+  free(it->refused);
+  km_inv_strs_free(&it->keys);
+  km_inv_strs_free(&it->secrets);
+}
+
+void km_worklist_free(km_worklist_t *w) {
+  for (size_t i = 0; i < w->n; i++)
+    item_free(&w->v[i]);
+  free(w->v);
+  km_worklist_init(w);
+}
+
+static const char *sget(const json_t *o, const char *k) {
+  return json_string_value(json_object_get(o, k));
+}
+
+static void set(char **dst, const char *s) {
+  free(*dst);
+  *dst = s != NULL ? km_xstrdup(s) : NULL;
+}
+
+static bool same(const char *a, const char *b) {
+  return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+/* The item of (account, region, token); token NULL: the placeholder. */
+static km_wl_item_t *find(km_worklist_t *w, const char *account,
+                          const char *region, const char *token) {
+  for (size_t i = 0; i < w->n; i++) {
+    km_wl_item_t *it = &w->v[i];
+    if (!same(it->account, account) || !same(it->region, region)) continue;
+    if (token == NULL ? it->token == NULL : same(it->token, token)) return it;
+  }
+  return NULL;
+}
+
+static km_wl_item_t *add(km_worklist_t *w, const char *account,
+                         const char *region) {
+  if (w->n == w->cap) {
+    w->cap = w->cap ? w->cap * 2 : 16;
+    w->v = km_xrealloc(w->v, w->cap * sizeof(*w->v));
+  }
+  km_wl_item_t *it = &w->v[w->n++];
+  memset(it, 0, sizeof(*it));
+  it->no = (int)w->n;
+  set(&it->account, account);
+  set(&it->region, region);
+  return it;
+}
+
+static void strs_from(km_inv_strs_t *l, const json_t *a) {
+  size_t i;
+  const json_t *v;
+  json_array_foreach(a, i, v) {
+    if (json_is_string(v)) km_inv_strs_add(l, json_string_value(v));
+  }
+}
+
+static int64_t parse_when(const char *s) {
+  int64_t t = 0;
+  if (s == NULL || strcmp(s, "now") == 0) return 0;
+  return km_parse_iso8601(s, &t) == 0 ? t : 0;
+}
+
+static km_wl_item_t *on_submitted(km_worklist_t *w, const json_t *o,
+                                  int64_t ts) {
+  const char *acct = sget(o, "account"), *reg = sget(o, "region");
+  const char *tok = sget(o, "client_token");
+  km_wl_item_t *it = find(w, acct, reg, tok);
+  if (it != NULL) return NULL; /* a replayed duplicate: the first wins */
+  /* The scheduled placeholder becomes the pipeline's first batch. */
+  it = find(w, acct, reg, NULL);
+  if (it == NULL) it = add(w, acct, reg);
+  set(&it->token, tok);
+  set(&it->account_id, sget(o, "account_id"));
+  set(&it->access_role, sget(o, "access_role"));
+  set(&it->instance, sget(o, "instance"));
+  set(&it->instance_type, sget(o, "instance_type"));
+  it->sim = same(sget(o, "driver"), "sim");
+  it->set_default = json_is_true(json_object_get(o, "set_default"));
+  it->all_pending = json_is_true(json_object_get(o, "all_pending"));
+  it->when = parse_when(sget(o, "when"));
+  /* A time already past when the step was listed starts at once. */
+  if (it->when != 0 && it->when <= ts) it->when = 0;
+  strs_from(&it->keys, json_object_get(o, "keys"));
+  strs_from(&it->secrets, json_object_get(o, "secrets"));
+  it->state = KM_WL_WAITING;
+  it->t_submitted = ts;
+  return it;
+}
+
+static km_wl_item_t *on_done(km_wl_item_t *it, const json_t *o, int64_t ts) {
+  it->migrated = json_array_size(json_object_get(o, "migrated_keys")) +
+                 json_array_size(json_object_get(o, "migrated_secrets"));
+  it->failed = json_array_size(json_object_get(o, "failed_keys")) +
+               json_array_size(json_object_get(o, "failed_secrets"));
+  it->t_done = ts;
+  set(&it->refused, sget(o, "refused"));
+  if (it->refused != NULL)
+    it->state = KM_WL_REFUSED;
+  else if (json_is_true(json_object_get(o, "timed_out")))
+    it->state = KM_WL_TIMED_OUT;
+  else
+    it->state = it->failed > 0 ? KM_WL_FAILED : KM_WL_DONE;
+  return it;
+}
+
+km_wl_item_t *km_worklist_note(km_worklist_t *w, const char *type,
+                               const json_t *o, int64_t ts) {
+  const char *acct = sget(o, "account"), *reg = sget(o, "region");
+  if (type == NULL || acct == NULL || reg == NULL) return NULL;
+  if (strcmp(type, "rotation_wait") == 0) {
+    /* Only while the pipeline has no batch yet. */
+    for (size_t i = 0; i < w->n; i++)
+      if (same(w->v[i].account, acct) && same(w->v[i].region, reg) &&
+          w->v[i].token != NULL)
+        return NULL;
+    km_wl_item_t *it = find(w, acct, reg, NULL);
+    if (it == NULL) it = add(w, acct, reg);
+    it->state = KM_WL_SCHEDULED;
+    it->sim = same(sget(o, "driver"), "sim");
+    set(&it->instance, sget(o, "instance"));
+    set(&it->account_id, sget(o, "account_id"));
+    it->when = parse_when(sget(o, "when"));
+    it->rotation_at = parse_when(sget(o, "rotation_at"));
+    it->t_submitted = ts;
+    return it;
+  }
+  if (strcmp(type, "batch_submitted") == 0) return on_submitted(w, o, ts);
+  if (strcmp(type, "rotation_restored") == 0) {
+    /* Rotation is back on: the console would refuse the selection until a
+     * resumed run turns it off again and lists the item (batch_resumed). */
+    km_wl_item_t *last = NULL;
+    for (size_t i = 0; i < w->n; i++) {
+      km_wl_item_t *it = &w->v[i];
+      if (same(it->account, acct) && same(it->region, reg) &&
+          it->state == KM_WL_WAITING) {
+        it->state = KM_WL_PAUSED;
+        last = it;
+      }
+    }
+    return last;
+  }
+  const char *tok = sget(o, "client_token");
+  km_wl_item_t *it = tok != NULL ? find(w, acct, reg, tok) : NULL;
+  if (it == NULL) return NULL;
+  if (strcmp(type, "batch_seen") == 0 && it->state == KM_WL_WAITING) {
+    it->state = KM_WL_MIGRATING;
+    it->t_seen = ts;
+    return it;
+  }
+  if (strcmp(type, "batch_done") == 0) return on_done(it, o, ts);
+  if (strcmp(type, "batch_resumed") == 0 && it->state == KM_WL_PAUSED) {
+    it->state = KM_WL_WAITING;
+    it->t_submitted = ts;
+    return it;
+  }
+  return NULL;
+}
+
+/* An envelope's fields with its type and time. */
+static void note_envelope(km_worklist_t *w, const char *type,
+                          const json_t *fields, const char *tstext) {
+  int64_t ts = 0;
+  char sec[21]; /* the journal's ts has milliseconds: keep the seconds */
+  snprintf(sec, sizeof(sec), "%.19sZ", tstext != NULL ? tstext : "");
+  if (km_parse_iso8601(sec, &ts) < 0) ts = 0;
+  km_worklist_note(w, type, fields, ts);
+}
+
+void km_worklist_note_all(km_worklist_t *w, const json_t *envelopes) {
+  size_t i;
+  const json_t *e;
+  json_array_foreach(envelopes, i, e) {
+    note_envelope(w, sget(e, "type"), json_object_get(e, "fields"),
+                  sget(e, "ts"));
+  }
+}
+
+static int on_replayed(const km_journal_record_t *rec, void *ud) {
+  note_envelope(ud, rec->type, rec->fields, rec->ts);
+  return 0;
+}
+
+int km_worklist_load(km_worklist_t *w, const char *run_dir, km_err_t *err) {
+  return km_journal_replay(run_dir, on_replayed, w, err);
+}
+
+/* ---- for people ---- */
+
+bool km_worklist_pending(const km_wl_item_t *it) {
+  return it->state == KM_WL_SCHEDULED || it->state == KM_WL_WAITING ||
+         it->state == KM_WL_MIGRATING || it->state == KM_WL_PAUSED;
+}
+
+const char *km_worklist_state_name(km_wl_state_t s) {
+  static const char *const names[] = {"scheduled", "waiting", "migrating",
+                                      "done",      "failed",  "timed_out",
+                                      "refused",   "paused"};
+  return (unsigned)s < KM_ARRAY_SIZE(names) ? names[s] : "?";
+}
+
+void km_worklist_clean(const char *s, char *buf, size_t n) {
+  size_t o = 0;
+  if (n == 0) return;
+  for (; s != NULL && *s != '\0' && o + 1 < n; s++) {
+    unsigned char ch = (unsigned char)*s;
+    buf[o++] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+  }
+  buf[o] = '\0';
+}
+
+void km_worklist_time(int64_t t, char *buf, size_t n) {
+  time_t tt = (time_t)t, cst = (time_t)(t + 8 * 3600);
+  struct tm lt, ct;
+  char a[64], b[32];
+  localtime_r(&tt, &lt);
+  gmtime_r(&cst, &ct);
+  strftime(a, sizeof(a), "%Y-%m-%d %H:%M:%S %Z (%z)", &lt);
+  strftime(b, sizeof(b), "%Y-%m-%d %H:%M:%S", &ct);
+  snprintf(buf, n, "%s = %s UTC+8", a, b);
+}
+
+void km_worklist_line(const km_wl_item_t *it, char *buf, size_t n) {
+  char acct[96], inst[96], what[160];
+  km_worklist_clean(it->account, acct, sizeof(acct));
+  km_worklist_clean(it->instance != NULL ? it->instance : "-", inst,
+                    sizeof(inst));
+  if (it->state == KM_WL_SCHEDULED) {
+    char at[96];
+    km_worklist_time(it->rotation_at, at, sizeof(at));
+    snprintf(what, sizeof(what), "scheduled: come back at %s", at);
+  } else {
+    snprintf(what, sizeof(what), "%s: %zu key(s), %zu secret(s)%s",
+             km_worklist_state_name(it->state), it->keys.n, it->secrets.n,
+             it->state == KM_WL_PAUSED ? " (listed again on resume)" : "");
+  }
+  snprintf(buf, n, "#%-3d %-14s %-14s %-24s %s (see worklist.md)", it->no, acct,
+           it->region, inst, what);
+}
+
+/* A sim item the operator still has to act on: run kmsmig again. */
+static bool operator_needed(const km_wl_item_t *it) {
+  return it->state == KM_WL_SCHEDULED || it->state == KM_WL_PAUSED;
+}
+
+size_t km_worklist_print_pending(const km_worklist_t *w, FILE *out) {
+  size_t n = 0, total = 0;
+  size_t by[KM_WL_PAUSED + 1] = {0};
+  for (size_t i = 0; i < w->n; i++) {
+    if (w->v[i].sim && !operator_needed(&w->v[i])) continue;
+    total++;
+    by[w->v[i].state]++;
+  }
+  if (total == 0) return 0;
+  fprintf(out,
+          "console worklist: %zu item(s): %zu waiting, %zu paused, %zu "
+          "migrating, %zu scheduled, %zu done, %zu failed or timed out\n",
+          total, by[KM_WL_WAITING], by[KM_WL_PAUSED], by[KM_WL_MIGRATING],
+          by[KM_WL_SCHEDULED], by[KM_WL_DONE],
+          by[KM_WL_FAILED] + by[KM_WL_TIMED_OUT] + by[KM_WL_REFUSED]);
+  for (size_t i = 0; i < w->n; i++) {
+    const km_wl_item_t *it = &w->v[i];
+    if ((it->sim && !operator_needed(it)) || !km_worklist_pending(it)) continue;
+    char line[512];
+    km_worklist_line(it, line, sizeof(line));
+    fprintf(out, "  %s\n", line);
+    n++;
+  }
+  return n;
+}
+
+/* ---- worklist.json ---- */
+
+static json_t *strs_json(const km_inv_strs_t *l) {
+  json_t *a = json_array();
+  for (size_t i = 0; i < l->n; i++)
+    json_array_append_new(a, json_string(l->v[i]));
+  return a;
+}
+
+static json_t *time_json(int64_t t) {
+  if (t <= 0) return json_null();
+  char s[21];
+  km_iso8601(t, s);
+  return json_string(s);
+}
+
+static json_t *item_json(const km_wl_item_t *it) {
+  json_t *o = json_object();
+  json_object_set_new(o, "no", json_integer(it->no));
+  json_object_set_new(o, "account", json_string(it->account));
+  json_object_set_new(o, "account_id",
+                      it->account_id != NULL ? json_string(it->account_id)
+                                             : json_null());
+  json_object_set_new(o, "access_role",
+                      it->access_role != NULL ? json_string(it->access_role)
+                                              : json_null());
+  json_object_set_new(o, "region", json_string(it->region));
+  json_object_set_new(o, "driver", json_string(it->sim ? "sim" : "console"));
+  json_object_set_new(o, "client_token",
+                      it->token != NULL ? json_string(it->token) : json_null());
+  json_object_set_new(o, "instance",
+                      it->instance != NULL ? json_string(it->instance)
+                                           : json_null());
+  json_object_set_new(o, "instance_type",
+                      it->instance_type != NULL ? json_string(it->instance_type)
+                                                : json_null());
+  json_object_set_new(o, "set_default", json_boolean(it->set_default));
+  json_object_set_new(o, "method",
+                      json_string(it->when != 0 ? "automatic" : "now"));
+  json_object_set_new(o, "when", time_json(it->when));
+  json_object_set_new(o, "schedule",
+                      it->when != 0 ? time_json(it->when) : json_string("now"));
+  json_object_set_new(o, "all_pending", json_boolean(it->all_pending));
+  json_object_set_new(o, "keys", strs_json(&it->keys));
+  json_object_set_new(o, "secrets", strs_json(&it->secrets));
+  json_object_set_new(o, "state",
+                      json_string(km_worklist_state_name(it->state)));
+  json_object_set_new(o, "come_back_at", time_json(it->rotation_at));
+  json_object_set_new(o, "listed_at", time_json(it->t_submitted));
+  json_object_set_new(o, "seen_migrating_at", time_json(it->t_seen));
+  json_object_set_new(o, "ended_at", time_json(it->t_done));
+  json_object_set_new(o, "migrated", json_integer((json_int_t)it->migrated));
+  json_object_set_new(o, "failed", json_integer((json_int_t)it->failed));
+  json_object_set_new(o, "refused",
+                      it->refused != NULL ? json_string(it->refused)
+                                          : json_null());
+  return o;
+}
+
+static int write_atomic(const char *dir, const char *name, const char *text,
+                        km_err_t *err) {
+  char *path = km_xasprintf("%s/%s", dir, name);
+  char *tmp = km_xasprintf("%s/.%s.tmp", dir, name);
+  int rc = 0;
+  int fd =
+      open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    rc = km__err_set(err, KM_EIO, "%s: %s", tmp, strerror(errno));
+  } else {
+    size_t len = strlen(text), off = 0;
+    while (off < len) {
+      ssize_t w = write(fd, text + off, len - off);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) break;
+      off += (size_t)w;
+    }
+    /* fchmod: a file left by an older run keeps no wider mode. */
+    if (off < len || fchmod(fd, 0600) != 0 || close(fd) != 0)
+      rc = km__err_set(err, KM_EIO, "%s: %s", tmp, strerror(errno));
+    if (rc == 0 && rename(tmp, path) != 0)
+      rc = km__err_set(err, KM_EIO, "%s: %s", path, strerror(errno));
+    if (rc < 0) unlink(tmp);
+  }
+  free(tmp);
+  free(path);
+  return rc;
+}
+
+int km_worklist_write(const km_worklist_t *w, const char *run_dir,
+                      km_err_t *err) {
+  json_t *root = json_object();
+  json_t *items = json_array();
+  for (size_t i = 0; i < w->n; i++)
+    json_array_append_new(items, item_json(&w->v[i]));
+  json_object_set_new(root, "version", json_integer(1));
+  json_object_set_new(root, "generated_at", time_json((int64_t)time(NULL)));
+  json_object_set_new(root, "items", items);
+  char *text = json_dumps(root, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+  json_decref(root);
+  int rc = write_atomic(run_dir, "worklist.json", text, err);
+  free(text);
+  if (rc < 0) return rc;
+  text = km__worklist_md(w);
+  rc = write_atomic(run_dir, "worklist.md", text, err);
+  free(text);
+  if (rc < 0) return rc;
+  text = km__worklist_html(w);
+  rc = write_atomic(run_dir, "worklist.html", text, err);
+  free(text);
+  return rc;
+}

@@ -1,0 +1,106 @@
+/* The console worklist: one item per account × region × batch that the
+ * operator performs in the KMS 1.0 console (migrate.driver: console; the
+ * sim driver's batches are listed too, performed by kmsim).  Items are
+ * folded from the migrate stage's journal records (batch_submitted,
+ * batch_resumed, batch_seen, batch_done; rotation_restored pauses a
+ * waiting item) and from rotation_wait (a
+ * scheduled migration that has not reached its rotation lead yet), so a
+ * run, a resumed run and `kmsmig status` all see the same list.
+ * worklist.c folds, prints and writes worklist.json; worklist_render.c
+ * writes worklist.md and worklist.html.  docs/worklist.md has the fields. */
+#ifndef KM_RUN_WORKLIST_H
+#define KM_RUN_WORKLIST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "kmsmig/errors.h"
+#include "model/inventory.h"
+
+typedef enum {
+  KM_WL_SCHEDULED = 0, /* migrate.when ahead: come back at rotation_at */
+  KM_WL_WAITING,       /* rotation is off: do the console step now */
+  KM_WL_MIGRATING,     /* detection saw part of the batch in the instance */
+  KM_WL_DONE,          /* every resource is in the instance */
+  KM_WL_FAILED,        /* the task ended with resources not moved */
+  KM_WL_TIMED_OUT,     /* migrate.task_timeout passed */
+  KM_WL_REFUSED,       /* the (emulated) console refused the selection */
+  KM_WL_PAUSED         /* kmsmig stopped and restored rotation: wait until
+                        * a resumed run lists it again (batch_resumed) */
+} km_wl_state_t;
+
+typedef struct km_wl_item_s {
+  int no;            /* 1, 2, ... in order of appearance */
+  char *account;     /* manifest name */
+  char *account_id;  /* 16 digits, or NULL (older journal) */
+  char *access_role; /* RAM role kmsmig assumes; NULL: own AccessKey */
+  char *region;
+  char *instance;        /* destination KMS 3.0 instance */
+  char *instance_type;   /* software | hardware */
+  char *token;           /* the batch's client token; NULL while scheduled */
+  bool sim;              /* performed by kmsim's emulated console */
+  bool set_default;      /* tick "Set as 3.0 Default Instance" */
+  bool all_pending;      /* "Keys and Secrets" does it in one step */
+  int64_t when;          /* automatic migration at; 0: start now */
+  int64_t rotation_at;   /* scheduled: rotation goes off (come back) */
+  km_inv_strs_t keys;    /* exact key IDs to select */
+  km_inv_strs_t secrets; /* exact secret names to select */
+  km_wl_state_t state;
+  int64_t t_submitted; /* when kmsmig listed the step (rotation off) */
+  int64_t t_seen;      /* detection first saw it migrating */
+  int64_t t_done;      /* batch_done */
+  size_t migrated, failed;
+  char *refused; /* console code when refused */
+} km_wl_item_t;
+
+typedef struct km_worklist_s {
+  km_wl_item_t *v; /* owned */
+  size_t n, cap;
+} km_worklist_t;
+
+void km_worklist_init(km_worklist_t *w);
+void km_worklist_free(km_worklist_t *w);
+
+/* Folds one journal record: type, and obj holding its fields with
+ * "account" and "region" (flat or the envelope's fields; borrowed), at
+ * time ts (Unix seconds).  Returns the item it created or changed
+ * (borrowed, valid until the next note), or NULL when the record is not
+ * about the worklist. */
+km_wl_item_t *km_worklist_note(km_worklist_t *w, const char *type,
+                               const json_t *obj, int64_t ts);
+/* Folds an array of journal envelopes {seq, ts, type, fields} (borrowed). */
+void km_worklist_note_all(km_worklist_t *w, const json_t *envelopes);
+/* Folds the journal of run_dir (read only). */
+int km_worklist_load(km_worklist_t *w, const char *run_dir, km_err_t *err);
+
+/* Scheduled, waiting, paused or migrating: the operator still has
+ * something to do or to watch. */
+bool km_worklist_pending(const km_wl_item_t *it);
+const char *km_worklist_state_name(km_wl_state_t s);
+/* One short terminal line for it (account, region, instance, what to do,
+ * "see worklist.md"), sanitised, into buf. */
+void km_worklist_line(const km_wl_item_t *it, char *buf, size_t n);
+/* Prints a header and one line per pending console item to out; returns
+ * how many (sim items only while scheduled or paused: kmsim clicks, but
+ * the operator must run kmsmig again). */
+size_t km_worklist_print_pending(const km_worklist_t *w, FILE *out);
+
+/* Times for people: "2026-12-05 10:00 CST (+0800) = 2026-12-05 10:00
+ * UTC+8", the operator's local zone first. */
+void km_worklist_time(int64_t t, char *buf, size_t n);
+/* Copies s into buf with control characters replaced by '?' (text that
+ * came from the server, before a terminal or a file). */
+void km_worklist_clean(const char *s, char *buf, size_t n);
+
+/* Writes worklist.json, worklist.md and worklist.html into run_dir (each
+ * mode 0600, replaced atomically).  Returns 0 or < 0 with err. */
+int km_worklist_write(const km_worklist_t *w, const char *run_dir,
+                      km_err_t *err);
+/* worklist_render.c: the Markdown and HTML texts (owned). */
+char *km__worklist_md(const km_worklist_t *w);
+char *km__worklist_html(const km_worklist_t *w);
+
+#endif
