@@ -88,7 +88,7 @@ km__cred_node_t *km__cred_node_role(const char *role_arn,
 
 void km__cred_node_free(km__cred_node_t *n) {
   if (n == NULL) return;
-  km__cred_node_free(n->via);
+  if (!n->via_shared) km__cred_node_free(n->via);
   free(n->desc);
   free(n->ak_id);
   km_free_secret(n->ak_secret);
@@ -238,12 +238,22 @@ static int resolve(const km_cred_source_t *src, const char *account, int depth,
     if (rc != 0) return rc;
     km_cred_source_t chain = {.kind = KM_CRED_CHAIN};
     km__cred_node_t *via;
-    rc = resolve(src->via != NULL ? src->via : &chain, account, depth + 1, &via,
-                 err);
-    if (rc != 0) return rc;
+    /* A static key of a provider already made is shared: it never changes
+     * (a role there would be refreshed by its own provider, so it is
+     * copied). */
+    bool shared = src->via_creds != NULL &&
+                  src->via_creds->root->kind == KM__NODE_KEY;
+    if (shared) {
+      via = src->via_creds->root;
+    } else {
+      rc = resolve(src->via != NULL ? src->via : &chain, account, depth + 1,
+                   &via, err);
+      if (rc != 0) return rc;
+    }
     *out = km__cred_node_role(src->role_arn, src->role_session_name,
                               src->duration_seconds, src->external_id,
                               src->policy, via);
+    (*out)->via_shared = shared;
     return 0;
   }
   }
@@ -258,7 +268,7 @@ static int tree_has_role(const km__cred_node_t *n) {
 }
 
 static void set_owner(km__cred_node_t *n, km_creds_t *p) {
-  for (; n != NULL; n = n->via)
+  for (; n != NULL; n = n->via_shared ? NULL : n->via)
     n->owner = p;
 }
 
@@ -525,7 +535,8 @@ void km_creds_close(km_creds_t *p, void (*close_cb)(void *ud), void *ud) {
     free(r);
     r = next;
   }
-  for (km__cred_node_t *n = p->root; n != NULL; n = n->via)
+  for (km__cred_node_t *n = p->root; n != NULL;
+       n = n->via_shared ? NULL : n->via)
     finish_node(p, n, KM_ECANCELED, &e);
   uv_timer_stop(&p->timer);
   p->timer.data = p;

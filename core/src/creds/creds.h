@@ -56,6 +56,10 @@ struct km_cred_source_s {
   const char *external_id;       /* may be NULL */
   const char *policy;            /* may be NULL: narrows the role's rights */
   const km_cred_source_t *via;   /* NULL: CHAIN */
+  /* The provider already made for via, or NULL (borrowed: it must be
+   * closed after this one is; km_runtime closes every provider at once).
+   * When it holds a static AccessKey, that key is shared, not copied. */
+  const struct km_creds_s *via_creds;
   /* STATIC (tests only) */
   const char *access_key_id;
   const char *access_key_secret;

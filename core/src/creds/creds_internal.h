@@ -35,7 +35,11 @@ struct km__cred_node_s {
   char *external_id;
   char *policy;
   int duration;
-  km__cred_node_t *via; /* owned */
+  km__cred_node_t *via; /* owned, unless via_shared */
+  /* via is another provider's static AccessKey node, shared instead of
+   * copied (10,000 members reach their role through one management key);
+   * it never changes and is freed by its own provider. */
+  bool via_shared;
   int fetching;
   km__waiter_t *waiters; /* FIFO of gets waiting for the fetch */
   km__waiter_t *waiters_tail;

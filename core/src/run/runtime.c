@@ -104,6 +104,7 @@ static void build_source(km_runtime_t *rt, km_rt_account_t *a) {
     km_rt_account_t *via =
         cs->via != NULL ? km_runtime_account(rt, cs->via) : NULL;
     s->via = via != NULL ? &via->src : NULL;
+    s->via_creds = via != NULL ? via->creds : NULL; /* NULL: not made yet */
     break;
   }
   }
