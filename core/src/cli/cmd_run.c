@@ -111,6 +111,8 @@ static km_inv_t **collect_invs(km_runtime_t *rt, size_t *n) {
     invs[i] = km_pipeline_inv(p);
     km_pipe_state_t st = km_pipeline_state(p);
     const km_err_t *pe = km_pipeline_error(p);
+    invs[i]->incomplete = (st == KM_PIPE_FAILED || st == KM_PIPE_NOT_STARTED) &&
+                          !km_pipeline_discovered(p);
     if (st == KM_PIPE_FAILED && pe != NULL) {
       char msg[900];
       snprintf(msg, sizeof(msg), "%s failed: %s",
@@ -127,8 +129,12 @@ static km_inv_t **collect_invs(km_runtime_t *rt, size_t *n) {
                        pe->text);
     } else if (st == KM_PIPE_NOT_STARTED) {
       km_inv_add_issue(invs[i], "pipeline.not_started", KM_VERDICT_FAILED,
-                       "not started: the failure tolerance was exceeded or "
-                       "the run was interrupted");
+                       rt->interrupted
+                           ? "not started: the run was interrupted (a "
+                             "resume starts it)"
+                           : "not started: more accounts failed than "
+                             "failure_tolerance allows (fix them; "
+                             "--rerun-failed starts it)");
     }
   }
   *n = cnt;
@@ -233,15 +239,77 @@ static json_int_t jint(const json_t *o, const char *a, const char *b) {
   return json_integer_value(json_object_get(json_object_get(o, a), b));
 }
 
+/* The warnings of every pipeline, each message once with the number of
+ * accounts that have it (an instance shared by 300 accounts has one
+ * auto_renew warning, not 300).  Pipelines are sorted by account. */
+static void print_warnings(const json_t *pl) {
+  json_t *by = json_object(); /* message -> [accounts, last account] */
+  json_t *order = json_array();
+  size_t i;
+  const json_t *p;
+  json_array_foreach(pl, i, p) {
+    const char *acct = json_string_value(json_object_get(p, "account"));
+    size_t j;
+    const json_t *x;
+    json_array_foreach(json_object_get(p, "issues"), j, x) {
+      const char *v = json_string_value(json_object_get(x, "verdict"));
+      const char *m = json_string_value(json_object_get(x, "message"));
+      if (v == NULL || m == NULL || acct == NULL || strcmp(v, "warning") != 0)
+        continue;
+      json_t *e = json_object_get(by, m);
+      if (e == NULL) {
+        e = json_pack("[i, s]", 0, "");
+        json_object_set_new(by, m, e);
+        json_array_append_new(order, json_string(m));
+      }
+      if (strcmp(json_string_value(json_array_get(e, 1)), acct) != 0) {
+        json_array_set_new(
+            e, 0, json_integer(json_integer_value(json_array_get(e, 0)) + 1));
+        json_array_set_new(e, 1, json_string(acct));
+      }
+    }
+  }
+  const json_t *m;
+  json_array_foreach(order, i, m) {
+    if (i == 0) printf("warnings\n");
+    json_int_t n = json_integer_value(
+        json_array_get(json_object_get(by, json_string_value(m)), 0));
+    printf("  %s (%lld account%s)\n", json_string_value(m), (long long)n,
+           n == 1 ? "" : "s");
+  }
+  json_decref(order);
+  json_decref(by);
+}
+
+/* Whether --rerun-failed would do anything: a pipeline that failed or did
+ * not start, or a resource that failed or did not run. */
+static bool rerun_has_work(const json_t *rep) {
+  const json_t *t = json_object_get(rep, "totals");
+  if (jint(t, "keys", "failed") + jint(t, "keys", "not_run") +
+          jint(t, "secrets", "failed") + jint(t, "secrets", "not_run") >
+      0)
+    return true;
+  size_t i;
+  const json_t *p;
+  json_array_foreach(json_object_get(rep, "pipelines"), i, p) {
+    const char *st = json_string_value(json_object_get(p, "status"));
+    if (st != NULL && strcmp(st, "not_started") == 0) return true;
+    if (json_is_false(json_object_get(p, "complete"))) return true;
+  }
+  return false;
+}
+
 /* Lists what failed (with Code and RequestId) and what was blocked, then a
  * count of skipped items: the full lists are in report.json. */
 static void print_summary(const json_t *rep, const char *run_dir, double secs) {
   const json_t *t = json_object_get(rep, "totals");
   printf("\ndone in %.1fs   run directory %s\n", secs, run_dir);
-  printf("  accounts   %lld ok   %lld failed   %lld blocked\n",
+  printf("  accounts   %lld ok   %lld failed   %lld blocked   %lld not "
+         "started\n",
          (long long)jint(t, "accounts", "ok"),
          (long long)jint(t, "accounts", "failed"),
-         (long long)jint(t, "accounts", "blocked"));
+         (long long)jint(t, "accounts", "blocked"),
+         (long long)jint(t, "accounts", "not_started"));
   static const char *kinds[] = {"keys", "secrets"};
   for (int k = 0; k < 2; k++)
     printf("  %-9s  %lld migrated   %lld already migrated   %lld skipped   "
@@ -273,12 +341,21 @@ static void print_summary(const json_t *rep, const char *run_dir, double secs) {
         const char *code = json_string_value(json_object_get(x, "code"));
         const char *rid = json_string_value(json_object_get(x, "request_id"));
         const char *why = json_string_value(json_object_get(x, "reason"));
-        printf("  %s %s %s %s: %s%s%s%s%s\n", acct, reg,
-               k == 0 ? "key" : "secret",
-               json_string_value(json_object_get(x, "id")),
-               code != NULL ? code : "", rid != NULL ? " (RequestId " : "",
-               rid != NULL ? rid : "", rid != NULL ? ")" : "",
-               why != NULL ? why : "");
+        /* The reason usually names the Code and RequestId already: then
+         * it is printed alone, else after them with a separator. */
+        bool named = why != NULL && code != NULL && strstr(why, code) &&
+                     (rid == NULL || strstr(why, rid));
+        if (named || code == NULL)
+          printf("  %s %s %s %s: %s\n", acct, reg, k == 0 ? "key" : "secret",
+                 json_string_value(json_object_get(x, "id")),
+                 why != NULL ? why : "failed");
+        else
+          printf("  %s %s %s %s: %s%s%s%s%s%s\n", acct, reg,
+                 k == 0 ? "key" : "secret",
+                 json_string_value(json_object_get(x, "id")), code,
+                 rid != NULL ? " (RequestId " : "", rid != NULL ? rid : "",
+                 rid != NULL ? ")" : "", why != NULL ? ": " : "",
+                 why != NULL ? why : "");
       }
     }
     const json_t *iss = json_object_get(p, "issues");
@@ -287,11 +364,12 @@ static void print_summary(const json_t *rep, const char *run_dir, double secs) {
     json_array_foreach(iss, j, x) {
       const char *v = json_string_value(json_object_get(x, "verdict"));
       if (v == NULL || strcmp(v, "warning") == 0) continue;
-      if (!header) printf("failed or blocked\n"), header = true;
+      if (!header) printf("failed, blocked or not started\n"), header = true;
       printf("  %s %s: %s\n", acct, reg,
              json_string_value(json_object_get(x, "message")));
     }
   }
+  print_warnings(pl);
   printf("report   %s/report.json\n", run_dir);
 }
 
@@ -379,7 +457,8 @@ int km__cmd_run(int argc, char **argv) {
     free(path);
     print_summary(rep, rt->rd.dir, (double)(km_now_ms() - t0) / 1000.0);
     const json_t *t = json_object_get(rep, "totals");
-    json_int_t failed = jint(t, "accounts", "failed");
+    json_int_t failed =
+        jint(t, "accounts", "failed") + jint(t, "accounts", "not_started");
     json_int_t blocked = jint(t, "accounts", "blocked");
     json_int_t ok = jint(t, "accounts", "ok");
     json_int_t unrestored = jint(t, "rotation", "not_restored");
@@ -391,14 +470,26 @@ int km__cmd_run(int argc, char **argv) {
       ec = KM_EXIT_BLOCKED;
     else if (blocked > 0)
       ec = KM_EXIT_FAILURES;
+    /* Advice that does something: --rerun-failed only when there is
+     * something for it to retry; a resume when rotation is still off. */
+    if (ec == KM_EXIT_INTERRUPTED)
+      printf("resume: kmsmig run %s --run-dir %s --yes\n", a.manifest,
+             rt->rd.dir);
+    else if (ec == KM_EXIT_FAILURES && rerun_has_work(rep))
+      printf("retry what did not finish (after fixing the cause): kmsmig run "
+             "%s --run-dir %s --rerun-failed --yes\n",
+             a.manifest, rt->rd.dir);
+    else if (ec == KM_EXIT_FAILURES && unrestored > 0)
+      printf("restore rotation: kmsmig run %s --run-dir %s --yes\n", a.manifest,
+             rt->rd.dir);
+    else if (ec == KM_EXIT_FAILURES)
+      printf("nothing left to retry: fix what is listed above, then plan "
+             "again\n");
     json_decref(rep);
   } else {
     fprintf(stderr, "kmsmig run: report: %s\n", err.text);
     ec = KM_EXIT_INTERNAL;
   }
-  if (ec == KM_EXIT_FAILURES || ec == KM_EXIT_INTERRUPTED)
-    printf("resume or retry: kmsmig run %s --run-dir %s%s --yes\n", a.manifest,
-           rt->rd.dir, ec == KM_EXIT_FAILURES ? " --rerun-failed" : "");
   printf("exit %d\n", ec);
   free_invs(invs, n);
   km_runtime_free(rt);

@@ -95,9 +95,10 @@ static json_t *pipeline_json(const km_inv_t *inv) {
           json_pack("{s:s, s:s}", "kind", "secret", "id", x->secret_name));
   }
   json_t *iss = json_array();
-  bool blocking_issue = false, failed_issue = false;
+  bool blocking_issue = false, failed_issue = false, not_started = false;
   for (size_t i = 0; i < inv->nissues; i++) {
     blocking_issue |= inv->issues[i].verdict == KM_VERDICT_BLOCKED;
+    not_started |= strcmp(inv->issues[i].rule, "pipeline.not_started") == 0;
     /* A pipeline that failed or never started (pipeline.failed,
      * pipeline.not_started, verify.*) fails whatever its resources say. */
     failed_issue |= inv->issues[i].verdict == KM_VERDICT_FAILED;
@@ -110,9 +111,13 @@ static json_t *pipeline_json(const km_inv_t *inv) {
    * left off; blocked: preflight refused and nothing moved; else ok. */
   const char *status = "ok";
   size_t moved = json_array_size(k.migrated) + json_array_size(s.migrated);
-  if (failed_issue ||
-      json_array_size(k.failed) + json_array_size(s.failed) > 0 ||
-      json_array_size(not_restored) > 0)
+  /* Not started is not failed: nothing was tried (the tolerance stopped
+   * new work, or the run was interrupted); the summary counts it apart. */
+  if (not_started)
+    status = "not_started";
+  else if (failed_issue ||
+           json_array_size(k.failed) + json_array_size(s.failed) > 0 ||
+           json_array_size(not_restored) > 0)
     status = "failed";
   else if ((blocking_issue ||
             json_array_size(k.blocked) + json_array_size(s.blocked) > 0) &&
@@ -120,13 +125,14 @@ static json_t *pipeline_json(const km_inv_t *inv) {
     status = "blocked";
   else if (json_array_size(k.not_run) + json_array_size(s.not_run) > 0)
     status = "failed";
-  return json_pack("{s:s, s:s?, s:s, s:s?, s:s, s:o, s:o, s:{s:I, s:I, s:o},"
-                   " s:o}",
+  return json_pack("{s:s, s:s?, s:s, s:s?, s:s, s:b, s:o, s:o, s:{s:I, s:I,"
+                   " s:o}, s:o}",
                    "account", inv->account, "account_id", inv->account_id,
                    "region", inv->region, "instance_id", inv->instance_id,
-                   "status", status, "keys", bucket_json(&k), "secrets",
-                   bucket_json(&s), "rotation", "turned_off", off, "restored",
-                   restored, "not_restored", not_restored, "issues", iss);
+                   "status", status, "complete", !inv->incomplete, "keys",
+                   bucket_json(&k), "secrets", bucket_json(&s), "rotation",
+                   "turned_off", off, "restored", restored, "not_restored",
+                   not_restored, "issues", iss);
 }
 
 /* ---- totals from the pipelines array ---- */
@@ -152,14 +158,18 @@ static json_t *kind_totals(const json_t *pl, const char *kind) {
   return o;
 }
 
+/* ok < blocked < not_started < failed: an account takes its worst. */
 static int status_rank(const char *s) {
-  return strcmp(s, "failed") == 0 ? 2 : strcmp(s, "blocked") == 0 ? 1 : 0;
+  return strcmp(s, "failed") == 0        ? 3
+         : strcmp(s, "not_started") == 0 ? 2
+         : strcmp(s, "blocked") == 0     ? 1
+                                         : 0;
 }
 
 /* Pipelines are sorted by account, so an account's pipelines are adjacent;
  * an account takes its worst pipeline's status. */
 static json_t *totals(const json_t *pl) {
-  json_int_t acc[3] = {0}, off = 0, restored = 0, unrestored = 0;
+  json_int_t acc[4] = {0}, off = 0, restored = 0, unrestored = 0;
   const char *cur = NULL;
   int worst = -1;
   for (size_t i = 0; i <= json_array_size(pl); i++) {
@@ -179,9 +189,11 @@ static json_t *totals(const json_t *pl) {
     unrestored +=
         (json_int_t)json_array_size(json_object_get(rot, "not_restored"));
   }
-  return json_pack("{s:{s:I, s:I, s:I}, s:I, s:o, s:o, s:{s:I, s:I, s:I}}",
+  return json_pack("{s:{s:I, s:I, s:I, s:I}, s:I, s:o, s:o, s:{s:I, s:I, "
+                   "s:I}}",
                    "accounts", "ok", acc[0], "blocked", acc[1], "failed",
-                   acc[2], "pipelines", (json_int_t)json_array_size(pl), "keys",
+                   acc[3], "not_started", acc[2], "pipelines",
+                   (json_int_t)json_array_size(pl), "keys",
                    kind_totals(pl, "keys"), "secrets",
                    kind_totals(pl, "secrets"), "rotation", "turned_off", off,
                    "restored", restored, "not_restored", unrestored);

@@ -108,8 +108,11 @@ int kp_fail(km_sctx_t *c, int code, const km_err_t *err, const char *fmt, ...) {
   va_end(ap);
   const char *msg = err != NULL && err->text[0] ? err->text : km_strerror(code);
   if (c->status < 0) {
-    kp_log(c, KM_LOG_ERROR, "%s %s: %s: %s", c->name, km_stage_name(c->stage),
-           what, msg);
+    /* Later failures of the stage often repeat the first one's cause: the
+     * log file keeps them, the terminal shows the pipeline's failure once
+     * (the engine reports it). */
+    kp_log(c, KM_LOG_INFO, "%s %s: also: %s: %s", c->name,
+           km_stage_name(c->stage), what, msg);
     return code;
   }
   c->status = code;
@@ -122,7 +125,6 @@ int kp_fail(km_sctx_t *c, int code, const km_err_t *err, const char *fmt, ...) {
   char text[1200];
   snprintf(text, sizeof(text), "%s %s: %s: %s", c->name,
            km_stage_name(c->stage), what, msg);
-  kp_log(c, KM_LOG_ERROR, "%s", text);
   size_t len = strlen(text);
   if (len >= sizeof(c->err.text)) len = sizeof(c->err.text) - 1;
   memcpy(c->err.text, text, len);
