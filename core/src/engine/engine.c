@@ -468,6 +468,7 @@ static void engine_release(km_engine_t *e) {
     free(e->p[i].err);
     free(e->p[i].end_err);
   }
+  km_strmap_free(e->warned);
   free(e->accts);
   free(e->p);
   free(e);

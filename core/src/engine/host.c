@@ -13,6 +13,7 @@
 
 #include "engine/pipeline_priv.h"
 #include "journal/journal.h"
+#include "model/strmap.h"
 #include "util/util.h"
 
 /* Actions that change something.  Everything not listed here that starts
@@ -33,7 +34,20 @@ static int is_write(const char *action) {
   return 0;
 }
 
+/* A warning many pipelines share (an instance's auto_renew, a preflight
+ * finding) is shown once; the repeats go to the log file only (INFO). */
 static void h_log(km_pipeline_t *p, int level, const char *msg) {
+  km_engine_t *e = p->e;
+  if (level == KM_LOG_WARN) {
+    size_t seen;
+    if (e->warned == NULL) e->warned = km_strmap_new(16);
+    if (km_strmap_get(e->warned, msg, &seen)) {
+      km_log(KM_LOG_INFO, "%s %s: %s (warned already for another pipeline)",
+             p->t.account, p->t.region, msg);
+      return;
+    }
+    km_strmap_put(e->warned, msg, 1);
+  }
   km_log(level, "%s %s: %s", p->t.account, p->t.region, msg);
 }
 

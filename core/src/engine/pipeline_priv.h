@@ -69,6 +69,9 @@ struct km_engine_s {
   bool kick_closed;
   bool closed;    /* km_engine_free ran and the kick handle is closed */
   size_t pending; /* host calls and timers of every pipeline in flight */
+  /* Warning texts already shown (host.c): the same warning of many
+   * pipelines reaches the terminal once; the summary counts accounts. */
+  struct km_strmap_s *warned;
 };
 
 /* A host call or timer of p started / ended.  The engine is freed only

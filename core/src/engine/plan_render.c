@@ -400,9 +400,10 @@ int km_plan_render_text(const km_plan_t *p, km_buf_t *out, km_err_t *err) {
     km_buf_puts(out, ".\n");
   if (t.failed > 0)
     km_buf_printf(out,
-                  "%zu account%s could not be planned (see failed): what "
-                  "they hold is unknown, so nothing is said about them.\n",
-                  t.failed, t.failed == 1 ? "" : "s");
+                  "%zu account%s could not be planned (see failed): %s "
+                  "unknown until the cause is fixed.\n",
+                  t.failed, t.failed == 1 ? "" : "s",
+                  t.failed == 1 ? "what it holds is" : "what they hold is");
   free(v);
   return 0;
 }

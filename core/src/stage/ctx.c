@@ -139,10 +139,20 @@ const char *kp_res_code(const kp_res_t *res) {
 
 const char *kp_res_text(const kp_res_t *res, char *buf, size_t n) {
   const km_err_t *e = res->err;
-  snprintf(buf, n, "%s%s%s%s: %s", kp_res_code(res),
-           res->request_id[0] ? " (RequestId " : "", res->request_id,
-           res->request_id[0] ? ")" : "",
-           e != NULL && e->text[0] ? e->text : km_strerror(res->status));
+  const char *text =
+      e != NULL && e->text[0] ? e->text : km_strerror(res->status);
+  /* The client's text names the Code and RequestId already ("Code: msg
+   * (HTTP 400, RequestId R)"): say each once. */
+  const char *code = kp_res_code(res);
+  bool has_code = strncmp(text, code, strlen(code)) == 0;
+  bool has_rid = res->request_id[0] && strstr(text, res->request_id) != NULL;
+  if (has_code && (has_rid || !res->request_id[0]))
+    snprintf(buf, n, "%s", text);
+  else
+    snprintf(buf, n, "%s%s%s%s: %s", code,
+             res->request_id[0] && !has_rid ? " (RequestId " : "",
+             has_rid ? "" : res->request_id,
+             res->request_id[0] && !has_rid ? ")" : "", text);
   return buf;
 }
 
