@@ -394,7 +394,8 @@ void km__usage_run(void) {
       "copy\nand hash, versions, the journal, the log and report.json.  "
       "`--run-dir DIR`\non an existing run resumes it: no batch is submitted "
       "twice and every rotation\npolicy turned off is restored.  "
-      "--rerun-failed retries only what failed.\n\n"
+      "--rerun-failed retries what did not finish:\nfailed or "
+      "not-started pipelines whole, else the failed resources.\n\n"
       "exit: 0 done, 1 finished with failures, 2 usage or manifest error, 3 "
       "blocked\nby preflight (nothing changed), 4 interrupted (resumable).\n");
 }
