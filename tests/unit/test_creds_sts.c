@@ -309,6 +309,26 @@ static void test_assume_and_cache(void **st) {
   close_provider(f, p);
 }
 
+/* The cloud refused a token the cache believed fresh: invalidating that
+ * AccessKey id makes the next get assume the role again; an id already
+ * renewed changes nothing. */
+static void test_invalidate_refused(void **st) {
+  fx_t *f = *st;
+  km_creds_t *p = role_provider(f, "acs:ram::1111:role/migrator");
+  got_t g;
+  get_and_run(f, p, &g);
+  assert_string_equal(g.id, "STS.id0");
+  assert_int_equal(km_creds_invalidate(p, "STS.id0"), 1);
+  get_and_run(f, p, &g);
+  assert_string_equal(g.id, "STS.id1");
+  assert_int_equal(atomic_load(&f->sts.calls), 2);
+  assert_int_equal(km_creds_invalidate(p, "STS.id0"), 0);
+  get_and_run(f, p, &g);
+  assert_string_equal(g.id, "STS.id1");
+  assert_int_equal(atomic_load(&f->sts.calls), 2);
+  close_provider(f, p);
+}
+
 static void test_refresh_near_expiry(void **st) {
   fx_t *f = *st;
   /* 200 s left is inside the 5-minute refresh margin. */
@@ -537,6 +557,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_assume_and_cache, setup, teardown),
       cmocka_unit_test_setup_teardown(test_refresh_near_expiry, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_invalidate_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_coalescing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_chained_roles, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cli_profile_role_chain, setup,
