@@ -24,6 +24,18 @@ rc=0
 "$KM_BIN/kmsmig" run demo.yaml --yes --run-dir run >run1.txt 2>run1.err || rc=$?
 [ "$rc" -eq 1 ] || { echo "FAIL: first run should fail (exit $rc)"; cat run1.txt; exit 1; }
 grep -q "retry what did not finish .*--rerun-failed" run1.txt
+# The refused batch is one failure: printed once, its RequestId once, with
+# the resources that failed with it; no text runs together.
+python3 - run1.txt <<'PY'
+import re, sys
+out = open(sys.argv[1]).read()
+summary = out[out.index("\ndone in"):]
+ids = re.findall(r"[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}", summary)
+assert ids and all(ids.count(i) == 1 for i in ids), ids
+assert "on the same answer" in summary, summary
+assert not re.search(r"\)[A-Za-z]", summary), summary
+print("the refused batch is printed once")
+PY
 first=$(python3 -c 'import json;t=json.load(open("run/report.json"))["totals"];print(t["keys"]["failed"]+t["keys"]["not_run"])')
 [ "$first" -gt 0 ] || { echo "FAIL: nothing failed in the first run"; exit 1; }
 python3 - run/report.json <<'PY'

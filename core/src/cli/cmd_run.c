@@ -299,6 +299,73 @@ static bool rerun_has_work(const json_t *rep) {
   return false;
 }
 
+/* One failed resource: its reason usually names the Code and RequestId
+ * already (then it is printed alone, else after them with a separator). */
+static void print_one_failure(const char *acct, const char *reg,
+                              const char *kind, const json_t *x) {
+  const char *code = json_string_value(json_object_get(x, "code"));
+  const char *rid = json_string_value(json_object_get(x, "request_id"));
+  const char *why = json_string_value(json_object_get(x, "reason"));
+  const char *id = json_string_value(json_object_get(x, "id"));
+  bool named = why != NULL && code != NULL && strstr(why, code) &&
+               (rid == NULL || strstr(why, rid));
+  if (named || code == NULL)
+    printf("  %s %s %s %s: %s\n", acct, reg, kind, id,
+           why != NULL ? why : "failed");
+  else
+    printf("  %s %s %s %s: %s%s%s%s%s%s\n", acct, reg, kind, id, code,
+           rid != NULL ? " (RequestId " : "", rid != NULL ? rid : "",
+           rid != NULL ? ")" : "", why != NULL ? ": " : "",
+           why != NULL ? why : "");
+}
+
+/* The failed resources of pipeline p, each failure once: resources that
+ * failed on the same answer (one RequestId: a refused batch) are listed
+ * together under it.  Adds every RequestId printed to rids. */
+static void print_failed_resources(const json_t *p, json_t *rids,
+                                   bool *header) {
+  static const char *kinds[] = {"keys", "secrets"};
+  const char *acct = json_string_value(json_object_get(p, "account"));
+  const char *reg = json_string_value(json_object_get(p, "region"));
+  for (int k = 0; k < 2; k++) {
+    const json_t *f = json_object_get(json_object_get(p, kinds[k]), "failed");
+    size_t j;
+    const json_t *x;
+    json_array_foreach(f, j, x) {
+      if (!*header) printf("failed\n"), *header = true;
+      const char *rid = json_string_value(json_object_get(x, "request_id"));
+      if (rid != NULL && json_object_get(rids, rid) != NULL) continue;
+      if (rid != NULL) json_object_set_new(rids, rid, json_true());
+      /* Who else failed on the same answer, in this pipeline. */
+      json_t *same[2] = {json_array(), json_array()};
+      for (int m = 0; rid != NULL && m < 2; m++) {
+        size_t q;
+        const json_t *y;
+        json_array_foreach(
+            json_object_get(json_object_get(p, kinds[m]), "failed"), q, y) {
+          const char *r2 = json_string_value(json_object_get(y, "request_id"));
+          if (y != x && r2 != NULL && strcmp(r2, rid) == 0)
+            json_array_append(same[m], json_object_get(y, "id"));
+        }
+      }
+      print_one_failure(acct, reg, k == 0 ? "key" : "secret", x);
+      for (int m = 0; m < 2; m++) {
+        size_t n = json_array_size(same[m]);
+        if (n == 0) continue;
+        printf("    and %zu %s%s on the same answer:", n,
+               m == 0 ? "key" : "secret", n == 1 ? "" : "s");
+        size_t q;
+        const json_t *y;
+        json_array_foreach(same[m], q, y)
+            printf("%s %s", q ? "," : "", json_string_value(y));
+        printf("\n");
+      }
+      json_decref(same[0]);
+      json_decref(same[1]);
+    }
+  }
+}
+
 /* Lists what failed (with Code and RequestId) and what was blocked, then a
  * count of skipped items: the full lists are in report.json. */
 static void print_summary(const json_t *rep, const char *run_dir, double secs) {
@@ -332,32 +399,8 @@ static void print_summary(const json_t *rep, const char *run_dir, double secs) {
   json_array_foreach(pl, i, p) {
     const char *acct = json_string_value(json_object_get(p, "account"));
     const char *reg = json_string_value(json_object_get(p, "region"));
-    for (int k = 0; k < 2; k++) {
-      const json_t *f = json_object_get(json_object_get(p, kinds[k]), "failed");
-      size_t j;
-      const json_t *x;
-      json_array_foreach(f, j, x) {
-        if (!header) printf("failed\n"), header = true;
-        const char *code = json_string_value(json_object_get(x, "code"));
-        const char *rid = json_string_value(json_object_get(x, "request_id"));
-        const char *why = json_string_value(json_object_get(x, "reason"));
-        /* The reason usually names the Code and RequestId already: then
-         * it is printed alone, else after them with a separator. */
-        bool named = why != NULL && code != NULL && strstr(why, code) &&
-                     (rid == NULL || strstr(why, rid));
-        if (named || code == NULL)
-          printf("  %s %s %s %s: %s\n", acct, reg, k == 0 ? "key" : "secret",
-                 json_string_value(json_object_get(x, "id")),
-                 why != NULL ? why : "failed");
-        else
-          printf("  %s %s %s %s: %s%s%s%s%s%s\n", acct, reg,
-                 k == 0 ? "key" : "secret",
-                 json_string_value(json_object_get(x, "id")), code,
-                 rid != NULL ? " (RequestId " : "", rid != NULL ? rid : "",
-                 rid != NULL ? ")" : "", why != NULL ? ": " : "",
-                 why != NULL ? why : "");
-      }
-    }
+    json_t *rids = json_object(); /* RequestIds printed for this pipeline */
+    print_failed_resources(p, rids, &header);
     const json_t *iss = json_object_get(p, "issues");
     size_t j;
     const json_t *x;
@@ -365,9 +408,22 @@ static void print_summary(const json_t *rep, const char *run_dir, double secs) {
       const char *v = json_string_value(json_object_get(x, "verdict"));
       if (v == NULL || strcmp(v, "warning") == 0) continue;
       if (!header) printf("failed, blocked or not started\n"), header = true;
-      printf("  %s %s: %s\n", acct, reg,
-             json_string_value(json_object_get(x, "message")));
+      const char *msg = json_string_value(json_object_get(x, "message"));
+      if (msg == NULL) continue;
+      /* A pipeline that failed on a resource's failure printed above
+       * (same RequestId): name the stage, not the failure again. */
+      bool dup = false;
+      const char *r;
+      json_t *y;
+      json_object_foreach(rids, r, y) dup |= strstr(msg, r) != NULL;
+      const char *colon = strstr(msg, ": ");
+      if (dup && colon != NULL)
+        printf("  %s %s: %.*s because of the failure above\n", acct, reg,
+               (int)(colon - msg), msg);
+      else
+        printf("  %s %s: %s\n", acct, reg, msg);
     }
+    json_decref(rids);
   }
   print_warnings(pl);
   printf("report   %s/report.json\n", run_dir);

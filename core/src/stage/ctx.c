@@ -540,7 +540,7 @@ void kp_verify_mismatch(km_sctx_t *c, kp_tally_t *t, const char *kind,
   int len = snprintf(why, sizeof(why), "verify: %s %s: ", kind, id);
   vsnprintf(why + len, sizeof(why) - (size_t)len, fmt, ap);
   va_end(ap);
-  kp_log(c, KM_LOG_ERROR, "%s", why);
+  kp_log(c, KM_LOG_INFO, "%s", why); /* the summary prints it */
   kp_resource_failed(c, kind, id, "run.verify_failed", why, code, rid);
   size_t l = strlen(t->list);
   snprintf(t->list + l, sizeof(t->list) - l, "%s%s", l ? ", " : "", id);
