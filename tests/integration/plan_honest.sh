@@ -42,7 +42,7 @@ PY
 rc=0
 ALIBABA_CLOUD_ACCESS_KEY_SECRET=not-the-secret "$KM_BIN/kmsmig" plan demo.yaml \
   >wrong.txt 2>wrong.err || rc=$?
-cat wrong.txt
+cat wrong.txt; cat wrong.err >&2
 check_failed_plan wrong.txt "$rc" \
   "check the AccessKey secret of account mgmt"
 ! grep -q "not-the-secret" wrong.txt wrong.err || { echo "FAIL: the secret was printed"; exit 1; }

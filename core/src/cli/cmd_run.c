@@ -209,6 +209,7 @@ static int do_plan(const args_t *a, bool for_run, bool *blocked_out) {
   }
   if (any_state(rt, KM_PIPE_FAILED)) ec = KM_EXIT_FAILURES;
   if (blocked_out != NULL) *blocked_out = any_state(rt, KM_PIPE_BLOCKED);
+  free(notes); /* the strings belong to the models */
   free_invs(invs, n);
   km_runtime_free(rt);
   return ec;
