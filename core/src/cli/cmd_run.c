@@ -430,6 +430,26 @@ static void print_summary(const json_t *rep, const char *run_dir, double secs) {
   printf("report   %s/report.json\n", run_dir);
 }
 
+/* Advice that does something: --rerun-failed only when there is something
+ * for it to retry; a resume when interrupted or when rotation is still off. */
+static void print_advice(int ec, const json_t *rep, const char *manifest,
+                         const char *dir) {
+  json_int_t unrestored =
+      jint(json_object_get(rep, "totals"), "rotation", "not_restored");
+  if (ec == KM_EXIT_INTERRUPTED)
+    printf("resume: kmsmig run %s --run-dir %s --yes\n", manifest, dir);
+  else if (ec == KM_EXIT_FAILURES && rerun_has_work(rep))
+    printf("retry what did not finish (after fixing the cause): kmsmig run "
+           "%s --run-dir %s --rerun-failed --yes\n",
+           manifest, dir);
+  else if (ec == KM_EXIT_FAILURES && unrestored > 0)
+    printf("restore rotation: kmsmig run %s --run-dir %s --yes\n", manifest,
+           dir);
+  else if (ec == KM_EXIT_FAILURES)
+    printf("nothing left to retry: fix what is listed above, then plan "
+           "again\n");
+}
+
 static bool confirm(void) {
   printf("\nProceed with the run? [y/N] ");
   fflush(stdout);
@@ -528,21 +548,7 @@ int km__cmd_run(int argc, char **argv) {
       ec = KM_EXIT_BLOCKED;
     else if (blocked > 0)
       ec = KM_EXIT_FAILURES;
-    /* Advice that does something: --rerun-failed only when there is
-     * something for it to retry; a resume when rotation is still off. */
-    if (ec == KM_EXIT_INTERRUPTED)
-      printf("resume: kmsmig run %s --run-dir %s --yes\n", a.manifest,
-             rt->rd.dir);
-    else if (ec == KM_EXIT_FAILURES && rerun_has_work(rep))
-      printf("retry what did not finish (after fixing the cause): kmsmig run "
-             "%s --run-dir %s --rerun-failed --yes\n",
-             a.manifest, rt->rd.dir);
-    else if (ec == KM_EXIT_FAILURES && unrestored > 0)
-      printf("restore rotation: kmsmig run %s --run-dir %s --yes\n", a.manifest,
-             rt->rd.dir);
-    else if (ec == KM_EXIT_FAILURES)
-      printf("nothing left to retry: fix what is listed above, then plan "
-             "again\n");
+    print_advice(ec, rep, a.manifest, rt->rd.dir);
     json_decref(rep);
   } else {
     fprintf(stderr, "kmsmig run: report: %s\n", err.text);
