@@ -69,6 +69,27 @@ cat unreach.txt
 check_failed_plan unreach.txt "$rc" \
   "check the endpoint [a-z.-]*aliyuncs.com and its address 127.0.0.1:$port"
 
+# Members taken from the resource directory: with a wrong secret the
+# listing fails; the message names the fix (not RAM rights) and the exit
+# code is 1 (a failure), not 2 (a manifest error).
+python3 - demo.yaml <<'PY'
+import sys
+s = open(sys.argv[1]).read()
+start, end = s.index("accounts:\n"), s.index("regions:")
+s = (s[:start] + "directory:\n  management: mgmt\n" +
+     'accounts:\n  - name: mgmt\n    id: "1000000000000001"\n'
+     "    credentials: { env: true }\n\n" + s[end:])
+open("directory.yaml", "w").write(s.replace("share_with: [app-a, app-b]", "share_with: all"))
+PY
+rc=0
+ALIBABA_CLOUD_ACCESS_KEY_SECRET=not-the-secret "$KM_BIN/kmsmig" plan \
+  directory.yaml >dir.txt 2>dir.err || rc=$?
+cat dir.err
+[ "$rc" -eq 1 ] || { echo "FAIL: directory listing failure: exit $rc"; exit 1; }
+grep -q "listing the resource directory as mgmt failed: SignatureDoesNotMatch.*check the AccessKey secret of account mgmt" dir.err
+! grep -q "AliyunResourceDirectoryReadOnlyAccess" dir.err ||
+  { echo "FAIL: a wrong secret is blamed on RAM rights"; exit 1; }
+
 kmsim_get /_kmsim/state >after.json
 python3 - before.json after.json <<'PY'
 import json, sys

@@ -568,7 +568,12 @@ int km_runtime_new(const km_runtime_opts_t *o, km_runtime_t **out) {
   rt->console.m = rt->m;
   /* The console driver's polling interval (migrate.poll_interval). */
   rt->console_poll_ms = rt->m->migrate.poll_interval_s * 1000;
-  if (build_sources(rt) < 0) goto fail;
+  if (build_sources(rt) < 0) {
+    /* A listing the cloud refused is a failure (exit 1), not a manifest
+     * error: the message names the cause and its fix. */
+    if (rt->directory_failed) exit_code = KM_EXIT_FAILURES;
+    goto fail;
+  }
   if (build_targets(rt, o->shard) < 0) goto fail;
   if (o->rerun_failed && restrict_to_failed(rt) < 0) goto fail;
   if (load_plugins(rt, o->plugins_dir) < 0) goto fail;
