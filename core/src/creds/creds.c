@@ -426,6 +426,7 @@ static void finish_node(km_creds_t *p, km__cred_node_t *n, int status,
 static void fail_node(km_creds_t *p, km__cred_node_t *n, int status,
                       const km_err_t *inner) {
   int64_t now = (int64_t)time(NULL);
+  n->renewing_via = 0;
   if (status != KM_ECANCELED && n->ak_id != NULL &&
       n->expiration - now > STALE_GRACE_S) {
     km_log(KM_LOG_WARN,
@@ -476,6 +477,23 @@ static void on_sts_done(const km_acs_result_t *res, void *ud) {
     if (p->timer_closed && p->inflight == 0) free_provider(p);
     return;
   }
+  if (status != 0 && !n->renewing_via && n->via->kind == KM__NODE_ROLE &&
+      km_acs_is_token_refused(err, 1)) {
+    /* STS refused the hub role's temporary key this role is assumed with
+     * (it expired early, or the clock jumped): assume the hub role again,
+     * then this one, once. */
+    km_log(KM_LOG_INFO,
+           "credentials for account %s: STS refused the token of role %s; "
+           "assuming it again",
+           p->account != NULL ? p->account : "(unnamed)", n->via->role_arn);
+    n->renewing_via = 1;
+    n->via->expiration = 0;
+    km__waiter_t *iw = km_xcalloc(1, sizeof(*iw));
+    iw->parent = n;
+    node_get(p, n->via, iw);
+    return;
+  }
+  n->renewing_via = 0;
   if (status != 0) {
     fail_node(p, n, status, err);
     return;

@@ -40,6 +40,7 @@ struct km__cred_node_s {
   int duration;
   km__cred_node_t *via; /* owned */
   int fetching;
+  int renewing_via;      /* this fetch assumes the via role again (once) */
   km__waiter_t *waiters; /* FIFO of gets waiting for the fetch */
   km__waiter_t *waiters_tail;
   km_creds_t *owner;
