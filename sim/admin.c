@@ -109,7 +109,40 @@ static int admin_clock(ksim_req_t *req, ksim_resp_t *resp) {
   return 0;
 }
 
+/* POST /_kmsim/sts {"expire": "all"}: every STS token issued so far expires
+ * now (a token revoked, or a client whose clock jumped and whose cache still
+ * believes it fresh); later AssumeRole calls issue working ones.  GET lists
+ * how many were issued and how many are live. */
+static int admin_sts(ksim_req_t *req, ksim_resp_t *resp) {
+  ksim_cloud_t *c = req->cloud;
+  json_int_t expired = 0, live = 0;
+  if (strcmp(req->method, "GET") != 0) {
+    json_t *cfg = body_json(req, resp);
+    if (cfg == NULL) return -1;
+    const char *what = json_string_value(json_object_get(cfg, "expire"));
+    if (what == NULL || strcmp(what, "all") != 0) {
+      json_decref(cfg);
+      resp->status = 400;
+      resp->body =
+          json_pack("{s:s}", "error", "expected {\"expire\": \"all\"}");
+      return -1;
+    }
+    json_decref(cfg);
+    for (size_t i = 0; i < c->sts.n; i++)
+      if (c->sts.v[i]->expires > req->now) {
+        c->sts.v[i]->expires = req->now;
+        expired++;
+      }
+  }
+  for (size_t i = 0; i < c->sts.n; i++)
+    live += c->sts.v[i]->expires > req->now;
+  resp->body = json_pack("{s:I, s:I, s:I}", "issued", (json_int_t)c->sts.n,
+                         "live", live, "expired_now", expired);
+  return 0;
+}
+
 KSIM_REGISTER_ADMIN(health, "/_kmsim/health", admin_health)
+KSIM_REGISTER_ADMIN(sts, "/_kmsim/sts", admin_sts)
 KSIM_REGISTER_ADMIN(state, "/_kmsim/state", admin_state)
 KSIM_REGISTER_ADMIN(stats, "/_kmsim/stats", admin_stats)
 KSIM_REGISTER_ADMIN(faults, "/_kmsim/faults", admin_faults)

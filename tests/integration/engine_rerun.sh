@@ -23,7 +23,19 @@ printf 'hooks:\n  rotation: %s/keep_one.lua\n' "$TMP" >>demo.yaml
 rc=0
 "$KM_BIN/kmsmig" run demo.yaml --yes --run-dir run >run1.txt 2>run1.err || rc=$?
 [ "$rc" -eq 1 ] || { echo "FAIL: first run should fail (exit $rc)"; cat run1.txt; exit 1; }
-grep -q "resume or retry: .*--rerun-failed" run1.txt
+grep -q "retry what did not finish .*--rerun-failed" run1.txt
+# The refused batch is one failure: printed once, its RequestId once, with
+# the resources that failed with it; no text runs together.
+python3 - run1.txt <<'PY'
+import re, sys
+out = open(sys.argv[1]).read()
+summary = out[out.index("\ndone in"):]
+ids = re.findall(r"[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}", summary)
+assert ids and all(ids.count(i) == 1 for i in ids), ids
+assert "on the same answer" in summary, summary
+assert not re.search(r"\)[A-Za-z]", summary), summary
+print("the refused batch is printed once")
+PY
 first=$(python3 -c 'import json;t=json.load(open("run/report.json"))["totals"];print(t["keys"]["failed"]+t["keys"]["not_run"])')
 [ "$first" -gt 0 ] || { echo "FAIL: nothing failed in the first run"; exit 1; }
 python3 - run/report.json <<'PY'
@@ -41,6 +53,10 @@ rc=0
 "$KM_BIN/kmsmig" run demo.yaml --yes --run-dir run --rerun-failed >run2.txt 2>run2.err || rc=$?
 cat run2.txt
 [ "$rc" -eq 0 ] || { echo "FAIL: rerun exited $rc"; tail run2.err; exit 1; }
+# Everything finished: the rerun does not recommend itself again.
+if grep -q -- "--rerun-failed" run2.txt; then
+  echo "FAIL: the finished rerun still recommends --rerun-failed"; exit 1
+fi
 kmsim_get /_kmsim/state >after.json
 # Only what failed was retried: every task of the second run is mgmt's in
 # cn-shanghai, the pipeline whose batch the console refused.

@@ -7,12 +7,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "acs/acs.h"
+#include "util/util.h"
 
 static int parse(long st, const char *body, km_err_t *e) {
   return km_acs_parse_error(st, body, body != NULL ? strlen(body) : 0,
@@ -162,9 +164,78 @@ static void test_backoff_bounds(void **st) {
   assert_int_equal(d.deadline_ms, 300000);
 }
 
+/* The fix is named for what the operator can change: whose AccessKey,
+ * the clock, the endpoint; a temporary key gets no AccessKey advice. */
+static void test_hints(void **st) {
+  (void)st;
+  km_err_t e;
+  parse(400,
+        "{\"Code\":\"SignatureDoesNotMatch\",\"RequestId\":\"R-9\","
+        "\"Message\":\"Specified signature is not matched with our "
+        "calculation.\",\"Recommend\":\"https://api.aliyun.com/troubleshoot"
+        "?q=SignatureDoesNotMatch&product=Kms&requestId=R-9\"}",
+        &e);
+  /* The RequestId once: the Recommend link's copy is cut. */
+  assert_non_null(strstr(e.text, "RequestId R-9"));
+  assert_null(strstr(strstr(e.text, "RequestId R-9") + 13, "R-9"));
+  km_acs_add_hint(&e, "account mgmt", NULL, 0);
+  assert_non_null(strstr(e.text, "check the AccessKey secret of account mgmt"));
+  parse(400, "{\"Code\":\"SignatureDoesNotMatch\",\"RequestId\":\"R\"}", &e);
+  km_acs_add_hint(&e, "account app-a", NULL, 1);
+  assert_null(strstr(e.text, "AccessKey secret"));
+  parse(404, "{\"Code\":\"InvalidAccessKeyId.NotFound\",\"RequestId\":\"R\"}",
+        &e);
+  km_acs_add_hint(&e, "account mgmt", NULL, 0);
+  assert_non_null(strstr(e.text, "check the AccessKey id of account mgmt"));
+  parse(400, "{\"Code\":\"InvalidTimeStamp.Expired\",\"RequestId\":\"R\"}", &e);
+  km_acs_add_hint(&e, "account mgmt", NULL, 0);
+  assert_non_null(strstr(e.text, "check this machine's clock"));
+  km__err_clear(&e);
+  km__err_setw(&e, KM_EHTTP, "kms.cn-hangzhou.aliyuncs.com",
+               "Couldn't connect to server");
+  km_acs_add_hint(&e, "account mgmt", "127.0.0.1:1", 0);
+  assert_non_null(strstr(e.text, "check the endpoint kms.cn-hangzhou."
+                                 "aliyuncs.com and its address 127.0.0.1:1"));
+  /* A cloud error that is not the operator's setup: no advice added. */
+  parse(403, "{\"Code\":\"Forbidden.NoPermission\",\"RequestId\":\"R\"}", &e);
+  char before[sizeof(e.text)];
+  memcpy(before, e.text, sizeof(before));
+  km_acs_add_hint(&e, "account mgmt", NULL, 0);
+  assert_string_equal(e.text, before);
+}
+
+static void test_token_refused(void **st) {
+  (void)st;
+  km_err_t e;
+  static const char *const yes[] = {
+      "InvalidSecurityToken.Expired", "InvalidSecurityToken.Malformed",
+      "InvalidSecurityToken.MismatchWithAccessKey"};
+  for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+    char body[200];
+    snprintf(body, sizeof(body), "{\"Code\":\"%s\",\"RequestId\":\"R\"}",
+             yes[i]);
+    parse(400, body, &e);
+    assert_int_equal(km_acs_is_token_refused(&e, 1), 1);
+  }
+  parse(400,
+        "{\"Code\":\"InvalidParameter\",\"Message\":\"The specified "
+        "parameter \\\"SecurityToken.Expired\\\" is not valid.\"}",
+        &e);
+  assert_int_equal(km_acs_is_token_refused(&e, 1), 1);
+  parse(404, "{\"Code\":\"InvalidAccessKeyId.NotFound\"}", &e);
+  assert_int_equal(km_acs_is_token_refused(&e, 1), 1);
+  /* A long-term key that is not found is the operator's to fix. */
+  assert_int_equal(km_acs_is_token_refused(&e, 0), 0);
+  parse(400, "{\"Code\":\"SignatureDoesNotMatch\"}", &e);
+  assert_int_equal(km_acs_is_token_refused(&e, 1), 0);
+  assert_int_equal(km_acs_is_token_refused(NULL, 1), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pop_shape),
+      cmocka_unit_test(test_hints),
+      cmocka_unit_test(test_token_refused),
       cmocka_unit_test(test_kms_native_shape),
       cmocka_unit_test(test_throttling),
       cmocka_unit_test(test_retryable_set),

@@ -36,6 +36,7 @@ typedef struct {
   atomic_int calls;
   atomic_int exp_offset; /* seconds from now for Expiration */
   atomic_int fail;       /* 1: answer 403 NoPermission */
+  char refuse_ak[64];    /* calls signed with it: InvalidSecurityToken */
   char last_arn[8][128]; /* RoleArn of each call, in order */
   char last_ak[8][64];   /* the AccessKeyId that signed each call */
   char last_session[8][80];
@@ -135,7 +136,15 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
   }
   char text[1024];
   unsigned status = 200;
-  if (atomic_load(&s->fail)) {
+  if (n < 8 && s->refuse_ak[0] != '\0' &&
+      strcmp(s->last_ak[n], s->refuse_ak) == 0) {
+    status = 400;
+    snprintf(text, sizeof(text),
+             "{\"RequestId\":\"req-exp-%d\",\"Code\":"
+             "\"InvalidSecurityToken.Expired\",\"Message\":\"Specified "
+             "SecurityToken is expired.\"}",
+             n);
+  } else if (atomic_load(&s->fail)) {
     status = 403;
     snprintf(text, sizeof(text),
              "{\"RequestId\":\"req-deny-%d\",\"HostId\":\"sts.aliyuncs.com\","
@@ -309,6 +318,26 @@ static void test_assume_and_cache(void **st) {
   close_provider(f, p);
 }
 
+/* The cloud refused a token the cache believed fresh: invalidating that
+ * AccessKey id makes the next get assume the role again; an id already
+ * renewed changes nothing. */
+static void test_invalidate_refused(void **st) {
+  fx_t *f = *st;
+  km_creds_t *p = role_provider(f, "acs:ram::1111:role/migrator");
+  got_t g;
+  get_and_run(f, p, &g);
+  assert_string_equal(g.id, "STS.id0");
+  assert_int_equal(km_creds_invalidate(p, "STS.id0"), 1);
+  get_and_run(f, p, &g);
+  assert_string_equal(g.id, "STS.id1");
+  assert_int_equal(atomic_load(&f->sts.calls), 2);
+  assert_int_equal(km_creds_invalidate(p, "STS.id0"), 0);
+  get_and_run(f, p, &g);
+  assert_string_equal(g.id, "STS.id1");
+  assert_int_equal(atomic_load(&f->sts.calls), 2);
+  close_provider(f, p);
+}
+
 static void test_refresh_near_expiry(void **st) {
   fx_t *f = *st;
   /* 200 s left is inside the 5-minute refresh margin. */
@@ -398,6 +427,39 @@ static void test_shared_management_key(void **st) {
     km_creds_close(m[i], NULL, NULL);
   km_creds_close(mgmt, NULL, NULL);
   uv_run(&f->loop, UV_RUN_DEFAULT);
+}
+
+/* The hub's temporary key is refused by STS while the cache believes it
+ * fresh: the hub role is assumed again, then the member role with the new
+ * key, and the get succeeds. */
+static void test_chained_hub_token_refused(void **st) {
+  fx_t *f = *st;
+  km_cred_source_t mid = {.kind = KM_CRED_ASSUME_ROLE,
+                          .role_arn = "acs:ram::1111:role/hub",
+                          .via = &base_src};
+  km_cred_source_t top = {.kind = KM_CRED_ASSUME_ROLE,
+                          .account = "app-b",
+                          .role_arn = "acs:ram::2222:role/member",
+                          .via = &mid};
+  km_creds_t *p;
+  assert_int_equal(km_creds_new(&f->loop, &top, f->acs, &p, NULL), 0);
+  got_t g;
+  get_and_run(f, p, &g);
+  assert_string_equal(g.id, "STS.id1"); /* hub STS.id0, member STS.id1 */
+  snprintf(f->sts.refuse_ak, sizeof(f->sts.refuse_ak), "STS.id0");
+  assert_int_equal(km_creds_invalidate(p, "STS.id1"), 1);
+  get_and_run(f, p, &g);
+  assert_int_equal(g.status, 0);
+  /* call 2: member with STS.id0, refused; 3: hub with the base key; 4:
+   * member with the hub's new key. */
+  assert_int_equal(atomic_load(&f->sts.calls), 5);
+  assert_string_equal(f->sts.last_ak[2], "STS.id0");
+  assert_string_equal(f->sts.last_arn[3], "acs:ram::1111:role/hub");
+  assert_string_equal(f->sts.last_ak[3], "LTAIbase");
+  assert_string_equal(f->sts.last_ak[4], "STS.id3");
+  assert_string_equal(g.id, "STS.id4");
+  f->sts.refuse_ak[0] = '\0';
+  close_provider(f, p);
 }
 
 static void test_refusal_and_stale_fallback(void **st) {
@@ -565,7 +627,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_assume_and_cache, setup, teardown),
       cmocka_unit_test_setup_teardown(test_refresh_near_expiry, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_invalidate_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_coalescing, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_chained_hub_token_refused, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_chained_roles, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cli_profile_role_chain, setup,
                                       teardown),

@@ -277,8 +277,10 @@ static void test_failure_still_restores(void **st) {
   /* Rotation turned off in prepare is restored even after a failure. */
   assert_string_equal(T.trace[0], "discover,preflight,prepare,migrate,restore");
   assert_int_equal(km_pipeline_state(km_engine_pipeline(e, 0)), KM_PIPE_FAILED);
+  /* ...and the pipeline names the stage that failed, not the RESTORE
+   * that ran after it. */
   assert_int_equal(km_pipeline_stage(km_engine_pipeline(e, 0)),
-                   KM_STAGE_RESTORE);
+                   KM_STAGE_MIGRATE);
   const km_err_t *err = km_pipeline_error(km_engine_pipeline(e, 0));
   assert_non_null(err);
   assert_non_null(strstr(err->text, "test failure in migrate"));
@@ -346,6 +348,41 @@ static void test_failure_tolerance(void **st) {
   assert_int_equal(km_pipeline_state(km_engine_pipeline(e, 2)),
                    KM_PIPE_NOT_STARTED);
   assert_int_equal(km_engine_failed_accounts(e), 2);
+  finish(&f, e);
+}
+
+/* The tolerance stops new work only: with tolerance 0 and one account at a
+ * time, a's discovery is done when b's fails, so a still migrates and only
+ * c (never started) is held back; a plan ignores the tolerance. */
+static void test_tolerance_new_work_only(void **st) {
+  (void)st;
+  fixture_t f;
+  trace_reset();
+  static const behave_t b[] = {{"b", "discover", false}};
+  T.behave = b;
+  T.nbehave = 1;
+  km_target_t t[3] = {target("a", "cn-hangzhou"), target("b", "cn-hangzhou"),
+                      target("c", "cn-hangzhou")};
+  km_engine_t *e = run(&f, KM_MODE_RUN, t, 3, 1, 0);
+  assert_int_equal(km_pipeline_state(km_engine_pipeline(e, 0)), KM_PIPE_OK);
+  assert_non_null(strstr(T.trace[0], "prepare,migrate,restore"));
+  assert_int_equal(km_pipeline_state(km_engine_pipeline(e, 1)), KM_PIPE_FAILED);
+  assert_int_equal(km_pipeline_stage(km_engine_pipeline(e, 1)),
+                   KM_STAGE_DISCOVER);
+  assert_int_equal(km_pipeline_state(km_engine_pipeline(e, 2)),
+                   KM_PIPE_NOT_STARTED);
+  assert_string_equal(T.trace[2], "");
+  assert_int_equal(km_engine_failed_accounts(e), 1);
+  finish(&f, e);
+
+  trace_reset();
+  T.behave = b;
+  T.nbehave = 1;
+  e = run(&f, KM_MODE_PLAN, t, 3, 1, 0);
+  T.behave = NULL;
+  assert_int_equal(km_pipeline_state(km_engine_pipeline(e, 1)), KM_PIPE_FAILED);
+  assert_int_equal(km_pipeline_state(km_engine_pipeline(e, 2)), KM_PIPE_OK);
+  assert_string_equal(T.trace[2], "discover,preflight");
   finish(&f, e);
 }
 
@@ -481,6 +518,7 @@ int main(void) {
       cmocka_unit_test(test_failure_still_restores),
       cmocka_unit_test(test_blocked),
       cmocka_unit_test(test_failure_tolerance),
+      cmocka_unit_test(test_tolerance_new_work_only),
       cmocka_unit_test(test_sync_end_no_recursion),
       cmocka_unit_test(test_late_answer_dropped),
       cmocka_unit_test(test_plugin_stages),

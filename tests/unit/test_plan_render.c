@@ -223,6 +223,49 @@ static void test_over_quota_and_empty(void **st) {
   assert_int_equal(km_plan_render_text(NULL, &b, NULL), KM_EINVAL);
 }
 
+/* A pipeline whose discovery failed is failed, with its cause, counted in
+ * the closing line; its empty lists are not "nothing to do". */
+static void test_failed_pipeline(void **st) {
+  (void)st;
+  km_inv_t *ok = pipeline("orders", "cn-hangzhou", "kst-hzz6500a1b2c3d4e5f6",
+                          KM_INV_TYPE_SOFTWARE);
+  km_inv_t *bad = pipeline("payments", "cn-hangzhou", "kst-hzz6500a1b2c3d4e5f6",
+                           KM_INV_TYPE_SOFTWARE);
+  km_inv_add_issue(bad, "pipeline.failed", KM_VERDICT_FAILED,
+                   "discover failed: SignatureDoesNotMatch: ...; check the "
+                   "AccessKey secret of account payments");
+  km_inv_t *v[] = {ok, bad};
+  km_plan_t p = {"f", "m.yaml", v, 2, NULL, 0, NULL, 0};
+  km_buf_t b;
+  km_buf_init(&b);
+  assert_int_equal(km_plan_render_text(&p, &b, NULL), 0);
+  assert_string_equal(km_plan_status(bad), "failed");
+  assert_non_null(strstr(b.data, "failed (not planned"));
+  assert_non_null(strstr(b.data, "  payments cn-hangzhou: discover failed: "));
+  assert_non_null(strstr(b.data, "check the AccessKey secret of account "
+                                 "payments"));
+  assert_non_null(strstr(b.data, "0 blocked, 1 failed"));
+  assert_null(strstr(b.data, "Nothing to migrate"));
+  /* The row says failed, with "-" for the unknown counts. */
+  const char *row = strstr(b.data, "\npayments ");
+  assert_non_null(row);
+  const char *eol = strchr(row + 1, '\n');
+  char line[256];
+  snprintf(line, sizeof(line), "%.*s", (int)(eol - row - 1), row + 1);
+  assert_non_null(strstr(line, "failed"));
+  assert_null(strstr(line, "nothing to do"));
+  assert_non_null(strstr(line, " - "));
+  km_buf_free(&b);
+  json_t *j;
+  assert_int_equal(km_plan_render_json(&p, &j, NULL), 0);
+  assert_int_equal(json_integer_value(json_object_get(
+                       json_object_get(j, "summary"), "accounts_failed")),
+                   1);
+  json_decref(j);
+  km_inv_free(ok);
+  km_inv_free(bad);
+}
+
 static void test_json_plan(void **st) {
   (void)st;
   fleet_t f;
@@ -288,6 +331,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_text_plan),
       cmocka_unit_test(test_over_quota_and_empty),
+      cmocka_unit_test(test_failed_pipeline),
       cmocka_unit_test(test_json_plan),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -165,6 +165,45 @@ static void test_account_takes_worst_pipeline(void **st) {
   km_inv_free(b);
 }
 
+/* Not started is counted apart from failed, and ranks between failed and
+ * blocked; an incomplete pipeline says so ("complete": false). */
+static void test_not_started_apart(void **st) {
+  (void)st;
+  km_inv_t *a = legacy("cn-shanghai"), *b = payments(), *c = orders();
+  km_inv_add_issue(a, "pipeline.failed", KM_VERDICT_FAILED,
+                   "discover failed: x");
+  a->incomplete = true;
+  km_inv_add_issue(b, "pipeline.not_started", KM_VERDICT_FAILED,
+                   "not started: y");
+  b->incomplete = true;
+  km_inv_t *v[] = {a, b, c};
+  json_t *r;
+  assert_int_equal(km_report_build(&meta, v, 3, &r, NULL), 0);
+  json_t *t = json_object_get(r, "totals");
+  assert_int_equal(ival(t, "accounts", "failed"), 1);
+  assert_int_equal(ival(t, "accounts", "not_started"), 1);
+  json_t *pl = json_object_get(r, "pipelines");
+  for (size_t i = 0; i < json_array_size(pl); i++) {
+    json_t *p = json_array_get(pl, i);
+    const char *acct = json_string_value(json_object_get(p, "account"));
+    const char *stt = json_string_value(json_object_get(p, "status"));
+    bool complete = json_is_true(json_object_get(p, "complete"));
+    if (strcmp(acct, "legacy") == 0) {
+      assert_string_equal(stt, "failed");
+      assert_false(complete);
+    } else if (strcmp(acct, "payments") == 0) {
+      assert_string_equal(stt, "not_started");
+      assert_false(complete);
+    } else {
+      assert_true(complete);
+    }
+  }
+  json_decref(r);
+  km_inv_free(a);
+  km_inv_free(b);
+  km_inv_free(c);
+}
+
 static void test_merge_shards(void **st) {
   (void)st;
   km_inv_t *v[] = {payments(), orders(), legacy("cn-shanghai")};
@@ -277,6 +316,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_report_contents),
       cmocka_unit_test(test_account_takes_worst_pipeline),
+      cmocka_unit_test(test_not_started_apart),
       cmocka_unit_test(test_merge_shards),
       cmocka_unit_test(test_write_atomic),
       cmocka_unit_test(test_write_run_streams),

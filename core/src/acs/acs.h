@@ -148,6 +148,19 @@ int km_acs_parse_error(long http_status, const char *body, size_t len,
  * failures (status KM_EHTTP or KM_ETIMEDOUT). */
 int km_acs_is_retryable(int status, long http_status, const char *cloud_code);
 int km_acs_is_throttling(const char *cloud_code);
+/* 1 when err (borrowed) says a temporary credential was refused because its
+ * STS token expired or was revoked (InvalidSecurityToken.*, ...), so a new
+ * AssumeRole and one more attempt can cure it.  sts_key: the call was signed
+ * with a temporary (STS) AccessKey. */
+int km_acs_is_token_refused(const km_err_t *err, int sts_key);
+/* Appends the likely fix to err->text for the failures an operator fixes
+ * outside kmsmig: a wrong AccessKey secret or id (naming owner, e.g.
+ * "account mgmt"; NULL: unnamed), a clock too far off, an endpoint that
+ * cannot be reached (address: the override's address, or NULL).  sts_key:
+ * the call was signed with a temporary key (no AccessKey hint then: the
+ * operator did not type that secret).  Other failures are left as they are. */
+void km_acs_add_hint(km_err_t *err, const char *owner, const char *address,
+                     int sts_key);
 /* Internal: the StringToSign a SignatureDoesNotMatch message echoes (owned),
  * or NULL.  Compared with ours, never logged (it may hold a token). */
 char *km__acs_server_sts(const char *body, size_t len);
@@ -214,6 +227,9 @@ typedef struct km_acs_call_s {
   uint64_t deadline_ms;        /* 0: the policy's deadline */
   int form_body; /* 1: params in a form body (large values such as policies)
                     instead of the query; always POST */
+  /* Whose AccessKey signs the call, for the fix in error texts ("account
+   * mgmt (environment ...)"); borrowed, copied; NULL: not named. */
+  const char *cred_owner;
 } km_acs_call_t;
 
 /* Result: status 0 and body (borrowed JSON object, valid during the callback;

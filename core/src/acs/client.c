@@ -60,7 +60,9 @@ typedef struct {
   km_acs_cb cb;
   void *ud;
   km_err_t err;
-  char *our_sts; /* last attempt's StringToSign, for SignatureDoesNotMatch */
+  char *our_sts;   /* last attempt's StringToSign, for SignatureDoesNotMatch */
+  char *owner;     /* whose AccessKey signs (for the fix in errors), or NULL */
+  int sts_differs; /* the server read another request than we signed */
 } call_t;
 
 /* ---- overrides ---- */
@@ -199,6 +201,7 @@ static void call_free(call_t *k) {
   km_free_secret(k->secret);
   km_free_secret(k->token);
   km_free_secret(k->our_sts);
+  free(k->owner);
   free(k);
 }
 
@@ -209,6 +212,11 @@ static void on_timer_closed(uv_handle_t *h) {
 static void finish(call_t *k, int status, json_t *body) {
   k->c->inflight--;
   if (status < 0 && k->err.code == 0) k->err.code = status;
+  /* The fix goes last, after the retry notes, so it is not cut off by
+   * them; a StringToSign mismatch is not the operator's secret. */
+  if (status < 0 && !k->sts_differs)
+    km_acs_add_hint(&k->err, k->owner, k->ov != NULL ? k->ov->address : NULL,
+                    k->token != NULL);
   km_acs_result_t res = {status, status == 0 ? body : NULL,
                          status < 0 ? &k->err : NULL, k->attempts,
                          k->throttled};
@@ -287,22 +295,34 @@ static void on_backoff(uv_timer_t *t) {
   if (rc < 0) finish(k, rc, NULL);
 }
 
-/* A SignatureDoesNotMatch echoes the server's V1 StringToSign: equal to
- * ours means the secret is wrong, different means we canonicalised the
- * request differently.  Only the verdict is kept, never the strings. */
+/* A SignatureDoesNotMatch echoes the server's StringToSign: equal to ours
+ * means the secret is wrong (finish() names whose), different means the
+ * server read another request than the one signed.  V1 echoes the string
+ * itself; V3 echoes "ACS3-HMAC-SHA256\n" and the hash of the canonical
+ * request, which is what our_sts holds for V3.  Only the verdict is kept,
+ * never the strings. */
 static void diagnose_signature(call_t *k, const km_http_resp_t *resp) {
   char *server = km__acs_server_sts(resp->body, resp->body_len);
   if (server == NULL || k->our_sts == NULL) {
     km_free_secret(server);
     return;
   }
-  size_t n = strlen(k->err.text);
-  snprintf(k->err.text + n, sizeof(k->err.text) - n, "%s",
-           strcmp(server, k->our_sts) == 0
-               ? "; the server's StringToSign equals ours, so the AccessKey "
-                 "secret does not belong to this AccessKey id"
-               : "; the server's StringToSign differs from ours (request "
-                 "canonicalisation mismatch: a kmsmig bug, please report)");
+  static const char v3[] = "ACS3-HMAC-SHA256\n";
+  char *ours = NULL;
+  if (strncmp(server, v3, sizeof(v3) - 1) == 0) {
+    char hash[65];
+    km__acs_sha256_hex(k->our_sts, strlen(k->our_sts), hash);
+    ours = km_xasprintf("%s%s", v3, hash);
+  }
+  k->sts_differs = strcmp(server, ours != NULL ? ours : k->our_sts) != 0;
+  if (k->sts_differs) {
+    size_t n = strlen(k->err.text);
+    snprintf(k->err.text + n, sizeof(k->err.text) - n,
+             "; the server read another request than kmsmig signed: a proxy "
+             "between them may change requests (if none does, run with -v "
+             "and report it)");
+  }
+  km_free_secret(ours);
   km_free_secret(server);
 }
 
@@ -312,8 +332,10 @@ static void on_http_done(const km_http_resp_t *resp, void *ud) {
   int st;
   long hs = 0;
   km__err_clear(&k->err);
+  k->sts_differs = 0;
   if (resp->status != 0) {
-    st = km__err_setw(&k->err, resp->status, k->host, "%s: %s", k->action,
+    /* The caller names the action; the transport says what went wrong. */
+    st = km__err_setw(&k->err, resp->status, k->host, "%s",
                       resp->err_text != NULL && resp->err_text[0] != '\0'
                           ? resp->err_text
                           : km_strerror(resp->status));
@@ -407,6 +429,7 @@ int km_acs_call(km_acs_client_t *c, const km_acs_call_t *call, km_acs_cb cb,
   for (size_t i = 0; call->params != NULL && i < call->params->n; i++)
     km_params_set(&k->params, call->params->v[i].key, call->params->v[i].value);
   k->form_body = call->form_body;
+  k->owner = call->cred_owner != NULL ? km_xstrdup(call->cred_owner) : NULL;
   k->akid = km_xstrdup(cr->access_key_id);
   k->secret = km_xstrdup(cr->access_key_secret);
   k->token = cr->security_token != NULL ? km_xstrdup(cr->security_token) : NULL;

@@ -8,6 +8,7 @@
  * for V1 contains the SecurityToken.  The echo is cut out of the message
  * before it can reach err->text (and so any log or report); the client
  * compares it with its own StringToSign instead (km__acs_server_sts). */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,10 +108,17 @@ int km_acs_parse_error(long http_status, const char *body, size_t len,
       while (mlen > 0 && (msg[mlen - 1] == ' ' || msg[mlen - 1] == '.'))
         mlen--;
       if (mlen > 300) mlen = 300;
+      /* The RequestId is named once: the Recommend link repeats it as a
+       * query parameter, which is cut off (the page does not need it). */
+      size_t rlen = recommend != NULL ? strlen(recommend) : 0;
+      const char *rq =
+          recommend != NULL ? strstr(recommend, "&requestId=") : NULL;
+      if (rq != NULL) rlen = (size_t)(rq - recommend);
+      if (rlen > 150) rlen = 150;
       snprintf(err->text, sizeof(err->text), "%s: %.*s (HTTP %ld%s%s)%s%.*s",
                code, (int)mlen, msg != NULL ? msg : "", http_status,
                rid != NULL ? ", RequestId " : "", rid != NULL ? rid : "",
-               recommend != NULL ? " see " : "", recommend != NULL ? 150 : 0,
+               recommend != NULL ? " see " : "", (int)rlen,
                recommend != NULL ? recommend : "");
     } else {
       snprintf(err->text, sizeof(err->text),
@@ -130,4 +138,77 @@ char *km__acs_server_sts(const char *body, size_t len) {
   char *out = p != NULL ? km_xstrdup(p + strlen(SERVER_STS_MARK)) : NULL;
   json_decref(root);
   return out;
+}
+
+/* Codes with which STS and the gateways refuse a temporary credential that
+ * expired or was revoked: a new AssumeRole cures them.  The gateway also
+ * answers InvalidParameter with "SecurityToken.Expired" in the message, and
+ * InvalidAccessKeyId.NotFound once the temporary key itself is gone. */
+int km_acs_is_token_refused(const km_err_t *err, int sts_key) {
+  if (err == NULL || err->cloud_code[0] == '\0') return 0;
+  const char *c = err->cloud_code;
+  if (strncmp(c, "InvalidSecurityToken", 20) == 0) return 1;
+  if (strcmp(c, "SecurityTokenExpired") == 0 ||
+      strcmp(c, "InvalidAccessKeyId.Expired") == 0)
+    return 1;
+  if (strcmp(c, "InvalidParameter") == 0 &&
+      strstr(err->text, "SecurityToken.Expired") != NULL)
+    return 1;
+  return sts_key && strcmp(c, "InvalidAccessKeyId.NotFound") == 0;
+}
+
+static int is_clock_code(const char *c) {
+  return strncmp(c, "InvalidTimeStamp", 16) == 0 ||
+         strcmp(c, "IllegalTimestamp") == 0 ||
+         strcmp(c, "RequestTimeTooSkewed") == 0;
+}
+
+/* Appends "; " and the fix to err->text, unless the text is full. */
+static void append(km_err_t *err, const char *fmt, ...) KM_PRINTF(2, 3);
+static void append(km_err_t *err, const char *fmt, ...) {
+  size_t n = strlen(err->text);
+  if (n + 3 >= sizeof(err->text)) return;
+  snprintf(err->text + n, sizeof(err->text) - n, "; ");
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err->text + n + 2, sizeof(err->text) - n - 2, fmt, ap);
+  va_end(ap);
+}
+
+void km_acs_add_hint(km_err_t *err, const char *owner, const char *address,
+                     int sts_key) {
+  if (err == NULL) return;
+  const char *c = err->cloud_code;
+  const char *who = owner != NULL ? owner : "the account that made the call";
+  if (strcmp(c, "SignatureDoesNotMatch") == 0 && !sts_key) {
+    append(err,
+           "check the AccessKey secret of %s: it does not belong to "
+           "its AccessKey id",
+           who);
+  } else if (strcmp(c, "InvalidAccessKeyId.NotFound") == 0 && !sts_key) {
+    append(err, "check the AccessKey id of %s: the cloud does not know it",
+           who);
+  } else if (strcmp(c, "InvalidAccessKeyId.Inactive") == 0 && !sts_key) {
+    append(err,
+           "the AccessKey of %s is disabled: enable it in the RAM "
+           "console or give another",
+           who);
+  } else if (is_clock_code(c)) {
+    append(err, "check this machine's clock: a request must be signed "
+                "within 15 minutes of the cloud's time (enable NTP)");
+  } else if (c[0] == '\0' && err->http_status == 0 &&
+             (err->code == KM_EHTTP || err->code == KM_ETIMEDOUT ||
+              err->code == KM_ETLS || err->code == KM_EDEADLINE)) {
+    if (address != NULL)
+      append(err,
+             "check the endpoint %s and its address %s "
+             "(endpoints.overrides in the manifest): is it right and "
+             "reachable from this machine?",
+             err->where, address);
+    else
+      append(err,
+             "check the endpoint %s: is the name right, and can this "
+             "machine reach it (DNS, firewall, proxy)?",
+             err->where);
+  }
 }

@@ -125,6 +125,8 @@ static km_inv_t **collect_invs(km_runtime_t *rt, size_t *n) {
     invs[i] = km_pipeline_inv(p);
     km_pipe_state_t st = km_pipeline_state(p);
     const km_err_t *pe = km_pipeline_error(p);
+    invs[i]->incomplete = (st == KM_PIPE_FAILED || st == KM_PIPE_NOT_STARTED) &&
+                          !km_pipeline_discovered(p);
     if (st == KM_PIPE_FAILED && pe != NULL) {
       char msg[900];
       snprintf(msg, sizeof(msg), "%s failed: %s",
@@ -141,8 +143,12 @@ static km_inv_t **collect_invs(km_runtime_t *rt, size_t *n) {
                        pe->text);
     } else if (st == KM_PIPE_NOT_STARTED) {
       km_inv_add_issue(invs[i], "pipeline.not_started", KM_VERDICT_FAILED,
-                       "not started: the failure tolerance was exceeded or "
-                       "the run was interrupted");
+                       rt->interrupted
+                           ? "not started: the run was interrupted (a "
+                             "resume starts it)"
+                           : "not started: more accounts failed than "
+                             "failure_tolerance allows (fix them; "
+                             "--rerun-failed starts it)");
     }
   }
   *n = cnt;
@@ -273,7 +279,7 @@ static int do_plan(const args_t *a, bool for_run, bool *blocked_out) {
     if (sc != KM_EXIT_OK) ec = sc;
   }
   if (blocked_out != NULL) *blocked_out = any_state(rt, KM_PIPE_BLOCKED);
-  free(notes);
+  free(notes); /* the strings belong to the models */
   free_invs(invs, n);
   km_runtime_free(rt);
   return ec;
@@ -308,15 +314,144 @@ static json_int_t jint(const json_t *o, const char *a, const char *b) {
   return json_integer_value(json_object_get(json_object_get(o, a), b));
 }
 
+/* The warnings of every pipeline, each message once with the number of
+ * accounts that have it (an instance shared by 300 accounts has one
+ * auto_renew warning, not 300).  Pipelines are sorted by account. */
+static void print_warnings(const json_t *pl) {
+  json_t *by = json_object(); /* message -> [accounts, last account] */
+  json_t *order = json_array();
+  size_t i;
+  const json_t *p;
+  json_array_foreach(pl, i, p) {
+    const char *acct = json_string_value(json_object_get(p, "account"));
+    size_t j;
+    const json_t *x;
+    json_array_foreach(json_object_get(p, "issues"), j, x) {
+      const char *v = json_string_value(json_object_get(x, "verdict"));
+      const char *m = json_string_value(json_object_get(x, "message"));
+      if (v == NULL || m == NULL || acct == NULL || strcmp(v, "warning") != 0)
+        continue;
+      json_t *e = json_object_get(by, m);
+      if (e == NULL) {
+        e = json_pack("[i, s]", 0, "");
+        json_object_set_new(by, m, e);
+        json_array_append_new(order, json_string(m));
+      }
+      if (strcmp(json_string_value(json_array_get(e, 1)), acct) != 0) {
+        json_array_set_new(
+            e, 0, json_integer(json_integer_value(json_array_get(e, 0)) + 1));
+        json_array_set_new(e, 1, json_string(acct));
+      }
+    }
+  }
+  const json_t *m;
+  json_array_foreach(order, i, m) {
+    if (i == 0) printf("warnings\n");
+    json_int_t n = json_integer_value(
+        json_array_get(json_object_get(by, json_string_value(m)), 0));
+    printf("  %s (%lld account%s)\n", json_string_value(m), (long long)n,
+           n == 1 ? "" : "s");
+  }
+  json_decref(order);
+  json_decref(by);
+}
+
+/* Whether --rerun-failed would do anything: a pipeline that failed or did
+ * not start, or a resource that failed or did not run. */
+static bool rerun_has_work(const json_t *rep) {
+  const json_t *t = json_object_get(rep, "totals");
+  if (jint(t, "keys", "failed") + jint(t, "keys", "not_run") +
+          jint(t, "secrets", "failed") + jint(t, "secrets", "not_run") >
+      0)
+    return true;
+  size_t i;
+  const json_t *p;
+  json_array_foreach(json_object_get(rep, "pipelines"), i, p) {
+    const char *st = json_string_value(json_object_get(p, "status"));
+    if (st != NULL && strcmp(st, "not_started") == 0) return true;
+    if (json_is_false(json_object_get(p, "complete"))) return true;
+  }
+  return false;
+}
+
+/* One failed resource: its reason usually names the Code and RequestId
+ * already (then it is printed alone, else after them with a separator). */
+static void print_one_failure(const char *acct, const char *reg,
+                              const char *kind, const json_t *x) {
+  const char *code = json_string_value(json_object_get(x, "code"));
+  const char *rid = json_string_value(json_object_get(x, "request_id"));
+  const char *why = json_string_value(json_object_get(x, "reason"));
+  const char *id = json_string_value(json_object_get(x, "id"));
+  bool named = why != NULL && code != NULL && strstr(why, code) &&
+               (rid == NULL || strstr(why, rid));
+  if (named || code == NULL)
+    printf("  %s %s %s %s: %s\n", acct, reg, kind, id,
+           why != NULL ? why : "failed");
+  else
+    printf("  %s %s %s %s: %s%s%s%s%s%s\n", acct, reg, kind, id, code,
+           rid != NULL ? " (RequestId " : "", rid != NULL ? rid : "",
+           rid != NULL ? ")" : "", why != NULL ? ": " : "",
+           why != NULL ? why : "");
+}
+
+/* The failed resources of pipeline p, each failure once: resources that
+ * failed on the same answer (one RequestId: a refused batch) are listed
+ * together under it.  Adds every RequestId printed to rids. */
+static void print_failed_resources(const json_t *p, json_t *rids,
+                                   bool *header) {
+  static const char *kinds[] = {"keys", "secrets"};
+  const char *acct = json_string_value(json_object_get(p, "account"));
+  const char *reg = json_string_value(json_object_get(p, "region"));
+  for (int k = 0; k < 2; k++) {
+    const json_t *f = json_object_get(json_object_get(p, kinds[k]), "failed");
+    size_t j;
+    const json_t *x;
+    json_array_foreach(f, j, x) {
+      if (!*header) printf("failed\n"), *header = true;
+      const char *rid = json_string_value(json_object_get(x, "request_id"));
+      if (rid != NULL && json_object_get(rids, rid) != NULL) continue;
+      if (rid != NULL) json_object_set_new(rids, rid, json_true());
+      /* Who else failed on the same answer, in this pipeline. */
+      json_t *same[2] = {json_array(), json_array()};
+      for (int m = 0; rid != NULL && m < 2; m++) {
+        size_t q;
+        const json_t *y;
+        json_array_foreach(
+            json_object_get(json_object_get(p, kinds[m]), "failed"), q, y) {
+          const char *r2 = json_string_value(json_object_get(y, "request_id"));
+          if (y != x && r2 != NULL && strcmp(r2, rid) == 0)
+            json_array_append(same[m], json_object_get(y, "id"));
+        }
+      }
+      print_one_failure(acct, reg, k == 0 ? "key" : "secret", x);
+      for (int m = 0; m < 2; m++) {
+        size_t n = json_array_size(same[m]);
+        if (n == 0) continue;
+        printf("    and %zu %s%s on the same answer:", n,
+               m == 0 ? "key" : "secret", n == 1 ? "" : "s");
+        size_t q;
+        const json_t *y;
+        json_array_foreach(same[m], q, y)
+            printf("%s %s", q ? "," : "", json_string_value(y));
+        printf("\n");
+      }
+      json_decref(same[0]);
+      json_decref(same[1]);
+    }
+  }
+}
+
 /* Lists what failed (with Code and RequestId) and what was blocked, then a
  * count of skipped items: the full lists are in report.json. */
 static void print_summary(const json_t *rep, const char *run_dir, double secs) {
   const json_t *t = json_object_get(rep, "totals");
   printf("\ndone in %.1fs   run directory %s\n", secs, run_dir);
-  printf("  accounts   %lld ok   %lld failed   %lld blocked\n",
+  printf("  accounts   %lld ok   %lld failed   %lld blocked   %lld not "
+         "started\n",
          (long long)jint(t, "accounts", "ok"),
          (long long)jint(t, "accounts", "failed"),
-         (long long)jint(t, "accounts", "blocked"));
+         (long long)jint(t, "accounts", "blocked"),
+         (long long)jint(t, "accounts", "not_started"));
   static const char *kinds[] = {"keys", "secrets"};
   for (int k = 0; k < 2; k++)
     printf("  %-9s  %lld migrated   %lld already migrated   %lld skipped   "
@@ -339,34 +474,33 @@ static void print_summary(const json_t *rep, const char *run_dir, double secs) {
   json_array_foreach(pl, i, p) {
     const char *acct = json_string_value(json_object_get(p, "account"));
     const char *reg = json_string_value(json_object_get(p, "region"));
-    for (int k = 0; k < 2; k++) {
-      const json_t *f = json_object_get(json_object_get(p, kinds[k]), "failed");
-      size_t j;
-      const json_t *x;
-      json_array_foreach(f, j, x) {
-        if (!header) printf("failed\n"), header = true;
-        const char *code = json_string_value(json_object_get(x, "code"));
-        const char *rid = json_string_value(json_object_get(x, "request_id"));
-        const char *why = json_string_value(json_object_get(x, "reason"));
-        printf("  %s %s %s %s: %s%s%s%s%s\n", acct, reg,
-               k == 0 ? "key" : "secret",
-               json_string_value(json_object_get(x, "id")),
-               code != NULL ? code : "", rid != NULL ? " (RequestId " : "",
-               rid != NULL ? rid : "", rid != NULL ? ")" : "",
-               why != NULL ? why : "");
-      }
-    }
+    json_t *rids = json_object(); /* RequestIds printed for this pipeline */
+    print_failed_resources(p, rids, &header);
     const json_t *iss = json_object_get(p, "issues");
     size_t j;
     const json_t *x;
     json_array_foreach(iss, j, x) {
       const char *v = json_string_value(json_object_get(x, "verdict"));
       if (v == NULL || strcmp(v, "warning") == 0) continue;
-      if (!header) printf("failed or blocked\n"), header = true;
-      printf("  %s %s: %s\n", acct, reg,
-             json_string_value(json_object_get(x, "message")));
+      if (!header) printf("failed, blocked or not started\n"), header = true;
+      const char *msg = json_string_value(json_object_get(x, "message"));
+      if (msg == NULL) continue;
+      /* A pipeline that failed on a resource's failure printed above
+       * (same RequestId): name the stage, not the failure again. */
+      bool dup = false;
+      const char *r;
+      json_t *y;
+      json_object_foreach(rids, r, y) dup |= strstr(msg, r) != NULL;
+      const char *colon = strstr(msg, ": ");
+      if (dup && colon != NULL)
+        printf("  %s %s: %.*s because of the failure above\n", acct, reg,
+               (int)(colon - msg), msg);
+      else
+        printf("  %s %s: %s\n", acct, reg, msg);
     }
+    json_decref(rids);
   }
+  print_warnings(pl);
   printf("report   %s/report.json\n", run_dir);
 }
 
@@ -404,6 +538,33 @@ static void print_plan_notes(km_inv_t *const *invs, size_t n,
     printf("refresh the plan: kmsmig plan %s --out %s\n", manifest, plan);
 }
 
+/* Advice that does something: --rerun-failed only when there is something
+ * for it to retry; a resume when interrupted or when rotation is still off. */
+static void print_advice(int ec, const json_t *rep, const char *manifest,
+                         const char *dir, const char *plan,
+                         const char *shard) {
+  /* A run of a saved plan resumes with the same plan and shard. */
+  char with[1024];
+  snprintf(with, sizeof(with), "%s%s%s%s%s", dir, plan != NULL ? " --plan " : "",
+           plan != NULL ? plan : "", shard != NULL ? " --shard " : "",
+           shard != NULL ? shard : "");
+  dir = with;
+  json_int_t unrestored =
+      jint(json_object_get(rep, "totals"), "rotation", "not_restored");
+  if (ec == KM_EXIT_INTERRUPTED)
+    printf("resume: kmsmig run %s --run-dir %s --yes\n", manifest, dir);
+  else if (ec == KM_EXIT_FAILURES && rerun_has_work(rep))
+    printf("retry what did not finish (after fixing the cause): kmsmig run "
+           "%s --run-dir %s --rerun-failed --yes\n",
+           manifest, dir);
+  else if (ec == KM_EXIT_FAILURES && unrestored > 0)
+    printf("restore rotation: kmsmig run %s --run-dir %s --yes\n", manifest,
+           dir);
+  else if (ec == KM_EXIT_FAILURES)
+    printf("nothing left to retry: fix what is listed above, then plan "
+           "again\n");
+}
+
 static bool confirm(void) {
   printf("\nProceed with the run? [y/N] ");
   fflush(stdout);
@@ -426,7 +587,8 @@ void km__usage_run(void) {
       "copy\nand hash, versions, the journal, the log and report.json.  "
       "`--run-dir DIR`\non an existing run resumes it: no batch is submitted "
       "twice and every rotation\npolicy turned off is restored.  "
-      "--rerun-failed retries only what failed.\n\n"
+      "--rerun-failed retries what did not finish:\nfailed or "
+      "not-started pipelines whole, else the failed resources.\n\n"
       "--plan PLAN (from `kmsmig plan --out`) migrates only what PLAN "
       "planned, and\nrefuses, before any change, a plan whose manifest or "
       "cloud state changed.\n--shard K/N runs the K-th of N parts of PLAN "
@@ -498,7 +660,8 @@ int km__cmd_run(int argc, char **argv) {
     print_summary(rep, rt->rd.dir, (double)(km_now_ms() - t0) / 1000.0);
     if (a.plan != NULL) print_plan_notes(invs, n, a.manifest, a.plan);
     const json_t *t = json_object_get(rep, "totals");
-    json_int_t failed = jint(t, "accounts", "failed");
+    json_int_t failed =
+        jint(t, "accounts", "failed") + jint(t, "accounts", "not_started");
     json_int_t blocked = jint(t, "accounts", "blocked");
     json_int_t ok = jint(t, "accounts", "ok");
     json_int_t unrestored = jint(t, "rotation", "not_restored");
@@ -510,6 +673,7 @@ int km__cmd_run(int argc, char **argv) {
       ec = KM_EXIT_BLOCKED;
     else if (blocked > 0)
       ec = KM_EXIT_FAILURES;
+    print_advice(ec, rep, a.manifest, rt->rd.dir, a.plan, a.shard);
     json_decref(rep);
   } else {
     fprintf(stderr, "kmsmig run: report: %s\n", err.text);
@@ -521,12 +685,6 @@ int km__cmd_run(int argc, char **argv) {
     printf("come back and run `kmsmig run %s --run-dir %s --yes`: it turns "
            "rotation off again and waits for these steps (%s/worklist.md)\n",
            a.manifest, rt->rd.dir, rt->rd.dir);
-  if (ec == KM_EXIT_FAILURES || ec == KM_EXIT_INTERRUPTED)
-    printf("resume or retry: kmsmig run %s --run-dir %s%s%s%s%s%s --yes\n",
-           a.manifest, rt->rd.dir, a.plan != NULL ? " --plan " : "",
-           a.plan != NULL ? a.plan : "", a.shard != NULL ? " --shard " : "",
-           a.shard != NULL ? a.shard : "",
-           ec == KM_EXIT_FAILURES ? " --rerun-failed" : "");
   printf("exit %d\n", ec);
   free_invs(invs, n);
   km_runtime_free(rt);

@@ -90,6 +90,7 @@ void km__cred_node_free(km__cred_node_t *n) {
   if (n == NULL) return;
   if (!n->via_shared) km__cred_node_free(n->via);
   free(n->desc);
+  free(n->label);
   free(n->ak_id);
   km_free_secret(n->ak_secret);
   km_free_secret(n->token);
@@ -182,8 +183,24 @@ static int env_node(const char *account, km__cred_node_t **out, km_err_t *err) {
   return 0;
 }
 
+static int resolve_kind(const km_cred_source_t *src, const char *account,
+                        int depth, km__cred_node_t **out, km_err_t *err);
+
+/* Resolves src and labels the node with the account it belongs to (a via
+ * source names its own account: the AccessKey is that account's). */
 static int resolve(const km_cred_source_t *src, const char *account, int depth,
                    km__cred_node_t **out, km_err_t *err) {
+  int rc = resolve_kind(src, account, depth, out, err);
+  if (rc == 0 && *out != NULL && (*out)->label == NULL) {
+    const char *who = src->account != NULL ? src->account : account;
+    (*out)->label =
+        km_xasprintf("account %s (%s)", who != NULL ? who : "?", (*out)->desc);
+  }
+  return rc;
+}
+
+static int resolve_kind(const km_cred_source_t *src, const char *account,
+                        int depth, km__cred_node_t **out, km_err_t *err) {
   char hint[200];
   fix_hint(account, hint, sizeof(hint));
   const char *who = account != NULL ? account : "(unnamed)";
@@ -308,6 +325,23 @@ uint64_t km_creds_sts_calls(const km_creds_t *p) {
   return p->sts_calls;
 }
 
+int km_creds_invalidate(km_creds_t *p, const char *akid) {
+  if (p == NULL || akid == NULL) return 0;
+  for (km__cred_node_t *n = p->root; n != NULL; n = n->via) {
+    if (n->kind != KM__NODE_ROLE || n->ak_id == NULL ||
+        strcmp(n->ak_id, akid) != 0)
+      continue;
+    km_log(KM_LOG_INFO,
+           "credentials for account %s: the cloud refused the token of role "
+           "%s; assuming it again",
+           p->account != NULL ? p->account : "(unnamed)", n->role_arn);
+    /* expiration 0: not fresh, and no stale grace if the refresh fails. */
+    n->expiration = 0;
+    return 1;
+  }
+  return 0;
+}
+
 /* ---- Getting ---- */
 
 static int is_fresh(const km__cred_node_t *n, int64_t now) {
@@ -402,6 +436,7 @@ static void finish_node(km_creds_t *p, km__cred_node_t *n, int status,
 static void fail_node(km_creds_t *p, km__cred_node_t *n, int status,
                       const km_err_t *inner) {
   int64_t now = (int64_t)time(NULL);
+  n->renewing_via = 0;
   if (status != KM_ECANCELED && n->ak_id != NULL &&
       n->expiration - now > STALE_GRACE_S) {
     km_log(KM_LOG_WARN,
@@ -452,6 +487,23 @@ static void on_sts_done(const km_acs_result_t *res, void *ud) {
     if (p->timer_closed && p->inflight == 0) free_provider(p);
     return;
   }
+  if (status != 0 && !n->renewing_via && n->via->kind == KM__NODE_ROLE &&
+      km_acs_is_token_refused(err, 1)) {
+    /* STS refused the hub role's temporary key this role is assumed with
+     * (it expired early, or the clock jumped): assume the hub role again,
+     * then this one, once. */
+    km_log(KM_LOG_INFO,
+           "credentials for account %s: STS refused the token of role %s; "
+           "assuming it again",
+           p->account != NULL ? p->account : "(unnamed)", n->via->role_arn);
+    n->renewing_via = 1;
+    n->via->expiration = 0;
+    km__waiter_t *iw = km_xcalloc(1, sizeof(*iw));
+    iw->parent = n;
+    node_get(p, n->via, iw);
+    return;
+  }
+  n->renewing_via = 0;
   if (status != 0) {
     fail_node(p, n, status, err);
     return;
@@ -480,7 +532,8 @@ static void on_via_done(km_creds_t *p, km__cred_node_t *n, int status,
   km_credential_t cred = {via->ak_id, via->ak_secret, via->token};
   km_err_t e;
   km__err_clear(&e);
-  int rc = km__sts_assume_role(p->acs, n, &cred, on_sts_done, n, &e);
+  int rc =
+      km__sts_assume_role(p->acs, n, &cred, via->label, on_sts_done, n, &e);
   if (rc != 0) {
     fail_node(p, n, rc, &e);
     return;

@@ -97,6 +97,14 @@ int km_creds_new(uv_loop_t *loop, const km_cred_source_t *src,
  * minute, the cached one is delivered (with a warning). */
 int km_creds_get(km_creds_t *p, km_creds_cb cb, void *ud);
 
+/* The cloud refused the temporary credential whose AccessKey id is akid
+ * (borrowed; an expired or revoked STS token): the cached role credential
+ * with that id is dropped, so the next get assumes the role again (with no
+ * grace period for it).  An id that is no longer cached (another call
+ * renewed it already) changes nothing.  Returns 1 when something was
+ * dropped, else 0. */
+int km_creds_invalidate(km_creds_t *p, const char *akid);
+
 /* A description of the resolved chain without secrets, e.g.
  * "role acs:ram::1:role/x via profile 'base' (AK) in /h/.aliyun/config.json".
  * Borrowed, valid until close. */

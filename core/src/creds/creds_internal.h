@@ -24,6 +24,9 @@ typedef struct km__cred_node_s km__cred_node_t;
 struct km__cred_node_s {
   km__node_kind_t kind;
   char *desc; /* no secret: "profile 'x' (AK) in /path", "role ... via ..." */
+  /* Whose AccessKey this is, for the fix in error texts: "account mgmt
+   * (environment ...)".  Set by the resolver; NULL for tests' nodes. */
+  char *label;
   /* KEY: the AccessKey.  ROLE: the cached assumed-role credential. */
   char *ak_id;
   char *ak_secret;    /* secret */
@@ -41,6 +44,7 @@ struct km__cred_node_s {
    * it never changes and is freed by its own provider. */
   bool via_shared;
   int fetching;
+  int renewing_via;      /* this fetch assumes the via role again (once) */
   km__waiter_t *waiters; /* FIFO of gets waiting for the fetch */
   km__waiter_t *waiters_tail;
   km_creds_t *owner;
@@ -70,10 +74,11 @@ int km__aliyun_profile_node(const char *file, const char *profile,
                             km__cred_node_t **out, km_err_t *err);
 
 /* Starts STS AssumeRole for role (borrowed) with the credential via
- * (borrowed, copied by the client).  Same contract as km_acs_call. */
+ * (borrowed, copied by the client); via_label (may be NULL) names whose
+ * AccessKey that is in error texts.  Same contract as km_acs_call. */
 int km__sts_assume_role(km_acs_client_t *acs, const km__cred_node_t *role,
-                        const km_credential_t *via, km_acs_cb cb, void *ud,
-                        km_err_t *err);
+                        const km_credential_t *via, const char *via_label,
+                        km_acs_cb cb, void *ud, km_err_t *err);
 
 /* The Credentials of an AssumeRole response; strings owned. */
 typedef struct km__sts_creds_s {

@@ -12,8 +12,8 @@
 #include "util/util.h"
 
 int km__sts_assume_role(km_acs_client_t *acs, const km__cred_node_t *role,
-                        const km_credential_t *via, km_acs_cb cb, void *ud,
-                        km_err_t *err) {
+                        const km_credential_t *via, const char *via_label,
+                        km_acs_cb cb, void *ud, km_err_t *err) {
   if (acs == NULL)
     return km__err_set(err, KM_EINVAL,
                        "cannot assume role %s: no API client to call STS",
@@ -32,6 +32,7 @@ int km__sts_assume_role(km_acs_client_t *acs, const km__cred_node_t *role,
       .action = "AssumeRole",
       .params = &params,
       .cred = via,
+      .cred_owner = via_label,
   };
   int rc = km_acs_call(acs, &call, cb, ud, err);
   km_params_free(&params);

@@ -123,6 +123,10 @@ static void set_state(km_pipeline_t *p, km_pipe_state_t st) {
     a->failed = true;
     e->failed_accounts++;
   }
+  if (st == KM_PIPE_FAILED && p->prepared && !a->failed_b) {
+    a->failed_b = true;
+    e->failed_b_accounts++;
+  }
 }
 
 /* ---- stage walking ---- */
@@ -236,9 +240,9 @@ static void stage_blocked(km_pipeline_t *p, const km_err_t *err) {
   pe->code = KM_EBLOCKED;
   if (pe->text[0] == '\0')
     km__err_set(pe, KM_EBLOCKED, "blocked by %s", km_stage_name(p->stage));
-  km_log(KM_LOG_WARN, "%s %s: blocked: %s", p->t->account, p->t->region,
+  /* The plan and the summary show it; pipeline_end reports the end. */
+  km_log(KM_LOG_INFO, "%s %s: blocked: %s", p->t->account, p->t->region,
          pe->text);
-  progress(p, "blocked");
 }
 
 void km__pipeline_stage_ended(km_pipeline_t *p, int status, bool blocked,
@@ -256,6 +260,7 @@ void km__pipeline_stage_ended(km_pipeline_t *p, int status, bool blocked,
   }
   if (status < 0 && !p->failed) {
     p->failed = true;
+    p->fail_stage = p->stage;
     km_err_t *pe = perr(p);
     if (err != NULL)
       *pe = *err;
@@ -263,9 +268,10 @@ void km__pipeline_stage_ended(km_pipeline_t *p, int status, bool blocked,
       km__err_set(pe, status, "%s failed: %s", km_stage_name(p->stage),
                   km_strerror(status));
     if (pe->code == 0) pe->code = status;
-    km_log(KM_LOG_ERROR, "%s %s: %s failed: %s", p->t->account, p->t->region,
+    /* Into the log; the terminal shows it once, when the pipeline ends
+     * (progress) and in the summary or the plan. */
+    km_log(KM_LOG_INFO, "%s %s: %s failed: %s", p->t->account, p->t->region,
            km_stage_name(p->stage), pe->text);
-    progress(p, "failed");
     if (p->stage != KM_STAGE_RESTORE) {
       /* Skip the other providers of this stage. */
       next_stage(p);
@@ -303,24 +309,39 @@ void km__engine_stage_done(km_pipeline_t *p, int status, bool blocked,
 
 /* ---- scheduling ---- */
 
-bool km_engine_tolerance_exceeded(const km_engine_t *e) {
+static bool over_tolerance(const km_engine_t *e, int failed) {
   if (e->o.tolerance_percent) {
     if (e->naccts == 0) return false;
-    return (double)e->failed_accounts * 100.0 / (double)e->naccts >
-           (double)e->o.tolerance;
+    return (double)failed * 100.0 / (double)e->naccts > (double)e->o.tolerance;
   }
-  return e->failed_accounts > e->o.tolerance;
+  return failed > e->o.tolerance;
 }
 
-static bool may_start_more(km_engine_t *e) {
-  if (!e->stopping && km_engine_tolerance_exceeded(e)) {
+bool km_engine_tolerance_exceeded(const km_engine_t *e) {
+  return over_tolerance(e, e->failed_accounts);
+}
+
+/* Whether a new account may start.  The tolerance stops new work, never
+ * work begun: no account starts DISCOVER once the failed accounts exceed
+ * it; at PREPARE only accounts that failed after their PREPARE count, so an
+ * account discovered before another's discovery failed still goes on (a
+ * failed discovery changed nothing).  Plan mode changes nothing and
+ * ignores the tolerance; an interrupt (stopping) stops both. */
+static bool may_start_more(km_engine_t *e, bool phase_b) {
+  if (e->stopping) return false;
+  if (e->o.mode == KM_MODE_PLAN) return true;
+  int failed = phase_b ? e->failed_b_accounts : e->failed_accounts;
+  if (!over_tolerance(e, failed)) return true;
+  if (!e->tolerance_logged[phase_b]) {
+    e->tolerance_logged[phase_b] = true;
     km_log(KM_LOG_WARN,
-           "failure tolerance exceeded (%d of %zu accounts failed): no new "
-           "account is started; accounts in flight finish and restore",
-           e->failed_accounts, e->naccts);
-    e->stopping = true;
+           "failure tolerance exceeded (%d of %zu accounts failed%s): no new "
+           "account %s; accounts already %s go on",
+           failed, e->naccts, phase_b ? " after their prepare" : "",
+           phase_b ? "is prepared" : "is discovered",
+           phase_b ? "migrating" : "discovered");
   }
-  return !e->stopping;
+  return false;
 }
 
 static void not_started(km_engine_t *e, km_pipeline_t *p) {
@@ -364,7 +385,7 @@ static void phase_a(km_engine_t *e) {
    * the barrier holds no slot. */
   while (e->next_acct < e->naccts &&
          e->running_accts < (size_t)e->o.max_accounts) {
-    if (!may_start_more(e)) {
+    if (!may_start_more(e, false)) {
       for (; e->next_acct < e->naccts; e->next_acct++) {
         const km_acct_t *ac = &e->accts[e->next_acct];
         for (size_t i = ac->first; i < ac->first + ac->n; i++)
@@ -385,7 +406,7 @@ static void phase_b(km_engine_t *e) {
   for (; e->next_b < e->naccts; e->next_b++) {
     km_acct_t *ac = &e->accts[e->next_b];
     if (ac->waiting == 0) continue;
-    if (!may_start_more(e)) {
+    if (!may_start_more(e, true)) {
       for (size_t i = ac->first; i < ac->first + ac->n; i++)
         if (e->p[i].state == KM_PIPE_WAITING) not_started(e, &e->p[i]);
       continue;
@@ -458,6 +479,7 @@ static void engine_release(km_engine_t *e) {
     free(e->p[i].err);
     free(e->p[i].end_err);
   }
+  km_strmap_free(e->warned);
   free(e->accts);
   free(e->p);
   free(e);
@@ -508,7 +530,11 @@ const km_err_t *km_pipeline_error(const km_pipeline_t *p) {
 }
 
 km_stage_t km_pipeline_stage(const km_pipeline_t *p) {
-  return p->stage;
+  return p->failed ? p->fail_stage : p->stage;
+}
+
+bool km_pipeline_discovered(const km_pipeline_t *p) {
+  return p->passed_barrier;
 }
 
 void km_pipeline_block(km_pipeline_t *p, const char *reason) {

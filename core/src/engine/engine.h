@@ -13,7 +13,10 @@
  * started, RESTORE always runs, even after a failure, so a rotation policy
  * turned off is turned back on.  When the number of failed accounts exceeds
  * the tolerance (a count, or a percentage of all accounts: the StackSets
- * meaning), no new account is started; pipelines in flight finish.
+ * meaning), no new account is started; work begun goes on: accounts
+ * discovered before a discovery failure still migrate, and only failures
+ * after PREPARE stop further accounts from being prepared.  Plan mode
+ * ignores the tolerance.
  *
  * Concurrency.  At most max_accounts accounts have pipelines in flight;
  * every cloud call goes through the rate limiter, keyed by account, region
@@ -43,6 +46,10 @@ typedef enum { KM_MODE_PLAN = 0, KM_MODE_RUN } km_run_mode_t;
 typedef void (*km_cred_done_cb)(int status, const km_credential_t *cred,
                                 const km_err_t *err, void *ud);
 typedef int (*km_cred_get_fn)(void *src, km_cred_done_cb cb, void *ud);
+/* The cloud refused the temporary credential with AccessKey id akid
+ * (borrowed): the next get of src assumes the role again.  Returns 1 when a
+ * cached credential was dropped, 0 when it was renewed already. */
+typedef int (*km_cred_renew_fn)(void *src, const char *akid);
 
 /* --rerun-failed and a saved plan (run --plan): only these resources may
  * move; the others are skipped with rule (NULL: run.rerun_failed) and why.
@@ -87,6 +94,9 @@ typedef struct km_target_s {
   const char *access_role; /* role ARN kmsmig assumes; NULL: own keys */
   km_cred_get_fn get_cred;
   void *cred_src;
+  /* Renews any cred_src of the run (this target's and resolve_account's);
+   * NULL: credentials are never renewed on a refusal. */
+  km_cred_renew_fn renew_cred;
 } km_target_t;
 
 typedef enum {
@@ -180,8 +190,12 @@ const char *km_pipe_state_name(km_pipe_state_t s);
 km_inv_t *km_pipeline_inv(km_pipeline_t *p);
 /* The failure that ended the pipeline, or NULL. */
 const km_err_t *km_pipeline_error(const km_pipeline_t *p);
-/* The stage the pipeline failed or was blocked in. */
+/* The stage the pipeline failed in (not the RESTORE that ran after), else
+ * the stage it is in or ended in (blocked: the one that refused). */
 km_stage_t km_pipeline_stage(const km_pipeline_t *p);
+/* True once the pipeline finished DISCOVER and PREFLIGHT (reached the
+ * barrier): its model is complete. */
+bool km_pipeline_discovered(const km_pipeline_t *p);
 /* Marks a pipeline waiting at the barrier as blocked, with reason. */
 void km_pipeline_block(km_pipeline_t *p, const char *reason);
 const char *km_stage_name(km_stage_t s);

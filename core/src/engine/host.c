@@ -13,6 +13,7 @@
 
 #include "engine/pipeline_priv.h"
 #include "journal/journal.h"
+#include "model/strmap.h"
 #include "util/util.h"
 
 /* Actions that change something.  Everything not listed here that starts
@@ -33,7 +34,20 @@ static int is_write(const char *action) {
   return 0;
 }
 
+/* A warning many pipelines share (an instance's auto_renew, a preflight
+ * finding) is shown once; the repeats go to the log file only (INFO). */
 static void h_log(km_pipeline_t *p, int level, const char *msg) {
+  km_engine_t *e = p->e;
+  if (level == KM_LOG_WARN) {
+    size_t seen;
+    if (e->warned == NULL) e->warned = km_strmap_new(16);
+    if (km_strmap_get(e->warned, msg, &seen)) {
+      km_log(KM_LOG_INFO, "%s %s: %s (warned already for another pipeline)",
+             p->t->account, p->t->region, msg);
+      return;
+    }
+    km_strmap_put(e->warned, msg, 1);
+  }
   km_log(level, "%s %s: %s", p->t->account, p->t->region, msg);
 }
 
@@ -41,6 +55,7 @@ static void h_log(km_pipeline_t *p, int level, const char *msg) {
 
 typedef struct call_s {
   km_pipeline_t *p;
+  const char *account;    /* manifest name, for the fix in errors */
   const char *account_id; /* whose credentials and rate limits */
   km_cred_get_fn get_cred;
   void *cred_src;
@@ -51,6 +66,8 @@ typedef struct call_s {
   km_jcall_cb cb;
   void *ud;
   km_err_t err;
+  char sts_akid[128]; /* the temporary AccessKey id used, or "" */
+  bool renewed;       /* the credential was renewed once already */
 } call_t;
 
 static void call_finish(call_t *c, int status, const json_t *body,
@@ -64,11 +81,34 @@ static void call_finish(call_t *c, int status, const json_t *body,
   km__unpend(p);
 }
 
+static void on_cred(int status, const km_credential_t *cred,
+                    const km_err_t *err, void *ud);
+
+/* An expired or revoked STS token (a clock jump, a revoked session): the
+ * role is assumed again and the call sent once more, so a long run never
+ * fails on credentials the provider believed fresh.  True when the retry
+ * started (the call goes on). */
+static bool renew_and_retry(call_t *c, const km_err_t *err) {
+  const km_target_t *t = c->p->t;
+  if (c->renewed || c->sts_akid[0] == '\0' || t->renew_cred == NULL ||
+      !km_acs_is_token_refused(err, 1))
+    return false;
+  c->renewed = true;
+  t->renew_cred(c->cred_src, c->sts_akid);
+  km_log(KM_LOG_INFO,
+         "%s %s: %s: %s refused the STS token of account %s; "
+         "assumed the role again and retrying once",
+         c->p->t->account, c->p->t->region, c->action, err->cloud_code,
+         c->account);
+  return c->get_cred(c->cred_src, on_cred, c) == 0;
+}
+
 static void on_acs_done(const km_acs_result_t *res, void *ud) {
   call_t *c = ud;
   /* Tell the limiter about every throttling answer the client absorbed in
    * its retries (reported at the end of the call, not per attempt). */
   if (res->throttled > 0) km_rl_throttled(c->p->e->o.rl, c->rl_key);
+  if (res->status < 0 && renew_and_retry(c, res->err)) return;
   if (res->status < 0) {
     call_finish(c, res->status, NULL, res->err);
     return;
@@ -83,12 +123,18 @@ static void on_cred(int status, const km_credential_t *cred,
     call_finish(c, status, NULL, err);
     return;
   }
+  bool sts = cred->security_token != NULL && cred->security_token[0] != '\0';
+  snprintf(c->sts_akid, sizeof(c->sts_akid), "%s",
+           sts ? cred->access_key_id : "");
+  char owner[200];
+  snprintf(owner, sizeof(owner), "account %s", c->account);
   km_acs_call_t call = {
       .product = c->product,
       .region = c->p->t->region,
       .action = c->action,
       .params = &c->params,
       .cred = cred,
+      .cred_owner = owner,
   };
   int rc = km_acs_call(c->p->e->o.acs, &call, on_acs_done, c, &c->err);
   if (rc < 0) call_finish(c, rc, NULL, &c->err);
@@ -109,9 +155,9 @@ static void on_token(int status, void *ud) {
   }
 }
 
-static int start_call(km_pipeline_t *p, const char *account_id,
-                      km_cred_get_fn get_cred, void *cred_src,
-                      const char *product, const char *action,
+static int start_call(km_pipeline_t *p, const char *account,
+                      const char *account_id, km_cred_get_fn get_cred,
+                      void *cred_src, const char *product, const char *action,
                       const char *const *params, size_t n, km_jcall_cb cb,
                       void *ud) {
   km_product_t prod;
@@ -125,6 +171,7 @@ static int start_call(km_pipeline_t *p, const char *account_id,
   }
   call_t *c = km_xcalloc(1, sizeof(*c));
   c->p = p;
+  c->account = account;
   c->account_id = account_id;
   c->get_cred = get_cred;
   c->cred_src = cred_src;
@@ -157,8 +204,8 @@ static int h_call(km_pipeline_t *p, const char *account, const char *product,
                   const char *action, const char *const *params, size_t n,
                   km_jcall_cb cb, void *ud) {
   if (account == NULL || strcmp(account, p->t->account) == 0)
-    return start_call(p, p->t->account_id, p->t->get_cred, p->t->cred_src,
-                      product, action, params, n, cb, ud);
+    return start_call(p, p->t->account, p->t->account_id, p->t->get_cred,
+                      p->t->cred_src, product, action, params, n, cb, ud);
   const char *id = NULL;
   km_cred_get_fn get = NULL;
   void *src = NULL;
@@ -166,7 +213,8 @@ static int h_call(km_pipeline_t *p, const char *account, const char *product,
   if (e->o.resolve_account == NULL ||
       e->o.resolve_account(e->o.resolve_ud, account, &id, &get, &src) < 0)
     return KM_ENOENT;
-  return start_call(p, id, get, src, product, action, params, n, cb, ud);
+  return start_call(p, account, id, get, src, product, action, params, n, cb,
+                    ud);
 }
 
 /* The Lua bridge speaks text (kms.call answers become Lua tables). */

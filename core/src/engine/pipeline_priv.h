@@ -15,9 +15,10 @@ struct km_pipeline_s {
   json_t *records;      /* its journal records (flat), owned; NULL: none yet */
   km_pipe_state_t state;
   km_stage_t stage;
-  size_t provider; /* which provider of this stage runs */
-  km_sctx_t *cur;  /* the stage run in progress, or NULL */
-  bool prepared;   /* PREPARE started: RESTORE must run */
+  km_stage_t fail_stage; /* where it failed (RESTORE may run after) */
+  size_t provider;       /* which provider of this stage runs */
+  km_sctx_t *cur;        /* the stage run in progress, or NULL */
+  bool prepared;         /* PREPARE started: RESTORE must run */
   bool failed;
   bool blocked;
   bool passed_barrier; /* reached the barrier once */
@@ -42,6 +43,7 @@ typedef struct km_acct_s {
   size_t running; /* its pipelines in RUNNING */
   size_t waiting; /* at the barrier */
   bool failed;
+  bool failed_b; /* a pipeline failed after PREPARE began */
 } km_acct_t;
 
 struct km_engine_s {
@@ -58,6 +60,8 @@ struct km_engine_s {
   bool stopping;
   bool interrupted; /* a signal: waiting stages end (kp_stopping) */
   int failed_accounts;
+  int failed_b_accounts;    /* of which failed once PREPARE began */
+  bool tolerance_logged[2]; /* phase A, phase B */
   km_pipeline_t *ready_head, *ready_tail;
   void (*done)(km_engine_t *e, void *ud);
   void *done_ud;
@@ -66,6 +70,9 @@ struct km_engine_s {
   bool kick_closed;
   bool closed;    /* km_engine_free ran and the kick handle is closed */
   size_t pending; /* host calls and timers of every pipeline in flight */
+  /* Warning texts already shown (host.c): the same warning of many
+   * pipelines reaches the terminal once; the summary counts accounts. */
+  struct km_strmap_s *warned;
 };
 
 /* A host call or timer of p started / ended.  The engine is freed only

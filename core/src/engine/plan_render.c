@@ -14,6 +14,7 @@
 
 #include "model/batch.h"
 #include "model/rules.h"
+#include "model/strmap.h"
 #include "engine/plan_render.h"
 
 /* The reason of a verdict, rebuilt into a buffer that lives to the end of
@@ -51,6 +52,9 @@ static size_t moving(const km_inv_counts_t *c) {
 const char *km_plan_status(const km_inv_t *inv) {
   km_inv_counts_t c;
   km_inv_count(inv, &c);
+  /* Discovery or preflight did not finish: its empty lists are not
+   * "nothing to do". */
+  if (c.failures > 0) return "failed";
   if (c.blocking_issues > 0) return "blocked";
   if (moving(&c) > 0) return "ready";
   return c.blocking > 0 ? "blocked" : "nothing to do";
@@ -73,21 +77,39 @@ static const char *num(int64_t v, char buf[32]) {
 /* Account-level tallies: an account is blocked when any of its pipelines
  * is; "resources" counts what ready pipelines would change. */
 typedef struct {
-  size_t accounts, ready, blocked, regions, resources, changing_accounts;
-  size_t warnings;
+  size_t accounts, ready, blocked, failed, regions, resources;
+  size_t changing_accounts;
+  size_t warnings; /* distinct warning messages */
 } tally_t;
 
+/* The same warning of an instance shared by many accounts is one warning
+ * (printed once under instances with its count), not one per pipeline. */
+static void count_warnings(const km_inv_t *inv, km_strmap_t *seen, tally_t *t) {
+  for (size_t k = 0; k < inv->nissues; k++) {
+    if (inv->issues[k].verdict != KM_VERDICT_WARNING) continue;
+    size_t dummy;
+    if (km_strmap_get(seen, inv->issues[k].message, &dummy)) continue;
+    km_strmap_put(seen, inv->issues[k].message, t->warnings++);
+  }
+}
+
+/* Failed (a pipeline's discovery or preflight did not finish) ranks above
+ * blocked, which ranks above ready. */
 static void tally(km_inv_t *const *v, size_t n, tally_t *t) {
   memset(t, 0, sizeof(*t));
   const char **regions = km_xcalloc(n ? n : 1, sizeof(*regions));
+  km_strmap_t *seen = km_strmap_new(16);
   for (size_t i = 0; i < n;) {
     size_t j = i;
-    bool blocked = false, changes = false;
+    bool blocked = false, changes = false, failed = false;
     for (; j < n && strcmp(v[j]->account, v[i]->account) == 0; j++) {
       km_inv_counts_t c;
       km_inv_count(v[j], &c);
-      t->warnings += c.warnings;
-      if (strcmp(km_plan_status(v[j]), "blocked") == 0) {
+      count_warnings(v[j], seen, t);
+      const char *st = km_plan_status(v[j]);
+      if (strcmp(st, "failed") == 0) {
+        failed = true;
+      } else if (strcmp(st, "blocked") == 0) {
         blocked = true;
       } else if (moving(&c) > 0) {
         t->resources += moving(&c);
@@ -99,13 +121,16 @@ static void tally(km_inv_t *const *v, size_t n, tally_t *t) {
       if (r == t->regions) regions[t->regions++] = v[j]->region;
     }
     t->accounts++;
-    if (blocked)
+    if (failed)
+      t->failed++;
+    else if (blocked)
       t->blocked++;
     else
       t->ready++;
-    if (changes) t->changing_accounts++;
+    if (changes && !failed) t->changing_accounts++;
     i = j;
   }
+  km_strmap_free(seen);
   free(regions);
 }
 
@@ -137,6 +162,12 @@ static void table(km_buf_t *o, km_inv_t *const *v, size_t n) {
     snprintf(byok, sizeof(byok), "%zu", c.keys[KM_VERDICT_NEEDS_BYOK]);
     snprintf(bt, sizeof(bt), "%zu", b.n);
     const char *status = km_plan_status(v[i]);
+    if (strcmp(status, "failed") == 0) { /* unknown, not zero */
+      strcpy(k, "-");
+      strcpy(s, "-");
+      strcpy(byok, "-");
+      strcpy(bt, "-");
+    }
     if (c.blocking > 0 && strcmp(status, "blocked") == 0)
       snprintf(st, sizeof(st), "blocked (%zu)", c.blocking);
     else if (c.blocking > 0)
@@ -148,15 +179,50 @@ static void table(km_buf_t *o, km_inv_t *const *v, size_t n) {
   }
 }
 
-static bool seen_before(km_inv_t *const *v, size_t upto, const char *inst,
-                        const char *msg) {
-  for (size_t i = 0; i < upto; i++) {
+/* One instance issue and how many accounts it was found for. */
+typedef struct {
+  const km_inv_issue_t *is;
+  const char *last_account;
+  size_t accounts;
+} agg_t;
+
+/* The issues of the pipelines that target inst, each message once with
+ * the number of accounts (v is sorted by account).  The pipeline's own end
+ * (pipeline.*) is listed under failed or blocked instead. */
+static void instance_issues(km_buf_t *o, km_inv_t *const *v, size_t n,
+                            const char *inst) {
+  km_strmap_t *idx = km_strmap_new(16);
+  agg_t *agg = NULL;
+  size_t nagg = 0;
+  for (size_t i = 0; i < n; i++) {
     if (v[i]->instance_id == NULL || strcmp(v[i]->instance_id, inst) != 0)
       continue;
-    for (size_t k = 0; k < v[i]->nissues; k++)
-      if (strcmp(v[i]->issues[k].message, msg) == 0) return true;
+    for (size_t k = 0; k < v[i]->nissues; k++) {
+      const km_inv_issue_t *is = &v[i]->issues[k];
+      if (strncmp(is->rule, "pipeline.", 9) == 0) continue;
+      size_t at;
+      if (!km_strmap_get(idx, is->message, &at)) {
+        agg = km_xrealloc(agg, (nagg + 1) * sizeof(*agg));
+        agg[nagg] = (agg_t){is, NULL, 0};
+        km_strmap_put(idx, is->message, at = nagg++);
+      }
+      if (agg[at].last_account == NULL ||
+          strcmp(agg[at].last_account, v[i]->account) != 0) {
+        agg[at].last_account = v[i]->account;
+        agg[at].accounts++;
+      }
+    }
   }
-  return false;
+  for (size_t a = 0; a < nagg; a++) {
+    if (agg[a].accounts > 1)
+      km_buf_printf(o, "    %s (%s, %zu accounts)\n", agg[a].is->message,
+                    km_verdict_name(agg[a].is->verdict), agg[a].accounts);
+    else
+      km_buf_printf(o, "    %s (%s)\n", agg[a].is->message,
+                    km_verdict_name(agg[a].is->verdict));
+  }
+  free(agg);
+  km_strmap_free(idx);
 }
 
 static void instances(km_buf_t *o, const km_plan_t *p, km_inv_t *const *v,
@@ -180,19 +246,23 @@ static void instances(km_buf_t *o, const km_plan_t *p, km_inv_t *const *v,
         num(u->secret_used < 0 ? -1 : u->secret_used + u->secret_add, g),
         num(u->secret_quota, h), verdict);
     /* The instance's issues once, however many accounts share it. */
-    for (size_t i = 0; i < n; i++) {
-      if (v[i]->instance_id == NULL ||
-          strcmp(v[i]->instance_id, u->instance_id) != 0)
-        continue;
-      for (size_t k = 0; k < v[i]->nissues; k++) {
-        const km_inv_issue_t *is = &v[i]->issues[k];
-        bool dup = seen_before(v, i, u->instance_id, is->message);
-        for (size_t m = 0; m < k && !dup; m++)
-          dup = strcmp(v[i]->issues[m].message, is->message) == 0;
-        if (!dup)
-          km_buf_printf(o, "    %s (%s)\n", is->message,
-                        km_verdict_name(is->verdict));
-      }
+    instance_issues(o, v, n, u->instance_id);
+  }
+}
+
+/* Pipelines whose discovery or preflight did not finish, with the cause
+ * and its fix (the error text carries both). */
+static void failed(km_buf_t *o, km_inv_t *const *v, size_t n) {
+  bool header = false;
+  for (size_t i = 0; i < n; i++) {
+    for (size_t k = 0; k < v[i]->nissues; k++) {
+      if (v[i]->issues[k].verdict != KM_VERDICT_FAILED) continue;
+      if (!header)
+        km_buf_puts(o, "failed (not planned: fix the cause, then plan "
+                       "again)\n");
+      header = true;
+      km_buf_printf(o, "  %s %s: %s\n", v[i]->account, v[i]->region,
+                    v[i]->issues[k].message);
     }
   }
 }
@@ -314,6 +384,7 @@ int km_plan_render_text(const km_plan_t *p, km_buf_t *out, km_err_t *err) {
                 t.regions == 1 ? "" : "s");
   table(out, v, p->ninvs);
   instances(out, p, v, p->ninvs);
+  failed(out, v, p->ninvs);
   blocked(out, v, p->ninvs);
   skipped(out, v, p->ninvs);
   if (p->nnotes > 0) {
@@ -324,6 +395,7 @@ int km_plan_render_text(const km_plan_t *p, km_buf_t *out, km_err_t *err) {
   char a[32];
   km_buf_printf(out, "\n%zu account%s ready, %zu blocked", t.ready,
                 t.ready == 1 ? "" : "s", t.blocked);
+  if (t.failed > 0) km_buf_printf(out, ", %zu failed", t.failed);
   if (t.warnings > 0)
     km_buf_printf(out, ", %zu warning%s", t.warnings,
                   t.warnings == 1 ? "" : "s");
@@ -334,8 +406,16 @@ int km_plan_render_text(const km_plan_t *p, km_buf_t *out, km_err_t *err) {
                   p->manifest_path ? p->manifest_path : "<manifest>",
                   num((int64_t)t.resources, a), t.resources == 1 ? "" : "s",
                   t.changing_accounts, t.changing_accounts == 1 ? "" : "s");
-  else
+  else if (t.failed == 0)
     km_buf_puts(out, ". Nothing to migrate.\n");
+  else
+    km_buf_puts(out, ".\n");
+  if (t.failed > 0)
+    km_buf_printf(out,
+                  "%zu account%s could not be planned (see failed): %s "
+                  "unknown until the cause is fixed.\n",
+                  t.failed, t.failed == 1 ? "" : "s",
+                  t.failed == 1 ? "what it holds is" : "what they hold is");
   free(v);
   return 0;
 }
@@ -427,13 +507,15 @@ int km_plan_render_json(const km_plan_t *p, json_t **out, km_err_t *err) {
     json_array_append_new(notes, json_string(p->notes[i]));
   /* plan_version: what run/planfile.h (KM_PLANFILE_VERSION) reads. */
   *out = json_pack(
-      "{s:i, s:s?, s:s?, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o, s:o, s:o}",
+      "{s:i, s:s?, s:s?, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:o, s:o, "
+      "s:o}",
       "plan_version", 2, "name", p->name, "manifest", p->manifest_path,
       "summary", "accounts", (json_int_t)t.accounts, "accounts_ready",
       (json_int_t)t.ready, "accounts_blocked", (json_int_t)t.blocked,
-      "pipelines", (json_int_t)p->ninvs, "resources_to_change",
-      (json_int_t)t.resources, "warnings", (json_int_t)t.warnings, "pipelines",
-      pl, "instances", in, "notes", notes);
+      "accounts_failed", (json_int_t)t.failed, "pipelines",
+      (json_int_t)p->ninvs, "resources_to_change", (json_int_t)t.resources,
+      "warnings", (json_int_t)t.warnings, "pipelines", pl, "instances", in,
+      "notes", notes);
   free(v);
   return *out ? 0 : km__err_set(err, KM_ENOMEM, "plan: JSON build failed");
 }

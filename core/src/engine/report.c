@@ -99,9 +99,10 @@ static json_t *pipeline_json(const km_inv_t *inv) {
           json_pack("{s:s, s:s}", "kind", "secret", "id", x->secret_name));
   }
   json_t *iss = json_array();
-  bool blocking_issue = false, failed_issue = false;
+  bool blocking_issue = false, failed_issue = false, not_started = false;
   for (size_t i = 0; i < inv->nissues; i++) {
     blocking_issue |= inv->issues[i].verdict == KM_VERDICT_BLOCKED;
+    not_started |= strcmp(inv->issues[i].rule, "pipeline.not_started") == 0;
     /* A pipeline that failed or never started (pipeline.failed,
      * pipeline.not_started, verify.*) fails whatever its resources say. */
     failed_issue |= inv->issues[i].verdict == KM_VERDICT_FAILED;
@@ -114,9 +115,13 @@ static json_t *pipeline_json(const km_inv_t *inv) {
    * left off; blocked: preflight refused and nothing moved; else ok. */
   const char *status = "ok";
   size_t moved = json_array_size(k.migrated) + json_array_size(s.migrated);
-  if (failed_issue ||
-      json_array_size(k.failed) + json_array_size(s.failed) > 0 ||
-      json_array_size(not_restored) > 0)
+  /* Not started is not failed: nothing was tried (the tolerance stopped
+   * new work, or the run was interrupted); the summary counts it apart. */
+  if (not_started)
+    status = "not_started";
+  else if (failed_issue ||
+           json_array_size(k.failed) + json_array_size(s.failed) > 0 ||
+           json_array_size(not_restored) > 0)
     status = "failed";
   else if ((blocking_issue ||
             json_array_size(k.blocked) + json_array_size(s.blocked) > 0) &&
@@ -124,13 +129,14 @@ static json_t *pipeline_json(const km_inv_t *inv) {
     status = "blocked";
   else if (json_array_size(k.not_run) + json_array_size(s.not_run) > 0)
     status = "failed";
-  return json_pack("{s:s, s:s?, s:s, s:s?, s:s, s:o, s:o, s:{s:I, s:I, s:o},"
-                   " s:o}",
+  return json_pack("{s:s, s:s?, s:s, s:s?, s:s, s:b, s:o, s:o, s:{s:I, s:I,"
+                   " s:o}, s:o}",
                    "account", inv->account, "account_id", inv->account_id,
                    "region", inv->region, "instance_id", inv->instance_id,
-                   "status", status, "keys", bucket_json(&k), "secrets",
-                   bucket_json(&s), "rotation", "turned_off", off, "restored",
-                   restored, "not_restored", not_restored, "issues", iss);
+                   "status", status, "complete", !inv->incomplete, "keys",
+                   bucket_json(&k), "secrets", bucket_json(&s), "rotation",
+                   "turned_off", off, "restored", restored, "not_restored",
+                   not_restored, "issues", iss);
 }
 
 /* ---- totals from the pipelines array ---- */
@@ -141,8 +147,12 @@ static json_int_t n_of(const json_t *bucket, const char *field) {
                           : json_integer_value(v);
 }
 
+/* ok < blocked < not_started < failed: an account takes its worst. */
 static int status_rank(const char *s) {
-  return strcmp(s, "failed") == 0 ? 2 : strcmp(s, "blocked") == 0 ? 1 : 0;
+  return strcmp(s, "failed") == 0        ? 3
+         : strcmp(s, "not_started") == 0 ? 2
+         : strcmp(s, "blocked") == 0     ? 1
+                                         : 0;
 }
 
 /* The totals, added up one pipeline at a time (km_report_write_run never
@@ -153,7 +163,7 @@ static const char *const kind_fields[] = {
     "migrated", "already_migrated", "skipped", "failed", "blocked", "not_run"};
 
 typedef struct {
-  json_int_t acc[3], off, restored, unrestored, npl;
+  json_int_t acc[4], off, restored, unrestored, npl;
   json_int_t keys[6], secrets[6];
   char *cur; /* the account being added up (owned) */
   int worst;
@@ -194,9 +204,11 @@ static json_t *kind_json(const json_int_t *sum) {
 
 static json_t *tot_json(tot_t *t) {
   tot_account_end(t);
-  return json_pack("{s:{s:I, s:I, s:I}, s:I, s:o, s:o, s:{s:I, s:I, s:I}}",
+  return json_pack("{s:{s:I, s:I, s:I, s:I}, s:I, s:o, s:o, s:{s:I, s:I, "
+                   "s:I}}",
                    "accounts", "ok", t->acc[0], "blocked", t->acc[1], "failed",
-                   t->acc[2], "pipelines", t->npl, "keys", kind_json(t->keys),
+                   t->acc[3], "not_started", t->acc[2], "pipelines", t->npl,
+                   "keys", kind_json(t->keys),
                    "secrets", kind_json(t->secrets), "rotation", "turned_off",
                    t->off, "restored", t->restored, "not_restored",
                    t->unrestored);
@@ -339,19 +351,20 @@ static int cmp_inv(const void *a, const void *b) {
   return c != 0 ? c : strcmp(x->region, y->region);
 }
 
-/* What the end-of-run summary lists: failed resources, failing issues. */
+/* What the end-of-run summary and its advice read: a pipeline that did
+ * not end "ok" and complete, or that has a failed resource or any issue
+ * (warnings are counted across pipelines). */
 static bool worth_listing(const json_t *p) {
   static const char *const kinds[] = {"keys", "secrets"};
+  const char *st = json_string_value(json_object_get(p, "status"));
+  if (st == NULL || strcmp(st, "ok") != 0 ||
+      json_is_false(json_object_get(p, "complete")) ||
+      json_array_size(json_object_get(p, "issues")) > 0)
+    return true;
   for (int k = 0; k < 2; k++)
-    if (json_array_size(
-            json_object_get(json_object_get(p, kinds[k]), "failed")) > 0)
+    if (json_array_size(json_object_get(json_object_get(p, kinds[k]),
+                                        "failed")) > 0)
       return true;
-  size_t i;
-  const json_t *x;
-  json_array_foreach(json_object_get(p, "issues"), i, x) {
-    const char *v = json_string_value(json_object_get(x, "verdict"));
-    if (v != NULL && strcmp(v, "warning") != 0) return true;
-  }
   return false;
 }
 

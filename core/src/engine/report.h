@@ -48,8 +48,8 @@ int km_report_write(const json_t *report, const char *path, km_err_t *err);
  * km_report_write) one pipeline at a time: the whole report of 10,000
  * pipelines is never in memory next to their models.  On success *summary
  * (new reference) is the report's head and totals with, under "pipelines",
- * only the pipelines that have failed resources or failing issues (what the
- * end-of-run summary lists).  The file is the same document as
+ * only the pipelines that did not end ok and complete or have failed
+ * resources or issues (what the end-of-run summary reads).  The file is the same document as
  * km_report_build's.  Returns 0, KM_EINVAL or KM_EIO (nothing at path). */
 int km_report_write_run(const km_report_meta_t *meta, km_inv_t *const *invs,
                         size_t n, const char *path, json_t **summary,

@@ -474,8 +474,11 @@ void km_inv_count(const km_inv_t *inv, km_inv_counts_t *out) {
     if (inv->issues[i].verdict == KM_VERDICT_BLOCKED) {
       out->blocking++;
       out->blocking_issues++;
-    } else
+    } else if (inv->issues[i].verdict == KM_VERDICT_FAILED) {
+      out->failures++;
+    } else {
       out->warnings++;
+    }
   }
 }
 

@@ -187,6 +187,10 @@ typedef struct km_inv_s {
   size_t ndest, capdest;
   km_inv_issue_t *issues;
   size_t nissues, capissues;
+  /* Discovery or preflight did not finish (the pipeline failed or never
+   * started before the barrier): the lists may be partial, so the report
+   * says so and --rerun-failed runs the whole pipeline again. */
+  bool incomplete;
   /* Decisions of the operator's hooks, for the plan and the report. */
   char *default_choice;     /* default_instance hook: "" keeps the current */
   km_inv_strs_t hook_notes; /* one line per decision */
@@ -258,6 +262,7 @@ typedef struct km_inv_counts_s {
   size_t secrets[KM_VERDICT_WARNING + 1];
   size_t blocking;        /* blocked keys + blocked secrets + blocking issues */
   size_t blocking_issues; /* instance-level: the whole pipeline is blocked */
+  size_t failures;        /* failed issues (the pipeline failed, verify) */
   size_t warnings;        /* warning issues */
 } km_inv_counts_t;
 void km_inv_count(const km_inv_t *inv, km_inv_counts_t *out);

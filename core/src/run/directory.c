@@ -19,6 +19,7 @@ typedef struct disc_s {
   km_runtime_t *rt;
   km_creds_t *mgmt;
   const char *mgmt_id;  /* the rate limiter's key */
+  char owner[160];      /* "account NAME", for the fix in errors */
   km_credential_t cred; /* borrowed from the provider's last answer */
   char *ak, *sk, *token;
   const char *folder; /* NULL: ListAccounts */
@@ -155,6 +156,7 @@ static void send_page(disc_t *d) {
       .action = d->folder != NULL ? "ListAccountsForParent" : "ListAccounts",
       .params = &p,
       .cred = &d->cred,
+      .cred_owner = d->owner,
   };
   int rc = km_acs_call(d->rt->acs, &call, on_page, d, &d->err);
   km_params_free(&p);
@@ -201,6 +203,7 @@ int km_directory_discover(km_runtime_t *rt) {
   memset(&d, 0, sizeof(d));
   d.rt = rt;
   d.mgmt_id = mgmt->mf->id;
+  snprintf(d.owner, sizeof(d.owner), "account %s", dir->management);
   int rc = km_creds_get(mgmt->creds, on_cred, &d);
   if (rc < 0) return rc;
   while (!d.done && uv_run(&rt->loop, UV_RUN_ONCE) != 0)
@@ -209,14 +212,26 @@ int km_directory_discover(km_runtime_t *rt) {
   km_free_secret(d.sk);
   km_free_secret(d.token);
   if (d.status < 0) {
+    /* The text carries the Code, the RequestId and the fix the client
+     * knows (AccessKey, clock, endpoint); a refusal is about RAM rights. */
+    bool denied = strstr(d.err.cloud_code, "Forbidden") != NULL ||
+                  strstr(d.err.cloud_code, "NoPermission") != NULL;
     fprintf(stderr,
-            "kmsmig: listing the resource directory as %s failed: %s%s%s%s; "
-            "the management account needs AliyunResourceDirectoryReadOnly"
-            "Access\n",
+            "kmsmig: listing the resource directory as %s failed: %s%s%s%s%s\n",
             dir->management, d.err.text,
-            d.err.request_id[0] ? " (RequestId " : "", d.err.request_id,
-            d.err.request_id[0] ? ")" : "");
+            d.err.request_id[0] && !strstr(d.err.text, d.err.request_id)
+                ? " (RequestId "
+                : "",
+            d.err.request_id[0] && !strstr(d.err.text, d.err.request_id)
+                ? d.err.request_id
+                : "",
+            d.err.request_id[0] && !strstr(d.err.text, d.err.request_id) ? ")"
+                                                                         : "",
+            denied ? "; the management account needs "
+                     "AliyunResourceDirectoryReadOnlyAccess"
+                   : "");
     found_free(&d);
+    rt->directory_failed = true;
     return d.status;
   }
   /* Members to add: not the management account, not explicit, not

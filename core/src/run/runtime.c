@@ -46,6 +46,11 @@ static int rt_get_cred(void *src, km_cred_done_cb cb, void *ud) {
   return rc;
 }
 
+static int rt_renew_cred(void *src, const char *akid) {
+  km_rt_account_t *a = src;
+  return km_creds_invalidate(a->creds, akid);
+}
+
 km_rt_account_t *km_runtime_account(km_runtime_t *rt, const char *name) {
   size_t i;
   if (name != NULL && km_strmap_get(rt->by_name, name, &i))
@@ -233,6 +238,7 @@ static void fill_target(km_runtime_t *rt, km_rt_account_t *a,
   t->access_role = a->role_arn;
   t->get_cred = rt_get_cred;
   t->cred_src = a;
+  t->renew_cred = rt_renew_cred;
 }
 
 static int build_targets(km_runtime_t *rt, const char *shard) {
@@ -283,7 +289,9 @@ static void free_only(km_only_t *only, size_t n) {
 
 /* --rerun-failed: each target gets "only": the keys and secrets that
  * failed (or never ran) in the previous attempt's report; the migrate
- * stage skips every other pending resource. */
+ * stage skips every other pending resource.  A pipeline whose discovery or
+ * preflight did not finish (report: "complete": false), or that never
+ * started, has no such list: it runs again whole. */
 static int restrict_to_failed(km_runtime_t *rt) {
   char *path = km_xasprintf("%s/report.json", rt->rd.dir);
   json_error_t je;
@@ -317,6 +325,10 @@ static int restrict_to_failed(km_runtime_t *rt) {
       if (a == NULL || g == NULL || strcmp(rt->targets[t].account, a) != 0 ||
           strcmp(rt->targets[t].region, g) != 0)
         continue;
+      const char *st = json_string_value(json_object_get(p, "status"));
+      if (json_is_false(json_object_get(p, "complete")) ||
+          (st != NULL && strcmp(st, "not_started") == 0))
+        continue; /* only stays NULL: everything */
       km_only_t *only = &rt->only[t];
       km_inv_strs_t *dst[] = {&only->keys, &only->secrets};
       static const char *kinds[] = {"keys", "secrets"};
@@ -495,11 +507,17 @@ static void on_progress(km_pipeline_t *p, const char *event, void *ud) {
   if (rt->mode == KM_MODE_RUN && !rt->quiet) {
     char ts[21];
     km_iso8601((int64_t)time(NULL), ts);
+    /* A failure in a word (its Code); the cause and the fix are printed
+     * once, in the summary (and kept in kmsmig.log). */
     const km_err_t *e = km_pipeline_error(p);
-    printf("%s  %-12s %-14s %-10s %s%s%s\n", ts + 11, t->account, t->region,
-           km_stage_name(km_pipeline_stage(p)), event,
-           e != NULL && strcmp(event, "started") != 0 ? ": " : "",
-           e != NULL && strcmp(event, "started") != 0 ? e->text : "");
+    bool ended = strcmp(event, "failed") == 0 || strcmp(event, "blocked") == 0;
+    const char *why = e == NULL || !ended        ? NULL
+                      : e->cloud_code[0] != '\0' ? e->cloud_code
+                                                 : km_err_name(e->code);
+    printf("%s  %-12s %-14s %-10s %s%s%s%s\n", ts + 11, t->account, t->region,
+           km_stage_name(km_pipeline_stage(p)), event, why ? ": " : "",
+           why ? why : "",
+           why ? " (the cause and the fix are in the summary)" : "");
     fflush(stdout);
   }
 }
@@ -611,7 +629,12 @@ int km_runtime_new(const km_runtime_opts_t *o, km_runtime_t **out) {
   rt->console.m = rt->m;
   /* The console driver's polling interval (migrate.poll_interval). */
   rt->console_poll_ms = rt->m->migrate.poll_interval_s * 1000;
-  if (build_sources(rt) < 0) goto fail;
+  if (build_sources(rt) < 0) {
+    /* A listing the cloud refused is a failure (exit 1), not a manifest
+     * error: the message names the cause and its fix. */
+    if (rt->directory_failed) exit_code = KM_EXIT_FAILURES;
+    goto fail;
+  }
   if (build_targets(rt, o->shard) < 0) goto fail;
   if (o->rerun_failed && restrict_to_failed(rt) < 0) goto fail;
   if (load_plugins(rt, o->plugins_dir) < 0) goto fail;

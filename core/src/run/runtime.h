@@ -74,6 +74,7 @@ typedef struct km_runtime_s {
   bool engine_done;
   bool quiet; /* no progress lines */
   bool interrupted;
+  bool directory_failed; /* the resource directory could not be listed */
   km_rt_signals_t *signals;
   km_quota_use_t *quota; /* per-instance quota arithmetic (global check) */
   size_t nquota;

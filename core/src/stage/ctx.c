@@ -108,8 +108,11 @@ int kp_fail(km_sctx_t *c, int code, const km_err_t *err, const char *fmt, ...) {
   va_end(ap);
   const char *msg = err != NULL && err->text[0] ? err->text : km_strerror(code);
   if (c->status < 0) {
-    kp_log(c, KM_LOG_ERROR, "%s %s: %s: %s", c->name, km_stage_name(c->stage),
-           what, msg);
+    /* Later failures of the stage often repeat the first one's cause: the
+     * log file keeps them, the terminal shows the pipeline's failure once
+     * (the engine reports it). */
+    kp_log(c, KM_LOG_INFO, "%s %s: also: %s: %s", c->name,
+           km_stage_name(c->stage), what, msg);
     return code;
   }
   c->status = code;
@@ -122,7 +125,6 @@ int kp_fail(km_sctx_t *c, int code, const km_err_t *err, const char *fmt, ...) {
   char text[1200];
   snprintf(text, sizeof(text), "%s %s: %s: %s", c->name,
            km_stage_name(c->stage), what, msg);
-  kp_log(c, KM_LOG_ERROR, "%s", text);
   size_t len = strlen(text);
   if (len >= sizeof(c->err.text)) len = sizeof(c->err.text) - 1;
   memcpy(c->err.text, text, len);
@@ -137,10 +139,20 @@ const char *kp_res_code(const kp_res_t *res) {
 
 const char *kp_res_text(const kp_res_t *res, char *buf, size_t n) {
   const km_err_t *e = res->err;
-  snprintf(buf, n, "%s%s%s%s: %s", kp_res_code(res),
-           res->request_id[0] ? " (RequestId " : "", res->request_id,
-           res->request_id[0] ? ")" : "",
-           e != NULL && e->text[0] ? e->text : km_strerror(res->status));
+  const char *text =
+      e != NULL && e->text[0] ? e->text : km_strerror(res->status);
+  /* The client's text names the Code and RequestId already ("Code: msg
+   * (HTTP 400, RequestId R)"): say each once. */
+  const char *code = kp_res_code(res);
+  bool has_code = strncmp(text, code, strlen(code)) == 0;
+  bool has_rid = res->request_id[0] && strstr(text, res->request_id) != NULL;
+  if (has_code && (has_rid || !res->request_id[0]))
+    snprintf(buf, n, "%s", text);
+  else
+    snprintf(buf, n, "%s%s%s%s: %s", code,
+             res->request_id[0] && !has_rid ? " (RequestId " : "",
+             has_rid ? "" : res->request_id,
+             res->request_id[0] && !has_rid ? ")" : "", text);
   return buf;
 }
 
@@ -528,7 +540,7 @@ void kp_verify_mismatch(km_sctx_t *c, kp_tally_t *t, const char *kind,
   int len = snprintf(why, sizeof(why), "verify: %s %s: ", kind, id);
   vsnprintf(why + len, sizeof(why) - (size_t)len, fmt, ap);
   va_end(ap);
-  kp_log(c, KM_LOG_ERROR, "%s", why);
+  kp_log(c, KM_LOG_INFO, "%s", why); /* the summary prints it */
   kp_resource_failed(c, kind, id, "run.verify_failed", why, code, rid);
   size_t l = strlen(t->list);
   snprintf(t->list + l, sizeof(t->list) - l, "%s%s", l ? ", " : "", id);

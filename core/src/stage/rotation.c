@@ -344,7 +344,8 @@ static void restore_failed(km_sctx_t *r, item_t *it, const kp_res_t *res) {
            "%s %s: automatic rotation was turned off by kmsmig and could not "
            "be turned back on after %d attempt(s): %s; restore it by hand: %s",
            k->kind, it->id, it->attempts, buf, cmd);
-  kp_log(r, KM_LOG_ERROR, "%s", why);
+  /* The summary prints it (with the command); the log file keeps it. */
+  kp_log(r, KM_LOG_INFO, "%s", why);
   /* The resource itself needs the operator: the report names it, with the
    * command; --rerun-failed tries the restore again from the journal. */
   kp_resource_failed(r, k->kind, it->id, "run.rotation_restore_failed", why,
