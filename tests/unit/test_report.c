@@ -268,26 +268,34 @@ static void test_write_atomic(void **st) {
  * the one built whole; the summary keeps only what it lists. */
 static void test_write_run_streams(void **st) {
   (void)st;
+  km_inv_t *clean =
+      km_inv_new("billing", "1234567890123457", "cn-hangzhou", "kst-hzz");
+  key(clean, "key-b1", KM_VERDICT_MIGRATED, "key.pending", NULL);
   km_inv_t *v[] = {payments(), legacy("cn-shanghai"), orders(),
-                   legacy("cn-hangzhou")};
+                   legacy("cn-hangzhou"), clean};
   json_t *whole;
-  assert_int_equal(km_report_build(&meta, v, 4, &whole, NULL), 0);
+  assert_int_equal(km_report_build(&meta, v, 5, &whole, NULL), 0);
   char dir[] = "/tmp/km_report_XXXXXX";
   assert_non_null(mkdtemp(dir));
   char *path = km_xasprintf("%s/report.json", dir);
   json_t *sum = NULL;
-  assert_int_equal(km_report_write_run(&meta, v, 4, path, &sum, NULL), 0);
+  assert_int_equal(km_report_write_run(&meta, v, 5, path, &sum, NULL), 0);
   json_error_t je;
   json_t *back = json_load_file(path, 0, &je);
   if (back == NULL) fail_msg("report.json: %s line %d", je.text, je.line);
   assert_true(json_equal(whole, back));
   assert_true(json_equal(json_object_get(whole, "totals"),
                          json_object_get(sum, "totals")));
-  /* payments has a failed secret; the others list nothing. */
+  /* Every pipeline the summary reads (a failure, a block, a warning), in
+   * order; not the one that ended ok without an issue. */
   json_t *listed = json_object_get(sum, "pipelines");
-  assert_int_equal(json_array_size(listed), 1);
+  assert_int_equal(json_array_size(listed), 4);
+  for (size_t i = 0; i < 4; i++)
+    assert_string_not_equal(json_string_value(json_object_get(
+                                json_array_get(listed, i), "account")),
+                            "billing");
   assert_string_equal(
-      json_string_value(json_object_get(json_array_get(listed, 0), "account")),
+      json_string_value(json_object_get(json_array_get(listed, 3), "account")),
       "payments");
   json_decref(sum);
   /* No pipeline at all is still a report. */
@@ -299,7 +307,7 @@ static void test_write_run_streams(void **st) {
   assert_int_equal(json_array_size(json_object_get(back, "pipelines")), 0);
   km_err_t e;
   char *bad = km_xasprintf("%s/missing/report.json", dir);
-  assert_int_equal(km_report_write_run(&meta, v, 4, bad, &sum, &e), KM_EIO);
+  assert_int_equal(km_report_write_run(&meta, v, 5, bad, &sum, &e), KM_EIO);
   assert_null(sum);
   assert_non_null(strstr(e.text, "missing/report.json"));
   unlink(path);
@@ -308,7 +316,7 @@ static void test_write_run_streams(void **st) {
   free(path);
   json_decref(back);
   json_decref(whole);
-  for (size_t i = 0; i < 4; i++)
+  for (size_t i = 0; i < 5; i++)
     km_inv_free(v[i]);
 }
 
