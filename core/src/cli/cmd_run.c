@@ -201,7 +201,10 @@ static int do_plan(const args_t *a, bool for_run, bool *blocked_out) {
       fputs(b.data != NULL ? b.data : "", stdout);
     km_buf_free(&b);
   }
-  if (any_state(rt, KM_PIPE_FAILED)) ec = KM_EXIT_FAILURES;
+  if (any_state(rt, KM_PIPE_FAILED))
+    ec = KM_EXIT_FAILURES;
+  else if (!for_run && any_state(rt, KM_PIPE_BLOCKED))
+    ec = KM_EXIT_BLOCKED; /* a run would refuse these pipelines */
   if (blocked_out != NULL) *blocked_out = any_state(rt, KM_PIPE_BLOCKED);
   free_invs(invs, n);
   km_runtime_free(rt);
@@ -215,9 +218,10 @@ void km__usage_plan(void) {
       "Discovers every account and region of MANIFEST and prints what a run "
       "would\nmigrate, skip or refuse, with the reason and the fix for each. "
       "Read-only:\nwrite actions are refused, so a plan can change nothing.\n\n"
-      "exit: 0 planned (blocked items are shown, not an error), 1 some "
+      "exit: 0 planned (blocked resources are shown, not an error), 1 some "
       "account or\nregion could not be discovered, 2 usage or manifest "
-      "error.\n");
+      "error, 3 some account and\nregion is blocked by preflight (a run "
+      "would not start it).\n");
 }
 
 int km__cmd_plan(int argc, char **argv) {

@@ -415,6 +415,12 @@ static void global_check(km_engine_t *e, void *ud) {
       km_quota_use_t *q = &uses[u];
       if (q->keys_ok && q->secrets_ok) continue;
       char reason[512];
+      if (q->key_quota < 0 || q->secret_quota < 0)
+        snprintf(reason, sizeof(reason),
+                 "instance %s: its key and secret quota could not be read "
+                 "(see instances)",
+                 q->instance_id);
+      else
       snprintf(reason, sizeof(reason),
                "instance %s would exceed its quota (keys %lld + %lld of "
                "%lld, secrets %lld + %lld of %lld); raise the quota or "
@@ -424,7 +430,10 @@ static void global_check(km_engine_t *e, void *ud) {
                (long long)q->secret_add, (long long)q->secret_quota);
       for (size_t i = 0; i < n; i++) {
         km_pipeline_t *p = km_engine_pipeline(e, i);
+        /* A pipeline preflight blocked keeps its own reason (a
+         * Disconnected instance has no quota to read). */
         if (km_pipeline_state(p) == KM_PIPE_WAITING &&
+            km_pipeline_error(p) == NULL &&
             strcmp(km_pipeline_target(p)->instance_id, q->instance_id) == 0)
           km_pipeline_block(p, reason);
       }

@@ -56,6 +56,11 @@ static bool not_found(int status, const km_err_t *err) {
   return status < 0 && err != NULL && strstr(err->cloud_code, "NotFound");
 }
 
+static bool state_invalid(int status, const km_err_t *err) {
+  return status < 0 && err != NULL &&
+         strcmp(err->cloud_code, "Forbidden.DKMSInstanceStateInvalid") == 0;
+}
+
 static void info_apply(instinfo_t *in, job_t *j) {
   km_sctx_t *c = j->c;
   km_err_t e;
@@ -73,6 +78,13 @@ static void info_apply(instinfo_t *in, job_t *j) {
   if (in->quota != NULL) {
     if (km_inv_parse_quota_infos(c->inv, in->quota, &e) < 0)
       km__share_fail(j, KM_EPARSE, &e, "GetKmsInstanceQuotaInfos");
+  } else if (state_invalid(in->quota_status, &in->quota_err) &&
+             in->inst != NULL) {
+    /* A Disconnected or expired instance has no quota to read; the
+     * instance rules (instance.not_enabled, instance.expired) block the
+     * pipeline with the fix, from the GetKmsInstance answer. */
+    kp_log(c, KM_LOG_WARN, "instance %s: quota not readable (%s)",
+           c->inv->instance_id, in->quota_err.cloud_code);
   } else if (!not_found(in->quota_status, &in->quota_err)) {
     km__share_fail(j, in->quota_status, &in->quota_err,
                    "GetKmsInstanceQuotaInfos");
