@@ -6,7 +6,10 @@
 # - a migration task already in the console (created here through kmsim's
 #   console, scheduled for later): the plan names it and exits 3; the run
 #   changes nothing in that account and region (rotation untouched, still
-#   one task).
+#   one task);
+# - a member outside the owner's resource directory: the plan names the
+#   sharing rule (and asks to confirm the enterprise, which no API shows),
+#   the run neither shares with it nor touches its rotation.
 . "$(dirname "$0")/lib/kmsim.sh"
 CA="$KM_SRC/sim/tls/ca.pem"
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -113,4 +116,39 @@ kmsim_get /_kmsim/state >task-after.json
 [ "$(tasks $MGMT)" = 1 ] || fail "task: the run submitted a second task ($(tasks $MGMT) tasks)"
 grep -q "is already in the console" run-task/kmsmig.log 2>/dev/null || grep -q "is already in the console" task-run.txt ||
   fail "task: the run does not say why mgmt cn-hangzhou was refused: $(tail -12 task-run.txt)"
+kill "$KMSIM_PID"; wait "$KMSIM_PID" 2>/dev/null || true; KMSIM_PID=; rm -f "$TMP/ports"
+
+# ---- 3. a member outside the owner's resource directory ----
+python3 - "$KM_SRC/sim/fixtures/demo.yaml" nodir.yaml <<'PY'
+import sys
+s = open(sys.argv[1]).read()
+a = "    name: app-b\n    directory: rd-demo0001\n    folder: fd-demoapps\n"
+assert a in s
+# Still reachable from mgmt (a trusted role), but in no resource directory.
+s = s.replace(a, "    name: app-b\n    roles: [{name: ResourceDirectoryAccountAccessRole, trusted: [mgmt]}]\n", 1)
+open(sys.argv[2], "w").write(s)
+PY
+start_kmsim nodir.yaml
+demo_manifest "$KM_SRC/manifests/demo.yaml" m.yaml
+kmsim_get /_kmsim/state >nodir-before.json
+rc=0
+"$KM_BIN/kmsmig" plan m.yaml >nodir-plan.txt 2>&1 || rc=$?
+[ "$rc" = 3 ] || fail "directory: plan exit $rc, want 3: $(cat nodir-plan.txt)"
+grep -q "instance kst-hzz6500a1b2c3d4e5f6 cannot be shared with account app-b: the owner mgmt is in resource directory rd-demo0001 and app-b in none" nodir-plan.txt ||
+  fail "directory: the plan does not name the directory rule: $(cat nodir-plan.txt)"
+grep -Eq "^app-a +cn-hangzhou .*ready" nodir-plan.txt || fail "directory: app-a blocked too"
+grep -q "same real-name-verified enterprise" nodir-plan.txt ||
+  fail "directory: the plan does not ask to confirm the enterprise"
+rc=0
+"$KM_BIN/kmsmig" run m.yaml --yes --run-dir run-nodir >nodir-run.txt 2>&1 || rc=$?
+kmsim_get /_kmsim/state >nodir-after.json
+for region in cn-hangzhou cn-shanghai; do
+  [ "$(snapshot nodir-before.json 1000000000000003 $region)" = "$(snapshot nodir-after.json 1000000000000003 $region)" ] ||
+    fail "directory: the run changed app-b in $region"
+done
+kmsim_get /_kmsim/shares | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+bad = [a for a in s["Associations"] if a.get("AssociationType") == "Target" and a.get("EntityId") == "1000000000000003"]
+assert not bad, bad' || fail "directory: the run tried to share with app-b"
 echo "preflight_refusals: ok"

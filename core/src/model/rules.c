@@ -465,6 +465,24 @@ static const km_rule_t table[] = {
      "{region} shows no task running or scheduled (the console runs one task "
      "at a time and refuses another)",
      REF "§2: the migration has no public API (console only)", NULL},
+    {"share.directory", KM_RULE_INSTANCE, KM_VERDICT_BLOCKED,
+     "instance {instance} cannot be shared with account {account}: the owner "
+     "{owner} is in resource directory {owner_rd} and {account} in "
+     "{account_rd}, and sharing works only within one resource directory; "
+     "invite {account} into the owner's directory or use an instance of its "
+     "own directory, then plan again",
+     PROC "Step 2 §2 multi-account step 2, Important: 'Sharing is supported "
+          "only within a resource directory'",
+     NULL},
+    {"share.enterprise_unverified", KM_RULE_INSTANCE, KM_VERDICT_WARNING,
+     "confirm before `kmsmig run`: no API shows an account's verified "
+     "enterprise; sharing {instance} with its member accounts works only "
+     "if they and the owner {owner} belong to the same real-name-verified "
+     "enterprise (Resource Sharing fails the association otherwise)",
+     PROC "Step 2 §2 multi-account step 2, Important: 'both the resource "
+          "owner and the principal must belong to the same verified "
+          "enterprise'",
+     NULL},
     {"instance.quota_unknown", KM_RULE_INSTANCE, KM_VERDICT_BLOCKED,
      "instance {instance}: its key and secret quota could not be read "
      "(GetKmsInstanceQuotaInfos); grant the role kms:GetKmsInstanceQuotaInfos "
