@@ -9,7 +9,9 @@
 #   one task);
 # - a member outside the owner's resource directory: the plan names the
 #   sharing rule (and asks to confirm the enterprise, which no API shows),
-#   the run neither shares with it nor touches its rotation.
+#   the run neither shares with it nor touches its rotation;
+# - an image_version the manifest got wrong (the console shows another):
+#   every pipeline of the instance is blocked before anything changes.
 . "$(dirname "$0")/lib/kmsim.sh"
 CA="$KM_SRC/sim/tls/ca.pem"
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -151,4 +153,33 @@ import json, sys
 s = json.load(sys.stdin)
 bad = [a for a in s["Associations"] if a.get("AssociationType") == "Target" and a.get("EntityId") == "1000000000000003"]
 assert not bad, bad' || fail "directory: the run tried to share with app-b"
+kill "$KMSIM_PID"; wait "$KMSIM_PID" 2>/dev/null || true; KMSIM_PID=; rm -f "$TMP/ports"
+
+# ---- 4. an image version the manifest got wrong ----
+python3 - "$KM_SRC/sim/fixtures/demo.yaml" oldimg.yaml <<'PY'
+import sys
+s = open(sys.argv[1]).read()
+a = '            type: software\n            image_version: "2.9.3"'
+assert a in s
+s = s.replace(a, '            type: software\n            image_version: "2.8.0"', 1)
+open(sys.argv[2], "w").write(s)
+PY
+start_kmsim oldimg.yaml
+demo_manifest "$KM_SRC/manifests/demo.yaml" m.yaml   # still says 2.9.3
+kmsim_get /_kmsim/state >img-before.json
+rc=0
+"$KM_BIN/kmsmig" plan m.yaml >img-plan.txt 2>&1 || rc=$?
+[ "$rc" = 3 ] || fail "image: plan exit $rc, want 3: $(cat img-plan.txt)"
+grep -q "the console shows image version 2.8.0 for kst-hzz6500a1b2c3d4e5f6, but instances.cn-hangzhou.image_version says 2.9.3" img-plan.txt ||
+  fail "image: the plan does not name the console's image version: $(cat img-plan.txt)"
+for a in mgmt app-a app-b; do
+  grep -Eq "^$a +cn-hangzhou .*blocked" img-plan.txt || fail "image: $a cn-hangzhou not blocked"
+done
+rc=0
+"$KM_BIN/kmsmig" run m.yaml --yes --run-dir run-img >img-run.txt 2>&1 || rc=$?
+kmsim_get /_kmsim/state >img-after.json
+for acct in 1000000000000001 1000000000000002 1000000000000003; do
+  [ "$(snapshot img-before.json $acct cn-hangzhou)" = "$(snapshot img-after.json $acct cn-hangzhou)" ] ||
+    fail "image: the run changed account $acct in cn-hangzhou"
+done
 echo "preflight_refusals: ok"

@@ -451,6 +451,15 @@ static const km_rule_t table[] = {
      PROC "Step 2 §2 step 1 'For a hardware key management instance, contact "
           "Alibaba Cloud technical support to upgrade the image version'",
      i_hardware_image},
+    {"instance.image_mismatch", KM_RULE_INSTANCE, KM_VERDICT_BLOCKED,
+     "the console shows image version {console_image} for {instance}, but "
+     "instances.{region}.image_version says {image}; set the version the "
+     "console shows (a software instance below 2.9.0 must be upgraded "
+     "first), then plan again",
+     PROC "Step 2 §2 step 1 (image version requirement); " REF
+          "§8 item 2: image version is console-only; kmsim console model: "
+          "the Migrate dialog's Instances",
+     NULL},
     {"instance.task_in_region", KM_RULE_INSTANCE, KM_VERDICT_BLOCKED,
      "migration task {task} ({task_status}) is already in the console of "
      "account {account} in {region}, and the console runs one task at a "

@@ -64,6 +64,29 @@ static bool journal_submitted(km_sctx_t *c, const char *token) {
 
 static void freeze_next(pf_t *pf);
 
+/* The console's own view of the destination (the Migrate dialog lists it
+ * with the image version the instance details page shows): an
+ * image_version in the manifest that differs would pass the rules and be
+ * refused by the console after rotation was turned off.  The runtime
+ * blocks every pipeline of the instance at the barrier (a member that
+ * cannot see the instance before sharing has no list to compare). */
+static void check_image(km_sctx_t *c, const json_t *instances) {
+  const km_inv_t *inv = c->inv;
+  size_t i;
+  const json_t *in;
+  json_array_foreach(instances, i, in) {
+    const char *id = json_string_value(json_object_get(in, "InstanceId"));
+    const char *img = json_string_value(json_object_get(in, "ImageVersion"));
+    int cmp;
+    if (id == NULL || strcmp(id, inv->instance_id) != 0 || img == NULL ||
+        inv->image_version == NULL ||
+        km_version_cmp(inv->image_version, img, &cmp) != 0 || cmp == 0)
+      continue;
+    const char *extra[] = {"console_image", img};
+    (void)km_rules_issue(c->inv, "instance.image_mismatch", extra, 1, NULL);
+  }
+}
+
 static void on_tasks(km_sctx_t *c, const kp_res_t *res, void *ud) {
   pf_t *pf = ud;
   mjob_t *j = pf->j;
@@ -98,6 +121,7 @@ static void on_tasks(km_sctx_t *c, const kp_res_t *res, void *ud) {
                            st};
     (void)km_rules_issue(c->inv, "instance.task_in_region", extra, 2, NULL);
   }
+  check_image(c, json_object_get(res->body, "Instances"));
   freeze_next(pf);
 }
 
