@@ -560,8 +560,7 @@ static void test_task_rules(void **st) {
                                       "in cn-hangzhou shows no task"));
   km_err_t e;
   assert_int_equal(km_rules_issue(inv, "key.pending", NULL, 0, &e), KM_EINVAL);
-  assert_int_equal(km_rules_issue(inv, "no.such.rule", NULL, 0, &e),
-                   KM_EINVAL);
+  assert_int_equal(km_rules_issue(inv, "no.such.rule", NULL, 0, &e), KM_EINVAL);
   /* A new evaluation starts from the table again. */
   eval(inv);
   assert_null(issue(inv, "instance.task_in_region"));

@@ -45,8 +45,7 @@ static bool is_key_id(const char *s, bool arn) {
   const char *region = s + 8, *colon = strchr(region, ':');
   if (colon == NULL || colon == region) return false;
   for (const char *p = region; p < colon; p++)
-    if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) &&
-        *p != '-')
+    if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '-')
       return false;
   const char *uid = colon + 1;
   size_t nd = strspn(uid, "0123456789");

@@ -392,8 +392,7 @@ static int console_cb(void *ud, km_pipeline_t *p, const json_t *request,
                             cb_ud);
 }
 
-static const km_inv_issue_t *find_issue(const km_inv_t *inv,
-                                        const char *rule) {
+static const km_inv_issue_t *find_issue(const km_inv_t *inv, const char *rule) {
   for (size_t i = 0; i < inv->nissues; i++)
     if (strcmp(inv->issues[i].rule, rule) == 0) return &inv->issues[i];
   return NULL;
@@ -448,12 +447,6 @@ static void global_check(km_engine_t *e, void *ud) {
       km_quota_use_t *q = &uses[u];
       if (q->keys_ok && q->secrets_ok) continue;
       char reason[512];
-      if (q->key_quota < 0 || q->secret_quota < 0)
-        snprintf(reason, sizeof(reason),
-                 "instance %s: its key and secret quota could not be read "
-                 "(see instances)",
-                 q->instance_id);
-      else
       snprintf(reason, sizeof(reason),
                "instance %s would exceed its quota (keys %lld + %lld of "
                "%lld, secrets %lld + %lld of %lld); raise the quota or "

@@ -3,9 +3,9 @@
  *
  * preflight  applies the rule table (docs/rules.md) to the inventory the
  *            discover stages built, then the checks that ask the console or
- *            a hook (preflight.c: running tasks, before_batch).  Resources the vendor cannot move are
- *            skipped and resources that must be fixed are blocked, each with
- *            its reason; an instance-level problem blocks the pipeline (the
+ *            a hook (preflight.c: running tasks, before_batch).  Resources the
+ * vendor cannot move are skipped and resources that must be fixed are blocked,
+ * each with its reason; an instance-level problem blocks the pipeline (the
  *            stage ends with kp_finish_blocked).  The default_instance
  *            hook's decision lands in inv->default_choice and
  *            inv->hook_notes.

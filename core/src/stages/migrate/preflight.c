@@ -200,10 +200,10 @@ static void freeze_next(pf_t *pf) {
     json_array_append_new(keys, json_string(b->key_ids[k]));
   for (size_t s = 0; s < b->nsecrets; s++)
     json_array_append_new(secrets, json_string(b->secret_names[s]));
-  json_t *in = json_pack("{s:I, s:s, s:o, s:o, s:s}", "batch",
-                         (json_int_t)(pf->at + 1), "instance",
-                         c->inv->instance_id, "keys", keys, "secrets", secrets,
-                         "when", j->when);
+  json_t *in =
+      json_pack("{s:I, s:s, s:o, s:o, s:s}", "batch", (json_int_t)(pf->at + 1),
+                "instance", c->inv->instance_id, "keys", keys, "secrets",
+                secrets, "when", j->when);
   if (kp_hook(c, "before_batch", in, on_before, pf) < 0) {
     pf->at = pf->bs.n; /* no before_batch hook: every batch goes */
     freeze_next(pf);
@@ -260,10 +260,9 @@ static void on_rotation(km_sctx_t *c, int status, const json_t *out,
   (void)c;
   const char *id = pf->ids[pf->at];
   char item[200];
-  snprintf(item, sizeof(item), "%s%s", pf->is_key[pf->at] ? "" : "secret ",
-           id);
+  snprintf(item, sizeof(item), "%s%s", pf->is_key[pf->at] ? "" : "secret ", id);
   km_inv_strs_add(json_is_true(json_object_get(out, "change")) ? &pf->off
-                                                                : &pf->kept,
+                                                               : &pf->kept,
                   item);
   pf->at++;
   rotation_next(pf);
@@ -292,11 +291,11 @@ static void rotation_next(pf_t *pf) {
     post_check_plan(pf);
     return;
   }
-  json_t *in = json_pack("{s:s, s:s, s:s, s:b, s:s?}", "kind",
-                         pf->is_key[pf->at] ? "key" : "secret", "id",
-                         pf->ids[pf->at], "phase", "before",
-                         "automatic_rotation", 1, "rotation_interval",
-                         pf->intervals[pf->at]);
+  json_t *in =
+      json_pack("{s:s, s:s, s:s, s:b, s:s?}", "kind",
+                pf->is_key[pf->at] ? "key" : "secret", "id", pf->ids[pf->at],
+                "phase", "before", "automatic_rotation", 1, "rotation_interval",
+                pf->intervals[pf->at]);
   if (kp_hook(c, "rotation", in, on_rotation, pf) < 0) {
     /* No rotation hook: PREPARE turns every one of them off. */
     for (; pf->at < pf->n; pf->at++)
@@ -319,8 +318,7 @@ static void on_post_check(km_sctx_t *c, int status, const json_t *out,
   km_buf_printf(&b,
                 "post_check on what %s %s would migrate (run before the "
                 "migration): %s",
-                c->inv->account, c->inv->region,
-                passed ? "passes" : "fails");
+                c->inv->account, c->inv->region, passed ? "passes" : "fails");
   size_t i;
   const json_t *m;
   json_array_foreach(json_object_get(out, "messages"), i, m) {

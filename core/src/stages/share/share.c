@@ -318,8 +318,8 @@ static bool rd_check(job_t *j) {
   rdcheck_t *r = kp_alloc(j->c, sizeof(*r));
   memset(r, 0, sizeof(*r));
   r->j = j;
-  kp_call_as(j->c, t->instance_owner, "resourcemanager",
-             "GetResourceDirectory", NULL, 0, NULL, on_rd_owner, r);
+  kp_call_as(j->c, t->instance_owner, "resourcemanager", "GetResourceDirectory",
+             NULL, 0, NULL, on_rd_owner, r);
   kp_call_as(j->c, NULL, "resourcemanager", "GetResourceDirectory", NULL, 0,
              NULL, on_rd_own, r);
   return true;
