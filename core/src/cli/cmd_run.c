@@ -206,6 +206,7 @@ static int do_plan(const args_t *a, bool for_run, bool *blocked_out) {
   else if (!for_run && any_state(rt, KM_PIPE_BLOCKED))
     ec = KM_EXIT_BLOCKED; /* a run would refuse these pipelines */
   if (blocked_out != NULL) *blocked_out = any_state(rt, KM_PIPE_BLOCKED);
+  free(notes); /* the strings are the models' (hook_notes) */
   free_invs(invs, n);
   km_runtime_free(rt);
   return ec;

@@ -155,6 +155,7 @@ static void on_before(km_sctx_t *c, int status, const json_t *out,
   pf_t *pf = ud;
   const km_batch_t *b = &pf->bs.v[pf->at];
   if (status < 0) {
+    km_batches_free(&pf->bs);
     km__mig_fail(pf->j, status, err, "before_batch hook");
     km__mig_end(pf->j);
     return;
@@ -253,6 +254,8 @@ static void on_rotation(km_sctx_t *c, int status, const json_t *out,
                         const km_err_t *err, void *ud) {
   pf_t *pf = ud;
   if (status < 0) {
+    km_inv_strs_free(&pf->off);
+    km_inv_strs_free(&pf->kept);
     km__mig_fail(pf->j, status, err, "rotation hook");
     km__mig_end(pf->j);
     return;
