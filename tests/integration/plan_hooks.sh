@@ -73,16 +73,16 @@ rc=0
   fail "plan -o json: $(cat plan-json.err)"
 kmsim_get /_kmsim/stats >stats.json
 
-grep -q "before_batch refuses batch 1 of app-b cn-shanghai (4 keys, 4 secrets): change freeze for app-b until Friday" plan.txt ||
+grep -q "app-b cn-shanghai: before_batch accepts 0 of 1 batch; refuses batch 1 (4 keys, 4 secrets): change freeze for app-b until Friday" plan.txt ||
   fail "no before_batch decision in the plan: $(sed -n '/^hooks/,$p' plan.txt)"
-grep -q "before_batch accepts batch 1 of mgmt cn-hangzhou" plan.txt || fail "no accepted batch shown"
-grep -q "rotation: mgmt cn-hangzhou turns automatic rotation off before the migration" plan.txt ||
+grep -q "mgmt cn-hangzhou: before_batch accepts 2 of 2 batches" plan.txt || fail "no accepted batch shown"
+grep -q "mgmt cn-hangzhou: rotation off for [1-9][0-9]* before the migration" plan.txt ||
   fail "no rotation decision (off) in the plan"
-grep -q "rotation: app-a cn-shanghai keeps automatic rotation on .*secret app-a/rds-shh" plan.txt ||
+grep -q "app-a cn-shanghai: rotation off for [0-9]* before the migration (the journalled policy restored after it), kept on for [1-9] (the console refuses to migrate these until it is off): .*secret app-a/rds-shh" plan.txt ||
   fail "no rotation decision (kept on) in the plan"
-grep -q "post_check on what mgmt cn-hangzhou would migrate (run before the migration): fails: post_tags.lua: [0-9]* keys would lack a team tag" plan.txt ||
+grep -q "mgmt cn-hangzhou: rotation off .*; post_check on what would migrate fails: post_tags.lua: [0-9]* keys would lack a team tag" plan.txt ||
   fail "no post_check decision in the plan: $(grep post_check plan.txt)"
-grep -q "post_check on what app-a cn-hangzhou would migrate (run before the migration): passes" plan.txt ||
+grep -q "app-a cn-hangzhou: rotation off .*; post_check on what would migrate passes" plan.txt ||
   fail "no passing post_check in the plan"
 # The frozen account's resources are skipped with the hook's reason.
 grep -q "app-b cn-shanghai .*the before_batch hook refused its batch: change freeze" plan.txt ||
@@ -92,10 +92,10 @@ python3 - plan.json stats.json <<'PY' || fail "plan JSON or stats"
 import json, sys
 plan, stats = (json.load(open(f)) for f in sys.argv[1:3])
 notes = plan["notes"]
-for want in ("before_batch refuses batch 1 of app-b cn-shanghai",
-             "rotation: mgmt cn-hangzhou turns automatic rotation off",
-             "keeps automatic rotation on",
-             "post_check on what mgmt cn-hangzhou would migrate"):
+for want in ("app-b cn-shanghai: before_batch accepts 0 of 1 batch; refuses batch 1",
+             "mgmt cn-hangzhou: rotation off for",
+             "kept on for",
+             "post_check on what would migrate fails"):
     assert any(want in n for n in notes), (want, notes)
 writes = ("Update", "Create", "Delete", "Enable", "Disable", "Tag", "Untag",
           "Associate", "Disassociate", "Import", "Set", "Cancel", "Schedule",

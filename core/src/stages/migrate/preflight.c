@@ -40,6 +40,9 @@ typedef struct pf_s {
   bool *is_key;
   size_t n;
   km_inv_strs_t off, kept;
+  /* the decisions so far, one hook note per pipeline and phase */
+  size_t accepted;
+  km_buf_t text;
 } pf_t;
 
 static void note(km_inv_t *inv, const char *text) {
@@ -156,23 +159,23 @@ static void on_before(km_sctx_t *c, int status, const json_t *out,
   const km_batch_t *b = &pf->bs.v[pf->at];
   if (status < 0) {
     km_batches_free(&pf->bs);
+    km_buf_free(&pf->text);
     km__mig_fail(pf->j, status, err, "before_batch hook");
     km__mig_end(pf->j);
     return;
   }
   bool accept = !json_is_false(json_object_get(out, "accept"));
   const char *why = json_string_value(json_object_get(out, "reason"));
-  char line[700];
-  snprintf(line, sizeof(line),
-           "before_batch %s batch %zu of %s %s (%zu key%s, %zu secret%s)%s%s",
-           accept ? "accepts" : "refuses", pf->at + 1, c->inv->account,
-           c->inv->region, b->nkeys, b->nkeys == 1 ? "" : "s", b->nsecrets,
-           b->nsecrets == 1 ? "" : "s", why != NULL ? ": " : "",
-           why != NULL ? why : "");
-  note(c->inv, line);
-  if (!accept) {
+  if (accept) {
+    pf->accepted++;
+  } else {
+    km_buf_printf(
+        &pf->text, "; refuses batch %zu (%zu key%s, %zu secret%s): %s",
+        pf->at + 1, b->nkeys, b->nkeys == 1 ? "" : "s", b->nsecrets,
+        b->nsecrets == 1 ? "" : "s", why != NULL ? why : "no reason given");
     skip_refused(c->inv, b, why);
-    kp_log(c, KM_LOG_WARN, "%s", line);
+    kp_log(c, KM_LOG_WARN, "before_batch refuses batch %zu: %s", pf->at + 1,
+           why != NULL ? why : "no reason given");
   }
   pf->at++;
   freeze_next(pf);
@@ -190,6 +193,17 @@ static void freeze_next(pf_t *pf) {
     }
   }
   if (blocked_now(c->inv) || pf->at >= pf->bs.n) {
+    if (pf->bs.n > 0 && !blocked_now(c->inv)) {
+      km_buf_t b;
+      km_buf_init(&b);
+      km_buf_printf(&b, "%s %s: before_batch accepts %zu of %zu batch%s%s",
+                    c->inv->account, c->inv->region, pf->accepted, pf->bs.n,
+                    pf->bs.n == 1 ? "" : "es",
+                    pf->text.data != NULL ? pf->text.data : "");
+      note(c->inv, b.data);
+      km_buf_free(&b);
+    }
+    km_buf_free(&pf->text);
     km_batches_free(&pf->bs);
     memset(&pf->bs, 0, sizeof(pf->bs));
     pf->next(j);
@@ -217,6 +231,7 @@ void km__mig_preflight_checks(mjob_t *j, void (*next)(mjob_t *j)) {
   memset(pf, 0, sizeof(*pf));
   pf->j = j;
   pf->next = next;
+  km_buf_init(&pf->text);
   if (c->inv->instance_id == NULL || blocked_now(c->inv)) {
     next(j); /* blocked already: nothing to ask */
     return;
@@ -235,16 +250,11 @@ void km__mig_preflight_checks(mjob_t *j, void (*next)(mjob_t *j)) {
 
 /* ---- plan: rotation and post_check decisions ---- */
 
-static void ids_note(km_inv_t *inv, const char *head,
-                     const km_inv_strs_t *ids) {
-  km_buf_t b;
-  km_buf_init(&b);
-  km_buf_printf(&b, "%s (%zu):", head, ids->n);
+/* "; kept on for 2 (...): a, b and 3 more" */
+static void ids_text(km_buf_t *b, const km_inv_strs_t *ids) {
   for (size_t i = 0; i < ids->n && i < NOTE_IDS; i++)
-    km_buf_printf(&b, " %s", ids->v[i]);
-  if (ids->n > NOTE_IDS) km_buf_printf(&b, " and %zu more", ids->n - NOTE_IDS);
-  note(inv, b.data);
-  km_buf_free(&b);
+    km_buf_printf(b, "%s%s", i == 0 ? "" : ", ", ids->v[i]);
+  if (ids->n > NOTE_IDS) km_buf_printf(b, " and %zu more", ids->n - NOTE_IDS);
 }
 
 static void post_check_plan(pf_t *pf);
@@ -256,6 +266,7 @@ static void on_rotation(km_sctx_t *c, int status, const json_t *out,
   if (status < 0) {
     km_inv_strs_free(&pf->off);
     km_inv_strs_free(&pf->kept);
+    km_buf_free(&pf->text);
     km__mig_fail(pf->j, status, err, "rotation hook");
     km__mig_end(pf->j);
     return;
@@ -274,20 +285,16 @@ static void on_rotation(km_sctx_t *c, int status, const json_t *out,
 static void rotation_next(pf_t *pf) {
   km_sctx_t *c = pf->j->c;
   if (pf->at >= pf->n) {
-    char head[300];
-    if (pf->off.n > 0) {
-      snprintf(head, sizeof(head),
-               "rotation: %s %s turns automatic rotation off before the "
-               "migration and restores the journalled policy after it",
-               c->inv->account, c->inv->region);
-      ids_note(c->inv, head, &pf->off);
-    }
+    km_buf_printf(&pf->text,
+                  "%s %s: rotation off for %zu before the "
+                  "migration (the journalled policy restored after it)",
+                  c->inv->account, c->inv->region, pf->off.n);
     if (pf->kept.n > 0) {
-      snprintf(head, sizeof(head),
-               "rotation: %s %s keeps automatic rotation on (the console "
-               "refuses to migrate these until it is off)",
-               c->inv->account, c->inv->region);
-      ids_note(c->inv, head, &pf->kept);
+      km_buf_printf(&pf->text,
+                    ", kept on for %zu (the console refuses to migrate "
+                    "these until it is off): ",
+                    pf->kept.n);
+      ids_text(&pf->text, &pf->kept);
     }
     km_inv_strs_free(&pf->off);
     km_inv_strs_free(&pf->kept);
@@ -311,25 +318,23 @@ static void on_post_check(km_sctx_t *c, int status, const json_t *out,
                           const km_err_t *err, void *ud) {
   pf_t *pf = ud;
   if (status < 0) {
+    km_buf_free(&pf->text);
     km__mig_fail(pf->j, status, err, "post_check hook");
     km__mig_end(pf->j);
     return;
   }
   bool passed = json_is_true(json_object_get(out, "passed"));
-  km_buf_t b;
-  km_buf_init(&b);
-  km_buf_printf(&b,
-                "post_check on what %s %s would migrate (run before the "
-                "migration): %s",
-                c->inv->account, c->inv->region, passed ? "passes" : "fails");
+  km_buf_printf(&pf->text, "; post_check on what would migrate %s",
+                passed ? "passes" : "fails");
   size_t i;
   const json_t *m;
   json_array_foreach(json_object_get(out, "messages"), i, m) {
     if (json_string_value(m) != NULL)
-      km_buf_printf(&b, "%s%s", i == 0 ? ": " : "; ", json_string_value(m));
+      km_buf_printf(&pf->text, "%s%s", i == 0 ? ": " : "; ",
+                    json_string_value(m));
   }
-  note(c->inv, b.data);
-  km_buf_free(&b);
+  note(c->inv, pf->text.data);
+  km_buf_free(&pf->text);
   pf->next(pf->j);
 }
 
@@ -355,7 +360,11 @@ static void post_check_plan(pf_t *pf) {
   json_t *in =
       json_pack("{s:s, s:s, s:o, s:o}", "region", inv->region, "instance",
                 inv->instance_id, "keys", keys, "secrets", secrets);
-  if (kp_hook(c, "post_check", in, on_post_check, pf) < 0) pf->next(pf->j);
+  if (kp_hook(c, "post_check", in, on_post_check, pf) < 0) {
+    note(c->inv, pf->text.data); /* no post_check hook */
+    km_buf_free(&pf->text);
+    pf->next(pf->j);
+  }
 }
 
 void km__mig_plan_hooks(mjob_t *j, void (*next)(mjob_t *j)) {
@@ -365,6 +374,7 @@ void km__mig_plan_hooks(mjob_t *j, void (*next)(mjob_t *j)) {
   memset(pf, 0, sizeof(*pf));
   pf->j = j;
   pf->next = next;
+  km_buf_init(&pf->text);
   if (!c->plan || inv->instance_id == NULL || blocked_now(inv)) {
     next(j);
     return;
