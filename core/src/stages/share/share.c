@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/rules.h"
 #include "share.h"
 #include "util/util.h"
 
@@ -36,6 +35,10 @@ void km__share_fail(job_t *j, int rc, const km_err_t *err, const char *what) {
 
 static void discover_step_done(job_t *j) {
   if (--j->pending == 0) km__share_end(j);
+}
+
+void km__share_step_done(job_t *j) {
+  discover_step_done(j);
 }
 
 /* Instance facts, read once per instance per run: the first pipeline that
@@ -231,103 +234,10 @@ static void list_dest(job_t *j, int page) {
   kp_call(j->c, "ListSecrets", params, 3, NULL, on_dest, pg);
 }
 
-/* ---- sharing's preconditions (vendor procedure: "Sharing is supported
- * only within a resource directory, and both the resource owner and the
- * principal must belong to the same verified enterprise") ---- */
-
-typedef struct rdcheck_s {
-  job_t *j;
-  int answers;
-  char owner_rd[96], own_rd[96];
-  int owner_status, own_status;
-  km_err_t owner_err, own_err;
-} rdcheck_t;
-
-static void rd_keep(const kp_res_t *res, char *rd, size_t n, int *status,
-                    km_err_t *err) {
-  *status = res->status;
-  if (res->status < 0) {
-    if (res->err != NULL) *err = *res->err;
-    return;
-  }
-  const char *id = json_string_value(json_object_get(
-      json_object_get(res->body, "ResourceDirectory"), "ResourceDirectoryId"));
-  if (id == NULL) {
-    *status = KM_EPARSE;
-    km__err_set(err, KM_EPARSE,
-                "GetResourceDirectory answered without ResourceDirectoryId");
-    return;
-  }
-  snprintf(rd, n, "%s", id);
-}
-
-static bool no_directory(int status, const km_err_t *err) {
-  return status < 0 && strstr(err->cloud_code, "EntityNotExists") != NULL;
-}
-
-static void rd_judge(rdcheck_t *r) {
-  job_t *j = r->j;
-  km_sctx_t *c = j->c;
-  const char *owner = c->t->instance_owner;
-  if ((r->owner_status < 0 && !no_directory(r->owner_status, &r->owner_err)) ||
-      (r->own_status < 0 && !no_directory(r->own_status, &r->own_err))) {
-    bool mine = r->own_status < 0 && !no_directory(r->own_status, &r->own_err);
-    char what[200];
-    snprintf(what, sizeof(what),
-             "GetResourceDirectory as %s (sharing needs one resource "
-             "directory; grant resourcemanager:GetResourceDirectory)",
-             mine ? c->t->account : owner);
-    km__share_fail(j, mine ? r->own_status : r->owner_status,
-                   mine ? &r->own_err : &r->owner_err, what);
-  } else {
-    const char *a = r->owner_status < 0 ? "none" : r->owner_rd;
-    const char *b = r->own_status < 0 ? "none" : r->own_rd;
-    const char *extra[] = {"owner", owner, "owner_rd", a, "account_rd", b};
-    if (r->owner_status < 0 || r->own_status < 0 || strcmp(a, b) != 0)
-      (void)km_rules_issue(c->inv, "share.directory", extra, 3, NULL);
-    else
-      (void)km_rules_issue(c->inv, "share.enterprise_unverified", extra, 3,
-                           NULL);
-  }
-  discover_step_done(j);
-}
-
-static void on_rd_owner(km_sctx_t *c, const kp_res_t *res, void *ud) {
-  (void)c;
-  rdcheck_t *r = ud;
-  rd_keep(res, r->owner_rd, sizeof(r->owner_rd), &r->owner_status,
-          &r->owner_err);
-  if (++r->answers == 2) rd_judge(r);
-}
-
-static void on_rd_own(km_sctx_t *c, const kp_res_t *res, void *ud) {
-  (void)c;
-  rdcheck_t *r = ud;
-  rd_keep(res, r->own_rd, sizeof(r->own_rd), &r->own_status, &r->own_err);
-  if (++r->answers == 2) rd_judge(r);
-}
-
-/* A member the owner will share with: both in one resource directory
- * (GetResourceDirectory as each); the enterprise has no API, so the plan
- * asks the operator to confirm it. */
-static bool rd_check(job_t *j) {
-  const km_target_t *t = j->c->t;
-  if (!t->share || t->instance_owner == NULL ||
-      strcmp(t->instance_owner, t->account) == 0)
-    return false;
-  rdcheck_t *r = kp_alloc(j->c, sizeof(*r));
-  memset(r, 0, sizeof(*r));
-  r->j = j;
-  kp_call_as(j->c, t->instance_owner, "resourcemanager", "GetResourceDirectory",
-             NULL, 0, NULL, on_rd_owner, r);
-  kp_call_as(j->c, NULL, "resourcemanager", "GetResourceDirectory", NULL, 0,
-             NULL, on_rd_own, r);
-  return true;
-}
-
 static void start_discover(job_t *j) {
-  j->pending = 3;
-  if (rd_check(j)) j->pending++;
+  /* The directory check first: it may end at once (answers known). */
+  j->pending = 4;
+  if (!km__share_rd_check(j)) j->pending--;
   info_get(j);
   kp_call(j->c, "GetDefaultKmsInstance", NULL, 0, NULL, on_default, j);
   list_dest(j, 1);
