@@ -558,6 +558,15 @@ static void test_task_rules(void **st) {
   assert_int_equal(is->verdict, KM_VERDICT_WARNING);
   assert_non_null(strstr(is->message, "Migration Tool of account payments "
                                       "in cn-hangzhou shows no task"));
+  /* A server's text reaches the message without control characters. */
+  const char *evil[] = {"task", "mt-\x1b[31mx", "task_status", "Running"};
+  km_inv_clear_issues(inv, "instance.task_in_region");
+  assert_int_equal(
+      km_rules_issue(inv, "instance.task_in_region", evil, 2, NULL), 0);
+  is = issue(inv, "instance.task_in_region");
+  assert_non_null(is);
+  assert_null(strchr(is->message, '\x1b'));
+  assert_non_null(strstr(is->message, "mt-?[31mx (Running)"));
   km_err_t e;
   assert_int_equal(km_rules_issue(inv, "key.pending", NULL, 0, &e), KM_EINVAL);
   assert_int_equal(km_rules_issue(inv, "no.such.rule", NULL, 0, &e), KM_EINVAL);

@@ -692,8 +692,13 @@ int km_rules_issue(km_inv_t *inv, const char *id, const char *const *extra,
   memset(&c, 0, sizeof(c));
   c.inv = inv;
   ctx_vars(&c, vs);
-  for (size_t i = 0; i + 1 < 2 * n; i += 2)
+  /* These facts come from a server's answer: no control character may
+   * reach a terminal through the message. */
+  for (size_t i = 0; i + 1 < 2 * n; i += 2) {
     var(vs, extra[i], extra[i + 1]);
+    for (char *v = vs->v[vs->n - 1].value; *v; v++)
+      if ((unsigned char)*v < 0x20 || *v == 0x7f) *v = '?';
+  }
   char *msg = expand(r->message, vs);
   km_inv_add_issue(inv, r->id, r->verdict, msg);
   free(msg);
