@@ -290,7 +290,24 @@ static int tasks(ksim_req_t *req, ksim_resp_t *resp, ksim_account_t *a) {
     if (tid != NULL && strcmp(tid, t->id) != 0) continue;
     json_array_append_new(arr, task_json(t));
   }
-  return ok(req, resp, json_pack("{s:o}", "Tasks", arr));
+  /* The Migrate dialog's destination list: the instances of this region
+   * the account owns or that are shared with it, with the console-only
+   * facts the instance details page shows (image version, auto-renewal). */
+  json_t *inst = json_array();
+  for (size_t i = 0; i < req->cloud->instances.n; i++) {
+    const ksim_instance_t *in = req->cloud->instances.v[i];
+    if (strcmp(in->region, req->region) != 0 ||
+        (strcmp(in->owner, a->id) != 0 &&
+         !ksim_strs_has(&in->shared_with, a->id)))
+      continue;
+    json_array_append_new(
+        inst,
+        json_pack("{s:s, s:s, s:s?, s:b, s:s}", "InstanceId", in->id,
+                  "InstanceType", in->type, "ImageVersion", in->image_version,
+                  "AutoRenew", in->auto_renew, "Status", in->status));
+  }
+  return ok(req, resp,
+            json_pack("{s:o, s:o}", "Tasks", arr, "Instances", inst));
 }
 
 /* ---- submission ---- */

@@ -47,6 +47,21 @@ static void hexid(gen_t *g, char *out, size_t n) {
   out[n - 1] = '\0';
 }
 
+/* A KMS 1.0 key id: a UUID, as the real KMS 1.0 issues (KMS 3.0 instance
+ * keys are key-<region><hex>).  The 20 random hex digits are the ones the
+ * generator always drew (so every later random choice, and with it the
+ * generated fleet, stays the same); the last 12 digits are a hash of them
+ * and the region tag, so ids stay unique across regions. */
+static char *key_uuid(const char *tag, const char *hx) {
+  uint64_t h = 1469598103934665603ull;
+  for (const char *s = tag; *s; s++)
+    h = (h ^ (uint8_t)*s) * 1099511628211ull;
+  for (const char *s = hx; *s; s++)
+    h = (h ^ (uint8_t)*s) * 1099511628211ull;
+  return km_xasprintf("%.8s-%.4s-%.4s-%.4s-%012llx", hx, hx + 8, hx + 12,
+                      hx + 16, (unsigned long long)(h & 0xffffffffffffull));
+}
+
 /* "cn-hangzhou" -> "han": a short region tag for generated ids. */
 static void region_tag(const char *region, char out[4]) {
   const char *p = strchr(region, '-');
@@ -75,7 +90,7 @@ static json_t *gen_region(gen_t *g, json_t *p, const char *region,
   json_t *cmk_ids = json_array();
   for (long i = 0; i < nkeys; i++) {
     hexid(g, hx, sizeof(hx));
-    char *id = km_xasprintf("key-%s%s", tag, hx);
+    char *id = key_uuid(tag, hx);
     json_t *k = json_pack("{s:s}", "id", id);
     uint64_t r = ksim_rand(&g->rng) % 100;
     if (r < 10) {
@@ -103,7 +118,7 @@ static json_t *gen_region(gen_t *g, json_t *p, const char *region,
   }
   for (long i = 0; i < nsvc; i++) {
     hexid(g, hx, sizeof(hx));
-    char *id = km_xasprintf("key-%s%s", tag, hx);
+    char *id = key_uuid(tag, hx);
     json_array_append_new(
         keys,
         json_pack("{s:s, s:s, s:s}", "id", id, "creator", "service", "service",
@@ -113,7 +128,7 @@ static json_t *gen_region(gen_t *g, json_t *p, const char *region,
   long nbyok = gnum(p, "byok_per_region", 1);
   for (long i = 0; ksim_region_mainland(region) && i < nbyok; i++) {
     hexid(g, hx, sizeof(hx));
-    char *id = km_xasprintf("key-%s%s", tag, hx);
+    char *id = key_uuid(tag, hx);
     json_array_append_new(keys,
                           json_pack("{s:s, s:s, s:s, s:s}", "id", id, "origin",
                                     "EXTERNAL", "protection", "HSM", "state",

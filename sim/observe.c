@@ -11,6 +11,7 @@
  * sees shared-gateway calls only: dedicated-gateway calls go to the
  * instance's own access logs, which is how an operator spots clients that
  * still call the shared gateway after migration. */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -335,10 +336,20 @@ static const char *event_rw(const char *action) {
   return "Write";
 }
 
+/* A KMS 1.0 key id is a UUID (8-4-4-4-12 hex digits). */
+static bool is_uuid(const char *s) {
+  if (strlen(s) != 36) return false;
+  for (int i = 0; i < 36; i++) {
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i])) return false;
+  }
+  return true;
+}
+
 static const char *resource_type(const ev_t *e) {
   if (strcmp(e->product, "kms") != 0 || e->resource[0] == '\0') return "";
   if (strncmp(e->resource, "kst-", 4) == 0) return "ACS::KMS::Instance";
-  if (strncmp(e->resource, "key-", 4) == 0 ||
+  if (strncmp(e->resource, "key-", 4) == 0 || is_uuid(e->resource) ||
       strncmp(e->resource, "alias/", 6) == 0 ||
       strstr(e->resource, ":key/") != NULL)
     return "ACS::KMS::Key";

@@ -9,7 +9,7 @@ const H = require('./lib/harness');
 const { MGMT, KmsMod, Core, check, eq, ok, expectError } = H;
 
 const R = 'cn-hangzhou';
-const KEY = 'key-hzz653edf87da6dc2bd9';
+const KEY = '10851a59-9470-3082-75c0-aca0a2ba495d';
 const BAD_SECRET = { id: MGMT.id, secret: 'not-the-secret' };
 const UNKNOWN_AK = { id: 'KSIMNOSUCHACCESSKEY1', secret: MGMT.secret };
 
@@ -73,7 +73,7 @@ async function main() {
     await expectError(H.kmsCallV3(v3ok, 'UpdateRotationPolicy', { KeyId: KEY }), 'MissingParameter', 400);
   });
   await check('V3 UpdateRotationPolicy enable without RotationInterval -> MissingParameter 400', async () => {
-    await expectError(H.kmsCallV3(v3ok, 'UpdateRotationPolicy', { KeyId: 'key-hzz65f5c01f899692fa5', EnableAutomaticRotation: 'true' }), 'MissingParameter', 400);
+    await expectError(H.kmsCallV3(v3ok, 'UpdateRotationPolicy', { KeyId: 'a65819e8-3dff-29b8-89aa-e84c5aae5c3b', EnableAutomaticRotation: 'true' }), 'MissingParameter', 400);
   });
   await check('V3 ListTagResources without ResourceType -> MissingParameter 400', async () => {
     await expectError(H.kmsCallV3(v3ok, 'ListTagResources', { RegionId: R }), 'MissingParameter', 400);
@@ -88,26 +88,26 @@ async function main() {
     await expectError(H.kmsCallV3(v3ok, 'GetKmsInstanceQuotaInfos', { KmsInstanceId: 'kst-hzz6500a1b2c3d4e5f6', ResourceType: 'disk' }), 'InvalidParameter', 400);
   });
   await check('V1 UpdateRotationPolicy RotationInterval 30x -> InvalidParameter 400', async () => {
-    await expectError(H.kmsV1Raw(v1ok, 'UpdateRotationPolicy', { KeyId: 'key-hzz65f5c01f899692fa5', EnableAutomaticRotation: 'true', RotationInterval: '30x' }), 'InvalidParameter', 400);
+    await expectError(H.kmsV1Raw(v1ok, 'UpdateRotationPolicy', { KeyId: 'a65819e8-3dff-29b8-89aa-e84c5aae5c3b', EnableAutomaticRotation: 'true', RotationInterval: '30x' }), 'InvalidParameter', 400);
   });
 
   // ---- not found -------------------------------------------------------------------
   await check('V1 DescribeKey unknown key -> Forbidden.KeyNotFound 404', async () => {
-    const i = await expectError(v1ok.describeKey(new KmsMod.DescribeKeyRequest({ keyId: 'key-hzz65000000000000000' })), 'Forbidden.KeyNotFound', 404);
+    const i = await expectError(v1ok.describeKey(new KmsMod.DescribeKeyRequest({ keyId: 'e021c7a8-16b1-9602-d217-e498f9cdf290' })), 'Forbidden.KeyNotFound', 404);
     eq(i.rawCode, 'Forbidden.KeyNotFoundError', 'rpc-client err.code');
     popBody(i, 'Forbidden.KeyNotFound');
   });
   await check('V3 DescribeKey unknown key -> Forbidden.KeyNotFound 404', async () => {
-    await expectError(H.kmsCallV3(v3ok, 'DescribeKey', { KeyId: 'key-hzz65000000000000000' }), 'Forbidden.KeyNotFound', 404);
+    await expectError(H.kmsCallV3(v3ok, 'DescribeKey', { KeyId: 'e021c7a8-16b1-9602-d217-e498f9cdf290' }), 'Forbidden.KeyNotFound', 404);
   });
   await check('V3 DescribeKey of a cn-shanghai key on the cn-hangzhou endpoint -> Forbidden.KeyNotFound', async () => {
-    await expectError(H.kmsCallV3(v3ok, 'DescribeKey', { KeyId: 'key-shh6583cc34a0b489b90' }), 'Forbidden.KeyNotFound', 404);
+    await expectError(H.kmsCallV3(v3ok, 'DescribeKey', { KeyId: '518f3e74-7089-97dd-ebb5-2158b2d9c447' }), 'Forbidden.KeyNotFound', 404);
   });
   await check('V3 DescribeKey unknown alias -> Forbidden.AliasNotFound 404', async () => {
     await expectError(H.kmsCallV3(v3ok, 'DescribeKey', { KeyId: 'alias/no-such-alias' }), 'Forbidden.AliasNotFound', 404);
   });
   await check('V1 ListKeyVersions unknown key -> Forbidden.KeyNotFound 404', async () => {
-    await expectError(v1ok.listKeyVersions(new KmsMod.ListKeyVersionsRequest({ keyId: 'key-hzz65000000000000000' })), 'Forbidden.KeyNotFound', 404);
+    await expectError(v1ok.listKeyVersions(new KmsMod.ListKeyVersionsRequest({ keyId: 'e021c7a8-16b1-9602-d217-e498f9cdf290' })), 'Forbidden.KeyNotFound', 404);
   });
   await check('V1 DescribeSecret unknown secret -> Forbidden.ResourceNotFound 404', async () => {
     await expectError(v1ok.describeSecret(new KmsMod.DescribeSecretRequest({ secretName: 'no/such/secret' })), 'Forbidden.ResourceNotFound', 404);
@@ -118,13 +118,13 @@ async function main() {
 
   // ---- state conflicts ------------------------------------------------------------
   await check('V3 UpdateRotationPolicy on a Disabled key -> Rejected.Disabled 409', async () => {
-    await expectError(H.kmsCallV3(v3ok, 'UpdateRotationPolicy', { KeyId: 'key-hzz65c29bebd96fe8eaa', EnableAutomaticRotation: 'true', RotationInterval: '30d' }), 'Rejected.Disabled', 409);
+    await expectError(H.kmsCallV3(v3ok, 'UpdateRotationPolicy', { KeyId: 'cb097b91-124a-1e69-4df9-ec1d297945c5', EnableAutomaticRotation: 'true', RotationInterval: '30d' }), 'Rejected.Disabled', 409);
   });
   await check('V1 UpdateRotationPolicy on a service key -> Forbidden.NoPermission 403', async () => {
-    await expectError(H.kmsV1Raw(v1ok, 'UpdateRotationPolicy', { KeyId: 'key-hzz656e039fba0916abb', EnableAutomaticRotation: 'true', RotationInterval: '30d' }), 'Forbidden.NoPermission', 403);
+    await expectError(H.kmsV1Raw(v1ok, 'UpdateRotationPolicy', { KeyId: '822bf22f-24ef-a6c2-b07d-a14fc1de5f0c', EnableAutomaticRotation: 'true', RotationInterval: '30d' }), 'Forbidden.NoPermission', 403);
   });
   await check('V3 UpdateRotationPolicy on an asymmetric key -> Rejected.UnsupportedOperation 400', async () => {
-    await expectError(H.kmsCallV3(v3ok, 'UpdateRotationPolicy', { KeyId: 'key-hzz650f359db037df198', EnableAutomaticRotation: 'true', RotationInterval: '30d' }), 'Rejected.UnsupportedOperation', 400);
+    await expectError(H.kmsCallV3(v3ok, 'UpdateRotationPolicy', { KeyId: 'e4e1eae1-119e-866c-daa0-f74563bd90dd', EnableAutomaticRotation: 'true', RotationInterval: '30d' }), 'Rejected.UnsupportedOperation', 400);
   });
 
   // ---- gateway ------------------------------------------------------------------------

@@ -13,12 +13,12 @@ const { MGMT, KmsMod, check, eq, ok, isStr, isNum, isArr, wrapped, requestId } =
 
 const R = 'cn-hangzhou';
 const INST = 'kst-hzz6500a1b2c3d4e5f6';
-const DISABLED_KEY = 'key-hzz65c29bebd96fe8eaa';
-const ROT_KEY = 'key-hzz653edf87da6dc2bd9'; // rotation 365d
-const TAGGED_KEY = 'key-hzz655c857c4eaf2bc61'; // app=billing, owner=team-a
-const VER_KEY = 'key-hzz658ad0267cdf6a2d7'; // 3 versions
-const PENDING_IMPORT = 'key-hzz65014b4db3ddb6810';
-const BYOK_ENABLED = 'key-hzz65db59b41cbd2c0ae';
+const DISABLED_KEY = 'cb097b91-124a-1e69-4df9-ec1d297945c5';
+const ROT_KEY = '10851a59-9470-3082-75c0-aca0a2ba495d'; // rotation 365d
+const TAGGED_KEY = '84c5be05-0f90-f6da-0065-36b08fe03877'; // app=billing, owner=team-a
+const VER_KEY = 'd9be9e9e-b02b-736c-9a07-cfb17b9a1691'; // 3 versions
+const PENDING_IMPORT = '5eb0e0f2-58a2-9e69-3c26-5af873fe452b';
+const BYOK_ENABLED = 'f21c37d1-ea77-8d8f-9e54-f10614409237';
 
 const v1 = H.kmsV1(MGMT, R);
 const v3 = H.kmsV3(MGMT, R);
@@ -81,7 +81,7 @@ async function main() {
       });
       const ids = wrapped(b, 'Keys', 'Key').map((k) => k.KeyId);
       eq(b.TotalCount, 64, 'TotalCount');
-      ok(!ids.includes('key-hzz656e039fba0916abb'), 'service key key-hzz656e039fba0916abb listed');
+      ok(!ids.includes('822bf22f-24ef-a6c2-b07d-a14fc1de5f0c'), 'service key 822bf22f-24ef-a6c2-b07d-a14fc1de5f0c listed');
     });
   }
 
@@ -111,14 +111,14 @@ async function main() {
       requestId(b);
       const m = b.KeyMetadata;
       ok(m && typeof m === 'object', 'KeyMetadata missing');
-      eq(m.KeyId, 'key-hzz65a148492b81d6e1f', 'KeyId');
+      eq(m.KeyId, '9123e43b-b2bd-bac2-74a1-f2d2b9fecca4', 'KeyId');
       keyMetaStrings(m, 'KeyMetadata');
       eq(m.AutomaticRotation, 'Disabled', 'AutomaticRotation');
       ok(m.DKMSInstanceId === undefined || m.DKMSInstanceId === '', `DKMSInstanceId of a 1.0 key: ${m.DKMSInstanceId}`);
       ok(m.DeleteDate === undefined || m.DeleteDate === '', 'DeleteDate on an Enabled key');
     });
     await check(`${t} DescribeKey by ARN of a PendingDeletion key has DeleteDate`, async () => {
-      const id = 'key-hzz651e0273bbfddd900';
+      const id = '07cdbca0-5f3d-f5fe-eec2-2714cb8a9534';
       const b = await call('DescribeKey', { KeyId: `acs:kms:${R}:${MGMT.uid}:key/${id}` });
       eq(b.KeyMetadata.KeyId, id, 'KeyId');
       eq(b.KeyMetadata.KeyState, 'PendingDeletion', 'KeyState');
@@ -134,7 +134,7 @@ async function main() {
     ok(Array.isArray(a), 'aliases.alias not an array');
     const x = a.find((e) => e.aliasName === 'alias/demo-app-01');
     ok(x, 'alias/demo-app-01 not listed');
-    eq(x.keyId, 'key-hzz65a148492b81d6e1f', 'keyId');
+    eq(x.keyId, '9123e43b-b2bd-bac2-74a1-f2d2b9fecca4', 'keyId');
     eq(x.aliasArn, `acs:kms:${R}:${MGMT.uid}:alias/demo-app-01`, 'aliasArn');
     for (let n = 0; n < 60; n++) {
       const want = `alias/demo-app-${String(n).padStart(2, '0')}`;
@@ -143,7 +143,7 @@ async function main() {
     ok(r.totalCount >= 64 && r.totalCount === a.length, `totalCount ${r.totalCount} vs ${a.length} listed`);
   });
   await check('V1 ListAliasesByKeyId (typed)', async () => {
-    const r = await v1.listAliasesByKeyId(new KmsMod.ListAliasesByKeyIdRequest({ keyId: 'key-hzz65a148492b81d6e1f' }));
+    const r = await v1.listAliasesByKeyId(new KmsMod.ListAliasesByKeyIdRequest({ keyId: '9123e43b-b2bd-bac2-74a1-f2d2b9fecca4' }));
     eq(r.aliases.alias.map((e) => e.aliasName).join(','), 'alias/demo-app-01', 'aliasName');
     eq(r.totalCount, 1, 'totalCount');
   });
@@ -157,7 +157,7 @@ async function main() {
       for (const e of a) { isStr(e.AliasName, 'AliasName'); isStr(e.AliasArn, 'AliasArn'); isStr(e.KeyId, 'KeyId'); }
     });
     await check(`${t} ListAliasesByKeyId`, async () => {
-      const b = await call('ListAliasesByKeyId', { KeyId: 'key-hzz650f359db037df198' });
+      const b = await call('ListAliasesByKeyId', { KeyId: 'e4e1eae1-119e-866c-daa0-f74563bd90dd' });
       eq(wrapped(b, 'Aliases', 'Alias').map((e) => e.AliasName).join(','), 'alias/demo-signing', 'AliasName');
     });
   }
@@ -195,13 +195,13 @@ async function main() {
 
   // ---- UpdateRotationPolicy -------------------------------------------------
   const rotCases = [
-    ['V1 typed', 'key-hzz658962847ac1d9493', async (id, en, iv) => {
+    ['V1 typed', '418c14c7-91a3-be80-5e42-eae1b2a1af64', async (id, en, iv) => {
       const r = await v1.updateRotationPolicy(new KmsMod.UpdateRotationPolicyRequest({
         keyId: id, enableAutomaticRotation: en, rotationInterval: iv,
       }));
       isStr(r.requestId, 'requestId');
     }],
-    ['V3', 'key-hzz6578cdfc542acd8a6', async (id, en, iv) => {
+    ['V3', '5928fb7a-5471-6e5e-5c16-a35b38fa3959', async (id, en, iv) => {
       const p = { KeyId: id, EnableAutomaticRotation: String(en) };
       if (iv) p.RotationInterval = iv;
       requestId(await raw3('UpdateRotationPolicy', p));
@@ -226,7 +226,7 @@ async function main() {
     eq((await raw3('DescribeKey', { KeyId: ROT_KEY })).KeyMetadata.RotationInterval, '31536000s', 'RotationInterval restored');
   });
   await check('V3 UpdateRotationPolicy 6d (below 7 d) -> InvalidParameter', async () => {
-    await H.expectError(raw3('UpdateRotationPolicy', { KeyId: 'key-hzz652496572a6d70ec7', EnableAutomaticRotation: 'true', RotationInterval: '6d' }), 'InvalidParameter', 400);
+    await H.expectError(raw3('UpdateRotationPolicy', { KeyId: 'd0e10b19-c31d-5f7e-ab77-7f4b848b0d2d', EnableAutomaticRotation: 'true', RotationInterval: '6d' }), 'InvalidParameter', 400);
   });
   await check('V1 UpdateRotationPolicy on a BYOK key -> Unsupported.Origin', async () => {
     await H.expectError(raw1('UpdateRotationPolicy', { KeyId: BYOK_ENABLED, EnableAutomaticRotation: 'true', RotationInterval: '30d' }), 'Unsupported.Origin', 400);

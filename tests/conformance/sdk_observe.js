@@ -10,7 +10,7 @@ const { MGMT, check, eq, ok, isStr, isNum, isArr, expectError } = H;
 const Cms = require('@alicloud/cms20190101');
 
 const R = 'cn-hangzhou';
-const KEY = 'key-hzz65e4fdf3a11f590d7';
+const KEY = '857dcfe1-085f-2a00-222d-a32b3f3c4344';
 const AT_VERSION = '2020-07-06';
 
 async function main() {
@@ -26,7 +26,7 @@ async function main() {
       const r = await H.rpc(v3, 'DescribeKey', '2016-01-20', { KeyId: KEY });
       ids.push(r.body.RequestId);
     }
-    const i = await expectError(H.kmsCallV3(v3, 'DescribeKey', { KeyId: 'key-hzz65ffffffffffffff0' }), 'Forbidden.KeyNotFound', 404);
+    const i = await expectError(H.kmsCallV3(v3, 'DescribeKey', { KeyId: '0e2e4745-5ea0-9d17-d981-d4f3207a551d' }), 'Forbidden.KeyNotFound', 404);
     errId = i.requestId;
   });
 

@@ -69,7 +69,7 @@ async function main() {
   });
   await check('openapi-client V3 with x-acs-security-token: DescribeKey of an app-a key', async () => {
     const b = await H.kmsCallV3(H.kmsV3(credA, R), 'DescribeKey', { KeyId: 'alias/app-a-hzz-01' });
-    eq(b.KeyMetadata.KeyId, 'key-hzz6579b1582aeafb16d', 'KeyId');
+    eq(b.KeyMetadata.KeyId, 'af7d4d2f-d973-091a-c4eb-2420ca16bda7', 'KeyId');
     eq(b.KeyMetadata.Creator, APP_A.uid, 'Creator');
     eq(b.KeyMetadata.RotationInterval, '2592000s', 'RotationInterval');
   });
@@ -78,7 +78,7 @@ async function main() {
     eq(b.Arn, `acs:kms:cn-shanghai:${APP_B.uid}:secret/common/app-config`, 'Arn');
   });
   await check('V3 as app-a (STS): a mgmt key is not visible -> Forbidden.KeyNotFound', async () => {
-    await expectError(H.kmsCallV3(H.kmsV3(credA, R), 'DescribeKey', { KeyId: 'key-hzz653edf87da6dc2bd9' }), 'Forbidden.KeyNotFound', 404);
+    await expectError(H.kmsCallV3(H.kmsV3(credA, R), 'DescribeKey', { KeyId: '10851a59-9470-3082-75c0-aca0a2ba495d' }), 'Forbidden.KeyNotFound', 404);
   });
   await check('V3 garbled security token -> InvalidSecurityToken.MismatchWithAccessKey', async () => {
     const bad = Object.assign({}, credA, { token: credA.token.slice(0, -6) + 'XXXXXX' });

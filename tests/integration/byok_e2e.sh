@@ -93,7 +93,7 @@ for a in state["Accounts"]:
 for kid in (rsa, aes):
     assert keys[kid][1]["DKMSInstanceId"] == inst, (kid, keys[kid][1])
 # select.keys is none: only the keys of select.byok.keys move.
-plain = [k for k, (g, v) in keys.items() if k.startswith("key-hzz")]
+plain = [k for k, (g, v) in keys.items() if g == "cn-hangzhou" and k not in (rsa, aes, later)]
 assert plain and not any(keys[k][1]["DKMSInstanceId"] for k in plain), plain
 for kid in (later, sh, hk):
     assert not keys[kid][1]["DKMSInstanceId"], (kid, keys[kid][1])

@@ -13,7 +13,7 @@ kmsim_get /_kmsim/state >before.json
 cat >keep_one.lua <<'LUA'
 local default = require("rotation")
 return function(input)
-  if input.id == "key-shh651ee16d055008ed2" and input.phase == "before" then
+  if input.id == "d3b67aac-c8ce-b183-d942-7f9cf578ad5b" and input.phase == "before" then
     return { change = false }
   end
   return default(input)

@@ -12,7 +12,7 @@
 python3 - "$KM_SRC/sim/fixtures/demo.yaml" "$TMP/fixture.yaml" <<'PY'
 import sys
 s = open(sys.argv[1]).read()
-anchor = "            vpc_num: 7\n        keys:\n          - {id: key-shh6583cc34a0b489b90"
+anchor = "            vpc_num: 7\n        keys:\n          - {id: 518f3e74-7089-97dd-ebb5-2158b2d9c447"
 assert anchor in s
 s = s.replace(anchor, """            vpc_num: 7
           - id: kst-shh65legacy00000000
@@ -26,7 +26,7 @@ s = s.replace(anchor, """            vpc_num: 7
             vpc_num: 7
         default_instance: kst-shh65legacy00000000
         keys:
-          - {id: key-shh6583cc34a0b489b90""", 1)
+          - {id: 518f3e74-7089-97dd-ebb5-2158b2d9c447""", 1)
 open(sys.argv[2], "w").write(s)
 PY
 start_kmsim "$TMP/fixture.yaml"

@@ -35,7 +35,7 @@ expect_rc() {
 }
 
 PREFIX=$TMP/prefix
-FREEZE_KEY=key-hzz65a148492b81d6e1f # mgmt cn-hangzhou "demo key 01": movable
+FREEZE_KEY=9123e43b-b2bd-bac2-74a1-f2d2b9fecca4 # mgmt cn-hangzhou "demo key 01": movable
 
 # ---- 1. install ----
 expect_rc 0 install cmake --install "$KM_BUILD" --prefix "$PREFIX"

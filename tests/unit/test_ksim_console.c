@@ -227,6 +227,39 @@ static void test_overview(void **state) {
   json_decref(a.body);
 }
 
+/* The task list also carries the Migrate dialog's destinations with the
+ * console-only facts (kmsmig's preflight compares the image version): the
+ * owner sees its instances, a member only those shared with it. */
+static void test_tasks_list_instances(void **state) {
+  ksim_cloud_t *c = *state;
+  answer_t a =
+      call(c, "GET", "/_kmsim/console/tasks", NULL, NULL, OWNER, NULL, NULL);
+  assert_int_equal(a.status, 200);
+  const json_t *inst = json_object_get(a.body, "Instances");
+  assert_true(json_array_size(inst) >= 6);
+  const json_t *sw = NULL, *v;
+  size_t i;
+  json_array_foreach(inst, i, v) {
+    if (strcmp(json_string_value(json_object_get(v, "InstanceId")), "kst-sw") ==
+        0)
+      sw = v;
+  }
+  assert_non_null(sw);
+  assert_string_equal(json_string_value(json_object_get(sw, "ImageVersion")),
+                      "2.9.3");
+  assert_string_equal(json_string_value(json_object_get(sw, "InstanceType")),
+                      "software");
+  json_decref(a.body);
+  a = call(c, "GET", "/_kmsim/console/tasks", NULL, NULL, MEMBER, NULL, NULL);
+  assert_int_equal(a.status, 200);
+  inst = json_object_get(a.body, "Instances");
+  assert_int_equal(json_array_size(inst), 1);
+  assert_string_equal(
+      json_string_value(json_object_get(json_array_get(inst, 0), "InstanceId")),
+      "kst-sw");
+  json_decref(a.body);
+}
+
 static void test_login_and_region(void **state) {
   ksim_cloud_t *c = *state;
   answer_t a =
@@ -591,6 +624,8 @@ static void test_all_pending_and_fault_duration(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_overview, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_tasks_list_instances, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_login_and_region, setup, teardown),
       cmocka_unit_test_setup_teardown(test_batch_too_large, setup, teardown),
       cmocka_unit_test_setup_teardown(test_invalid_resources, setup, teardown),

@@ -539,6 +539,77 @@ static void test_reasons_rebuilt(void **st) {
   km_inv_free(inv);
 }
 
+/* A Disconnected instance: its quota cannot be read, and the pipeline is
+ * blocked by instance.not_enabled with the fix, not by "quota unknown". */
+static void test_disconnected_instance(void **st) {
+  (void)st;
+  km_inv_t *inv = healthy();
+  km_inv_set(&inv->inst.status, "Disconnected");
+  inv->inst.key_quota = inv->inst.key_used = -1;
+  inv->inst.secret_quota = inv->inst.secret_used = -1;
+  ukey(inv, "1234abcd-12ab-34cd-56ef-1234567890ab");
+  eval(inv);
+  const km_inv_issue_t *is = issue(inv, "instance.not_enabled");
+  assert_non_null(is);
+  assert_int_equal(is->verdict, KM_VERDICT_BLOCKED);
+  assert_non_null(strstr(is->message, "is Disconnected, not Connected; "
+                                      "enable it in the console"));
+  km_quota_use_t *u;
+  size_t nu;
+  assert_int_equal(km_rules_quota(&inv, 1, &u, &nu, NULL), 0);
+  assert_null(issue(inv, "instance.quota_unknown"));
+  km_quota_uses_free(u, nu);
+  /* The same unknown quota on a Connected instance still blocks. */
+  km_inv_set(&inv->inst.status, "Connected");
+  eval(inv);
+  assert_int_equal(km_rules_quota(&inv, 1, &u, &nu, NULL), 0);
+  assert_non_null(issue(inv, "instance.quota_unknown"));
+  km_quota_uses_free(u, nu);
+  km_inv_free(inv);
+}
+
+/* The console task rules: facts from outside the inventory, expanded with
+ * the pipeline's placeholders; only instance rules can be added so. */
+static void test_task_rules(void **st) {
+  (void)st;
+  km_inv_t *inv = healthy();
+  eval(inv);
+  const char *extra[] = {"task", "mt-0001", "task_status", "Scheduled"};
+  assert_int_equal(
+      km_rules_issue(inv, "instance.task_in_region", extra, 2, NULL), 0);
+  const km_inv_issue_t *is = issue(inv, "instance.task_in_region");
+  assert_non_null(is);
+  assert_int_equal(is->verdict, KM_VERDICT_BLOCKED);
+  assert_string_equal(is->message,
+                      "migration task mt-0001 (Scheduled) is already in the "
+                      "console of account payments in cn-hangzhou, and the "
+                      "console runs one task at a time; wait until it has "
+                      "ended (Migration Tool, task status), then plan again");
+  assert_int_equal(
+      km_rules_issue(inv, "instance.task_unverified", NULL, 0, NULL), 0);
+  is = issue(inv, "instance.task_unverified");
+  assert_non_null(is);
+  assert_int_equal(is->verdict, KM_VERDICT_WARNING);
+  assert_non_null(strstr(is->message, "Migration Tool of account payments "
+                                      "in cn-hangzhou shows no task"));
+  /* A server's text reaches the message without control characters. */
+  const char *evil[] = {"task", "mt-\x1b[31mx", "task_status", "Running"};
+  km_inv_clear_issues(inv, "instance.task_in_region");
+  assert_int_equal(
+      km_rules_issue(inv, "instance.task_in_region", evil, 2, NULL), 0);
+  is = issue(inv, "instance.task_in_region");
+  assert_non_null(is);
+  assert_null(strchr(is->message, '\x1b'));
+  assert_non_null(strstr(is->message, "mt-?[31mx (Running)"));
+  km_err_t e;
+  assert_int_equal(km_rules_issue(inv, "key.pending", NULL, 0, &e), KM_EINVAL);
+  assert_int_equal(km_rules_issue(inv, "no.such.rule", NULL, 0, &e), KM_EINVAL);
+  /* A new evaluation starts from the table again. */
+  eval(inv);
+  assert_null(issue(inv, "instance.task_in_region"));
+  km_inv_free(inv);
+}
+
 static void test_table_and_docs(void **st) {
   (void)st;
   size_t n;
@@ -602,6 +673,11 @@ int main(void) {
       cmocka_unit_test(test_quota_across_pipelines),
       cmocka_unit_test(test_messages_fully_expanded),
       cmocka_unit_test(test_reasons_rebuilt),
+  km_inv_free(inv);
+}
+
+      cmocka_unit_test(test_disconnected_instance),
+      cmocka_unit_test(test_task_rules),
       cmocka_unit_test(test_table_and_docs),
       cmocka_unit_test(test_versions),
   };

@@ -271,7 +271,10 @@ static int do_plan(const args_t *a, bool for_run, bool *blocked_out) {
       fputs(b.data != NULL ? b.data : "", stdout);
     km_buf_free(&b);
   }
-  if (any_state(rt, KM_PIPE_FAILED)) ec = KM_EXIT_FAILURES;
+  if (any_state(rt, KM_PIPE_FAILED))
+    ec = KM_EXIT_FAILURES;
+  else if (!for_run && any_state(rt, KM_PIPE_BLOCKED))
+    ec = KM_EXIT_BLOCKED; /* a run would refuse these pipelines */
   if (a->out != NULL && !for_run) {
     /* stdout stays one JSON document with --output json. */
     int sc = save_plan(rt, &plan, a->out,
@@ -279,7 +282,7 @@ static int do_plan(const args_t *a, bool for_run, bool *blocked_out) {
     if (sc != KM_EXIT_OK) ec = sc;
   }
   if (blocked_out != NULL) *blocked_out = any_state(rt, KM_PIPE_BLOCKED);
-  free(notes); /* the strings belong to the models */
+  free(notes); /* the strings are the models' (hook_notes) */
   free_invs(invs, n);
   km_runtime_free(rt);
   return ec;
@@ -296,9 +299,10 @@ void km__usage_plan(void) {
       "quota\ntotals per instance, manifest hash; docs/plan.md) for `kmsmig "
       "run --plan\nPLAN [--shard K/N]`; not with --shard, and not when some "
       "account failed.\n\n"
-      "exit: 0 planned (blocked items are shown, not an error), 1 some "
+      "exit: 0 planned (blocked resources are shown, not an error), 1 some "
       "account or\nregion could not be discovered, 2 usage or manifest "
-      "error.\n");
+      "error, 3 some account and\nregion is blocked by preflight (a run "
+      "would not start it).\n");
 }
 
 int km__cmd_plan(int argc, char **argv) {

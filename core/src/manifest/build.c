@@ -20,14 +20,38 @@ static bool all_chars(const char *s, const char *extra) {
   return true;
 }
 
-static bool is_key_id(const char *s) {
-  /* KMS key ids are UUIDs: 8-4-4-4-12 hex digits. */
+static bool is_uuid(const char *s) {
   if (strlen(s) != 36) return false;
   for (int i = 0; i < 36; i++) {
     bool dash = i == 8 || i == 13 || i == 18 || i == 23;
     if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i])) return false;
   }
   return true;
+}
+
+/* The key id forms the service issues (reference §1 "ID formats"): KMS 1.0
+ * keys are UUIDs (8-4-4-4-12 hex digits); keys created in a KMS 3.0
+ * instance are key-<region tag><letters and digits>.  With arn, also
+ * acs:kms:REGION:ACCOUNT:key/ID, which rules.c matches against KeyArn. */
+static bool is_key_id(const char *s, bool arn) {
+  if (is_uuid(s)) return true;
+  if (strncmp(s, "key-", 4) == 0 && strlen(s) >= 12 && strlen(s) <= 64) {
+    for (const char *p = s + 4; *p; p++)
+      if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p))
+        return false;
+    return true;
+  }
+  if (!arn || strncmp(s, "acs:kms:", 8) != 0) return false;
+  const char *region = s + 8, *colon = strchr(region, ':');
+  if (colon == NULL || colon == region) return false;
+  for (const char *p = region; p < colon; p++)
+    if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '-')
+      return false;
+  const char *uid = colon + 1;
+  size_t nd = strspn(uid, "0123456789");
+  if (nd != 16 || strncmp(uid + nd, ":key/", 5) != 0) return false;
+  const char *id = uid + nd + 5;
+  return is_key_id(id, false);
 }
 
 static void build_directory(km_mctx_t *c, const km_ynode_t *n) {
@@ -240,15 +264,18 @@ static void build_sel(km_mctx_t *c, const char *name, const km_ynode_t *n,
 }
 
 static void check_key_ids(km_mctx_t *c, const km_ynode_t *list,
-                          const char *name) {
+                          const char *name, bool arn) {
   if (list == NULL || list->kind != KM_YSEQ) return;
   for (size_t i = 0; i < list->n; i++) {
     const km_ynode_t *it = list->items[i];
-    if (it->kind == KM_YSCALAR && !is_key_id(it->str))
+    if (it->kind == KM_YSCALAR && !is_key_id(it->str, arn))
       km__err(c, it,
               "'%s' in %s is not a key id; key ids are UUIDs such as "
-              "1234abcd-12ab-34cd-56ef-1234567890ab",
-              it->str, name);
+              "1234abcd-12ab-34cd-56ef-1234567890ab (KMS 1.0 keys) or "
+              "key-hzz62f5ba3dnpb6v8abcd (keys created in a KMS 3.0 "
+              "instance)%s",
+              it->str, name,
+              arn ? ", or a key ARN acs:kms:REGION:ACCOUNT:key/ID" : "");
   }
 }
 
@@ -269,7 +296,7 @@ static void build_byok(km_mctx_t *c, const km_ynode_t *n) {
   km__check_keys(c, n, keys, "select.byok");
   const km_ynode_t *k = km__ymap_get(n, "keys");
   km__rd_strlist(c, "select.byok.keys", k, false, &s->byok_keys);
-  check_key_ids(c, k, "select.byok.keys");
+  check_key_ids(c, k, "select.byok.keys", false);
 
   const km_ynode_t *md = km__ymap_get(n, "material_dir");
   if (md == NULL) {
@@ -319,7 +346,7 @@ static void build_select(km_mctx_t *c, const km_ynode_t *n) {
   km__check_keys(c, n, keys, "select");
   const km_ynode_t *k = km__ymap_get(n, "keys");
   build_sel(c, "select.keys", k, kk, &s->keys, &s->key_ids, &s->key_aliases);
-  check_key_ids(c, km__ymap_get(k, "ids"), "select.keys.ids");
+  check_key_ids(c, km__ymap_get(k, "ids"), "select.keys.ids", true);
   const km_ynode_t *al = km__ymap_get(k, "aliases");
   for (size_t i = 0; al != NULL && al->kind == KM_YSEQ && i < al->n; i++)
     if (al->items[i]->kind == KM_YSCALAR &&

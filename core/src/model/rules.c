@@ -453,6 +453,47 @@ static const km_rule_t table[] = {
      PROC "Step 2 §2 step 1 'For a hardware key management instance, contact "
           "Alibaba Cloud technical support to upgrade the image version'",
      i_hardware_image},
+    {"instance.image_mismatch", KM_RULE_INSTANCE, KM_VERDICT_BLOCKED,
+     "the console shows image version {console_image} for {instance}, but "
+     "instances.{region}.image_version says {image}; set the version the "
+     "console shows (a software instance below 2.9.0 must be upgraded "
+     "first), then plan again",
+     PROC "Step 2 §2 step 1 (image version requirement); " REF
+          "§8 item 2: image version is console-only; kmsim console model: "
+          "the Migrate dialog's Instances",
+     NULL},
+    {"instance.task_in_region", KM_RULE_INSTANCE, KM_VERDICT_BLOCKED,
+     "migration task {task} ({task_status}) is already in the console of "
+     "account {account} in {region}, and the console runs one task at a "
+     "time; wait until it has ended (Migration Tool, task status), then plan "
+     "again",
+     PROC "Step 2 §2 step 4 (the migration task and its status); kmsim "
+          "console model: Console.TaskRunning",
+     NULL},
+    {"instance.task_unverified", KM_RULE_INSTANCE, KM_VERDICT_WARNING,
+     "confirm before `kmsmig run`: no API shows the console's migration "
+     "tasks, so check that the Migration Tool of account {account} in "
+     "{region} shows no task running or scheduled (the console runs one task "
+     "at a time and refuses another)",
+     REF "§2: the migration has no public API (console only)", NULL},
+    {"share.directory", KM_RULE_INSTANCE, KM_VERDICT_BLOCKED,
+     "instance {instance} cannot be shared with account {account}: the owner "
+     "{owner} is in resource directory {owner_rd} and {account} in "
+     "{account_rd}, and sharing works only within one resource directory; "
+     "invite {account} into the owner's directory or use an instance of its "
+     "own directory, then plan again",
+     PROC "Step 2 §2 multi-account step 2, Important: 'Sharing is supported "
+          "only within a resource directory'",
+     NULL},
+    {"share.enterprise_unverified", KM_RULE_INSTANCE, KM_VERDICT_WARNING,
+     "confirm before `kmsmig run`: no API shows an account's verified "
+     "enterprise; sharing {instance} with its member accounts works only "
+     "if they and the owner {owner} belong to the same real-name-verified "
+     "enterprise (Resource Sharing fails the association otherwise)",
+     PROC "Step 2 §2 multi-account step 2, Important: 'both the resource "
+          "owner and the principal must belong to the same verified "
+          "enterprise'",
+     NULL},
     {"instance.quota_unknown", KM_RULE_INSTANCE, KM_VERDICT_BLOCKED,
      "instance {instance}: its key and secret quota could not be read "
      "(GetKmsInstanceQuotaInfos); grant the role kms:GetKmsInstanceQuotaInfos "
@@ -705,6 +746,31 @@ int km_rules_eval(km_inv_t *inv, int64_t now, km_err_t *err) {
   return 0;
 }
 
+int km_rules_issue(km_inv_t *inv, const char *id, const char *const *extra,
+                   size_t n, km_err_t *err) {
+  const km_rule_t *r = km_rules_find(id);
+  if (r == NULL || r->scope != KM_RULE_INSTANCE || inv == NULL)
+    return km__err_set(err, KM_EINVAL, "rules: %s is not an instance rule",
+                       id != NULL ? id : "(null)");
+  vars_t *vs = km_xmalloc(sizeof(*vs));
+  km_rule_ctx_t c;
+  memset(&c, 0, sizeof(c));
+  c.inv = inv;
+  ctx_vars(&c, vs);
+  /* These facts come from a server's answer: no control character may
+   * reach a terminal through the message. */
+  for (size_t i = 0; i + 1 < 2 * n; i += 2) {
+    var(vs, extra[i], extra[i + 1]);
+    for (char *v = vs->v[vs->n - 1].value; *v; v++)
+      if ((unsigned char)*v < 0x20 || *v == 0x7f) *v = '?';
+  }
+  char *msg = expand(r->message, vs);
+  km_inv_add_issue(inv, r->id, r->verdict, msg);
+  free(msg);
+  free(vs);
+  return 0;
+}
+
 /* ---- quota over several pipelines ---- */
 
 static int cmp_inv_inst(const void *a, const void *b) {
@@ -712,6 +778,12 @@ static int cmp_inv_inst(const void *a, const void *b) {
   int c = strcmp(x->instance_id, y->instance_id);
   if (c == 0) c = strcmp(x->account, y->account);
   return c != 0 ? c : strcmp(x->region, y->region);
+}
+
+static bool has_issue(const km_inv_t *inv, const char *rule) {
+  for (size_t i = 0; i < inv->nissues; i++)
+    if (strcmp(inv->issues[i].rule, rule) == 0) return true;
+  return false;
 }
 
 static void quota_issue(km_inv_t *inv, const char *id, int64_t need,
@@ -778,7 +850,11 @@ int km_rules_quota(km_inv_t *const *invs, size_t n, km_quota_use_t **out,
                     (q->secret_quota >= 0 &&
                      q->secret_used + q->secret_add <= q->secret_quota);
     for (size_t k = i; k < j; k++) {
-      if (!known && (q->key_add > 0 || q->secret_add > 0))
+      /* An instance that is not usable (instance.not_enabled, .expired)
+       * has no quota to read: its own rule says what to fix. */
+      if (!known && (q->key_add > 0 || q->secret_add > 0) &&
+          !has_issue(v[k], "instance.not_enabled") &&
+          !has_issue(v[k], "instance.expired"))
         quota_issue(v[k], "instance.quota_unknown", 0, 0, 0);
       if (known && !q->keys_ok)
         quota_issue(v[k], "instance.quota_keys", q->key_add, q->key_quota,

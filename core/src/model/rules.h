@@ -71,6 +71,14 @@ const char *km_rules_secret_reason(const km_inv_t *inv,
  * KM_EINVAL. */
 int km_rules_eval(km_inv_t *inv, int64_t now, km_err_t *err);
 
+/* Adds to inv the issue of instance rule id whose facts come from outside
+ * the inventory (the console's task list, a hook): its verdict, and its
+ * message expanded with the pipeline's placeholders and the n name/value
+ * pairs of extra (borrowed, 2n strings).  Returns 0, or KM_EINVAL for an
+ * id that is not an instance rule. */
+int km_rules_issue(km_inv_t *inv, const char *id, const char *const *extra,
+                   size_t n, km_err_t *err);
+
 /* Quota arithmetic of one destination instance over every pipeline that
  * moves resources into it. */
 typedef struct km_quota_use_s {

@@ -451,10 +451,42 @@ static int console_cb(void *ud, km_pipeline_t *p, const json_t *request,
                             cb_ud);
 }
 
+static const km_inv_issue_t *find_issue(const km_inv_t *inv, const char *rule) {
+  for (size_t i = 0; i < inv->nissues; i++)
+    if (strcmp(inv->issues[i].rule, rule) == 0) return &inv->issues[i];
+  return NULL;
+}
+
+/* At the barrier: an instance whose image version the console contradicts
+ * (instance.image_mismatch, found by a pipeline that sees the instance in
+ * the console) blocks every pipeline of that instance; a member cannot see
+ * the instance before it is shared. */
+static void spread_instance_blocks(km_engine_t *e) {
+  size_t n = km_engine_count(e);
+  for (size_t i = 0; i < n; i++) {
+    km_pipeline_t *p = km_engine_pipeline(e, i);
+    const km_inv_t *inv = km_pipeline_inv(p);
+    const km_inv_issue_t *is = find_issue(inv, "instance.image_mismatch");
+    if (km_pipeline_state(p) != KM_PIPE_WAITING || is == NULL) continue;
+    for (size_t k = 0; k < n; k++) {
+      km_pipeline_t *q = km_engine_pipeline(e, k);
+      km_inv_t *qi = km_pipeline_inv(q);
+      if (q == p || km_pipeline_state(q) != KM_PIPE_WAITING ||
+          qi->instance_id == NULL ||
+          strcmp(qi->instance_id, inv->instance_id) != 0 ||
+          find_issue(qi, is->rule) != NULL)
+        continue;
+      km_inv_add_issue(qi, is->rule, is->verdict, is->message);
+      if (km_pipeline_error(q) == NULL) km_pipeline_block(q, is->message);
+    }
+  }
+}
+
 /* At the barrier: the key and secret quota of each destination instance,
  * summed over every account and region that targets it. */
 static void global_check(km_engine_t *e, void *ud) {
   km_runtime_t *rt = ud;
+  spread_instance_blocks(e);
   size_t n = km_engine_count(e);
   km_inv_t **invs = km_xcalloc(n ? n : 1, sizeof(*invs));
   size_t ninv = 0;
@@ -483,7 +515,10 @@ static void global_check(km_engine_t *e, void *ud) {
                (long long)q->secret_add, (long long)q->secret_quota);
       for (size_t i = 0; i < n; i++) {
         km_pipeline_t *p = km_engine_pipeline(e, i);
+        /* A pipeline preflight blocked keeps its own reason (a
+         * Disconnected instance has no quota to read). */
         if (km_pipeline_state(p) == KM_PIPE_WAITING &&
+            km_pipeline_error(p) == NULL &&
             strcmp(km_pipeline_target(p)->instance_id, q->instance_id) == 0)
           km_pipeline_block(p, reason);
       }

@@ -2,9 +2,10 @@
  * instance check, on the pipeline's model in place (c->inv).
  *
  * preflight  applies the rule table (docs/rules.md) to the inventory the
- *            discover stages built.  Resources the vendor cannot move are
- *            skipped and resources that must be fixed are blocked, each with
- *            its reason; an instance-level problem blocks the pipeline (the
+ *            discover stages built, then the checks that ask the console or
+ *            a hook (preflight.c: running tasks, before_batch).  Resources the
+ * vendor cannot move are skipped and resources that must be fixed are blocked,
+ * each with its reason; an instance-level problem blocks the pipeline (the
  *            stage ends with kp_finish_blocked).  The default_instance
  *            hook's decision lands in inv->default_choice and
  *            inv->hook_notes.
@@ -185,8 +186,11 @@ static void preflight_noted(mjob_t *j) {
              inv->default_instance_id ? inv->default_instance_id : "none");
     km_inv_strs_add(&inv->hook_notes, note);
   }
-  km__mig_end(j);
+  /* Plan mode: the rotation and post_check decisions too (preflight.c). */
+  km__mig_plan_hooks(j, km__mig_end);
 }
+
+static void preflight_decide(mjob_t *j);
 
 static void start_preflight(mjob_t *j) {
   km_sctx_t *c = j->c;
@@ -200,6 +204,14 @@ static void start_preflight(mjob_t *j) {
   }
   apply_only(j);
   check_planned(j);
+  /* The console's tasks and the before_batch hook, before any side effect
+   * (preflight.c). */
+  km__mig_preflight_checks(j, preflight_decide);
+}
+
+static void preflight_decide(mjob_t *j) {
+  km_sctx_t *c = j->c;
+  km_err_t e;
   /* An instance-level problem blocks the whole pipeline; a blocked resource
    * only keeps itself out of the batches. */
   size_t nblock = 0;

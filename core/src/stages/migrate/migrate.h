@@ -70,6 +70,12 @@ void km__mig_before_batch(mjob_t *j, mbatch_t *b,
                           void (*skip)(mjob_t *j));
 void km__mig_after_batch(mjob_t *j, mbatch_t *b, const char *status,
                          void (*next)(mjob_t *j));
+/* preflight.c: the console's tasks and the before_batch hook over the
+ * planned batches (blocking issues, skipped batches), then next(j). */
+void km__mig_preflight_checks(mjob_t *j, void (*next)(mjob_t *j));
+/* preflight.c, plan mode only: the rotation and post_check hooks' decisions
+ * as hook notes, then next(j) (at once outside plan mode). */
+void km__mig_plan_hooks(mjob_t *j, void (*next)(mjob_t *j));
 /* The VERIFY stage; it always ends (possibly from inside). */
 void km__mig_start_verify(mjob_t *j);
 

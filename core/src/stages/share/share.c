@@ -5,7 +5,9 @@
  *           every pipeline that targets it waits for that one answer), the
  *           region's default instance and the secret names already in the
  *           instance (for the duplicate rule), straight into the pipeline's
- *           model (c->inv, seeded by the engine from the manifest).
+ *           model (c->inv, seeded by the engine from the manifest); for a
+ *           member the owner shares with, that both are in one resource
+ *           directory (rule share.directory) before anything is shared.
  * prepare   shares the instance with this account (sharing.c).
  *
  * The run-wide state (instance facts, sharing rounds) is the provider's
@@ -35,6 +37,10 @@ static void discover_step_done(job_t *j) {
   if (--j->pending == 0) km__share_end(j);
 }
 
+void km__share_step_done(job_t *j) {
+  discover_step_done(j);
+}
+
 /* Instance facts, read once per instance per run: the first pipeline that
  * needs them asks the owner, the others wait for that answer (an owner
  * shared by hundreds of members would otherwise spend its instance-read
@@ -56,6 +62,11 @@ static bool not_found(int status, const km_err_t *err) {
   return status < 0 && err != NULL && strstr(err->cloud_code, "NotFound");
 }
 
+static bool state_invalid(int status, const km_err_t *err) {
+  return status < 0 && err != NULL &&
+         strcmp(err->cloud_code, "Forbidden.DKMSInstanceStateInvalid") == 0;
+}
+
 static void info_apply(instinfo_t *in, job_t *j) {
   km_sctx_t *c = j->c;
   km_err_t e;
@@ -73,6 +84,13 @@ static void info_apply(instinfo_t *in, job_t *j) {
   if (in->quota != NULL) {
     if (km_inv_parse_quota_infos(c->inv, in->quota, &e) < 0)
       km__share_fail(j, KM_EPARSE, &e, "GetKmsInstanceQuotaInfos");
+  } else if (state_invalid(in->quota_status, &in->quota_err) &&
+             in->inst != NULL) {
+    /* A Disconnected or expired instance has no quota to read; the
+     * instance rules (instance.not_enabled, instance.expired) block the
+     * pipeline with the fix, from the GetKmsInstance answer. */
+    kp_log(c, KM_LOG_WARN, "instance %s: quota not readable (%s)",
+           c->inv->instance_id, in->quota_err.cloud_code);
   } else if (!not_found(in->quota_status, &in->quota_err)) {
     km__share_fail(j, in->quota_status, &in->quota_err,
                    "GetKmsInstanceQuotaInfos");
@@ -217,7 +235,9 @@ static void list_dest(job_t *j, int page) {
 }
 
 static void start_discover(job_t *j) {
-  j->pending = 3;
+  /* The directory check first: it may end at once (answers known). */
+  j->pending = 4;
+  if (!km__share_rd_check(j)) j->pending--;
   info_get(j);
   kp_call(j->c, "GetDefaultKmsInstance", NULL, 0, NULL, on_default, j);
   list_dest(j, 1);

@@ -32,6 +32,19 @@ void km__share_prepare(job_t *j);
 share_state_t *km__share_state_new(void);
 void km__share_state_free(share_state_t *st);
 
+/* share.c: one of discover's steps (j->pending) is done. */
+void km__share_step_done(job_t *j);
+
+/* directory_check.c: for a member the owner shares the instance with,
+ * GetResourceDirectory as each (once per account for the whole run); adds
+ * share.directory or share.enterprise_unverified to the model, or fails
+ * the stage, then km__share_step_done(j).  Returns false (nothing started)
+ * when the pipeline shares nothing. */
+bool km__share_rd_check(job_t *j);
+typedef struct rdinfo_s rdinfo_t;
+rdinfo_t **km__share_rds(share_state_t *st);
+void km__share_rds_free(rdinfo_t *in);
+
 /* Facts of an instance read once per run by its owner (share.c). */
 typedef struct instinfo_s instinfo_t;
 instinfo_t **km__share_infos(share_state_t *st);

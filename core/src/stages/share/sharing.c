@@ -47,11 +47,16 @@ typedef struct round_s {
 
 struct share_state_s {
   instinfo_t *infos;
+  rdinfo_t *rds;
   round_t *rounds;
 };
 
 share_state_t *km__share_state_new(void) {
   return km_xcalloc(1, sizeof(share_state_t));
+}
+
+rdinfo_t **km__share_rds(share_state_t *st) {
+  return &st->rds;
 }
 
 instinfo_t **km__share_infos(share_state_t *st) {
@@ -61,6 +66,7 @@ instinfo_t **km__share_infos(share_state_t *st) {
 void km__share_state_free(share_state_t *st) {
   if (st == NULL) return;
   km__share_infos_free(st->infos);
+  km__share_rds_free(st->rds);
   for (round_t *r = st->rounds, *n; r != NULL; r = n) {
     n = r->next;
     json_decref(r->status);
