@@ -163,7 +163,8 @@ PY
 kmsim_get /_kmsim/state >before1.json
 rc=0
 "$K" plan over.yaml --out over.plan >plan1.txt 2>plan1.err || rc=$?
-[ "$rc" -eq 0 ] || { echo "FAIL: plan --out exited $rc"; cat plan1.txt plan1.err; exit 1; }
+# Saved, and the exit says a run would refuse every pipeline (3: blocked).
+[ "$rc" -eq 3 ] || { echo "FAIL: plan --out exited $rc (want 3)"; cat plan1.txt plan1.err; exit 1; }
 grep -q "saved plan over.plan: 3 accounts × regions, 0 ready, 3 blocked" plan1.txt
 python3 - over.plan <<'PY'
 import json, sys

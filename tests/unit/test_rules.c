@@ -673,9 +673,6 @@ int main(void) {
       cmocka_unit_test(test_quota_across_pipelines),
       cmocka_unit_test(test_messages_fully_expanded),
       cmocka_unit_test(test_reasons_rebuilt),
-  km_inv_free(inv);
-}
-
       cmocka_unit_test(test_disconnected_instance),
       cmocka_unit_test(test_task_rules),
       cmocka_unit_test(test_table_and_docs),
