@@ -545,13 +545,12 @@ static void print_plan_notes(km_inv_t *const *invs, size_t n,
 /* Advice that does something: --rerun-failed only when there is something
  * for it to retry; a resume when interrupted or when rotation is still off. */
 static void print_advice(int ec, const json_t *rep, const char *manifest,
-                         const char *dir, const char *plan,
-                         const char *shard) {
+                         const char *dir, const char *plan, const char *shard) {
   /* A run of a saved plan resumes with the same plan and shard. */
   char with[1024];
-  snprintf(with, sizeof(with), "%s%s%s%s%s", dir, plan != NULL ? " --plan " : "",
-           plan != NULL ? plan : "", shard != NULL ? " --shard " : "",
-           shard != NULL ? shard : "");
+  snprintf(with, sizeof(with), "%s%s%s%s%s", dir,
+           plan != NULL ? " --plan " : "", plan != NULL ? plan : "",
+           shard != NULL ? " --shard " : "", shard != NULL ? shard : "");
   dir = with;
   json_int_t unrestored =
       jint(json_object_get(rep, "totals"), "rotation", "not_restored");

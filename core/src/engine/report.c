@@ -208,10 +208,9 @@ static json_t *tot_json(tot_t *t) {
                    "s:I}}",
                    "accounts", "ok", t->acc[0], "blocked", t->acc[1], "failed",
                    t->acc[3], "not_started", t->acc[2], "pipelines", t->npl,
-                   "keys", kind_json(t->keys),
-                   "secrets", kind_json(t->secrets), "rotation", "turned_off",
-                   t->off, "restored", t->restored, "not_restored",
-                   t->unrestored);
+                   "keys", kind_json(t->keys), "secrets", kind_json(t->secrets),
+                   "rotation", "turned_off", t->off, "restored", t->restored,
+                   "not_restored", t->unrestored);
 }
 
 static json_t *totals(const json_t *pl) {
@@ -362,8 +361,8 @@ static bool worth_listing(const json_t *p) {
       json_array_size(json_object_get(p, "issues")) > 0)
     return true;
   for (int k = 0; k < 2; k++)
-    if (json_array_size(json_object_get(json_object_get(p, kinds[k]),
-                                        "failed")) > 0)
+    if (json_array_size(
+            json_object_get(json_object_get(p, kinds[k]), "failed")) > 0)
       return true;
   return false;
 }

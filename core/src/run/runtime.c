@@ -693,6 +693,7 @@ fail:
 
 void km_runtime_worklist_flush(km_runtime_t *rt) {
   if (rt->mode != KM_MODE_RUN || rt->rd.dir == NULL) return;
+  rt->wl_written_ms = km_now_ms();
   km_err_t err;
   memset(&err, 0, sizeof(err));
   if (km_worklist_write(&rt->wl, rt->rd.dir, &err) < 0)
@@ -708,15 +709,20 @@ static void on_wl_timer(uv_timer_t *t) {
 
 /* Every durable journal record (engine opts.record): batch records change
  * the worklist, which is rewritten shortly after (one write for a burst of
- * records) and, for the operator's items, announced in one short line. */
+ * records, and writes at least 2 s plus 1 ms per item apart: a fleet's
+ * worklist is thousands of items) and, for the operator's items, announced
+ * in one short line. */
 static void on_record(const km_target_t *t, const json_t *rec, void *ud) {
   km_runtime_t *rt = ud;
   (void)t;
   const char *type = json_string_value(json_object_get(rec, "type"));
   km_wl_item_t *it = km_worklist_note(&rt->wl, type, rec, (int64_t)time(NULL));
   if (it == NULL) return;
-  if (!uv_is_active((uv_handle_t *)&rt->wl_timer))
-    uv_timer_start(&rt->wl_timer, on_wl_timer, 300, 0);
+  if (!uv_is_active((uv_handle_t *)&rt->wl_timer)) {
+    uint64_t gap = 2000 + rt->wl.n, since = km_now_ms() - rt->wl_written_ms;
+    uint64_t wait = since >= gap ? 300 : gap - since;
+    uv_timer_start(&rt->wl_timer, on_wl_timer, wait < 300 ? 300 : wait, 0);
+  }
   if ((it->sim && it->state != KM_WL_SCHEDULED) || rt->quiet) return;
   char line[512];
   km_worklist_line(it, line, sizeof(line));

@@ -82,7 +82,8 @@ typedef struct km_runtime_s {
    * directory a moment after a batch record changed it */
   km_worklist_t wl;
   uv_timer_t wl_timer;
-  bool wl_timer_on; /* initialised (closed in km_runtime_free) */
+  bool wl_timer_on;       /* initialised (closed in km_runtime_free) */
+  uint64_t wl_written_ms; /* when the worklist files were last written */
 } km_runtime_t;
 
 typedef struct km_runtime_opts_s {

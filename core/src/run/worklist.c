@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "journal/journal.h"
+#include "model/strmap.h"
 #include "run/worklist.h"
 #include "util/util.h"
 
@@ -41,7 +42,23 @@ void km_worklist_free(km_worklist_t *w) {
   for (size_t i = 0; i < w->n; i++)
     item_free(&w->v[i]);
   free(w->v);
+  km_strmap_free(w->by_pipe);
   km_worklist_init(w);
+}
+
+/* The first item of (account, region), or NULL. */
+static km_wl_item_t *first_of(const km_worklist_t *w, const char *account,
+                              const char *region) {
+  if (w->by_pipe == NULL || account == NULL || region == NULL) return NULL;
+  char *k = km_xasprintf("%s\n%s", account, region);
+  size_t i;
+  bool found = km_strmap_get(w->by_pipe, k, &i);
+  free(k);
+  return found ? &w->v[i] : NULL;
+}
+
+static km_wl_item_t *next_of(const km_worklist_t *w, const km_wl_item_t *it) {
+  return it->next >= 0 ? &w->v[it->next] : NULL;
 }
 
 static const char *sget(const json_t *o, const char *k) {
@@ -60,11 +77,9 @@ static bool same(const char *a, const char *b) {
 /* The item of (account, region, token); token NULL: the placeholder. */
 static km_wl_item_t *find(km_worklist_t *w, const char *account,
                           const char *region, const char *token) {
-  for (size_t i = 0; i < w->n; i++) {
-    km_wl_item_t *it = &w->v[i];
-    if (!same(it->account, account) || !same(it->region, region)) continue;
+  for (km_wl_item_t *it = first_of(w, account, region); it != NULL;
+       it = next_of(w, it))
     if (token == NULL ? it->token == NULL : same(it->token, token)) return it;
-  }
   return NULL;
 }
 
@@ -74,11 +89,23 @@ static km_wl_item_t *add(km_worklist_t *w, const char *account,
     w->cap = w->cap ? w->cap * 2 : 16;
     w->v = km_xrealloc(w->v, w->cap * sizeof(*w->v));
   }
+  km_wl_item_t *last = first_of(w, account, region);
+  while (last != NULL && last->next >= 0)
+    last = &w->v[last->next];
+  long at = (long)w->n;
+  if (last != NULL) last->next = at;
   km_wl_item_t *it = &w->v[w->n++];
   memset(it, 0, sizeof(*it));
+  it->next = -1;
   it->no = (int)w->n;
   set(&it->account, account);
   set(&it->region, region);
+  if (last == NULL) {
+    if (w->by_pipe == NULL) w->by_pipe = km_strmap_new(64);
+    char *k = km_xasprintf("%s\n%s", account, region);
+    km_strmap_put(w->by_pipe, k, (size_t)at);
+    free(k);
+  }
   return it;
 }
 
@@ -145,10 +172,8 @@ km_wl_item_t *km_worklist_note(km_worklist_t *w, const char *type,
   if (type == NULL || acct == NULL || reg == NULL) return NULL;
   if (strcmp(type, "rotation_wait") == 0) {
     /* Only while the pipeline has no batch yet. */
-    for (size_t i = 0; i < w->n; i++)
-      if (same(w->v[i].account, acct) && same(w->v[i].region, reg) &&
-          w->v[i].token != NULL)
-        return NULL;
+    for (km_wl_item_t *x = first_of(w, acct, reg); x != NULL; x = next_of(w, x))
+      if (x->token != NULL) return NULL;
     km_wl_item_t *it = find(w, acct, reg, NULL);
     if (it == NULL) it = add(w, acct, reg);
     it->state = KM_WL_SCHEDULED;
@@ -165,10 +190,9 @@ km_wl_item_t *km_worklist_note(km_worklist_t *w, const char *type,
     /* Rotation is back on: the console would refuse the selection until a
      * resumed run turns it off again and lists the item (batch_resumed). */
     km_wl_item_t *last = NULL;
-    for (size_t i = 0; i < w->n; i++) {
-      km_wl_item_t *it = &w->v[i];
-      if (same(it->account, acct) && same(it->region, reg) &&
-          it->state == KM_WL_WAITING) {
+    for (km_wl_item_t *it = first_of(w, acct, reg); it != NULL;
+         it = next_of(w, it)) {
+      if (it->state == KM_WL_WAITING) {
         it->state = KM_WL_PAUSED;
         last = it;
       }
@@ -363,30 +387,47 @@ static json_t *item_json(const km_wl_item_t *it) {
   return o;
 }
 
-static int write_atomic(const char *dir, const char *name, const char *text,
-                        km_err_t *err) {
+/* worklist.json, one item at a time. */
+static int json_out(const km_worklist_t *w, FILE *f) {
+  char now[21];
+  km_iso8601((int64_t)time(NULL), now);
+  int rc = fprintf(f,
+                   "{\n  \"version\": 1,\n  \"generated_at\": \"%s\",\n"
+                   "  \"items\": [",
+                   now) < 0;
+  for (size_t i = 0; rc == 0 && i < w->n; i++) {
+    json_t *it = item_json(&w->v[i]);
+    char *text = json_dumps(it, JSON_COMPACT | JSON_ENSURE_ASCII);
+    rc = text == NULL || fprintf(f, "%s\n    %s", i ? "," : "", text) < 0;
+    free(text);
+    json_decref(it);
+  }
+  if (rc == 0) rc = fputs(w->n ? "\n  ]\n}\n" : "]\n}\n", f) == EOF;
+  return rc ? KM_EIO : 0;
+}
+
+/* Writes dir/name through render, atomically and mode 0600. */
+static int write_atomic(const char *dir, const char *name,
+                        int (*render)(const km_worklist_t *w, FILE *f),
+                        const km_worklist_t *w, km_err_t *err) {
   char *path = km_xasprintf("%s/%s", dir, name);
   char *tmp = km_xasprintf("%s/.%s.tmp", dir, name);
   int rc = 0;
   int fd =
       open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) {
+  FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+  if (f == NULL) {
     rc = km__err_set(err, KM_EIO, "%s: %s", tmp, strerror(errno));
+    if (fd >= 0) close(fd);
   } else {
-    size_t len = strlen(text), off = 0;
-    while (off < len) {
-      ssize_t w = write(fd, text + off, len - off);
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) break;
-      off += (size_t)w;
-    }
     /* fchmod: a file left by an older run keeps no wider mode. */
-    if (off < len || fchmod(fd, 0600) != 0 || close(fd) != 0)
+    int bad = render(w, f) < 0 || fflush(f) != 0 || fchmod(fd, 0600) != 0;
+    if (fclose(f) != 0 || bad)
       rc = km__err_set(err, KM_EIO, "%s: %s", tmp, strerror(errno));
     if (rc == 0 && rename(tmp, path) != 0)
       rc = km__err_set(err, KM_EIO, "%s: %s", path, strerror(errno));
-    if (rc < 0) unlink(tmp);
   }
+  if (rc < 0) unlink(tmp);
   free(tmp);
   free(path);
   return rc;
@@ -394,24 +435,10 @@ static int write_atomic(const char *dir, const char *name, const char *text,
 
 int km_worklist_write(const km_worklist_t *w, const char *run_dir,
                       km_err_t *err) {
-  json_t *root = json_object();
-  json_t *items = json_array();
-  for (size_t i = 0; i < w->n; i++)
-    json_array_append_new(items, item_json(&w->v[i]));
-  json_object_set_new(root, "version", json_integer(1));
-  json_object_set_new(root, "generated_at", time_json((int64_t)time(NULL)));
-  json_object_set_new(root, "items", items);
-  char *text = json_dumps(root, JSON_INDENT(2) | JSON_ENSURE_ASCII);
-  json_decref(root);
-  int rc = write_atomic(run_dir, "worklist.json", text, err);
-  free(text);
-  if (rc < 0) return rc;
-  text = km__worklist_md(w);
-  rc = write_atomic(run_dir, "worklist.md", text, err);
-  free(text);
-  if (rc < 0) return rc;
-  text = km__worklist_html(w);
-  rc = write_atomic(run_dir, "worklist.html", text, err);
-  free(text);
+  int rc = write_atomic(run_dir, "worklist.json", json_out, w, err);
+  if (rc == 0)
+    rc = write_atomic(run_dir, "worklist.md", km__worklist_md, w, err);
+  if (rc == 0)
+    rc = write_atomic(run_dir, "worklist.html", km__worklist_html, w, err);
   return rc;
 }

@@ -54,11 +54,16 @@ typedef struct km_wl_item_s {
   int64_t t_done;      /* batch_done */
   size_t migrated, failed;
   char *refused; /* console code when refused */
+  long next;     /* the next item of the same pipeline (index), or -1 */
 } km_wl_item_t;
 
 typedef struct km_worklist_s {
   km_wl_item_t *v; /* owned */
   size_t n, cap;
+  /* "account\nregion" -> its first item; the others follow through
+   * item.next (a pipeline has a few batches; a fleet, thousands of
+   * pipelines: no scan of every item per journal record). */
+  struct km_strmap_s *by_pipe;
 } km_worklist_t;
 
 void km_worklist_init(km_worklist_t *w);
@@ -99,8 +104,10 @@ void km_worklist_clean(const char *s, char *buf, size_t n);
  * mode 0600, replaced atomically).  Returns 0 or < 0 with err. */
 int km_worklist_write(const km_worklist_t *w, const char *run_dir,
                       km_err_t *err);
-/* worklist_render.c: the Markdown and HTML texts (owned). */
-char *km__worklist_md(const km_worklist_t *w);
-char *km__worklist_html(const km_worklist_t *w);
+/* worklist_render.c: the Markdown and HTML texts, written to out item by
+ * item (a fleet's worklist is never one string in memory).  Return 0 or
+ * KM_EIO. */
+int km__worklist_md(const km_worklist_t *w, FILE *out);
+int km__worklist_html(const km_worklist_t *w, FILE *out);
 
 #endif

@@ -181,9 +181,17 @@ static void md_item(km_buf_t *b, const km_wl_item_t *it) {
                  "the result itself (ListKeys/ListSecrets).\n");
 }
 
-char *km__worklist_md(const km_worklist_t *w) {
+/* Writes what b holds to out and empties it; false when out failed. */
+static bool flush(km_buf_t *b, FILE *out) {
+  bool ok = b->len == 0 || fwrite(b->data, 1, b->len, out) == b->len;
+  km_buf_reset(b);
+  return ok;
+}
+
+int km__worklist_md(const km_worklist_t *w, FILE *out) {
   km_buf_t b;
   km_buf_init(&b);
+  bool ok = true;
   char now[128];
   km_worklist_time((int64_t)time(NULL), now, sizeof(now));
   km_buf_printf(&b,
@@ -219,10 +227,14 @@ char *km__worklist_md(const km_worklist_t *w) {
     km_buf_printf(&b, " | %s%zu keys, %zu secrets | %s |\n",
                   it->all_pending ? "all pending: " : "", it->keys.n,
                   it->secrets.n, km_worklist_state_name(it->state));
+    ok = flush(&b, out) && ok;
   }
-  for (size_t i = 0; i < w->n; i++)
+  for (size_t i = 0; i < w->n; i++) {
     md_item(&b, &w->v[i]);
-  return km_buf_steal(&b);
+    ok = flush(&b, out) && ok;
+  }
+  km_buf_free(&b);
+  return ok ? 0 : KM_EIO;
 }
 
 /* ---- worklist.html ---- */
@@ -367,7 +379,8 @@ static void html_item(km_buf_t *b, const km_wl_item_t *it) {
 
 /* The overview: one row per item, linked to its steps; filtered with the
  * items. */
-static void html_table(km_buf_t *b, const km_worklist_t *w) {
+static bool html_table(km_buf_t *b, const km_worklist_t *w, FILE *out) {
+  bool ok = true;
   km_buf_puts(b, "<table><thead><tr><th>#</th><th>account (ID)</th><th>"
                  "region</th><th>instance (type)</th><th>default</th><th>"
                  "when</th><th>resources</th><th>state</th></tr></thead>"
@@ -404,11 +417,13 @@ static void html_table(km_buf_t *b, const km_worklist_t *w) {
                   "class=\"st\">%s</span></td></tr>\n",
                   it->all_pending ? "all pending: " : "", it->keys.n,
                   it->secrets.n, st);
+    ok = flush(b, out) && ok;
   }
   km_buf_puts(b, "</tbody></table>\n");
+  return ok;
 }
 
-char *km__worklist_html(const km_worklist_t *w) {
+int km__worklist_html(const km_worklist_t *w, FILE *out) {
   km_buf_t b;
   km_buf_init(&b);
   km_buf_puts(&b, html_head);
@@ -429,10 +444,14 @@ char *km__worklist_html(const km_worklist_t *w) {
                   "failed</option><option>timed_out</option><option>refused"
                   "</option><option>paused</option></select></label><span "
                   "id=\"shown\"></span></div>\n");
-  html_table(&b, w);
-  for (size_t i = 0; i < w->n; i++)
+  bool ok = html_table(&b, w, out);
+  for (size_t i = 0; i < w->n; i++) {
     html_item(&b, &w->v[i]);
+    ok = flush(&b, out) && ok;
+  }
   km_buf_puts(&b, html_script);
   km_buf_puts(&b, "</body></html>\n");
-  return km_buf_steal(&b);
+  ok = flush(&b, out) && ok;
+  km_buf_free(&b);
+  return ok ? 0 : KM_EIO;
 }
