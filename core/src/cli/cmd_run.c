@@ -321,43 +321,22 @@ static json_int_t jint(const json_t *o, const char *a, const char *b) {
 /* The warnings of every pipeline, each message once with the number of
  * accounts that have it (an instance shared by 300 accounts has one
  * auto_renew warning, not 300).  Pipelines are sorted by account. */
-static void print_warnings(const json_t *pl) {
-  json_t *by = json_object(); /* message -> [accounts, last account] */
-  json_t *order = json_array();
+/* Each warning once, with how many accounts it concerns (the report's
+ * writer counted them: km_report_write_run). */
+static void print_warnings(const json_t *rep) {
+  json_t *own = NULL;
+  const json_t *w = json_object_get(rep, "warnings");
+  if (w == NULL) /* a report.json read back */
+    w = own = km_report_warnings(json_object_get(rep, "pipelines"));
   size_t i;
-  const json_t *p;
-  json_array_foreach(pl, i, p) {
-    const char *acct = json_string_value(json_object_get(p, "account"));
-    size_t j;
-    const json_t *x;
-    json_array_foreach(json_object_get(p, "issues"), j, x) {
-      const char *v = json_string_value(json_object_get(x, "verdict"));
-      const char *m = json_string_value(json_object_get(x, "message"));
-      if (v == NULL || m == NULL || acct == NULL || strcmp(v, "warning") != 0)
-        continue;
-      json_t *e = json_object_get(by, m);
-      if (e == NULL) {
-        e = json_pack("[i, s]", 0, "");
-        json_object_set_new(by, m, e);
-        json_array_append_new(order, json_string(m));
-      }
-      if (strcmp(json_string_value(json_array_get(e, 1)), acct) != 0) {
-        json_array_set_new(
-            e, 0, json_integer(json_integer_value(json_array_get(e, 0)) + 1));
-        json_array_set_new(e, 1, json_string(acct));
-      }
-    }
-  }
-  const json_t *m;
-  json_array_foreach(order, i, m) {
+  const json_t *e;
+  json_array_foreach(w, i, e) {
     if (i == 0) printf("warnings\n");
-    json_int_t n = json_integer_value(
-        json_array_get(json_object_get(by, json_string_value(m)), 0));
-    printf("  %s (%lld account%s)\n", json_string_value(m), (long long)n,
-           n == 1 ? "" : "s");
+    json_int_t n = json_integer_value(json_array_get(e, 1));
+    printf("  %s (%lld account%s)\n", json_string_value(json_array_get(e, 0)),
+           (long long)n, n == 1 ? "" : "s");
   }
-  json_decref(order);
-  json_decref(by);
+  json_decref(own);
 }
 
 /* Whether --rerun-failed would do anything: a pipeline that failed or did
@@ -504,7 +483,7 @@ static void print_summary(const json_t *rep, const char *run_dir, double secs) {
     }
     json_decref(rids);
   }
-  print_warnings(pl);
+  print_warnings(rep);
   printf("report   %s/report.json\n", run_dir);
 }
 

@@ -81,12 +81,16 @@ typedef struct km_target_s {
   const char *image_version;     /* NULL: not given in the manifest */
   int auto_renew;                /* -1 not given, 0 off, 1 on */
   bool share;                    /* the owner shares the instance with us */
-  const km_select_t *select;     /* NULL selects nothing */
-  const km_mf_select_t *byok;    /* select.byok; NULL: not configured */
-  const km_hookcfg_t *hooks;     /* never NULL in a runtime */
-  const km_only_t *only;         /* NULL: no restriction */
-  const char *run_id;            /* the run directory's name, or "plan" */
-  bool set_default;              /* migrate.set_default */
+  /* The run listed this account and the instance's owner in the one
+   * resource directory of `directory:` (ListAccounts): share.directory has
+   * nothing to ask. */
+  bool owner_same_directory;
+  const km_select_t *select;  /* NULL selects nothing */
+  const km_mf_select_t *byok; /* select.byok; NULL: not configured */
+  const km_hookcfg_t *hooks;  /* never NULL in a runtime */
+  const km_only_t *only;      /* NULL: no restriction */
+  const char *run_id;         /* the run directory's name, or "plan" */
+  bool set_default;           /* migrate.set_default */
   int64_t task_timeout_s;
   int64_t when;            /* migrate.when, Unix seconds; 0: now */
   int64_t console_poll_ms; /* console driver poll interval; 0: default */

@@ -351,20 +351,60 @@ static int cmp_inv(const void *a, const void *b) {
 }
 
 /* What the end-of-run summary and its advice read: a pipeline that did
- * not end "ok" and complete, or that has a failed resource or any issue
- * (warnings are counted across pipelines). */
+ * not end "ok" and complete, or that has a failed resource or a failing
+ * issue.  Warnings are counted apart (add_warnings): one warning may be
+ * every pipeline's. */
 static bool worth_listing(const json_t *p) {
   static const char *const kinds[] = {"keys", "secrets"};
   const char *st = json_string_value(json_object_get(p, "status"));
   if (st == NULL || strcmp(st, "ok") != 0 ||
-      json_is_false(json_object_get(p, "complete")) ||
-      json_array_size(json_object_get(p, "issues")) > 0)
+      json_is_false(json_object_get(p, "complete")))
     return true;
   for (int k = 0; k < 2; k++)
     if (json_array_size(
             json_object_get(json_object_get(p, kinds[k]), "failed")) > 0)
       return true;
+  size_t i;
+  const json_t *x;
+  json_array_foreach(json_object_get(p, "issues"), i, x) {
+    const char *v = json_string_value(json_object_get(x, "verdict"));
+    if (v == NULL || strcmp(v, "warning") != 0) return true;
+  }
   return false;
+}
+
+/* Counts p's warnings into warnings ([message, accounts, last account],
+ * in the order first seen; an account's pipelines are adjacent). */
+static void add_warnings(json_t *warnings, json_t *index, const json_t *p) {
+  const char *acct = json_string_value(json_object_get(p, "account"));
+  size_t i;
+  const json_t *x;
+  json_array_foreach(json_object_get(p, "issues"), i, x) {
+    const char *v = json_string_value(json_object_get(x, "verdict"));
+    const char *m = json_string_value(json_object_get(x, "message"));
+    if (v == NULL || m == NULL || acct == NULL || strcmp(v, "warning") != 0)
+      continue;
+    json_t *e = json_object_get(index, m);
+    if (e == NULL) {
+      e = json_pack("[s, i, s]", m, 0, "");
+      json_array_append_new(warnings, e);
+      json_object_set(index, m, e);
+    }
+    if (strcmp(json_string_value(json_array_get(e, 2)), acct) != 0) {
+      json_array_set_new(
+          e, 1, json_integer(json_integer_value(json_array_get(e, 1)) + 1));
+      json_array_set_new(e, 2, json_string(acct));
+    }
+  }
+}
+
+json_t *km_report_warnings(const json_t *pipelines) {
+  json_t *warnings = json_array(), *index = json_object();
+  size_t i;
+  const json_t *p;
+  json_array_foreach(pipelines, i, p) add_warnings(warnings, index, p);
+  json_decref(index);
+  return warnings;
 }
 
 /* Writes text with every line after the first indented by 4 (a pipeline
@@ -377,7 +417,8 @@ static int put_indented(FILE *f, const char *text) {
 }
 
 static int write_stream(FILE *f, json_t *head, km_inv_t **v, size_t n,
-                        json_t *listed) {
+                        json_t *listed, json_t *warnings) {
+  json_t *index = json_object();
   /* The head object without its closing brace, then the pipelines. */
   char *h = json_dumps(head, JSON_INDENT(2));
   if (h == NULL) return KM_EIO;
@@ -396,8 +437,10 @@ static int write_stream(FILE *f, json_t *head, km_inv_t **v, size_t n,
       rc = KM_EIO;
     free(t);
     if (worth_listing(p)) json_array_append(listed, p);
+    add_warnings(warnings, index, p);
     json_decref(p);
   }
+  json_decref(index);
   if (rc == 0 && fputs(n > 0 ? "\n  ]\n}\n" : "]\n}\n", f) == EOF) rc = KM_EIO;
   return rc;
 }
@@ -424,11 +467,12 @@ int km_report_write_run(const km_report_meta_t *meta, km_inv_t *const *invs,
                 meta->tool_version, "manifest_hash", meta->manifest_hash);
   set_times(head, meta->started, meta->finished);
   json_object_set_new(head, "totals", tot_json(&t));
-  json_t *listed = json_array();
+  json_t *listed = json_array(), *warnings = json_array();
   char *tmp = km_xasprintf("%s.tmp.%ld", path, (long)getpid());
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-  int e = errno, rc = f != NULL ? write_stream(f, head, v, n, listed) : KM_EIO;
+  int e = errno,
+      rc = f != NULL ? write_stream(f, head, v, n, listed, warnings) : KM_EIO;
   if (rc < 0) e = errno;
   if (f != NULL && fflush(f) != 0 && rc == 0) rc = KM_EIO, e = errno;
   if (f != NULL && rc == 0 && fsync(fileno(f)) != 0) rc = KM_EIO, e = errno;
@@ -440,10 +484,12 @@ int km_report_write_run(const km_report_meta_t *meta, km_inv_t *const *invs,
   if (rc < 0) {
     json_decref(head);
     json_decref(listed);
+    json_decref(warnings);
     return km__err_set(err, KM_EIO, "report: cannot write %s: %s", path,
                        strerror(e));
   }
   json_object_set_new(head, "pipelines", listed);
+  json_object_set_new(head, "warnings", warnings);
   *summary = head;
   return 0;
 }

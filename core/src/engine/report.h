@@ -44,13 +44,20 @@ int km_report_merge(json_t *into, const json_t *other, km_err_t *err);
  * crash never leaves a half-written report.  Returns 0 or KM_EIO. */
 int km_report_write(const json_t *report, const char *path, km_err_t *err);
 
+/* Each warning of pipelines (a report's array, borrowed) once, as
+ * [message, accounts, last account] in the order first seen (new
+ * reference). */
+json_t *km_report_warnings(const json_t *pipelines);
+
 /* Builds and writes the report of a run to path (atomically, as
  * km_report_write) one pipeline at a time: the whole report of 10,000
  * pipelines is never in memory next to their models.  On success *summary
  * (new reference) is the report's head and totals with, under "pipelines",
  * only the pipelines that did not end ok and complete or have failed
- * resources or issues (what the end-of-run summary reads).  The file is the same document as
- * km_report_build's.  Returns 0, KM_EINVAL or KM_EIO (nothing at path). */
+ * resources or failing issues, and under "warnings" each warning once as
+ * [message, accounts, last account] (what the end-of-run summary reads).  The
+ * file is the same document as km_report_build's.  Returns 0, KM_EINVAL or
+ * KM_EIO (nothing at path). */
 int km_report_write_run(const km_report_meta_t *meta, km_inv_t *const *invs,
                         size_t n, const char *path, json_t **summary,
                         km_err_t *err);

@@ -222,6 +222,13 @@ static void fill_target(km_runtime_t *rt, km_rt_account_t *a,
   t->instance_type = in->type == KM_MF_INST_HARDWARE ? KM_INV_TYPE_HARDWARE
                                                      : KM_INV_TYPE_SOFTWARE;
   t->instance_owner = in->owner;
+  /* Members found by ListAccounts are in the management account's
+   * directory, and so is the management account. */
+  const km_mf_directory_t *dir = &m->directory;
+  t->owner_same_directory = dir->present && a->mf->cred.implied &&
+                            owner != NULL &&
+                            (strcmp(owner->mf->name, dir->management) == 0 ||
+                             owner->mf->cred.implied);
   t->instance_owner_id = owner != NULL ? owner->mf->id : NULL;
   t->image_version = in->image_version;
   t->auto_renew = in->auto_renew;

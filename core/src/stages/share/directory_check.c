@@ -10,7 +10,10 @@
  * needs an account's answer asks, the others wait for it (an owner shared
  * with hundreds of members would otherwise spend its ResourceManager QPS
  * on one question).  The asking pipeline's discover waits for its own
- * answers too, so its context outlives the call.  No API shows an
+ * answers too, so its context outlives the call.  A member the run found
+ * by listing the management account's directory, shared by that account
+ * (or another member found so), is in the same directory by construction:
+ * nothing is asked (km_target_t.owner_same_directory).  No API shows an
  * account's verified enterprise, so the plan asks the operator to confirm
  * it (share.enterprise_unverified). */
 #include <stdio.h>
@@ -147,7 +150,7 @@ static const rdinfo_t *ask(rdcheck_t *r, const char *account) {
 bool km__share_rd_check(job_t *j) {
   const km_target_t *t = j->c->t;
   if (!t->share || t->instance_owner == NULL ||
-      strcmp(t->instance_owner, t->account) == 0)
+      strcmp(t->instance_owner, t->account) == 0 || t->owner_same_directory)
     return false;
   rdcheck_t *r = kp_alloc(j->c, sizeof(*r));
   memset(r, 0, sizeof(*r));
