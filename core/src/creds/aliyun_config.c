@@ -158,9 +158,10 @@ static int build_role(json_t *root, json_t *p, const char *path,
   km__cred_node_t *n =
       km__cred_node_role(field(p, "ram_role_arn"), session, (int)dur,
                          field(p, "external_id"), NULL, via);
-  free(n->desc);
+  char *vd = km__cred_node_describe(via);
   n->desc = km_xasprintf("role %s (profile '%s' in %s) via %s", n->role_arn,
-                         name, path, via->desc);
+                         name, path, vd);
+  free(vd);
   *out = n;
   return 0;
 }

@@ -44,6 +44,7 @@ struct km_creds_s {
   uv_timer_t timer;
   km__cred_node_t *root;
   char *account; /* for messages; NULL when unnamed */
+  char *desc;    /* km_creds_describe's text, built when asked (owned) */
   ready_t *ready, *ready_tail;
   uint64_t sts_calls;
   size_t inflight; /* STS calls not yet completed */
@@ -82,8 +83,20 @@ km__cred_node_t *km__cred_node_role(const char *role_arn,
   n->external_id = dup_or_null(external_id);
   n->policy = dup_or_null(policy);
   n->via = via;
-  n->desc = km_xasprintf("role %s via %s", role_arn, via->desc);
   return n;
+}
+
+char *km__cred_node_describe(const km__cred_node_t *n) {
+  km_buf_t b;
+  km_buf_init(&b);
+  for (; n != NULL; n = n->via) {
+    if (n->desc != NULL) {
+      km_buf_puts(&b, n->desc); /* it names its own chain */
+      break;
+    }
+    km_buf_printf(&b, "role %s via ", n->role_arn);
+  }
+  return km_buf_steal(&b);
 }
 
 void km__cred_node_free(km__cred_node_t *n) {
@@ -191,10 +204,14 @@ static int resolve_kind(const km_cred_source_t *src, const char *account,
 static int resolve(const km_cred_source_t *src, const char *account, int depth,
                    km__cred_node_t **out, km_err_t *err) {
   int rc = resolve_kind(src, account, depth, out, err);
-  if (rc == 0 && *out != NULL && (*out)->label == NULL) {
+  /* Only a node that signs for another needs to say whose it is: a key
+   * (also another provider's, shared), or a role under a role. */
+  if (rc == 0 && *out != NULL && (*out)->label == NULL &&
+      ((*out)->kind == KM__NODE_KEY || depth > 0)) {
     const char *who = src->account != NULL ? src->account : account;
-    (*out)->label =
-        km_xasprintf("account %s (%s)", who != NULL ? who : "?", (*out)->desc);
+    char *d = km__cred_node_describe(*out);
+    (*out)->label = km_xasprintf("account %s (%s)", who != NULL ? who : "?", d);
+    free(d);
   }
   return rc;
 }
@@ -258,8 +275,8 @@ static int resolve_kind(const km_cred_source_t *src, const char *account,
     /* A static key of a provider already made is shared: it never changes
      * (a role there would be refreshed by its own provider, so it is
      * copied). */
-    bool shared = src->via_creds != NULL &&
-                  src->via_creds->root->kind == KM__NODE_KEY;
+    bool shared =
+        src->via_creds != NULL && src->via_creds->root->kind == KM__NODE_KEY;
     if (shared) {
       via = src->via_creds->root;
     } else {
@@ -311,14 +328,17 @@ int km_creds_new(uv_loop_t *loop, const km_cred_source_t *src,
   p->account = dup_or_null(src->account);
   set_owner(root, p);
   uv_timer_init(loop, &p->timer);
-  km_log(KM_LOG_DEBUG, "credentials for account %s: %s",
-         p->account != NULL ? p->account : "(unnamed)", root->desc);
+  if (km_log_get_level() >= KM_LOG_DEBUG)
+    km_log(KM_LOG_DEBUG, "credentials for account %s: %s",
+           p->account != NULL ? p->account : "(unnamed)", km_creds_describe(p));
   *out = p;
   return 0;
 }
 
 const char *km_creds_describe(const km_creds_t *p) {
-  return p->root->desc;
+  km_creds_t *w = (km_creds_t *)p; /* the text is a cache */
+  if (w->desc == NULL) w->desc = km__cred_node_describe(p->root);
+  return w->desc;
 }
 
 uint64_t km_creds_sts_calls(const km_creds_t *p) {
@@ -464,6 +484,7 @@ static void free_provider(km_creds_t *p) {
   void *cud = p->close_ud;
   km__cred_node_free(p->root);
   free(p->account);
+  free(p->desc);
   free(p);
   if (cb != NULL) cb(cud);
 }

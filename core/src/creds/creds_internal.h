@@ -23,9 +23,14 @@ typedef struct km__cred_node_s km__cred_node_t;
 
 struct km__cred_node_s {
   km__node_kind_t kind;
-  char *desc; /* no secret: "profile 'x' (AK) in /path", "role ... via ..." */
+  /* No secret: "profile 'x' (AK) in /path", "role ... via ...".  NULL for
+   * a plain role node: km__cred_node_describe builds "role ARN via ..." when
+   * it is asked for (10,000 members would each keep one). */
+  char *desc;
   /* Whose AccessKey this is, for the fix in error texts: "account mgmt
-   * (environment ...)".  Set by the resolver; NULL for tests' nodes. */
+   * (environment ...)".  Set by the resolver on the nodes that sign for
+   * another (a key, a role under another); NULL for a provider's own role
+   * and for tests' nodes. */
   char *label;
   /* KEY: the AccessKey.  ROLE: the cached assumed-role credential. */
   char *ak_id;
@@ -60,6 +65,8 @@ km__cred_node_t *km__cred_node_role(const char *role_arn,
                                     const char *external_id, const char *policy,
                                     km__cred_node_t *via);
 void km__cred_node_free(km__cred_node_t *n);
+/* n's description (owned), its chain included. */
+char *km__cred_node_describe(const km__cred_node_t *n);
 
 /* Checks an assume-role request's arguments; 0 or KM_EINVAL with err
  * naming what (label says whose: "profile 'x'", "account app-a"). */

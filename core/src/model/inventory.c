@@ -309,17 +309,19 @@ void km_inv_add_issue(km_inv_t *inv, const char *rule, km_verdict_t verdict,
                       const char *message) {
   km_inv_issue_t *is =
       grow((void **)&inv->issues, &inv->nissues, &inv->capissues, sizeof(*is));
-  is->rule = km_xstrdup(rule);
+  /* Interned: rule ids are few, and one instance's warning is often every
+   * member pipeline's (10,000 copies of the same sentence otherwise). */
+  is->rule = (char *)km_intern(rule);
   is->verdict = verdict;
-  is->message = km_xstrdup(message);
+  is->message = (char *)km_intern(message);
 }
 
 void km_inv_clear_issues(km_inv_t *inv, const char *prefix) {
   size_t w = 0, plen = strlen(prefix);
   for (size_t i = 0; i < inv->nissues; i++) {
     if (strncmp(inv->issues[i].rule, prefix, plen) == 0) {
-      free(inv->issues[i].rule);
-      free(inv->issues[i].message);
+      km_str_free(inv->issues[i].rule);
+      km_str_free(inv->issues[i].message);
     } else {
       inv->issues[w++] = inv->issues[i];
     }
