@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "engine/report.h"
@@ -306,7 +307,13 @@ int km_report_merge(json_t *into, const json_t *other, km_err_t *err) {
 
 int km_report_write(const json_t *report, const char *path, km_err_t *err) {
   char *tmp = km_xasprintf("%s.tmp.%ld", path, (long)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  /* 0600 like the rest of the run directory, whatever the umask. */
+  int fd =
+      open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd >= 0 && fchmod(fd, 0600) != 0) {
+    close(fd);
+    fd = -1;
+  }
   if (fd < 0) {
     int e = errno;
     free(tmp);
@@ -414,7 +421,12 @@ int km_report_write_run(const km_report_meta_t *meta, km_inv_t *const *invs,
   json_object_set_new(head, "totals", tot_json(&t));
   json_t *listed = json_array();
   char *tmp = km_xasprintf("%s.tmp.%ld", path, (long)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                0600); /* 0600 like the rest of the run directory */
+  if (fd >= 0 && fchmod(fd, 0600) != 0) {
+    close(fd);
+    fd = -1;
+  }
   FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
   int e = errno, rc = f != NULL ? write_stream(f, head, v, n, listed) : KM_EIO;
   if (rc < 0) e = errno;

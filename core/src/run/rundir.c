@@ -49,6 +49,11 @@ static int read_file(const char *path, km_buf_t *out) {
 static int write_file(const char *path, const char *data, size_t len) {
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return -errno;
+  if (fchmod(fd, 0600) != 0) { /* an older file keeps its mode otherwise */
+    int e = -errno;
+    close(fd);
+    return e;
+  }
   size_t off = 0;
   while (off < len) {
     ssize_t w = write(fd, data + off, len - off);

@@ -561,6 +561,7 @@ int km_runtime_new(const km_runtime_opts_t *o, km_runtime_t **out) {
     char *logpath = km_xasprintf("%s/kmsmig.log", rt->rd.dir);
     int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     free(logpath);
+    if (fd >= 0) (void)fchmod(fd, 0600); /* a log from an older version */
     if (fd >= 0) rt->log = fdopen(fd, "a");
   } else {
     rt->run_id = "plan";
