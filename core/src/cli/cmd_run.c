@@ -262,7 +262,7 @@ static int do_plan(const args_t *a, bool for_run, bool *blocked_out) {
     km_buf_t b;
     km_buf_init(&b);
     if (km_plan_render_text(&plan, &b, &err) == 0)
-      fputs(b.data != NULL ? b.data : "", stdout);
+      km_text_fputs(b.data, stdout); /* names came from the server */
     km_buf_free(&b);
   }
   if (any_state(rt, KM_PIPE_FAILED)) ec = KM_EXIT_FAILURES;
@@ -310,6 +310,16 @@ static json_int_t jint(const json_t *o, const char *a, const char *b) {
 
 /* Lists what failed (with Code and RequestId) and what was blocked, then a
  * count of skipped items: the full lists are in report.json. */
+/* Field key of o cleaned for the terminal into buf (util/text.c); NULL when
+ * absent.  Report fields hold names and messages from the server. */
+static const char *cfield(const json_t *o, const char *key, char *buf,
+                          size_t n) {
+  const char *s = json_string_value(json_object_get(o, key));
+  if (s == NULL) return NULL;
+  km_text_clean(s, buf, n);
+  return buf;
+}
+
 static void print_summary(const json_t *rep, const char *run_dir, double secs) {
   const json_t *t = json_object_get(rep, "totals");
   printf("\ndone in %.1fs   run directory %s\n", secs, run_dir);
@@ -337,20 +347,20 @@ static void print_summary(const json_t *rep, const char *run_dir, double secs) {
   const json_t *p;
   bool header = false;
   json_array_foreach(pl, i, p) {
-    const char *acct = json_string_value(json_object_get(p, "account"));
-    const char *reg = json_string_value(json_object_get(p, "region"));
+    char ab[128], rb[64], ib[256], cb[96], qb[96], wb[512], mb[512];
+    const char *acct = cfield(p, "account", ab, sizeof(ab));
+    const char *reg = cfield(p, "region", rb, sizeof(rb));
     for (int k = 0; k < 2; k++) {
       const json_t *f = json_object_get(json_object_get(p, kinds[k]), "failed");
       size_t j;
       const json_t *x;
       json_array_foreach(f, j, x) {
         if (!header) printf("failed\n"), header = true;
-        const char *code = json_string_value(json_object_get(x, "code"));
-        const char *rid = json_string_value(json_object_get(x, "request_id"));
-        const char *why = json_string_value(json_object_get(x, "reason"));
+        const char *code = cfield(x, "code", cb, sizeof(cb));
+        const char *rid = cfield(x, "request_id", qb, sizeof(qb));
+        const char *why = cfield(x, "reason", wb, sizeof(wb));
         printf("  %s %s %s %s: %s%s%s%s%s\n", acct, reg,
-               k == 0 ? "key" : "secret",
-               json_string_value(json_object_get(x, "id")),
+               k == 0 ? "key" : "secret", cfield(x, "id", ib, sizeof(ib)),
                code != NULL ? code : "", rid != NULL ? " (RequestId " : "",
                rid != NULL ? rid : "", rid != NULL ? ")" : "",
                why != NULL ? why : "");
@@ -363,8 +373,7 @@ static void print_summary(const json_t *rep, const char *run_dir, double secs) {
       const char *v = json_string_value(json_object_get(x, "verdict"));
       if (v == NULL || strcmp(v, "warning") == 0) continue;
       if (!header) printf("failed or blocked\n"), header = true;
-      printf("  %s %s: %s\n", acct, reg,
-             json_string_value(json_object_get(x, "message")));
+      printf("  %s %s: %s\n", acct, reg, cfield(x, "message", mb, sizeof(mb)));
     }
   }
   printf("report   %s/report.json\n", run_dir);
