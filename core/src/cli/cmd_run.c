@@ -25,8 +25,9 @@ typedef struct args_s {
   const char *run_dir;
   const char *shard;
   const char *plugins_dir;
-  const char *out;  /* plan --out PLAN */
-  const char *plan; /* run --plan PLAN */
+  bool allow_include_outside; /* --allow-include-outside */
+  const char *out;            /* plan --out PLAN */
+  const char *plan;           /* run --plan PLAN */
   bool yes;
   bool rerun_failed;
   bool quiet;
@@ -60,6 +61,8 @@ static int parse_args(int argc, char **argv, args_t *a, bool run,
     } else if (strcmp(s, "--shard") == 0) {
       NEXT();
       a->shard = argv[++i];
+    } else if (strcmp(s, "--allow-include-outside") == 0) {
+      a->allow_include_outside = true;
     } else if (strcmp(s, "--plugins-dir") == 0) {
       NEXT();
       a->plugins_dir = argv[++i];
@@ -208,6 +211,7 @@ static int do_plan(const args_t *a, bool for_run, bool *blocked_out) {
   km_runtime_opts_t o = {.manifest_path = a->manifest,
                          .mode = KM_MODE_PLAN,
                          .plugins_dir = a->plugins_dir,
+                         .allow_include_outside = a->allow_include_outside,
                          .shard = a->shard,
                          .plan_path = for_run ? a->plan : NULL,
                          .quiet = a->quiet};
@@ -290,6 +294,9 @@ void km__usage_plan(void) {
       "quota\ntotals per instance, manifest hash; docs/plan.md) for `kmsmig "
       "run --plan\nPLAN [--shard K/N]`; not with --shard, and not when some "
       "account failed.\n\n"
+      "--allow-include-outside lets account includes resolve outside the "
+      "manifest's\ndirectory tree and the working directory (refused by "
+      "default).\n\n"
       "exit: 0 planned (blocked items are shown, not an error), 1 some "
       "account or\nregion could not be discovered, 2 usage or manifest "
       "error.\n");
@@ -469,6 +476,7 @@ int km__cmd_run(int argc, char **argv) {
                          .mode = KM_MODE_RUN,
                          .run_dir = a.run_dir,
                          .plugins_dir = a.plugins_dir,
+                         .allow_include_outside = a.allow_include_outside,
                          .shard = a.shard,
                          .quiet = a.quiet,
                          .rerun_failed = a.rerun_failed,
