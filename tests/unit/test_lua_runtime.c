@@ -275,7 +275,8 @@ static void test_plan_mode_refuses_writes(void **st) {
   assert_int_equal(o.status, 0);
   assert_true(json_is_true(json_object_get(o.body, "refused")));
   assert_string_equal(sfield(o.body, "msg"),
-                      "write action refused in plan mode");
+                      "action refused in plan mode: only read actions "
+                      "are sent");
   assert_string_equal(sfield(o.body, "code"), "EPERM");
   assert_true(json_is_true(json_object_get(o.body, "read_ok")));
   assert_int_equal(f.fake.calls, 1); /* only the read went out */
