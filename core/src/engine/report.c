@@ -69,6 +69,17 @@ static void place(bucket_t *b, const char *id, km_verdict_t v, const char *rule,
   }
 }
 
+/* "migrated" only when a verify proved it: moved by this run but never
+ * checked (verify did not run, or stopped) is reported failed, not verified,
+ * with what to check. */
+#define NOT_VERIFIED                                                           \
+  "moved by this run but not verified (verify did not check it); check it "    \
+  "in the KMS console, then run again with --run-dir to verify"
+
+static bool unverified(km_verdict_t v, bool verified) {
+  return v == KM_VERDICT_MIGRATED && !verified;
+}
+
 static json_t *pipeline_json(const km_inv_t *inv) {
   bucket_t k, s;
   bucket_init(&k);
@@ -78,9 +89,13 @@ static json_t *pipeline_json(const km_inv_t *inv) {
   char why[KM_RULES_REASON_MAX];
   for (size_t i = 0; i < inv->nkeys; i++) {
     const km_inv_key_t *x = &inv->keys[i];
-    place(&k, x->key_id, x->verdict, x->rule,
-          km_rules_key_reason(inv, x, why, sizeof(why)), x->fail_code,
-          x->fail_request_id);
+    if (unverified(x->verdict, x->verified))
+      place(&k, x->key_id, KM_VERDICT_FAILED, "run.not_verified", NOT_VERIFIED,
+            "NotVerified", NULL);
+    else
+      place(&k, x->key_id, x->verdict, x->rule,
+            km_rules_key_reason(inv, x, why, sizeof(why)), x->fail_code,
+            x->fail_request_id);
     off += x->rotation_off;
     restored += x->rotation_off && x->rotation_restored;
     if (x->rotation_off && !x->rotation_restored)
@@ -89,9 +104,13 @@ static json_t *pipeline_json(const km_inv_t *inv) {
   }
   for (size_t i = 0; i < inv->nsecrets; i++) {
     const km_inv_secret_t *x = &inv->secrets[i];
-    place(&s, x->secret_name, x->verdict, x->rule,
-          km_rules_secret_reason(inv, x, why, sizeof(why)), x->fail_code,
-          x->fail_request_id);
+    if (unverified(x->verdict, x->verified))
+      place(&s, x->secret_name, KM_VERDICT_FAILED, "run.not_verified",
+            NOT_VERIFIED, "NotVerified", NULL);
+    else
+      place(&s, x->secret_name, x->verdict, x->rule,
+            km_rules_secret_reason(inv, x, why, sizeof(why)), x->fail_code,
+            x->fail_request_id);
     off += x->rotation_off;
     restored += x->rotation_off && x->rotation_restored;
     if (x->rotation_off && !x->rotation_restored)
