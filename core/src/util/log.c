@@ -42,7 +42,7 @@ void km_vlog(int level, const char *fmt, va_list ap) {
   char ts[21];
   km_iso8601((int64_t)time(NULL), ts);
   const char *name = names[level < 0 ? 0 : level > 3 ? 3 : level];
-  char raw[2048], msg[2048];
+  char raw[8192], msg[8192]; /* a Lua traceback fits */
   vsnprintf(raw, sizeof(raw), fmt, ap);
   km_text_clean_lines(raw, msg, sizeof(msg));
   /* With a run log, warnings and errors still reach the operator live
