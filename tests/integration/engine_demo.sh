@@ -8,10 +8,12 @@ start_kmsim "$KM_SRC/sim/fixtures/demo.yaml"
 demo_manifest "$KM_SRC/manifests/demo.yaml" "$TMP/demo.yaml"
 demo_env
 cd "$TMP"
+umask 022 # an ordinary umask: kmsmig's files must be 0600 anyway
 kmsim_get /_kmsim/state >before.json
 
-"$KM_BIN/kmsmig" plan demo.yaml >plan.txt
+"$KM_BIN/kmsmig" plan demo.yaml --out plan.json >plan.txt
 grep -q "plan only" plan.txt
+[ "$(stat -c %a plan.json)" = 600 ] || { echo "FAIL: plan --out file is $(stat -c %a plan.json)"; exit 1; }
 kmsim_get /_kmsim/state >after-plan.json
 python3 - before.json after-plan.json <<'PY'
 import json, sys
@@ -37,7 +39,10 @@ for a in s["Accounts"]:
             assert r["DefaultKmsInstanceId"], (a["Name"], region)
 print("default instance set where resources moved")
 PY
-# The journal and report exist, private.
+# The journal and report exist; every file of the run directory is private.
 [ "$(stat -c %a run/journal.jsonl)" = 600 ]
+[ "$(stat -c %a run/report.json)" = 600 ]
+loose=$(find run -type f ! -perm 600 -printf '%m %p\n')
+[ -z "$loose" ] || { echo "FAIL: run-directory files not 0600:"; echo "$loose"; exit 1; }
 grep -q '"turned_off"' run/report.json
 echo "engine_demo: ok"

@@ -67,7 +67,7 @@ EOF2
 # Plan mode: the write is refused, the decision is shown, nothing changed.
 "$KM_BIN/kmsmig" plan plan-hooks.yaml -v >plan.txt 2>plan.err
 grep -q "default_instance chose kst-hzz6500a1b2c3d4e5f6 for mgmt cn-hangzhou" plan.txt
-grep -q "write action refused in plan mode" plan.err
+grep -q "refused in plan mode" plan.err
 echo "plan: hook decision shown, write refused"
 
 rc=0

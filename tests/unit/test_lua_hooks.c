@@ -319,7 +319,8 @@ static void test_host_hook_plan_mode(void **st) {
     uv_run(&loop, UV_RUN_ONCE);
   assert_int_equal(o.status, 0);
   assert_json(o.body, "{\"change\":false,\"refused\":true,"
-                      "\"msg\":\"write action refused in plan mode\","
+                      "\"msg\":\"action refused in plan mode: only read "
+                      "actions are sent\","
                       "\"code\":\"EPERM\"}");
   assert_int_equal(p.pending, 0);
   /* No file and no default (KMSMIG_LUA_DIR points elsewhere): ENOENT. */

@@ -222,6 +222,12 @@ static void test_failures_stay_in_their_call(void **st) {
   assert_failed(&o, "co_loop.lua", 5, "instructions");
   assert_still_works(&f, other);
 
+  /* A looping __gc finalizer would run with hooks off (no budget): the
+   * sandbox refuses to create one. */
+  run_hook(&f, a, "gc_loop.lua", "{}", &o);
+  assert_failed(&o, "gc_loop.lua", 4, "__gc finalizers are not allowed");
+  assert_still_works(&f, other);
+
   run_hook(&f, a, "error.lua", "{}", &o);
   assert_failed(&o, "error.lua", 4, "attempt to index a nil value");
   assert_non_null(strstr(o.err.text, "error.lua:4:"));
@@ -269,7 +275,8 @@ static void test_plan_mode_refuses_writes(void **st) {
   assert_int_equal(o.status, 0);
   assert_true(json_is_true(json_object_get(o.body, "refused")));
   assert_string_equal(sfield(o.body, "msg"),
-                      "write action refused in plan mode");
+                      "action refused in plan mode: only read actions "
+                      "are sent");
   assert_string_equal(sfield(o.body, "code"), "EPERM");
   assert_true(json_is_true(json_object_get(o.body, "read_ok")));
   assert_int_equal(f.fake.calls, 1); /* only the read went out */

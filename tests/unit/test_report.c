@@ -21,6 +21,7 @@ static km_inv_key_t *key(km_inv_t *inv, const char *id, km_verdict_t v,
                          const char *rule, const char *reason) {
   km_inv_key_t *k = km_inv_add_key(inv, id);
   km_inv_key_decide(k, v, rule, reason);
+  k->verified = v == KM_VERDICT_MIGRATED; /* a verify checked it */
   return k;
 }
 
@@ -28,6 +29,7 @@ static km_inv_secret_t *secret(km_inv_t *inv, const char *name, km_verdict_t v,
                                const char *rule, const char *reason) {
   km_inv_secret_t *s = km_inv_add_secret(inv, name);
   km_inv_secret_decide(s, v, rule, reason);
+  s->verified = v == KM_VERDICT_MIGRATED;
   return s;
 }
 
@@ -79,6 +81,37 @@ static json_t *at(const json_t *j, const char *a, const char *b) {
 
 static json_int_t ival(const json_t *j, const char *a, const char *b) {
   return json_integer_value(at(j, a, b));
+}
+
+/* Moved but never verified (the keys verify failed and the secrets one
+ * never ran, or the run stopped first): not "migrated", but failed with
+ * code NotVerified and what to check; totals agree. */
+static void test_unverified_is_not_migrated(void **st) {
+  (void)st;
+  km_inv_t *inv = km_inv_new("pay", NULL, "cn-hangzhou", "kst-1");
+  key(inv, "key-ok", KM_VERDICT_MIGRATED, "key.pending", NULL);
+  secret(inv, "sec-unchecked", KM_VERDICT_MIGRATED, "secret.pending", NULL)
+      ->verified = false;
+  km_inv_t *v[] = {inv};
+  json_t *r;
+  assert_int_equal(km_report_build(&meta, v, 1, &r, NULL), 0);
+  json_t *p = json_array_get(json_object_get(r, "pipelines"), 0);
+  assert_int_equal(json_array_size(at(p, "keys", "migrated")), 1);
+  assert_int_equal(json_array_size(at(p, "secrets", "migrated")), 0);
+  json_t *f = json_array_get(at(p, "secrets", "failed"), 0);
+  assert_string_equal(json_string_value(json_object_get(f, "id")),
+                      "sec-unchecked");
+  assert_string_equal(json_string_value(json_object_get(f, "code")),
+                      "NotVerified");
+  assert_non_null(
+      strstr(json_string_value(json_object_get(f, "reason")), "not verified"));
+  assert_string_equal(json_string_value(json_object_get(p, "status")),
+                      "failed");
+  assert_int_equal(ival(json_object_get(r, "totals"), "secrets", "migrated"),
+                   0);
+  assert_int_equal(ival(json_object_get(r, "totals"), "secrets", "failed"), 1);
+  json_decref(r);
+  km_inv_free(inv);
 }
 
 static void test_report_contents(void **st) {
@@ -334,6 +367,7 @@ static void test_write_run_streams(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_report_contents),
+      cmocka_unit_test(test_unverified_is_not_migrated),
       cmocka_unit_test(test_account_takes_worst_pipeline),
       cmocka_unit_test(test_not_started_apart),
       cmocka_unit_test(test_merge_shards),

@@ -199,6 +199,12 @@ typedef struct km_endpoint_override_s {
   int insecure; /* 1: skip TLS verification (loopback addresses only) */
 } km_endpoint_override_t;
 
+/* The check km_acs_client_new applies to each override (o borrowed): 0, or
+ * KM_EPERM for plain http or unverified TLS to an address that is not
+ * loopback, KM_EINVAL for a malformed one (err filled).  `kmsmig validate`
+ * applies the same check, so validate and plan refuse the same manifests. */
+int km_acs_override_check(const km_endpoint_override_t *o, km_err_t *err);
+
 typedef struct km_acs_client_opts_s {
   km_sigver_t sigver;                      /* 0: V3 */
   km_retry_policy_t retry;                 /* zeros: defaults */

@@ -97,7 +97,7 @@ static int is_loopback(const char *host) {
   return 0;
 }
 
-static int override_check(const km_endpoint_override_t *o, km_err_t *err) {
+int km_acs_override_check(const km_endpoint_override_t *o, km_err_t *err) {
   char host[256];
   long port;
   if (o->host_pattern == NULL || o->host_pattern[0] == '\0' ||
@@ -146,7 +146,7 @@ int km_acs_client_new(km_http_t *http, uv_loop_t *loop,
     return km__err_set(err, KM_EINVAL, "unknown signature version %d",
                        (int)o.sigver);
   for (size_t i = 0; i < o.noverrides; i++) {
-    int rc = override_check(&o.overrides[i], err);
+    int rc = km_acs_override_check(&o.overrides[i], err);
     if (rc < 0) return rc;
   }
   km_acs_client_t *c = km_xcalloc(1, sizeof(*c));

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "acs/acs.h"
+#include "util/util.h"
 
 #define SERVER_STS_MARK "server string to sign is:"
 
@@ -127,6 +128,8 @@ int km_acs_parse_error(long http_status, const char *body, size_t len,
                json_is_object(root) ? "" : " (not JSON)");
     }
   }
+  /* The message goes to terminals and logs: clean it at the edge. */
+  if (err != NULL) km_text_clean(err->text, err->text, sizeof(err->text));
   json_decref(root);
   return rc;
 }

@@ -25,8 +25,9 @@ typedef struct args_s {
   const char *run_dir;
   const char *shard;
   const char *plugins_dir;
-  const char *out;  /* plan --out PLAN */
-  const char *plan; /* run --plan PLAN */
+  bool allow_include_outside; /* --allow-include-outside */
+  const char *out;            /* plan --out PLAN */
+  const char *plan;           /* run --plan PLAN */
   bool yes;
   bool rerun_failed;
   bool quiet;
@@ -60,6 +61,8 @@ static int parse_args(int argc, char **argv, args_t *a, bool run,
     } else if (strcmp(s, "--shard") == 0) {
       NEXT();
       a->shard = argv[++i];
+    } else if (strcmp(s, "--allow-include-outside") == 0) {
+      a->allow_include_outside = true;
     } else if (strcmp(s, "--plugins-dir") == 0) {
       NEXT();
       a->plugins_dir = argv[++i];
@@ -214,6 +217,7 @@ static int do_plan(const args_t *a, bool for_run, bool *blocked_out) {
   km_runtime_opts_t o = {.manifest_path = a->manifest,
                          .mode = KM_MODE_PLAN,
                          .plugins_dir = a->plugins_dir,
+                         .allow_include_outside = a->allow_include_outside,
                          .shard = a->shard,
                          .plan_path = for_run ? a->plan : NULL,
                          .quiet = a->quiet};
@@ -268,7 +272,7 @@ static int do_plan(const args_t *a, bool for_run, bool *blocked_out) {
     km_buf_t b;
     km_buf_init(&b);
     if (km_plan_render_text(&plan, &b, &err) == 0)
-      fputs(b.data != NULL ? b.data : "", stdout);
+      km_text_fputs(b.data, stdout); /* names came from the server */
     km_buf_free(&b);
   }
   if (any_state(rt, KM_PIPE_FAILED))
@@ -299,6 +303,9 @@ void km__usage_plan(void) {
       "quota\ntotals per instance, manifest hash; docs/plan.md) for `kmsmig "
       "run --plan\nPLAN [--shard K/N]`; not with --shard, and not when some "
       "account failed.\n\n"
+      "--allow-include-outside lets account includes resolve outside the "
+      "manifest's\ndirectory tree and the working directory (refused by "
+      "default).\n\n"
       "exit: 0 planned (blocked resources are shown, not an error), 1 some "
       "account or\nregion could not be discovered, 2 usage or manifest "
       "error, 3 some account and\nregion is blocked by preflight (a run "
@@ -321,6 +328,16 @@ static json_int_t jint(const json_t *o, const char *a, const char *b) {
 /* The warnings of every pipeline, each message once with the number of
  * accounts that have it (an instance shared by 300 accounts has one
  * auto_renew warning, not 300).  Pipelines are sorted by account. */
+/* Field key of o cleaned for the terminal into buf (util/text.c); NULL when
+ * absent.  Report fields hold names and messages from the server. */
+static const char *cfield(const json_t *o, const char *key, char *buf,
+                          size_t n) {
+  const char *s = json_string_value(json_object_get(o, key));
+  if (s == NULL) return NULL;
+  km_text_clean(s, buf, n);
+  return buf;
+}
+
 /* Each warning once, with how many accounts it concerns (the report's
  * writer counted them: km_report_write_run). */
 static void print_warnings(const json_t *rep) {
@@ -333,8 +350,9 @@ static void print_warnings(const json_t *rep) {
   json_array_foreach(w, i, e) {
     if (i == 0) printf("warnings\n");
     json_int_t n = json_integer_value(json_array_get(e, 1));
-    printf("  %s (%lld account%s)\n", json_string_value(json_array_get(e, 0)),
-           (long long)n, n == 1 ? "" : "s");
+    char mb[512];
+    km_text_clean(json_string_value(json_array_get(e, 0)), mb, sizeof(mb));
+    printf("  %s (%lld account%s)\n", mb, (long long)n, n == 1 ? "" : "s");
   }
   json_decref(own);
 }
@@ -361,10 +379,12 @@ static bool rerun_has_work(const json_t *rep) {
  * already (then it is printed alone, else after them with a separator). */
 static void print_one_failure(const char *acct, const char *reg,
                               const char *kind, const json_t *x) {
-  const char *code = json_string_value(json_object_get(x, "code"));
-  const char *rid = json_string_value(json_object_get(x, "request_id"));
-  const char *why = json_string_value(json_object_get(x, "reason"));
-  const char *id = json_string_value(json_object_get(x, "id"));
+  /* Text from the server, cleaned before the terminal. */
+  char cb[96], qb[96], wb[512], ib[256];
+  const char *code = cfield(x, "code", cb, sizeof(cb));
+  const char *rid = cfield(x, "request_id", qb, sizeof(qb));
+  const char *why = cfield(x, "reason", wb, sizeof(wb));
+  const char *id = cfield(x, "id", ib, sizeof(ib));
   bool named = why != NULL && code != NULL && strstr(why, code) &&
                (rid == NULL || strstr(why, rid));
   if (named || code == NULL)
@@ -414,8 +434,11 @@ static void print_failed_resources(const json_t *p, json_t *rids,
                m == 0 ? "key" : "secret", n == 1 ? "" : "s");
         size_t q;
         const json_t *y;
-        json_array_foreach(same[m], q, y)
-            printf("%s %s", q ? "," : "", json_string_value(y));
+        json_array_foreach(same[m], q, y) {
+          char nb[256];
+          km_text_clean(json_string_value(y), nb, sizeof(nb));
+          printf("%s %s", q ? "," : "", nb);
+        }
         printf("\n");
       }
       json_decref(same[0]);
@@ -455,8 +478,9 @@ static void print_summary(const json_t *rep, const char *run_dir, double secs) {
   const json_t *p;
   bool header = false;
   json_array_foreach(pl, i, p) {
-    const char *acct = json_string_value(json_object_get(p, "account"));
-    const char *reg = json_string_value(json_object_get(p, "region"));
+    char ab[128], rb[64], mb[512];
+    const char *acct = cfield(p, "account", ab, sizeof(ab));
+    const char *reg = cfield(p, "region", rb, sizeof(rb));
     json_t *rids = json_object(); /* RequestIds printed for this pipeline */
     print_failed_resources(p, rids, &header);
     const json_t *iss = json_object_get(p, "issues");
@@ -466,7 +490,7 @@ static void print_summary(const json_t *rep, const char *run_dir, double secs) {
       const char *v = json_string_value(json_object_get(x, "verdict"));
       if (v == NULL || strcmp(v, "warning") == 0) continue;
       if (!header) printf("failed, blocked or not started\n"), header = true;
-      const char *msg = json_string_value(json_object_get(x, "message"));
+      const char *msg = cfield(x, "message", mb, sizeof(mb));
       if (msg == NULL) continue;
       /* A pipeline that failed on a resource's failure printed above
        * (same RequestId): name the stage, not the failure again. */
@@ -604,6 +628,7 @@ int km__cmd_run(int argc, char **argv) {
                          .mode = KM_MODE_RUN,
                          .run_dir = a.run_dir,
                          .plugins_dir = a.plugins_dir,
+                         .allow_include_outside = a.allow_include_outside,
                          .shard = a.shard,
                          .quiet = a.quiet,
                          .rerun_failed = a.rerun_failed,

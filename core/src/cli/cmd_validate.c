@@ -27,6 +27,10 @@ void km__usage_validate(void) {
          "  -q, --quiet          print errors only (no summary, no "
          "warnings)\n"
          "  -o, --output FORMAT  text (default) or json (on stdout)\n"
+         "  --allow-include-outside\n"
+         "                       account includes may resolve outside the "
+         "manifest's\n"
+         "                       directory tree and the working directory\n"
          "\n"
          "exit codes: 0 valid, 2 invalid manifest or usage error.\n"
          "The manifest format is described in docs/manifest.md.\n");
@@ -146,11 +150,14 @@ int km__cmd_validate(int argc, char **argv) {
   const char *path = NULL;
   const char *output = "text";
   bool quiet = false;
+  km_manifest_opts_t mo = {0};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (km__is_help(a)) {
       km__usage_validate();
       return KM_EXIT_OK;
+    } else if (strcmp(a, "--allow-include-outside") == 0) {
+      mo.allow_include_outside = true;
     } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
       quiet = true;
     } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
@@ -175,7 +182,7 @@ int km__cmd_validate(int argc, char **argv) {
   km_diags_t d;
   km_diags_init(&d);
   km_manifest_t *m = NULL;
-  int rc = km_manifest_load(path, &m, &d);
+  int rc = km_manifest_load_opts(path, &mo, &m, &d);
   if (rc == 0 && check_hooks(m, &d) > 0) rc = KM_EMANIFEST;
   if (json) {
     print_json(path, m, &d);

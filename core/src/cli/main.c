@@ -1,7 +1,13 @@
 /* kmsmig entry point: dispatches `kmsmig <command> [options]` to the command
- * functions and prints the top-level help with the exit codes. */
+ * functions and prints the top-level help with the exit codes.
+ *
+ * Before anything else it makes the process undumpable: its memory holds
+ * AccessKey secrets and STS tokens, and a core file (or another process of
+ * the same user attaching with ptrace) would carry them to disk. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "cli.h"
 #include "kmsmig/version.h"
@@ -89,7 +95,26 @@ static int cmd_help(int argc, char **argv) {
   return KM_EXIT_OK;
 }
 
+/* No core file, and not dumpable: RLIMIT_CORE 0 alone could be raised again
+ * from outside (prlimit), PR_SET_DUMPABLE 0 also keeps the kernel from
+ * writing one and refuses ptrace to non-root peers.  A failure is reported
+ * and stops the command: running with secrets that may reach a core file is
+ * not a safe default. */
+static int no_core_dumps(void) {
+  struct rlimit rl = {0, 0};
+  if (setrlimit(RLIMIT_CORE, &rl) != 0) {
+    perror("kmsmig: cannot disable core dumps (setrlimit RLIMIT_CORE)");
+    return -1;
+  }
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    perror("kmsmig: cannot disable core dumps (prctl PR_SET_DUMPABLE)");
+    return -1;
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (no_core_dumps() != 0) return KM_EXIT_INTERNAL;
   if (argc < 2) {
     usage_main(stderr);
     return KM_EXIT_USAGE;

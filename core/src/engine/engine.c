@@ -272,8 +272,11 @@ void km__pipeline_stage_ended(km_pipeline_t *p, int status, bool blocked,
      * (progress) and in the summary or the plan. */
     km_log(KM_LOG_INFO, "%s %s: %s failed: %s", p->t->account, p->t->region,
            km_stage_name(p->stage), pe->text);
-    if (p->stage != KM_STAGE_RESTORE) {
-      /* Skip the other providers of this stage. */
+    if (p->stage != KM_STAGE_RESTORE && p->stage != KM_STAGE_VERIFY) {
+      /* Skip the other providers of this stage.  RESTORE and VERIFY go on:
+       * every rotation must be restored, and every migrated resource needs
+       * a verify outcome before the report may call it migrated (a failed
+       * keys verify once left secrets reported migrated, unchecked). */
       next_stage(p);
       return;
     }

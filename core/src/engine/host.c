@@ -14,24 +14,27 @@
 #include "engine/pipeline_priv.h"
 #include "journal/journal.h"
 #include "model/strmap.h"
+#include "engine/actions.h"
 #include "util/util.h"
 
-/* Actions that change something.  Everything not listed here that starts
- * with one of these verbs is treated as a write too (see is_write). */
-static const char *write_verbs[] = {
-    "Update",  "Create",  "Delete",   "Associate", "Disassociate",
-    "Import",  "Set",     "Put",      "Enable",    "Disable",
-    "Tag",     "Untag",   "Schedule", "Cancel",    "Rotate",
-    "Release", "Connect", "Open",     "Restore",   "Upload"};
-
-static int is_write(const char *action) {
-  for (size_t i = 0; i < KM_ARRAY_SIZE(write_verbs); i++) {
-    size_t n = strlen(write_verbs[i]);
-    if (strncmp(action, write_verbs[i], n) == 0 && action[n] >= 'A' &&
-        action[n] <= 'Z')
-      return 1;
-  }
-  return 0;
+/* Whether action may be sent now (engine/actions.c classifies it): 0, or
+ * KM_EPERM with the reason logged.  Unknown actions never; plan mode only
+ * reads; hooks never an action that returns secret material. */
+static int action_allowed(km_pipeline_t *p, const char *product,
+                          const char *action, bool from_hook) {
+  km_act_class_t cls = km_action_class(product, action);
+  const char *why = NULL;
+  if (cls == KM_ACT_UNKNOWN)
+    why = "not in kmsmig's action table (core/src/engine/actions.c; names "
+          "are exact and case-sensitive)";
+  else if (from_hook && cls == KM_ACT_SECRET)
+    why = "hooks may not read secret values";
+  else if (p->e->o.mode == KM_MODE_PLAN && cls != KM_ACT_READ)
+    why = "plan mode sends only read actions and makes no change";
+  if (why == NULL) return 0;
+  km_log(KM_LOG_WARN, "%s %s: %s %s refused (%s): %s", p->t->account,
+         p->t->region, product, action, km_action_class_name(cls), why);
+  return KM_EPERM;
 }
 
 /* A warning many pipelines share (an instance's auto_renew, a preflight
@@ -158,17 +161,14 @@ static void on_token(int status, void *ud) {
 static int start_call(km_pipeline_t *p, const char *account,
                       const char *account_id, km_cred_get_fn get_cred,
                       void *cred_src, const char *product, const char *action,
-                      const char *const *params, size_t n, km_jcall_cb cb,
-                      void *ud) {
+                      const char *const *params, size_t n, bool from_hook,
+                      km_jcall_cb cb, void *ud) {
   km_product_t prod;
   if (product == NULL || action == NULL || cb == NULL ||
       km_product_from_name(product, &prod) < 0)
     return KM_EINVAL;
-  if (p->e->o.mode == KM_MODE_PLAN && is_write(action)) {
-    km_log(KM_LOG_WARN, "%s %s: %s refused: plan mode makes no change",
-           p->t->account, p->t->region, action);
-    return KM_EPERM;
-  }
+  int allowed = action_allowed(p, product, action, from_hook);
+  if (allowed < 0) return allowed;
   call_t *c = km_xcalloc(1, sizeof(*c));
   c->p = p;
   c->account = account;
@@ -205,7 +205,8 @@ static int h_call(km_pipeline_t *p, const char *account, const char *product,
                   km_jcall_cb cb, void *ud) {
   if (account == NULL || strcmp(account, p->t->account) == 0)
     return start_call(p, p->t->account, p->t->account_id, p->t->get_cred,
-                      p->t->cred_src, product, action, params, n, cb, ud);
+                      p->t->cred_src, product, action, params, n, false, cb,
+                      ud);
   const char *id = NULL;
   km_cred_get_fn get = NULL;
   void *src = NULL;
@@ -213,8 +214,8 @@ static int h_call(km_pipeline_t *p, const char *account, const char *product,
   if (e->o.resolve_account == NULL ||
       e->o.resolve_account(e->o.resolve_ud, account, &id, &get, &src) < 0)
     return KM_ENOENT;
-  return start_call(p, account, id, get, src, product, action, params, n, cb,
-                    ud);
+  return start_call(p, account, id, get, src, product, action, params, n, false,
+                    cb, ud);
 }
 
 /* The Lua bridge speaks text (kms.call answers become Lua tables). */
@@ -242,7 +243,11 @@ int km__host_call_text(km_pipeline_t *p, const char *product,
   tcall_t *t = km_xcalloc(1, sizeof(*t));
   t->cb = cb;
   t->ud = ud;
-  int rc = h_call(p, NULL, product, action, params, n, on_text_call, t);
+  /* A hook's call: the pipeline's own account, and the hook rules of
+   * action_allowed. */
+  int rc = start_call(p, p->t->account, p->t->account_id, p->t->get_cred,
+                      p->t->cred_src, product, action, params, n, true,
+                      on_text_call, t);
   if (rc < 0) free(t);
   return rc;
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "engine/report.h"
@@ -68,6 +69,17 @@ static void place(bucket_t *b, const char *id, km_verdict_t v, const char *rule,
   }
 }
 
+/* "migrated" only when a verify proved it: moved by this run but never
+ * checked (verify did not run, or stopped) is reported failed, not verified,
+ * with what to check. */
+#define NOT_VERIFIED                                                           \
+  "moved by this run but not verified (verify did not check it); check it "    \
+  "in the KMS console, then run again with --run-dir to verify"
+
+static bool unverified(km_verdict_t v, bool verified) {
+  return v == KM_VERDICT_MIGRATED && !verified;
+}
+
 static json_t *pipeline_json(const km_inv_t *inv) {
   bucket_t k, s;
   bucket_init(&k);
@@ -77,9 +89,13 @@ static json_t *pipeline_json(const km_inv_t *inv) {
   char why[KM_RULES_REASON_MAX];
   for (size_t i = 0; i < inv->nkeys; i++) {
     const km_inv_key_t *x = &inv->keys[i];
-    place(&k, x->key_id, x->verdict, x->rule,
-          km_rules_key_reason(inv, x, why, sizeof(why)), x->fail_code,
-          x->fail_request_id);
+    if (unverified(x->verdict, x->verified))
+      place(&k, x->key_id, KM_VERDICT_FAILED, "run.not_verified", NOT_VERIFIED,
+            "NotVerified", NULL);
+    else
+      place(&k, x->key_id, x->verdict, x->rule,
+            km_rules_key_reason(inv, x, why, sizeof(why)), x->fail_code,
+            x->fail_request_id);
     off += x->rotation_off;
     restored += x->rotation_off && x->rotation_restored;
     if (x->rotation_off && !x->rotation_restored)
@@ -88,9 +104,13 @@ static json_t *pipeline_json(const km_inv_t *inv) {
   }
   for (size_t i = 0; i < inv->nsecrets; i++) {
     const km_inv_secret_t *x = &inv->secrets[i];
-    place(&s, x->secret_name, x->verdict, x->rule,
-          km_rules_secret_reason(inv, x, why, sizeof(why)), x->fail_code,
-          x->fail_request_id);
+    if (unverified(x->verdict, x->verified))
+      place(&s, x->secret_name, KM_VERDICT_FAILED, "run.not_verified",
+            NOT_VERIFIED, "NotVerified", NULL);
+    else
+      place(&s, x->secret_name, x->verdict, x->rule,
+            km_rules_secret_reason(inv, x, why, sizeof(why)), x->fail_code,
+            x->fail_request_id);
     off += x->rotation_off;
     restored += x->rotation_off && x->rotation_restored;
     if (x->rotation_off && !x->rotation_restored)
@@ -317,7 +337,13 @@ int km_report_merge(json_t *into, const json_t *other, km_err_t *err) {
 
 int km_report_write(const json_t *report, const char *path, km_err_t *err) {
   char *tmp = km_xasprintf("%s.tmp.%ld", path, (long)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  /* 0600 like the rest of the run directory, whatever the umask. */
+  int fd =
+      open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd >= 0 && fchmod(fd, 0600) != 0) {
+    close(fd);
+    fd = -1;
+  }
   if (fd < 0) {
     int e = errno;
     free(tmp);
@@ -469,7 +495,12 @@ int km_report_write_run(const km_report_meta_t *meta, km_inv_t *const *invs,
   json_object_set_new(head, "totals", tot_json(&t));
   json_t *listed = json_array(), *warnings = json_array();
   char *tmp = km_xasprintf("%s.tmp.%ld", path, (long)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                0600); /* 0600 like the rest of the run directory */
+  if (fd >= 0 && fchmod(fd, 0600) != 0) {
+    close(fd);
+    fd = -1;
+  }
   FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
   int e = errno,
       rc = f != NULL ? write_stream(f, head, v, n, listed, warnings) : KM_EIO;

@@ -6,6 +6,13 @@
  * so after a crash at most the unsynced tail can be incomplete.  The scanner
  * therefore accepts any number of valid records followed by a suffix of
  * invalid lines (the torn tail), and calls anything else corruption.
+ *
+ * A journal that lost records cannot prove what was turned off and
+ * restored, so it must never be resumed as if complete.  Beside the file,
+ * journal.mark holds the number of the last record made durable (written
+ * after each fsync, so it never runs ahead of the journal after a crash).
+ * Opening a journal whose last record is before the mark (emptied,
+ * truncated, replaced) fails with KM_EJOURNAL and says what to check.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +35,37 @@ struct km_journal_s {
   uint64_t size; /* bytes of complete records in the file */
   int dirty;     /* records written since the last fsync */
   int broken;    /* a failed write could not be undone */
+  int mark_fd;   /* journal.mark, or -1 */
 };
+
+#define MARK_FILE "journal.mark"
+
+/* The record number in dir's journal.mark: 0 when there is none. */
+static uint64_t read_mark(const char *dir) {
+  char *path = km_xasprintf("%s/%s", dir, MARK_FILE);
+  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  free(path);
+  if (fd < 0) return 0;
+  char buf[32] = {0};
+  ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+  close(fd);
+  return n > 0 ? strtoull(buf, NULL, 10) : 0;
+}
+
+/* Records that seq is durable (fixed width, one pwrite, no fsync: the mark
+ * may lag the journal after a power loss, never lead it). */
+static void write_mark(km_journal_t *j, uint64_t seq) {
+  if (j->mark_fd < 0) return;
+  char buf[24];
+  int n = snprintf(buf, sizeof(buf), "%20llu\n", (unsigned long long)seq);
+  if (pwrite(j->mark_fd, buf, (size_t)n, 0) != n)
+    km_log(KM_LOG_WARN, "journal %s: cannot update %s: %s", j->path, MARK_FILE,
+           strerror(errno));
+}
+
+bool km_journal_marked(const char *dir) {
+  return read_mark(dir) > 0;
+}
 
 /* Key names refused anywhere in a record, compared after lower-casing and
  * dropping '_' and '-' (so SecurityToken, security_token, security-token
@@ -343,8 +380,30 @@ int km_journal_open(const char *dir, km_journal_t **out,
       goto fail_stat;
     }
   }
+  uint64_t mark = read_mark(dir);
+  if (mark > s.info.last_seq) {
+    rc = km__err_setw(
+        err, KM_EJOURNAL, file,
+        "journal %s ends at record %llu, but this run directory made %llu "
+        "records durable (%s): records were lost (the file was emptied, "
+        "truncated or replaced), so it cannot show what was turned off and "
+        "restored.  Not resuming: restore journal.jsonl from a backup, or "
+        "check automatic rotation of every key and secret of this run in the "
+        "KMS console (turn back on what is off) and start a new run "
+        "directory",
+        file, (unsigned long long)s.info.last_seq, (unsigned long long)mark,
+        MARK_FILE);
+    goto fail_stat;
+  }
   km_journal_t *j = km_xcalloc(1, sizeof(*j));
   j->fd = fd;
+  char *mpath = km_xasprintf("%s/%s", dir, MARK_FILE);
+  j->mark_fd = open(mpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  free(mpath);
+  if (j->mark_fd >= 0) {
+    (void)fchmod(j->mark_fd, 0600);
+    write_mark(j, s.info.last_seq);
+  }
   j->path = file;
   j->next_seq = s.info.last_seq + 1;
   j->size = s.info.good_size;
@@ -448,6 +507,7 @@ int km_journal_sync(km_journal_t *j, km_err_t *err) {
                         strerror(errno));
   }
   j->dirty = 0;
+  write_mark(j, j->next_seq - 1);
   return 0;
 }
 
@@ -464,8 +524,11 @@ void km_journal_close(km_journal_t *j) {
   if (j->dirty && !j->broken && fsync(j->fd) != 0)
     km_log(KM_LOG_ERROR, "journal %s: final fsync failed: %s", j->path,
            strerror(errno));
+  else if (j->dirty && !j->broken)
+    write_mark(j, j->next_seq - 1);
   flock(j->fd, LOCK_UN);
   close(j->fd);
+  if (j->mark_fd >= 0) close(j->mark_fd);
   free(j->path);
   free(j);
 }

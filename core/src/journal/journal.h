@@ -29,6 +29,7 @@
 #ifndef KM_JOURNAL_H
 #define KM_JOURNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -78,6 +79,11 @@ typedef int (*km_journal_replay_cb)(const km_journal_record_t *rec, void *ud);
  * record.  Returns 0 and *out (owned; km_journal_close) or a negative code. */
 int km_journal_open(const char *dir, km_journal_t **out,
                     km_journal_info_t *info, km_err_t *err);
+/* Lost records: <dir>/journal.mark holds the last record made durable;
+ * km_journal_open fails with KM_EJOURNAL when the journal ends before it
+ * (emptied, truncated or replaced), and this says whether dir has a mark
+ * (a journal was written there before). */
+bool km_journal_marked(const char *dir);
 
 /* Appends a record of type (borrowed, non-empty) with fields (borrowed JSON
  * object, may be NULL for {}), writes it with one write() and fsyncs before

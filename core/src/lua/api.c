@@ -69,8 +69,12 @@ static int push_outcome(km_lua_t *vm, lua_State *T,
   } else {
     const km_err_t *e = res->err;
     lua_pushnil(T);
-    if (res->status == KM_EPERM)
-      lua_pushliteral(T, "write action refused in plan mode");
+    if (res->status == KM_EPERM && strcmp(vm->mode, "plan") == 0)
+      lua_pushliteral(T, "action refused in plan mode: only read actions "
+                         "are sent");
+    else if (res->status == KM_EPERM)
+      lua_pushliteral(T, "action refused: hooks may call only the actions "
+                         "of kmsmig's table, never GetSecretValue");
     else
       lua_pushstring(T, e != NULL && e->text[0] ? e->text
                                                 : km_strerror(res->status));

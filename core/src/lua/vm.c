@@ -7,10 +7,11 @@
  * os.execute/getenv/remove (os keeps time, clock, date, difftime), no
  * package library (so no C loaders), no debug library (it could remove the
  * budget hook), no dofile/loadfile, and `load` only accepts text chunks
- * (binary chunks can crash the VM).  `require` is ours: a module name maps
- * to <dir>/<name>.lua or <dir>/<name>/init.lua under the built-in lua/
- * folder and the hook files' folders, and nowhere else; the manifest has no
- * switch to widen this.  print() writes to the run log.
+ * (binary chunks can crash the VM), and setmetatable refuses __gc (Lua runs
+ * finalizers with hooks off, so no budget could stop one).  `require` is ours:
+ * a module name maps to <dir>/<name>.lua or <dir>/<name>/init.lua under the
+ * built-in lua/ folder and the hook files' folders, and nowhere else; the
+ * manifest has no switch to widen this.  print() writes to the run log.
  *
  * Memory.  The allocator counts the state's bytes and refuses growth past
  * the cap while hook code runs; Lua turns that into a "not enough memory"
@@ -138,6 +139,29 @@ static int l_collectgarbage(lua_State *L) {
   return lua_gettop(L);
 }
 
+/* setmetatable() that refuses a metatable with a __gc field.  Lua 5.4 runs
+ * finalizers with debug hooks switched off (GCTM clears allowhook), so the
+ * count hook that enforces the instruction and wall budgets never fires
+ * inside one: a looping finalizer would hang the process.  A table is
+ * marked for finalization only when setmetatable sees __gc, so refusing it
+ * here leaves hook code no way to create a finalizer at all (no debug
+ * library; the C API is ours). */
+static int l_setmetatable(lua_State *L) {
+  if (lua_type(L, 2) == LUA_TTABLE) {
+    lua_pushliteral(L, "__gc");
+    int t = lua_rawget(L, 2);
+    lua_pop(L, 1);
+    if (t != LUA_TNIL)
+      return luaL_error(L, "setmetatable: __gc finalizers are not allowed in "
+                           "hooks (they run outside the hook's budgets)");
+  }
+  int n = lua_gettop(L);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, n, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
 /* ---- require ---- */
 
 static bool module_name_ok(const char *s) {
@@ -249,6 +273,9 @@ static void open_sandbox(lua_State *L, km_lua_t *vm) {
   lua_getglobal(L, "collectgarbage");
   lua_pushcclosure(L, l_collectgarbage, 1);
   lua_setglobal(L, "collectgarbage");
+  lua_getglobal(L, "setmetatable");
+  lua_pushcclosure(L, l_setmetatable, 1);
+  lua_setglobal(L, "setmetatable");
   lua_pushlightuserdata(L, vm);
   lua_pushcclosure(L, l_print, 1);
   lua_setglobal(L, "print");

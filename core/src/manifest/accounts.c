@@ -243,6 +243,36 @@ static void build_account(km_mctx_t *c, const km_ynode_t *n) {
     km__build_hooks(c, "hooks", km__ymap_get(n, "hooks"), &a->hooks);
 }
 
+/* Whether real (a resolved path) lies inside root (resolved). */
+static bool under(const char *real, const char *root) {
+  if (root == NULL) return false;
+  size_t n = strlen(root);
+  if (n == 1 && root[0] == '/') return true;
+  return strncmp(real, root, n) == 0 && (real[n] == '/' || real[n] == '\0');
+}
+
+/* Includes stay inside the manifest's directory tree (or the working
+ * directory's), after `..` and symlinks: a copied manifest must not make
+ * kmsmig read, and echo in its errors, files elsewhere (a symlink to
+ * /etc/shadow once came back line by line as "unknown key" errors).  A
+ * refused file is never opened. */
+static bool include_allowed(km_mctx_t *c, const km_ynode_t *g, const char *pat,
+                            const char *match) {
+  if (!c->confine) return true;
+  char *real = realpath(match, NULL);
+  bool ok = real != NULL && (under(real, c->include_roots[0]) ||
+                             under(real, c->include_roots[1]));
+  if (!ok)
+    km__err(c, g,
+            "include '%s': %s resolves outside the manifest's directory "
+            "tree (%s); move the account file inside it, or pass "
+            "--allow-include-outside",
+            pat, match,
+            c->include_roots[0] != NULL ? c->include_roots[0] : "?");
+  free(real);
+  return ok;
+}
+
 static void build_include(km_mctx_t *c, const km_ynode_t *entry) {
   const km_ynode_t *g = km__ymap_get(entry, "include");
   if (entry->n != 1) {
@@ -255,6 +285,15 @@ static void build_include(km_mctx_t *c, const km_ynode_t *entry) {
   }
   char *pat = NULL;
   if (!km__rd_str(c, "include", g, &pat)) return;
+  if (c->confine && pat[0] == '/') {
+    km__err(c, g,
+            "include '%s' is an absolute path; includes are relative to the "
+            "manifest and stay inside its directory tree (or pass "
+            "--allow-include-outside)",
+            pat);
+    free(pat);
+    return;
+  }
   char *dir = km__dirname(g->file);
   char *full = km__join_path(dir, pat);
   free(dir);
@@ -269,6 +308,7 @@ static void build_include(km_mctx_t *c, const km_ynode_t *entry) {
   }
   for (size_t i = 0; rc == 0 && i < gl.gl_pathc; i++) {
     km_ydoc_t *doc = NULL;
+    if (!include_allowed(c, g, pat, gl.gl_pathv[i])) continue;
     if (km__ydoc_load(gl.gl_pathv[i], &doc, c->d) != 0) continue;
     c->docs = km_xrealloc(c->docs, (c->ndocs + 1) * sizeof(*c->docs));
     c->docs[c->ndocs++] = doc;

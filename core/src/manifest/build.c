@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "acs/acs.h"
 #include "manifest/build.h"
 #include "util/util.h"
 
@@ -525,12 +526,6 @@ static bool valid_host_pattern(const char *h) {
          all_chars(h, ".-");
 }
 
-static bool loopback(const char *addr) {
-  return strncmp(addr, "127.", 4) == 0 ||
-         strncmp(addr, "localhost:", 10) == 0 ||
-         strncmp(addr, "[::1]:", 6) == 0;
-}
-
 static void build_override(km_mctx_t *c, const km_ynode_t *n, size_t idx) {
   static const char *const keys[] = {"host", "address", "scheme", "ca_file",
                                      NULL};
@@ -569,11 +564,19 @@ static void build_override(km_mctx_t *c, const km_ynode_t *n, size_t idx) {
   int v = 0;
   if (km__rd_enum(c, "scheme", km__ymap_get(n, "scheme"), schemes, &v))
     o->http = v == 1;
-  if (o->http && o->address != NULL && !loopback(o->address))
-    km__warn(c, km__ymap_get(n, "scheme"),
-             "scheme http to %s sends signed requests in clear text; use "
-             "https unless this is a local emulator",
-             o->address);
+  /* The transport's own check (acs/client.c), so validate refuses what
+   * plan would refuse. */
+  km_endpoint_override_t eo = {.host_pattern = o->host,
+                               .address = o->address,
+                               .scheme = o->http ? "http" : "https"};
+  km_err_t e = {0};
+  if (o->http && o->host != NULL && o->address != NULL &&
+      km_acs_override_check(&eo, &e) == KM_EPERM)
+    km__err(c, km__ymap_get(n, "scheme"),
+            "scheme http to %s would send signed requests in clear text: "
+            "only loopback addresses may be reached without verified TLS; "
+            "use https",
+            o->address);
   km__rd_path(c, "ca_file", km__ymap_get(n, "ca_file"), true, NULL,
               &o->ca_file);
 }

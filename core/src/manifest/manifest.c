@@ -174,6 +174,20 @@ static void build_all(km_mctx_t *c, const km_ynode_t *root) {
 }
 
 int km_manifest_load(const char *path, km_manifest_t **out, km_diags_t *diags) {
+  return km_manifest_load_opts(path, NULL, out, diags);
+}
+
+/* The include roots: the manifest's directory and the working directory,
+ * both resolved (an unresolvable one is left out). */
+static void include_roots(km_mctx_t *c, const char *path) {
+  char *dir = km__dirname(path);
+  c->include_roots[0] = realpath(dir, NULL);
+  free(dir);
+  c->include_roots[1] = realpath(".", NULL);
+}
+
+int km_manifest_load_opts(const char *path, const km_manifest_opts_t *o,
+                          km_manifest_t **out, km_diags_t *diags) {
   *out = NULL;
   km_ydoc_t *doc = NULL;
   int rc = km__ydoc_load(path, &doc, diags);
@@ -181,7 +195,10 @@ int km_manifest_load(const char *path, km_manifest_t **out, km_diags_t *diags) {
     km_diags_sort(diags);
     return rc;
   }
-  km_mctx_t c = {.d = diags, .m = manifest_new(path)};
+  km_mctx_t c = {.d = diags,
+                 .m = manifest_new(path),
+                 .confine = o == NULL || !o->allow_include_outside};
+  if (c.confine) include_roots(&c, path);
   c.docs = km_xcalloc(1, sizeof(*c.docs));
   c.docs[c.ndocs++] = doc;
   if (doc->root == NULL || doc->root->kind != KM_YMAP)
@@ -196,6 +213,8 @@ int km_manifest_load(const char *path, km_manifest_t **out, km_diags_t *diags) {
     km__ydoc_free(c.docs[i]);
   free(c.docs);
   free(c.acct_nodes);
+  free(c.include_roots[0]);
+  free(c.include_roots[1]);
   km_diags_sort(diags);
   if (diags->nerrors > 0) {
     km_manifest_free(c.m);

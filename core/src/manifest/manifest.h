@@ -191,6 +191,15 @@ typedef struct km_manifest_s {
  * manifest cannot be read), *out is NULL, and diags (caller-owned, must be
  * initialised) holds every error found.  Never touches the network. */
 int km_manifest_load(const char *path, km_manifest_t **out, km_diags_t *diags);
+/* Loading options.  allow_include_outside: account includes may resolve
+ * anywhere (--allow-include-outside); by default they must stay inside the
+ * manifest's directory tree or the working directory's, after symlinks. */
+typedef struct km_manifest_opts_s {
+  bool allow_include_outside;
+} km_manifest_opts_t;
+/* km_manifest_load with options (o borrowed; NULL: the defaults). */
+int km_manifest_load_opts(const char *path, const km_manifest_opts_t *o,
+                          km_manifest_t **out, km_diags_t *diags);
 /* Frees m and everything it owns; NULL is a no-op. */
 void km_manifest_free(km_manifest_t *m);
 

@@ -25,6 +25,10 @@ typedef struct km_mctx_s {
   /* Where each explicit account came from, parallel to m->accounts: the
    * account's mapping node (borrowed from docs). */
   const km_ynode_t **acct_nodes;
+  /* Include files must resolve (realpath) under one of these (owned); NULL
+   * roots: --allow-include-outside. */
+  char *include_roots[2];
+  bool confine;
 } km_mctx_t;
 
 void km__err(km_mctx_t *c, const km_ynode_t *at, const char *fmt, ...)

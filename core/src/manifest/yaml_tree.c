@@ -4,7 +4,10 @@
  * makes the tree ambiguous for a schema check is refused here, with the
  * position: aliases (shared or cyclic nodes), complex mapping keys, more
  * than one document, duplicate keys (libyaml accepts them and the last one
- * would silently win) and absurd nesting. */
+ * would silently win) and absurd nesting.  A file with any of these gives
+ * no tree at all: the schema and model checks never see a half-built map
+ * (a repeated region key under instances: once crashed them).  Duplicate
+ * keys do not stop the parse, so every one of them is reported. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,7 @@ typedef struct {
   const char *file;
   km_diags_t *d;
   bool failed;
+  bool dup; /* a duplicate key was seen: the file gives no tree */
 } ctx_t;
 
 static int col1(size_t c) {
@@ -121,10 +125,12 @@ static km_ynode_t *build_collection(ctx_t *c, yaml_event_t *ev, int depth) {
         c->failed = true;
       } else {
         long first = km__ymap_index(n, key->str);
-        if (first >= 0)
+        if (first >= 0) {
           km_diag_add(c->d, KM_DIAG_ERROR, c->file, key->line, key->col,
                       "duplicate key '%s' (first at line %d); keep only one",
                       key->str, n->keys[first]->line);
+          c->dup = true;
+        }
       }
       if (!next(c, &e)) {
         node_free(key);
@@ -212,7 +218,7 @@ int km__ydoc_load(const char *path, km_ydoc_t **out, km_diags_t *d) {
   }
   yaml_parser_delete(&c.p);
   fclose(fp);
-  if (c.failed) {
+  if (c.failed || c.dup) {
     km__ydoc_free(doc);
     return KM_EMANIFEST;
   }

@@ -112,6 +112,7 @@ typedef struct km_inv_key_s {
   char *fail_request_id;  /* NULL when no request was involved */
   bool rotation_off;      /* this run turned its rotation off */
   bool rotation_restored; /* and turned it back on as it was */
+  bool verified;          /* migrated: a verify proved it in the destination */
   bool arn_derived; /* arn is NULL: it had the usual form (km_inv_key_arn) */
 } km_inv_key_t;
 
@@ -131,6 +132,7 @@ typedef struct km_inv_secret_s {
   char *fail_request_id;
   bool rotation_off;
   bool rotation_restored;
+  bool verified; /* migrated: a verify proved it in the destination */
   bool arn_derived;
 } km_inv_secret_t;
 

@@ -612,7 +612,7 @@ static char *expand(const char *tmpl, const vars_t *vs) {
           strncmp(vs->v[i].name, p + 1, len) == 0)
         val = vs->v[i].value;
     if (val != NULL)
-      km_buf_puts(&b, val);
+      km_buf_put_clean(&b, val); /* names and codes come from the server */
     else
       km_buf_append(&b, p, len + 2);
     p = close + 1;

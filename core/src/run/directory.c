@@ -13,6 +13,7 @@
 
 #include "model/strmap.h"
 #include "run/runtime.h"
+#include "stage/stage.h"
 #include "util/util.h"
 
 typedef struct disc_s {
@@ -107,9 +108,17 @@ static void on_page(const km_acs_result_t *res, void *ud) {
     d->found[d->nfound].id = km_xstrdup(id);
     d->found[d->nfound++].name = name != NULL ? km_xstrdup(name) : NULL;
   }
-  json_int_t total =
-      json_integer_value(json_object_get(res->body, "TotalCount"));
-  if (json_array_size(list) > 0 && total > (json_int_t)d->page * 100) {
+  /* One page after another while they come back full (stage/ctx.c). */
+  const json_t *tc = json_object_get(res->body, "TotalCount");
+  km_err_t err;
+  int more =
+      kp_next_page("ListAccounts", d->page, json_array_size(list), 100, -1,
+                   json_is_integer(tc) ? json_integer_value(tc) : -1, &err);
+  if (more < 0) {
+    disc_stop(d, more, &err);
+    return;
+  }
+  if (more == 1) {
     d->page++;
     list_page(d);
     return;

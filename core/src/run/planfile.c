@@ -413,8 +413,17 @@ int km_planfile_write(const json_t *doc, const char *path, km_err_t *err) {
   char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
   if (text == NULL) return km__err_set(err, KM_ENOMEM, "plan: JSON failed");
   char *tmp = km_xasprintf("%s.tmp-%ld", path, (long)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  /* 0600: a plan names every account, key and secret of the fleet. */
+  int fd =
+      open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   int rc = 0;
+  if (fd >= 0 && fchmod(fd, 0600) != 0) {
+    int e = errno;
+    close(fd);
+    unlink(tmp);
+    fd = -1;
+    errno = e;
+  }
   if (fd < 0) {
     rc = km__err_set(err, KM_EIO, "%s: %s", path, strerror(errno));
   } else {

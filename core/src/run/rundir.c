@@ -14,6 +14,7 @@
 
 #include <openssl/evp.h>
 
+#include "journal/journal.h"
 #include "run/rundir.h"
 #include "kmsmig/plugin.h"
 #include "kmsmig/version.h"
@@ -49,6 +50,11 @@ static int read_file(const char *path, km_buf_t *out) {
 static int write_file(const char *path, const char *data, size_t len) {
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return -errno;
+  if (fchmod(fd, 0600) != 0) { /* an older file keeps its mode otherwise */
+    int e = -errno;
+    close(fd);
+    return e;
+  }
   size_t off = 0;
   while (off < len) {
     ssize_t w = write(fd, data + off, len - off);
@@ -151,6 +157,18 @@ int km_rundir_prepare(const km_manifest_t *m, const char *requested,
       rc = KM_EINVAL;
     }
     km_buf_free(&old);
+  } else if (km_journal_marked(rd->dir)) {
+    /* The journal is gone but this directory wrote one: starting afresh
+     * would forget what an earlier process turned off. */
+    fprintf(stderr,
+            "kmsmig: %s has no journal.jsonl, but an earlier run in it wrote "
+            "records (journal.mark): the journal was deleted, so nothing can "
+            "show what was turned off and restored.  Not resuming: restore "
+            "journal.jsonl from a backup, or check automatic rotation of "
+            "every key and secret of this run in the KMS console and start a "
+            "new run directory\n",
+            rd->dir);
+    rc = KM_EJOURNAL;
   } else {
     rc = mkdir_p(rd->dir);
     if (rc < 0)

@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -198,7 +200,8 @@ int km_runplan_rundir(km_runtime_t *rt) {
             rt->rd.dir);
     rc = KM_EINVAL;
   } else if (!had && want != NULL) {
-    FILE *f = fopen(path, "w");
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (f == NULL || fprintf(f, "%s\n", want) < 0 || fflush(f) != 0 ||
         fsync(fileno(f)) != 0) {
       fprintf(stderr, "kmsmig: cannot write %s\n", path);

@@ -592,7 +592,8 @@ int km_runtime_new(const km_runtime_opts_t *o, km_runtime_t **out) {
   rt->quiet = o->quiet;
   km_diags_t diags;
   km_diags_init(&diags);
-  int rc = km_manifest_load(o->manifest_path, &rt->m, &diags);
+  km_manifest_opts_t mo = {.allow_include_outside = o->allow_include_outside};
+  int rc = km_manifest_load_opts(o->manifest_path, &mo, &rt->m, &diags);
   km_diags_print(&diags, stderr, rc < 0 ? KM_DIAG_WARNING : KM_DIAG_WARNING);
   km_diags_free(&diags);
   if (rc < 0) {
@@ -622,6 +623,7 @@ int km_runtime_new(const km_runtime_opts_t *o, km_runtime_t **out) {
     char *logpath = km_xasprintf("%s/kmsmig.log", rt->rd.dir);
     int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     free(logpath);
+    if (fd >= 0) (void)fchmod(fd, 0600); /* a log from an older version */
     if (fd >= 0) rt->log = fdopen(fd, "a");
   } else {
     rt->run_id = "plan";

@@ -89,12 +89,13 @@ typedef struct km_runtime_s {
 typedef struct km_runtime_opts_s {
   const char *manifest_path;
   km_run_mode_t mode;
-  const char *run_dir;     /* run: NULL → runs/<name>-<UTC> */
-  const char *plugins_dir; /* NULL: manifest's, else next to the binary */
-  const char *shard;       /* "K/N" or NULL */
-  bool quiet;              /* no progress lines */
-  bool rerun_failed;       /* only what failed in run_dir's report.json */
-  const char *plan_path;   /* run --plan PLAN: a saved plan, or NULL */
+  const char *run_dir;        /* run: NULL → runs/<name>-<UTC> */
+  const char *plugins_dir;    /* NULL: manifest's, else next to the binary */
+  const char *shard;          /* "K/N" or NULL */
+  bool quiet;                 /* no progress lines */
+  bool rerun_failed;          /* only what failed in run_dir's report.json */
+  const char *plan_path;      /* run --plan PLAN: a saved plan, or NULL */
+  bool allow_include_outside; /* --allow-include-outside */
 } km_runtime_opts_t;
 
 /* Builds everything; on failure prints what is wrong (manifest errors as

@@ -259,13 +259,7 @@ const char *km_worklist_state_name(km_wl_state_t s) {
 }
 
 void km_worklist_clean(const char *s, char *buf, size_t n) {
-  size_t o = 0;
-  if (n == 0) return;
-  for (; s != NULL && *s != '\0' && o + 1 < n; s++) {
-    unsigned char ch = (unsigned char)*s;
-    buf[o++] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
-  }
-  buf[o] = '\0';
+  km_text_clean(s, buf, n); /* the one cleaner (util/text.c) */
 }
 
 void km_worklist_time(int64_t t, char *buf, size_t n) {

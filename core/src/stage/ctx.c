@@ -500,6 +500,22 @@ int64_t kp_pages(int64_t total, int64_t size) {
   return (total + size - 1) / size;
 }
 
+int kp_next_page(const char *action, int64_t page, size_t items, int64_t asked,
+                 int64_t reply_size, int64_t total, km_err_t *err) {
+  /* A reply may page by less than asked; never by more. */
+  int64_t size = reply_size > 0 && reply_size < asked ? reply_size : asked;
+  if (items == 0 || size <= 0 || (int64_t)items < size) return 0;
+  if (total >= 0 && page * size >= total) return 0;
+  if (page >= KP_PAGES_MAX)
+    return km__err_set(err, KM_EPARSE,
+                       "%s: page %lld still full (TotalCount %lld): more "
+                       "than %d pages is not a list kmsmig will page "
+                       "through; check the endpoint (a proxy or emulator "
+                       "answering the same page again?)",
+                       action, (long long)page, (long long)total, KP_PAGES_MAX);
+  return 1;
+}
+
 bool kp_policy_present(const char *policy) {
   if (policy == NULL || policy[0] == '\0') return false;
   json_t *j = json_loads(policy, 0, NULL);

@@ -232,6 +232,18 @@ void kp_verify_mismatch(km_sctx_t *c, kp_tally_t *t, const char *kind,
 bool kp_streq(const char *a, const char *b);
 /* Pages still to fetch after a first page: ceil(total/size) or 0. */
 int64_t kp_pages(int64_t total, int64_t size);
+/* At most this many pages of one list (200 000 items at 100 a page). */
+#define KP_PAGES_MAX 2000
+/* Paging driven by what was received, never by the server's TotalCount
+ * alone: after page `page` (1-based) of action came back with `items`
+ * items, for a request of `asked` per page (reply_size: the reply's
+ * PageSize, or <= 0), whether to ask for page + 1.  Done at an empty or
+ * short page, or once the pages so far cover total (< 0: absent).
+ * Returns 1 (ask for the next page), 0 (done), or KM_EPARSE with err
+ * filled when page reached KP_PAGES_MAX still full: a list that never ends
+ * stops its pipeline instead of queueing calls without bound. */
+int kp_next_page(const char *action, int64_t page, size_t items, int64_t asked,
+                 int64_t reply_size, int64_t total, km_err_t *err);
 /* True when the policy text is a JSON object with a non-empty Statement
  * array (the default policy the vendor applies after migration). */
 bool kp_policy_present(const char *policy);

@@ -17,8 +17,7 @@ const char *km_strerror(int code) {
   default:
     break;
   }
-  if (code < 0 && code > -3000)
-    return strerror(-code);
+  if (code < 0 && code > -3000) return strerror(-code);
   return "unknown error";
 }
 
@@ -37,17 +36,14 @@ const char *km_err_name(int code) {
 }
 
 void km__err_clear(km_err_t *err) {
-  if (err != NULL)
-    memset(err, 0, sizeof(*err));
+  if (err != NULL) memset(err, 0, sizeof(*err));
 }
 
 static void err_vset(km_err_t *err, int code, const char *where,
                      const char *fmt, va_list ap) {
-  if (err == NULL)
-    return;
+  if (err == NULL) return;
   err->code = code;
-  if (where != NULL)
-    snprintf(err->where, sizeof(err->where), "%s", where);
+  if (where != NULL) snprintf(err->where, sizeof(err->where), "%s", where);
   vsnprintf(err->text, sizeof(err->text), fmt, ap);
 }
 

@@ -15,22 +15,19 @@ static void oom(size_t n) {
 
 void *km_xmalloc(size_t n) {
   void *p = malloc(n ? n : 1);
-  if (p == NULL)
-    oom(n);
+  if (p == NULL) oom(n);
   return p;
 }
 
 void *km_xcalloc(size_t n, size_t size) {
   void *p = calloc(n ? n : 1, size ? size : 1);
-  if (p == NULL)
-    oom(n * size);
+  if (p == NULL) oom(n * size);
   return p;
 }
 
 void *km_xrealloc(void *p, size_t n) {
   void *q = realloc(p, n ? n : 1);
-  if (q == NULL)
-    oom(n);
+  if (q == NULL) oom(n);
   return q;
 }
 
@@ -52,8 +49,7 @@ char *km_xasprintf(const char *fmt, ...) {
   va_start(ap, fmt);
   int n = vsnprintf(NULL, 0, fmt, ap);
   va_end(ap);
-  if (n < 0)
-    oom(0);
+  if (n < 0) oom(0);
   b.data = km_xmalloc((size_t)n + 1);
   va_start(ap, fmt);
   vsnprintf(b.data, (size_t)n + 1, fmt, ap);
@@ -62,8 +58,7 @@ char *km_xasprintf(const char *fmt, ...) {
 }
 
 void km_free_secret(char *s) {
-  if (s == NULL)
-    return;
+  if (s == NULL) return;
   OPENSSL_cleanse(s, strlen(s));
   free(s);
 }
@@ -81,14 +76,12 @@ void km_buf_free(km_buf_t *b) {
 
 void km_buf_reset(km_buf_t *b) {
   b->len = 0;
-  if (b->data != NULL)
-    b->data[0] = '\0';
+  if (b->data != NULL) b->data[0] = '\0';
 }
 
 static void buf_reserve(km_buf_t *b, size_t extra) {
   size_t need = b->len + extra + 1;
-  if (need <= b->cap)
-    return;
+  if (need <= b->cap) return;
   size_t cap = b->cap ? b->cap : 64;
   while (cap < need)
     cap *= 2;
@@ -98,8 +91,7 @@ static void buf_reserve(km_buf_t *b, size_t extra) {
 
 void km_buf_append(km_buf_t *b, const void *p, size_t n) {
   buf_reserve(b, n);
-  if (n > 0)
-    memcpy(b->data + b->len, p, n);
+  if (n > 0) memcpy(b->data + b->len, p, n);
   b->len += n;
   b->data[b->len] = '\0';
 }
@@ -117,8 +109,7 @@ void km_buf_printf(km_buf_t *b, const char *fmt, ...) {
   va_start(ap, fmt);
   int n = vsnprintf(NULL, 0, fmt, ap);
   va_end(ap);
-  if (n < 0)
-    return;
+  if (n < 0) return;
   buf_reserve(b, (size_t)n);
   va_start(ap, fmt);
   vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
@@ -127,8 +118,7 @@ void km_buf_printf(km_buf_t *b, const char *fmt, ...) {
 }
 
 char *km_buf_steal(km_buf_t *b) {
-  if (b->data == NULL)
-    buf_reserve(b, 0), b->data[0] = '\0';
+  if (b->data == NULL) buf_reserve(b, 0), b->data[0] = '\0';
   char *p = b->data;
   km_buf_init(b);
   return p;

@@ -24,8 +24,9 @@ int km_parse_iso8601(const char *s, int64_t *out) {
   memset(&tm, 0, sizeof(tm));
   int y, mo, d, h, mi, se;
   char z = 0;
-  if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi,
-                          &se, &z) != 7 ||
+  if (s == NULL ||
+      sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &se, &z) !=
+          7 ||
       z != 'Z')
     return KM_EINVAL;
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)

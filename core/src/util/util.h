@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "kmsmig/errors.h"
 
@@ -55,6 +56,18 @@ int km_log_get_level(void);
 void km_log_set_file(void *fp);
 void km_log(int level, const char *fmt, ...) KM_PRINTF(2, 3);
 void km_vlog(int level, const char *fmt, va_list ap);
+
+/* Text from the server before a terminal or a log (util/text.c): control
+ * characters (C0, DEL, C1), bidi overrides, U+2028/2029 and bytes that are
+ * not UTF-8 become '?'.  The _lines forms keep '\n' and '\t' (multi-line text
+ * kmsmig built itself, whose server parts were cleaned one-line).  Output
+ * never exceeds the input, so s == buf is allowed. */
+void km_text_clean(const char *s, char *buf, size_t n);
+void km_text_clean_lines(const char *s, char *buf, size_t n);
+char *km_text_clean_dup(const char *s); /* owned */
+void km_buf_put_clean(km_buf_t *b, const char *s);
+/* Writes s to f cleaned, keeping newlines and tabs; 0 or EOF. */
+int km_text_fputs(const char *s, FILE *f);
 
 /* Monotonic milliseconds and wall-clock helpers. */
 uint64_t km_now_ms(void);

@@ -53,7 +53,14 @@ for line in open(src):
 s = "".join(out)
 s = s.replace("127.0.0.1:18443", "127.0.0.1:" + port)
 s = s.replace("ca_file: ../sim/tls/ca.pem", "ca_file: " + top + "/sim/tls/ca.pem")
-s = re.sub(r"include: \.\./accounts/", "include: " + top + "/accounts/", s)
+# Glob includes: a copy of the account files next to DST (includes stay
+# inside the manifest's directory tree).
+if re.search(r"include: \.\./accounts/", s):
+    import shutil
+    shutil.copytree(os.path.join(top, "accounts"),
+                    os.path.join(os.path.dirname(os.path.abspath(dst)), "accounts"),
+                    dirs_exist_ok=True)
+    s = re.sub(r"include: \.\./accounts/", "include: accounts/", s)
 open(dst, "w").write(s)
 PY
 }

@@ -34,9 +34,18 @@ static void on_page(km_sctx_t *c, const kp_res_t *res, void *ud) {
                                                   : j->seen_keys,
                           id, json_true());
   }
-  json_int_t total = json_integer_value(json_object_get(b, "TotalCount"));
-  size_t n = json_array_size(items);
-  if (n > 0 && total > (json_int_t)j->detect_page * 100) {
+  const json_t *tc = json_object_get(b, "TotalCount");
+  km_err_t err;
+  int more =
+      kp_next_page(j->detect_secrets_phase ? "ListSecrets" : "ListKeys",
+                   j->detect_page, json_array_size(items), 100, -1,
+                   json_is_integer(tc) ? json_integer_value(tc) : -1, &err);
+  if (more < 0) {
+    km__mig_fail(j, more, &err, "detect");
+    j->detect_done(j, c->status);
+    return;
+  }
+  if (more == 1) {
     j->detect_page++;
     detect_page(j);
     return;

@@ -213,7 +213,10 @@ static void on_dest(km_sctx_t *c, const kp_res_t *res, void *ud) {
       km_inv_parse_dest_secrets(c->inv, res->body, c->inv->account, &pi, &e);
   if (rc < 0) {
     km__share_fail(j, rc, &e, "ListSecrets (destination)");
-  } else if (pi.items > 0 && pi.total_count > (int64_t)page * 100) {
+  } else if ((rc = kp_next_page("ListSecrets (destination)", page, pi.items,
+                                100, pi.page_size, pi.total_count, &e)) < 0) {
+    km__share_fail(j, rc, &e, "ListSecrets (destination)");
+  } else if (rc == 1) {
     list_dest(j, page + 1);
     return;
   }

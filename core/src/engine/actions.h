@@ -1,0 +1,20 @@
+/* The one table of cloud actions kmsmig or a hook may call, each classified
+ * (engine/actions.c).  The host consults it for every call: plan mode sends
+ * only reads, hooks never read secret values, and an action the table does
+ * not know is refused. */
+#ifndef KM_ENGINE_ACTIONS_H
+#define KM_ENGINE_ACTIONS_H
+
+typedef enum {
+  KM_ACT_UNKNOWN = 0, /* not in the table: refused */
+  KM_ACT_READ,        /* reads metadata; the only class plan mode sends */
+  KM_ACT_WRITE,       /* changes something in the cloud */
+  KM_ACT_CRYPTO,      /* uses a key (Encrypt, Decrypt, data keys): not a read */
+  KM_ACT_SECRET       /* returns secret material: never from a hook */
+} km_act_class_t;
+
+/* The class of product/action (borrowed), by exact, case-sensitive name. */
+km_act_class_t km_action_class(const char *product, const char *action);
+const char *km_action_class_name(km_act_class_t c);
+
+#endif
