@@ -30,7 +30,7 @@ return function(input)
       (res == nil and ("refused " .. tostring(code) .. " " .. tostring(msg))
                    or "SENT"))
   end
-  local key = kms.call("DescribeKey", { KeyId = "key-hzz653edf87da6dc2bd9" })
+  local key = kms.call("DescribeKey", { KeyId = "10851a59-9470-3082-75c0-aca0a2ba495d" })
   kmsmig.log("info", "read DescribeKey: " .. (key ~= nil and "ok" or "failed"))
   return { instance = input.destination, reason = "tried" }
 end

@@ -13,7 +13,7 @@ src, dst, evil = sys.argv[1:4]
 out = []
 for line in open(src):
     out.append(line)
-    if line.strip() == "- {name: demo/generic-00, type: Generic, key: key-hzz653edf87da6dc2bd9}":
+    if line.strip() == "- {name: demo/generic-00, type: Generic, key: 10851a59-9470-3082-75c0-aca0a2ba495d}":
         pad = line[:len(line) - len(line.lstrip())]
         out.append(pad + '- {name: "%s", type: Generic, description: "%s"}\n' % (evil, evil))
         out.append(pad + '- {name: "%s", type: Generic, instance: kst-hzz6500a1b2c3d4e5f6, migrated: false}\n' % evil)
