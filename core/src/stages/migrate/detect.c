@@ -11,6 +11,22 @@
 
 static void detect_page(mjob_t *j);
 
+bool km__mig_detect_parse(const json_t *body, bool secrets, int page,
+                          json_t *seen) {
+  const json_t *items =
+      secrets ? json_object_get(json_object_get(body, "SecretList"), "Secret")
+              : json_object_get(json_object_get(body, "Keys"), "Key");
+  size_t i;
+  const json_t *it;
+  json_array_foreach(items, i, it) {
+    const char *id = json_string_value(
+        json_object_get(it, secrets ? "SecretName" : "KeyId"));
+    if (id != NULL) json_object_set_new(seen, id, json_true());
+  }
+  json_int_t total = json_integer_value(json_object_get(body, "TotalCount"));
+  return json_array_size(items) > 0 && total > (json_int_t)page * 100;
+}
+
 static void on_page(km_sctx_t *c, const kp_res_t *res, void *ud) {
   mjob_t *j = ud;
   if (res->status < 0) {
@@ -19,24 +35,9 @@ static void on_page(km_sctx_t *c, const kp_res_t *res, void *ud) {
     j->detect_done(j, c->status);
     return;
   }
-  const json_t *b = res->body;
-  const json_t *items =
-      j->detect_secrets_phase
-          ? json_object_get(json_object_get(b, "SecretList"), "Secret")
-          : json_object_get(json_object_get(b, "Keys"), "Key");
-  size_t i;
-  const json_t *it;
-  json_array_foreach(items, i, it) {
-    const char *id = json_string_value(
-        json_object_get(it, j->detect_secrets_phase ? "SecretName" : "KeyId"));
-    if (id != NULL)
-      json_object_set_new(j->detect_secrets_phase ? j->seen_secrets
-                                                  : j->seen_keys,
-                          id, json_true());
-  }
-  json_int_t total = json_integer_value(json_object_get(b, "TotalCount"));
-  size_t n = json_array_size(items);
-  if (n > 0 && total > (json_int_t)j->detect_page * 100) {
+  if (km__mig_detect_parse(res->body, j->detect_secrets_phase, j->detect_page,
+                           j->detect_secrets_phase ? j->seen_secrets
+                                                   : j->seen_keys)) {
     j->detect_page++;
     detect_page(j);
     return;
