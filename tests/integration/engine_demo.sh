@@ -39,5 +39,9 @@ print("default instance set where resources moved")
 PY
 # The journal and report exist, private.
 [ "$(stat -c %a run/journal.jsonl)" = 600 ]
+# The AccessKey secret is nowhere in the run directory or the output.
+if grep -rqF "$ALIBABA_CLOUD_ACCESS_KEY_SECRET" run plan.txt run.txt run.err; then
+  echo "FAIL: the AccessKey secret was written"; exit 1
+fi
 grep -q '"turned_off"' run/report.json
 echo "engine_demo: ok"
