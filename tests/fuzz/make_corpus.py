@@ -173,6 +173,26 @@ def static_seeds():
                         (4, "v3_get"), (5, "v1_get"), (8 | 16, "v3_token"),
                         (1 | 8 | 16, "v1_token"), (32, "v3_own_nonce")]:
         put("sign", name, bytes([flags]) + body)
+    # aliyun CLI config: every profile mode kmsmig reads (test-only values).
+    profiles = [
+        {"name": "base", "mode": "AK", "access_key_id": "LTAIbase",
+         "access_key_secret": "CANARY-PROFILE-SECRET", "region_id": "cn-hangzhou"},
+        {"name": "sts", "mode": "StsToken", "access_key_id": "STS.tmp",
+         "access_key_secret": "CANARY-STS", "sts_token": "CANARY-TOKEN"},
+        {"name": "role", "mode": "RamRoleArn", "access_key_id": "LTAIrole",
+         "access_key_secret": "CANARY-ROLE", "ram_role_arn":
+         "acs:ram::1111:role/migrator", "ram_session_name": "kmsmig",
+         "expired_seconds": 900},
+        {"name": "chain", "mode": "ChainableRamRoleArn",
+         "source_profile": "role", "ram_role_arn":
+         "acs:ram::2222:role/ResourceDirectoryAccountAccessRole"},
+        {"name": "ecs", "mode": "EcsRamRole", "ram_role_name": "r"},
+        {"name": "loop1", "mode": "ChainableRamRoleArn",
+         "source_profile": "loop1", "ram_role_arn": "acs:ram::1:role/a"}]
+    put("aliyun_config", "profiles", json.dumps(
+        {"current": "base", "profiles": profiles}, indent=1))
+    put("aliyun_config", "current_sts", json.dumps(
+        {"current": "sts", "profiles": profiles[:2]}))
     # manifests: the repository's own.
     dirs = [os.path.join(src, "manifests"), os.path.join(src, "tests",
                                                         "manifest", "cases"),
@@ -196,6 +216,11 @@ def journal_seeds(port, tmp):
     open(os.path.join(tmp, "demo.yaml"), "w").write(text)
     env = dict(os.environ, ALIBABA_CLOUD_ACCESS_KEY_ID=AK,
                ALIBABA_CLOUD_ACCESS_KEY_SECRET=SK)
+    subprocess.run([os.path.join(build, "bin", "kmsmig"), "plan", "demo.yaml",
+                    "--out", "plan.json"], cwd=tmp, env=env,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # The saved plan before the run: every key and secret still to move.
+    put("planfile", "demo", open(os.path.join(tmp, "plan.json"), "rb").read())
     subprocess.run([os.path.join(build, "bin", "kmsmig"), "run", "demo.yaml",
                     "--yes", "--run-dir", "run"], cwd=tmp, env=env,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
