@@ -3,9 +3,8 @@
 # conformance, the valgrind run of the demo), then the unit tests and the
 # representative integration set again under ASan+UBSan (every sanitizer
 # report of the integration tests is collected and counted:
-# integration.sanitizer_reports), then a
-# short bounded run of each libFuzzer target (tests/fuzz).  Exits non-zero
-# if anything failed.  Usage: scripts/test.sh BUILD ASAN_BUILD [FUZZ_BUILD]
+# integration.sanitizer_reports), then a short bounded run of each
+# libFuzzer target (tests/fuzz).  Exits non-zero if anything failed.  Usage: scripts/test.sh BUILD ASAN_BUILD [FUZZ_BUILD]
 # (no FUZZ_BUILD, or one not built: the fuzz step is skipped, and said so).
 set -uo pipefail
 build=${1:-build}
