@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Runs the whole suite: every test of the plain build (unit, integration,
-# conformance, the valgrind run of the demo), then the unit tests and the
-# representative integration set again under ASan+UBSan (every sanitizer
-# report of the integration tests is collected and counted:
-# integration.sanitizer_reports), then a short bounded run of each
-# libFuzzer target (tests/fuzz).  Exits non-zero if anything failed.  Usage: scripts/test.sh BUILD ASAN_BUILD [FUZZ_BUILD]
+# conformance, the valgrind run of the demo), then the unit and integration
+# tests again under ASan+UBSan (every sanitizer report of the integration
+# tests is collected and counted: integration.sanitizer_reports), then a
+# short bounded run of each libFuzzer target (tests/fuzz).  Exits non-zero
+# if anything failed.  Usage: scripts/test.sh BUILD ASAN_BUILD [FUZZ_BUILD]
 # (no FUZZ_BUILD, or one not built: the fuzz step is skipped, and said so).
 set -uo pipefail
 build=${1:-build}
@@ -16,13 +16,10 @@ rc=0
 echo "== plain build: unit, integration, conformance and valgrind tests"
 (cd "$build" && ctest --output-on-failure -j "$jobs") || rc=1
 
-# Label `integration` only: the representative set (tests/CMakeLists.txt
-# says which tests are integration_extra and why; `ctest -L integration`
-# in the ASan build runs them all).
 echo "== ASan+UBSan build: unit and integration tests"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-(cd "$asan" && ctest -L '^(unit|integration)$' --output-on-failure -j "$jobs") || rc=1
+(cd "$asan" && ctest -L 'unit|integration' --output-on-failure -j "$jobs") || rc=1
 n=$(find "$asan/sanitizer-reports" -type f -size +0 2>/dev/null | wc -l)
 echo "ASan+UBSan integration: $n sanitizer reports"
 
