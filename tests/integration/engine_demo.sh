@@ -44,5 +44,9 @@ PY
 [ "$(stat -c %a run/report.json)" = 600 ]
 loose=$(find run -type f ! -perm 600 -printf '%m %p\n')
 [ -z "$loose" ] || { echo "FAIL: run-directory files not 0600:"; echo "$loose"; exit 1; }
+# The AccessKey secret is nowhere in the run directory or the output.
+if grep -rqF "$ALIBABA_CLOUD_ACCESS_KEY_SECRET" run plan.txt run.txt run.err; then
+  echo "FAIL: the AccessKey secret was written"; exit 1
+fi
 grep -q '"turned_off"' run/report.json
 echo "engine_demo: ok"

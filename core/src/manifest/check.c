@@ -96,12 +96,28 @@ static bool region_used(const km_manifest_t *m, const char *region) {
   return false;
 }
 
+/* 1 when map key i repeats an earlier key of the same map. */
+static bool repeated_key(const km_ynode_t *map, size_t i) {
+  for (size_t j = 0; j < i; j++)
+    if (map->keys[j]->str != NULL && map->keys[i]->str != NULL &&
+        strcmp(map->keys[j]->str, map->keys[i]->str) == 0)
+      return true;
+  return false;
+}
+
 static void check_instances(km_mctx_t *c, const km_ynode_t *root) {
   km_manifest_t *m = c->m;
   const km_ynode_t *in = km__ymap_get(root, "instances");
   for (size_t i = 0; in != NULL && in->kind == KM_YMAP && i < in->n; i++) {
     const km_ynode_t *k = in->keys[i];
     const km_ynode_t *body = in->items[i];
+    /* A repeated region is already an error ("duplicate key"); the model
+     * holds both instances and the lookup by region returns either, so an
+     * instance could be checked against the other body, which had no
+     * `owner` node to point at (a NULL position: the crash of
+     * tests/fuzz/corpus/manifest/crash-dup-*).  Check each region once and
+     * point at the region key when the owner node is not in this body. */
+    if (repeated_key(in, i)) continue;
     const km_mf_instance_t *inst = km_manifest_instance(m, k->str);
     if (inst == NULL || body->kind != KM_YMAP) continue;
     if (km_manifest_region_known(k->str) && !region_used(m, k->str))
@@ -111,7 +127,7 @@ static void check_instances(km_mctx_t *c, const km_ynode_t *root) {
                k->str, inst->id ? inst->id : "?");
     const km_ynode_t *own = km__ymap_get(body, "owner");
     if (inst->owner != NULL && km_manifest_account(m, inst->owner) == NULL)
-      km__err(c, own,
+      km__err(c, own != NULL ? own : k,
               "instance owner '%s' is not a defined account; define it "
               "under accounts (it shares the instance with the others)",
               inst->owner);

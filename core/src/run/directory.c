@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "model/strmap.h"
+#include "run/directory.h"
 #include "run/runtime.h"
 #include "stage/stage.h"
 #include "util/util.h"
@@ -29,10 +30,7 @@ typedef struct disc_s {
   /* The members listed so far that carry every included tag: their id and
    * display name only (a page's Account objects are dropped with the page:
    * 10,000 members are listed before anything else runs). */
-  struct member_s {
-    char *id, *name; /* owned; name may be NULL */
-  } * found;
-  size_t nfound, capfound;
+  km_dir_members_t found;
   bool done;
   int status;
   km_err_t err;
@@ -40,14 +38,14 @@ typedef struct disc_s {
 
 static void list_page(disc_t *d);
 
-static void found_free(disc_t *d) {
-  for (size_t i = 0; i < d->nfound; i++) {
-    free(d->found[i].id);
-    free(d->found[i].name);
+void km_dir_members_free(km_dir_members_t *m) {
+  for (size_t i = 0; i < m->n; i++) {
+    free(m->v[i].id);
+    free(m->v[i].name);
   }
-  free(d->found);
-  d->found = NULL;
-  d->nfound = d->capfound = 0;
+  free(m->v);
+  m->v = NULL;
+  m->n = m->cap = 0;
 }
 
 /* The listing stops with status; err (may be NULL) says why. */
@@ -57,7 +55,7 @@ static void disc_stop(disc_t *d, int status, const km_err_t *err) {
   d->done = true;
 }
 
-static bool has_tags(const km_mf_directory_t *dir, json_t *acct) {
+static bool has_tags(const km_mf_directory_t *dir, const json_t *acct) {
   json_t *tags = json_object_get(json_object_get(acct, "Tags"), "Tag");
   for (size_t i = 0; i < dir->ninclude_tags; i++) {
     bool ok = false;
@@ -74,6 +72,25 @@ static bool has_tags(const km_mf_directory_t *dir, json_t *acct) {
     if (!ok) return false;
   }
   return true;
+}
+
+size_t km_dir_parse_page(const json_t *body, const km_mf_directory_t *dir,
+                         km_dir_members_t *found) {
+  json_t *list = json_object_get(json_object_get(body, "Accounts"), "Account");
+  size_t i;
+  json_t *a;
+  json_array_foreach(list, i, a) {
+    const char *id = json_string_value(json_object_get(a, "AccountId"));
+    const char *name = json_string_value(json_object_get(a, "DisplayName"));
+    if (id == NULL || !has_tags(dir, a)) continue;
+    if (found->n == found->cap) {
+      found->cap = found->cap ? found->cap * 2 : 64;
+      found->v = km_xrealloc(found->v, found->cap * sizeof(*found->v));
+    }
+    found->v[found->n].id = km_xstrdup(id);
+    found->v[found->n++].name = name != NULL ? km_xstrdup(name) : NULL;
+  }
+  return json_array_size(list);
 }
 
 static void next_folder(disc_t *d) {
@@ -93,26 +110,12 @@ static void on_page(const km_acs_result_t *res, void *ud) {
     disc_stop(d, res->status, res->err);
     return;
   }
-  json_t *list =
-      json_object_get(json_object_get(res->body, "Accounts"), "Account");
-  size_t i;
-  json_t *a;
-  json_array_foreach(list, i, a) {
-    const char *id = json_string_value(json_object_get(a, "AccountId"));
-    const char *name = json_string_value(json_object_get(a, "DisplayName"));
-    if (id == NULL || !has_tags(&d->rt->m->directory, a)) continue;
-    if (d->nfound == d->capfound) {
-      d->capfound = d->capfound ? d->capfound * 2 : 64;
-      d->found = km_xrealloc(d->found, d->capfound * sizeof(*d->found));
-    }
-    d->found[d->nfound].id = km_xstrdup(id);
-    d->found[d->nfound++].name = name != NULL ? km_xstrdup(name) : NULL;
-  }
+  size_t got = km_dir_parse_page(res->body, &d->rt->m->directory, &d->found);
   /* One page after another while they come back full (stage/ctx.c). */
   const json_t *tc = json_object_get(res->body, "TotalCount");
   km_err_t err;
   int more =
-      kp_next_page("ListAccounts", d->page, json_array_size(list), 100, -1,
+      kp_next_page("ListAccounts", d->page, got, 100, -1,
                    json_is_integer(tc) ? json_integer_value(tc) : -1, &err);
   if (more < 0) {
     disc_stop(d, more, &err);
@@ -239,25 +242,25 @@ int km_directory_discover(km_runtime_t *rt) {
             denied ? "; the management account needs "
                      "AliyunResourceDirectoryReadOnlyAccess"
                    : "");
-    found_free(&d);
+    km_dir_members_free(&d.found);
     rt->directory_failed = true;
     return d.status;
   }
   /* Members to add: not the management account, not explicit, not
    * excluded, with every included tag; each once (folders may overlap). */
   size_t nnew = 0;
-  km_mf_account_t *add = km_xcalloc(d.nfound + 1, sizeof(*add));
+  km_mf_account_t *add = km_xcalloc(d.found.n + 1, sizeof(*add));
   /* Ids already taken (explicit accounts, exclusions, members added) and
    * names already used. */
-  km_strmap_t *ids = km_strmap_new(rt->naccts + d.nfound);
-  km_strmap_t *names = km_strmap_new(d.nfound);
+  km_strmap_t *ids = km_strmap_new(rt->naccts + d.found.n);
+  km_strmap_t *names = km_strmap_new(d.found.n);
   for (size_t k = 0; k < rt->naccts; k++)
     km_strmap_put(ids, rt->accts[k].mf->id, k);
   for (size_t k = 0; k < dir->exclude_accounts.n; k++)
     km_strmap_put(ids, dir->exclude_accounts.v[k], k);
   size_t dummy;
-  for (size_t i = 0; i < d.nfound; i++) {
-    const char *id = d.found[i].id, *name = d.found[i].name;
+  for (size_t i = 0; i < d.found.n; i++) {
+    const char *id = d.found.v[i].id, *name = d.found.v[i].name;
     if (km_strmap_get(ids, id, &dummy)) continue;
     km_strmap_put(ids, id, i);
     km_mf_account_t *x = &add[nnew++];
@@ -278,7 +281,7 @@ int km_directory_discover(km_runtime_t *rt) {
   }
   km_strmap_free(ids);
   km_strmap_free(names);
-  found_free(&d);
+  km_dir_members_free(&d.found);
   rt->discovered = add;
   rt->ndiscovered = nnew;
   km_log(KM_LOG_INFO,

@@ -11,6 +11,20 @@
 
 static void detect_page(mjob_t *j);
 
+size_t km__mig_detect_parse(const json_t *body, bool secrets, json_t *seen) {
+  const json_t *items =
+      secrets ? json_object_get(json_object_get(body, "SecretList"), "Secret")
+              : json_object_get(json_object_get(body, "Keys"), "Key");
+  size_t i;
+  const json_t *it;
+  json_array_foreach(items, i, it) {
+    const char *id = json_string_value(
+        json_object_get(it, secrets ? "SecretName" : "KeyId"));
+    if (id != NULL) json_object_set_new(seen, id, json_true());
+  }
+  return json_array_size(items);
+}
+
 static void on_page(km_sctx_t *c, const kp_res_t *res, void *ud) {
   mjob_t *j = ud;
   if (res->status < 0) {
@@ -19,27 +33,14 @@ static void on_page(km_sctx_t *c, const kp_res_t *res, void *ud) {
     j->detect_done(j, c->status);
     return;
   }
-  const json_t *b = res->body;
-  const json_t *items =
-      j->detect_secrets_phase
-          ? json_object_get(json_object_get(b, "SecretList"), "Secret")
-          : json_object_get(json_object_get(b, "Keys"), "Key");
-  size_t i;
-  const json_t *it;
-  json_array_foreach(items, i, it) {
-    const char *id = json_string_value(
-        json_object_get(it, j->detect_secrets_phase ? "SecretName" : "KeyId"));
-    if (id != NULL)
-      json_object_set_new(j->detect_secrets_phase ? j->seen_secrets
-                                                  : j->seen_keys,
-                          id, json_true());
-  }
-  const json_t *tc = json_object_get(b, "TotalCount");
+  size_t got = km__mig_detect_parse(res->body, j->detect_secrets_phase,
+                                    j->detect_secrets_phase ? j->seen_secrets
+                                                            : j->seen_keys);
+  const json_t *tc = json_object_get(res->body, "TotalCount");
   km_err_t err;
-  int more =
-      kp_next_page(j->detect_secrets_phase ? "ListSecrets" : "ListKeys",
-                   j->detect_page, json_array_size(items), 100, -1,
-                   json_is_integer(tc) ? json_integer_value(tc) : -1, &err);
+  int more = kp_next_page(
+      j->detect_secrets_phase ? "ListSecrets" : "ListKeys", j->detect_page, got,
+      100, -1, json_is_integer(tc) ? json_integer_value(tc) : -1, &err);
   if (more < 0) {
     km__mig_fail(j, more, &err, "detect");
     j->detect_done(j, c->status);

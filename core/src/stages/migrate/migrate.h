@@ -48,6 +48,11 @@ typedef struct mjob_s {
  * seen_secrets, then calls done.  The console and sim drivers both detect
  * completion this way. */
 void km__mig_detect(mjob_t *j, void (*done)(mjob_t *j, int status));
+/* One detect page: adds the KeyId (or, secrets, the SecretName) of every
+ * item of body (borrowed, any JSON) to seen (borrowed object).  Returns how
+ * many items the page held (detect.c decides about the next page with
+ * kp_next_page). */
+size_t km__mig_detect_parse(const json_t *body, bool secrets, json_t *seen);
 
 /* Fails the stage (first failure wins): "<what>: <message>". */
 void km__mig_fail(mjob_t *j, int rc, const km_err_t *err, const char *what);
