@@ -173,10 +173,10 @@ static int get_secret_policy(ksim_req_t *req, ksim_resp_t *resp) {
 }
 
 static const ksim_action_t kms_secret_actions[] = {
-    {"ListSecrets", list_secrets, "secret-ops", 0},
-    {"DescribeSecret", describe_secret, "secret-ops", 0},
-    {"UpdateSecretRotationPolicy", update_secret_rotation, "secret-ops", 0},
-    {"GetSecretPolicy", get_secret_policy, "secret-ops", 0},
+    {"ListSecrets", list_secrets, "secret-meta", 0},
+    {"DescribeSecret", describe_secret, "secret-meta", 0},
+    {"UpdateSecretRotationPolicy", update_secret_rotation, "secret-meta", 0},
+    {"GetSecretPolicy", get_secret_policy, "secret-meta", 0},
     {NULL, NULL, NULL, 0}};
 
 KSIM_REGISTER_ACTIONS("kms", kms_secret_actions)
