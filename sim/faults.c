@@ -11,7 +11,7 @@
 #include "state.h"
 
 /* Published per-account-per-region QPS (reference §5).  Groups without a
- * published figure (secret-ops, sts, rm, ...) are not throttled unless the
+ * published figure (sts, rm, ...) are not throttled unless the
  * fixture or POST /_kmsim/faults gives them a figure. */
 static const struct {
   const char *group;

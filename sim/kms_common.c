@@ -110,8 +110,8 @@ int ksim_filters_parse(const ksim_req_t *req, ksim_resp_t *resp,
     }
     if (dst == NULL) {
       dst = json_array();
-      json_array_append_new(norm, json_pack("{s:s, s:o}", "Key", key, "Values",
-                                            dst));
+      json_array_append_new(norm,
+                            json_pack("{s:s, s:o}", "Key", key, "Values", dst));
     }
     json_array_extend(dst, json_object_get(v, "Values"));
   }

@@ -102,11 +102,11 @@ static json_t *key_metadata(const ksim_req_t *req, const ksim_key_t *k) {
     json_object_set_new(m, "PrimaryKeyVersion",
                         json_string(k->versions.v[k->versions.n - 1].id));
   set_time(m, "LastRotationDate", k->last_rotation);
-  json_object_set_new(
-      m, "AutomaticRotation",
-      json_string(!k->rotation_enabled                 ? "Disabled"
-                  : strcmp(k->state, "Enabled") == 0 ? "Enabled"
-                                                     : "Suspended"));
+  json_object_set_new(m, "AutomaticRotation",
+                      json_string(!k->rotation_enabled ? "Disabled"
+                                  : strcmp(k->state, "Enabled") == 0
+                                      ? "Enabled"
+                                      : "Suspended"));
   /* Suspended: rotation is on but the key is Disabled or PendingDeletion
    * (it resumes when the key is enabled again); interval and next date are
    * shown for both. */

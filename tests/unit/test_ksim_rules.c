@@ -692,9 +692,9 @@ static void test_fixture_errors(void **state) {
  * AutomaticRotation for a Generic secret. */
 static void test_rotation_rules_v3(void **state) {
   (void)state;
-  res_t r = kms(OWNER_AK, OWNER_SK, "UpdateRotationPolicy", "KeyId",
-                "key-migrated", "EnableAutomaticRotation", "true",
-                "RotationInterval", "366d", NULL);
+  res_t r =
+      kms(OWNER_AK, OWNER_SK, "UpdateRotationPolicy", "KeyId", "key-migrated",
+          "EnableAutomaticRotation", "true", "RotationInterval", "366d", NULL);
   expect(r, 400, "InvalidParameter");
   json_decref(r.body);
   r = kms(OWNER_AK, OWNER_SK, "UpdateRotationPolicy", "KeyId", "key-migrated",

@@ -142,6 +142,18 @@ static void test_groups(void **st) {
   assert_string_equal(km_rl_api_group("kms", "GetKmsInstance", &q),
                       "instance-read");
   assert_string_equal(km_rl_api_group("sts", "AssumeRole", &q), "sts");
+  /* Secrets Manager's published groups */
+  assert_string_equal(km_rl_api_group("kms", "DescribeSecret", &q),
+                      "secret-meta");
+  assert_true(q == 40);
+  assert_string_equal(km_rl_api_group("kms", "UpdateSecretRotationPolicy", &q),
+                      "secret-meta");
+  assert_string_equal(km_rl_api_group("kms", "GetSecretValue", &q),
+                      "secret-value");
+  assert_true(q == 450);
+  assert_string_equal(km_rl_api_group("kms", "CreateSecret", &q),
+                      "secret-create");
+  assert_true(q == 10);
 }
 
 int main(void) {

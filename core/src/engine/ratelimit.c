@@ -48,17 +48,22 @@ static const struct {
     {"kms", "Encrypt", "crypto-sym", 1000},
     {"kms", "Decrypt", "crypto-sym", 1000},
     {"kms", "GenerateDataKey", "crypto-sym", 1000},
-    {"kms", "ListSecrets", "secret-ops", 50},                /* assumed */
-    {"kms", "DescribeSecret", "secret-ops", 50},             /* assumed */
-    {"kms", "UpdateSecretRotationPolicy", "secret-ops", 50}, /* assumed */
-    {"kms", "GetSecretPolicy", "secret-ops", 50},            /* assumed */
-    {"kms", "GetSecretValue", "secret-ops", 50},             /* assumed */
-    {"kms", NULL, "kms-other", 50},                          /* assumed */
-    {"sts", NULL, "sts", 100},                               /* assumed */
-    {"resourcemanager", NULL, "rm", 50},                     /* assumed */
-    {"resourcesharing", NULL, "rs", 20},                     /* assumed */
-    {"cms", NULL, "cms", 50},                                /* assumed */
-    {"actiontrail", NULL, "actiontrail", 5},                 /* assumed */
+    /* Secrets Manager, published per account (issue 11): list and
+     * metadata 40, value 450, create and delete 10; kmsim enforces them. */
+    {"kms", "ListSecrets", "secret-meta", 40},
+    {"kms", "DescribeSecret", "secret-meta", 40},
+    {"kms", "UpdateSecretRotationPolicy", "secret-meta", 40},
+    {"kms", "GetSecretPolicy", "secret-meta", 40},
+    {"kms", "ListSecretVersionIds", "secret-meta", 40},
+    {"kms", "GetSecretValue", "secret-value", 450},
+    {"kms", "CreateSecret", "secret-create", 10},
+    {"kms", "DeleteSecret", "secret-create", 10},
+    {"kms", NULL, "kms-other", 50},          /* assumed */
+    {"sts", NULL, "sts", 100},               /* assumed */
+    {"resourcemanager", NULL, "rm", 50},     /* assumed */
+    {"resourcesharing", NULL, "rs", 20},     /* assumed */
+    {"cms", NULL, "cms", 50},                /* assumed */
+    {"actiontrail", NULL, "actiontrail", 5}, /* assumed */
 };
 
 const char *km_rl_api_group(const char *product, const char *action,

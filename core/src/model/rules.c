@@ -157,6 +157,66 @@ static bool k_not_selected(const km_rule_ctx_t *c) {
 static bool k_byok_hsm(const km_rule_ctx_t *c) {
   return is_byok(c->key);
 }
+/* Rotation at the destination (UpdateRotationPolicy, 2023-12 page: only
+ * default keys and symmetric keys of *software* instances rotate, every
+ * 7-365 days; UpdateSecretRotationPolicy: from 168 h to 8760 h).  A policy
+ * that is on (Enabled, or Suspended while the key is disabled) and that the
+ * instance would refuse cannot be restored as it was: the operator decides
+ * (rotation hook), it is never dropped silently.  why gets the reason. */
+static int64_t interval_seconds(const char *s) {
+  if (s == NULL || *s < '0' || *s > '9') return -1;
+  char *end = NULL;
+  long long n = strtoll(s, &end, 10);
+  static const struct {
+    char unit;
+    int64_t mul;
+  } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+  for (size_t i = 0; i < KM_ARRAY_SIZE(units); i++)
+    if (end[0] == units[i].unit && end[1] == '\0' && n >= 0 &&
+        n < INT64_MAX / units[i].mul)
+      return (int64_t)n * units[i].mul;
+  return -1;
+}
+
+static bool rotation_on(const char *automatic_rotation) {
+  return eq(automatic_rotation, "Enabled") ||
+         eq(automatic_rotation, "Suspended");
+}
+
+static const char *key_rotation_why(const km_inv_t *inv,
+                                    const km_inv_key_t *k) {
+  if (!rotation_on(k->automatic_rotation)) return NULL;
+  if (inv->instance_type == KM_INV_TYPE_HARDWARE)
+    return "keys in a hardware instance do not rotate automatically";
+  int64_t s = interval_seconds(k->rotation_interval);
+  if (s < 0) return "its RotationInterval cannot be read";
+  if (s < KM_ROT_KEY_MIN_S || s > KM_ROT_KEY_MAX_S)
+    return "an instance allows key rotation every 7 to 365 days";
+  return NULL;
+}
+
+static const char *secret_rotation_why(const km_inv_secret_t *x) {
+  if (!rotation_on(x->automatic_rotation)) return NULL;
+  int64_t s = interval_seconds(x->rotation_interval);
+  if (s < 0) return "its RotationInterval cannot be read";
+  if (s < KM_ROT_SECRET_MIN_S || s > KM_ROT_SECRET_MAX_S)
+    return "secret rotation is allowed every 168 to 8760 hours";
+  return NULL;
+}
+
+static bool k_rotation_unrestorable(const km_rule_ctx_t *c) {
+  return !c->inv->rotation_hook && key_rotation_why(c->inv, c->key) != NULL;
+}
+static bool k_rotation_by_hook(const km_rule_ctx_t *c) {
+  return c->inv->rotation_hook && key_rotation_why(c->inv, c->key) != NULL;
+}
+static bool s_rotation_unrestorable(const km_rule_ctx_t *c) {
+  return !c->inv->rotation_hook && secret_rotation_why(c->secret) != NULL;
+}
+static bool s_rotation_by_hook(const km_rule_ctx_t *c) {
+  return c->inv->rotation_hook && secret_rotation_why(c->secret) != NULL;
+}
+
 static bool always(const km_rule_ctx_t *c) {
   (void)c;
   return true;
@@ -261,6 +321,13 @@ static bool i_hardware_image(const km_rule_ctx_t *c) {
 #define PROC "vendor procedure (seed/kms-migration-procedure.txt): "
 #define OLDG "older vendor guide (DESIGN.md, Preflight): "
 #define REF "reference/alibaba-kms-api.md "
+#define ROT_KEY_SRC                                                            \
+  "vendor UpdateRotationPolicy page (2023-12): only default keys and "         \
+  "symmetric keys in software instances rotate, 7-365 days; refusals "         \
+  "Rejected.UnsupportedOperation / InvalidParameter"
+#define ROT_SECRET_SRC                                                         \
+  "vendor UpdateSecretRotationPolicy page: RotationInterval from 168 h (7 "    \
+  "days) to 8760 h"
 
 static const km_rule_t table[] = {
     /* keys */
@@ -334,6 +401,18 @@ static const km_rule_t table[] = {
      "HSM BYOK key {key}: its wrapped key material is imported for migration "
      "first (byok stage, valid 21 days), then it moves with its batch",
      PROC "HSM BYOK migration, procedure steps 1-7", k_byok_hsm},
+    {"key.rotation_unrestorable", KM_RULE_KEY, KM_VERDICT_BLOCKED,
+     "key {key}: its automatic rotation (every {rotation}) cannot be restored "
+     "in {instance}: {rotation_why}; decide what it gets there with a "
+     "`rotation` hook (hooks.rotation) whose `after` answer sets an interval "
+     "the instance allows, or `change = false` to accept losing its rotation, "
+     "or change its policy in KMS 1.0 and plan again",
+     ROT_KEY_SRC, k_rotation_unrestorable},
+    {"key.rotation_by_hook", KM_RULE_KEY, KM_VERDICT_PENDING,
+     "key {key} will be migrated to {instance}; its rotation (every "
+     "{rotation}) cannot be restored as it was ({rotation_why}): the rotation "
+     "hook's `after` answer decides what it gets",
+     ROT_KEY_SRC, k_rotation_by_hook},
     {"key.pending", KM_RULE_KEY, KM_VERDICT_PENDING,
      "key {key} will be migrated to {instance}",
      PROC "Step 2 §2 Migration procedure", always},
@@ -382,6 +461,18 @@ static const km_rule_t table[] = {
      REF "§2 documented behaviour: 'duplicate secret names (in 1.0 or already "
          "in target) block migration'",
      s_duplicate},
+    {"secret.rotation_unrestorable", KM_RULE_SECRET, KM_VERDICT_BLOCKED,
+     "secret {secret}: its automatic rotation (every {rotation}) cannot be "
+     "restored in {instance}: {rotation_why}; decide what it gets there with "
+     "a `rotation` hook (hooks.rotation) whose `after` answer sets an "
+     "interval the instance allows, or `change = false` to accept losing its "
+     "rotation, or change its policy in KMS 1.0 and plan again",
+     ROT_SECRET_SRC, s_rotation_unrestorable},
+    {"secret.rotation_by_hook", KM_RULE_SECRET, KM_VERDICT_PENDING,
+     "secret {secret} will be migrated to {instance}; its rotation (every "
+     "{rotation}) cannot be restored as it was ({rotation_why}): the rotation "
+     "hook's `after` answer decides what it gets",
+     ROT_SECRET_SRC, s_rotation_by_hook},
     {"secret.pending", KM_RULE_SECRET, KM_VERDICT_PENDING,
      "secret {secret} will be migrated to {instance}",
      PROC "Step 2 §2 Migration procedure", always},
@@ -539,12 +630,16 @@ static void ctx_vars(const km_rule_ctx_t *c, vars_t *vs) {
     var(vs, "state", c->key->key_state);
     var(vs, "delete_date", c->key->delete_date);
     vari(vs, "versions", c->key->version_count);
+    var(vs, "rotation", c->key->rotation_interval);
+    var(vs, "rotation_why", key_rotation_why(inv, c->key));
   }
   if (c->secret != NULL) {
     var(vs, "secret", c->secret->secret_name);
     var(vs, "secret_instance", c->secret->dkms_instance_id);
     var(vs, "cmk", c->secret->encryption_key_id);
     var(vs, "owner", c->dup_owner);
+    var(vs, "rotation", c->secret->rotation_interval);
+    var(vs, "rotation_why", secret_rotation_why(c->secret));
   }
   if (c->cmk != NULL) {
     var(vs, "cmk_rule", c->cmk->rule);

@@ -28,6 +28,13 @@
 
 #include "model/inventory.h"
 
+/* Rotation intervals a KMS 3.0 instance accepts (seconds): keys 7-365 days
+ * (software instances only), secrets 168-8760 hours.  docs/rules.md. */
+#define KM_ROT_KEY_MIN_S (7 * 86400LL)
+#define KM_ROT_KEY_MAX_S (365 * 86400LL)
+#define KM_ROT_SECRET_MIN_S (168 * 3600LL)
+#define KM_ROT_SECRET_MAX_S (8760 * 3600LL)
+
 typedef enum {
   KM_RULE_KEY = 0,
   KM_RULE_SECRET,
