@@ -540,8 +540,8 @@ static void test_reasons_rebuilt(void **st) {
 }
 
 /* Rotation that the destination would refuse: a hardware instance, a key
- * interval outside 7-365 days, a secret interval under 168 h.  Blocked
- * unless a rotation hook decides; one the instance accepts still moves. */
+ * interval outside 7-365 days, a secret interval under 168 h: blocked (left
+ * in KMS 1.0, rotation untouched); one the instance accepts still moves. */
 static void rot(km_inv_key_t *k, const char *state, const char *iv) {
   km_inv_set(&k->automatic_rotation, state);
   km_inv_set(&k->rotation_interval, iv);
@@ -572,13 +572,6 @@ static void test_rotation_restorable(void **st) {
   expect_secret(inv, "s-short", KM_VERDICT_BLOCKED,
                 "secret.rotation_unrestorable", "168 to 8760 hours");
   expect_secret(inv, "s-week", KM_VERDICT_PENDING, "secret.pending", NULL);
-  /* the operator's choice: a rotation hook decides, the resources move */
-  inv->rotation_hook = true;
-  eval(inv);
-  expect_key(inv, "k-long", KM_VERDICT_PENDING, "key.rotation_by_hook",
-             "rotation hook");
-  expect_secret(inv, "s-short", KM_VERDICT_PENDING, "secret.rotation_by_hook",
-                "rotation hook");
   km_inv_free(inv);
   /* a hardware destination: no key rotates there */
   inv = mk("cn-hangzhou", KM_INV_TYPE_HARDWARE, "3.0.1");

@@ -43,7 +43,6 @@ static km_inv_t *model_new(const km_target_t *t) {
   inv->image_version = (char *)km_intern(t->image_version);
   inv->auto_renew = t->auto_renew;
   inv->select = t->select;
-  inv->rotation_hook = t->hooks != NULL && t->hooks->rotation != NULL;
   return inv;
 }
 

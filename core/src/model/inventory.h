@@ -176,7 +176,6 @@ typedef struct km_inv_s {
   char *image_version;       /* NULL: not given */
   int auto_renew;            /* -1 not given, 0 off, 1 on */
   const km_select_t *select; /* borrowed; NULL selects nothing */
-  bool rotation_hook; /* hooks.rotation set: it decides unrestorable ones */
   /* Discovered. */
   km_inv_instance_t inst;
   char *default_instance_id; /* GetDefaultKmsInstance; NULL: none set */

@@ -161,8 +161,9 @@ static bool k_byok_hsm(const km_rule_ctx_t *c) {
  * default keys and symmetric keys of *software* instances rotate, every
  * 7-365 days; UpdateSecretRotationPolicy: from 168 h to 8760 h).  A policy
  * that is on (Enabled, or Suspended while the key is disabled) and that the
- * instance would refuse cannot be restored as it was: the operator decides
- * (rotation hook), it is never dropped silently.  why gets the reason. */
+ * instance would refuse cannot be restored as it was: the resource is
+ * blocked (left in KMS 1.0, rotation untouched) until the operator chooses
+ * in KMS 1.0 what it keeps; never dropped silently.  NULL: restorable. */
 static int64_t interval_seconds(const char *s) {
   if (s == NULL || *s < '0' || *s > '9') return -1;
   char *end = NULL;
@@ -205,16 +206,10 @@ static const char *secret_rotation_why(const km_inv_secret_t *x) {
 }
 
 static bool k_rotation_unrestorable(const km_rule_ctx_t *c) {
-  return !c->inv->rotation_hook && key_rotation_why(c->inv, c->key) != NULL;
-}
-static bool k_rotation_by_hook(const km_rule_ctx_t *c) {
-  return c->inv->rotation_hook && key_rotation_why(c->inv, c->key) != NULL;
+  return key_rotation_why(c->inv, c->key) != NULL;
 }
 static bool s_rotation_unrestorable(const km_rule_ctx_t *c) {
-  return !c->inv->rotation_hook && secret_rotation_why(c->secret) != NULL;
-}
-static bool s_rotation_by_hook(const km_rule_ctx_t *c) {
-  return c->inv->rotation_hook && secret_rotation_why(c->secret) != NULL;
+  return secret_rotation_why(c->secret) != NULL;
 }
 
 static bool always(const km_rule_ctx_t *c) {
@@ -403,16 +398,11 @@ static const km_rule_t table[] = {
      PROC "HSM BYOK migration, procedure steps 1-7", k_byok_hsm},
     {"key.rotation_unrestorable", KM_RULE_KEY, KM_VERDICT_BLOCKED,
      "key {key}: its automatic rotation (every {rotation}) cannot be restored "
-     "in {instance}: {rotation_why}; decide what it gets there with a "
-     "`rotation` hook (hooks.rotation) whose `after` answer sets an interval "
-     "the instance allows, or `change = false` to accept losing its rotation, "
-     "or change its policy in KMS 1.0 and plan again",
+     "in {instance}: {rotation_why}; it stays in KMS 1.0 with its rotation. "
+     "To move it, choose in KMS 1.0 what it keeps: an interval the instance "
+     "allows (UpdateRotationPolicy), or rotation off to accept losing it; "
+     "then plan again",
      ROT_KEY_SRC, k_rotation_unrestorable},
-    {"key.rotation_by_hook", KM_RULE_KEY, KM_VERDICT_PENDING,
-     "key {key} will be migrated to {instance}; its rotation (every "
-     "{rotation}) cannot be restored as it was ({rotation_why}): the rotation "
-     "hook's `after` answer decides what it gets",
-     ROT_KEY_SRC, k_rotation_by_hook},
     {"key.pending", KM_RULE_KEY, KM_VERDICT_PENDING,
      "key {key} will be migrated to {instance}",
      PROC "Step 2 §2 Migration procedure", always},
@@ -463,16 +453,11 @@ static const km_rule_t table[] = {
      s_duplicate},
     {"secret.rotation_unrestorable", KM_RULE_SECRET, KM_VERDICT_BLOCKED,
      "secret {secret}: its automatic rotation (every {rotation}) cannot be "
-     "restored in {instance}: {rotation_why}; decide what it gets there with "
-     "a `rotation` hook (hooks.rotation) whose `after` answer sets an "
-     "interval the instance allows, or `change = false` to accept losing its "
-     "rotation, or change its policy in KMS 1.0 and plan again",
+     "restored in {instance}: {rotation_why}; it stays in KMS 1.0 with its "
+     "rotation. To move it, choose in KMS 1.0 what it keeps: an interval the "
+     "instance allows (UpdateSecretRotationPolicy), or rotation off to accept "
+     "losing it; then plan again",
      ROT_SECRET_SRC, s_rotation_unrestorable},
-    {"secret.rotation_by_hook", KM_RULE_SECRET, KM_VERDICT_PENDING,
-     "secret {secret} will be migrated to {instance}; its rotation (every "
-     "{rotation}) cannot be restored as it was ({rotation_why}): the rotation "
-     "hook's `after` answer decides what it gets",
-     ROT_SECRET_SRC, s_rotation_by_hook},
     {"secret.pending", KM_RULE_SECRET, KM_VERDICT_PENDING,
      "secret {secret} will be migrated to {instance}",
      PROC "Step 2 §2 Migration procedure", always},
