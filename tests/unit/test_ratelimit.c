@@ -116,6 +116,9 @@ static void test_throttle_halves_and_recovers(void **st) {
   km_rl_throttled(rl, "k");
   km_rl_throttled(rl, "k");
   km_rl_throttled(rl, "k");
+  /* The answers of calls in flight within the same second are one signal:
+   * halved once per window, not driven to the floor by a storm. */
+  assert_true(km_rl_rate(rl, "k") == 20.0);
   /* Never below the floor (5% of 40 = 2). */
   assert_true(km_rl_rate(rl, "k") >= 2.0);
   double low = km_rl_rate(rl, "k");

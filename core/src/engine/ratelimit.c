@@ -260,14 +260,22 @@ int km_rl_acquire(km_rl_t *rl, const char *key, double qps, km_rl_cb cb,
   return 0;
 }
 
+#define THROTTLE_WINDOW_MS 1000
+
 void km_rl_throttled(km_rl_t *rl, const char *key) {
   bucket_t *b = find(rl, key);
   rl->stats.throttled++;
   if (b == NULL) return;
   uint64_t now = km_now_ms();
   refill(b, now);
-  b->rate = fmax(b->floor, b->rate * 0.5);
-  b->last_throttle = now;
+  /* Halve once per window: the answers to calls already in flight when the
+   * first throttling answer came are the same signal, not a new one (a
+   * one-second throttling storm otherwise drove the rate to its floor and
+   * the run crawled for 20 s after it: chaos suite, issue 11). */
+  if (b->last_throttle == 0 || now - b->last_throttle >= THROTTLE_WINDOW_MS) {
+    b->rate = fmax(b->floor, b->rate * 0.5);
+    b->last_throttle = now;
+  }
   b->last_used = now;
   if (b->tokens > 0) b->tokens = 0;
 }
