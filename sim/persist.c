@@ -534,7 +534,11 @@ static void state_in(ksim_cloud_t *c, json_t *st) {
     json_decref(c->ext);
     c->ext = json_deep_copy(ext);
   }
-  c->share_due_ms = 0; /* rescan share associations on the next tick */
+  /* 0 means "nothing due" to ksim_share_tick: 1 makes the next tick scan
+   * the restored associations and find their real due times (an
+   * association Associating at the kill otherwise never completed: found
+   * by the chaos suite) */
+  c->share_due_ms = 1;
 }
 
 int ksim_persist_load(ksim_cloud_t *c, const char *path, char *err,
