@@ -157,59 +157,11 @@ static bool k_not_selected(const km_rule_ctx_t *c) {
 static bool k_byok_hsm(const km_rule_ctx_t *c) {
   return is_byok(c->key);
 }
-/* Rotation at the destination (UpdateRotationPolicy, 2023-12 page: only
- * default keys and symmetric keys of *software* instances rotate, every
- * 7-365 days; UpdateSecretRotationPolicy: from 168 h to 8760 h).  A policy
- * that is on (Enabled, or Suspended while the key is disabled) and that the
- * instance would refuse cannot be restored as it was: the resource is
- * blocked (left in KMS 1.0, rotation untouched) until the operator chooses
- * in KMS 1.0 what it keeps; never dropped silently.  NULL: restorable. */
-static int64_t interval_seconds(const char *s) {
-  if (s == NULL || *s < '0' || *s > '9') return -1;
-  char *end = NULL;
-  long long n = strtoll(s, &end, 10);
-  static const struct {
-    char unit;
-    int64_t mul;
-  } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
-  for (size_t i = 0; i < KM_ARRAY_SIZE(units); i++)
-    if (end[0] == units[i].unit && end[1] == '\0' && n >= 0 &&
-        n < INT64_MAX / units[i].mul)
-      return (int64_t)n * units[i].mul;
-  return -1;
-}
-
-static bool rotation_on(const char *automatic_rotation) {
-  return eq(automatic_rotation, "Enabled") ||
-         eq(automatic_rotation, "Suspended");
-}
-
-static const char *key_rotation_why(const km_inv_t *inv,
-                                    const km_inv_key_t *k) {
-  if (!rotation_on(k->automatic_rotation)) return NULL;
-  if (inv->instance_type == KM_INV_TYPE_HARDWARE)
-    return "keys in a hardware instance do not rotate automatically";
-  int64_t s = interval_seconds(k->rotation_interval);
-  if (s < 0) return "its RotationInterval cannot be read";
-  if (s < KM_ROT_KEY_MIN_S || s > KM_ROT_KEY_MAX_S)
-    return "an instance allows key rotation every 7 to 365 days";
-  return NULL;
-}
-
-static const char *secret_rotation_why(const km_inv_secret_t *x) {
-  if (!rotation_on(x->automatic_rotation)) return NULL;
-  int64_t s = interval_seconds(x->rotation_interval);
-  if (s < 0) return "its RotationInterval cannot be read";
-  if (s < KM_ROT_SECRET_MIN_S || s > KM_ROT_SECRET_MAX_S)
-    return "secret rotation is allowed every 168 to 8760 hours";
-  return NULL;
-}
-
 static bool k_rotation_unrestorable(const km_rule_ctx_t *c) {
-  return key_rotation_why(c->inv, c->key) != NULL;
+  return km_rules_key_rotation_why(c->inv, c->key) != NULL;
 }
 static bool s_rotation_unrestorable(const km_rule_ctx_t *c) {
-  return secret_rotation_why(c->secret) != NULL;
+  return km_rules_secret_rotation_why(c->secret) != NULL;
 }
 
 static bool always(const km_rule_ctx_t *c) {
@@ -616,7 +568,7 @@ static void ctx_vars(const km_rule_ctx_t *c, vars_t *vs) {
     var(vs, "delete_date", c->key->delete_date);
     vari(vs, "versions", c->key->version_count);
     var(vs, "rotation", c->key->rotation_interval);
-    var(vs, "rotation_why", key_rotation_why(inv, c->key));
+    var(vs, "rotation_why", km_rules_key_rotation_why(inv, c->key));
   }
   if (c->secret != NULL) {
     var(vs, "secret", c->secret->secret_name);
@@ -624,7 +576,7 @@ static void ctx_vars(const km_rule_ctx_t *c, vars_t *vs) {
     var(vs, "cmk", c->secret->encryption_key_id);
     var(vs, "owner", c->dup_owner);
     var(vs, "rotation", c->secret->rotation_interval);
-    var(vs, "rotation_why", secret_rotation_why(c->secret));
+    var(vs, "rotation_why", km_rules_secret_rotation_why(c->secret));
   }
   if (c->cmk != NULL) {
     var(vs, "cmk_rule", c->cmk->rule);

@@ -100,6 +100,12 @@ int km_rules_quota(km_inv_t *const *invs, size_t n, km_quota_use_t **out,
                    size_t *nout, km_err_t *err);
 void km_quota_uses_free(km_quota_use_t *u, size_t n);
 
+/* Why rotation cannot be restored at the destination (static text), or
+ * NULL when it can or is off (rotation_rules.c). */
+const char *km_rules_key_rotation_why(const km_inv_t *inv,
+                                      const km_inv_key_t *k);
+const char *km_rules_secret_rotation_why(const km_inv_secret_t *x);
+
 /* Mainland China for the HSM BYOK rule: cn-* except cn-hongkong. */
 bool km_region_is_mainland(const char *region);
 /* Compares dotted versions ("2.9.0" vs "2.10"); missing parts are 0.
