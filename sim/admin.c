@@ -65,6 +65,14 @@ static int admin_faults(ksim_req_t *req, ksim_resp_t *resp) {
       : f->throttle_mode == 1 ? "published"
                               : "custom",
       "task_seconds", f->task_seconds);
+  json_object_set_new(resp->body, "lost_reply_rate",
+                      json_real(f->lost_reply_rate));
+  json_object_set_new(resp->body, "throttle_storm",
+                      json_pack("{s:f, s:f}", "period_ms", f->storm_period_ms,
+                                "storm_ms", f->storm_ms));
+  json_object_set_new(
+      resp->body, "throttle_shape",
+      json_string(f->throttle_shape[0] != '\0' ? f->throttle_shape : "pop"));
   if (f->throttle_groups != NULL)
     json_object_set(resp->body, "throttle_groups", f->throttle_groups);
   if (f->throttle_accounts != NULL)

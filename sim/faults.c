@@ -11,15 +11,27 @@
 #include "state.h"
 
 /* Published per-account-per-region QPS (reference §5).  Groups without a
- * published figure (secret-ops, sts, rm, ...) are not throttled unless the
+ * published figure (sts, rm, ...) are not throttled unless the
  * fixture or POST /_kmsim/faults gives them a figure. */
 static const struct {
   const char *group;
   double qps;
 } k_published[] = {
-    {"activation", 1}, {"instance-write", 10}, {"instance-read", 50},
-    {"key-read", 50},  {"key-tag-read", 300},  {"create-key", 10},
-    {"key-write", 30}, {"crypto-sym", 1000},   {"crypto-asym", 200},
+    {"activation", 1},
+    {"instance-write", 10},
+    {"instance-read", 50},
+    {"key-read", 50},
+    {"key-tag-read", 300},
+    {"create-key", 10},
+    {"key-write", 30},
+    {"crypto-sym", 1000},
+    {"crypto-asym", 200},
+    /* Secrets Manager on the shared gateway (issue 11's published figures):
+     * list and metadata 40, value 450, create/delete 10.  kmsim serves only
+     * the metadata actions; the other groups are here for fixtures. */
+    {"secret-meta", 40},
+    {"secret-value", 450},
+    {"secret-create", 10},
 };
 
 double ksim_group_published_qps(const char *group) {
@@ -98,6 +110,26 @@ int ksim_faults_configure(ksim_cloud_t *c, json_t *cfg, char *err,
     if (num(cfg, "drop_rate", &rate) < 0 || rate < 0 || rate > 1) goto bad;
     f->drop_rate = rate;
   }
+  if ((v = json_object_get(cfg, "lost_reply_rate")) != NULL) {
+    if (num(cfg, "lost_reply_rate", &rate) < 0 || rate < 0 || rate > 1)
+      goto bad;
+    f->lost_reply_rate = rate;
+  }
+  if ((v = json_object_get(cfg, "throttle_storm")) != NULL) {
+    double period = 0, len = 0;
+    if (!json_is_object(v) || num(v, "period_ms", &period) < 0 ||
+        num(v, "storm_ms", &len) < 0 || period < 0 || len < 0 || len > period)
+      goto bad;
+    f->storm_period_ms = period;
+    f->storm_ms = len;
+  }
+  if ((v = json_object_get(cfg, "throttle_shape")) != NULL) {
+    const char *sh = json_string_value(v);
+    if (sh == NULL || (strcmp(sh, "pop") != 0 && strcmp(sh, "kms") != 0 &&
+                       strcmp(sh, "mixed") != 0))
+      goto bad;
+    snprintf(f->throttle_shape, sizeof(f->throttle_shape), "%s", sh);
+  }
   if ((v = json_object_get(cfg, "task_seconds")) != NULL) {
     if (num(cfg, "task_seconds", &rate) < 0 || rate < 0) goto bad;
     f->task_seconds = rate;
@@ -140,8 +172,14 @@ int ksim_faults_configure(ksim_cloud_t *c, json_t *cfg, char *err,
     json_decref(f->actions);
     f->actions = json_is_array(v) ? json_deep_copy(v) : NULL;
   }
-  json_decref(f->config);
-  f->config = json_deep_copy(cfg);
+  /* what POSTs set, merged, so a restart from the state file re-applies
+   * all of it (persist.c) */
+  if (f->config == NULL || json_is_true(json_object_get(cfg, "reset"))) {
+    json_decref(f->config);
+    f->config = json_object();
+  }
+  json_object_update(f->config, cfg);
+  json_object_del(f->config, "reset");
   return 0;
 bad:
   snprintf(err, errlen, "faults: invalid configuration (see docs/kmsim.md)");
@@ -162,8 +200,39 @@ static double group_qps(const ksim_faults_t *f, const char *uid,
   return ksim_group_published_qps(group);
 }
 
+static bool applies(const ksim_faults_t *f, const char *action);
+
+/* Inside a storm window (real monotonic clock) every request faults apply
+ * to is throttled, whatever its bucket holds. */
+static bool in_storm(const ksim_faults_t *f, const char *action) {
+  if (f->storm_period_ms <= 0 || f->storm_ms <= 0 || !applies(f, action))
+    return false;
+  return (double)(km_now_ms() % (uint64_t)f->storm_period_ms) < f->storm_ms;
+}
+
+/* The throttling answer, in the POP shape or (throttle_shape "kms", or
+ * every other one with "mixed") the KMS-native {HttpStatus, Code, Message,
+ * RequestId} of the KMS limits page. */
+static int throttled(ksim_req_t *req, ksim_resp_t *resp) {
+  ksim_cloud_t *c = req->cloud;
+  const char *sh = c->faults.throttle_shape;
+  resp->native = strcmp(sh, "kms") == 0 ||
+                 (strcmp(sh, "mixed") == 0 && (ksim_rand(&c->faults.rng) & 1));
+  const char *code = c->faults.throttle_code;
+  if (code[0] == '\0')
+    code = strcmp(req->product, "kms") == 0 ? "Rejected.Throttling"
+                                            : "Throttling.User";
+  if (strcmp(code, "Rejected.Throttling") == 0)
+    return ksim_fail(resp, code, "QPS Limit Exceeded");
+  if (strcmp(code, "Throttling") == 0)
+    return ksim_fail(resp, code,
+                     "Request was denied due to request throttling.");
+  return ksim_fail(resp, code, "Request was denied due to user flow control.");
+}
+
 int ksim_throttle(ksim_req_t *req, const ksim_action_t *a, ksim_resp_t *resp) {
   ksim_cloud_t *c = req->cloud;
+  if (in_storm(&c->faults, req->action)) return throttled(req, resp);
   double qps = group_qps(&c->faults, req->account->id, a->group);
   if (qps <= 0) return 0;
   char key[256];
@@ -185,16 +254,7 @@ int ksim_throttle(ksim_req_t *req, const ksim_action_t *a, ksim_resp_t *resp) {
     b->tokens -= 1.0;
     return 0;
   }
-  const char *code = c->faults.throttle_code;
-  if (code[0] == '\0')
-    code = strcmp(req->product, "kms") == 0 ? "Rejected.Throttling"
-                                            : "Throttling.User";
-  if (strcmp(code, "Rejected.Throttling") == 0)
-    return ksim_fail(resp, code, "QPS Limit Exceeded");
-  if (strcmp(code, "Throttling") == 0)
-    return ksim_fail(resp, code,
-                     "Request was denied due to request throttling.");
-  return ksim_fail(resp, code, "Request was denied due to user flow control.");
+  return throttled(req, resp);
 }
 
 static bool applies(const ksim_faults_t *f, const char *action) {
@@ -240,6 +300,25 @@ int ksim_faults_roll(ksim_req_t *req, ksim_resp_t *resp, unsigned *delay_ms) {
                      "error.");
   }
   return 0;
+}
+
+/* Writes: every action but the Describe/List/Get/Query reads. */
+static bool is_write(const char *action) {
+  static const char *const reads[] = {"Describe", "List", "Get", "Query"};
+  for (size_t i = 0; i < KM_ARRAY_SIZE(reads); i++)
+    if (strncmp(action, reads[i], strlen(reads[i])) == 0) return false;
+  return true;
+}
+
+void ksim_faults_lose(ksim_req_t *req, ksim_resp_t *resp) {
+  ksim_faults_t *f = &req->cloud->faults;
+  if (f->lost_reply_rate <= 0 || req->action == NULL ||
+      !is_write(req->action) || !applies(f, req->action))
+    return;
+  if (ksim_rand01(&f->rng) < f->lost_reply_rate) {
+    resp->drop = true;
+    snprintf(resp->code, sizeof(resp->code), "Kmsim.LostReply");
+  }
 }
 
 void ksim_stats_count(ksim_cloud_t *c, const char *product, const char *action,

@@ -102,8 +102,7 @@ static int jtime(fx_t *fx, const char *where, json_t *o, const char *k,
   if (s[0] == '-' || s[0] == '+') {
     int64_t d = ksim_parse_interval(s + 1);
     if (d < 0)
-      return fail(fx, where, "%s: expected -<n>[d|h|m|s] or +<n>[d|h|m|s]",
-                  k);
+      return fail(fx, where, "%s: expected -<n>[d|h|m|s] or +<n>[d|h|m|s]", k);
     *out = s[0] == '-' ? fx->now - d : fx->now + d;
     return 0;
   }

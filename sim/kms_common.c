@@ -82,7 +82,9 @@ int ksim_filters_parse(const ksim_req_t *req, ksim_resp_t *resp,
     bool known = false;
     for (const char *const *a = allowed; key != NULL && *a != NULL; a++)
       known |= strcmp(*a, key) == 0;
-    bool ok = known && json_is_array(vals) && json_array_size(vals) > 0;
+    /* Values holds 0-10 items (UpdateRotationPolicy's sibling pages and
+     * the SDK model); none matches nothing. */
+    bool ok = known && json_is_array(vals) && json_array_size(vals) <= 10;
     size_t j;
     json_t *x;
     json_array_foreach(vals, j, x) {
@@ -96,7 +98,25 @@ int ksim_filters_parse(const ksim_req_t *req, ksim_resp_t *resp,
       return ksim_fail_invalid(resp, "Filters");
     }
   }
-  out->filters = f;
+  /* A Key given twice is OR-ed: one entry per Key with every value. */
+  json_t *norm = json_array();
+  json_array_foreach(f, i, v) {
+    const char *key = json_string_value(json_object_get(v, "Key"));
+    json_t *dst = NULL, *w;
+    size_t j;
+    json_array_foreach(norm, j, w) {
+      if (strcmp(json_string_value(json_object_get(w, "Key")), key) == 0)
+        dst = json_object_get(w, "Values");
+    }
+    if (dst == NULL) {
+      dst = json_array();
+      json_array_append_new(norm,
+                            json_pack("{s:s, s:o}", "Key", key, "Values", dst));
+    }
+    json_array_extend(dst, json_object_get(v, "Values"));
+  }
+  json_decref(f);
+  out->filters = norm;
   return 0;
 }
 

@@ -1,6 +1,7 @@
 /* KMS 2016-01-20 key management actions on the shared gateway: listing and
  * describing keys, aliases and versions, the rotation policy (with the real
- * refusals: asymmetric, service, EXTERNAL and non-Enabled keys; 7-730 days),
+ * refusals: asymmetric, service, EXTERNAL, non-Enabled keys and keys in a
+ * hardware instance; 7-365 days in an instance, 7-730 for KMS 1.0),
  * key policies (instance keys only) and tag queries.  Shapes follow
  * reference §0-§1: lists wrapped as {"Keys":{"Key":[...]}}. */
 #include <stdio.h>
@@ -101,9 +102,14 @@ static json_t *key_metadata(const ksim_req_t *req, const ksim_key_t *k) {
     json_object_set_new(m, "PrimaryKeyVersion",
                         json_string(k->versions.v[k->versions.n - 1].id));
   set_time(m, "LastRotationDate", k->last_rotation);
-  json_object_set_new(
-      m, "AutomaticRotation",
-      json_string(k->rotation_enabled ? "Enabled" : "Disabled"));
+  json_object_set_new(m, "AutomaticRotation",
+                      json_string(!k->rotation_enabled ? "Disabled"
+                                  : strcmp(k->state, "Enabled") == 0
+                                      ? "Enabled"
+                                      : "Suspended"));
+  /* Suspended: rotation is on but the key is Disabled or PendingDeletion
+   * (it resumes when the key is enabled again); interval and next date are
+   * shown for both. */
   if (k->rotation_enabled) {
     char *iv = ksim_interval_str(k->rotation_interval);
     json_object_set_new(m, "RotationInterval", json_string(iv));
@@ -239,13 +245,15 @@ static int update_rotation_policy(ksim_req_t *req, ksim_resp_t *resp) {
   const char *iv = ksim_param(req, "RotationInterval");
   if (enable && (iv == NULL || iv[0] == '\0'))
     return ksim_fail_missing(resp, "RotationInterval");
-  if (iv != NULL && iv[0] != '\0') {
-    interval = ksim_parse_interval(iv);
-    if (interval < 7 * 86400 || interval > 730 * 86400)
-      return ksim_fail_invalid(resp, "RotationInterval");
-  }
+  if (iv != NULL && iv[0] != '\0') interval = ksim_parse_interval(iv);
   ksim_key_t *k = ksim_kms_key(req, resp, id);
   if (k == NULL) return -1;
+  /* UpdateRotationPolicy (2023-12 page): software keys in an instance
+   * rotate every 7-365 days; KMS 1.0 keys keep the older 7-730. */
+  int64_t max_days = k->instance_id != NULL ? 365 : 730;
+  if (iv != NULL && iv[0] != '\0' &&
+      (interval < 7 * 86400 || interval > max_days * 86400))
+    return ksim_fail_invalid(resp, "RotationInterval");
   if (k->service)
     return ksim_fail(resp, "Forbidden.NoPermission",
                      "This operation is forbidden by permission system.");
@@ -257,6 +265,13 @@ static int update_rotation_policy(ksim_req_t *req, ksim_resp_t *resp) {
     return ksim_fail(resp, "Unsupported.Origin",
                      "Automatic rotation is not supported for keys with "
                      "imported key material.");
+  /* Only default keys and symmetric keys of *software* instances rotate:
+   * a key now in a hardware instance cannot have rotation turned on. */
+  ksim_instance_t *in = ksim_instance_by_id(req->cloud, k->instance_id);
+  if (enable && in != NULL && strcmp(in->type, "software") != 0)
+    return ksim_fail(resp, "Rejected.UnsupportedOperation",
+                     "Automatic rotation is not supported for keys in a "
+                     "hardware key management instance.");
   if (ksim_key_state_writable(k, resp) < 0) return -1;
   if (k->migrating) return ksim_fail_migrating(resp);
   k->rotation_enabled = enable;

@@ -113,9 +113,8 @@ static int describe_secret(ksim_req_t *req, ksim_resp_t *resp) {
                         ksim_json_time(s->last_rotation));
     if (s->extended_config != NULL)
       json_object_set_new(b, "ExtendedConfig", json_string(s->extended_config));
-  } else {
-    json_object_set_new(b, "AutomaticRotation", json_string("Invalid"));
   }
+  /* a Generic secret's DescribeSecret has no AutomaticRotation at all */
   if (s->owning_service != NULL)
     json_object_set_new(b, "OwingService", json_string(s->owning_service));
   if (fetch_tags) json_object_set_new(b, "Tags", ksim_tags_body(&s->tags));
@@ -135,7 +134,9 @@ static int update_secret_rotation(ksim_req_t *req, ksim_resp_t *resp) {
     return ksim_fail_missing(resp, "RotationInterval");
   if (iv != NULL && iv[0] != '\0') {
     interval = ksim_parse_interval(iv);
-    if (interval < 6 * 3600 || interval > 8760 * 3600)
+    /* current UpdateSecretRotationPolicy pages: from 168 h (7 days) to
+     * 8760 h (365 days) */
+    if (interval < 168 * 3600 || interval > 8760 * 3600)
       return ksim_fail_invalid(resp, "RotationInterval");
   }
   ksim_secret_t *s = ksim_kms_secret(req, resp, name);
@@ -173,10 +174,10 @@ static int get_secret_policy(ksim_req_t *req, ksim_resp_t *resp) {
 }
 
 static const ksim_action_t kms_secret_actions[] = {
-    {"ListSecrets", list_secrets, "secret-ops", 0},
-    {"DescribeSecret", describe_secret, "secret-ops", 0},
-    {"UpdateSecretRotationPolicy", update_secret_rotation, "secret-ops", 0},
-    {"GetSecretPolicy", get_secret_policy, "secret-ops", 0},
+    {"ListSecrets", list_secrets, "secret-meta", 0},
+    {"DescribeSecret", describe_secret, "secret-meta", 0},
+    {"UpdateSecretRotationPolicy", update_secret_rotation, "secret-meta", 0},
+    {"GetSecretPolicy", get_secret_policy, "secret-meta", 0},
     {NULL, NULL, NULL, 0}};
 
 KSIM_REGISTER_ACTIONS("kms", kms_secret_actions)

@@ -68,6 +68,7 @@ typedef struct ksim_resp {
   char code[96]; /* error Code, "" on success */
   bool raw;      /* admin: body sent as is, no RequestId */
   bool drop;     /* close the connection without a response */
+  bool native;   /* error in the KMS-native shape {HttpStatus, Code, ...} */
 } ksim_resp_t;
 
 typedef int (*ksim_handler_fn)(ksim_req_t *req, ksim_resp_t *resp);

@@ -25,7 +25,8 @@ static void on_signal(int sig) {
 
 static void usage(FILE *f) {
   fputs(
-      "usage: kmsim --fixture FILE [--http-port N] [--https-port N]\n"
+      "usage: kmsim --fixture FILE [--state FILE] [--http-port N]\n"
+      "             [--https-port N]\n"
       "             [--tls-cert F --tls-key F] [--bind ADDR] [--seed N]\n"
       "             [--admin-token T] [--port-file F] [--verbose]\n"
       "       kmsim --generate 'seed=1,accounts=3,regions=2,keys_per_region=10,"
@@ -36,7 +37,9 @@ static void usage(FILE *f) {
       "more) RPC APIs kmsmig uses.  Port 0 picks a free port; the ports are\n"
       "printed as 'kmsim: listening http=N https=M' and written to\n"
       "--port-file as 'http=N\\nhttps=M\\n'.  At least one port is required.\n"
-      "--seed seeds injected faults (POST /_kmsim/faults).  Default TLS\n"
+      "--seed seeds injected faults (POST /_kmsim/faults).  --state FILE\n"
+      "keeps the cloud in FILE (written before every answer that changed it;\n"
+      "loaded instead of --fixture when it exists).  Default TLS\n"
       "certificate: " KSIM_TLS_DIR "/server.pem (test-only CA ca.pem).\n"
       "See docs/kmsim.md.\n",
       f);
@@ -69,6 +72,7 @@ static json_t *parse_kv(const char *s) {
 int main(int argc, char **argv) {
   static const struct option opts[] = {
       {"fixture", required_argument, NULL, 'f'},
+      {"state", required_argument, NULL, 'T'},
       {"http-port", required_argument, NULL, 'p'},
       {"https-port", required_argument, NULL, 's'},
       {"tls-cert", required_argument, NULL, 'c'},
@@ -81,7 +85,8 @@ int main(int argc, char **argv) {
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
-  const char *fixture = NULL, *port_file = NULL, *generate = NULL;
+  const char *fixture = NULL, *port_file = NULL, *generate = NULL,
+             *state = NULL;
   long seed = -1;
   ksim_server_t srv;
   memset(&srv, 0, sizeof(srv));
@@ -89,11 +94,14 @@ int main(int argc, char **argv) {
   srv.tls_cert = KSIM_TLS_DIR "/server.pem";
   srv.tls_key = KSIM_TLS_DIR "/server.key";
   int ch;
-  while ((ch = getopt_long(argc, argv, "f:p:s:c:k:b:S:a:P:g:vh", opts, NULL)) !=
-         -1) {
+  while ((ch = getopt_long(argc, argv, "f:T:p:s:c:k:b:S:a:P:g:vh", opts,
+                           NULL)) != -1) {
     switch (ch) {
     case 'f':
       fixture = optarg;
+      break;
+    case 'T':
+      state = optarg;
       break;
     case 'p':
       srv.http_port = atoi(optarg);
@@ -146,12 +154,27 @@ int main(int argc, char **argv) {
     json_decref(tree);
     return 0;
   }
-  if (fixture == NULL || (srv.http_port < 0 && srv.https_port < 0)) {
+  if ((fixture == NULL && state == NULL) ||
+      (srv.http_port < 0 && srv.https_port < 0)) {
     usage(stderr);
     return 2;
   }
   ksim_cloud_t *c = ksim_cloud_new();
-  if (ksim_fixture_load(c, fixture, err, sizeof(err)) < 0) {
+  /* An existing state file is the cloud as it was when kmsim stopped (it
+   * embeds its fixture): it wins over --fixture. */
+  bool resumed = state != NULL && access(state, F_OK) == 0;
+  if (state == NULL || !resumed) {
+    if (fixture == NULL) {
+      fprintf(stderr,
+              "kmsim: --state %s does not exist yet: give --fixture "
+              "to start from\n",
+              state);
+      ksim_cloud_free(c);
+      return 2;
+    }
+  }
+  if (resumed ? ksim_persist_load(c, state, err, sizeof(err)) < 0
+              : ksim_fixture_load(c, fixture, err, sizeof(err)) < 0) {
     fprintf(stderr, "kmsim: %s\n", err);
     ksim_cloud_free(c);
     return 2;
@@ -159,6 +182,14 @@ int main(int argc, char **argv) {
   if (seed >= 0) {
     c->faults.seed = (uint64_t)seed;
     c->faults.rng = (uint64_t)seed;
+  }
+  if (state != NULL) {
+    c->state_path = km_xstrdup(state);
+    if (ksim_persist_save(c, err, sizeof(err)) < 0) {
+      fprintf(stderr, "kmsim: %s\n", err);
+      ksim_cloud_free(c);
+      return 2;
+    }
   }
   ksim_cloud_set(c);
   srv.cloud = c;
@@ -173,7 +204,8 @@ int main(int argc, char **argv) {
   printf("kmsim: listening");
   if (srv.http != NULL) printf(" http=%d", srv.http_bound);
   if (srv.https != NULL) printf(" https=%d", srv.https_bound);
-  printf(" accounts=%zu regions=%zu\n", c->accounts.n, c->regions.n);
+  printf(" accounts=%zu regions=%zu%s\n", c->accounts.n, c->regions.n,
+         resumed ? " state=resumed" : "");
   fflush(stdout);
   if (port_file != NULL) {
     char tmp[4096];

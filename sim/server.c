@@ -142,11 +142,31 @@ int ksim_route(ksim_cloud_t *c, ksim_req_t *req) {
 /* ---- the pipeline ---- */
 
 static void finish_error(ksim_req_t *req, ksim_resp_t *resp) {
-  /* handlers fill {Code, Message}; complete the POP shape */
+  /* handlers fill {Code, Message}; complete the POP shape (or the
+   * KMS-native one a throttling fault asked for) */
   const char *msg = json_string_value(json_object_get(resp->body, "Message"));
-  json_t *b = ksim_error_body(req, resp->code, msg);
+  json_t *b = resp->native ? json_pack("{s:i, s:s, s:s, s:s}", "HttpStatus",
+                                       resp->status, "Code", resp->code,
+                                       "Message", msg != NULL ? msg : "",
+                                       "RequestId", req->request_id)
+                           : ksim_error_body(req, resp->code, msg);
   json_decref(resp->body);
   resp->body = b;
+}
+
+/* With --state: the change this request made is on disk before its answer
+ * leaves (docs/kmsim.md "State file"); if it cannot be written the client
+ * gets a 500 rather than an acknowledgement kmsim could forget. */
+static void persist(ksim_cloud_t *c, ksim_resp_t *resp) {
+  char err[512];
+  if (ksim_persist_save(c, err, sizeof(err)) == 0) return;
+  km_log(KM_LOG_ERROR, "kmsim: %s", err);
+  json_decref(resp->body);
+  resp->body = NULL;
+  resp->drop = false;
+  ksim_fail_status(resp, 500, "InternalFailure",
+                   "The request processing has failed due to some unknown "
+                   "error.");
 }
 
 static int admin_dispatch(ksim_server_t *s, ksim_req_t *req,
@@ -183,6 +203,15 @@ static int admin_dispatch(ksim_server_t *s, ksim_req_t *req,
    * (the emulated console uses kms.<region>) routing fills region/product */
   if (ksim_route(req->cloud, req) < 0) req->product = NULL;
   int rc = fn(req, resp);
+  char err[512];
+  if (ksim_persist_save(req->cloud, err, sizeof(err)) < 0) {
+    km_log(KM_LOG_ERROR, "kmsim: %s", err);
+    json_decref(resp->body);
+    resp->body =
+        json_pack("{s:s, s:s}", "error", "state not saved", "detail", err);
+    resp->status = 500;
+    rc = -1;
+  }
   ksim_unlock(req->cloud);
   if (resp->body == NULL) resp->body = json_object();
   if (resp->status == 0) resp->status = rc == 0 ? 200 : 400;
@@ -259,6 +288,8 @@ void ksim_process(ksim_server_t *s, ksim_req_t *req, ksim_resp_t *resp,
   }
   if (resp->body == NULL) ksim_ok(resp, NULL);
 done:
+  persist(c, resp);
+  if (resp->status == 200 && resp->code[0] == '\0') ksim_faults_lose(req, resp);
   if (resp->status == 0) resp->status = 200;
   if (resp->status == 200 && resp->code[0] == '\0') {
     json_object_set_new(resp->body, "RequestId", json_string(req->request_id));

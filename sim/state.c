@@ -214,7 +214,7 @@ static void account_free(ksim_account_t *a) {
   free(a);
 }
 
-static void instance_free(ksim_instance_t *i) {
+void ksim_instance_free(ksim_instance_t *i) {
   free(i->id);
   free(i->name);
   free(i->owner);
@@ -257,7 +257,7 @@ void ksim_cloud_free(ksim_cloud_t *c) {
     account_free(c->accounts.v[i]);
   free(c->accounts.v);
   for (size_t i = 0; i < c->instances.n; i++)
-    instance_free(c->instances.v[i]);
+    ksim_instance_free(c->instances.v[i]);
   free(c->instances.v);
   for (size_t i = 0; i < c->sts.n; i++) {
     ksim_sts_cred_t *s = c->sts.v[i];
@@ -306,6 +306,7 @@ void ksim_cloud_free(ksim_cloud_t *c) {
   ksim_faults_free(&c->faults);
   json_decref(c->ext);
   json_decref(c->fixture);
+  free(c->state_path);
   pthread_mutex_destroy(&c->lock);
   if (g_cloud == c) g_cloud = NULL;
   free(c);

@@ -217,6 +217,9 @@ typedef struct ksim_faults {
   json_t *throttle_accounts; /* {uid: {group: qps}} */
   char throttle_code[48];    /* "" = Rejected.Throttling for KMS */
   double task_seconds;       /* slow tasks: how long a migration task runs */
+  double lost_reply_rate;    /* writes applied, then the answer dropped */
+  double storm_period_ms, storm_ms; /* throttling storms (real clock) */
+  char throttle_shape[8];           /* "" | pop | kms | mixed */
   json_t *actions; /* array of action names faults apply to, NULL=all */
   json_t *config;  /* the last config as posted */
 } ksim_faults_t;
@@ -261,6 +264,10 @@ struct ksim_cloud {
   /* share.c: earliest _DueMs of an association still Associating or
    * Disassociating, 0 = none (ksim_share_tick scans only once one is due) */
   int64_t share_due_ms;
+  /* persist.c: --state FILE (NULL = none) and the hash of what it holds */
+  char *state_path;
+  uint64_t state_hash;
+  bool state_saved;
 };
 
 ksim_cloud_t *ksim_cloud_new(void);
@@ -298,6 +305,7 @@ bool ksim_key_is_symmetric(const ksim_key_t *k);
 bool ksim_region_mainland(const char *region);
 
 void ksim_key_free(ksim_key_t *k);
+void ksim_instance_free(ksim_instance_t *i);
 void ksim_secret_free(ksim_secret_t *s);
 void ksim_tags_free(ksim_tags_t *t);
 void ksim_strs_free(ksim_strs_t *s);
@@ -325,6 +333,16 @@ json_t *ksim_generate(json_t *gen, char *err, size_t errlen);
 /* Writes a JSON tree as block YAML. */
 void ksim_yaml_emit(FILE *f, json_t *tree);
 
+/* ---- persist.c (kmsim --state FILE) ---- */
+/* Writes the state file if c->state_path is set and the state changed since
+ * the last write (atomically, fsynced); call with the lock held before an
+ * answer is sent.  0, or -1 with err. */
+int ksim_persist_save(ksim_cloud_t *c, char *err, size_t errlen);
+/* Loads a state file written by ksim_persist_save into an empty cloud (its
+ * embedded fixture, then the saved state).  0, or -1 with err. */
+int ksim_persist_load(ksim_cloud_t *c, const char *path, char *err,
+                      size_t errlen);
+
 /* ---- faults.c ---- */
 void ksim_faults_init(ksim_faults_t *f);
 void ksim_faults_free(ksim_faults_t *f);
@@ -337,6 +355,9 @@ int ksim_throttle(ksim_req_t *req, const ksim_action_t *a, ksim_resp_t *resp);
 /* Per-request random faults: fills resp (5xx or drop) and returns -1, or
  * returns 0; *delay_ms gets the injected latency. */
 int ksim_faults_roll(ksim_req_t *req, ksim_resp_t *resp, unsigned *delay_ms);
+/* After a successful write (state changed, saved): with lost_reply_rate,
+ * drops the answer, so the client cannot know the write happened. */
+void ksim_faults_lose(ksim_req_t *req, ksim_resp_t *resp);
 void ksim_stats_count(ksim_cloud_t *c, const char *product, const char *action,
                       const char *code);
 json_t *ksim_stats_dump(ksim_cloud_t *c);

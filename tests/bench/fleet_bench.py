@@ -67,7 +67,7 @@ import urllib.request
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 # Published QPS per account and region (reference §5; the same table as
 # core/src/engine/ratelimit.c; "assumed" groups are marked there).
-QPS = {"key-read": 50, "key-write": 30, "secret-ops": 50, "instance-read": 50,
+QPS = {"key-read": 50, "key-write": 30, "secret-meta": 40, "instance-read": 50,
        "sts": 100, "rs": 20}
 SECONDS_PER_RESOURCE = 0.02  # kmsim's default console task speed
 
@@ -105,7 +105,7 @@ def bound(state, concurrency, naccounts):
                 "key-write": 2 * len(rot_k),
                 # ListSecrets pages (source and destination), DescribeSecret,
                 # rotation off/on, verify DescribeSecret + GetSecretPolicy.
-                "secret-ops": 2 + len(secrets) // 100 + len(secrets)
+                "secret-meta": 2 + len(secrets) // 100 + len(secrets)
                 + 2 * len(rot_s) + 2 * len(secrets),
                 "instance-read": 3,
             }

@@ -31,7 +31,7 @@
 //
 // usage: node sdk_discover.js --region R --instance KST [--protocol http|https]
 //          [--concurrency 32] [--qps N]
-//   --qps N   pace each API group (key-read, secret-ops, instance-read) to N
+//   --qps N   pace each API group (key-read, secret-meta, instance-read) to N
 //             calls/s with kmsmig's token bucket (default 0: unpaced;
 //             client_cost.py passes 50, the published key-read QPS that
 //             kmsmig keeps to and a client of the real service must too)
@@ -69,8 +69,8 @@ function args() {
 // (core/src/engine/ratelimit.c); only used with --qps.
 const GROUP = {
   GetKmsInstance: 'instance-read', GetKmsInstanceQuotaInfos: 'instance-read',
-  GetDefaultKmsInstance: 'instance-read', ListSecrets: 'secret-ops',
-  DescribeSecret: 'secret-ops',
+  GetDefaultKmsInstance: 'instance-read', ListSecrets: 'secret-meta',
+  DescribeSecret: 'secret-meta',
 };
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

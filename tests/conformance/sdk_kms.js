@@ -289,27 +289,27 @@ async function main() {
   }
   const secRot = [['V1', raw1, 'demo/ramcredentials-02'], ['V3', raw3, 'demo/ramcredentials-10']];
   for (const [t, call, name] of secRot) {
-    await check(`${t} UpdateSecretRotationPolicy RAMCredentials 24h -> 86400s, then off`, async () => {
-      requestId(await call('UpdateSecretRotationPolicy', { SecretName: name, EnableAutomaticRotation: 'true', RotationInterval: '24h' }));
+    await check(`${t} UpdateSecretRotationPolicy RAMCredentials 240h -> 864000s, then off`, async () => {
+      requestId(await call('UpdateSecretRotationPolicy', { SecretName: name, EnableAutomaticRotation: 'true', RotationInterval: '240h' }));
       let b = await call('DescribeSecret', { SecretName: name });
       eq(b.AutomaticRotation, 'Enabled', 'AutomaticRotation');
-      eq(b.RotationInterval, '86400s', 'RotationInterval');
+      eq(b.RotationInterval, '864000s', 'RotationInterval');
       requestId(await call('UpdateSecretRotationPolicy', { SecretName: name, EnableAutomaticRotation: 'false' }));
       b = await call('DescribeSecret', { SecretName: name });
       eq(b.AutomaticRotation, 'Disabled', 'AutomaticRotation after disable');
     });
   }
-  await check('V3 UpdateSecretRotationPolicy Rds 168h -> 12h and back', async () => {
-    await raw3('UpdateSecretRotationPolicy', { SecretName: 'demo/rds-05', EnableAutomaticRotation: 'true', RotationInterval: '12h' });
-    eq((await raw3('DescribeSecret', { SecretName: 'demo/rds-05' })).RotationInterval, '43200s', 'RotationInterval');
+  await check('V3 UpdateSecretRotationPolicy Rds 168h -> 336h and back', async () => {
+    await raw3('UpdateSecretRotationPolicy', { SecretName: 'demo/rds-05', EnableAutomaticRotation: 'true', RotationInterval: '336h' });
+    eq((await raw3('DescribeSecret', { SecretName: 'demo/rds-05' })).RotationInterval, '1209600s', 'RotationInterval');
     await raw3('UpdateSecretRotationPolicy', { SecretName: 'demo/rds-05', EnableAutomaticRotation: 'true', RotationInterval: '168h' });
     eq((await raw3('DescribeSecret', { SecretName: 'demo/rds-05' })).RotationInterval, '604800s', 'RotationInterval restored');
   });
   await check('V3 UpdateSecretRotationPolicy on a Generic secret -> Rejected.UnsupportedOperation (kmsim choice)', async () => {
-    await H.expectError(raw3('UpdateSecretRotationPolicy', { SecretName: 'demo/generic-08', EnableAutomaticRotation: 'true', RotationInterval: '24h' }), 'Rejected.UnsupportedOperation', 400);
+    await H.expectError(raw3('UpdateSecretRotationPolicy', { SecretName: 'demo/generic-08', EnableAutomaticRotation: 'true', RotationInterval: '240h' }), 'Rejected.UnsupportedOperation', 400);
   });
-  await check('V1 UpdateSecretRotationPolicy 5h (below 6 h) -> InvalidParameter', async () => {
-    await H.expectError(raw1('UpdateSecretRotationPolicy', { SecretName: 'demo/rds-09', EnableAutomaticRotation: 'true', RotationInterval: '5h' }), 'InvalidParameter', 400);
+  await check('V1 UpdateSecretRotationPolicy 167h (below 168 h) -> InvalidParameter', async () => {
+    await H.expectError(raw1('UpdateSecretRotationPolicy', { SecretName: 'demo/rds-09', EnableAutomaticRotation: 'true', RotationInterval: '167h' }), 'InvalidParameter', 400);
   });
 
   // ---- BYOK ------------------------------------------------------------------

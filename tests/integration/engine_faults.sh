@@ -11,7 +11,7 @@ cd "$TMP"
 kmsim_get /_kmsim/state >before.json
 kmsim_post /_kmsim/faults '{"seed":7,"error_5xx_rate":0.05,"drop_rate":0.03,
   "latency":{"dist":"uniform","min_ms":1,"max_ms":15},
-  "throttle":{"key-read":20,"key-write":10,"secret-ops":15,"instance-read":10}}' >/dev/null
+  "throttle":{"key-read":20,"key-write":10,"secret-meta":15,"instance-read":10}}' >/dev/null
 rc=0
 "$KM_BIN/kmsmig" run demo.yaml --yes --run-dir run >run.txt 2>run.err || rc=$?
 cat run.txt

@@ -66,7 +66,7 @@ YAML
   cat <<'YAML'
         secrets:
           - {name: mgmt/db, type: Generic}
-          - {name: mgmt/rds, type: Rds, rotation: {enabled: true, interval: 72h}}
+          - {name: mgmt/rds, type: Rds, rotation: {enabled: true, interval: 168h}}
 YAML
   for acct in 2:app-a:5:2 3:app-b:7:2; do
     IFS=: read -r n name hz sh <<<"$acct"

@@ -77,6 +77,16 @@ static void test_throttling(void **st) {
   assert_int_equal(km_acs_is_throttling("ThrottlingX"), 0);
   assert_int_equal(km_acs_is_throttling("Rejected.LimitExceeded"), 0);
   assert_int_equal(km_acs_is_throttling(NULL), 0);
+  /* The KMS-native shape of the KMS limits page (kmsim's throttle_shape
+   * "kms"): throttling, with the status from the body. */
+  assert_int_equal(parse(0,
+                         "{\"HttpStatus\":429,\"Code\":\"Rejected.Throttling\","
+                         "\"Message\":\"QPS Limit Exceeded\","
+                         "\"RequestId\":\"e85db688\"}",
+                         &e),
+                   KM_ETHROTTLED);
+  assert_int_equal(e.http_status, 429);
+  assert_string_equal(e.cloud_code, "Rejected.Throttling");
   /* 429 with no usable body is throttling too. */
   assert_int_equal(parse(429, "busy", &e), KM_ETHROTTLED);
 }

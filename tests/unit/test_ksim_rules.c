@@ -321,13 +321,18 @@ static void test_secrets(void **state) {
   json_decref(r.body);
   r = kms(OWNER_AK, OWNER_SK, "UpdateSecretRotationPolicy", "SecretName",
           "sec-rds", "EnableAutomaticRotation", "true", "RotationInterval",
-          "6h", NULL);
+          "167h", NULL);
+  expect(r, 400, "InvalidParameter"); /* secret rotation starts at 168 h */
+  json_decref(r.body);
+  r = kms(OWNER_AK, OWNER_SK, "UpdateSecretRotationPolicy", "SecretName",
+          "sec-rds", "EnableAutomaticRotation", "true", "RotationInterval",
+          "168h", NULL);
   expect(r, 200, "");
   json_decref(r.body);
   r = kms(OWNER_AK, OWNER_SK, "DescribeSecret", "SecretName", "sec-rds",
           "FetchTags", "true", NULL);
   expect(r, 200, "");
-  assert_string_equal(jget(r.body, "RotationInterval"), "21600s");
+  assert_string_equal(jget(r.body, "RotationInterval"), "604800s");
   assert_string_equal(jget(r.body, "EncryptionKeyId"), "key-sym-1");
   assert_string_equal(jget(r.body, "SecretType"), "Rds");
   assert_non_null(json_object_get(json_object_get(r.body, "Tags"), "Tag"));
@@ -682,6 +687,95 @@ static void test_fixture_errors(void **state) {
   json_decref(g);
 }
 
+/* Issue 11's rotation rules: 7-365 days in an instance, no rotation in a
+ * hardware instance, Suspended for a disabled key with rotation on, no
+ * AutomaticRotation for a Generic secret. */
+static void test_rotation_rules_v3(void **state) {
+  (void)state;
+  res_t r =
+      kms(OWNER_AK, OWNER_SK, "UpdateRotationPolicy", "KeyId", "key-migrated",
+          "EnableAutomaticRotation", "true", "RotationInterval", "366d", NULL);
+  expect(r, 400, "InvalidParameter");
+  json_decref(r.body);
+  r = kms(OWNER_AK, OWNER_SK, "UpdateRotationPolicy", "KeyId", "key-migrated",
+          "EnableAutomaticRotation", "true", "RotationInterval", "365d", NULL);
+  expect(r, 200, "");
+  json_decref(r.body);
+  ksim_instance_t *in = ksim_instance_by_id(C, "kst-test1");
+  char *type = in->type;
+  in->type = "hardware";
+  r = kms(OWNER_AK, OWNER_SK, "UpdateRotationPolicy", "KeyId", "key-migrated",
+          "EnableAutomaticRotation", "true", "RotationInterval", "30d", NULL);
+  expect(r, 400, "Rejected.UnsupportedOperation");
+  json_decref(r.body);
+  /* turning it off stays possible */
+  r = kms(OWNER_AK, OWNER_SK, "UpdateRotationPolicy", "KeyId", "key-migrated",
+          "EnableAutomaticRotation", "false", NULL);
+  expect(r, 200, "");
+  json_decref(r.body);
+  in->type = type;
+  ksim_account_t *a = ksim_account_by_id(C, "1100000000000001");
+  ksim_key_t *k =
+      ksim_key_find(ksim_account_region(C, a, "cn-hangzhou"), "key-disabled");
+  k->rotation_enabled = true;
+  k->rotation_interval = 30 * 86400;
+  r = kms(OWNER_AK, OWNER_SK, "DescribeKey", "KeyId", "key-disabled", NULL);
+  assert_string_equal(jget(r.body, "KeyMetadata.AutomaticRotation"),
+                      "Suspended");
+  assert_string_equal(jget(r.body, "KeyMetadata.RotationInterval"), "2592000s");
+  json_decref(r.body);
+  k->rotation_enabled = false;
+  r = kms(OWNER_AK, OWNER_SK, "DescribeSecret", "SecretName", "sec-generic",
+          NULL);
+  expect(r, 200, "");
+  assert_null(json_object_get(r.body, "AutomaticRotation"));
+  json_decref(r.body);
+  /* Filters: a Key given twice is OR-ed; 0 values match nothing; 11 are
+   * refused */
+  r = kms(OWNER_AK, OWNER_SK, "ListKeys", "Filters",
+          "[{\"Key\":\"KeyId\",\"Values\":[\"key-sym-1\"]},"
+          "{\"Key\":\"KeyId\",\"Values\":[\"key-rsa\"]}]",
+          NULL);
+  expect(r, 200, "");
+  assert_int_equal(json_integer_value(json_object_get(r.body, "TotalCount")),
+                   2);
+  json_decref(r.body);
+  r = kms(OWNER_AK, OWNER_SK, "ListKeys", "Filters",
+          "[{\"Key\":\"KeyId\",\"Values\":[]}]", NULL);
+  expect(r, 200, "");
+  assert_int_equal(json_integer_value(json_object_get(r.body, "TotalCount")),
+                   0);
+  json_decref(r.body);
+  r = kms(OWNER_AK, OWNER_SK, "ListKeys", "Filters",
+          "[{\"Key\":\"KeyId\",\"Values\":[\"1\",\"2\",\"3\",\"4\",\"5\","
+          "\"6\",\"7\",\"8\",\"9\",\"10\",\"11\"]}]",
+          NULL);
+  expect(r, 400, "InvalidParameter");
+  json_decref(r.body);
+}
+
+/* Throttling in the KMS-native shape, and a storm throttles everything. */
+static void test_throttle_shapes(void **state) {
+  (void)state;
+  char err[256];
+  json_t *cfg = json_pack("{s:s, s:{s:f, s:f}}", "throttle_shape", "kms",
+                          "throttle_storm", "period_ms", 1000000.0, "storm_ms",
+                          1000000.0);
+  assert_int_equal(ksim_faults_configure(C, cfg, err, sizeof(err)), 0);
+  json_decref(cfg);
+  res_t r = kms(MEMBER_AK, MEMBER_SK, "DescribeKey", "KeyId", "key-m-1", NULL);
+  expect(r, 429, "Rejected.Throttling");
+  assert_int_equal(json_integer_value(json_object_get(r.body, "HttpStatus")),
+                   429);
+  assert_string_equal(jget(r.body, "Message"), "QPS Limit Exceeded");
+  assert_null(json_object_get(r.body, "HostId"));
+  json_decref(r.body);
+  cfg = json_pack("{s:b}", "reset", 1);
+  assert_int_equal(ksim_faults_configure(C, cfg, err, sizeof(err)), 0);
+  json_decref(cfg);
+  C->faults.throttle_mode = 0;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_auth_errors),
@@ -694,6 +788,8 @@ int main(void) {
       cmocka_unit_test(test_throttling),
       cmocka_unit_test(test_nonce_and_state),
       cmocka_unit_test(test_fixture_errors),
+      cmocka_unit_test(test_rotation_rules_v3),
+      cmocka_unit_test(test_throttle_shapes),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -116,6 +116,9 @@ static void test_throttle_halves_and_recovers(void **st) {
   km_rl_throttled(rl, "k");
   km_rl_throttled(rl, "k");
   km_rl_throttled(rl, "k");
+  /* The answers of calls in flight within the same second are one signal:
+   * halved once per window, not driven to the floor by a storm. */
+  assert_true(km_rl_rate(rl, "k") == 20.0);
   /* Never below the floor (5% of 40 = 2). */
   assert_true(km_rl_rate(rl, "k") >= 2.0);
   double low = km_rl_rate(rl, "k");
@@ -142,6 +145,18 @@ static void test_groups(void **st) {
   assert_string_equal(km_rl_api_group("kms", "GetKmsInstance", &q),
                       "instance-read");
   assert_string_equal(km_rl_api_group("sts", "AssumeRole", &q), "sts");
+  /* Secrets Manager's published groups */
+  assert_string_equal(km_rl_api_group("kms", "DescribeSecret", &q),
+                      "secret-meta");
+  assert_true(q == 40);
+  assert_string_equal(km_rl_api_group("kms", "UpdateSecretRotationPolicy", &q),
+                      "secret-meta");
+  assert_string_equal(km_rl_api_group("kms", "GetSecretValue", &q),
+                      "secret-value");
+  assert_true(q == 450);
+  assert_string_equal(km_rl_api_group("kms", "CreateSecret", &q),
+                      "secret-create");
+  assert_true(q == 10);
 }
 
 int main(void) {

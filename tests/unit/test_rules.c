@@ -610,6 +610,51 @@ static void test_task_rules(void **st) {
   km_inv_free(inv);
 }
 
+/* Rotation that the destination would refuse: a hardware instance, a key
+ * interval outside 7-365 days, a secret interval under 168 h: blocked (left
+ * in KMS 1.0, rotation untouched); one the instance accepts still moves. */
+static void rot(km_inv_key_t *k, const char *state, const char *iv) {
+  km_inv_set(&k->automatic_rotation, state);
+  km_inv_set(&k->rotation_interval, iv);
+}
+
+static void test_rotation_restorable(void **st) {
+  (void)st;
+  km_inv_t *inv = healthy();
+  rot(ukey(inv, "k-ok"), "Enabled", "31536000s");     /* 365 d */
+  rot(ukey(inv, "k-long"), "Enabled", "63072000s");   /* 730 d */
+  rot(ukey(inv, "k-unread"), "Enabled", "a year");    /* cannot be read */
+  rot(ukey(inv, "k-off"), "Disabled", "63072000s");   /* nothing to restore */
+  km_inv_secret_t *s1 = secret(inv, "s-short", NULL); /* 6 h */
+  km_inv_set(&s1->secret_type, "Rds");
+  km_inv_set(&s1->automatic_rotation, "Enabled");
+  km_inv_set(&s1->rotation_interval, "21600s");
+  km_inv_secret_t *s2 = secret(inv, "s-week", NULL);
+  km_inv_set(&s2->secret_type, "Rds");
+  km_inv_set(&s2->automatic_rotation, "Enabled");
+  km_inv_set(&s2->rotation_interval, "604800s");
+  eval(inv);
+  expect_key(inv, "k-ok", KM_VERDICT_PENDING, "key.pending", NULL);
+  expect_key(inv, "k-long", KM_VERDICT_BLOCKED, "key.rotation_unrestorable",
+             "7 to 365 days");
+  expect_key(inv, "k-unread", KM_VERDICT_BLOCKED, "key.rotation_unrestorable",
+             "cannot be read");
+  expect_key(inv, "k-off", KM_VERDICT_PENDING, "key.pending", NULL);
+  expect_secret(inv, "s-short", KM_VERDICT_BLOCKED,
+                "secret.rotation_unrestorable", "168 to 8760 hours");
+  expect_secret(inv, "s-week", KM_VERDICT_PENDING, "secret.pending", NULL);
+  km_inv_free(inv);
+  /* a hardware destination: no key rotates there */
+  inv = mk("cn-hangzhou", KM_INV_TYPE_HARDWARE, "3.0.1");
+  rot(ukey(inv, "k-hw"), "Enabled", "2592000s");
+  rot(ukey(inv, "k-plain"), "Disabled", NULL);
+  eval(inv);
+  expect_key(inv, "k-hw", KM_VERDICT_BLOCKED, "key.rotation_unrestorable",
+             "hardware instance");
+  expect_key(inv, "k-plain", KM_VERDICT_PENDING, "key.pending", NULL);
+  km_inv_free(inv);
+}
+
 static void test_table_and_docs(void **st) {
   (void)st;
   size_t n;
@@ -676,6 +721,7 @@ int main(void) {
       cmocka_unit_test(test_disconnected_instance),
       cmocka_unit_test(test_task_rules),
       cmocka_unit_test(test_table_and_docs),
+      cmocka_unit_test(test_rotation_restorable),
       cmocka_unit_test(test_versions),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

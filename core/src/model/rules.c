@@ -157,6 +157,13 @@ static bool k_not_selected(const km_rule_ctx_t *c) {
 static bool k_byok_hsm(const km_rule_ctx_t *c) {
   return is_byok(c->key);
 }
+static bool k_rotation_unrestorable(const km_rule_ctx_t *c) {
+  return km_rules_key_rotation_why(c->inv, c->key) != NULL;
+}
+static bool s_rotation_unrestorable(const km_rule_ctx_t *c) {
+  return km_rules_secret_rotation_why(c->secret) != NULL;
+}
+
 static bool always(const km_rule_ctx_t *c) {
   (void)c;
   return true;
@@ -261,6 +268,13 @@ static bool i_hardware_image(const km_rule_ctx_t *c) {
 #define PROC "vendor procedure (seed/kms-migration-procedure.txt): "
 #define OLDG "older vendor guide (DESIGN.md, Preflight): "
 #define REF "reference/alibaba-kms-api.md "
+#define ROT_KEY_SRC                                                            \
+  "vendor UpdateRotationPolicy page (2023-12): only default keys and "         \
+  "symmetric keys in software instances rotate, 7-365 days; refusals "         \
+  "Rejected.UnsupportedOperation / InvalidParameter"
+#define ROT_SECRET_SRC                                                         \
+  "vendor UpdateSecretRotationPolicy page: RotationInterval from 168 h (7 "    \
+  "days) to 8760 h"
 
 static const km_rule_t table[] = {
     /* keys */
@@ -334,6 +348,13 @@ static const km_rule_t table[] = {
      "HSM BYOK key {key}: its wrapped key material is imported for migration "
      "first (byok stage, valid 21 days), then it moves with its batch",
      PROC "HSM BYOK migration, procedure steps 1-7", k_byok_hsm},
+    {"key.rotation_unrestorable", KM_RULE_KEY, KM_VERDICT_BLOCKED,
+     "key {key}: its automatic rotation (every {rotation}) cannot be restored "
+     "in {instance}: {rotation_why}; it stays in KMS 1.0 with its rotation. "
+     "To move it, choose in KMS 1.0 what it keeps: an interval the instance "
+     "allows (UpdateRotationPolicy), or rotation off to accept losing it; "
+     "then plan again",
+     ROT_KEY_SRC, k_rotation_unrestorable},
     {"key.pending", KM_RULE_KEY, KM_VERDICT_PENDING,
      "key {key} will be migrated to {instance}",
      PROC "Step 2 §2 Migration procedure", always},
@@ -382,6 +403,13 @@ static const km_rule_t table[] = {
      REF "§2 documented behaviour: 'duplicate secret names (in 1.0 or already "
          "in target) block migration'",
      s_duplicate},
+    {"secret.rotation_unrestorable", KM_RULE_SECRET, KM_VERDICT_BLOCKED,
+     "secret {secret}: its automatic rotation (every {rotation}) cannot be "
+     "restored in {instance}: {rotation_why}; it stays in KMS 1.0 with its "
+     "rotation. To move it, choose in KMS 1.0 what it keeps: an interval the "
+     "instance allows (UpdateSecretRotationPolicy), or rotation off to accept "
+     "losing it; then plan again",
+     ROT_SECRET_SRC, s_rotation_unrestorable},
     {"secret.pending", KM_RULE_SECRET, KM_VERDICT_PENDING,
      "secret {secret} will be migrated to {instance}",
      PROC "Step 2 §2 Migration procedure", always},
@@ -580,12 +608,16 @@ static void ctx_vars(const km_rule_ctx_t *c, vars_t *vs) {
     var(vs, "state", c->key->key_state);
     var(vs, "delete_date", c->key->delete_date);
     vari(vs, "versions", c->key->version_count);
+    var(vs, "rotation", c->key->rotation_interval);
+    var(vs, "rotation_why", km_rules_key_rotation_why(inv, c->key));
   }
   if (c->secret != NULL) {
     var(vs, "secret", c->secret->secret_name);
     var(vs, "secret_instance", c->secret->dkms_instance_id);
     var(vs, "cmk", c->secret->encryption_key_id);
     var(vs, "owner", c->dup_owner);
+    var(vs, "rotation", c->secret->rotation_interval);
+    var(vs, "rotation_why", km_rules_secret_rotation_why(c->secret));
   }
   if (c->cmk != NULL) {
     var(vs, "cmk_rule", c->cmk->rule);

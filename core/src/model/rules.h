@@ -28,6 +28,13 @@
 
 #include "model/inventory.h"
 
+/* Rotation intervals a KMS 3.0 instance accepts (seconds): keys 7-365 days
+ * (software instances only), secrets 168-8760 hours.  docs/rules.md. */
+#define KM_ROT_KEY_MIN_S (7 * 86400LL)
+#define KM_ROT_KEY_MAX_S (365 * 86400LL)
+#define KM_ROT_SECRET_MIN_S (168 * 3600LL)
+#define KM_ROT_SECRET_MAX_S (8760 * 3600LL)
+
 typedef enum {
   KM_RULE_KEY = 0,
   KM_RULE_SECRET,
@@ -100,6 +107,12 @@ typedef struct km_quota_use_s {
 int km_rules_quota(km_inv_t *const *invs, size_t n, km_quota_use_t **out,
                    size_t *nout, km_err_t *err);
 void km_quota_uses_free(km_quota_use_t *u, size_t n);
+
+/* Why rotation cannot be restored at the destination (static text), or
+ * NULL when it can or is off (rotation_rules.c). */
+const char *km_rules_key_rotation_why(const km_inv_t *inv,
+                                      const km_inv_key_t *k);
+const char *km_rules_secret_rotation_why(const km_inv_secret_t *x);
 
 /* Mainland China for the HSM BYOK rule: cn-* except cn-hongkong. */
 bool km_region_is_mainland(const char *region);
