@@ -282,6 +282,16 @@ static void set_times(json_t *r, int64_t started, int64_t finished) {
                           : json_null());
 }
 
+/* The report's fields before its totals and pipelines. */
+static json_t *head_json(const km_report_meta_t *meta) {
+  json_t *r =
+      json_pack("{s:i, s:s?, s:s?, s:s?, s:s?}", "report_version", 1, "name",
+                meta->name, "run_dir", meta->run_dir, "tool_version",
+                meta->tool_version, "manifest_hash", meta->manifest_hash);
+  set_times(r, meta->started, meta->finished);
+  return r;
+}
+
 int km_report_build(const km_report_meta_t *meta, km_inv_t *const *invs,
                     size_t n, json_t **out, km_err_t *err) {
   *out = NULL;
@@ -291,11 +301,7 @@ int km_report_build(const km_report_meta_t *meta, km_inv_t *const *invs,
   for (size_t i = 0; i < n; i++)
     json_array_append_new(pl, pipeline_json(invs[i]));
   sort_pipelines(pl);
-  json_t *r =
-      json_pack("{s:i, s:s?, s:s?, s:s?, s:s?}", "report_version", 1, "name",
-                meta->name, "run_dir", meta->run_dir, "tool_version",
-                meta->tool_version, "manifest_hash", meta->manifest_hash);
-  set_times(r, meta->started, meta->finished);
+  json_t *r = head_json(meta);
   json_object_set_new(r, "totals", totals(pl));
   json_object_set_new(r, "pipelines", pl);
   *out = r;
@@ -335,37 +341,42 @@ int km_report_merge(json_t *into, const json_t *other, km_err_t *err) {
   return 0;
 }
 
-int km_report_write(const json_t *report, const char *path, km_err_t *err) {
+/* Writes path through fill(f, ud) atomically: a temporary file made 0600
+ * (like the rest of the run directory, whatever the umask), fsync, rename;
+ * nothing is left at path or beside it on failure. */
+static int write_atomic(const char *path, int (*fill)(FILE *f, void *ud),
+                        void *ud, km_err_t *err) {
   char *tmp = km_xasprintf("%s.tmp.%ld", path, (long)getpid());
-  /* 0600 like the rest of the run directory, whatever the umask. */
   int fd =
       open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd >= 0 && fchmod(fd, 0600) != 0) {
     close(fd);
     fd = -1;
   }
-  if (fd < 0) {
-    int e = errno;
-    free(tmp);
-    return km__err_set(err, KM_EIO, "report: cannot create %s: %s", path,
-                       strerror(e));
-  }
-  int rc =
-      json_dumpfd(report, fd, JSON_INDENT(2)) == 0 && write(fd, "\n", 1) == 1
-          ? 0
-          : KM_EIO;
-  if (rc == 0 && fsync(fd) != 0) rc = KM_EIO;
-  if (close(fd) != 0) rc = KM_EIO;
-  if (rc == 0 && rename(tmp, path) != 0) rc = KM_EIO;
-  if (rc != 0) {
-    int e = errno;
-    unlink(tmp);
-    free(tmp);
+  FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+  if (f == NULL && fd >= 0) close(fd);
+  int e = errno, rc = f != NULL ? fill(f, ud) : KM_EIO;
+  if (rc < 0 && f != NULL) e = errno;
+  if (f != NULL && rc == 0 && (fflush(f) != 0 || fsync(fileno(f)) != 0))
+    rc = KM_EIO, e = errno;
+  if (f != NULL && fclose(f) != 0 && rc == 0) rc = KM_EIO, e = errno;
+  if (rc == 0 && rename(tmp, path) != 0) rc = KM_EIO, e = errno;
+  if (rc < 0) unlink(tmp);
+  free(tmp);
+  if (rc < 0)
     return km__err_set(err, KM_EIO, "report: cannot write %s: %s", path,
                        strerror(e));
-  }
-  free(tmp);
   return 0;
+}
+
+static int fill_dump(FILE *f, void *ud) {
+  return json_dumpf(ud, f, JSON_INDENT(2)) == 0 && fputc('\n', f) != EOF
+             ? 0
+             : KM_EIO;
+}
+
+int km_report_write(const json_t *report, const char *path, km_err_t *err) {
+  return write_atomic(path, fill_dump, (void *)report, err);
 }
 
 /* ---- report.json of a run, one pipeline at a time ---- */
@@ -471,6 +482,18 @@ static int write_stream(FILE *f, json_t *head, km_inv_t **v, size_t n,
   return rc;
 }
 
+typedef struct {
+  json_t *head;
+  km_inv_t **v;
+  size_t n;
+  json_t *listed, *warnings;
+} stream_t;
+
+static int fill_stream(FILE *f, void *ud) {
+  stream_t *st = ud;
+  return write_stream(f, st->head, st->v, st->n, st->listed, st->warnings);
+}
+
 int km_report_write_run(const km_report_meta_t *meta, km_inv_t *const *invs,
                         size_t n, const char *path, json_t **summary,
                         km_err_t *err) {
@@ -487,37 +510,17 @@ int km_report_write_run(const km_report_meta_t *meta, km_inv_t *const *invs,
     tot_add(&t, p);
     json_decref(p);
   }
-  json_t *head =
-      json_pack("{s:i, s:s?, s:s?, s:s?, s:s?}", "report_version", 1, "name",
-                meta->name, "run_dir", meta->run_dir, "tool_version",
-                meta->tool_version, "manifest_hash", meta->manifest_hash);
-  set_times(head, meta->started, meta->finished);
+  json_t *head = head_json(meta);
   json_object_set_new(head, "totals", tot_json(&t));
-  json_t *listed = json_array(), *warnings = json_array();
-  char *tmp = km_xasprintf("%s.tmp.%ld", path, (long)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-                0600); /* 0600 like the rest of the run directory */
-  if (fd >= 0 && fchmod(fd, 0600) != 0) {
-    close(fd);
-    fd = -1;
-  }
-  FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-  int e = errno,
-      rc = f != NULL ? write_stream(f, head, v, n, listed, warnings) : KM_EIO;
-  if (rc < 0) e = errno;
-  if (f != NULL && fflush(f) != 0 && rc == 0) rc = KM_EIO, e = errno;
-  if (f != NULL && rc == 0 && fsync(fileno(f)) != 0) rc = KM_EIO, e = errno;
-  if (f != NULL ? fclose(f) != 0 : (fd >= 0 && close(fd) != 0)) rc = KM_EIO;
-  if (rc == 0 && rename(tmp, path) != 0) rc = KM_EIO, e = errno;
-  if (rc < 0) unlink(tmp);
-  free(tmp);
+  stream_t st = {head, v, n, json_array(), json_array()};
+  int rc = write_atomic(path, fill_stream, &st, err);
   free(v);
+  json_t *listed = st.listed, *warnings = st.warnings;
   if (rc < 0) {
     json_decref(head);
     json_decref(listed);
     json_decref(warnings);
-    return km__err_set(err, KM_EIO, "report: cannot write %s: %s", path,
-                       strerror(e));
+    return rc;
   }
   json_object_set_new(head, "pipelines", listed);
   json_object_set_new(head, "warnings", warnings);
