@@ -3,8 +3,8 @@
  * Each rule's predicate is a small static function next to the table so a
  * reader can check a rule against its cited source in one place.  The
  * message templates are expanded from one set of variables per subject
- * (key, secret or instance), so a template may use any placeholder listed
- * in docs/rules.md without code changes.
+ * (key, secret or instance; rule_text.c), so a template may use any
+ * placeholder listed in docs/rules.md without code changes.
  *
  * Sources are cited as the operator would look them up: the vendor
  * procedure in the design folder (seed/kms-migration-procedure.txt), the
@@ -18,17 +18,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "model/rule_text.h"
 #include "model/rules.h"
 #include "util/util.h"
-
-struct km_rule_ctx_s {
-  const km_inv_t *inv;
-  const km_inv_key_t *key;
-  const km_inv_secret_t *secret;
-  const km_inv_key_t *cmk; /* the secret's EncryptionKeyId, if listed */
-  const char *dup_owner;   /* secret.duplicate_name: owner account */
-  int64_t now;
-};
 
 #define EXPIRY_WARN_DAYS 30
 #define MIN_SOFTWARE_IMAGE "2.9.0"
@@ -107,16 +99,6 @@ int km_version_cmp(const char *a, const char *b, int *cmp) {
   for (int i = 0; i < 3 && *cmp == 0; i++)
     *cmp = (x[i] > y[i]) - (x[i] < y[i]);
   return 0;
-}
-
-/* Seconds until the instance's EndDate; false when unknown. */
-static bool seconds_left(const km_rule_ctx_t *c, int64_t *left) {
-  int64_t end;
-  if (!c->inv->inst.present || c->inv->inst.end_date == NULL ||
-      km_parse_iso8601(c->inv->inst.end_date, &end) != 0)
-    return false;
-  *left = end - c->now;
-  return true;
 }
 
 /* ---- key predicates (first match wins) ---- */
@@ -225,11 +207,11 @@ static bool i_not_enabled(const km_rule_ctx_t *c) {
 }
 static bool i_expired(const km_rule_ctx_t *c) {
   int64_t left;
-  return seconds_left(c, &left) && left <= 0;
+  return km__rule_seconds_left(c, &left) && left <= 0;
 }
 static bool i_expiring(const km_rule_ctx_t *c) {
   int64_t left;
-  return seconds_left(c, &left) && left > 0 &&
+  return km__rule_seconds_left(c, &left) && left > 0 &&
          left <= (int64_t)EXPIRY_WARN_DAYS * 86400;
 }
 static bool i_auto_renew_off(const km_rule_ctx_t *c) {
@@ -556,157 +538,6 @@ const km_rule_t *km_rules_find(const char *id) {
   return NULL;
 }
 
-/* ---- message templates ---- */
-
-typedef struct {
-  const char *name;
-  char value[160];
-} var_t;
-
-#define MAX_VARS 24
-
-typedef struct {
-  var_t v[MAX_VARS];
-  size_t n;
-} vars_t;
-
-static void var(vars_t *vs, const char *name, const char *value) {
-  if (vs->n == MAX_VARS) return;
-  vs->v[vs->n].name = name;
-  snprintf(vs->v[vs->n].value, sizeof(vs->v[vs->n].value), "%s",
-           value ? value : "(none)");
-  vs->n++;
-}
-
-static void vari(vars_t *vs, const char *name, int64_t value) {
-  char b[32];
-  snprintf(b, sizeof(b), "%lld", (long long)value);
-  var(vs, name, b);
-}
-
-static const char *type_word(km_inv_type_t t) {
-  return t == KM_INV_TYPE_HARDWARE   ? "hardware"
-         : t == KM_INV_TYPE_SOFTWARE ? "software"
-                                     : "of unknown type";
-}
-
-static void ctx_vars(const km_rule_ctx_t *c, vars_t *vs) {
-  const km_inv_t *inv = c->inv;
-  vs->n = 0;
-  var(vs, "account", inv->account);
-  var(vs, "region", inv->region);
-  var(vs, "instance", inv->instance_id);
-  var(vs, "instance_type", type_word(inv->instance_type));
-  var(vs, "status", inv->inst.status);
-  var(vs, "end_date", inv->inst.end_date);
-  var(vs, "image", inv->image_version);
-  int64_t left;
-  if (seconds_left(c, &left)) vari(vs, "days", left / 86400);
-  if (c->key != NULL) {
-    var(vs, "key", c->key->key_id);
-    var(vs, "key_instance", c->key->dkms_instance_id);
-    var(vs, "state", c->key->key_state);
-    var(vs, "delete_date", c->key->delete_date);
-    vari(vs, "versions", c->key->version_count);
-    var(vs, "rotation", c->key->rotation_interval);
-    var(vs, "rotation_why", km_rules_key_rotation_why(inv, c->key));
-  }
-  if (c->secret != NULL) {
-    var(vs, "secret", c->secret->secret_name);
-    var(vs, "secret_instance", c->secret->dkms_instance_id);
-    var(vs, "cmk", c->secret->encryption_key_id);
-    var(vs, "owner", c->dup_owner);
-    var(vs, "rotation", c->secret->rotation_interval);
-    var(vs, "rotation_why", km_rules_secret_rotation_why(c->secret));
-  }
-  if (c->cmk != NULL) {
-    var(vs, "cmk_rule", c->cmk->rule);
-    char buf[KM_RULES_REASON_MAX];
-    var(vs, "cmk_reason",
-        km_rules_key_reason(c->inv, c->cmk, buf, sizeof(buf)));
-  }
-}
-
-/* Expands {name} placeholders; unknown names are kept as written. */
-static char *expand(const char *tmpl, const vars_t *vs) {
-  km_buf_t b;
-  km_buf_init(&b);
-  for (const char *p = tmpl; *p;) {
-    const char *close = p[0] == '{' ? strchr(p, '}') : NULL;
-    if (close == NULL) {
-      km_buf_putc(&b, *p++);
-      continue;
-    }
-    size_t len = (size_t)(close - p - 1);
-    const char *val = NULL;
-    for (size_t i = 0; i < vs->n && val == NULL; i++)
-      if (strlen(vs->v[i].name) == len &&
-          strncmp(vs->v[i].name, p + 1, len) == 0)
-        val = vs->v[i].value;
-    if (val != NULL)
-      km_buf_put_clean(&b, val); /* names and codes come from the server */
-    else
-      km_buf_append(&b, p, len + 2);
-    p = close + 1;
-  }
-  return km_buf_steal(&b);
-}
-
-/* A template that names only what never changes once the model exists
- * (the resource's id, the account, region and destination): its text is
- * rebuilt when read instead of stored with every resource (the common
- * verdicts, "will be migrated" and "service key", of 10,000 models that wait
- * at the barrier). */
-static bool stable_template(const char *t) {
-  static const char *const stable[] = {"key",    "secret",   "account",
-                                       "region", "instance", "instance_type"};
-  for (const char *p = strchr(t, '{'); p != NULL; p = strchr(p + 1, '{')) {
-    const char *close = strchr(p, '}');
-    if (close == NULL) return false;
-    size_t len = (size_t)(close - p - 1), i;
-    for (i = 0; i < KM_ARRAY_SIZE(stable); i++)
-      if (strlen(stable[i]) == len && strncmp(stable[i], p + 1, len) == 0)
-        break;
-    if (i == KM_ARRAY_SIZE(stable)) return false;
-  }
-  return true;
-}
-
-/* The text of rule id for one resource, into buf; NULL when the verdict
- * did not come from a stable rule of the table (then nothing was kept). */
-static const char *rebuilt(const km_inv_t *inv, const km_inv_key_t *k,
-                           const km_inv_secret_t *s, const char *id,
-                           km_verdict_t v, char *buf, size_t size) {
-  const km_rule_t *r = id != NULL ? km_rules_find(id) : NULL;
-  if (r == NULL || r->verdict != v || !stable_template(r->message) || size == 0)
-    return NULL;
-  km_rule_ctx_t c;
-  memset(&c, 0, sizeof(c));
-  c.inv = inv;
-  c.key = k;
-  c.secret = s;
-  vars_t *vs = km_xmalloc(sizeof(*vs));
-  ctx_vars(&c, vs);
-  char *msg = expand(r->message, vs);
-  snprintf(buf, size, "%s", msg);
-  free(msg);
-  free(vs);
-  return buf;
-}
-
-const char *km_rules_key_reason(const km_inv_t *inv, const km_inv_key_t *k,
-                                char *buf, size_t size) {
-  if (k->reason != NULL) return k->reason;
-  return rebuilt(inv, k, NULL, k->rule, k->verdict, buf, size);
-}
-
-const char *km_rules_secret_reason(const km_inv_t *inv,
-                                   const km_inv_secret_t *s, char *buf,
-                                   size_t size) {
-  if (s->reason != NULL) return s->reason;
-  return rebuilt(inv, NULL, s, s->rule, s->verdict, buf, size);
-}
-
 /* ---- evaluation ---- */
 
 static const km_rule_t *first_match(km_rule_scope_t scope,
@@ -738,9 +569,9 @@ int km_rules_eval(km_inv_t *inv, int64_t now, km_err_t *err) {
     c.key = &inv->keys[i];
     const km_rule_t *r = first_match(KM_RULE_KEY, &c);
     char *msg = NULL;
-    if (!stable_template(r->message)) {
-      ctx_vars(&c, vs);
-      msg = expand(r->message, vs);
+    if (!km__rule_stable(r->message)) {
+      km__rule_vars(&c, vs);
+      msg = km__rule_expand(r->message, vs);
     }
     km_inv_key_decide(&inv->keys[i], r->verdict, r->id, msg);
     free(msg);
@@ -754,9 +585,9 @@ int km_rules_eval(km_inv_t *inv, int64_t now, km_err_t *err) {
     c.dup_owner = s->dkms_instance_id ? NULL : dup_owner(inv, s->secret_name);
     const km_rule_t *r = first_match(KM_RULE_SECRET, &c);
     char *msg = NULL;
-    if (!stable_template(r->message)) {
-      ctx_vars(&c, vs);
-      msg = expand(r->message, vs);
+    if (!km__rule_stable(r->message)) {
+      km__rule_vars(&c, vs);
+      msg = km__rule_expand(r->message, vs);
     }
     km_inv_secret_decide(s, r->verdict, r->id, msg);
     free(msg);
@@ -765,12 +596,12 @@ int km_rules_eval(km_inv_t *inv, int64_t now, km_err_t *err) {
   c.inv = inv;
   c.now = now;
   km_inv_clear_issues(inv, "instance.");
-  ctx_vars(&c, vs);
+  km__rule_vars(&c, vs);
   for (size_t i = 0; i < KM_ARRAY_SIZE(table); i++) {
     if (table[i].scope != KM_RULE_INSTANCE || table[i].match == NULL ||
         !table[i].match(&c))
       continue;
-    char *msg = expand(table[i].message, vs);
+    char *msg = km__rule_expand(table[i].message, vs);
     km_inv_add_issue(inv, table[i].id, table[i].verdict, msg);
     free(msg);
   }
@@ -788,15 +619,15 @@ int km_rules_issue(km_inv_t *inv, const char *id, const char *const *extra,
   km_rule_ctx_t c;
   memset(&c, 0, sizeof(c));
   c.inv = inv;
-  ctx_vars(&c, vs);
+  km__rule_vars(&c, vs);
   /* These facts come from a server's answer: no control character may
    * reach a terminal through the message. */
   for (size_t i = 0; i + 1 < 2 * n; i += 2) {
-    var(vs, extra[i], extra[i + 1]);
+    km__rule_var(vs, extra[i], extra[i + 1]);
     for (char *v = vs->v[vs->n - 1].value; *v; v++)
       if ((unsigned char)*v < 0x20 || *v == 0x7f) *v = '?';
   }
-  char *msg = expand(r->message, vs);
+  char *msg = km__rule_expand(r->message, vs);
   km_inv_add_issue(inv, r->id, r->verdict, msg);
   free(msg);
   free(vs);
@@ -823,12 +654,12 @@ static void quota_issue(km_inv_t *inv, const char *id, int64_t need,
   const km_rule_t *r = km_rules_find(id);
   vars_t *vs = km_xmalloc(sizeof(*vs));
   vs->n = 0;
-  var(vs, "instance", inv->instance_id);
-  vari(vs, "need", need);
-  vari(vs, "quota", quota);
-  vari(vs, "used", used);
-  vari(vs, "free", quota - used > 0 ? quota - used : 0);
-  char *msg = expand(r->message, vs);
+  km__rule_var(vs, "instance", inv->instance_id);
+  km__rule_vari(vs, "need", need);
+  km__rule_vari(vs, "quota", quota);
+  km__rule_vari(vs, "used", used);
+  km__rule_vari(vs, "free", quota - used > 0 ? quota - used : 0);
+  char *msg = km__rule_expand(r->message, vs);
   km_inv_add_issue(inv, r->id, r->verdict, msg);
   free(msg);
   free(vs);
