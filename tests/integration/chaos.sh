@@ -199,13 +199,26 @@ done
 [ "$KILLS" -ge "$KILLS_WANTED" ] ||
   { echo "FAIL: only $KILLS of $KILLS_WANTED crash points were reached"; tail -30 run.err; exit 1; }
 
-# The last resume, still under faults, must finish the run.
+# The last resume, still under faults, finishes the run, or (20% of the
+# answers fail: a call can spend its 5 attempts on injected faults) ends
+# with exit 1 and says what to retry; then the faults stop and one more
+# resume must finish it (a plain resume: its report covers every pipeline,
+# which check_round compares with the cloud).  Any other exit fails.
 rc=0
 "$KM_BIN/kmsmig" run demo.yaml --yes --run-dir "$RUN" >final.txt 2>>run.err || rc=$?
 cat final.txt
-[ "$rc" -eq 0 ] || { echo "FAIL: final resume exited $rc"; tail -30 run.err; exit 1; }
 count_faults
 kmsim_post /_kmsim/faults '{"reset": true}' >/dev/null
+if [ "$rc" -eq 1 ]; then
+  grep -q -- "--rerun-failed" final.txt ||
+    { echo "FAIL: exit 1 under faults without the retry to run"; exit 1; }
+  echo "final resume under faults: exit 1; once more with the faults off:"
+  rc=0
+  "$KM_BIN/kmsmig" run demo.yaml --yes --run-dir "$RUN" >final2.txt \
+    2>>run.err || rc=$?
+  cat final2.txt
+fi
+[ "$rc" -eq 0 ] || { echo "FAIL: final resume exited $rc"; tail -30 run.err; exit 1; }
 check_round
 echo "chaos: rounds $ROUND, attempts $ATTEMPTS, kills $KILLS, kmsim restarts" \
   "$KMSIM_RESTARTS, faults $FAULTS_SEEN, resources $RESOURCES, lost $LOST," \
