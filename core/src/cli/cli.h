@@ -27,6 +27,19 @@ void km__usage_report(void);
 int km__cmd_byok(int argc, char **argv);
 void km__usage_byok(void);
 
+/* summary.c: the end-of-run text (report: borrowed, a report.json or the
+ * summary km_report_write_run returns). */
+json_int_t km__jint(const json_t *o, const char *a, const char *b);
+void km__print_summary(const json_t *rep, const char *run_dir, double secs);
+/* run --plan: what the plan did not know and the pipelines it no longer
+ * fits, with the command that refreshes it. */
+void km__print_plan_notes(km_inv_t *const *invs, size_t n, const char *manifest,
+                          const char *plan);
+/* The one next step that does something for exit code ec (resume, retry
+ * what failed, restore rotation), naming plan and shard when given. */
+void km__print_advice(int ec, const json_t *rep, const char *manifest,
+                      const char *dir, const char *plan, const char *shard);
+
 /* 1 when arg is -h or --help. */
 int km__is_help(const char *arg);
 

@@ -280,99 +280,6 @@ static int build_targets(km_runtime_t *rt, const char *shard) {
   return rt->plan != NULL ? km_runplan_select(rt) : 0;
 }
 
-static void only_add(km_inv_strs_t *dst, const km_inv_strs_t *planned,
-                     const char *id) {
-  if (id != NULL && (planned == NULL || km_inv_strs_has(planned, id)))
-    km_inv_strs_add(dst, id);
-}
-
-static void free_only(km_only_t *only, size_t n) {
-  for (size_t i = 0; only != NULL && i < n; i++) {
-    km_inv_strs_free(&only[i].keys);
-    km_inv_strs_free(&only[i].secrets);
-  }
-  free(only);
-}
-
-/* --rerun-failed: each target gets "only": the keys and secrets that
- * failed (or never ran) in the previous attempt's report; the migrate
- * stage skips every other pending resource.  A pipeline whose discovery or
- * preflight did not finish (report: "complete": false), or that never
- * started, has no such list: it runs again whole. */
-static int restrict_to_failed(km_runtime_t *rt) {
-  char *path = km_xasprintf("%s/report.json", rt->rd.dir);
-  json_error_t je;
-  json_t *rep = json_load_file(path, 0, &je);
-  if (rep == NULL) {
-    fprintf(stderr,
-            "kmsmig run: --rerun-failed: cannot read %s (%s); resume the "
-            "run without --rerun-failed first\n",
-            path, je.text);
-    free(path);
-    return KM_EINVAL;
-  }
-  free(path);
-  /* With a saved plan, what failed and was planned (the plan's checks
-   * stay on, so keep its lists to intersect with). */
-  km_only_t *planned = rt->only;
-  rt->only = km_xcalloc(rt->ntargets ? rt->ntargets : 1, sizeof(*rt->only));
-  for (size_t t = 0; t < rt->ntargets; t++)
-    rt->targets[t].only = NULL;
-  for (size_t t = 0; planned != NULL && t < rt->ntargets; t++) {
-    rt->only[t].strict = planned[t].strict;
-    rt->only[t].instance_id = planned[t].instance_id;
-    rt->only[t].blocked = planned[t].blocked;
-  }
-  size_t i;
-  json_t *p;
-  json_array_foreach(json_object_get(rep, "pipelines"), i, p) {
-    const char *a = json_string_value(json_object_get(p, "account"));
-    const char *g = json_string_value(json_object_get(p, "region"));
-    for (size_t t = 0; t < rt->ntargets; t++) {
-      if (a == NULL || g == NULL || strcmp(rt->targets[t].account, a) != 0 ||
-          strcmp(rt->targets[t].region, g) != 0)
-        continue;
-      const char *st = json_string_value(json_object_get(p, "status"));
-      if (json_is_false(json_object_get(p, "complete")) ||
-          (st != NULL && strcmp(st, "not_started") == 0))
-        continue; /* only stays NULL: everything */
-      km_only_t *only = &rt->only[t];
-      km_inv_strs_t *dst[] = {&only->keys, &only->secrets};
-      static const char *kinds[] = {"keys", "secrets"};
-      for (int k = 0; k < 2; k++) {
-        size_t j;
-        json_t *x;
-        json_t *kind = json_object_get(p, kinds[k]);
-        const km_inv_strs_t *plan_list =
-            planned == NULL ? NULL
-                            : (k == 0 ? &planned[t].keys : &planned[t].secrets);
-        json_array_foreach(json_object_get(kind, "failed"), j, x) {
-          only_add(dst[k], plan_list,
-                   json_string_value(json_object_get(x, "id")));
-        }
-        json_array_foreach(json_object_get(kind, "not_run"), j, x) {
-          only_add(dst[k], plan_list, json_string_value(x));
-        }
-      }
-      rt->targets[t].only = only;
-    }
-  }
-  /* A target the report does not name keeps the plan's lists as they
-   * were (or no restriction without a plan). */
-  for (size_t t = 0; planned != NULL && t < rt->ntargets; t++) {
-    if (rt->targets[t].only == &rt->only[t]) continue;
-    km_inv_strs_free(&rt->only[t].keys);
-    km_inv_strs_free(&rt->only[t].secrets);
-    rt->only[t] = planned[t];
-    memset(&planned[t].keys, 0, sizeof(planned[t].keys));
-    memset(&planned[t].secrets, 0, sizeof(planned[t].secrets));
-    rt->targets[t].only = &rt->only[t];
-  }
-  json_decref(rep);
-  free_only(planned, rt->ntargets);
-  return 0;
-}
-
 /* ---- stage providers ---- */
 
 static bool is_builtin(const char *name) {
@@ -680,7 +587,7 @@ int km_runtime_new(const km_runtime_opts_t *o, km_runtime_t **out) {
     goto fail;
   }
   if (build_targets(rt, o->shard) < 0) goto fail;
-  if (o->rerun_failed && restrict_to_failed(rt) < 0) goto fail;
+  if (o->rerun_failed && km_rerun_restrict(rt) < 0) goto fail;
   if (load_plugins(rt, o->plugins_dir) < 0) goto fail;
   if (o->mode == KM_MODE_RUN) {
     km_rundir_write_versions(&rt->rd, rt->stages);
@@ -818,7 +725,7 @@ void km_runtime_free(km_runtime_t *rt) {
   if (rt->journal != NULL) km_journal_close(rt->journal);
   json_decref(rt->prior);
   km_quota_uses_free(rt->quota, rt->nquota);
-  free_only(rt->only, rt->ntargets);
+  km_rerun_free_only(rt->only, rt->ntargets);
   km_planfile_free(rt->plan);
   km_select_free(&rt->select);
   free(rt->targets);

@@ -129,6 +129,12 @@ int km_runplan_select(km_runtime_t *rt);
 int km_runplan_rundir(km_runtime_t *rt);
 void km_runplan_quota(km_runtime_t *rt, km_engine_t *e);
 
+/* rerun.c: --rerun-failed gives each target its "only" from the previous
+ * attempt's report (0 or < 0, printed); km_rerun_free_only frees n of them
+ * (the array included; NULL is nothing). */
+int km_rerun_restrict(km_runtime_t *rt);
+void km_rerun_free_only(km_only_t *only, size_t n);
+
 /* Runs the engine to completion on the runtime's loop. */
 int km_runtime_run(km_runtime_t *rt);
 

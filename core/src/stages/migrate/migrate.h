@@ -48,6 +48,11 @@ typedef struct mjob_s {
  * seen_secrets, then calls done.  The console and sim drivers both detect
  * completion this way. */
 void km__mig_detect(mjob_t *j, void (*done)(mjob_t *j, int status));
+/* only.c: a restricted run (--rerun-failed, a saved plan) lets only the
+ * listed resources move; a saved plan whose cloud changed blocks the
+ * pipeline (issue plan.changed) before any side effect. */
+void km__mig_apply_only(mjob_t *j);
+void km__mig_check_planned(mjob_t *j);
 /* One detect page: adds the KeyId (or, secrets, the SecretName) of every
  * item of body (borrowed, any JSON) to seen (borrowed object).  Returns how
  * many items the page held (detect.c decides about the next page with
