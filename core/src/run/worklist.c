@@ -258,10 +258,6 @@ const char *km_worklist_state_name(km_wl_state_t s) {
   return (unsigned)s < KM_ARRAY_SIZE(names) ? names[s] : "?";
 }
 
-void km_worklist_clean(const char *s, char *buf, size_t n) {
-  km_text_clean(s, buf, n); /* the one cleaner (util/text.c) */
-}
-
 void km_worklist_time(int64_t t, char *buf, size_t n) {
   time_t tt = (time_t)t, cst = (time_t)(t + 8 * 3600);
   struct tm lt, ct;
@@ -275,9 +271,8 @@ void km_worklist_time(int64_t t, char *buf, size_t n) {
 
 void km_worklist_line(const km_wl_item_t *it, char *buf, size_t n) {
   char acct[96], inst[96], what[160];
-  km_worklist_clean(it->account, acct, sizeof(acct));
-  km_worklist_clean(it->instance != NULL ? it->instance : "-", inst,
-                    sizeof(inst));
+  km_text_clean(it->account, acct, sizeof(acct));
+  km_text_clean(it->instance != NULL ? it->instance : "-", inst, sizeof(inst));
   if (it->state == KM_WL_SCHEDULED) {
     char at[96];
     km_worklist_time(it->rotation_at, at, sizeof(at));

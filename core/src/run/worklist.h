@@ -96,9 +96,6 @@ size_t km_worklist_print_pending(const km_worklist_t *w, FILE *out);
 /* Times for people: "2026-12-05 10:00 CST (+0800) = 2026-12-05 10:00
  * UTC+8", the operator's local zone first. */
 void km_worklist_time(int64_t t, char *buf, size_t n);
-/* Copies s into buf with control characters replaced by '?' (text that
- * came from the server, before a terminal or a file). */
-void km_worklist_clean(const char *s, char *buf, size_t n);
 
 /* Writes worklist.json, worklist.md and worklist.html into run_dir (each
  * mode 0600, replaced atomically).  Returns 0 or < 0 with err. */
