@@ -20,6 +20,16 @@
 #include "server.h"
 #include "state.h"
 
+/* The answer is dumped after the lock is released (handle), while other
+ * connections change the cloud: it must share no JSON node with the
+ * state (jansson's reference counts are not atomic).  Called locked. */
+static void unshare_body(ksim_resp_t *resp) {
+  if (resp->body == NULL) return;
+  json_t *copy = json_deep_copy(resp->body);
+  json_decref(resp->body);
+  resp->body = copy;
+}
+
 /* ---- registry ---- */
 
 #define KSIM_MAX_TABLES 64
@@ -212,6 +222,7 @@ static int admin_dispatch(ksim_server_t *s, ksim_req_t *req,
     resp->status = 500;
     rc = -1;
   }
+  unshare_body(resp);
   ksim_unlock(req->cloud);
   if (resp->body == NULL) resp->body = json_object();
   if (resp->status == 0) resp->status = rc == 0 ? 200 : 400;
@@ -304,6 +315,7 @@ done:
            req->action != NULL ? req->action : "-",
            req->access_key_id != NULL ? req->access_key_id : "-", resp->status,
            resp->code);
+  unshare_body(resp);
   ksim_unlock(c);
 }
 
