@@ -11,6 +11,14 @@
  * in curl to the same queue as KM_ECANCELED, so each callback fires exactly
  * once whichever way a request ends.
  *
+ * Transfers wait in our own queue, one per connection target, until the
+ * target has a free connection (max_host_connections): a transfer handed
+ * to curl holds an easy handle and its buffers (~13 KB) even while it only
+ * waits for a connection, and a fleet of hundreds of accounts queues
+ * hundreds of calls behind one endpoint.  A queued request keeps only its
+ * URL, headers and body.  curl's own CURLMOPT_MAX_HOST_CONNECTIONS stays
+ * as the backstop.
+ *
  * Hazards handled (see style-anchors §2 and §7.10): curl may call the socket
  * callback from curl_multi_cleanup(), so cleanup runs while the glue is
  * alive; a poll handle is freed only in its close callback; a socket fd may
@@ -36,6 +44,17 @@
 
 typedef struct sock_s sock_t;
 typedef struct req_s req_t;
+typedef struct target_s target_t;
+
+/* A connection target (host and port curl connects to) and the requests
+ * waiting for one of its connections.  Few per run (one per endpoint), kept
+ * for the transport's life. */
+struct target_s {
+  char *key; /* "host:port" */
+  size_t active;
+  req_t *wait_head, *wait_tail;
+  target_t *next;
+};
 
 /* One watched socket.  Lives from curl's first interest in the fd until the
  * close callback of its poll handle. */
@@ -61,8 +80,15 @@ struct req_s {
   long http_status;
   double total_time_s;
   int reused;
+  /* Until the transfer joins curl (start_transfer): what setup_easy needs. */
+  char *url;
+  char *post; /* NULL: GET */
+  size_t post_len;
+  long timeout_ms;
+  int insecure;
+  target_t *target;
   req_t *prev, *next; /* in h->active while in curl */
-  req_t *qnext;       /* in h->done queue */
+  req_t *qnext;       /* in h->done queue, or the target's wait queue */
 };
 
 struct km_http_s {
@@ -74,7 +100,9 @@ struct km_http_s {
   long total_timeout_ms;
   char *ca_file;
 
-  req_t *active;                /* transfers attached to curl */
+  req_t *active;     /* transfers attached to curl */
+  target_t *targets; /* every connection target seen */
+  long max_host_connections;
   req_t *done_head, *done_tail; /* finished, callback not yet run */
   sock_t *socks;                /* open poll handles */
   size_t inflight;
@@ -126,6 +154,8 @@ static req_t *done_pop(km_http_t *h) {
 
 static void req_free(req_t *r) {
   if (r->easy != NULL) curl_easy_cleanup(r->easy);
+  free(r->url);
+  free(r->post);
   curl_slist_free_all(r->headers);
   curl_slist_free_all(r->connect_to);
   km_buf_free(&r->body);
@@ -162,6 +192,7 @@ static int map_curl_code(CURLcode c) {
 /* ---- completion ------------------------------------------------------ */
 
 static void teardown(km_http_t *h);
+static void pump_target(km_http_t *h, target_t *t);
 
 /* Runs the callbacks of finished requests, oldest first.  Called only from
  * libuv callbacks and km_http_close(), never from a curl callback.  A
@@ -217,6 +248,8 @@ static void collect_done(km_http_t *h) {
     curl_multi_remove_handle(h->multi, e);
     active_unlink(h, r);
     done_push(h, r);
+    r->target->active--;
+    pump_target(h, r->target);
   }
 }
 
@@ -362,6 +395,7 @@ int km_http_new(uv_loop_t *loop, const km_http_opts_t *opts, km_http_t **out) {
   h->loop = loop;
   h->connect_timeout_ms = cto > 0 ? cto : 10000;
   h->total_timeout_ms = tto > 0 ? tto : 60000;
+  h->max_host_connections = mhc > 0 ? mhc : 8;
   if (opts != NULL && opts->ca_file != NULL)
     h->ca_file = km_xstrdup(opts->ca_file);
 
@@ -382,7 +416,7 @@ int km_http_new(uv_loop_t *loop, const km_http_opts_t *opts, km_http_t **out) {
       curl_multi_setopt(h->multi, CURLMOPT_PIPELINING,
                         (long)CURLPIPE_NOTHING) ||
       curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-                        mhc > 0 ? mhc : 8L))
+                        h->max_host_connections))
     goto fail_setopt;
   if (uv_timer_init(loop, &h->timer) != 0) goto fail_setopt;
   h->timer.data = h;
@@ -443,11 +477,11 @@ static size_t next_field(const char **pp) {
 /* Checks url is http(s) and finds where curl will really connect for (url,
  * connect_to): the connect_to's CONNECT-HOST when the entry applies to the
  * URL (its HOST and PORT are empty or equal to the URL's) and names a host,
- * else the URL host.  Getting
- * this wrong would turn TLS verification off for a real endpoint, so when in
- * doubt the result is the URL host. */
+ * else the URL host; port (at least 8 bytes) gets the port it connects to.
+ * Getting this wrong would turn TLS verification off for a real endpoint,
+ * so when in doubt the result is the URL host. */
 static int connect_target(const char *url, const char *connect_to, char *out,
-                          size_t outsz) {
+                          size_t outsz, char *port, size_t portsz) {
   CURLU *u = curl_url();
   if (u == NULL) return KM_ENOMEM;
   char *uscheme = NULL, *uhost = NULL, *uport = NULL;
@@ -460,6 +494,7 @@ static int connect_target(const char *url, const char *connect_to, char *out,
   /* Only plain and TLS HTTP: a typo must not reach another protocol. */
   if (strcmp(uscheme, "http") != 0 && strcmp(uscheme, "https") != 0) goto out;
   copy_host(uhost, strlen(uhost), out, outsz);
+  snprintf(port, portsz, "%s", uport);
   rc = 0;
   if (connect_to == NULL) goto out;
   const char *p = connect_to;
@@ -473,7 +508,10 @@ static int connect_target(const char *url, const char *connect_to, char *out,
   copy_host(fh, nh, tmp, sizeof(tmp));
   int host_ok = nh == 0 || strcasecmp(tmp, out) == 0;
   int port_ok = np == 0 || (strlen(uport) == np && memcmp(fp, uport, np) == 0);
-  if (host_ok && port_ok && nc > 0) copy_host(fc, nc, out, outsz);
+  if (host_ok && port_ok && nc > 0) {
+    copy_host(fc, nc, out, outsz);
+    if (p[0] != '\0') snprintf(port, portsz, "%s", p);
+  }
 out:
   curl_free(uscheme);
   curl_free(uhost);
@@ -486,14 +524,13 @@ static int header_ok(const char *s) {
   return s != NULL && strpbrk(s, "\r\n") == NULL;
 }
 
-static int setup_easy(km_http_t *h, req_t *r, const km_http_req_opts_t *o,
-                      int insecure) {
+static int setup_easy(km_http_t *h, req_t *r) {
   CURL *e = r->easy;
-  long timeout = o->timeout_ms > 0 ? o->timeout_ms : h->total_timeout_ms;
+  long timeout = r->timeout_ms > 0 ? r->timeout_ms : h->total_timeout_ms;
   CURLcode c = CURLE_OK;
 #define SET(opt, val)                                                          \
   if (c == CURLE_OK) c = curl_easy_setopt(e, opt, val)
-  SET(CURLOPT_URL, o->url);
+  SET(CURLOPT_URL, r->url);
   SET(CURLOPT_PROTOCOLS_STR, "http,https");
   SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
   SET(CURLOPT_SHARE, h->share);
@@ -503,28 +540,68 @@ static int setup_easy(km_http_t *h, req_t *r, const km_http_req_opts_t *o,
   SET(CURLOPT_ERRORBUFFER, r->errbuf);
   SET(CURLOPT_NOSIGNAL, 1L);
   SET(CURLOPT_TCP_KEEPALIVE, 1L);
-  /* Each transfer holds a receive buffer from the moment it is queued for
-   * a connection (16 KB by default); hundreds wait behind the per-host
-   * connection limit in a large fleet, and an API answer rarely needs more
-   * than a few reads of 8 KB. */
+  /* An API answer rarely needs more than a few reads of 8 KB; curl's
+   * default receive buffer is 16 KB per transfer. */
   SET(CURLOPT_BUFFERSIZE, 8192L);
   SET(CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
   SET(CURLOPT_TIMEOUT_MS, timeout);
-  SET(CURLOPT_SSL_VERIFYPEER, insecure ? 0L : 1L);
-  SET(CURLOPT_SSL_VERIFYHOST, insecure ? 0L : 2L);
+  SET(CURLOPT_SSL_VERIFYPEER, r->insecure ? 0L : 1L);
+  SET(CURLOPT_SSL_VERIFYHOST, r->insecure ? 0L : 2L);
   if (h->ca_file != NULL) SET(CURLOPT_CAINFO, h->ca_file);
   if (r->connect_to != NULL) SET(CURLOPT_CONNECT_TO, r->connect_to);
   SET(CURLOPT_HTTPHEADER, r->headers);
-  if (strcmp(o->method, "POST") == 0) {
+  if (r->post != NULL) {
     SET(CURLOPT_POST, 1L);
-    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
-    /* Copied now: the caller's body only lives until we return. */
-    SET(CURLOPT_COPYPOSTFIELDS, o->body != NULL ? o->body : "");
+    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->post_len);
+    /* r->post lives as long as the transfer (req_free): no copy. */
+    SET(CURLOPT_POSTFIELDS, r->post);
   } else {
     SET(CURLOPT_HTTPGET, 1L);
   }
 #undef SET
   return c == CURLE_OK ? 0 : KM_EINVAL;
+}
+
+/* The target of key, created on first use (owned by h). */
+static target_t *target_of(km_http_t *h, const char *key) {
+  for (target_t *t = h->targets; t != NULL; t = t->next)
+    if (strcmp(t->key, key) == 0) return t;
+  target_t *t = km_xcalloc(1, sizeof(*t));
+  t->key = km_xstrdup(key);
+  t->next = h->targets;
+  h->targets = t;
+  return t;
+}
+
+/* Hands r to curl.  < 0: r is not in curl (the caller ends it). */
+static int start_transfer(km_http_t *h, req_t *r) {
+  r->easy = curl_easy_init();
+  if (r->easy == NULL) return KM_ENOMEM;
+  int rc = setup_easy(h, r);
+  if (rc < 0) return rc;
+  if (curl_multi_add_handle(h->multi, r->easy) != CURLM_OK) return KM_EHTTP;
+  active_link(h, r);
+  r->target->active++;
+  return 0;
+}
+
+/* Starts waiting requests of t while it has free connections.  One that
+ * cannot start ends at once through the done queue (its start succeeded,
+ * so it still calls back exactly once). */
+static void pump_target(km_http_t *h, target_t *t) {
+  while (!h->closing && t->wait_head != NULL &&
+         t->active < (size_t)h->max_host_connections) {
+    req_t *r = t->wait_head;
+    t->wait_head = r->qnext;
+    if (t->wait_head == NULL) t->wait_tail = NULL;
+    r->qnext = NULL;
+    int rc = start_transfer(h, r);
+    if (rc < 0) {
+      r->status = rc;
+      r->err_text = "request could not be handed to curl";
+      done_push(h, r);
+    }
+  }
 }
 
 int km_http_request(km_http_t *h, const km_http_req_opts_t *o,
@@ -537,8 +614,9 @@ int km_http_request(km_http_t *h, const km_http_req_opts_t *o,
     return KM_EINVAL;
   if (o->body == NULL && o->body_len != 0) return KM_EINVAL;
 
-  char target[256];
-  int rc = connect_target(o->url, o->connect_to, target, sizeof(target));
+  char target[256], port[16];
+  int rc = connect_target(o->url, o->connect_to, target, sizeof(target), port,
+                          sizeof(port));
   if (rc < 0) return rc;
   int insecure = 0;
   if (o->insecure_loopback) {
@@ -590,18 +668,28 @@ int km_http_request(km_http_t *h, const km_http_req_opts_t *o,
       goto fail;
     }
   }
-  r->easy = curl_easy_init();
-  if (r->easy == NULL) {
-    rc = KM_ENOMEM;
-    goto fail;
+  r->url = km_xstrdup(o->url);
+  if (strcmp(o->method, "POST") == 0) {
+    r->post = km_xmalloc(o->body_len + 1);
+    if (o->body_len > 0) memcpy(r->post, o->body, o->body_len);
+    r->post[o->body_len] = '\0';
+    r->post_len = o->body_len;
   }
-  rc = setup_easy(h, r, o, insecure);
-  if (rc < 0) goto fail;
-  if (curl_multi_add_handle(h->multi, r->easy) != CURLM_OK) {
-    rc = KM_EHTTP;
-    goto fail;
+  r->timeout_ms = o->timeout_ms;
+  r->insecure = insecure;
+  char key[280];
+  snprintf(key, sizeof(key), "%s:%s", target, port);
+  r->target = target_of(h, key);
+  if (r->target->active < (size_t)h->max_host_connections) {
+    rc = start_transfer(h, r);
+    if (rc < 0) goto fail;
+  } else {
+    if (r->target->wait_tail != NULL)
+      r->target->wait_tail->qnext = r;
+    else
+      r->target->wait_head = r;
+    r->target->wait_tail = r;
   }
-  active_link(h, r);
   h->inflight++;
   h->stats.requests++;
   return 0;
@@ -631,6 +719,12 @@ void km_http_stats(const km_http_t *h, km_http_stats_t *out) {
 static void teardown(km_http_t *h) {
   h->cleaned = 1;
   curl_multi_cleanup(h->multi);
+  while (h->targets != NULL) {
+    target_t *t = h->targets;
+    h->targets = t->next;
+    free(t->key);
+    free(t);
+  }
   h->multi = NULL;
   while (h->socks != NULL)
     sock_close(h->socks);
@@ -653,6 +747,17 @@ void km_http_close(km_http_t *h, void (*close_cb)(void *ud), void *ud) {
     r->status = KM_ECANCELED;
     r->err_text = "request canceled: HTTP transport closing";
     done_push(h, r);
+    r->target->active--;
+  }
+  for (target_t *t = h->targets; t != NULL; t = t->next) {
+    req_t *r;
+    while ((r = t->wait_head) != NULL) {
+      t->wait_head = r->qnext;
+      r->status = KM_ECANCELED;
+      r->err_text = "request canceled: HTTP transport closing";
+      done_push(h, r);
+    }
+    t->wait_tail = NULL;
   }
   /* Inside a callback the outer deliver() finishes the queue and tears
    * down; otherwise do both now. */

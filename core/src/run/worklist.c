@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "journal/journal.h"
+#include "model/intern.h"
 #include "model/strmap.h"
 #include "run/worklist.h"
 #include "util/util.h"
@@ -28,10 +29,10 @@ void km_worklist_init(km_worklist_t *w) {
 static void item_free(km_wl_item_t *it) {
   free(it->account);
   free(it->account_id);
-  free(it->access_role);
-  free(it->region);
-  free(it->instance);
-  free(it->instance_type);
+  km_str_free(it->access_role);
+  km_str_free(it->region);
+  km_str_free(it->instance);
+  km_str_free(it->instance_type);
   free(it->token);
   free(it->refused);
   km_inv_strs_free(&it->keys);
@@ -70,6 +71,13 @@ static void set(char **dst, const char *s) {
   *dst = s != NULL ? km_xstrdup(s) : NULL;
 }
 
+/* For values shared by many items (a region, an instance, a role): one
+ * interned copy for the fleet (model/intern.h) instead of one per item. */
+static void set_shared(char **dst, const char *s) {
+  km_str_free(*dst);
+  *dst = (char *)km_intern(s);
+}
+
 static bool same(const char *a, const char *b) {
   return a != NULL && b != NULL && strcmp(a, b) == 0;
 }
@@ -99,7 +107,7 @@ static km_wl_item_t *add(km_worklist_t *w, const char *account,
   it->next = -1;
   it->no = (int)w->n;
   set(&it->account, account);
-  set(&it->region, region);
+  set_shared(&it->region, region);
   if (last == NULL) {
     if (w->by_pipe == NULL) w->by_pipe = km_strmap_new(64);
     char *k = km_xasprintf("%s\n%s", account, region);
@@ -134,9 +142,9 @@ static km_wl_item_t *on_submitted(km_worklist_t *w, const json_t *o,
   if (it == NULL) it = add(w, acct, reg);
   set(&it->token, tok);
   set(&it->account_id, sget(o, "account_id"));
-  set(&it->access_role, sget(o, "access_role"));
-  set(&it->instance, sget(o, "instance"));
-  set(&it->instance_type, sget(o, "instance_type"));
+  set_shared(&it->access_role, sget(o, "access_role"));
+  set_shared(&it->instance, sget(o, "instance"));
+  set_shared(&it->instance_type, sget(o, "instance_type"));
   it->sim = same(sget(o, "driver"), "sim");
   it->set_default = json_is_true(json_object_get(o, "set_default"));
   it->all_pending = json_is_true(json_object_get(o, "all_pending"));
@@ -178,7 +186,7 @@ km_wl_item_t *km_worklist_note(km_worklist_t *w, const char *type,
     if (it == NULL) it = add(w, acct, reg);
     it->state = KM_WL_SCHEDULED;
     it->sim = same(sget(o, "driver"), "sim");
-    set(&it->instance, sget(o, "instance"));
+    set_shared(&it->instance, sget(o, "instance"));
     set(&it->account_id, sget(o, "account_id"));
     it->when = parse_when(sget(o, "when"));
     it->rotation_at = parse_when(sget(o, "rotation_at"));
