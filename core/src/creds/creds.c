@@ -41,7 +41,10 @@ typedef struct ready_s {
 struct km_creds_s {
   uv_loop_t *loop;
   km_acs_client_t *acs;
-  uv_timer_t timer;
+  /* Delivers cached credentials from the loop; allocated when needed and
+   * closed when idle (a fleet keeps thousands of providers). */
+  uv_timer_t *timer;
+  int handles_closing; /* timers closed, close callback not yet run */
   km__cred_node_t *root;
   char *account; /* for messages; NULL when unnamed */
   char *desc;    /* km_creds_describe's text, built when asked (owned) */
@@ -49,7 +52,6 @@ struct km_creds_s {
   uint64_t sts_calls;
   size_t inflight; /* STS calls not yet completed */
   int closing;
-  int timer_closed;
   void (*close_cb)(void *ud);
   void *close_ud;
 };
@@ -327,7 +329,6 @@ int km_creds_new(uv_loop_t *loop, const km_cred_source_t *src,
   p->root = root;
   p->account = dup_or_null(src->account);
   set_owner(root, p);
-  uv_timer_init(loop, &p->timer);
   if (km_log_get_level() >= KM_LOG_DEBUG)
     km_log(KM_LOG_DEBUG, "credentials for account %s: %s",
            p->account != NULL ? p->account : "(unnamed)", km_creds_describe(p));
@@ -402,6 +403,23 @@ static void complete(km_creds_t *p, km__waiter_t *w, int status,
   cb(&res, ud);
 }
 
+static void maybe_free(km_creds_t *p);
+
+static void on_timer_freed(uv_handle_t *h) {
+  km_creds_t *p = h->data;
+  free(h);
+  p->handles_closing--;
+  maybe_free(p);
+}
+
+static void retire_timer(km_creds_t *p) {
+  uv_timer_stop(p->timer);
+  p->timer->data = p;
+  uv_close((uv_handle_t *)p->timer, on_timer_freed);
+  p->timer = NULL;
+  p->handles_closing++;
+}
+
 static void on_timer(uv_timer_t *t) {
   km_creds_t *p = t->data;
   ready_t *r = p->ready;
@@ -412,6 +430,8 @@ static void on_timer(uv_timer_t *t) {
     free(r);
     r = next;
   }
+  /* Nothing new was queued by the callbacks: give the handle back. */
+  if (p->timer != NULL && p->ready == NULL && !p->closing) retire_timer(p);
 }
 
 static void queue_ready(km_creds_t *p, km__waiter_t *w, km__cred_node_t *n) {
@@ -423,9 +443,13 @@ static void queue_ready(km_creds_t *p, km__waiter_t *w, km__cred_node_t *n) {
   else
     p->ready = r;
   p->ready_tail = r;
-  p->timer.data = p;
-  if (!uv_is_active((uv_handle_t *)&p->timer))
-    uv_timer_start(&p->timer, on_timer, 0, 0);
+  if (p->timer == NULL) {
+    p->timer = km_xmalloc(sizeof(*p->timer));
+    uv_timer_init(p->loop, p->timer);
+  }
+  p->timer->data = p;
+  if (!uv_is_active((uv_handle_t *)p->timer))
+    uv_timer_start(p->timer, on_timer, 0, 0);
 }
 
 static void add_waiter(km__cred_node_t *n, km__waiter_t *w) {
@@ -478,7 +502,7 @@ static void fail_node(km_creds_t *p, km__cred_node_t *n, int status,
   finish_node(p, n, status, &e);
 }
 
-/* The end of a close: the timer is closed and no STS call is in flight. */
+/* The end of a close: no timer left and no STS call in flight. */
 static void free_provider(km_creds_t *p) {
   void (*cb)(void *) = p->close_cb;
   void *cud = p->close_ud;
@@ -505,7 +529,7 @@ static void on_sts_done(const km_acs_result_t *res, void *ud) {
   }
   if (p->closing) {
     km__sts_creds_clear(&c);
-    if (p->timer_closed && p->inflight == 0) free_provider(p);
+    maybe_free(p);
     return;
   }
   if (status != 0 && !n->renewing_via && n->via->kind == KM__NODE_ROLE &&
@@ -588,10 +612,10 @@ int km_creds_get(km_creds_t *p, km_creds_cb cb, void *ud) {
 
 /* ---- Closing ---- */
 
-static void on_timer_closed(uv_handle_t *h) {
-  km_creds_t *p = h->data;
-  p->timer_closed = 1;
-  if (p->inflight == 0) free_provider(p); /* else the last on_sts_done does */
+static void maybe_free(km_creds_t *p) {
+  if (p->closing && p->timer == NULL && p->handles_closing == 0 &&
+      p->inflight == 0)
+    free_provider(p);
 }
 
 void km_creds_close(km_creds_t *p, void (*close_cb)(void *ud), void *ud) {
@@ -612,7 +636,11 @@ void km_creds_close(km_creds_t *p, void (*close_cb)(void *ud), void *ud) {
   for (km__cred_node_t *n = p->root; n != NULL;
        n = n->via_shared ? NULL : n->via)
     finish_node(p, n, KM_ECANCELED, &e);
-  uv_timer_stop(&p->timer);
-  p->timer.data = p;
-  uv_close((uv_handle_t *)&p->timer, on_timer_closed);
+  /* close_cb runs from the loop: through a handle's close callback even
+   * when no timer was needed. */
+  if (p->timer == NULL) {
+    p->timer = km_xmalloc(sizeof(*p->timer));
+    uv_timer_init(p->loop, p->timer);
+  }
+  retire_timer(p);
 }
