@@ -83,6 +83,9 @@ static void test_fold(void **st) {
        600);
   assert_int_equal(w.v[0].state, KM_WL_TIMED_OUT);
   assert_int_equal(w.v[0].migrated, 2);
+  /* Ended: the numbers stay, the lists are gone (report.json has them). */
+  assert_int_equal(w.v[0].nkeys, 2);
+  assert_int_equal(w.v[0].keys.n, 0);
   assert_false(km_worklist_pending(&w.v[0]));
   /* Another pipeline's token never matches. */
   assert_null(note(&w, "batch_done",

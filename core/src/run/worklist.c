@@ -94,7 +94,9 @@ static km_wl_item_t *find(km_worklist_t *w, const char *account,
 static km_wl_item_t *add(km_worklist_t *w, const char *account,
                          const char *region) {
   if (w->n == w->cap) {
-    w->cap = w->cap ? w->cap * 2 : 16;
+    /* 1.5x: a fleet's list is large, and doubling leaves up to half of it
+     * unused. */
+    w->cap = w->cap ? w->cap + w->cap / 2 : 16;
     w->v = km_xrealloc(w->v, w->cap * sizeof(*w->v));
   }
   km_wl_item_t *last = first_of(w, account, region);
@@ -153,6 +155,8 @@ static km_wl_item_t *on_submitted(km_worklist_t *w, const json_t *o,
   if (it->when != 0 && it->when <= ts) it->when = 0;
   strs_from(&it->keys, json_object_get(o, "keys"));
   strs_from(&it->secrets, json_object_get(o, "secrets"));
+  it->nkeys = it->keys.n;
+  it->nsecrets = it->secrets.n;
   it->state = KM_WL_WAITING;
   it->t_submitted = ts;
   return it;
@@ -171,6 +175,9 @@ static km_wl_item_t *on_done(km_wl_item_t *it, const json_t *o, int64_t ts) {
     it->state = KM_WL_TIMED_OUT;
   else
     it->state = it->failed > 0 ? KM_WL_FAILED : KM_WL_DONE;
+  /* Nothing left to select: the numbers stay, report.json has the IDs. */
+  km_inv_strs_free(&it->keys);
+  km_inv_strs_free(&it->secrets);
   return it;
 }
 
@@ -287,7 +294,7 @@ void km_worklist_line(const km_wl_item_t *it, char *buf, size_t n) {
     snprintf(what, sizeof(what), "scheduled: come back at %s", at);
   } else {
     snprintf(what, sizeof(what), "%s: %zu key(s), %zu secret(s)%s",
-             km_worklist_state_name(it->state), it->keys.n, it->secrets.n,
+             km_worklist_state_name(it->state), it->nkeys, it->nsecrets,
              it->state == KM_WL_PAUSED ? " (listed again on resume)" : "");
   }
   snprintf(buf, n, "#%-3d %-14s %-14s %-24s %s (see worklist.md)", it->no, acct,
@@ -368,8 +375,12 @@ static json_t *item_json(const km_wl_item_t *it) {
   json_object_set_new(o, "schedule",
                       it->when != 0 ? time_json(it->when) : json_string("now"));
   json_object_set_new(o, "all_pending", json_boolean(it->all_pending));
-  json_object_set_new(o, "keys", strs_json(&it->keys));
-  json_object_set_new(o, "secrets", strs_json(&it->secrets));
+  bool open = km_worklist_pending(it);
+  json_object_set_new(o, "keys", open ? strs_json(&it->keys) : json_null());
+  json_object_set_new(o, "secrets",
+                      open ? strs_json(&it->secrets) : json_null());
+  json_object_set_new(o, "nkeys", json_integer((json_int_t)it->nkeys));
+  json_object_set_new(o, "nsecrets", json_integer((json_int_t)it->nsecrets));
   json_object_set_new(o, "state",
                       json_string(km_worklist_state_name(it->state)));
   json_object_set_new(o, "come_back_at", time_json(it->rotation_at));

@@ -38,16 +38,20 @@ typedef struct km_wl_item_s {
   char *account_id;  /* 16 digits, or NULL (older journal) */
   char *access_role; /* RAM role kmsmig assumes; NULL: own AccessKey */
   char *region;
-  char *instance;        /* destination KMS 3.0 instance */
-  char *instance_type;   /* software | hardware */
-  char *token;           /* the batch's client token; NULL while scheduled */
-  bool sim;              /* performed by kmsim's emulated console */
-  bool set_default;      /* tick "Set as 3.0 Default Instance" */
-  bool all_pending;      /* "Keys and Secrets" does it in one step */
-  int64_t when;          /* automatic migration at; 0: start now */
-  int64_t rotation_at;   /* scheduled: rotation goes off (come back) */
-  km_inv_strs_t keys;    /* exact key IDs to select */
-  km_inv_strs_t secrets; /* exact secret names to select */
+  char *instance;      /* destination KMS 3.0 instance */
+  char *instance_type; /* software | hardware */
+  char *token;         /* the batch's client token; NULL while scheduled */
+  bool sim;            /* performed by kmsim's emulated console */
+  bool set_default;    /* tick "Set as 3.0 Default Instance" */
+  bool all_pending;    /* "Keys and Secrets" does it in one step */
+  int64_t when;        /* automatic migration at; 0: start now */
+  int64_t rotation_at; /* scheduled: rotation goes off (come back) */
+  /* The exact key IDs and secret names to select, while the item is open;
+   * an ended item keeps only their numbers (the IDs are in report.json:
+   * a fleet's worklist holds thousands of ended items). */
+  km_inv_strs_t keys;
+  km_inv_strs_t secrets;
+  size_t nkeys, nsecrets;
   km_wl_state_t state;
   int64_t t_submitted; /* when kmsmig listed the step (rotation off) */
   int64_t t_seen;      /* detection first saw it migrating */

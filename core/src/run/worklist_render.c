@@ -132,7 +132,15 @@ static void reach(const km_wl_item_t *it, km_buf_t *b, bool html) {
 
 /* ---- worklist.md ---- */
 
-static void md_list(km_buf_t *b, const km_inv_strs_t *l) {
+/* An ended item no longer holds its lists (worklist.h). */
+#define ENDED_LISTS "the batch has ended: report.json lists each one"
+
+static void md_list(km_buf_t *b, const km_wl_item_t *it,
+                    const km_inv_strs_t *l) {
+  if (!km_worklist_pending(it)) {
+    km_buf_puts(b, ENDED_LISTS);
+    return;
+  }
   for (size_t i = 0; i < l->n; i++) {
     km_buf_puts(b, i ? ", `" : "`");
     md_put(b, l->v[i]);
@@ -173,10 +181,10 @@ static void md_item(km_buf_t *b, const km_wl_item_t *it) {
   else
     km_buf_puts(b, "\n- Resources: Manually Select Resources (filter by key "
                    "ID and secret name):");
-  km_buf_printf(b, "\n  - keys (%zu): ", it->keys.n);
-  md_list(b, &it->keys);
-  km_buf_printf(b, "\n  - secrets (%zu): ", it->secrets.n);
-  md_list(b, &it->secrets);
+  km_buf_printf(b, "\n  - keys (%zu): ", it->nkeys);
+  md_list(b, it, &it->keys);
+  km_buf_printf(b, "\n  - secrets (%zu): ", it->nsecrets);
+  md_list(b, it, &it->secrets);
   km_buf_puts(b, "\n- Then OK, review the checklist, Migrate. kmsmig detects "
                  "the result itself (ListKeys/ListSecrets).\n");
 }
@@ -225,8 +233,8 @@ int km__worklist_md(const km_worklist_t *w, FILE *out) {
       km_buf_puts(&b, it->state == KM_WL_SCHEDULED ? "-" : "now");
     }
     km_buf_printf(&b, " | %s%zu keys, %zu secrets | %s |\n",
-                  it->all_pending ? "all pending: " : "", it->keys.n,
-                  it->secrets.n, km_worklist_state_name(it->state));
+                  it->all_pending ? "all pending: " : "", it->nkeys,
+                  it->nsecrets, km_worklist_state_name(it->state));
     ok = flush(&b, out) && ok;
   }
   for (size_t i = 0; i < w->n; i++) {
@@ -368,10 +376,15 @@ static void html_item(km_buf_t *b, const km_wl_item_t *it) {
                          "Manually Select Resources:"
                        : "Manually Select Resources (filter by key ID and "
                          "secret name):");
-    km_buf_printf(b, "<br>keys (%zu)", it->keys.n);
-    html_copy(b, it->no, "keys", &it->keys, NULL);
-    km_buf_printf(b, "secrets (%zu)", it->secrets.n);
-    html_copy(b, it->no, "secrets", &it->secrets, NULL);
+    if (km_worklist_pending(it)) {
+      km_buf_printf(b, "<br>keys (%zu)", it->nkeys);
+      html_copy(b, it->no, "keys", &it->keys, NULL);
+      km_buf_printf(b, "secrets (%zu)", it->nsecrets);
+      html_copy(b, it->no, "secrets", &it->secrets, NULL);
+    } else {
+      km_buf_printf(b, "<br>%zu key(s), %zu secret(s): " ENDED_LISTS "<br>",
+                    it->nkeys, it->nsecrets);
+    }
     km_buf_puts(b, "Then OK, review the checklist, Migrate.</dd>");
   }
   km_buf_puts(b, "</dl></section>\n");
@@ -415,8 +428,8 @@ static bool html_table(km_buf_t *b, const km_worklist_t *w, FILE *out) {
     km_buf_printf(b,
                   "</td><td>%s%zu keys, %zu secrets</td><td><span "
                   "class=\"st\">%s</span></td></tr>\n",
-                  it->all_pending ? "all pending: " : "", it->keys.n,
-                  it->secrets.n, st);
+                  it->all_pending ? "all pending: " : "", it->nkeys,
+                  it->nsecrets, st);
     ok = flush(b, out) && ok;
   }
   km_buf_puts(b, "</tbody></table>\n");
