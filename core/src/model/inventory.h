@@ -195,7 +195,7 @@ typedef struct km_inv_s {
   bool incomplete;
   /* Decisions of the operator's hooks, for the plan and the report. */
   char *default_choice;     /* default_instance hook: "" keeps the current */
-  km_inv_strs_t hook_notes; /* one line per decision */
+  km_inv_strs_t hook_notes; /* one line per decision; plan mode only */
   /* private: hash indexes (see the file comment) */
   struct km_strmap_s *kidx, *sidx, *didx, *dpairs;
 } km_inv_t;

@@ -66,7 +66,7 @@ const char *km__mig_type_name(const mjob_t *j) {
 static void preflight_noted(mjob_t *j) {
   km_inv_t *inv = j->c->inv;
   const char *choice = inv->default_choice;
-  if (choice != NULL) {
+  if (choice != NULL && j->c->plan) { /* only the plan prints notes */
     char note[400];
     snprintf(note, sizeof(note),
              "default_instance chose %s for %s %s (was: %s)",

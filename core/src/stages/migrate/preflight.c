@@ -45,8 +45,9 @@ typedef struct pf_s {
   km_buf_t text;
 } pf_t;
 
-static void note(km_inv_t *inv, const char *text) {
-  km_inv_strs_add(&inv->hook_notes, text);
+/* Only the plan prints the notes: a run keeps none (10,000 pipelines). */
+static void note(km_sctx_t *c, const char *text) {
+  if (c->plan) km_inv_strs_add(&c->inv->hook_notes, text);
 }
 
 /* ---- tasks ---- */
@@ -200,7 +201,7 @@ static void freeze_next(pf_t *pf) {
                     c->inv->account, c->inv->region, pf->accepted, pf->bs.n,
                     pf->bs.n == 1 ? "" : "es",
                     pf->text.data != NULL ? pf->text.data : "");
-      note(c->inv, b.data);
+      note(c, b.data);
       km_buf_free(&b);
     }
     km_buf_free(&pf->text);
@@ -333,7 +334,7 @@ static void on_post_check(km_sctx_t *c, int status, const json_t *out,
       km_buf_printf(&pf->text, "%s%s", i == 0 ? ": " : "; ",
                     json_string_value(m));
   }
-  note(c->inv, pf->text.data);
+  note(c, pf->text.data);
   km_buf_free(&pf->text);
   pf->next(pf->j);
 }
@@ -361,7 +362,7 @@ static void post_check_plan(pf_t *pf) {
       json_pack("{s:s, s:s, s:o, s:o}", "region", inv->region, "instance",
                 inv->instance_id, "keys", keys, "secrets", secrets);
   if (kp_hook(c, "post_check", in, on_post_check, pf) < 0) {
-    note(c->inv, pf->text.data); /* no post_check hook */
+    note(c, pf->text.data); /* no post_check hook */
     km_buf_free(&pf->text);
     pf->next(pf->j);
   }
