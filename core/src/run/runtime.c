@@ -38,6 +38,7 @@ static void on_creds(const km_creds_result_t *res, void *ud) {
 
 static int rt_get_cred(void *src, km_cred_done_cb cb, void *ud) {
   km_rt_account_t *a = src;
+  if (a->creds == NULL) return KM_ECANCELED; /* released: nothing runs */
   cred_call_t *c = km_xcalloc(1, sizeof(*c));
   c->cb = cb;
   c->ud = ud;
@@ -48,6 +49,7 @@ static int rt_get_cred(void *src, km_cred_done_cb cb, void *ud) {
 
 static int rt_renew_cred(void *src, const char *akid) {
   km_rt_account_t *a = src;
+  if (a->creds == NULL) return 0;
   return km_creds_invalidate(a->creds, akid);
 }
 
@@ -446,11 +448,59 @@ static void global_check(km_engine_t *e, void *ud) {
   if (rt->plan != NULL) km_runplan_quota(rt, e);
 }
 
+/* ---- credentials no longer needed ---- */
+
+static bool ended(km_pipe_state_t s) {
+  return s == KM_PIPE_OK || s == KM_PIPE_BLOCKED || s == KM_PIPE_FAILED ||
+         s == KM_PIPE_NOT_STARTED;
+}
+
+/* Counts each account's pipelines and marks the accounts others use. */
+static void count_accounts(km_runtime_t *rt) {
+  const char *mgmt =
+      rt->m->directory.present ? rt->m->directory.management : NULL;
+  for (size_t i = 0; i < rt->naccts; i++) {
+    km_rt_account_t *a = &rt->accts[i];
+    a->open_pipes = 0;
+    a->needed = mgmt != NULL && strcmp(a->mf->name, mgmt) == 0;
+  }
+  for (size_t i = 0; i < rt->naccts; i++) {
+    const km_cred_source_t *v = rt->accts[i].src.via;
+    if (v != NULL) {
+      km_rt_account_t *via = km_runtime_account(rt, v->account);
+      if (via != NULL) via->needed = true;
+    }
+  }
+  for (size_t i = 0; i < rt->ntargets; i++) {
+    km_rt_account_t *a = km_runtime_account(rt, rt->targets[i].account);
+    km_rt_account_t *o = km_runtime_account(rt, rt->targets[i].instance_owner);
+    if (a != NULL) a->open_pipes++;
+    if (o != NULL && o != a) o->needed = true;
+    if (o == a && a != NULL && rt->targets[i].share) a->needed = true;
+  }
+}
+
+/* When the last pipeline of an account that nobody else needs has ended,
+ * its credentials provider is closed: a fleet does not keep 10,000 cached
+ * STS credentials (and their secrets) until the end of the run. */
+static void release_account(km_runtime_t *rt, km_pipeline_t *p) {
+  if (!ended(km_pipeline_state(p))) return;
+  km_rt_account_t *a = km_runtime_account(rt, km_pipeline_target(p)->account);
+  if (a == NULL || a->open_pipes == 0 || --a->open_pipes > 0 || a->needed ||
+      a->creds == NULL)
+    return;
+  km_creds_close(a->creds, NULL, NULL);
+  a->creds = NULL;
+}
+
 /* One plain line per pipeline event on stdout during a run (the log file
  * has the details), so an operator watching a long run sees it move. */
+static void release_account(km_runtime_t *rt, km_pipeline_t *p);
+
 static void on_progress(km_pipeline_t *p, const char *event, void *ud) {
   km_runtime_t *rt = ud;
   const km_target_t *t = km_pipeline_target(p);
+  release_account(rt, p);
   km_log(KM_LOG_INFO, "%s %s: %s (%s)", t->account, t->region, event,
          km_stage_name(km_pipeline_stage(p)));
   if (rt->mode == KM_MODE_RUN && !rt->quiet) {
@@ -690,6 +740,7 @@ int km_runtime_run(km_runtime_t *rt) {
       km_runtime_worklist_flush(rt);
     }
   }
+  count_accounts(rt);
   rt->engine = km_engine_new(&eo, rt->targets, rt->ntargets);
   /* Each pipeline now holds its own records. */
   json_decref(rt->prior);

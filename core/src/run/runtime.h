@@ -39,9 +39,14 @@ enum {
 typedef struct km_rt_account_s {
   const km_mf_account_t *mf; /* borrowed from the manifest */
   km_cred_source_t src;
-  char *role_arn; /* owned, for assume_role */
-  km_creds_t *creds;
+  char *role_arn;     /* owned, for assume_role */
+  km_creds_t *creds;  /* NULL once released (release_account) */
   km_hookcfg_t hooks; /* strings borrowed from the manifest */
+  /* Pipelines of this account not ended yet, and whether another account
+   * needs its credentials (an instance owner, a `via`, the directory's
+   * management account): when neither holds, its provider is closed. */
+  size_t open_pipes;
+  bool needed;
 } km_rt_account_t;
 
 typedef struct km_runtime_s {
