@@ -544,6 +544,21 @@ static void test_verify_listing_fails(void **st) {
   assert_false(km_inv_find_key(fh_inv(t->fh), "key-2")->verified);
 }
 
+/* One key's failed policy call fails that key only: the listing still
+ * proves the other. */
+static void test_verify_one_policy_fails(void **st) {
+  t_t *t = *st;
+  fh_error(t->fh, "GetKeyPolicy", "KeyId=key-1", -1, "InternalFailure",
+           "RID-P");
+  dest_listing(t->fh, "[{\"KeyId\":\"key-1\"},{\"KeyId\":\"key-2\"}]");
+  verify_doc(t->fh);
+  assert_true(run_stage(t, KM_STAGE_VERIFY) < 0);
+  assert_int_equal(fh_noutcomes(t->fh), 1);
+  assert_non_null(strstr(fh_outcome_at(t->fh, 0), "key key-1 failed"));
+  assert_false(km_inv_find_key(fh_inv(t->fh), "key-1")->verified);
+  assert_true(km_inv_find_key(fh_inv(t->fh), "key-2")->verified);
+}
+
 static void test_verify_service_key_gone(void **st) {
   t_t *t = *st;
   fh_answer(t->fh, "ListKeys", F_SERVICE, 1,
@@ -572,6 +587,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_verify_ok, setup, teardown),
       cmocka_unit_test_setup_teardown(test_verify_listing_fails, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_verify_one_policy_fails, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_verify_service_key_gone, setup,
                                       teardown),

@@ -367,9 +367,14 @@ static void on_v_dest(km_sctx_t *r, const kp_res_t *res, void *ud) {
     parse_failed(r, &err);
     return;
   }
-  if (more_pages(r, "ListKeys", &pi, pg->page))
+  /* Not more_pages: its "no" also means a broken paging answer. */
+  int more = kp_next_page("ListKeys", pg->page, pi.items, PAGE_SIZE_N,
+                          pi.page_size, pi.total_count, &err);
+  if (more < 0)
+    parse_failed(r, &err);
+  else if (more == 1)
     dest_page(r, pg->page + 1);
-  else if (r->status == 0)
+  else /* every page read: the listing is whole, whatever else failed */
     vc->dest_ok = true;
 }
 

@@ -181,7 +181,7 @@ static void on_v_dest(km_sctx_t *r, const kp_res_t *res, void *ud) {
     parse_failed(r, &err);
   else if (more == 1)
     dest_page(r, page + 1);
-  else if (r->status == 0)
+  else /* every page read: the listing is whole, whatever else failed */
     vc->dest_ok = true;
 }
 
