@@ -242,6 +242,13 @@ static int key_load(fx_t *fx, ksim_account_t *a, ksim_region_t *r, json_t *o,
       kv->created = k->created + i * 86400;
     }
   }
+  /* As the cloud reports it: LastRotationDate is the primary version's
+   * creation (the initial one's for a new key), so a key with several
+   * versions never shows its CreationDate there (clients rely on it to
+   * skip ListKeyVersions). */
+  if (k->versions.n > 1 &&
+      k->last_rotation < k->versions.v[k->versions.n - 1].created)
+    k->last_rotation = k->versions.v[k->versions.n - 1].created;
   if (external && strcmp(k->state, "PendingImport") != 0)
     k->has_material = true;
   if (strs_load(fx, where, o, "aliases", &k->aliases) < 0) return -1;

@@ -8,9 +8,10 @@
 //            names already in the instance; pages while TotalCount says so)
 //   keys     ListKeys Filters CreatorType=User, then =Service, 100 a page,
 //            page 1 then the other pages at once from TotalCount;
-//            DescribeKey of every key; ListKeyVersions (page 1: the count
-//            comes from TotalCount) and ListAliasesByKeyId (every page) of
-//            every user key
+//            ListAliases, 100 a page, every page (each alias names its
+//            KeyId); DescribeKey of every key; ListKeyVersions (page 1: the
+//            count comes from TotalCount) of a user key whose DescribeKey
+//            shows a rotation (LastRotationDate other than CreationDate)
 //   secrets  ListSecrets FetchTags=false, 100 a page, page 1 then the rest;
 //            DescribeSecret of every secret
 //
@@ -203,7 +204,13 @@ async function main() {
   };
   const describeKey = (id) => pool.add('DescribeKey', async () => {
     const r = await client.describeKey(new KmsMod.DescribeKeyRequest({ keyId: id }));
-    inv.keys.get(id).meta = r.keyMetadata;
+    const k = inv.keys.get(id);
+    k.meta = r.keyMetadata;
+    const m = r.keyMetadata || {};
+    if (k.creator === 'User') {
+      if (m.creationDate && m.creationDate === m.lastRotationDate) k.versions = 1;
+      else keyVersions(id, 1);
+    }
   });
   const keyVersions = (id, page) => pool.add('ListKeyVersions', async () => {
     const r = await client.listKeyVersions(new KmsMod.ListKeyVersionsRequest({ keyId: id, pageNumber: page, pageSize: PAGE }));
@@ -216,12 +223,12 @@ async function main() {
       if (got.length >= PAGE) keyVersions(id, page + 1);
     }
   });
-  const keyAliases = (id, page) => pool.add('ListAliasesByKeyId', async () => {
-    const r = await client.listAliasesByKeyId(new KmsMod.ListAliasesByKeyIdRequest({ keyId: id, pageNumber: page, pageSize: PAGE }));
-    const k = inv.keys.get(id);
+  const aliasesSeen = [];
+  const listAliases = (page) => pool.add('ListAliases', async () => {
+    const r = await client.listAliases(new KmsMod.ListAliasesRequest({ pageNumber: page, pageSize: PAGE }));
     const got = (r.aliases && r.aliases.alias) || [];
-    for (const x of got) k.aliases.push(x.aliasName);
-    for (const p of morePages(r.totalCount, got.length, page)) keyAliases(id, p);
+    for (const x of got) aliasesSeen.push(x);
+    for (const p of morePages(r.totalCount, got.length, page)) listAliases(p);
   });
   const listKeys = (creator, page) => pool.add('ListKeys', async () => {
     const req = new KmsMod.ListKeysRequest({ pageNumber: page, pageSize: PAGE });
@@ -233,16 +240,17 @@ async function main() {
       if (inv.keys.has(x.keyId)) continue;
       inv.keys.set(x.keyId, { creator, arn: x.keyArn, meta: null, versions: 0, aliases: [] });
       describeKey(x.keyId);
-      if (creator === 'User') {
-        keyVersions(x.keyId, 1);
-        keyAliases(x.keyId, 1);
-      }
     }
     for (const p of morePages(r.totalCount, got.length, page)) listKeys(creator, p);
   });
   listKeys('User', 1);
   listKeys('Service', 1);
+  listAliases(1);
   await pool.drain();
+  for (const x of aliasesSeen) {
+    const k = inv.keys.get(x.keyId);
+    if (k) k.aliases.push(x.aliasName);
+  }
 
   // ---- secrets ---------------------------------------------------------------
   pool = new Pool(a.concurrency, a.qps, stats, buckets);

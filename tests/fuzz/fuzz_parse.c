@@ -22,6 +22,7 @@ enum {
   P_KMS_INSTANCE,
   P_QUOTA_INFOS,
   P_DEFAULT_INSTANCE,
+  P_LIST_ALIASES,
   P__COUNT
 };
 
@@ -66,8 +67,11 @@ static void parse_one(km_inv_t *inv, unsigned which, const json_t *body) {
   case P_QUOTA_INFOS:
     (void)km_inv_parse_quota_infos(inv, body, &err);
     break;
-  default:
+  case P_DEFAULT_INSTANCE:
     (void)km_inv_parse_default_instance(inv, body, &err);
+    break;
+  default:
+    (void)km_inv_parse_list_aliases(inv, body, &page, &err);
     break;
   }
 }
@@ -86,7 +90,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     data += len, size -= len;
     if (size > 0) data++, size--; /* the NUL */
   }
-  /* The plan and report serialise what was parsed. */
+  /* Discovery attaches the listed aliases; the plan and report serialise
+   * what was parsed. */
+  (void)km_inv_attach_aliases(inv);
   json_decref(km_inv_to_json(inv));
   km_inv_free(inv);
   return 0;

@@ -115,6 +115,8 @@ def replies(port):
                                 [("KmsInstanceId", inst)])),
         (10, "default_instance", call(port, "kms", "GetDefaultKmsInstance",
                                       [])),
+        (11, "list_aliases", call(port, "kms", "ListAliases",
+                                  [("PageSize", "10")])),
     ]
     for sel, name, body in parse:
         put("parse", name, bytes([sel]) + body)

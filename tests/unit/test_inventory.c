@@ -351,6 +351,84 @@ static void test_verdict_names(void **st) {
   assert_false(km_verdict_moves(KM_VERDICT_DONE));
 }
 
+/* ListAliases items reach their keys when discovery attaches them, in
+ * whatever order the pages and the key lists came; an alias of a key that
+ * was not listed is dropped; an item without KeyId is a KM_EPARSE naming
+ * the field and records nothing. */
+static void test_list_aliases_attach(void **st) {
+  (void)st;
+  km_inv_t *inv = km_inv_new("a", "1234567890123456", "cn-hangzhou", NULL);
+  km_err_t e;
+  km_inv_page_t pg;
+  json_t *b = json_loads(
+      "{\"Aliases\":{\"Alias\":[{\"AliasName\":\"alias/x\",\"KeyId\":"
+      "\"k1\"},{\"AliasName\":\"alias/y\",\"KeyId\":\"k2\"},"
+      "{\"AliasName\":\"alias/z\",\"KeyId\":\"gone\"},{\"AliasName\":"
+      "\"alias/w\",\"KeyId\":\"k1\"}]},\"PageNumber\":1,\"PageSize\":"
+      "100,\"TotalCount\":4}",
+      0, NULL);
+  assert_int_equal(km_inv_parse_list_aliases(inv, b, &pg, &e), 0);
+  json_decref(b);
+  assert_int_equal(pg.items, 4);
+  assert_int_equal(pg.total_count, 4);
+  km_inv_add_key(inv, "k1");
+  km_inv_add_key(inv, "k2");
+  assert_int_equal(km_inv_attach_aliases(inv), 1); /* alias/z: key gone */
+  assert_int_equal(inv->nalias_items, 0);
+  const km_inv_key_t *k1 = km_inv_find_key(inv, "k1");
+  assert_int_equal(k1->aliases.n, 2);
+  assert_true(km_inv_strs_has(&k1->aliases, "alias/x"));
+  assert_true(km_inv_strs_has(&k1->aliases, "alias/w"));
+  assert_ptr_equal(km_inv_find_key(inv, "alias/y"), km_inv_find_key(inv, "k2"));
+  b = json_loads("{\"Aliases\":{\"Alias\":[{\"AliasName\":\"alias/v\","
+                 "\"KeyId\":\"k2\"},{\"AliasName\":\"alias/u\"}]}}",
+                 0, NULL);
+  assert_int_equal(km_inv_parse_list_aliases(inv, b, NULL, &e), KM_EPARSE);
+  assert_non_null(strstr(e.text, "Aliases.Alias[].KeyId"));
+  assert_int_equal(inv->nalias_items, 0);
+  json_decref(b);
+  km_inv_free(inv);
+}
+
+/* DescribeKey proves a single version only when LastRotationDate is the
+ * CreationDate; a rotation, or a field missing, leaves the count unknown
+ * for ListKeyVersions, and a known count is never lowered. */
+static void test_single_version_proof(void **st) {
+  (void)st;
+  static const struct {
+    const char *body;
+    int want;
+  } cases[] = {
+      {"{\"KeyMetadata\":{\"KeyId\":\"k\",\"CreationDate\":"
+       "\"2025-01-01T00:00:00Z\",\"LastRotationDate\":"
+       "\"2025-01-01T00:00:00Z\"}}",
+       1},
+      {"{\"KeyMetadata\":{\"KeyId\":\"k\",\"CreationDate\":"
+       "\"2025-01-01T00:00:00Z\",\"LastRotationDate\":"
+       "\"2025-04-01T00:00:00Z\"}}",
+       -1},
+      {"{\"KeyMetadata\":{\"KeyId\":\"k\",\"CreationDate\":"
+       "\"2025-01-01T00:00:00Z\"}}",
+       -1},
+      {"{\"KeyMetadata\":{\"KeyId\":\"k\",\"CreationDate\":\"\","
+       "\"LastRotationDate\":\"\"}}",
+       -1},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    km_inv_t *inv = km_inv_new("a", NULL, "cn-hangzhou", NULL);
+    km_err_t e;
+    json_t *b = json_loads(cases[i].body, 0, NULL);
+    assert_non_null(b);
+    assert_int_equal(km_inv_parse_describe_key(inv, b, &e), 0);
+    assert_int_equal(km_inv_find_key(inv, "k")->version_count, cases[i].want);
+    km_inv_find_key(inv, "k")->version_count = 3;
+    assert_int_equal(km_inv_parse_describe_key(inv, b, &e), 0);
+    assert_int_equal(km_inv_find_key(inv, "k")->version_count, 3);
+    json_decref(b);
+    km_inv_free(inv);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_keys_from_canned_bodies),
@@ -360,6 +438,8 @@ int main(void) {
       cmocka_unit_test(test_json_form),
       cmocka_unit_test(test_index_many),
       cmocka_unit_test(test_verdict_names),
+      cmocka_unit_test(test_list_aliases_attach),
+      cmocka_unit_test(test_single_version_proof),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,10 +1,11 @@
 /* The `keys` stage (km_stage_keys), driven by the fake stage host
  * (tests/plugin/fakehost.h) on a typed model: discovery of several pages of
- * user and service keys into the model, a failing call failing the stage
- * with its Code and RequestId, rotation off journalled BEFORE each call and
- * only for rotation-Enabled keys that move, resume from a journal of an
- * earlier attempt (no second rotation_off, the journalled interval
- * restored), restore retries, and verification. */
+ * user and service keys into the model (aliases from ListAliases pages,
+ * ListKeyVersions only for keys whose DescribeKey shows a rotation), a failing
+ * call failing the stage with its Code and RequestId, rotation off journalled
+ * BEFORE each call and only for rotation-Enabled keys that move, resume from a
+ * journal of an earlier attempt (no second rotation_off, the journalled
+ * interval restored), restore retries, and verification. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -88,12 +89,17 @@ static char *gen_describe(const char *action, const char *const *params,
   bool service = strncmp(id, "key-s", 5) == 0;
   int i = service ? 0 : atoi(id + 5);
   bool rot = !service && i < 10;
+  /* Rotated (LastRotationDate after CreationDate): the rotating keys and
+   * every third key, which has 2 versions (gen_versions). */
+  bool rotated = !service && (rot || i % 3 == 0);
   return xprintf(
       "{\"KeyMetadata\":{\"KeyId\":\"%s\",\"KeySpec\":\"Aliyun_AES_256\","
       "\"KeyUsage\":\"ENCRYPT/DECRYPT\",\"Origin\":\"Aliyun_KMS\","
       "\"ProtectionLevel\":\"SOFTWARE\",\"KeyState\":\"Enabled\","
-      "\"AutomaticRotation\":\"%s\"%s%s%s},\"RequestId\":\"RID-D\"}",
-      id, rot ? "Enabled" : "Disabled",
+      "\"CreationDate\":\"2025-01-01T00:00:00Z\",\"LastRotationDate\":"
+      "\"%s\",\"AutomaticRotation\":\"%s\"%s%s%s},\"RequestId\":\"RID-D\"}",
+      id, rotated ? "2025-06-01T00:00:00Z" : "2025-01-01T00:00:00Z",
+      rot ? "Enabled" : "Disabled",
       rot ? ",\"RotationInterval\":\"31536000s\"" : "",
       i == 5 ? ",\"DKMSInstanceId\":\"kst-hzz-other\"" : "",
       service ? ",\"CreatorType\":\"Service\"" : "");
@@ -110,22 +116,34 @@ static char *gen_versions(const char *action, const char *const *params,
                  v);
 }
 
+/* ListAliases: alias/<id> for every user key, in pages. */
 static char *gen_aliases(const char *action, const char *const *params,
                          size_t n, void *ud) {
   (void)action;
   (void)ud;
-  const char *id = param(params, n, "KeyId");
-  return xprintf("{\"Aliases\":{\"Alias\":[{\"AliasName\":\"alias/%s\","
-                 "\"KeyId\":\"%s\"}]},\"TotalCount\":1,\"PageNumber\":1,"
-                 "\"PageSize\":100,\"RequestId\":\"R\"}",
-                 id, id);
+  int page = atoi(param(params, n, "PageNumber"));
+  int size = atoi(param(params, n, "PageSize"));
+  json_t *arr = json_array();
+  for (int i = (page - 1) * size; i < NUSER && i < page * size; i++) {
+    char id[32], alias[48];
+    snprintf(id, sizeof(id), "key-u%03d", i);
+    snprintf(alias, sizeof(alias), "alias/%s", id);
+    json_array_append_new(
+        arr, json_pack("{s:s, s:s}", "AliasName", alias, "KeyId", id));
+  }
+  json_t *b = json_pack("{s:{s:o}, s:i, s:i, s:i, s:s}", "Aliases", "Alias",
+                        arr, "PageNumber", page, "PageSize", size, "TotalCount",
+                        NUSER, "RequestId", "R");
+  char *s = json_dumps(b, JSON_COMPACT);
+  json_decref(b);
+  return s;
 }
 
 static void cloud(fh_t *fh) {
   fh_generator(fh, "ListKeys", gen_list_keys, NULL);
   fh_generator(fh, "DescribeKey", gen_describe, NULL);
   fh_generator(fh, "ListKeyVersions", gen_versions, NULL);
-  fh_generator(fh, "ListAliasesByKeyId", gen_aliases, NULL);
+  fh_generator(fh, "ListAliases", gen_aliases, NULL);
 }
 
 static void test_descriptor(void **st) {
@@ -157,11 +175,17 @@ static void test_discover_pages(void **st) {
   t_t *t = *st;
   cloud(t->fh);
   assert_int_equal(run_stage(t, KM_STAGE_DISCOVER), 0);
-  /* 2 user pages + 1 service page; per key the documented calls. */
+  /* 2 user pages + 1 service page; 2 alias pages; a DescribeKey per key;
+   * ListKeyVersions only for the 56 rotated user keys (every third of 150,
+   * and 6 more of the 10 rotating ones). */
   assert_int_equal(fh_count(t->fh, "call ListKeys "), 3);
+  assert_int_equal(fh_count(t->fh, "call ListAliases "), 2);
+  assert_int_equal(fh_count(t->fh, "call ListAliasesByKeyId "), 0);
   assert_int_equal(fh_count(t->fh, "call DescribeKey "), NUSER + NSERVICE);
-  assert_int_equal(fh_count(t->fh, "call ListKeyVersions "), NUSER);
-  assert_int_equal(fh_count(t->fh, "call ListAliasesByKeyId "), NUSER);
+  assert_int_equal(fh_count(t->fh, "call ListKeyVersions "), 56);
+  assert_int_equal(fh_find(t->fh, "call ListKeyVersions KeyId=key-u011&", 0),
+                   -1);
+  assert_true(fh_find(t->fh, "call ListKeyVersions KeyId=key-u004&", 0) >= 0);
   assert_true(fh_find(t->fh,
                       "call ListKeys PageNumber=1&PageSize=100&Filters=[{\""
                       "Key\":\"CreatorType\",\"Values\":[\"User\"]}]",
@@ -188,6 +212,12 @@ static void test_discover_pages(void **st) {
   assert_int_equal(k->aliases.n, 1);
   assert_string_equal(k->aliases.v[0], "alias/key-u003");
   assert_string_equal(k->rotation_interval, "31536000s");
+  /* Proven single by DescribeKey; an alias from the second page. */
+  k = km_inv_find_key(inv, "key-u149");
+  assert_int_equal(k->version_count, 1);
+  assert_int_equal(k->aliases.n, 1);
+  assert_string_equal(k->aliases.v[0], "alias/key-u149");
+  assert_int_equal(km_inv_find_key(inv, "key-u004")->version_count, 1);
   assert_string_equal(inv->account, "acct");
   assert_string_equal(inv->instance_id, "kst-hzz-dest");
   /* Sorted for deterministic plans. */
@@ -434,6 +464,20 @@ static void test_restore_gives_up(void **st) {
   "\\\"Effect\\\":\\\"Allow\\\"}],\\\"Version\\\":\\\"1\\\"}\","               \
   "\"RequestId\":\"R\"}"
 
+#define F_DEST                                                                 \
+  "Filters=[{\"Key\":\"DKMSInstanceId\",\"Values\":[\"kst-hzz-dest\"]}]"
+#define F_SERVICE "Filters=[{\"Key\":\"CreatorType\",\"Values\":[\"Service\"]}]"
+
+/* Keys in the destination now: the listing ListKeys answers on its
+ * DKMSInstanceId filter. */
+static void dest_listing(fh_t *fh, const char *ids_json) {
+  char *b = xprintf("{\"Keys\":{\"Key\":%s},\"PageNumber\":1,\"PageSize\":"
+                    "100,\"RequestId\":\"R\"}",
+                    ids_json);
+  fh_answer(fh, "ListKeys", F_DEST, -1, b);
+  free(b);
+}
+
 static void verify_doc(fh_t *fh) {
   km_inv_t *inv = base_inv();
   add_key(inv, "key-1", KM_VERDICT_MIGRATED, KM_CREATOR_USER, "Disabled", NULL);
@@ -442,32 +486,36 @@ static void verify_doc(fh_t *fh) {
   add_key(inv, "key-s", KM_VERDICT_PENDING, KM_CREATOR_SERVICE, "Disabled",
           NULL);
   set_doc(fh, inv);
-  fh_answer(fh, "DescribeKey", "KeyId=key-1", -1,
-            "{\"KeyMetadata\":{\"KeyId\":\"key-1\",\"KeyState\":\"Enabled\","
-            "\"DKMSInstanceId\":\"kst-hzz-dest\"},\"RequestId\":\"R\"}");
   fh_answer(fh, "DescribeKey", "KeyId=key-s", -1,
             "{\"KeyMetadata\":{\"KeyId\":\"key-s\",\"KeyState\":\"Enabled\","
             "\"CreatorType\":\"Service\"},\"RequestId\":\"R\"}");
   fh_answer(fh, "GetKeyPolicy", "PolicyName=default", -1, POLICY);
-  fh_answer(fh, "ListKeys", NULL, -1,
+  fh_answer(fh, "ListKeys", F_SERVICE, -1,
             "{\"Keys\":{\"Key\":[{\"KeyId\":\"key-s\"}]},\"PageNumber\":1,"
             "\"PageSize\":100,\"TotalCount\":1,\"RequestId\":\"R\"}");
 }
 
 static void test_verify_missing_instance(void **st) {
   t_t *t = *st;
+  dest_listing(t->fh, "[{\"KeyId\":\"key-1\"},{\"KeyId\":\"key-other\"}]");
   verify_doc(t->fh);
-  fh_answer(t->fh, "DescribeKey", "KeyId=key-2", -1,
-            "{\"KeyMetadata\":{\"KeyId\":\"key-2\",\"KeyState\":\"Enabled\"},"
-            "\"RequestId\":\"R\"}");
   assert_true(run_stage(t, KM_STAGE_VERIFY) < 0);
   assert_int_equal(fh_noutcomes(t->fh), 1);
   assert_non_null(strstr(fh_outcome_at(t->fh, 0), "key key-2 failed"));
-  assert_non_null(strstr(fh_outcome_at(t->fh, 0), "DKMSInstanceId is empty"));
+  assert_non_null(strstr(fh_outcome_at(t->fh, 0),
+                         "not listed by ListKeys with DKMSInstanceId "
+                         "kst-hzz-dest"));
   assert_non_null(strstr(fh_done_err(t->fh)->text, "key-2"));
-  /* Skipped keys are not verified; the service key is checked. */
-  assert_int_equal(fh_find(t->fh, "call DescribeKey KeyId=key-3", 0), -1);
+  /* One listing on the destination; no migrated key is described; skipped
+   * keys are not verified; the service key is checked. */
+  assert_true(
+      fh_find(t->fh,
+              "call ListKeys PageNumber=1&PageSize=100&Filters=[{\""
+              "Key\":\"DKMSInstanceId\",\"Values\":[\"kst-hzz-dest\"]}]",
+              0) >= 0);
+  assert_int_equal(fh_count(t->fh, "call DescribeKey "), 1);
   assert_true(fh_find(t->fh, "call DescribeKey KeyId=key-s", 0) >= 0);
+  assert_int_equal(fh_find(t->fh, "call GetKeyPolicy KeyId=key-3", 0), -1);
   km_inv_t *after = fh_inv(t->fh);
   assert_int_equal(km_inv_find_key(after, "key-2")->verdict, KM_VERDICT_FAILED);
   assert_int_equal(km_inv_find_key(after, "key-1")->verdict,
@@ -476,24 +524,49 @@ static void test_verify_missing_instance(void **st) {
 
 static void test_verify_ok(void **st) {
   t_t *t = *st;
+  dest_listing(t->fh, "[{\"KeyId\":\"key-1\"},{\"KeyId\":\"key-2\"}]");
   verify_doc(t->fh);
-  fh_answer(t->fh, "DescribeKey", "KeyId=key-2", -1,
-            "{\"KeyMetadata\":{\"KeyId\":\"key-2\",\"KeyState\":\"Enabled\","
-            "\"DKMSInstanceId\":\"kst-hzz-dest\"},\"RequestId\":\"R\"}");
   assert_int_equal(run_stage(t, KM_STAGE_VERIFY), 0);
   assert_int_equal(fh_noutcomes(t->fh), 0);
   assert_int_equal(fh_count(t->fh, "call GetKeyPolicy"), 2);
+  assert_true(km_inv_find_key(fh_inv(t->fh), "key-2")->verified);
+}
+
+/* A destination listing that fails proves nothing: the stage fails with
+ * the call's error and no key is marked verified. */
+static void test_verify_listing_fails(void **st) {
+  t_t *t = *st;
+  fh_error(t->fh, "ListKeys", F_DEST, -1, "Forbidden.NoPermission", "RID-L");
+  verify_doc(t->fh);
+  assert_true(run_stage(t, KM_STAGE_VERIFY) < 0);
+  assert_string_equal(fh_done_err(t->fh)->cloud_code, "Forbidden.NoPermission");
+  assert_false(km_inv_find_key(fh_inv(t->fh), "key-1")->verified);
+  assert_false(km_inv_find_key(fh_inv(t->fh), "key-2")->verified);
+}
+
+/* One key's failed policy call fails that key only: the listing still
+ * proves the other. */
+static void test_verify_one_policy_fails(void **st) {
+  t_t *t = *st;
+  fh_error(t->fh, "GetKeyPolicy", "KeyId=key-1", -1, "InternalFailure",
+           "RID-P");
+  dest_listing(t->fh, "[{\"KeyId\":\"key-1\"},{\"KeyId\":\"key-2\"}]");
+  verify_doc(t->fh);
+  assert_true(run_stage(t, KM_STAGE_VERIFY) < 0);
+  assert_int_equal(fh_noutcomes(t->fh), 1);
+  assert_non_null(strstr(fh_outcome_at(t->fh, 0), "key key-1 failed"));
+  assert_false(km_inv_find_key(fh_inv(t->fh), "key-1")->verified);
+  assert_true(km_inv_find_key(fh_inv(t->fh), "key-2")->verified);
 }
 
 static void test_verify_service_key_gone(void **st) {
   t_t *t = *st;
-  fh_answer(t->fh, "ListKeys", NULL, 1,
+  fh_answer(t->fh, "ListKeys", F_SERVICE, 1,
             "{\"Keys\":{\"Key\":[]},\"TotalCount\":0,\"RequestId\":\"R\"}");
+  dest_listing(t->fh, "[{\"KeyId\":\"key-1\"},{\"KeyId\":\"key-2\"}]");
   verify_doc(t->fh);
-  fh_answer(t->fh, "DescribeKey", "KeyId=key-2", -1,
-            "{\"KeyMetadata\":{\"KeyId\":\"key-2\","
-            "\"DKMSInstanceId\":\"kst-hzz-dest\"},\"RequestId\":\"R\"}");
   assert_true(run_stage(t, KM_STAGE_VERIFY) < 0);
+  assert_int_equal(fh_noutcomes(t->fh), 1);
   assert_non_null(strstr(fh_outcome_at(t->fh, 0), "key key-s failed"));
 }
 
@@ -513,6 +586,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_verify_missing_instance, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_verify_ok, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_verify_listing_fails, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_verify_one_policy_fails, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_verify_service_key_gone, setup,
                                       teardown),
   };

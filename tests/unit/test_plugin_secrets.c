@@ -242,18 +242,18 @@ static void test_verify(void **st) {
   add_secret(inv, "nopol-4", KM_VERDICT_MIGRATED, "Generic", "Disabled", NULL);
   add_secret(inv, "skip-5", KM_VERDICT_SKIPPED, "Generic", "Disabled", NULL);
   set_doc(t->fh, inv);
-  fh_answer(t->fh, "DescribeSecret", "SecretName=ok-1", -1,
-            "{\"SecretName\":\"ok-1\",\"SecretType\":\"Rds\","
-            "\"DKMSInstanceId\":\"kst-hzz-dest\",\"RequestId\":\"R\"}");
-  fh_answer(t->fh, "DescribeSecret", "SecretName=gone-2", -1,
-            "{\"SecretName\":\"gone-2\",\"SecretType\":\"Generic\","
-            "\"RequestId\":\"R\"}");
-  fh_answer(t->fh, "DescribeSecret", "SecretName=type-3", -1,
-            "{\"SecretName\":\"type-3\",\"SecretType\":\"Generic\","
-            "\"DKMSInstanceId\":\"kst-hzz-dest\",\"RequestId\":\"R\"}");
-  fh_answer(t->fh, "DescribeSecret", "SecretName=nopol-4", -1,
-            "{\"SecretName\":\"nopol-4\",\"SecretType\":\"Generic\","
-            "\"DKMSInstanceId\":\"kst-hzz-dest\",\"RequestId\":\"R\"}");
+  /* The destination now, as ListSecrets lists it on its DKMSInstanceId
+   * filter: gone-2 is not there, type-3 changed type; the list spells a
+   * type in capitals (RDS), which is the same type. */
+  fh_answer(t->fh, "ListSecrets",
+            "Filters=[{\"Key\":\"DKMSInstanceId\",\"Values\":[\"kst-hzz-"
+            "dest\"]}]",
+            -1,
+            "{\"SecretList\":{\"Secret\":[{\"SecretName\":\"ok-1\","
+            "\"SecretType\":\"RDS\"},{\"SecretName\":\"type-3\","
+            "\"SecretType\":\"Generic\"},{\"SecretName\":\"nopol-4\","
+            "\"SecretType\":\"Generic\"}]},\"PageNumber\":1,\"PageSize\":100,"
+            "\"TotalCount\":3,\"RequestId\":\"R\"}");
   fh_answer(t->fh, "GetSecretPolicy", "SecretName=nopol-4", -1,
             "{\"Policy\":\"\",\"RequestId\":\"R\"}");
   fh_answer(t->fh, "GetSecretPolicy", "PolicyName=default", -1, POLICY);
@@ -262,8 +262,17 @@ static void test_verify(void **st) {
   assert_true(fh_find(t->fh, "outcome secret gone-2 failed", 0) >= 0);
   assert_true(fh_find(t->fh, "outcome secret type-3 failed", 0) >= 0);
   assert_true(fh_find(t->fh, "outcome secret nopol-4 failed", 0) >= 0);
-  assert_int_equal(fh_find(t->fh, "call DescribeSecret SecretName=skip-5", 0),
+  /* One listing of the destination, no DescribeSecret; skipped secrets are
+   * not verified. */
+  assert_true(
+      fh_find(t->fh,
+              "call ListSecrets PageNumber=1&PageSize=100&Filters=[{\""
+              "Key\":\"DKMSInstanceId\",\"Values\":[\"kst-hzz-dest\"]}]",
+              0) >= 0);
+  assert_int_equal(fh_count(t->fh, "call DescribeSecret "), 0);
+  assert_int_equal(fh_find(t->fh, "call GetSecretPolicy SecretName=skip-5", 0),
                    -1);
+  assert_non_null(strstr(fh_outcome_at(t->fh, 0), "not listed by ListSecrets"));
   const char *e = fh_done_err(t->fh)->text;
   assert_non_null(strstr(e, "3 secret(s)"));
   km_inv_t *after = fh_inv(t->fh);

@@ -135,6 +135,16 @@ static void key_free(km_inv_key_t *k) {
   free(k->fail_request_id);
 }
 
+static void alias_items_free(km_inv_t *inv) {
+  for (size_t i = 0; i < inv->nalias_items; i++) {
+    free(inv->alias_items[i].alias);
+    free(inv->alias_items[i].key_id);
+  }
+  free(inv->alias_items);
+  inv->alias_items = NULL;
+  inv->nalias_items = inv->capalias_items = 0;
+}
+
 static void secret_free(km_inv_secret_t *s) {
   for (size_t i = 0; i < km__inv_nsecret_fields; i++)
     km_str_free(*field_at(s, &km__inv_secret_fields[i]));
@@ -166,6 +176,7 @@ void km_inv_free(km_inv_t *inv) {
   for (size_t i = 0; i < inv->nkeys; i++)
     key_free(&inv->keys[i]);
   free(inv->keys);
+  alias_items_free(inv);
   for (size_t i = 0; i < inv->nsecrets; i++)
     secret_free(&inv->secrets[i]);
   free(inv->secrets);
@@ -305,6 +316,27 @@ void km_inv_add_dest_secret(km_inv_t *inv, const char *name,
   free(k);
 }
 
+void km_inv_add_alias(km_inv_t *inv, const char *alias, const char *key_id) {
+  km_inv_alias_t *a = grow((void **)&inv->alias_items, &inv->nalias_items,
+                           &inv->capalias_items, sizeof(*a));
+  a->alias = km_xstrdup(alias);
+  a->key_id = km_xstrdup(key_id);
+}
+
+size_t km_inv_attach_aliases(km_inv_t *inv) {
+  size_t dropped = 0, i;
+  for (size_t n = 0; n < inv->nalias_items; n++) {
+    const km_inv_alias_t *a = &inv->alias_items[n];
+    /* By KeyId only: an alias never names another alias or an Arn. */
+    if (km_strmap_get(key_index(inv), a->key_id, &i))
+      km_inv_strs_add(&inv->keys[i].aliases, a->alias);
+    else
+      dropped++;
+  }
+  alias_items_free(inv);
+  return dropped;
+}
+
 void km_inv_add_issue(km_inv_t *inv, const char *rule, km_verdict_t verdict,
                       const char *message) {
   km_inv_issue_t *is =
@@ -382,6 +414,7 @@ void km_inv_drop_keys(km_inv_t *inv) {
   inv->nkeys = inv->capkeys = 0;
   km_strmap_free(inv->kidx);
   inv->kidx = NULL;
+  alias_items_free(inv);
 }
 
 void km_inv_drop_secrets(km_inv_t *inv) {

@@ -160,6 +160,13 @@ typedef struct km_inv_dest_secret_s {
   char *account;
 } km_inv_dest_secret_t;
 
+/* One ListAliases item: an alias and the KeyId it points to, kept until
+ * discovery has listed the keys and attaches it (km_inv_attach_aliases). */
+typedef struct km_inv_alias_s {
+  char *alias;
+  char *key_id;
+} km_inv_alias_t;
+
 /* A pipeline-level finding (instance, quota): verdict is BLOCKED or
  * WARNING. */
 typedef struct km_inv_issue_s {
@@ -189,6 +196,9 @@ typedef struct km_inv_s {
   size_t ndest, capdest;
   km_inv_issue_t *issues;
   size_t nissues, capissues;
+  /* ListAliases items not yet attached to their keys (discovery only). */
+  km_inv_alias_t *alias_items;
+  size_t nalias_items, capalias_items;
   /* Discovery or preflight did not finish (the pipeline failed or never
    * started before the barrier): the lists may be partial, so the report
    * says so and --rerun-failed runs the whole pipeline again. */
@@ -219,6 +229,14 @@ void km_inv_add_dest_secret(km_inv_t *inv, const char *name,
 /* The first destination secret called name (borrowed), or NULL. */
 const km_inv_dest_secret_t *km_inv_find_dest(const km_inv_t *inv,
                                              const char *name);
+/* Records a ListAliases item (both borrowed, copied) for
+ * km_inv_attach_aliases. */
+void km_inv_add_alias(km_inv_t *inv, const char *alias, const char *key_id);
+/* Attaches every recorded alias to its key (found by KeyId through the key
+ * index) and forgets the items; an alias of a key this inventory does not
+ * hold is dropped (a key created after ListKeys is not in this discovery).
+ * Returns the number dropped. */
+size_t km_inv_attach_aliases(km_inv_t *inv);
 /* Adds a pipeline-level issue (strings borrowed, copied). */
 void km_inv_add_issue(km_inv_t *inv, const char *rule, km_verdict_t verdict,
                       const char *message);
@@ -289,12 +307,22 @@ typedef struct km_inv_page_s {
 int km_inv_parse_list_keys(km_inv_t *inv, const json_t *body,
                            km_creator_t creator, km_inv_page_t *page,
                            km_err_t *err);
+/* DescribeKey.  It also sets version_count to 1, when still unknown, if the
+ * answer proves the key has a single version: a LastRotationDate equal to
+ * its CreationDate (no rotation, automatic or manual, since the initial
+ * version; docs/performance.md, "Which calls").  Otherwise the count stays
+ * unknown (-1) and discovery asks ListKeyVersions. */
 int km_inv_parse_describe_key(km_inv_t *inv, const json_t *body, km_err_t *err);
 /* ListKeyVersions of key_id (borrowed): sets version_count from TotalCount
  * (or adds this page's items when TotalCount is absent). */
 int km_inv_parse_key_versions(km_inv_t *inv, const char *key_id,
                               const json_t *body, km_inv_page_t *page,
                               km_err_t *err);
+/* ListAliases (one page of every alias of the account and region): records
+ * each item's AliasName and KeyId (both required) for
+ * km_inv_attach_aliases. */
+int km_inv_parse_list_aliases(km_inv_t *inv, const json_t *body,
+                              km_inv_page_t *page, km_err_t *err);
 /* ListAliasesByKeyId of key_id: appends the alias names. */
 int km_inv_parse_aliases(km_inv_t *inv, const char *key_id, const json_t *body,
                          km_inv_page_t *page, km_err_t *err);

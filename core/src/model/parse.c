@@ -167,6 +167,19 @@ int km_inv_parse_describe_key(km_inv_t *inv, const json_t *body,
                        "DescribeKey", err);
   if (rc) return rc;
   k->arn_derived = false; /* the answer's Arn (or none) is the authority */
+  /* A single version, proven: LastRotationDate is "the time of the last
+   * rotation; for a new key, when its initial version was generated"
+   * (DescribeKey reference), and a new version, by rotation or by
+   * CreateKeyVersion, comes at least 7 days after the one before, so a key
+   * whose LastRotationDate is its CreationDate has only its first version.
+   * Any other answer (a rotation, a field missing or not a string) proves
+   * nothing and leaves the count to ListKeyVersions. */
+  const char *created = json_string_value(json_object_get(md, "CreationDate"));
+  const char *rotated =
+      json_string_value(json_object_get(md, "LastRotationDate"));
+  if (k->version_count < 0 && created != NULL && created[0] != '\0' &&
+      rotated != NULL && strcmp(created, rotated) == 0)
+    k->version_count = 1;
   /* A service key may also be recognised by its creator field. */
   const char *ct = json_string_value(json_object_get(md, "CreatorType"));
   if (ct != NULL && strcmp(ct, "Service") == 0) k->creator = KM_CREATOR_SERVICE;
@@ -190,6 +203,30 @@ int km_inv_parse_key_versions(km_inv_t *inv, const char *key_id,
     k->version_count = (k->version_count < 0 ? 0 : k->version_count) + (int)n;
   if (page != NULL) *page = pg;
   return 0;
+}
+
+int km_inv_parse_list_aliases(km_inv_t *inv, const json_t *body,
+                              km_inv_page_t *page, km_err_t *err) {
+  const json_t *items;
+  size_t n;
+  int rc = list_items(body, "Aliases", "Alias", "ListAliases", &items, &n, err);
+  if (rc) return rc;
+  /* Checked first, recorded after: a page with one bad item adds nothing. */
+  for (size_t i = 0; i < n; i++) {
+    const json_t *it = item_at(items, i);
+    const char *a = json_string_value(json_object_get(it, "AliasName"));
+    const char *id = json_string_value(json_object_get(it, "KeyId"));
+    if (a == NULL || a[0] == '\0')
+      return perr(err, "ListAliases", "Aliases.Alias[].AliasName");
+    if (id == NULL || id[0] == '\0')
+      return perr(err, "ListAliases", "Aliases.Alias[].KeyId");
+  }
+  for (size_t i = 0; i < n; i++) {
+    const json_t *it = item_at(items, i);
+    km_inv_add_alias(inv, json_string_value(json_object_get(it, "AliasName")),
+                     json_string_value(json_object_get(it, "KeyId")));
+  }
+  return paging(body, "ListAliases", n, page, err);
 }
 
 int km_inv_parse_aliases(km_inv_t *inv, const char *key_id, const json_t *body,

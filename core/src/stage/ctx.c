@@ -259,6 +259,12 @@ static void pump(km_sctx_t *c) {
     }
     c->inflight++;
     if (c->inflight > c->max_seen) c->max_seen = c->inflight;
+    /* One line per call sent, so that a benchmark can count the calls of
+     * each stage (tests/bench/calls_bench.py); no parameter is printed. */
+    if (km_log_get_level() >= KM_LOG_DEBUG)
+      km_log(KM_LOG_DEBUG, "%s %s: %s by %s: call %s.%s", c->t->account,
+             c->t->region, km_stage_name(c->stage), c->name, q->product,
+             q->action);
     int rc = c->h->call(c->p, q->account, q->product, q->action,
                         (const char *const *)q->params, q->n, on_host, q);
     if (rc < 0) {

@@ -2,18 +2,26 @@
  * (docs/plugins.md, "The built-in stages and who does what").
  *
  * discover  ListKeys with the CreatorType User filter and then the Service
- *           one, 100 a page, every page; DescribeKey of every key;
- *           ListKeyVersions (the count) and ListAliasesByKeyId of every user
- *           key.  Many calls are in flight at once (bounded per pipeline; the
- *           host rate-limits).  Answers go straight into the pipeline's model
- *           through the model's parsers (core/src/model/parse.c).
+ *           one, 100 a page, every page; ListAliases, 100 a page, every
+ *           page (every alias of the region with its KeyId, attached to
+ *           the keys through the model's key index when discovery ends);
+ *           DescribeKey of every key; ListKeyVersions (the count) only of
+ *           a user key whose DescribeKey does not prove a single version
+ *           (model/parse.c: LastRotationDate equal to CreationDate).  Many
+ *           calls are in flight at once (bounded per pipeline; the host
+ *           rate-limits).  Answers go straight into the pipeline's model
+ *           through the model's parsers (core/src/model/parse.c); no later
+ *           stage describes a key again except verify, for what it proves.
  * prepare   automatic rotation off, one key at a time, journalled first
- *           (core/src/stage/rotation.c).
+ *           (core/src/stage/rotation.c), from the discovered policy.
  * restore   rotation back on for every key the journal says was turned off.
- * verify    every key this run migrated is in the destination instance
- *           (DescribeKey DKMSInstanceId) with the default key policy
- *           (GetKeyPolicy PolicyName=default); service keys are still listed
- *           as service keys, in the state discovery saw.
+ * verify    every key this run migrated is listed by ListKeys with the
+ *           filter DKMSInstanceId = the destination (one paged listing,
+ *           not a DescribeKey per key) and has the default key policy
+ *           (GetKeyPolicy PolicyName=default, one per key: no API lists
+ *           policies); service keys are still listed as service keys
+ *           (ListKeys CreatorType Service), in the state discovery saw
+ *           (DescribeKey, one per service key).
  *
  * Only metadata is read: no key material, no secret value.
  */
@@ -61,7 +69,7 @@ static int parse_failed(km_sctx_t *r, const km_err_t *err) {
 
 static void list_keys(km_sctx_t *r, km_creator_t creator, int64_t page);
 static void key_versions(km_sctx_t *r, const char *id, int64_t page);
-static void key_aliases(km_sctx_t *r, const char *id, int64_t page);
+static void list_aliases(km_sctx_t *r, int64_t page);
 
 /* Whether to ask for the page after `page`: one at a time, while pages
  * come back full and TotalCount is not yet covered (stage/ctx.c); a list
@@ -83,8 +91,15 @@ static void on_describe(km_sctx_t *r, const kp_res_t *res, void *ud) {
     return;
   }
   km_err_t err;
-  if (km_inv_parse_describe_key(r->inv, res->body, &err) < 0)
+  if (km_inv_parse_describe_key(r->inv, res->body, &err) < 0) {
     parse_failed(r, &err);
+    return;
+  }
+  /* The count decides key.multi_version; only a user key whose answer did
+   * not prove a single version costs a ListKeyVersions. */
+  const km_inv_key_t *k = km_inv_find_key(r->inv, id);
+  if (k != NULL && k->creator == KM_CREATOR_USER && k->version_count < 0)
+    key_versions(r, id, 1);
 }
 
 static void on_versions(km_sctx_t *r, const kp_res_t *res, void *ud) {
@@ -105,19 +120,19 @@ static void on_versions(km_sctx_t *r, const kp_res_t *res, void *ud) {
 }
 
 static void on_aliases(km_sctx_t *r, const kp_res_t *res, void *ud) {
-  page_t *pg = ud;
+  const page_t *pg = ud;
   if (res->status < 0) {
-    kp_fail_call(r, "ListAliasesByKeyId", pg->id, res);
+    kp_fail_call(r, "ListAliases", "", res);
     return;
   }
   km_err_t err;
   km_inv_page_t pi;
-  if (km_inv_parse_aliases(r->inv, pg->id, res->body, &pi, &err) < 0) {
+  if (km_inv_parse_list_aliases(r->inv, res->body, &pi, &err) < 0) {
     parse_failed(r, &err);
     return;
   }
-  if (more_pages(r, "ListAliasesByKeyId", &pi, pg->page))
-    key_aliases(r, pg->id, pg->page + 1);
+  if (more_pages(r, "ListAliases", &pi, pg->page))
+    list_aliases(r, pg->page + 1);
 }
 
 static void describe_key(km_sctx_t *r, const char *id) {
@@ -133,12 +148,12 @@ static void key_versions(km_sctx_t *r, const char *id, int64_t page) {
           page_new(r, KM_CREATOR_USER, id, page));
 }
 
-static void key_aliases(km_sctx_t *r, const char *id, int64_t page) {
+static void list_aliases(km_sctx_t *r, int64_t page) {
   char pn[24];
   snprintf(pn, sizeof(pn), "%lld", (long long)page);
-  const char *params[] = {"KeyId", id, "PageNumber", pn, "PageSize", PAGE_SIZE};
-  kp_call(r, "ListAliasesByKeyId", params, 3, NULL, on_aliases,
-          page_new(r, KM_CREATOR_USER, id, page));
+  const char *params[] = {"PageNumber", pn, "PageSize", PAGE_SIZE};
+  kp_call(r, "ListAliases", params, 2, NULL, on_aliases,
+          page_new(r, KM_CREATOR_USER, NULL, page));
 }
 
 /* The KeyIds of a ListKeys page (array, or one object for one key). */
@@ -182,12 +197,7 @@ static void on_list_keys(km_sctx_t *r, const kp_res_t *res, void *ud) {
   } else {
     for (size_t i = 0; i < n; i++) {
       if (!fresh[i]) continue;
-      const char *id = kp_keep(r, ids[i]);
-      describe_key(r, id);
-      if (pg->creator == KM_CREATOR_USER) {
-        key_versions(r, id, 1);
-        key_aliases(r, id, 1);
-      }
+      describe_key(r, kp_keep(r, ids[i]));
     }
     if (more_pages(r, "ListKeys", &pi, pg->page))
       list_keys(r, pg->creator, pg->page + 1);
@@ -209,6 +219,12 @@ static void list_keys(km_sctx_t *r, km_creator_t creator, int64_t page) {
 
 static void discover_drained(km_sctx_t *r) {
   if (r->status == 0) {
+    size_t dropped = km_inv_attach_aliases(r->inv);
+    if (dropped > 0)
+      kp_log(r, KM_LOG_DEBUG,
+             "keys: %zu alias(es) point to keys ListKeys did not list "
+             "(created since?); left out",
+             dropped);
     km_inv_sort(r->inv);
     size_t user = 0, service = 0, in_instance = 0;
     for (size_t i = 0; i < r->inv->nkeys; i++) {
@@ -238,6 +254,7 @@ static void discover(km_sctx_t *r) {
   kp_hold(r);
   list_keys(r, KM_CREATOR_USER, 1);
   list_keys(r, KM_CREATOR_SERVICE, 1);
+  list_aliases(r, 1);
   kp_release(r);
 }
 
@@ -251,8 +268,11 @@ typedef struct vkey_s {
 } vkey_t;
 
 typedef struct verify_s {
-  km_inv_t *now;    /* DescribeKey answers now */
-  km_inv_t *listed; /* ListKeys (Service) now */
+  km_inv_t *now;     /* DescribeKey answers now (service keys) */
+  km_inv_t *listed;  /* ListKeys (Service) now */
+  km_inv_t *in_dest; /* ListKeys (DKMSInstanceId = dest) now */
+  bool dest_ok;      /* that listing reached its last page */
+  char *dest_filter;
   vkey_t *v;
   size_t n;
   const char *dest;
@@ -263,6 +283,8 @@ static void verify_free(void *ud) {
   verify_t *vc = ud;
   km_inv_free(vc->now);
   km_inv_free(vc->listed);
+  km_inv_free(vc->in_dest);
+  free(vc->dest_filter);
   free(vc->v);
   free(vc);
 }
@@ -328,6 +350,44 @@ static void on_v_list(km_sctx_t *r, const kp_res_t *res, void *ud) {
   }
 }
 
+static void dest_page(km_sctx_t *r, int64_t page);
+
+/* The keys in the destination now: what proves each migrated key moved. */
+static void on_v_dest(km_sctx_t *r, const kp_res_t *res, void *ud) {
+  const page_t *pg = ud;
+  verify_t *vc = r->ud;
+  if (res->status < 0) {
+    kp_fail_call(r, "ListKeys", "(DKMSInstanceId of the destination)", res);
+    return;
+  }
+  km_err_t err;
+  km_inv_page_t pi;
+  if (km_inv_parse_list_keys(vc->in_dest, res->body, KM_CREATOR_USER, &pi,
+                             &err) < 0) {
+    parse_failed(r, &err);
+    return;
+  }
+  /* Not more_pages: its "no" also means a broken paging answer. */
+  int more = kp_next_page("ListKeys", pg->page, pi.items, PAGE_SIZE_N,
+                          pi.page_size, pi.total_count, &err);
+  if (more < 0)
+    parse_failed(r, &err);
+  else if (more == 1)
+    dest_page(r, pg->page + 1);
+  else /* every page read: the listing is whole, whatever else failed */
+    vc->dest_ok = true;
+}
+
+static void dest_page(km_sctx_t *r, int64_t page) {
+  verify_t *vc = r->ud;
+  char pn[24];
+  snprintf(pn, sizeof(pn), "%lld", (long long)page);
+  const char *params[] = {"PageNumber", pn,        "PageSize",
+                          PAGE_SIZE,    "Filters", vc->dest_filter};
+  kp_call(r, "ListKeys", params, 3, NULL, on_v_dest,
+          page_new(r, KM_CREATOR_USER, NULL, page));
+}
+
 static void verify_drained(km_sctx_t *r) {
   verify_t *vc = r->ud;
   bool listing_ok = r->status == 0;
@@ -335,16 +395,17 @@ static void verify_drained(km_sctx_t *r) {
     vkey_t *vk = &vc->v[i];
     if (vk->call_failed) continue;
     const km_inv_key_t *was = km_inv_find_key(r->inv, vk->id);
-    const km_inv_key_t *now = km_inv_find_key(vc->now, vk->id);
-    if (now == NULL) continue; /* a failed call already said why */
     if (!vk->service) {
-      if (!kp_streq(now->dkms_instance_id, vc->dest))
+      /* A listing that failed proves nothing: the stage failed with its
+       * error and no key is marked verified. */
+      if (!vc->dest_ok) continue;
+      if (km_inv_find_key(vc->in_dest, vk->id) == NULL)
         kp_verify_mismatch(
             r, &((verify_t *)r->ud)->t, "key", vk->id, km_err_name(KM_ENOENT),
             NULL,
-            "DKMSInstanceId is %s, expected %s: the key is not in the "
-            "destination instance",
-            now->dkms_instance_id ? now->dkms_instance_id : "empty", vc->dest);
+            "not listed by ListKeys with DKMSInstanceId %s: the key is not "
+            "in the destination instance",
+            vc->dest);
       else if (!vk->policy_ok)
         kp_verify_mismatch(
             r, &((verify_t *)r->ud)->t, "key", vk->id, km_err_name(KM_ENOENT),
@@ -355,6 +416,8 @@ static void verify_drained(km_sctx_t *r) {
         km_inv_find_key(r->inv, vk->id)->verified = true;
       continue;
     }
+    const km_inv_key_t *now = km_inv_find_key(vc->now, vk->id);
+    if (now == NULL) continue; /* a failed call already said why */
     if (listing_ok && km_inv_find_key(vc->listed, vk->id) == NULL)
       kp_verify_mismatch(
           r, &((verify_t *)r->ud)->t, "key", vk->id, km_err_name(KM_ENOENT),
@@ -391,6 +454,9 @@ static void verify(km_sctx_t *r) {
   vc->dest = kp_keep(r, dest != NULL ? dest : r->inv->instance_id);
   vc->now = km_inv_new(r->inv->account, NULL, r->inv->region, NULL);
   vc->listed = km_inv_new(r->inv->account, NULL, r->inv->region, NULL);
+  vc->in_dest = km_inv_new(r->inv->account, NULL, r->inv->region, NULL);
+  vc->dest_filter = km_xasprintf(
+      "[{\"Key\":\"DKMSInstanceId\",\"Values\":[\"%s\"]}]", vc->dest);
   vc->v = km_xcalloc(r->inv->nkeys + 1, sizeof(*vc->v));
   for (size_t i = 0; i < r->inv->nkeys; i++) {
     const km_inv_key_t *k = &r->inv->keys[i];
@@ -401,14 +467,21 @@ static void verify(km_sctx_t *r) {
     vk->service = service;
   }
   kp_hold(r);
-  bool any_service = false;
+  bool any_service = false, any_user = false;
+  for (size_t i = 0; i < vc->n; i++) {
+    any_service |= vc->v[i].service;
+    any_user |= !vc->v[i].service;
+  }
+  /* The listing first: its pages come one after another, beside the
+   * per-key calls. */
+  if (any_user) dest_page(r, 1);
   for (size_t i = 0; i < vc->n; i++) {
     vkey_t *vk = &vc->v[i];
     const char *params[] = {"KeyId", vk->id, "PolicyName", "default"};
-    kp_call(r, "DescribeKey", params, 1, NULL, on_v_describe, vk);
-    if (!vk->service)
+    if (vk->service)
+      kp_call(r, "DescribeKey", params, 1, NULL, on_v_describe, vk);
+    else
       kp_call(r, "GetKeyPolicy", params, 2, NULL, on_v_policy, vk);
-    any_service |= vk->service;
   }
   if (any_service) {
     const char *params[] = {"PageNumber", "1",       "PageSize",

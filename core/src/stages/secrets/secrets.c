@@ -8,10 +8,15 @@
  * prepare   automatic rotation off, one secret at a time, journalled first
  *           (core/src/stage/rotation.c).
  * restore   rotation back on for every secret the journal says was off.
- * verify    every secret this run migrated is in the destination instance
- *           (DescribeSecret DKMSInstanceId), kept its type (Generic, Rds,
- *           RAMCredentials, ECS...), and has the default secret policy
- *           (GetSecretPolicy PolicyName=default).
+ * verify    every secret this run migrated is listed by ListSecrets with
+ *           the filter DKMSInstanceId = the destination (one paged listing,
+ *           not a DescribeSecret per secret), kept its type (the listed
+ *           SecretType: Generic, Rds, RAMCredentials, ECS...), and has the
+ *           default secret policy (GetSecretPolicy PolicyName=default, one
+ *           per secret: no API lists policies).
+ *
+ * DescribeSecret is called once per secret, by discovery: prepare and
+ * restore work from the model and the journal, verify from the listing.
  *
  * Names and metadata only: GetSecretValue is never called, and no answer
  * read here carries a secret value.
@@ -21,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "stage/stage.h"
 #include "stage/rotation.h"
@@ -136,7 +142,9 @@ typedef struct vsec_s {
 } vsec_t;
 
 typedef struct verify_s {
-  km_inv_t *now; /* DescribeSecret answers now */
+  km_inv_t *in_dest; /* ListSecrets (DKMSInstanceId = dest) now */
+  bool dest_ok;      /* that listing reached its last page */
+  char *dest_filter;
   vsec_t *v;
   size_t n;
   const char *dest;
@@ -145,29 +153,47 @@ typedef struct verify_s {
 
 static void verify_free(void *ud) {
   verify_t *vc = ud;
-  km_inv_free(vc->now);
+  km_inv_free(vc->in_dest);
+  free(vc->dest_filter);
   free(vc->v);
   free(vc);
 }
 
-static void on_v_describe(km_sctx_t *r, const kp_res_t *res, void *ud) {
-  vsec_t *vs = ud;
+static void dest_page(km_sctx_t *r, int64_t page);
+
+/* The secrets in the destination now, with their type. */
+static void on_v_dest(km_sctx_t *r, const kp_res_t *res, void *ud) {
+  int64_t page = *(const int64_t *)ud;
   verify_t *vc = r->ud;
-  km_err_t err;
   if (res->status < 0) {
-    char buf[600];
-    vs->call_failed = true;
-    kp_fail_call(r, "DescribeSecret", vs->name, res);
-    kp_verify_mismatch(r, &((verify_t *)r->ud)->t, "secret", vs->name,
-                       kp_res_code(res), res->request_id,
-                       "DescribeSecret failed: %s",
-                       kp_res_text(res, buf, sizeof(buf)));
-  } else if (km_inv_parse_describe_secret(vc->now, res->body, &err) < 0) {
-    vs->call_failed = true;
-    parse_failed(r, &err);
-    kp_verify_mismatch(r, &((verify_t *)r->ud)->t, "secret", vs->name,
-                       km_err_name(KM_EPARSE), res->request_id, "%s", err.text);
+    kp_fail_call(r, "ListSecrets", "(DKMSInstanceId of the destination)", res);
+    return;
   }
+  km_err_t err;
+  km_inv_page_t pi;
+  if (km_inv_parse_list_secrets(vc->in_dest, res->body, &pi, &err) < 0) {
+    parse_failed(r, &err);
+    return;
+  }
+  int more = kp_next_page("ListSecrets", page, pi.items, PAGE_SIZE_N,
+                          pi.page_size, pi.total_count, &err);
+  if (more < 0)
+    parse_failed(r, &err);
+  else if (more == 1)
+    dest_page(r, page + 1);
+  else /* every page read: the listing is whole, whatever else failed */
+    vc->dest_ok = true;
+}
+
+static void dest_page(km_sctx_t *r, int64_t page) {
+  verify_t *vc = r->ud;
+  char pn[24];
+  snprintf(pn, sizeof(pn), "%lld", (long long)page);
+  const char *params[] = {"PageNumber", pn,        "PageSize",
+                          PAGE_SIZE,    "Filters", vc->dest_filter};
+  int64_t *ud = kp_alloc(r, sizeof(*ud));
+  *ud = page;
+  kp_call(r, "ListSecrets", params, 3, NULL, on_v_dest, ud);
 }
 
 static void on_v_policy(km_sctx_t *r, const kp_res_t *res, void *ud) {
@@ -190,19 +216,23 @@ static void verify_drained(km_sctx_t *r) {
   verify_t *vc = r->ud;
   for (size_t i = 0; i < vc->n; i++) {
     vsec_t *vs = &vc->v[i];
-    if (vs->call_failed) continue;
+    /* A listing that failed proves nothing: the stage failed with its
+     * error and no secret is marked verified. */
+    if (vs->call_failed || !vc->dest_ok) continue;
     const km_inv_secret_t *was = km_inv_find_secret(r->inv, vs->name);
-    const km_inv_secret_t *now = km_inv_find_secret(vc->now, vs->name);
-    if (now == NULL) continue;
-    if (!kp_streq(now->dkms_instance_id, vc->dest))
+    const km_inv_secret_t *now = km_inv_find_secret(vc->in_dest, vs->name);
+    if (now == NULL)
       kp_verify_mismatch(
           r, &((verify_t *)r->ud)->t, "secret", vs->name,
           km_err_name(KM_ENOENT), NULL,
-          "DKMSInstanceId is %s, expected %s: the secret is not in the "
-          "destination instance",
-          now->dkms_instance_id ? now->dkms_instance_id : "empty", vc->dest);
+          "not listed by ListSecrets with DKMSInstanceId %s: the secret is "
+          "not in the destination instance",
+          vc->dest);
+    /* Compared without case: the reference leaves open whether a list
+     * spells a type as DescribeSecret does (RDS / Rds). */
     else if (was != NULL && was->secret_type != NULL &&
-             !kp_streq(was->secret_type, now->secret_type))
+             (now->secret_type == NULL ||
+              strcasecmp(was->secret_type, now->secret_type) != 0))
       kp_verify_mismatch(r, &((verify_t *)r->ud)->t, "secret", vs->name,
                          km_err_name(KM_EINVAL), NULL,
                          "secret type is %s after the migration, was %s",
@@ -236,16 +266,18 @@ static void verify(km_sctx_t *r) {
   kp_set_inflight(r, DISCOVER_INFLIGHT);
   const char *dest = r->t->instance_id;
   vc->dest = kp_keep(r, dest != NULL ? dest : r->inv->instance_id);
-  vc->now = km_inv_new(r->inv->account, NULL, r->inv->region, NULL);
+  vc->in_dest = km_inv_new(r->inv->account, NULL, r->inv->region, NULL);
+  vc->dest_filter = km_xasprintf(
+      "[{\"Key\":\"DKMSInstanceId\",\"Values\":[\"%s\"]}]", vc->dest);
   vc->v = km_xcalloc(r->inv->nsecrets + 1, sizeof(*vc->v));
   for (size_t i = 0; i < r->inv->nsecrets; i++)
     if (r->inv->secrets[i].verdict == KM_VERDICT_MIGRATED)
       vc->v[vc->n++].name = kp_keep(r, r->inv->secrets[i].secret_name);
   kp_hold(r);
+  if (vc->n > 0) dest_page(r, 1);
   for (size_t i = 0; i < vc->n; i++) {
     vsec_t *vs = &vc->v[i];
     const char *params[] = {"SecretName", vs->name, "PolicyName", "default"};
-    kp_call(r, "DescribeSecret", params, 1, NULL, on_v_describe, vs);
     kp_call(r, "GetSecretPolicy", params, 2, NULL, on_v_policy, vs);
   }
   kp_release(r);
