@@ -157,6 +157,14 @@ int km_rundir_prepare(const km_manifest_t *m, const char *requested,
       rc = KM_EINVAL;
     }
     km_buf_free(&old);
+    /* A broken chain is refused before anything is called: the records
+     * would decide what to restore (the message is verify-journal's). */
+    km_err_t err;
+    memset(&err, 0, sizeof(err));
+    if (rc == 0 && km_journal_verify(rd->dir, NULL, &err) < 0) {
+      fprintf(stderr, "kmsmig: journal: %s\n", err.text);
+      rc = KM_EJOURNAL;
+    }
   } else if (km_journal_marked(rd->dir)) {
     /* The journal is gone but this directory wrote one: starting afresh
      * would forget what an earlier process turned off. */
