@@ -216,11 +216,15 @@ static int broken(km_jscan_t *s, int r, uint64_t seq, const char *path,
              "rewritten, or manifest.sha256 was %s",
              s->anchor_file ? "differs" : "is missing",
              s->anchor_file ? "changed" : "deleted");
-  else
+  else {
+    /* The line that changed is the one before: name it. */
     snprintf(what, sizeof(what),
-             "its prev is not the hash of line %zu: line %zu was edited, or a "
-             "line was inserted or deleted there",
-             l - 1, l - 1);
+             "it is not the line that was written (line %zu carries the hash "
+             "of another line %zu): it was edited, or a line was inserted or "
+             "replaced there",
+             l, l - 1);
+    l--;
+  }
   return km__err_setw(err, KM_EJOURNAL, path,
                       "journal %s is broken at line %zu: %s. %s", path, l,
                       what, KM_JOURNAL_FIX);
