@@ -301,10 +301,12 @@ static int journal_flat(km_pipeline_t *p, const json_t *flat, bool sync) {
            err.text);
   } else {
     /* Replay (kp_records) sees this attempt's records after the earlier
-     * ones: the same flat shape. */
+     * ones: the same flat shape.  Decision records (hook_decision) are for
+     * the audit only: no stage folds them, and a pipeline of 10,000 keys
+     * would hold one per key and phase. */
     json_object_set_new(rec, "type", json_string(type));
     if (p->records == NULL) p->records = json_array();
-    json_array_append(p->records, rec);
+    if (sync) json_array_append(p->records, rec);
     maybe_crash(type);
     if (p->e->o.record != NULL) p->e->o.record(p->t, rec, p->e->o.record_ud);
   }

@@ -223,7 +223,10 @@ int km_rundir_write_versions(const km_rundir_t *rd, const km_stages_t *stages) {
   return rc;
 }
 
+/* What resume folds: every record but the hook decisions (the audit's;
+ * no stage reads them, and they are one per resource and phase). */
 static int collect(const km_journal_record_t *rec, void *ud) {
+  if (strcmp(rec->type, "hook_decision") == 0) return 0;
   json_array_append(ud, rec->record);
   return 0;
 }
