@@ -20,7 +20,8 @@
 #include "journal/journal.h"
 #include "util/util.h"
 
-#define ANCHOR "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define ANCHOR                                                                 \
+  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 typedef struct {
   char dir[256];
@@ -95,7 +96,8 @@ static int teardown(void **st) {
     free(p);
   }
   rmdir(t->dir);
-  for (size_t i = 0; i < t->n; i++) free(t->lines[i]);
+  for (size_t i = 0; i < t->n; i++)
+    free(t->lines[i]);
   free(t);
   return 0;
 }
@@ -105,7 +107,8 @@ static void hash_of(const char *line, char out[KM_JOURNAL_HASH]) {
   unsigned int n = 0;
   EVP_Digest(line, strlen(line), md, &n, EVP_sha256(), NULL);
   memcpy(out, "sha256:", 7);
-  for (int i = 0; i < 32; i++) snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
+  for (int i = 0; i < 32; i++)
+    snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
 }
 
 /* Writes the journal from the lines named by idx (-1 ends). */
@@ -270,10 +273,17 @@ static void test_torn_tail_is_not_tampering(void **st) {
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
   const struct CMUnitTest tests[] = {
-      T(test_links),     T(test_edited),    T(test_edited_last_caught_by_mark),
-      T(test_deleted),   T(test_reordered), T(test_inserted),
-      T(test_truncated), T(test_anchor),    T(test_mark_deleted),
-      T(test_format1),   T(test_torn_tail_is_not_tampering),
+      T(test_links),
+      T(test_edited),
+      T(test_edited_last_caught_by_mark),
+      T(test_deleted),
+      T(test_reordered),
+      T(test_inserted),
+      T(test_truncated),
+      T(test_anchor),
+      T(test_mark_deleted),
+      T(test_format1),
+      T(test_torn_tail_is_not_tampering),
   };
 #undef T
   km_log_set_level(KM_LOG_ERROR);

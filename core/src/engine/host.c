@@ -293,9 +293,9 @@ static int journal_flat(km_pipeline_t *p, const json_t *flat, bool sync) {
   json_object_set_new(rec, "account", json_string(p->t->account));
   json_object_set_new(rec, "region", json_string(p->t->region));
   km_err_t err;
-  int rc = sync ? km_journal_append(p->e->o.journal, type, rec, NULL, &err)
-                : km_journal_append_nosync(p->e->o.journal, type, rec, NULL,
-                                           &err);
+  int rc =
+      sync ? km_journal_append(p->e->o.journal, type, rec, NULL, &err)
+           : km_journal_append_nosync(p->e->o.journal, type, rec, NULL, &err);
   if (rc < 0) {
     km_log(KM_LOG_ERROR, "%s %s: journal: %s", p->t->account, p->t->region,
            err.text);

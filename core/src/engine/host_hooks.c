@@ -85,9 +85,12 @@ static json_t *decision_start(const char *name, const json_t *input,
 
 /* What the output decided, as one word and the decision fields. */
 static void decision_end(json_t *rec, const json_t *out) {
-  static const char *const keep[] = {"change",   "automatic_rotation",
-                                     "rotation_interval", "instance",
-                                     "accept",   "passed",
+  static const char *const keep[] = {"change",
+                                     "automatic_rotation",
+                                     "rotation_interval",
+                                     "instance",
+                                     "accept",
+                                     "passed",
                                      "reason"};
   json_t *d = json_object();
   for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
@@ -108,7 +111,8 @@ static void decision_end(json_t *rec, const json_t *out) {
                : "rotation_off";
   json_t *msgs = json_object_get(out, "messages");
   if (json_is_array(msgs))
-    json_object_set_new(d, "messages", json_integer((json_int_t)json_array_size(msgs)));
+    json_object_set_new(d, "messages",
+                        json_integer((json_int_t)json_array_size(msgs)));
   json_object_set_new(rec, "decision", json_string(word));
   json_object_set_new(rec, "output", d);
 }

@@ -30,10 +30,10 @@ struct km_journal_s {
   int fd;
   char *path;
   uint64_t next_seq;
-  uint64_t size; /* bytes of complete records in the file */
-  int dirty;     /* records written since the last fsync */
-  int broken;    /* a failed write could not be undone */
-  int mark_fd;   /* journal.mark */
+  uint64_t size;                   /* bytes of complete records in the file */
+  int dirty;                       /* records written since the last fsync */
+  int broken;                      /* a failed write could not be undone */
+  int mark_fd;                     /* journal.mark */
   char last_hash[KM_JOURNAL_HASH]; /* of the last line written: next prev */
 };
 

@@ -62,8 +62,8 @@ typedef struct km_journal_info_s {
   uint64_t last_seq;  /* seq of the last complete record, 0 if none */
   uint64_t good_size; /* bytes up to and including the last good line */
   uint64_t torn_bytes;
-  size_t torn_line; /* 1-based line of the torn tail, 0 if none */
-  char anchor[KM_JOURNAL_HASH];    /* record 1's prev: the manifest hash */
+  size_t torn_line;             /* 1-based line of the torn tail, 0 if none */
+  char anchor[KM_JOURNAL_HASH]; /* record 1's prev: the manifest hash */
   char last_hash[KM_JOURNAL_HASH]; /* hash of the last good line (anchor if
                                       none): the next record's prev */
   uint64_t mark_seq;               /* journal.mark's record (verify, open) */
@@ -90,8 +90,9 @@ typedef int (*km_journal_replay_cb)(const km_journal_record_t *rec, void *ud);
  * non-regular file is refused.  The file is locked (flock) so two runs cannot
  * share it: KM_EBUSY.  A torn tail is truncated away (info->torn_bytes says
  * how much; info may be NULL); a broken chain or mark (km_journal_verify)
- * fails with KM_EJOURNAL and the line number in err, the file untouched.  Sequence numbers continue after the last
- * record.  Returns 0 and *out (owned; km_journal_close) or a negative code. */
+ * fails with KM_EJOURNAL and the line number in err, the file untouched.
+ * Sequence numbers continue after the last record.  Returns 0 and *out (owned;
+ * km_journal_close) or a negative code. */
 int km_journal_open(const char *dir, km_journal_t **out,
                     km_journal_info_t *info, km_err_t *err);
 /* Lost records: <dir>/journal.mark holds the last record made durable;
@@ -130,7 +131,8 @@ void km_journal_close(km_journal_t *j);
  * order.  A torn tail is tolerated and reported in the log (info->torn_bytes
  * when info is given); a broken chain returns KM_EJOURNAL with "line N" in
  * err (record 1 is checked against manifest.sha256 of the file's directory
- * when it has one; journal.mark is not read: a live run may be ahead).  A missing file is KM_ENOENT.  Does not modify the file. */
+ * when it has one; journal.mark is not read: a live run may be ahead).  A
+ * missing file is KM_ENOENT.  Does not modify the file. */
 int km_journal_replay(const char *path, km_journal_replay_cb cb, void *ud,
                       km_err_t *err);
 int km_journal_replay_info(const char *path, km_journal_replay_cb cb, void *ud,

@@ -69,7 +69,8 @@ int km__jmark_read(const char *dir, uint64_t *seq, char hash[KM_JOURNAL_HASH]) {
   if (read_small(dir, KM_JMARK_FILE, buf, sizeof(buf)) < 0) return 0;
   char *end;
   *seq = strtoull(buf, &end, 10);
-  while (*end == ' ') end++;
+  while (*end == ' ')
+    end++;
   if (strncmp(end, "sha256:", 7) == 0 && strlen(end) >= 71 && is_hex64(end + 7))
     snprintf(hash, KM_JOURNAL_HASH, "%.71s", end);
   return 1;
@@ -140,7 +141,8 @@ static int parse_record(const char *line, size_t len, const km_jscan_t *s,
 
 /* The line (1-based, after the line at offset from) that holds record
  * want, or 0.  Only on the error path: it reads the rest of the file. */
-static size_t find_seq_after(int fd, uint64_t from, size_t line, uint64_t want) {
+static size_t find_seq_after(int fd, uint64_t from, size_t line,
+                             uint64_t want) {
   km_buf_t b;
   km_buf_init(&b);
   char chunk[65536];
@@ -226,8 +228,8 @@ static int broken(km_jscan_t *s, int r, uint64_t seq, const char *path,
     l--;
   }
   return km__err_setw(err, KM_EJOURNAL, path,
-                      "journal %s is broken at line %zu: %s. %s", path, l,
-                      what, KM_JOURNAL_FIX);
+                      "journal %s is broken at line %zu: %s. %s", path, l, what,
+                      KM_JOURNAL_FIX);
 }
 
 /* Handles one complete line (newline excluded).  Returns 0, a cb's
@@ -306,8 +308,8 @@ int km__jscan_fd(int fd, const char *path, km_jscan_t *s, km_err_t *err) {
       }
       km_buf_append(&line, p, (size_t)(nl - p));
       p = nl + 1;
-      rc = scan_line(s, line.data != NULL ? line.data : "", line.len, path,
-                     err);
+      rc =
+          scan_line(s, line.data != NULL ? line.data : "", line.len, path, err);
       if (rc != 0) goto out;
       s->offset += line.len + 1;
       s->line++;

@@ -16,11 +16,11 @@ typedef struct km_jscan_s {
   km_journal_replay_cb cb; /* may be NULL */
   void *ud;
   km_journal_info_t info;
-  bool anchor_file;             /* dir has manifest.sha256 */
-  char prev[KM_JOURNAL_HASH];   /* what the next record's prev must be */
+  bool anchor_file;              /* dir has manifest.sha256 */
+  char prev[KM_JOURNAL_HASH];    /* what the next record's prev must be */
   char at_mark[KM_JOURNAL_HASH]; /* hash of record info.mark_seq, once seen */
   char mark_hash[KM_JOURNAL_HASH];
-  bool mark_file; /* dir has journal.mark */
+  bool mark_file;      /* dir has journal.mark */
   uint64_t offset;     /* file offset of the current line's start */
   size_t line;         /* 1-based number of the current line */
   size_t bad_line;     /* first invalid line not yet followed by a valid one */

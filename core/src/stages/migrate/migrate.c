@@ -335,9 +335,9 @@ static void on_detect(mjob_t *j, int status) {
   if (!b->seen && seen_count(j, b) > 0) {
     /* The worklist shows the batch as migrating from now on. */
     json_t *rec =
-        json_pack("{s:s, s:s, s:I, s:s}", "type", "batch_seen",
-                  "client_token", b->token, "in_instance",
-                  (json_int_t)seen_count(j, b), "request_id", j->detect_rid);
+        json_pack("{s:s, s:s, s:I, s:s}", "type", "batch_seen", "client_token",
+                  b->token, "in_instance", (json_int_t)seen_count(j, b),
+                  "request_id", j->detect_rid);
     if (kp_journal(j->c, rec) < 0) {
       km__mig_end(j);
       return;
@@ -505,9 +505,9 @@ static void on_submitted(km_sctx_t *c, const kp_res_t *res, void *ud) {
   }
   const char *task = json_string_value(json_object_get(res->body, "TaskId"));
   snprintf(b->task_id, sizeof(b->task_id), "%s", task != NULL ? task : "");
-  json_t *rec = json_pack("{s:s, s:s, s:s, s:s}", "type", "task_started",
-                          "client_token", b->token, "task_id", b->task_id,
-                          "request_id", res->request_id);
+  json_t *rec =
+      json_pack("{s:s, s:s, s:s, s:s}", "type", "task_started", "client_token",
+                b->token, "task_id", b->task_id, "request_id", res->request_id);
   if (kp_journal(c, rec) < 0) {
     km__mig_end(j);
     return;

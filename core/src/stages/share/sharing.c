@@ -41,7 +41,7 @@ typedef struct round_s {
   json_t *todo;   /* targets to associate */
   size_t todo_i;
   size_t sent_from, sent_n; /* the chunk of the call in flight */
-  int status_code; /* round-wide failure */
+  int status_code;          /* round-wide failure */
   km_err_t err;
   char next_token[128];
 } round_t;
@@ -256,8 +256,8 @@ static int journal_targets(round_t *r, size_t from, size_t n) {
   r->sent_from = from;
   r->sent_n = n;
   json_t *rec = json_pack("{s:s, s:s, s:s, s:o}", "type", "share_requested",
-                          "instance", r->instance, "share", r->name,
-                          "targets", chunk_targets(r, from, n));
+                          "instance", r->instance, "share", r->name, "targets",
+                          chunk_targets(r, from, n));
   return kp_journal(round_c(r), rec);
 }
 
