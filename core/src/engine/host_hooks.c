@@ -109,6 +109,22 @@ static void decision_end(json_t *rec, const json_t *out) {
            : json_is_true(json_object_get(out, "automatic_rotation"))
                ? "rotation_on"
                : "rotation_off";
+  /* post_check: each file's verdict, not its messages (the report has
+   * them). */
+  json_t *checks = json_object_get(out, "checks");
+  if (json_is_array(checks)) {
+    json_t *per = json_array();
+    size_t i;
+    json_t *c;
+    json_array_foreach(checks, i, c) {
+      json_t *file = json_object_get(c, "file");
+      json_t *passed = json_object_get(c, "passed");
+      if (json_is_string(file) && json_is_boolean(passed))
+        json_array_append_new(
+            per, json_pack("{s:O, s:O}", "file", file, "passed", passed));
+    }
+    json_object_set_new(d, "checks", per);
+  }
   json_t *msgs = json_object_get(out, "messages");
   if (json_is_array(msgs))
     json_object_set_new(d, "messages",
