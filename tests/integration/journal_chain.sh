@@ -4,7 +4,8 @@
 # editing, deleting, reordering or inserting any journal line, truncating
 # it, or rewriting its last record is detected by `kmsmig verify-journal`
 # (exit 1, the line and what is wrong) AND refused by resume with the same
-# message, without a call that changes the cloud and without a report.
+# message (also with --rerun-failed), without a call that changes the
+# cloud and without a report.
 # Before the chain, an edited rotation interval was restored as edited,
 # exit 0.  An intact journal verifies; a torn last line after kill -9 is
 # not tampering: resume finishes.  Every side-effect record of the run
@@ -58,6 +59,11 @@ PY
   grep -qF "kmsmig: journal: $msg" "$name.r.err" ||
     { cat "$name.r.err"; fail "$name: resume does not give verify-journal's message"; }
   [ ! -e run/report.json ] || fail "$name: a report was written"
+  rc=0 # --rerun-failed resumes too: the same refusal
+  "$KM_BIN/kmsmig" run demo.yaml --yes --run-dir run --rerun-failed \
+    >"$name.f.out" 2>"$name.f.err" || rc=$?
+  [ "$rc" = 2 ] && grep -qF "kmsmig: journal: $msg" "$name.f.err" ||
+    { tail -5 "$name.f.err"; fail "$name: --rerun-failed was not refused the same way ($rc)"; }
   echo "$name: refused: ${msg%%. Not resuming*}"
 }
 
