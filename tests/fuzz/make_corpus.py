@@ -227,15 +227,36 @@ def journal_seeds(port, tmp):
                     "--yes", "--run-dir", "run"], cwd=tmp, env=env,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     lines = open(os.path.join(tmp, "run", "journal.jsonl"), "rb").readlines()
+    journal_pieces(lines)
+
+
+def rechain(lines):
+    """Renumbers lines 1..n and recomputes the hash chain (docs/journal.md)
+    from the anchor of a directory without manifest.sha256 (64 zeros), the
+    fuzz target's, so that a seed is a valid journal and mutations start
+    from records the reader accepts."""
+    import hashlib
+    out, prev = [], "sha256:" + "0" * 64
+    for i, ln in enumerate(lines, 1):
+        r = json.loads(ln)
+        r["seq"], r["prev"] = i, prev
+        b = json.dumps(r, separators=(",", ":")).encode() + b"\n"
+        prev = "sha256:" + hashlib.sha256(b).hexdigest()
+        out.append(b)
+    return out
+
+
+def journal_pieces(lines):
     types = {}
     for ln in lines:
         t = json.loads(ln).get("type", "")
         types.setdefault(t, []).append(ln)
     # One run of consecutive records per kind of record, plus the start.
-    put("journal", "start", b"".join(lines[:12]))
+    put("journal", "start", b"".join(rechain(lines[:12])))
     for t, lns in sorted(types.items()):
-        put("journal", "type-" + t, b"".join(lns[:6]))
-    put("journal", "torn_tail", b"".join(lines[:5]) + lines[5][:40])
+        put("journal", "type-" + t, b"".join(rechain(lns[:6])))
+    ch = rechain(lines[:6])
+    put("journal", "torn_tail", b"".join(ch[:5]) + ch[5][:40])
     put("journal", "empty", b"")
 
 

@@ -35,6 +35,9 @@ static int setup(void **st) {
 static int teardown(void **st) {
   tmp_t *t = *st;
   unlink(t->file);
+  char *mark = km_xasprintf("%s/journal.mark", t->dir);
+  unlink(mark);
+  free(mark);
   rmdir(t->dir);
   free(t);
   return 0;

@@ -24,6 +24,8 @@ int km__cmd_status(int argc, char **argv);
 void km__usage_status(void);
 int km__cmd_report(int argc, char **argv);
 void km__usage_report(void);
+int km__cmd_verify_journal(int argc, char **argv);
+void km__usage_verify_journal(void);
 int km__cmd_byok(int argc, char **argv);
 void km__usage_byok(void);
 

@@ -283,7 +283,7 @@ static void maybe_crash(const char *type) {
 #define maybe_crash(type) ((void)(type))
 #endif
 
-static int h_journal(km_pipeline_t *p, const json_t *flat) {
+static int journal_flat(km_pipeline_t *p, const json_t *flat, bool sync) {
   if (p->e->o.journal == NULL)
     return p->e->o.mode == KM_MODE_PLAN ? KM_EPERM : KM_EJOURNAL;
   const char *type = json_string_value(json_object_get(flat, "type"));
@@ -293,21 +293,36 @@ static int h_journal(km_pipeline_t *p, const json_t *flat) {
   json_object_set_new(rec, "account", json_string(p->t->account));
   json_object_set_new(rec, "region", json_string(p->t->region));
   km_err_t err;
-  int rc = km_journal_append(p->e->o.journal, type, rec, NULL, &err);
+  int rc =
+      sync ? km_journal_append(p->e->o.journal, type, rec, NULL, &err)
+           : km_journal_append_nosync(p->e->o.journal, type, rec, NULL, &err);
   if (rc < 0) {
     km_log(KM_LOG_ERROR, "%s %s: journal: %s", p->t->account, p->t->region,
            err.text);
   } else {
     /* Replay (kp_records) sees this attempt's records after the earlier
-     * ones: the same flat shape. */
+     * ones: the same flat shape.  Decision records (hook_decision) are for
+     * the audit only: no stage folds them, and a pipeline of 10,000 keys
+     * would hold one per key and phase. */
     json_object_set_new(rec, "type", json_string(type));
     if (p->records == NULL) p->records = json_array();
-    json_array_append(p->records, rec);
+    if (sync) json_array_append(p->records, rec);
     maybe_crash(type);
     if (p->e->o.record != NULL) p->e->o.record(p->t, rec, p->e->o.record_ud);
   }
   json_decref(rec);
   return rc;
+}
+
+static int h_journal(km_pipeline_t *p, const json_t *flat) {
+  return journal_flat(p, flat, true);
+}
+
+/* A decision record: durable with the next record a stage makes durable
+ * before its side effect (or at close); lost in a crash, it is decided
+ * again on resume. */
+int km__host_journal_nosync(km_pipeline_t *p, const json_t *flat) {
+  return journal_flat(p, flat, false);
 }
 
 static const json_t *h_records(km_pipeline_t *p) {

@@ -7,9 +7,21 @@
  * closed when the pipeline ends, so a run of thousands of pipelines holds
  * only the Lua states of those in flight.  Hook input and output cross
  * into Lua as JSON text: that is the hook's edge.
+ *
+ * In run mode every hook's decision is journalled (a hook_decision record,
+ * written before the stage acts on it): the hook, the SHA-256 of its input
+ * text, the ids the input names, and what it decided with its reason
+ * (written without its own fsync: the stage's next record, made durable
+ * before any side effect, carries it to disk).  Only
+ * the decision fields of the output are copied, never the whole output, so
+ * nothing a hook computed beyond its answer reaches the journal.  A
+ * decision that cannot be journalled fails the hook (fail closed).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "engine/pipeline_priv.h"
 #include "lua/lua.h"
@@ -45,7 +57,94 @@ typedef struct hook_s {
   km_pipeline_t *p;
   km_jcall_cb cb;
   void *ud;
+  json_t *rec; /* the hook_decision record so far; NULL in plan mode */
 } hook_t;
+
+/* The record's first half, from the input: hook, input digest, ids. */
+static json_t *decision_start(const char *name, const json_t *input,
+                              const char *text) {
+  unsigned char md[32];
+  unsigned int n = 0;
+  EVP_Digest(text, strlen(text), md, &n, EVP_sha256(), NULL);
+  char hex[72] = "sha256:";
+  for (unsigned i = 0; i < 32; i++)
+    snprintf(hex + 7 + 2 * i, 3, "%02x", md[i]);
+  json_t *rec = json_pack("{s:s, s:s, s:s}", "type", "hook_decision", "hook",
+                          name, "input_sha256", hex);
+  /* The ids each hook's input names (docs/hooks.md). */
+  static const char *const ids[] = {"kind",     "id",      "phase",
+                                    "batch",    "keys",    "secrets",
+                                    "instance", "current", "destination"};
+  for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+    json_t *v = json_object_get(input, ids[i]);
+    if (json_is_string(v) || json_is_integer(v) || json_is_array(v))
+      json_object_set(rec, ids[i], v);
+  }
+  return rec;
+}
+
+/* What the output decided, as one word and the decision fields. */
+static void decision_end(json_t *rec, const json_t *out) {
+  static const char *const keep[] = {"change",
+                                     "automatic_rotation",
+                                     "rotation_interval",
+                                     "instance",
+                                     "accept",
+                                     "passed",
+                                     "reason"};
+  json_t *d = json_object();
+  for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+    json_t *v = json_object_get(out, keep[i]);
+    if (json_is_string(v) || json_is_boolean(v)) json_object_set(d, keep[i], v);
+  }
+  const char *word = "answered";
+  if (json_is_boolean(json_object_get(out, "accept")))
+    word = json_is_true(json_object_get(out, "accept")) ? "allow" : "refuse";
+  else if (json_is_boolean(json_object_get(out, "passed")))
+    word = json_is_true(json_object_get(out, "passed")) ? "pass" : "fail";
+  else if (json_is_string(json_object_get(out, "instance")))
+    word = "choose";
+  else if (json_is_boolean(json_object_get(out, "change")))
+    word = !json_is_true(json_object_get(out, "change")) ? "leave"
+           : json_is_true(json_object_get(out, "automatic_rotation"))
+               ? "rotation_on"
+               : "rotation_off";
+  /* post_check: each file's verdict, not its messages (the report has
+   * them). */
+  json_t *checks = json_object_get(out, "checks");
+  if (json_is_array(checks)) {
+    json_t *per = json_array();
+    size_t i;
+    json_t *c;
+    json_array_foreach(checks, i, c) {
+      json_t *file = json_object_get(c, "file");
+      json_t *passed = json_object_get(c, "passed");
+      if (json_is_string(file) && json_is_boolean(passed))
+        json_array_append_new(
+            per, json_pack("{s:O, s:O}", "file", file, "passed", passed));
+    }
+    json_object_set_new(d, "checks", per);
+  }
+  json_t *msgs = json_object_get(out, "messages");
+  if (json_is_array(msgs))
+    json_object_set_new(d, "messages",
+                        json_integer((json_int_t)json_array_size(msgs)));
+  json_object_set_new(rec, "decision", json_string(word));
+  json_object_set_new(rec, "output", d);
+}
+
+/* Journals the decision (or the failure) before the stage sees it; a
+ * failed append turns the answer into KM_EJOURNAL. */
+static int journal_decision(hook_t *h, const km_jres_t *r) {
+  if (h->rec == NULL) return 0;
+  if (r->status < 0) {
+    json_object_set_new(h->rec, "decision", json_string("failed"));
+    json_object_set_new(h->rec, "error", json_string(km_err_name(r->status)));
+  } else {
+    decision_end(h->rec, r->body);
+  }
+  return km__host_journal_nosync(h->p, h->rec);
+}
 
 static void on_hook(const km_plugin_call_result_t *res, void *ud) {
   hook_t *h = ud;
@@ -61,8 +160,10 @@ static void on_hook(const km_plugin_call_result_t *res, void *ud) {
                   "object");
       r.status = KM_ELUA;
       r.err = &err;
+      (void)journal_decision(h, &r); /* fails the stage anyway */
       h->cb(&r, h->ud);
       json_decref(out);
+      json_decref(h->rec);
       km_pipeline_t *p = h->p;
       free(h);
       km__unpend(p);
@@ -70,8 +171,19 @@ static void on_hook(const km_plugin_call_result_t *res, void *ud) {
     }
     r.body = out;
   }
+  km_err_t jerr;
+  if (journal_decision(h, &r) < 0) {
+    km__err_set(&jerr, KM_EJOURNAL,
+                "hook %s: its decision could not be journalled (see the "
+                "log); the stage stops rather than act without a record",
+                json_string_value(json_object_get(h->rec, "hook")));
+    r.status = KM_EJOURNAL;
+    r.body = NULL;
+    r.err = &jerr;
+  }
   h->cb(&r, h->ud);
   json_decref(out);
+  json_decref(h->rec);
   km_pipeline_t *p = h->p;
   free(h);
   km__unpend(p);
@@ -86,9 +198,11 @@ int km__host_hook(km_pipeline_t *p, const char *name, const json_t *input,
   h->p = p;
   h->cb = cb;
   h->ud = ud;
+  if (p->e->o.journal != NULL) h->rec = decision_start(name, input, text);
   int rc = km_lua_hook(lua_of(p), p->t->hooks, name, text, on_hook, h);
   free(text);
   if (rc < 0) {
+    json_decref(h->rec);
     free(h);
     return rc;
   }

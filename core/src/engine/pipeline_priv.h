@@ -92,7 +92,13 @@ int km__host_call_text(km_pipeline_t *p, const char *product,
                        const char *action, const char *const *params, size_t n,
                        km_plugin_call_cb cb, void *ud);
 
-/* host_hooks.c: runs a Lua hook; closes the pipeline's Lua state. */
+/* host.c: appends a flat record ({"type":..., fields...}; borrowed) to the
+ * journal and to the pipeline's records, without the fsync (a decision
+ * record: durable with the next synced record). */
+int km__host_journal_nosync(km_pipeline_t *p, const json_t *flat);
+
+/* host_hooks.c: runs a Lua hook, journalling its decision in run mode;
+ * closes the pipeline's Lua state. */
 int km__host_hook(km_pipeline_t *p, const char *name, const json_t *input,
                   km_jcall_cb cb, void *ud);
 void km__host_hooks_close(km_pipeline_t *p);

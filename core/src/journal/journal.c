@@ -1,18 +1,15 @@
 /* The run journal (see journal.h for the contract): appending one fsync'd
- * JSON line per record, scanning the file back with torn-tail tolerance, and
- * the guard that refuses records carrying secret-named keys.
- *
- * A record is only ever written with a single write() of the complete line,
- * so after a crash at most the unsynced tail can be incomplete.  The scanner
- * therefore accepts any number of valid records followed by a suffix of
- * invalid lines (the torn tail), and calls anything else corruption.
+ * JSON line per record, each carrying the hash of the line before it (the
+ * chain; scan.c reads it back and checks it), and the guard that refuses
+ * records carrying secret-named keys.
  *
  * A journal that lost records cannot prove what was turned off and
  * restored, so it must never be resumed as if complete.  Beside the file,
- * journal.mark holds the number of the last record made durable (written
- * after each fsync, so it never runs ahead of the journal after a crash).
- * Opening a journal whose last record is before the mark (emptied,
- * truncated, replaced) fails with KM_EJOURNAL and says what to check.
+ * journal.mark holds the number and hash of the last record made durable
+ * (written after each fsync, so it never runs ahead of the journal after a
+ * crash).  Opening a journal whose last record is before the mark (emptied,
+ * truncated, replaced) or whose record at the mark has another hash fails
+ * with KM_EJOURNAL and says what to check, before anything is truncated.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,45 +23,39 @@
 #include <unistd.h>
 
 #include "journal/journal.h"
+#include "journal/scan.h"
 #include "util/util.h"
 
 struct km_journal_s {
   int fd;
   char *path;
   uint64_t next_seq;
-  uint64_t size; /* bytes of complete records in the file */
-  int dirty;     /* records written since the last fsync */
-  int broken;    /* a failed write could not be undone */
-  int mark_fd;   /* journal.mark, or -1 */
+  uint64_t size;                   /* bytes of complete records in the file */
+  int dirty;                       /* records written since the last fsync */
+  int broken;                      /* a failed write could not be undone */
+  int mark_fd;                     /* journal.mark */
+  char last_hash[KM_JOURNAL_HASH]; /* of the last line written: next prev */
 };
 
-#define MARK_FILE "journal.mark"
+#define MARK_FILE KM_JMARK_FILE
 
-/* The record number in dir's journal.mark: 0 when there is none. */
-static uint64_t read_mark(const char *dir) {
-  char *path = km_xasprintf("%s/%s", dir, MARK_FILE);
-  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  free(path);
-  if (fd < 0) return 0;
-  char buf[32] = {0};
-  ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-  close(fd);
-  return n > 0 ? strtoull(buf, NULL, 10) : 0;
-}
-
-/* Records that seq is durable (fixed width, one pwrite, no fsync: the mark
- * may lag the journal after a power loss, never lead it). */
-static void write_mark(km_journal_t *j, uint64_t seq) {
-  if (j->mark_fd < 0) return;
-  char buf[24];
-  int n = snprintf(buf, sizeof(buf), "%20llu\n", (unsigned long long)seq);
+/* Records that the last record written is durable: its number and the hash
+ * of its line (fixed width, one pwrite, no fsync: the mark may lag the
+ * journal after a power loss, never lead it). */
+static void write_mark(km_journal_t *j) {
+  char buf[128];
+  int n = snprintf(buf, sizeof(buf), "%20llu %s\n",
+                   (unsigned long long)(j->next_seq - 1), j->last_hash);
   if (pwrite(j->mark_fd, buf, (size_t)n, 0) != n)
     km_log(KM_LOG_WARN, "journal %s: cannot update %s: %s", j->path, MARK_FILE,
            strerror(errno));
 }
 
 bool km_journal_marked(const char *dir) {
-  return read_mark(dir) > 0;
+  uint64_t seq;
+  char hash[KM_JOURNAL_HASH];
+  km__jmark_read(dir, &seq, hash);
+  return seq > 0;
 }
 
 /* Key names refused anywhere in a record, compared after lower-casing and
@@ -129,148 +120,6 @@ static void now_ts(char out[25]) {
   snprintf(out, 25, "%s.%03dZ", base, (int)(ts.tv_nsec / 1000000));
 }
 
-/* ---- Scanning ---- */
-
-/* Validates one line (without its newline) as the record after prev_seq.
- * Returns the parsed envelope (new reference), or NULL with *wrong_seq set
- * when the line is a well-formed envelope with the wrong number (an edit or
- * a splice, never a torn write) and clear when it is not an envelope. */
-static json_t *parse_record(const char *line, size_t len, uint64_t prev_seq,
-                            int *wrong_seq) {
-  *wrong_seq = 0;
-  json_t *rec = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
-  if (!json_is_object(rec)) goto bad;
-  json_t *seq = json_object_get(rec, "seq");
-  json_t *type = json_object_get(rec, "type");
-  json_t *ts = json_object_get(rec, "ts");
-  json_t *fields = json_object_get(rec, "fields");
-  if (!json_is_integer(seq) || !json_is_string(type) ||
-      json_string_length(type) == 0 || !json_is_string(ts) ||
-      (fields != NULL && !json_is_object(fields)))
-    goto bad;
-  if (json_integer_value(seq) < 1 ||
-      (uint64_t)json_integer_value(seq) != prev_seq + 1) {
-    *wrong_seq = 1;
-    goto bad;
-  }
-  return rec;
-bad:
-  json_decref(rec);
-  return NULL;
-}
-
-typedef struct scan_s {
-  km_journal_replay_cb cb;
-  void *ud;
-  km_journal_info_t info;
-  uint64_t offset;     /* file offset of the current line's start */
-  size_t line;         /* 1-based number of the current line */
-  size_t bad_line;     /* first invalid line not yet followed by a valid one */
-  uint64_t bad_offset; /* its offset */
-  int stop;            /* non-zero value returned by cb */
-} scan_t;
-
-/* Handles one complete line (newline excluded).  Returns 0, a cb's
- * non-zero value, or KM_EJOURNAL for corruption before a valid record. */
-static int scan_line(scan_t *s, const char *p, size_t len, const char *path,
-                     km_err_t *err) {
-  int wrong_seq;
-  json_t *rec = parse_record(p, len, s->info.last_seq, &wrong_seq);
-  if ((rec != NULL || wrong_seq) && s->bad_line != 0) {
-    json_decref(rec);
-    return km__err_setw(err, KM_EJOURNAL, path,
-                        "journal %s is corrupt at line %zu (a record follows "
-                        "it at line %zu); it was damaged or edited: restore "
-                        "it or start a new run directory",
-                        path, s->bad_line, s->line);
-  }
-  if (wrong_seq)
-    return km__err_setw(err, KM_EJOURNAL, path,
-                        "journal %s is corrupt at line %zu: expected record "
-                        "number %llu there; it was edited or spliced: restore "
-                        "it or start a new run directory",
-                        path, s->line,
-                        (unsigned long long)(s->info.last_seq + 1));
-  if (rec == NULL) {
-    if (s->bad_line == 0) {
-      s->bad_line = s->line;
-      s->bad_offset = s->offset;
-    }
-    return 0;
-  }
-  s->info.records++;
-  s->info.last_seq = (uint64_t)json_integer_value(json_object_get(rec, "seq"));
-  s->info.good_size = s->offset + len + 1;
-  int rc = 0;
-  if (s->cb != NULL) {
-    json_t *fields = json_object_get(rec, "fields");
-    json_t *empty = NULL;
-    if (fields == NULL) fields = empty = json_object();
-    km_journal_record_t r = {
-        .seq = s->info.last_seq,
-        .ts = json_string_value(json_object_get(rec, "ts")),
-        .type = json_string_value(json_object_get(rec, "type")),
-        .fields = fields,
-        .record = rec,
-        .line = s->line,
-    };
-    rc = s->cb(&r, s->ud);
-    json_decref(empty);
-  }
-  json_decref(rec);
-  return rc;
-}
-
-/* Reads fd from offset 0 to EOF, line by line.  Returns 0, a cb's non-zero
- * value or a negative code; s->info is complete when 0 is returned. */
-static int scan_fd(int fd, const char *path, scan_t *s, km_err_t *err) {
-  km_buf_t line;
-  km_buf_init(&line);
-  char chunk[65536];
-  uint64_t pos = 0;
-  int rc = 0;
-  s->line = 1;
-  for (;;) {
-    ssize_t n = pread(fd, chunk, sizeof(chunk), (off_t)pos);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      rc = km__err_setw(err, KM_EJOURNAL, path, "cannot read journal %s: %s",
-                        path, strerror(errno));
-      goto out;
-    }
-    if (n == 0) break;
-    pos += (uint64_t)n;
-    const char *p = chunk;
-    const char *end = chunk + n;
-    while (p < end) {
-      const char *nl = memchr(p, '\n', (size_t)(end - p));
-      if (nl == NULL) {
-        km_buf_append(&line, p, (size_t)(end - p));
-        break;
-      }
-      km_buf_append(&line, p, (size_t)(nl - p));
-      p = nl + 1;
-      rc = scan_line(s, line.data, line.len, path, err);
-      if (rc != 0) goto out;
-      s->offset += line.len + 1;
-      s->line++;
-      km_buf_reset(&line);
-    }
-  }
-  /* Whatever follows the last valid record is the torn tail: invalid lines
-   * and/or a last line without its newline. */
-  if (s->bad_line != 0) {
-    s->info.torn_line = s->bad_line;
-    s->info.torn_bytes = pos - s->bad_offset;
-  } else if (line.len > 0) {
-    s->info.torn_line = s->line;
-    s->info.torn_bytes = line.len;
-  }
-out:
-  km_buf_free(&line);
-  return rc;
-}
-
 static char *journal_file_path(const char *path) {
   struct stat st;
   if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
@@ -278,31 +127,62 @@ static char *journal_file_path(const char *path) {
   return km_xstrdup(path);
 }
 
-int km_journal_replay_info(const char *path, km_journal_replay_cb cb, void *ud,
-                           km_journal_info_t *info, km_err_t *err) {
-  if (path == NULL) return km__err_set(err, KM_EINVAL, "journal path is NULL");
+/* The directory of a journal file (owned). */
+static char *dir_of(const char *file) {
+  const char *slash = strrchr(file, '/');
+  if (slash == NULL) return km_xstrdup(".");
+  if (slash == file) return km_xstrdup("/");
+  return km_xasprintf("%.*s", (int)(slash - file), file);
+}
+
+/* Scans path (a journal file or a run directory) into s.  with_mark: also
+ * checks journal.mark (read before the file, so a live run's mark is never
+ * ahead of what is read). */
+static int scan_path(const char *path, bool with_mark, km_jscan_t *s,
+                     km_journal_replay_cb cb, void *ud, km_err_t *err) {
   char *file = journal_file_path(path);
-  int rc;
-  int fd = open(file, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  char *dir = dir_of(file);
+  int rc = km__jscan_init(s, dir, with_mark, cb, ud, err);
+  int fd = rc == 0 ? open(file, O_RDONLY | O_CLOEXEC) : -1;
+  if (rc == 0 && fd < 0) {
     int e = errno;
     rc = km__err_setw(err, e == ENOENT ? KM_ENOENT : KM_EJOURNAL, file,
                       "cannot open journal %s: %s", file, strerror(e));
-    goto out;
   }
-  scan_t s;
-  memset(&s, 0, sizeof(s));
-  s.cb = cb;
-  s.ud = ud;
-  rc = scan_fd(fd, file, &s, err);
-  close(fd);
-  if (rc == 0 && s.info.torn_bytes > 0)
+  if (fd >= 0) {
+    rc = km__jscan_fd(fd, file, s, err);
+    close(fd);
+  }
+  if (rc == 0 && with_mark) rc = km__jscan_check_mark(s, file, err);
+  if (rc == 0 && s->info.torn_bytes > 0)
     km_log(KM_LOG_WARN,
            "journal %s: ignored a torn last record (%llu bytes from line %zu)",
-           file, (unsigned long long)s.info.torn_bytes, s.info.torn_line);
-  if (info != NULL) *info = s.info;
-out:
+           file, (unsigned long long)s->info.torn_bytes, s->info.torn_line);
+  free(dir);
   free(file);
+  return rc;
+}
+
+int km_journal_verify(const char *dir, km_journal_info_t *info, km_err_t *err) {
+  if (dir == NULL) return km__err_set(err, KM_EINVAL, "journal path is NULL");
+  km_jscan_t s;
+  int rc = scan_path(dir, true, &s, NULL, NULL, err);
+  if (rc == KM_ENOENT && km_journal_marked(dir))
+    rc = km__err_setw(err, KM_EJOURNAL, dir,
+                      "%s has no journal.jsonl, but journal.mark says records "
+                      "were written: the journal was deleted, so nothing can "
+                      "show what was turned off and restored. %s",
+                      dir, KM_JOURNAL_FIX);
+  if (info != NULL) *info = s.info;
+  return rc;
+}
+
+int km_journal_replay_info(const char *path, km_journal_replay_cb cb, void *ud,
+                           km_journal_info_t *info, km_err_t *err) {
+  if (path == NULL) return km__err_set(err, KM_EINVAL, "journal path is NULL");
+  km_jscan_t s;
+  int rc = scan_path(path, false, &s, cb, ud, err);
+  if (info != NULL) *info = s.info;
   return rc;
 }
 
@@ -364,9 +244,12 @@ int km_journal_open(const char *dir, km_journal_t **out,
   }
   if (created) sync_dir(dir);
 
-  scan_t s;
-  memset(&s, 0, sizeof(s));
-  rc = scan_fd(fd, file, &s, err);
+  /* The whole journal is checked (chain and mark) before anything is cut
+   * off: a refused journal is left exactly as it was found. */
+  km_jscan_t s;
+  rc = km__jscan_init(&s, dir, true, NULL, NULL, err);
+  if (rc == 0) rc = km__jscan_fd(fd, file, &s, err);
+  if (rc == 0) rc = km__jscan_check_mark(&s, file, err);
   if (rc != 0) goto fail_stat;
   if (s.info.torn_bytes > 0) {
     km_log(KM_LOG_WARN,
@@ -380,33 +263,29 @@ int km_journal_open(const char *dir, km_journal_t **out,
       goto fail_stat;
     }
   }
-  uint64_t mark = read_mark(dir);
-  if (mark > s.info.last_seq) {
-    rc = km__err_setw(
-        err, KM_EJOURNAL, file,
-        "journal %s ends at record %llu, but this run directory made %llu "
-        "records durable (%s): records were lost (the file was emptied, "
-        "truncated or replaced), so it cannot show what was turned off and "
-        "restored.  Not resuming: restore journal.jsonl from a backup, or "
-        "check automatic rotation of every key and secret of this run in the "
-        "KMS console (turn back on what is off) and start a new run "
-        "directory",
-        file, (unsigned long long)s.info.last_seq, (unsigned long long)mark,
-        MARK_FILE);
+  /* The mark is what catches a cut or rewritten end: without it the run
+   * does not go on. */
+  char *mpath = km_xasprintf("%s/%s", dir, MARK_FILE);
+  int mark_created = access(mpath, F_OK) != 0;
+  int mfd = open(mpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  free(mpath);
+  if (mfd < 0) {
+    rc = km__err_setw(err, KM_EJOURNAL, file,
+                      "cannot open %s/%s (it guards the end of journal %s): "
+                      "%s",
+                      dir, MARK_FILE, file, strerror(errno));
     goto fail_stat;
   }
+  (void)fchmod(mfd, 0600);
+  if (mark_created) sync_dir(dir);
   km_journal_t *j = km_xcalloc(1, sizeof(*j));
   j->fd = fd;
-  char *mpath = km_xasprintf("%s/%s", dir, MARK_FILE);
-  j->mark_fd = open(mpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-  free(mpath);
-  if (j->mark_fd >= 0) {
-    (void)fchmod(j->mark_fd, 0600);
-    write_mark(j, s.info.last_seq);
-  }
+  j->mark_fd = mfd;
+  memcpy(j->last_hash, s.info.last_hash, sizeof(j->last_hash));
   j->path = file;
   j->next_seq = s.info.last_seq + 1;
   j->size = s.info.good_size;
+  write_mark(j);
   if (info != NULL) *info = s.info;
   *out = j;
   return 0;
@@ -441,6 +320,7 @@ static int do_append(km_journal_t *j, const char *type, json_t *fields,
                         j->path);
 
   json_t *rec = json_object();
+  json_object_set_new(rec, "v", json_integer(KM_JOURNAL_FORMAT));
   json_object_set_new(rec, "seq", json_integer((json_int_t)j->next_seq));
   char ts[25];
   now_ts(ts);
@@ -448,6 +328,7 @@ static int do_append(km_journal_t *j, const char *type, json_t *fields,
   json_object_set_new(rec, "type", json_string(type));
   json_object_set_new(rec, "fields",
                       fields != NULL ? json_incref(fields) : json_object());
+  json_object_set_new(rec, "prev", json_string(j->last_hash));
   char *line = json_dumps(rec, JSON_COMPACT);
   json_decref(rec);
   if (line == NULL)
@@ -468,8 +349,8 @@ static int do_append(km_journal_t *j, const char *type, json_t *fields,
   do {
     w = write(j->fd, line, len + 1);
   } while (w < 0 && errno == EINTR);
-  free(line);
   if (w != (ssize_t)(len + 1)) {
+    free(line);
     int e = w < 0 ? errno : ENOSPC;
     /* Take the partial line back so the file stays a clean prefix. */
     if (w > 0 && ftruncate(j->fd, (off_t)j->size) != 0) j->broken = 1;
@@ -478,6 +359,8 @@ static int do_append(km_journal_t *j, const char *type, json_t *fields,
                         strerror(e));
   }
   j->size += len + 1;
+  km__jhash(line, len, j->last_hash);
+  free(line);
   j->dirty = 1;
   if (seq_out != NULL) *seq_out = j->next_seq;
   j->next_seq++;
@@ -507,7 +390,7 @@ int km_journal_sync(km_journal_t *j, km_err_t *err) {
                         strerror(errno));
   }
   j->dirty = 0;
-  write_mark(j, j->next_seq - 1);
+  write_mark(j);
   return 0;
 }
 
@@ -525,10 +408,10 @@ void km_journal_close(km_journal_t *j) {
     km_log(KM_LOG_ERROR, "journal %s: final fsync failed: %s", j->path,
            strerror(errno));
   else if (j->dirty && !j->broken)
-    write_mark(j, j->next_seq - 1);
+    write_mark(j);
   flock(j->fd, LOCK_UN);
   close(j->fd);
-  if (j->mark_fd >= 0) close(j->mark_fd);
+  close(j->mark_fd);
   free(j->path);
   free(j);
 }

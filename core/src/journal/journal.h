@@ -2,8 +2,15 @@
  * directory that records every side effect BEFORE it is performed, so that
  * `kmsmig run` on an existing run directory can resume after kill -9.
  *
- * Record envelope (one line each, see docs/journal.md):
- *   {"seq":N,"ts":"YYYY-MM-DDThh:mm:ss.mmmZ","type":"...","fields":{...}}
+ * Record envelope (one line each, format 2, see docs/journal.md):
+ *   {"v":2,"seq":N,"ts":"YYYY-MM-DDThh:mm:ss.mmmZ","type":"...",
+ *    "fields":{...},"prev":"sha256:<hex>"}
+ * prev is the SHA-256 of the previous line as written (its bytes and its
+ * newline); record 1's prev is the run directory's manifest hash
+ * (manifest.sha256; 64 zeros in a directory without one).  journal.mark
+ * holds the last durable record's number and hash, so a cut or rewritten
+ * end is caught while the mark survives.  A journal of format 1 (no "v",
+ * no chain) is refused.
  *
  * Durability contract
  * - km_journal_append() writes the whole line with one write() and fsyncs it
@@ -40,6 +47,10 @@
 #define KM_JOURNAL_FILE "journal.jsonl"
 /* Largest record line accepted by append (bytes, newline included). */
 #define KM_JOURNAL_MAX_RECORD (1024 * 1024)
+/* The envelope format written and read ("v"). */
+#define KM_JOURNAL_FORMAT 2
+/* "sha256:" + 64 hex digits + NUL */
+#define KM_JOURNAL_HASH 72
 
 typedef struct km_journal_s km_journal_t;
 
@@ -51,7 +62,11 @@ typedef struct km_journal_info_s {
   uint64_t last_seq;  /* seq of the last complete record, 0 if none */
   uint64_t good_size; /* bytes up to and including the last good line */
   uint64_t torn_bytes;
-  size_t torn_line; /* 1-based line of the torn tail, 0 if none */
+  size_t torn_line;             /* 1-based line of the torn tail, 0 if none */
+  char anchor[KM_JOURNAL_HASH]; /* record 1's prev: the manifest hash */
+  char last_hash[KM_JOURNAL_HASH]; /* hash of the last good line (anchor if
+                                      none): the next record's prev */
+  uint64_t mark_seq;               /* journal.mark's record (verify, open) */
 } km_journal_info_t;
 
 /* One replayed record.  Everything is borrowed for the callback's duration;
@@ -74,9 +89,10 @@ typedef int (*km_journal_replay_cb)(const km_journal_record_t *rec, void *ud);
  * file with another mode is fixed to 0600 (with a warning); a symlink or a
  * non-regular file is refused.  The file is locked (flock) so two runs cannot
  * share it: KM_EBUSY.  A torn tail is truncated away (info->torn_bytes says
- * how much; info may be NULL); corruption elsewhere fails with KM_EJOURNAL
- * and the line number in err.  Sequence numbers continue after the last
- * record.  Returns 0 and *out (owned; km_journal_close) or a negative code. */
+ * how much; info may be NULL); a broken chain or mark (km_journal_verify)
+ * fails with KM_EJOURNAL and the line number in err, the file untouched.
+ * Sequence numbers continue after the last record.  Returns 0 and *out (owned;
+ * km_journal_close) or a negative code. */
 int km_journal_open(const char *dir, km_journal_t **out,
                     km_journal_info_t *info, km_err_t *err);
 /* Lost records: <dir>/journal.mark holds the last record made durable;
@@ -113,12 +129,23 @@ void km_journal_close(km_journal_t *j);
 /* Reads the journal at path (the file, or a run directory holding
  * journal.jsonl) and calls cb (may be NULL) for every complete record in
  * order.  A torn tail is tolerated and reported in the log (info->torn_bytes
- * when info is given); corruption in the middle returns KM_EJOURNAL with
- * "line N" in err.  A missing file is KM_ENOENT.  Does not modify the file. */
+ * when info is given); a broken chain returns KM_EJOURNAL with "line N" in
+ * err (record 1 is checked against manifest.sha256 of the file's directory
+ * when it has one; journal.mark is not read: a live run may be ahead).  A
+ * missing file is KM_ENOENT.  Does not modify the file. */
 int km_journal_replay(const char *path, km_journal_replay_cb cb, void *ud,
                       km_err_t *err);
 int km_journal_replay_info(const char *path, km_journal_replay_cb cb, void *ud,
                            km_journal_info_t *info, km_err_t *err);
+
+/* Checks the journal of run directory dir without changing anything: the
+ * chain from record 1 (anchored on dir/manifest.sha256) to the last record,
+ * and journal.mark (a cut end, a rewritten last record).  A torn last line
+ * left by a crash is not an error (info->torn_bytes).  Returns 0 (info
+ * filled; may be NULL), KM_ENOENT when dir has neither journal nor mark, or
+ * KM_EJOURNAL with the line, what is wrong and what to do in err.  The
+ * message is the one km_journal_open gives for the same journal. */
+int km_journal_verify(const char *dir, km_journal_info_t *info, km_err_t *err);
 
 /* 1 when fields (any JSON value) holds a secret-named key at any depth,
  * writing the offending key name into name (size n; may be NULL). */

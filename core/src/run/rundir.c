@@ -157,6 +157,14 @@ int km_rundir_prepare(const km_manifest_t *m, const char *requested,
       rc = KM_EINVAL;
     }
     km_buf_free(&old);
+    /* A broken chain is refused before anything is called: the records
+     * would decide what to restore (the message is verify-journal's). */
+    km_err_t err;
+    memset(&err, 0, sizeof(err));
+    if (rc == 0 && km_journal_verify(rd->dir, NULL, &err) < 0) {
+      fprintf(stderr, "kmsmig: journal: %s\n", err.text);
+      rc = KM_EJOURNAL;
+    }
   } else if (km_journal_marked(rd->dir)) {
     /* The journal is gone but this directory wrote one: starting afresh
      * would forget what an earlier process turned off. */
@@ -215,7 +223,10 @@ int km_rundir_write_versions(const km_rundir_t *rd, const km_stages_t *stages) {
   return rc;
 }
 
+/* What resume folds: every record but the hook decisions (the audit's;
+ * no stage reads them, and they are one per resource and phase). */
 static int collect(const km_journal_record_t *rec, void *ud) {
+  if (strcmp(rec->type, "hook_decision") == 0) return 0;
   json_array_append(ud, rec->record);
   return 0;
 }

@@ -67,7 +67,8 @@ typedef struct km_shost_s {
    * region).  KM_EPERM in plan mode. */
   int (*journal)(km_pipeline_t *p, const json_t *rec);
   /* This pipeline's journal records, earlier attempts first, then this
-   * attempt's: a borrowed array of flat objects {type, fields...}. */
+   * attempt's: a borrowed array of flat objects {type, fields...}.  The
+   * engine's hook_decision records are the audit's and are not in it. */
   const json_t *(*records)(km_pipeline_t *p);
   /* cb(ud) after ms, exactly once. */
   int (*timer)(km_pipeline_t *p, uint64_t ms, void (*cb)(void *ud), void *ud);

@@ -237,9 +237,10 @@ static void on_params(km_sctx_t *r, const kp_res_t *res, void *ud) {
     expires = sexp;
   char exp[21];
   km_iso8601(expires, exp);
-  if (journal_rec(r, json_pack("{s:s, s:s, s:s, s:s}", "type", "byok_token",
-                               "id", kj->id, "token_expires", exp, "algorithm",
-                               km_byok_alg_name(pc->cfg.alg))) < 0)
+  if (journal_rec(r, json_pack("{s:s, s:s, s:s, s:s, s:s}", "type",
+                               "byok_token", "id", kj->id, "token_expires", exp,
+                               "algorithm", km_byok_alg_name(pc->cfg.alg),
+                               "request_id", res->request_id)) < 0)
     return;
   const byok_tok_t *t = byok_toks_put(&pc->s->toks, kj->pipe_key, token, pub,
                                       pc->cfg.alg, expires);

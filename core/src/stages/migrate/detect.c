@@ -33,6 +33,8 @@ static void on_page(km_sctx_t *c, const kp_res_t *res, void *ud) {
     j->detect_done(j, c->status);
     return;
   }
+  /* The batch records this detection decides carry its RequestId. */
+  snprintf(j->detect_rid, sizeof(j->detect_rid), "%s", res->request_id);
   size_t got = km__mig_detect_parse(res->body, j->detect_secrets_phase,
                                     j->detect_secrets_phase ? j->seen_secrets
                                                             : j->seen_keys);

@@ -241,10 +241,11 @@ static void finish_batch(mjob_t *j, mbatch_t *b, const char *task_msg) {
     }
   }
   json_t *rec =
-      json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:b}", "type", "batch_done",
-                "client_token", b->token, "migrated_keys", mk,
+      json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:s}", "type",
+                "batch_done", "client_token", b->token, "migrated_keys", mk,
                 "migrated_secrets", ms, "failed_keys", fk, "failed_secrets", fs,
-                "timed_out", task_msg != NULL && strstr(task_msg, "timed out"));
+                "timed_out", task_msg != NULL && strstr(task_msg, "timed out"),
+                "request_id", j->detect_rid);
   int rc = kp_journal(j->c, rec); /* fails the stage when it cannot */
   b->done = true;
   kp_log(j->c, KM_LOG_INFO, "batch %s done: %zu key(s), %zu secret(s)",
@@ -334,8 +335,9 @@ static void on_detect(mjob_t *j, int status) {
   if (!b->seen && seen_count(j, b) > 0) {
     /* The worklist shows the batch as migrating from now on. */
     json_t *rec =
-        json_pack("{s:s, s:s, s:I}", "type", "batch_seen", "client_token",
-                  b->token, "in_instance", (json_int_t)seen_count(j, b));
+        json_pack("{s:s, s:s, s:I, s:s}", "type", "batch_seen", "client_token",
+                  b->token, "in_instance", (json_int_t)seen_count(j, b),
+                  "request_id", j->detect_rid);
     if (kp_journal(j->c, rec) < 0) {
       km__mig_end(j);
       return;
@@ -478,9 +480,10 @@ static void refused(mjob_t *j, mbatch_t *b, const kp_res_t *res) {
     }
   }
   json_t *rec = json_pack(
-      "{s:s, s:s, s:[], s:[], s:O, s:O, s:s}", "type", "batch_done",
+      "{s:s, s:s, s:[], s:[], s:O, s:O, s:s, s:s}", "type", "batch_done",
       "client_token", b->token, "migrated_keys", "migrated_secrets",
-      "failed_keys", b->keys, "failed_secrets", b->secrets, "refused", code);
+      "failed_keys", b->keys, "failed_secrets", b->secrets, "refused", code,
+      "request_id", rid != NULL ? rid : res->request_id);
   /* Nothing was changed: the next batch goes on (a journal that cannot be
    * written fails the stage; the next submission then stops). */
   (void)kp_journal(j->c, rec);
@@ -502,8 +505,9 @@ static void on_submitted(km_sctx_t *c, const kp_res_t *res, void *ud) {
   }
   const char *task = json_string_value(json_object_get(res->body, "TaskId"));
   snprintf(b->task_id, sizeof(b->task_id), "%s", task != NULL ? task : "");
-  json_t *rec = json_pack("{s:s, s:s, s:s}", "type", "task_started",
-                          "client_token", b->token, "task_id", b->task_id);
+  json_t *rec =
+      json_pack("{s:s, s:s, s:s, s:s}", "type", "task_started", "client_token",
+                b->token, "task_id", b->task_id, "request_id", res->request_id);
   if (kp_journal(c, rec) < 0) {
     km__mig_end(j);
     return;

@@ -39,6 +39,7 @@ typedef struct mjob_s {
   json_t *seen_keys;    /* object: key id -> true (in the instance) */
   json_t *seen_secrets; /* object: name -> true */
   int detect_page;
+  char detect_rid[80]; /* RequestId of the last detection page */
   bool detect_secrets_phase;
   void (*detect_done)(struct mjob_s *j, int status);
 } mjob_t;

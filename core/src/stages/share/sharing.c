@@ -40,7 +40,8 @@ typedef struct round_s {
   json_t *status; /* account id -> association status / failure text */
   json_t *todo;   /* targets to associate */
   size_t todo_i;
-  int status_code; /* round-wide failure */
+  size_t sent_from, sent_n; /* the chunk of the call in flight */
+  int status_code;          /* round-wide failure */
   km_err_t err;
   char next_token[128];
 } round_t;
@@ -244,13 +245,29 @@ static void list_assoc(round_t *r, void (*done)(round_t *r)) {
 
 static void associate_next(round_t *r);
 
-static int journal_targets(round_t *r, size_t from, size_t n) {
+static json_t *chunk_targets(round_t *r, size_t from, size_t n) {
   json_t *t = json_array();
   for (size_t i = from; i < from + n; i++)
     json_array_append(t, json_array_get(r->todo, i));
-  json_t *rec =
-      json_pack("{s:s, s:s, s:s, s:o}", "type", "share_requested", "instance",
-                r->instance, "share", r->name, "targets", t);
+  return t;
+}
+
+static int journal_targets(round_t *r, size_t from, size_t n) {
+  r->sent_from = from;
+  r->sent_n = n;
+  json_t *rec = json_pack("{s:s, s:s, s:s, s:o}", "type", "share_requested",
+                          "instance", r->instance, "share", r->name, "targets",
+                          chunk_targets(r, from, n));
+  return kp_journal(round_c(r), rec);
+}
+
+/* The call of share_requested's chunk succeeded: its RequestId. */
+static int journal_shared(round_t *r, const char *action, const kp_res_t *res) {
+  json_t *rec = json_pack(
+      "{s:s, s:s, s:s, s:s, s:s, s:o, s:s}", "type", "share_associated",
+      "action", action, "instance", r->instance, "share_id", r->share_id,
+      "share", r->name, "targets", chunk_targets(r, r->sent_from, r->sent_n),
+      "request_id", res->request_id);
   return kp_journal(round_c(r), rec);
 }
 
@@ -274,6 +291,11 @@ static void on_associated(km_sctx_t *c, const kp_res_t *res, void *ud) {
     round_fail(r, res->status, res->err, "AssociateResourceShare");
     return;
   }
+  int rc = journal_shared(r, "AssociateResourceShare", res);
+  if (rc < 0) {
+    round_fail(r, rc, NULL, "journal");
+    return;
+  }
   associate_next(r);
 }
 
@@ -287,6 +309,11 @@ static void on_created(km_sctx_t *c, const kp_res_t *res, void *ud) {
   const char *id = json_string_value(json_object_get(
       json_object_get(res->body, "ResourceShare"), "ResourceShareId"));
   snprintf(r->share_id, sizeof(r->share_id), "%s", id != NULL ? id : "");
+  int rc = journal_shared(r, "CreateResourceShare", res);
+  if (rc < 0) {
+    round_fail(r, rc, NULL, "journal");
+    return;
+  }
   associate_next(r);
 }
 
