@@ -484,8 +484,12 @@ static void count_accounts(km_runtime_t *rt) {
  * its credentials provider is closed: a fleet does not keep 10,000 cached
  * STS credentials (and their secrets) until the end of the run. */
 static void release_account(km_runtime_t *rt, km_pipeline_t *p) {
-  if (!ended(km_pipeline_state(p))) return;
-  km_rt_account_t *a = km_runtime_account(rt, km_pipeline_target(p)->account);
+  const km_target_t *t = km_pipeline_target(p);
+  size_t i = (size_t)(t - rt->targets); /* the engine borrows rt->targets */
+  if (!ended(km_pipeline_state(p)) || i >= rt->ntargets || rt->released[i])
+    return;
+  rt->released[i] = true; /* once per pipeline, whatever events follow */
+  km_rt_account_t *a = km_runtime_account(rt, t->account);
   if (a == NULL || a->open_pipes == 0 || --a->open_pipes > 0 || a->needed ||
       a->creds == NULL)
     return;
@@ -741,6 +745,8 @@ int km_runtime_run(km_runtime_t *rt) {
     }
   }
   count_accounts(rt);
+  free(rt->released);
+  rt->released = km_xcalloc(rt->ntargets ? rt->ntargets : 1, 1);
   rt->engine = km_engine_new(&eo, rt->targets, rt->ntargets);
   /* Each pipeline now holds its own records. */
   json_decref(rt->prior);
@@ -776,6 +782,7 @@ void km_runtime_free(km_runtime_t *rt) {
   if (rt->journal != NULL) km_journal_close(rt->journal);
   json_decref(rt->prior);
   km_quota_uses_free(rt->quota, rt->nquota);
+  free(rt->released);
   km_rerun_free_only(rt->only, rt->ntargets);
   km_planfile_free(rt->plan);
   km_select_free(&rt->select);

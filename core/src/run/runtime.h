@@ -57,6 +57,7 @@ typedef struct km_runtime_s {
   km_acs_client_t *acs;
   km_rl_t *rl;
   km_stages_t *stages;
+  bool *released;        /* per target: its pipeline ended (release_account) */
   km_journal_t *journal; /* run mode only */
   json_t *prior;         /* earlier journal records (resume), array */
   km_rt_account_t *accts;
