@@ -199,7 +199,7 @@ void km__print_summary(const json_t *rep, const char *run_dir, double secs) {
     json_decref(rids);
   }
   print_warnings(rep);
-  printf("report   %s/report.json\n", run_dir);
+  printf("report   %s/report.html (report.json, report.md)\n", run_dir);
 }
 
 static size_t count_rule(const km_inv_t *inv, const char *rule) {
