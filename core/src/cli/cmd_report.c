@@ -44,10 +44,12 @@ static json_t *load_one(const char *dir) {
   json_error_t je;
   json_t *rep = json_load_file(path, 0, &je);
   if (rep == NULL) {
+    char at[24] = "";
+    if (je.line > 0) snprintf(at, sizeof(at), ":%d", je.line);
     fprintf(stderr,
-            "kmsmig report: %s:%d: %s (is %s the run directory of a "
+            "kmsmig report: %s%s: %s (is %s the run directory of a "
             "finished `kmsmig run`?)\n",
-            path, je.line, je.text, dir);
+            path, at, je.text, dir);
     free(path);
     return NULL;
   }
