@@ -174,7 +174,7 @@ static void batch_chart(km_buf_t *b, const json_t *r) {
   json_array_foreach(pl, i, p)
       json_array_foreach(json_object_get(p, "batches"), j, x) {
     const json_t *d = json_object_get(x, "duration_s");
-    double w = 560.0 * json_number_value(d) / max;
+    double w = 440.0 * json_number_value(d) / max;
     km_buf_printf(b, "<text x=\"0\" y=\"%zu\">", row * 18 + 13);
     H(b, km__rr_str(p, "account"));
     km_buf_putc(b, ' ');
