@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # report.json, report.html and report.md of the demo as a reader gets them:
-#   - `kmsmig run` writes all three, mode 0600;
+#   - `kmsmig run` writes all three, mode 0600 (the HTML and Markdown
+#     rendered one pipeline at a time are the bytes `kmsmig report` renders
+#     from the whole document);
 #   - with an observe.json in the run directory (a fixture in the monitor's
 #     shape: lib/observe_fixture.py), `kmsmig report RUN --output html|md|
 #     json` renders the observations too;
@@ -35,6 +37,12 @@ for f in report.json report.html report.md; do
 done
 grep -q "^report   run/report.html" out.txt || fail "the summary does not name report.html"
 cp run/report.json run-report.json
+# The run renders one pipeline at a time; `kmsmig report` the whole
+# document: the same bytes.
+for k in html md; do
+  "$K" report run --output $k >whole.$k || fail "report --output $k exited $?"
+  cmp -s whole.$k run/report.$k || fail "run/report.$k differs from \`kmsmig report run --output $k\`"
+done
 python3 "$KM_SRC/tests/integration/lib/observe_fixture.py" run
 "$K" report run --output html --out report.html || fail "report --output html exited $?"
 "$K" report run --output md --out report.md || fail "report --output md exited $?"

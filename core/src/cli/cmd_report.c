@@ -210,27 +210,60 @@ done:
   return ec;
 }
 
+/* ---- report.html and report.md at the end of a run ---- */
+
+/* Read one pipeline at a time (km_report_stream): the run's report is
+ * never in memory whole. */
+typedef struct {
+  json_t *head; /* own reference */
+  size_t nbatches;
+  double max_batch;
+  km_report_render_t *r;
+} files_t;
+
+static int on_head(const json_t *head, void *ud) {
+  files_t *f = ud;
+  if (f->head == NULL) f->head = json_incref((json_t *)head);
+  return 0;
+}
+
+static int on_stats(const json_t *p, size_t i, void *ud) {
+  (void)i;
+  files_t *f = ud;
+  size_t j;
+  const json_t *x;
+  json_array_foreach(json_object_get(p, "batches"), j, x) {
+    f->nbatches++;
+    double d = json_number_value(json_object_get(x, "duration_s"));
+    if (d > f->max_batch) f->max_batch = d;
+  }
+  return 0;
+}
+
+static int on_render(const json_t *p, size_t i, void *ud) {
+  return km_report_render_pipeline(((files_t *)ud)->r, p, i);
+}
+
+static int fill_render(FILE *out, void *ud) {
+  return km_report_render_end(ud, out);
+}
+
 int km__report_render_files(const char *dir, km_err_t *err) {
   char *path = km_xasprintf("%s/report.json", dir);
-  json_error_t je;
-  json_t *rep = json_load_file(path, 0, &je);
-  if (rep == NULL) {
-    int rc = km__err_set(err, KM_EIO, "cannot read back %s: %s", path, je.text);
-    free(path);
-    return rc;
-  }
-  free(path);
+  files_t f = {0};
+  int rc = km_report_stream(path, on_head, on_stats, &f, err);
   static const char *const kinds[] = {"html", "md"};
-  int rc = 0;
   for (size_t i = 0; rc == 0 && i < KM_ARRAY_SIZE(kinds); i++) {
-    km_buf_t b;
-    km_buf_init(&b);
-    rc = render(rep, kinds[i], &b, err);
-    char *p = km_xasprintf("%s/report.%s", dir, kinds[i]);
-    if (rc == 0) rc = km_report_write_text(p, b.data, b.len, err);
-    free(p);
-    km_buf_free(&b);
+    rc = km_report_render_begin(kinds[i], f.head, f.nbatches, f.max_batch, &f.r,
+                                err);
+    if (rc == 0) rc = km_report_stream(path, NULL, on_render, &f, err);
+    char *out = km_xasprintf("%s/report.%s", dir, kinds[i]);
+    if (rc == 0) rc = km_report_write_with(out, fill_render, f.r, err);
+    free(out);
+    km_report_render_free(f.r);
+    f.r = NULL;
   }
-  json_decref(rep);
+  json_decref(f.head);
+  free(path);
   return rc;
 }

@@ -532,6 +532,11 @@ static int fill_text(FILE *f, void *ud) {
   return fwrite(t->text, 1, t->len, f) == t->len ? 0 : KM_EIO;
 }
 
+int km_report_write_with(const char *path, int (*fill)(FILE *f, void *ud),
+                         void *ud, km_err_t *err) {
+  return write_atomic(path, fill, ud, err);
+}
+
 int km_report_write_text(const char *path, const char *text, size_t len,
                          km_err_t *err) {
   text_t t = {text, len};

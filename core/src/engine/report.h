@@ -78,9 +78,38 @@ int km_report_merge_check(const json_t *a, const json_t *b, bool allow_mixed,
  * merged) into out.  Server text is cleaned and escaped.  0 or KM_EINVAL. */
 int km_report_render_html(const json_t *report, km_buf_t *out, km_err_t *err);
 int km_report_render_md(const json_t *report, km_buf_t *out, km_err_t *err);
+/* Reads the report.json at path one pipeline at a time (report_stream.c):
+ * on_head gets the document with an empty "pipelines" (borrowed), then
+ * on_pipe each pipeline in order (borrowed; i from 0).  A callback's
+ * non-zero return stops the read and is returned.  0, KM_EIO, KM_EPARSE. */
+typedef int (*km_report_head_fn)(const json_t *head, void *ud);
+typedef int (*km_report_pipe_fn)(const json_t *pipeline, size_t i, void *ud);
+int km_report_stream(const char *path, km_report_head_fn on_head,
+                     km_report_pipe_fn on_pipe, void *ud, km_err_t *err);
+
+/* report.html or report.md rendered one pipeline at a time (the sections
+ * that list every pipeline go to temporary files, joined at the end): kind
+ * "html" or "md"; head a report's head with its totals (borrowed, kept
+ * until end); nbatches and max_batch_s the whole report's number of batches
+ * and longest batch (the batch chart's scale).  *out owned: end or free. */
+typedef struct km_report_render_s km_report_render_t;
+int km_report_render_begin(const char *kind, const json_t *head,
+                           size_t nbatches, double max_batch_s,
+                           km_report_render_t **out, km_err_t *err);
+/* Pipeline i (borrowed) of the report.  0 or KM_EIO. */
+int km_report_render_pipeline(km_report_render_t *r, const json_t *pipeline,
+                              size_t i);
+/* Writes the whole document to out; 0 or KM_EIO.  Does not free r. */
+int km_report_render_end(km_report_render_t *r, FILE *out);
+void km_report_render_free(km_report_render_t *r);
+
 /* Writes len bytes of text to path atomically, mode 0600.  0 or KM_EIO. */
 int km_report_write_text(const char *path, const char *text, size_t len,
                          km_err_t *err);
+/* Writes path atomically, mode 0600, with what fill(f, ud) writes (0 or
+ * < 0).  0 or KM_EIO. */
+int km_report_write_with(const char *path, int (*fill)(FILE *f, void *ud),
+                         void *ud, km_err_t *err);
 
 /* Builds the report (new reference in *out) from meta and invs (borrowed,
  * n of them, any order).  Returns 0 or KM_EINVAL. */

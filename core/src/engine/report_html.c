@@ -154,27 +154,19 @@ static void totals(km_buf_t *b, const json_t *r) {
   km_buf_puts(b, "</svg>\n");
 }
 
-/* Every batch of the report as one bar of its duration. */
-static void batch_chart(km_buf_t *b, const json_t *r) {
-  const json_t *pl = json_object_get(r, "pipelines"), *p, *x;
-  size_t i, j, n = 0;
-  double max = 0.001;
-  json_array_foreach(pl, i, p)
-      json_array_foreach(json_object_get(p, "batches"), j, x) {
-    n++;
-    double d = json_number_value(json_object_get(x, "duration_s"));
-    if (d > max) max = d;
-  }
-  km_buf_puts(b, "<h2 id=\"batch-durations\">Batch durations</h2>\n");
-  km_buf_printf(b,
-                "<svg id=\"chart-batch-durations\" width=\"900\" "
-                "height=\"%zu\" role=\"img\" aria-label=\"batch durations\">\n",
-                n * 18 + 24);
-  size_t row = 0;
-  json_array_foreach(pl, i, p)
-      json_array_foreach(json_object_get(p, "batches"), j, x) {
+/* The sections of report.html that list every pipeline. */
+enum { H_BATCHES = 0, H_OVERVIEW, H_PIPELINES, H_FAILURES, H_LEDGER, H__N };
+
+/* Each batch of pipeline p as one bar of its duration (the scale is the
+ * whole report's longest batch). */
+static void batch_rows(km_report_render_t *r, const json_t *p) {
+  km_buf_t *b = &r->b;
+  size_t j;
+  const json_t *x;
+  json_array_foreach(json_object_get(p, "batches"), j, x) {
     const json_t *d = json_object_get(x, "duration_s");
-    double w = 440.0 * json_number_value(d) / max;
+    double w = 440.0 * json_number_value(d) / r->max_batch;
+    size_t row = r->row++;
     km_buf_printf(b, "<text x=\"0\" y=\"%zu\">", row * 18 + 13);
     H(b, km__rr_str(p, "account"));
     km_buf_putc(b, ' ');
@@ -191,11 +183,7 @@ static void batch_chart(km_buf_t *b, const json_t *r) {
     km_buf_printf(b, " · %lld keys, %lld secrets</text>\n",
                   (long long)json_integer_value(json_object_get(x, "keys")),
                   (long long)json_integer_value(json_object_get(x, "secrets")));
-    row++;
   }
-  if (n == 0)
-    km_buf_puts(b, "<text x=\"0\" y=\"14\">no batch was submitted</text>\n");
-  km_buf_puts(b, "</svg>\n");
 }
 
 /* One pipeline's stages and batches on one time axis. */
@@ -410,57 +398,49 @@ static void observe_tables(km_buf_t *b, const json_t *o) {
   km_buf_puts(b, "</ul>\n");
 }
 
-static void pipelines(km_buf_t *b, const json_t *r) {
-  const json_t *pl = json_object_get(r, "pipelines"), *p;
-  size_t i;
-  km_buf_puts(b, "<h2 id=\"pipelines\">Accounts and regions</h2>\n<table>"
-                 "<tr><th>account</th><th>region</th><th>instance</th><th>"
-                 "status</th><th>keys migrated</th><th>secrets migrated</th>"
-                 "<th>batches</th></tr>\n");
-  json_array_foreach(pl, i, p) {
-    km_buf_printf(b, "<tr><td><a href=\"#p-%zu\">", i);
-    H(b, km__rr_str(p, "account"));
-    km_buf_puts(b, "</a></td>");
-    text_cell(b, km__rr_str(p, "region"));
-    text_cell(b, km__rr_str(p, "instance_id"));
-    km_buf_puts(b, "<td class=\"st-");
-    H(b, km__rr_str(p, "status"));
-    km_buf_puts(b, "\">");
-    H(b, km__rr_str(p, "status"));
-    km_buf_printf(b,
-                  "</td><td class=\"n\">%zu</td><td class=\"n\">%zu</td><td "
-                  "class=\"n\">%zu</td></tr>\n",
-                  json_array_size(
-                      json_object_get(json_object_get(p, "keys"), "migrated")),
-                  json_array_size(json_object_get(json_object_get(p, "secrets"),
-                                                  "migrated")),
-                  json_array_size(json_object_get(p, "batches")));
+static void overview_row(km_buf_t *b, const json_t *p, size_t i) {
+  km_buf_printf(b, "<tr><td><a href=\"#p-%zu\">", i);
+  H(b, km__rr_str(p, "account"));
+  km_buf_puts(b, "</a></td>");
+  text_cell(b, km__rr_str(p, "region"));
+  text_cell(b, km__rr_str(p, "instance_id"));
+  km_buf_puts(b, "<td class=\"st-");
+  H(b, km__rr_str(p, "status"));
+  km_buf_puts(b, "\">");
+  H(b, km__rr_str(p, "status"));
+  km_buf_printf(
+      b,
+      "</td><td class=\"n\">%zu</td><td class=\"n\">%zu</td><td "
+      "class=\"n\">%zu</td></tr>\n",
+      json_array_size(json_object_get(json_object_get(p, "keys"), "migrated")),
+      json_array_size(
+          json_object_get(json_object_get(p, "secrets"), "migrated")),
+      json_array_size(json_object_get(p, "batches")));
+}
+
+static void pipeline_section(km_buf_t *b, const json_t *p, size_t i) {
+  km_buf_printf(b, "<section class=\"pipeline\" id=\"p-%zu\"><h3>", i);
+  H(b, km__rr_str(p, "account"));
+  km_buf_puts(b, " (");
+  H(b, km__rr_str(p, "account_id"));
+  km_buf_puts(b, ") · ");
+  H(b, km__rr_str(p, "region"));
+  km_buf_puts(b, " · ");
+  H(b, km__rr_str(p, "instance_id"));
+  km_buf_puts(b, " · <span class=\"st-");
+  H(b, km__rr_str(p, "status"));
+  km_buf_puts(b, "\">");
+  H(b, km__rr_str(p, "status"));
+  km_buf_puts(b, "</span></h3>\n");
+  timeline(b, p, i);
+  const json_t *o = json_object_get(p, "observe");
+  if (json_is_object(o)) {
+    observe_chart(b, o, i);
+    observe_tables(b, o);
+  } else {
+    km_buf_puts(b, "<p class=\"none\">gateways: not observed</p>\n");
   }
-  km_buf_puts(b, "</table>\n");
-  json_array_foreach(pl, i, p) {
-    km_buf_printf(b, "<section class=\"pipeline\" id=\"p-%zu\"><h3>", i);
-    H(b, km__rr_str(p, "account"));
-    km_buf_puts(b, " (");
-    H(b, km__rr_str(p, "account_id"));
-    km_buf_puts(b, ") · ");
-    H(b, km__rr_str(p, "region"));
-    km_buf_puts(b, " · ");
-    H(b, km__rr_str(p, "instance_id"));
-    km_buf_puts(b, " · <span class=\"st-");
-    H(b, km__rr_str(p, "status"));
-    km_buf_puts(b, "\">");
-    H(b, km__rr_str(p, "status"));
-    km_buf_puts(b, "</span></h3>\n");
-    timeline(b, p, i);
-    const json_t *o = json_object_get(p, "observe");
-    if (json_is_object(o)) {
-      observe_chart(b, o, i);
-      observe_tables(b, o);
-    } else {
-      km_buf_puts(b, "<p class=\"none\">gateways: not observed</p>\n");
-    }
-    km_buf_puts(b, "</section>\n");
-  }
+  km_buf_puts(b, "</section>\n");
 }
 
 static void fail_row(void *ud, const json_t *p, const char *kind,
@@ -478,15 +458,10 @@ static void fail_row(void *ud, const json_t *p, const char *kind,
   km_buf_puts(b, "</tr>\n");
 }
 
-static void ledger(km_buf_t *b, const json_t *r) {
-  const json_t *p, *x;
-  size_t i, j;
-  km_buf_puts(b, "<h2>Rotation ledger</h2>\n<table id=\"ledger\"><tr><th>"
-                 "account</th><th>region</th><th>kind</th><th>id</th><th>"
-                 "before</th><th>turned off</th><th>after</th><th>restored"
-                 "</th><th>result</th><th>RequestIds</th></tr>\n");
-  json_array_foreach(json_object_get(r, "pipelines"), i, p)
-      json_array_foreach(json_object_get(p, "rotation_ledger"), j, x) {
+static void ledger_rows(km_buf_t *b, const json_t *p) {
+  const json_t *x;
+  size_t j;
+  json_array_foreach(json_object_get(p, "rotation_ledger"), j, x) {
     km_buf_puts(b, "<tr>");
     text_cell(b, km__rr_str(p, "account"));
     text_cell(b, km__rr_str(p, "region"));
@@ -503,7 +478,6 @@ static void ledger(km_buf_t *b, const json_t *r) {
     H(b, km__rr_str(x, "restore_request_id"));
     km_buf_puts(b, "</code></td></tr>\n");
   }
-  km_buf_puts(b, "</table>\n");
 }
 
 static void terraform(km_buf_t *b, const json_t *r) {
@@ -537,20 +511,72 @@ static void terraform(km_buf_t *b, const json_t *r) {
   km_buf_puts(b, "</table>\n");
 }
 
-int km_report_render_html(const json_t *r, km_buf_t *b, km_err_t *err) {
-  if (!json_is_object(r) || !json_is_array(json_object_get(r, "pipelines")))
-    return km__err_set(err, KM_EINVAL, "report.html: not a report");
-  head(b, r);
-  totals(b, r);
-  batch_chart(b, r);
-  pipelines(b, r);
-  km_buf_puts(b, "<h2>Failures</h2>\n<table id=\"failures\"><tr><th>account"
-                 "</th><th>region</th><th>kind</th><th>id</th><th>code</th>"
-                 "<th>RequestId</th><th>reason</th></tr>\n");
-  km__rr_failures(r, fail_row, b);
-  km_buf_puts(b, "</table>\n");
-  ledger(b, r);
-  terraform(b, r);
-  km_buf_puts(b, "</body></html>\n");
-  return 0;
+int km__rr_html_pipeline(km_report_render_t *r, const json_t *p, size_t i) {
+  int rc = 0;
+  batch_rows(r, p);
+  rc |= km__rr_flush(r, H_BATCHES);
+  overview_row(&r->b, p, i);
+  rc |= km__rr_flush(r, H_OVERVIEW);
+  pipeline_section(&r->b, p, i);
+  rc |= km__rr_flush(r, H_PIPELINES);
+  km__rr_failures_of(p, fail_row, &r->b);
+  rc |= km__rr_flush(r, H_FAILURES);
+  ledger_rows(&r->b, p);
+  rc |= km__rr_flush(r, H_LEDGER);
+  return rc != 0 ? KM_EIO : 0;
+}
+
+/* The text before and after section s's rows. */
+static void html_around(km_buf_t *b, size_t s, bool before, size_t nbatches) {
+  static const char *const open[] = {
+      NULL,
+      "<h2 id=\"pipelines\">Accounts and regions</h2>\n<table><tr><th>"
+      "account</th><th>region</th><th>instance</th><th>status</th><th>keys "
+      "migrated</th><th>secrets migrated</th><th>batches</th></tr>\n",
+      "",
+      "<h2>Failures</h2>\n<table id=\"failures\"><tr><th>account</th><th>"
+      "region</th><th>kind</th><th>id</th><th>code</th><th>RequestId</th>"
+      "<th>reason</th></tr>\n",
+      "<h2>Rotation ledger</h2>\n<table id=\"ledger\"><tr><th>account</th>"
+      "<th>region</th><th>kind</th><th>id</th><th>before</th><th>turned off"
+      "</th><th>after</th><th>restored</th><th>result</th><th>RequestIds"
+      "</th></tr>\n"};
+  static const char *const close[] = {NULL, "</table>\n", "", "</table>\n",
+                                      "</table>\n"};
+  if (s != H_BATCHES) {
+    km_buf_puts(b, before ? open[s] : close[s]);
+    return;
+  }
+  if (before) {
+    km_buf_printf(b,
+                  "<h2 id=\"batch-durations\">Batch durations</h2>\n<svg "
+                  "id=\"chart-batch-durations\" width=\"900\" height=\"%zu\" "
+                  "role=\"img\" aria-label=\"batch durations\">\n",
+                  nbatches * 18 + 24);
+    if (nbatches == 0)
+      km_buf_puts(b, "<text x=\"0\" y=\"14\">no batch was submitted"
+                     "</text>\n");
+  } else {
+    km_buf_puts(b, "</svg>\n");
+  }
+}
+
+int km__rr_html_end(km_report_render_t *r, FILE *out) {
+  km_buf_t b;
+  km_buf_init(&b);
+  head(&b, r->head);
+  totals(&b, r->head);
+  int rc = 0;
+  for (size_t s = 0; rc == 0 && s < H__N; s++) {
+    html_around(&b, s, true, r->nbatches);
+    rc = fwrite(b.data, 1, b.len, out) == b.len ? 0 : KM_EIO;
+    km_buf_reset(&b);
+    if (rc == 0) rc = km__rr_copy(r, s, out);
+    html_around(&b, s, false, r->nbatches);
+  }
+  terraform(&b, r->head);
+  km_buf_puts(&b, "</body></html>\n");
+  if (rc == 0 && fwrite(b.data, 1, b.len, out) != b.len) rc = KM_EIO;
+  km_buf_free(&b);
+  return rc;
 }

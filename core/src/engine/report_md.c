@@ -76,11 +76,18 @@ void km__rr_dur(km_buf_t *b, const json_t *sec) {
 }
 
 void km__rr_failures(const json_t *report, km__rr_fail_fn fn, void *ud) {
+  size_t i;
+  const json_t *p;
+  json_array_foreach(json_object_get(report, "pipelines"), i, p)
+      km__rr_failures_of(p, fn, ud);
+}
+
+void km__rr_failures_of(const json_t *p, km__rr_fail_fn fn, void *ud) {
   static const char *const kinds[] = {"keys", "secrets"};
   static const char *const kind1[] = {"key", "secret"};
-  size_t i, j;
-  const json_t *p, *x;
-  json_array_foreach(json_object_get(report, "pipelines"), i, p) {
+  size_t j;
+  const json_t *x;
+  {
     for (int k = 0; k < 2; k++)
       json_array_foreach(
           json_object_get(json_object_get(p, kinds[k]), "failed"), j, x)
@@ -92,6 +99,107 @@ void km__rr_failures(const json_t *report, km__rr_fail_fn fn, void *ud) {
          km__rr_str(x, "message"));
     }
   }
+}
+
+/* ---- rendering one pipeline at a time ---- */
+
+int km__rr_flush(km_report_render_t *r, size_t s) {
+  if (r->b.len == 0) return 0;
+  if (r->sec[s] == NULL && (r->sec[s] = tmpfile()) == NULL) return KM_EIO;
+  int rc = fwrite(r->b.data, 1, r->b.len, r->sec[s]) == r->b.len ? 0 : KM_EIO;
+  km_buf_reset(&r->b);
+  return rc;
+}
+
+int km__rr_copy(km_report_render_t *r, size_t s, FILE *out) {
+  FILE *f = r->sec[s];
+  if (f == NULL) return 0;
+  if (fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0) return KM_EIO;
+  char buf[16384];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+    if (fwrite(buf, 1, n, out) != n) return KM_EIO;
+  return ferror(f) ? KM_EIO : 0;
+}
+
+int km_report_render_begin(const char *kind, const json_t *head,
+                           size_t nbatches, double max_batch_s,
+                           km_report_render_t **out, km_err_t *err) {
+  *out = NULL;
+  bool html = kind != NULL && strcmp(kind, "html") == 0;
+  if (!html && (kind == NULL || strcmp(kind, "md") != 0))
+    return km__err_set(err, KM_EINVAL, "report: no renderer for %s",
+                       kind != NULL ? kind : "(null)");
+  if (!json_is_object(head))
+    return km__err_set(err, KM_EINVAL, "report.%s: not a report", kind);
+  km_report_render_t *r = km_xcalloc(1, sizeof(*r));
+  r->html = html;
+  r->head = json_incref((json_t *)head);
+  r->nbatches = nbatches;
+  r->max_batch = max_batch_s > 0.001 ? max_batch_s : 0.001;
+  km_buf_init(&r->b);
+  *out = r;
+  return 0;
+}
+
+int km_report_render_pipeline(km_report_render_t *r, const json_t *p,
+                              size_t i) {
+  return r->html ? km__rr_html_pipeline(r, p, i) : km__rr_md_pipeline(r, p, i);
+}
+
+int km_report_render_end(km_report_render_t *r, FILE *out) {
+  int rc = r->html ? km__rr_html_end(r, out) : km__rr_md_end(r, out);
+  return rc == 0 && ferror(out) ? KM_EIO : rc;
+}
+
+void km_report_render_free(km_report_render_t *r) {
+  if (r == NULL) return;
+  for (size_t s = 0; s < KM__RR_SECTIONS; s++)
+    if (r->sec[s] != NULL) fclose(r->sec[s]);
+  json_decref(r->head);
+  km_buf_free(&r->b);
+  free(r);
+}
+
+/* A whole report (read back, or merged) through the same renderer. */
+static int render_whole(const char *kind, const json_t *rep, km_buf_t *out,
+                        km_err_t *err) {
+  const json_t *pl = json_object_get(rep, "pipelines"), *p, *x;
+  if (!json_is_object(rep) || !json_is_array(pl))
+    return km__err_set(err, KM_EINVAL, "report.%s: not a report", kind);
+  size_t i, j, nb = 0;
+  double max = 0;
+  json_array_foreach(pl, i, p)
+      json_array_foreach(json_object_get(p, "batches"), j, x) {
+    nb++;
+    double d = json_number_value(json_object_get(x, "duration_s"));
+    if (d > max) max = d;
+  }
+  km_report_render_t *r;
+  int rc = km_report_render_begin(kind, rep, nb, max, &r, err);
+  if (rc < 0) return rc;
+  json_array_foreach(pl, i, p) if (rc == 0) rc =
+      km_report_render_pipeline(r, p, i);
+  char *text = NULL;
+  size_t len = 0;
+  FILE *m = rc == 0 ? open_memstream(&text, &len) : NULL;
+  if (rc == 0 && m == NULL) rc = KM_EIO;
+  if (rc == 0) rc = km_report_render_end(r, m);
+  if (m != NULL && fclose(m) != 0 && rc == 0) rc = KM_EIO;
+  if (rc == 0) km_buf_append(out, text, len);
+  free(text);
+  km_report_render_free(r);
+  return rc < 0 ? km__err_set(err, rc, "report.%s: cannot render: %s", kind,
+                              km_strerror(rc))
+                : 0;
+}
+
+int km_report_render_html(const json_t *rep, km_buf_t *out, km_err_t *err) {
+  return render_whole("html", rep, out, err);
+}
+
+int km_report_render_md(const json_t *rep, km_buf_t *out, km_err_t *err) {
+  return render_whole("md", rep, out, err);
 }
 
 /* ---- report.md ---- */
@@ -208,29 +316,37 @@ static void where(km_buf_t *b, const json_t *p) {
   cell(b, km__rr_str(p, "region"));
 }
 
-static void md_pipelines(km_buf_t *b, const json_t *r) {
-  const json_t *pl = json_object_get(r, "pipelines"), *p, *x;
-  size_t i, j;
-  km_buf_puts(b, "\n## Accounts and regions\n\n");
-  HEADER(b, "account", "region", "account id", "instance", "status",
-         "keys migrated", "secrets migrated", "batches");
-  json_array_foreach(pl, i, p) {
-    where(b, p);
-    cell(b, km__rr_str(p, "account_id"));
-    cell(b, km__rr_str(p, "instance_id"));
-    cell(b, km__rr_str(p, "status"));
-    km_buf_printf(b, "| %zu | %zu | %zu ",
-                  json_array_size(
-                      json_object_get(json_object_get(p, "keys"), "migrated")),
-                  json_array_size(json_object_get(json_object_get(p, "secrets"),
-                                                  "migrated")),
-                  json_array_size(json_object_get(p, "batches")));
-    row_end(b);
-  }
-  km_buf_puts(b, "\n## Stages\n\n");
-  HEADER(b, "account", "region", "stage", "start", "end", "duration", "status");
-  json_array_foreach(pl, i, p)
-      json_array_foreach(json_object_get(p, "stages"), j, x) {
+/* The per-pipeline sections of report.md, in the document's order. */
+enum {
+  MD_ACCOUNTS = 0,
+  MD_STAGES,
+  MD_BATCHES,
+  MD_GATEWAYS,
+  MD_CALLERS,
+  MD_FINDINGS,
+  MD_FAILURES,
+  MD_LEDGER,
+  MD__N
+};
+
+static void md_account_row(km_buf_t *b, const json_t *p) {
+  where(b, p);
+  cell(b, km__rr_str(p, "account_id"));
+  cell(b, km__rr_str(p, "instance_id"));
+  cell(b, km__rr_str(p, "status"));
+  km_buf_printf(
+      b, "| %zu | %zu | %zu ",
+      json_array_size(json_object_get(json_object_get(p, "keys"), "migrated")),
+      json_array_size(
+          json_object_get(json_object_get(p, "secrets"), "migrated")),
+      json_array_size(json_object_get(p, "batches")));
+  row_end(b);
+}
+
+static void md_stage_rows(km_buf_t *b, const json_t *p) {
+  size_t j;
+  const json_t *x;
+  json_array_foreach(json_object_get(p, "stages"), j, x) {
     where(b, p);
     cell(b, km__rr_str(x, "stage"));
     cell(b, km__rr_str(x, "start"));
@@ -241,11 +357,16 @@ static void md_pipelines(km_buf_t *b, const json_t *r) {
     cell(b, km__rr_str(x, "status"));
     row_end(b);
   }
-  km_buf_puts(b, "\n## Batches\n\n");
-  HEADER(b, "account", "region", "batch", "keys", "secrets", "submitted",
-         "done", "duration", "migrated", "failed");
-  json_array_foreach(pl, i, p)
-      json_array_foreach(json_object_get(p, "batches"), j, x) {
+}
+
+static json_int_t jint(const json_t *o, const char *k) {
+  return json_integer_value(json_object_get(o, k));
+}
+
+static void md_batch_rows(km_buf_t *b, const json_t *p) {
+  size_t j;
+  const json_t *x;
+  json_array_foreach(json_object_get(p, "batches"), j, x) {
     where(b, p);
     cell_int(b, json_object_get(x, "batch"));
     cell_int(b, json_object_get(x, "keys"));
@@ -257,10 +378,8 @@ static void md_pipelines(km_buf_t *b, const json_t *r) {
     km_buf_putc(b, ' ');
     km_buf_printf(
         b, "| %lld | %lld ",
-        (long long)(json_integer_value(json_object_get(x, "migrated_keys")) +
-                    json_integer_value(json_object_get(x, "migrated_secrets"))),
-        (long long)(json_integer_value(json_object_get(x, "failed_keys")) +
-                    json_integer_value(json_object_get(x, "failed_secrets"))));
+        (long long)(jint(x, "migrated_keys") + jint(x, "migrated_secrets")),
+        (long long)(jint(x, "failed_keys") + jint(x, "failed_secrets")));
     row_end(b);
   }
 }
@@ -293,22 +412,10 @@ static void md_gateway_rows(km_buf_t *b, const json_t *p, const char *phase) {
   }
 }
 
-static void md_observe(km_buf_t *b, const json_t *r) {
-  const json_t *pl = json_object_get(r, "pipelines"), *p, *x;
-  size_t i, j;
-  km_buf_puts(b, "\n## Observations\n\n");
-  if (!json_is_true(json_object_get(r, "observed")))
-    km_buf_puts(b, "not observed (no observe.json in the run directory)\n\n");
-  HEADER(b, "account", "region", "gateway", "phase", "requests", "QPS avg",
-         "QPS max", "latency ms avg", "error codes");
-  json_array_foreach(pl, i, p) {
-    md_gateway_rows(b, p, "baseline");
-    md_gateway_rows(b, p, "after");
-  }
-  km_buf_puts(b, "\n### Residual callers\n\n");
-  HEADER(b, "account", "region", "AccessKey ID", "source IP", "user agent",
-         "count", "last seen");
-  json_array_foreach(pl, i, p) json_array_foreach(
+static void md_caller_rows(km_buf_t *b, const json_t *p) {
+  size_t j;
+  const json_t *x;
+  json_array_foreach(
       json_object_get(json_object_get(p, "observe"), "residual_callers"), j,
       x) {
     where(b, p);
@@ -319,10 +426,13 @@ static void md_observe(km_buf_t *b, const json_t *r) {
     cell(b, km__rr_str(x, "last_seen"));
     row_end(b);
   }
-  km_buf_puts(b, "\n### Findings\n\n");
-  HEADER(b, "account", "region", "verdict", "finding", "action");
-  json_array_foreach(pl, i, p) json_array_foreach(
-      json_object_get(json_object_get(p, "observe"), "findings"), j, x) {
+}
+
+static void md_finding_rows(km_buf_t *b, const json_t *p) {
+  size_t j;
+  const json_t *x;
+  json_array_foreach(json_object_get(json_object_get(p, "observe"), "findings"),
+                     j, x) {
     where(b, p);
     cell(b, km__rr_str(x, "verdict"));
     cell(b, km__rr_str(x, "message"));
@@ -343,14 +453,10 @@ static void md_fail(void *ud, const json_t *p, const char *kind, const char *id,
   row_end(b);
 }
 
-static void md_ledger(km_buf_t *b, const json_t *r) {
-  const json_t *pl = json_object_get(r, "pipelines"), *p, *x;
-  size_t i, j;
-  km_buf_puts(b, "\n## Rotation ledger\n\n");
-  HEADER(b, "account", "region", "kind", "id", "before", "turned off", "after",
-         "restored", "result", "RequestIds");
-  json_array_foreach(pl, i, p)
-      json_array_foreach(json_object_get(p, "rotation_ledger"), j, x) {
+static void md_ledger_rows(km_buf_t *b, const json_t *p) {
+  size_t j;
+  const json_t *x;
+  json_array_foreach(json_object_get(p, "rotation_ledger"), j, x) {
     where(b, p);
     cell(b, km__rr_str(x, "kind"));
     cell(b, km__rr_str(x, "id"));
@@ -362,9 +468,32 @@ static void md_ledger(km_buf_t *b, const json_t *r) {
     char ids[200];
     snprintf(ids, sizeof(ids), "%s %s", km__rr_str(x, "off_request_id"),
              km__rr_str(x, "restore_request_id"));
-    cell(b, ids[0] == ' ' && ids[1] == '\0' ? "" : ids);
+    cell(b, strcmp(ids, " ") == 0 ? "" : ids);
     row_end(b);
   }
+}
+
+int km__rr_md_pipeline(km_report_render_t *r, const json_t *p, size_t i) {
+  (void)i;
+  int rc = 0;
+  md_account_row(&r->b, p);
+  rc |= km__rr_flush(r, MD_ACCOUNTS);
+  md_stage_rows(&r->b, p);
+  rc |= km__rr_flush(r, MD_STAGES);
+  md_batch_rows(&r->b, p);
+  rc |= km__rr_flush(r, MD_BATCHES);
+  md_gateway_rows(&r->b, p, "baseline");
+  md_gateway_rows(&r->b, p, "after");
+  rc |= km__rr_flush(r, MD_GATEWAYS);
+  md_caller_rows(&r->b, p);
+  rc |= km__rr_flush(r, MD_CALLERS);
+  md_finding_rows(&r->b, p);
+  rc |= km__rr_flush(r, MD_FINDINGS);
+  km__rr_failures_of(p, md_fail, &r->b);
+  rc |= km__rr_flush(r, MD_FAILURES);
+  md_ledger_rows(&r->b, p);
+  rc |= km__rr_flush(r, MD_LEDGER);
+  return rc != 0 ? KM_EIO : 0;
 }
 
 static void md_terraform(km_buf_t *b, const json_t *r) {
@@ -393,17 +522,73 @@ static void md_terraform(km_buf_t *b, const json_t *r) {
   }
 }
 
-int km_report_render_md(const json_t *r, km_buf_t *b, km_err_t *err) {
-  if (!json_is_object(r) || !json_is_array(json_object_get(r, "pipelines")))
-    return km__err_set(err, KM_EINVAL, "report.md: not a report");
-  md_head(b, r);
-  md_totals(b, r);
-  md_pipelines(b, r);
-  md_observe(b, r);
-  km_buf_puts(b, "\n## Failures\n\n");
-  HEADER(b, "account", "region", "kind", "id", "code", "RequestId", "reason");
-  km__rr_failures(r, md_fail, b);
-  md_ledger(b, r);
-  md_terraform(b, r);
-  return 0;
+/* The text before section s's rows (a title and a table header). */
+static void md_before(km_buf_t *b, size_t s, const json_t *head) {
+  switch (s) {
+  case MD_ACCOUNTS:
+    km_buf_puts(b, "\n## Accounts and regions\n\n");
+    HEADER(b, "account", "region", "account id", "instance", "status",
+           "keys migrated", "secrets migrated", "batches");
+    break;
+  case MD_STAGES:
+    km_buf_puts(b, "\n## Stages\n\n");
+    HEADER(b, "account", "region", "stage", "start", "end", "duration",
+           "status");
+    break;
+  case MD_BATCHES:
+    km_buf_puts(b, "\n## Batches\n\n");
+    HEADER(b, "account", "region", "batch", "keys", "secrets", "submitted",
+           "done", "duration", "migrated", "failed");
+    break;
+  case MD_GATEWAYS:
+    km_buf_puts(b, "\n## Observations\n\n");
+    if (!json_is_true(json_object_get(head, "observed")))
+      km_buf_puts(b, "not observed (no observe.json in the run directory)\n\n");
+    HEADER(b, "account", "region", "gateway", "phase", "requests", "QPS avg",
+           "QPS max", "latency ms avg", "error codes");
+    break;
+  case MD_CALLERS:
+    km_buf_puts(b, "\n### Residual callers\n\n");
+    HEADER(b, "account", "region", "AccessKey ID", "source IP", "user agent",
+           "count", "last seen");
+    break;
+  case MD_FINDINGS:
+    km_buf_puts(b, "\n### Findings\n\n");
+    HEADER(b, "account", "region", "verdict", "finding", "action");
+    break;
+  case MD_FAILURES:
+    km_buf_puts(b, "\n## Failures\n\n");
+    HEADER(b, "account", "region", "kind", "id", "code", "RequestId", "reason");
+    break;
+  case MD_LEDGER:
+    km_buf_puts(b, "\n## Rotation ledger\n\n");
+    HEADER(b, "account", "region", "kind", "id", "before", "turned off",
+           "after", "restored", "result", "RequestIds");
+    break;
+  default:
+    break;
+  }
+}
+
+static int put_buf(km_buf_t *b, FILE *out) {
+  int rc = fwrite(b->data, 1, b->len, out) == b->len ? 0 : KM_EIO;
+  km_buf_reset(b);
+  return rc;
+}
+
+int km__rr_md_end(km_report_render_t *r, FILE *out) {
+  km_buf_t b;
+  km_buf_init(&b);
+  md_head(&b, r->head);
+  md_totals(&b, r->head);
+  int rc = put_buf(&b, out);
+  for (size_t s = 0; rc == 0 && s < MD__N; s++) {
+    md_before(&b, s, r->head);
+    rc = put_buf(&b, out);
+    if (rc == 0) rc = km__rr_copy(r, s, out);
+  }
+  md_terraform(&b, r->head);
+  if (rc == 0) rc = put_buf(&b, out);
+  km_buf_free(&b);
+  return rc;
 }
