@@ -3,13 +3,14 @@
  * what was done, with the time of each record and the RequestId of each
  * call), and the monitor's findings from observe.json (docs/report.md).
  *
- * The journal is read once, at the end of the run, into one small JSON
- * object per pipeline that has batches or rotations (the report is JSON:
- * this is its edge); entries are matched by client token (batches) and by
- * kind and id (rotations) while the records are replayed in order, so a
- * run resumed several times gives one entry per batch and per time a
- * rotation was turned off.  observe.json is copied, never re-measured:
- * what is missing in it stays missing in the report.
+ * The journal is read once, at the end of the run; entries are matched by
+ * client token (batches) and by kind and id (rotations) while the records
+ * are replayed in order, so a run resumed several times gives one entry per
+ * batch and per time a rotation was turned off.  An entry is JSON while it
+ * is open (the report is JSON: this is its edge) and compact text in a
+ * temporary file once finished, read back when its pipeline is written.
+ * observe.json is copied, never re-measured: what is missing in it stays
+ * missing in the report.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,18 +19,31 @@
 
 #include "engine/report.h"
 #include "journal/journal.h"
+#include "model/strmap.h"
 #include "util/util.h"
+
+/* A finished batch or ledger entry, as compact JSON text in x->tmp. */
+typedef struct {
+  uint32_t pipe; /* the pipeline's number (x->pipes) */
+  uint32_t no;   /* the order it finished in */
+  bool ledger;   /* a rotation entry, else a batch */
+  long off;
+  uint32_t len;
+} ent_t;
 
 struct km_report_extra_s {
   bool journal; /* batches and ledger were read */
-  /* "account\nregion" -> {"n": batches seen, "b": the finished batches,
-   * "r": the finished ledger entries}, each finished entry as compact JSON
-   * text ("{...},{...}"): a finished entry is a few hundred bytes of text
-   * instead of a few KB of JSON nodes, for 10,000 pipelines at once. */
-  json_t *by;
-  /* "account\nregion" -> {"b:token"|"r:kind:id": entry}: entries still
-   * open (a batch not done, a rotation not restored). */
-  json_t *index;
+  /* The finished entries go to a temporary file and only their place stays
+   * in memory (24 bytes each): the report of 10,000 pipelines needs them
+   * all at once, next to every pipeline's model. */
+  km_strmap_t *pipes; /* "account\nregion" -> pipeline number */
+  uint32_t *nbatch;   /* per pipeline number: batches seen */
+  size_t npipes;
+  json_t *open; /* "N:b:token" | "N:r:kind:id" -> entry not finished yet */
+  FILE *tmp;
+  ent_t *ent; /* sorted by pipeline once the journal is read */
+  size_t nent, capent;
+  bool io_failed;
   json_t *observe;   /* "account\nregion" -> observe copy; NULL: no file */
   char *observe_gen; /* observe.json "generated", owned; may be NULL */
 };
@@ -39,31 +53,38 @@ static char *pipe_key(const char *account, const char *region) {
                       region != NULL ? region : "");
 }
 
-/* The pipeline's entry (created on first use) and its match index. */
-static json_t *entry_of(km_report_extra_t *x, const json_t *f, json_t **idx) {
+/* The number of the record's pipeline (given on first sight). */
+static uint32_t pipe_of(km_report_extra_t *x, const json_t *f) {
   char *k = pipe_key(json_string_value(json_object_get(f, "account")),
                      json_string_value(json_object_get(f, "region")));
-  json_t *e = json_object_get(x->by, k);
-  if (e == NULL) {
-    e = json_pack("{s:i, s:s, s:s}", "n", 0, "b", "", "r", "");
-    json_object_set_new(x->by, k, e);
-    json_object_set_new(x->index, k, json_object());
+  size_t v;
+  if (!km_strmap_get(x->pipes, k, &v)) {
+    v = x->npipes++;
+    km_strmap_put(x->pipes, k, v);
+    x->nbatch = km_xrealloc(x->nbatch, x->npipes * sizeof(*x->nbatch));
+    x->nbatch[v] = 0;
   }
-  *idx = json_object_get(x->index, k);
   free(k);
-  return e;
+  return (uint32_t)v;
 }
 
-/* Moves the finished entry k of idx to e's text field f ("b" or "r"). */
-static void finish(json_t *e, const char *f, json_t *idx, const char *k) {
-  json_t *entry = json_object_get(idx, k);
-  char *t = json_dumps(entry, JSON_COMPACT);
-  const char *old = json_string_value(json_object_get(e, f));
-  char *both = km_xasprintf("%s%s%s", old, old[0] ? "," : "", t);
-  json_object_set_new(e, f, json_string(both));
-  free(both);
+/* Moves the open entry k (of pipeline pipe) to the temporary file. */
+static void finish(km_report_extra_t *x, uint32_t pipe, bool ledger,
+                   const char *k) {
+  char *t = json_dumps(json_object_get(x->open, k), JSON_COMPACT);
+  long off = ftell(x->tmp);
+  size_t len = t != NULL ? strlen(t) : 0;
+  if (t == NULL || off < 0 || fwrite(t, 1, len, x->tmp) != len)
+    x->io_failed = true;
   free(t);
-  json_object_del(idx, k);
+  if (x->nent == x->capent) {
+    x->capent = x->capent ? 2 * x->capent : 256;
+    x->ent = km_xrealloc(x->ent, x->capent * sizeof(*x->ent));
+  }
+  x->ent[x->nent] =
+      (ent_t){pipe, (uint32_t)x->nent, ledger, off, (uint32_t)len};
+  x->nent++;
+  json_object_del(x->open, k);
 }
 
 static json_t *str_or_null(const json_t *v) {
@@ -87,15 +108,15 @@ static json_t *seconds_between(const char *a, const char *b) {
   return json_real(d < 0 ? 0 : d);
 }
 
-static void on_batch(json_t *e, json_t *idx, const km_journal_record_t *r) {
+static void on_batch(km_report_extra_t *x, uint32_t pipe,
+                     const km_journal_record_t *r) {
   const json_t *f = r->fields;
   const char *tok = json_string_value(json_object_get(f, "client_token"));
   if (tok == NULL) return;
-  char *k = km_xasprintf("b:%s", tok);
-  json_t *b = json_object_get(idx, k);
+  char *k = km_xasprintf("%u:b:%s", pipe, tok);
+  json_t *b = json_object_get(x->open, k);
   if (strcmp(r->type, "batch_submitted") == 0 && b == NULL) {
-    json_int_t no = json_integer_value(json_object_get(e, "n")) + 1;
-    json_object_set_new(e, "n", json_integer(no));
+    json_int_t no = ++x->nbatch[pipe];
     b = json_pack("{s:I, s:s, s:I, s:I, s:s, s:n, s:n, s:n, s:n, s:n, s:n, "
                   "s:n, s:b, s:n}",
                   "batch", no, "client_token", tok, "keys",
@@ -105,7 +126,7 @@ static void on_batch(json_t *e, json_t *idx, const km_journal_record_t *r) {
                   "submitted", r->ts, "task_id", "done", "duration_s",
                   "migrated_keys", "migrated_secrets", "failed_keys",
                   "failed_secrets", "timed_out", 0, "refused");
-    json_object_set_new(idx, k, b);
+    json_object_set_new(x->open, k, b);
   } else if (b != NULL && strcmp(r->type, "task_started") == 0) {
     json_object_set_new(b, "task_id",
                         str_or_null(json_object_get(f, "task_id")));
@@ -126,18 +147,19 @@ static void on_batch(json_t *e, json_t *idx, const km_journal_record_t *r) {
         json_boolean(json_is_true(json_object_get(f, "timed_out"))));
     json_object_set_new(b, "refused",
                         str_or_null(json_object_get(f, "refused")));
-    finish(e, "b", idx, k);
+    finish(x, pipe, false, k);
   }
   free(k);
 }
 
-static void on_rotation(json_t *e, json_t *idx, const km_journal_record_t *r) {
+static void on_rotation(km_report_extra_t *xx, uint32_t pipe,
+                        const km_journal_record_t *r) {
   const json_t *f = r->fields;
   const char *kind = json_string_value(json_object_get(f, "kind"));
   const char *id = json_string_value(json_object_get(f, "id"));
   if (kind == NULL || id == NULL) return;
-  char *k = km_xasprintf("r:%s:%s", kind, id);
-  json_t *x = json_object_get(idx, k);
+  char *k = km_xasprintf("%u:r:%s:%s", pipe, kind, id);
+  json_t *x = json_object_get(xx->open, k);
   /* An entry ends when its rotation is restored: a later turn-off (a
    * resumed run, or a second run on the same directory) opens a new one. */
   bool open = x != NULL;
@@ -152,7 +174,7 @@ static void on_rotation(json_t *e, json_t *idx, const km_journal_record_t *r) {
                     "turned_off", r->ts, "off_request_id", "restored",
                     "after_interval", "restore_request_id", "left_off_by_hook",
                     0, "result", "not_restored");
-      json_object_set_new(idx, k, x);
+      json_object_set_new(xx->open, k, x);
     }
   } else if (open && strcmp(r->type, "rotation_off_done") == 0) {
     json_object_set_new(x, "off_request_id",
@@ -173,7 +195,7 @@ static void on_rotation(json_t *e, json_t *idx, const km_journal_record_t *r) {
                           ? "restored_exactly"
                           : "restored_changed";
     json_object_set_new(x, "result", json_string(res));
-    finish(e, "r", idx, k);
+    finish(xx, pipe, true, k);
   }
   free(k);
 }
@@ -184,11 +206,11 @@ static int on_record(const km_journal_record_t *r, void *ud) {
                strcmp(r->type, "task_started") == 0;
   bool rot = strncmp(r->type, "rotation_", 9) == 0;
   if (!batch && !rot) return 0;
-  json_t *idx, *e = entry_of(x, r->fields, &idx);
+  uint32_t pipe = pipe_of(x, r->fields);
   if (batch)
-    on_batch(e, idx, r);
+    on_batch(x, pipe, r);
   else
-    on_rotation(e, idx, r);
+    on_rotation(x, pipe, r);
   return 0;
 }
 
@@ -265,30 +287,47 @@ static int load_observe(km_report_extra_t *x, const char *run_dir,
   return 0;
 }
 
+static int cmp_ent(const void *a, const void *b) {
+  const ent_t *x = a, *y = b;
+  if (x->pipe != y->pipe) return x->pipe < y->pipe ? -1 : 1;
+  return x->no < y->no ? -1 : x->no > y->no;
+}
+
+static int load_journal(km_report_extra_t *x, const char *run_dir,
+                        km_err_t *err) {
+  x->journal = true;
+  x->pipes = km_strmap_new(64);
+  x->open = json_object();
+  if ((x->tmp = tmpfile()) == NULL)
+    return km__err_set(err, KM_EIO,
+                       "report: cannot create a temporary file for the "
+                       "journal's batches (TMPDIR full or not writable?)");
+  int rc = km_journal_replay(run_dir, on_record, x, err);
+  if (rc < 0) return rc;
+  /* What is still open is final now (not done, not restored). */
+  const char *k;
+  json_t *v;
+  void *t;
+  json_object_foreach_safe(x->open, t, k, v) {
+    char *end;
+    unsigned long pipe = strtoul(k, &end, 10);
+    finish(x, (uint32_t)pipe, end[0] == ':' && end[1] == 'r', k);
+  }
+  json_decref(x->open);
+  x->open = NULL;
+  if (x->io_failed || fflush(x->tmp) != 0)
+    return km__err_set(err, KM_EIO,
+                       "report: cannot write the journal's batches to a "
+                       "temporary file (TMPDIR full?)");
+  qsort(x->ent, x->nent, sizeof(*x->ent), cmp_ent);
+  return 0;
+}
+
 int km_report_extra_load(const char *run_dir, bool journal,
                          km_report_extra_t **out, km_err_t *err) {
   *out = NULL;
   km_report_extra_t *x = km_xcalloc(1, sizeof(*x));
-  x->by = json_object();
-  x->index = json_object();
-  int rc = 0;
-  if (journal) {
-    x->journal = true;
-    rc = km_journal_replay(run_dir, on_record, x, err);
-    /* What is still open is final now (not done, not restored). */
-    const char *pk, *k;
-    json_t *idx, *v;
-    void *t1, *t2;
-    json_object_foreach_safe(x->index, t1, pk, idx) {
-      json_t *e = json_object_get(x->by, pk);
-      json_object_foreach_safe(idx, t2, k, v) {
-        (void)v;
-        finish(e, k[0] == 'b' ? "b" : "r", idx, k);
-      }
-    }
-    json_decref(x->index); /* the matching is done */
-    x->index = NULL;
-  }
+  int rc = journal ? load_journal(x, run_dir, err) : 0;
   if (rc == 0) rc = load_observe(x, run_dir, err);
   if (rc < 0) {
     km_report_extra_free(x);
@@ -300,8 +339,11 @@ int km_report_extra_load(const char *run_dir, bool journal,
 
 void km_report_extra_free(km_report_extra_t *x) {
   if (x == NULL) return;
-  json_decref(x->by);
-  json_decref(x->index);
+  km_strmap_free(x->pipes);
+  free(x->nbatch);
+  json_decref(x->open);
+  if (x->tmp != NULL) fclose(x->tmp);
+  free(x->ent);
   json_decref(x->observe);
   free(x->observe_gen);
   free(x);
@@ -334,17 +376,31 @@ static int cmp_entry(const void *a, const void *b) {
   return c != 0 ? c : (x->pos > y->pos) - (x->pos < y->pos);
 }
 
-/* e's text field f as a sorted JSON array (new reference). */
-static json_t *entries(const json_t *e, const char *f, const char *by) {
-  const char *t = json_string_value(json_object_get(e, f));
-  if (t == NULL || t[0] == '\0') return json_array();
-  char *text = km_xasprintf("[%s]", t);
-  json_t *a = json_loads(text, 0, NULL);
-  free(text);
-  if (!json_is_array(a)) { /* our own text: cannot happen */
-    json_decref(a);
-    return json_array();
+/* The entries of pipeline pipe of kind ledger, read back from the
+ * temporary file and sorted by field by (new reference). */
+static json_t *entries(const km_report_extra_t *x, size_t pipe, bool ledger,
+                       const char *by) {
+  json_t *a = json_array();
+  size_t lo = 0, hi = x->nent;
+  while (lo < hi) { /* the first entry of pipe */
+    size_t mid = (lo + hi) / 2;
+    if (x->ent[mid].pipe < pipe)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
+  char *buf = NULL;
+  for (size_t i = lo; i < x->nent && x->ent[i].pipe == pipe; i++) {
+    const ent_t *e = &x->ent[i];
+    if (e->ledger != ledger) continue;
+    buf = km_xrealloc(buf, (size_t)e->len + 1);
+    json_t *v = NULL;
+    if (fseek(x->tmp, e->off, SEEK_SET) == 0 &&
+        fread(buf, 1, e->len, x->tmp) == e->len)
+      v = json_loadb(buf, e->len, 0, NULL);
+    if (v != NULL) json_array_append_new(a, v);
+  }
+  free(buf);
   size_t n = json_array_size(a);
   sorted_t *v = km_xcalloc(n ? n : 1, sizeof(*v));
   for (size_t i = 0; i < n; i++)
@@ -361,10 +417,14 @@ void km_report_extra_apply(const km_report_extra_t *x, json_t *p) {
   if (x == NULL) return;
   char *k = pipe_key(json_string_value(json_object_get(p, "account")),
                      json_string_value(json_object_get(p, "region")));
-  if (x->journal) {
-    json_t *e = json_object_get(x->by, k);
-    json_object_set_new(p, "batches", entries(e, "b", "batch"));
-    json_object_set_new(p, "rotation_ledger", entries(e, "r", "turned_off"));
+  size_t pipe;
+  if (x->journal && km_strmap_get(x->pipes, k, &pipe)) {
+    json_object_set_new(p, "batches", entries(x, pipe, false, "batch"));
+    json_object_set_new(p, "rotation_ledger",
+                        entries(x, pipe, true, "turned_off"));
+  } else if (x->journal) {
+    json_object_set_new(p, "batches", json_array());
+    json_object_set_new(p, "rotation_ledger", json_array());
   }
   if (x->observe != NULL) {
     json_t *o = json_object_get(x->observe, k);
