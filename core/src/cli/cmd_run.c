@@ -158,21 +158,16 @@ static km_inv_t **collect_invs(km_runtime_t *rt, size_t *n) {
   return invs;
 }
 
-/* Every pipeline's stage timeline, in engine order (owned). */
-static km_report_span_t *collect_spans(km_runtime_t *rt) {
-  size_t cnt = km_engine_count(rt->engine);
-  km_report_span_t *v =
-      km_xcalloc((cnt ? cnt : 1) * KM_STAGE__COUNT, sizeof(*v));
-  for (size_t i = 0; i < cnt; i++) {
-    const km_pipeline_t *p = km_engine_pipeline(rt->engine, i);
-    for (unsigned s = 0; s < KM_STAGE__COUNT; s++) {
-      km_report_span_t *x = &v[i * KM_STAGE__COUNT + s];
-      if (km_pipeline_stage_span(p, (km_stage_t)s, &x->begin_ms, &x->end_ms,
-                                 &x->status))
-        x->stage = km_stage_name((km_stage_t)s);
-    }
+/* Pipeline i's stage timeline (report meta spans_of): asked for one
+ * pipeline at a time, so the report holds no copy for the whole fleet. */
+static void spans_of(void *ud, size_t i, km_report_span_t *out) {
+  const km_pipeline_t *p = km_engine_pipeline(ud, i);
+  for (unsigned s = 0; p != NULL && s < KM_STAGE__COUNT; s++) {
+    km_report_span_t *x = &out[s];
+    if (km_pipeline_stage_span(p, (km_stage_t)s, &x->begin_ms, &x->end_ms,
+                               &x->status))
+      x->stage = km_stage_name((km_stage_t)s);
   }
-  return v;
 }
 
 static void free_invs(km_inv_t **invs, size_t n) {
@@ -418,7 +413,6 @@ int km__cmd_run(int argc, char **argv) {
   }
   size_t n;
   km_inv_t **invs = collect_invs(rt, &n);
-  km_report_span_t *spans = collect_spans(rt);
   km_report_extra_t *extra = NULL;
   km_err_t err;
   int wrc = km_report_extra_load(rt->rd.dir, true, &extra, &err);
@@ -432,14 +426,14 @@ int km__cmd_run(int argc, char **argv) {
                                rt->plan != NULL ? rt->plan->file_sha256 : NULL,
                            .shard_k = a.shard != NULL ? rt->shard_k : 0,
                            .shard_n = a.shard != NULL ? rt->shard_n : 0,
-                           .spans = spans,
+                           .spans_of = spans_of,
+                           .spans_ud = rt->engine,
                            .extra = extra};
   json_t *rep = NULL;
   ec = KM_EXIT_OK;
   char *path = km_xasprintf("%s/report.json", rt->rd.dir);
   if (wrc == 0) wrc = km_report_write_run(&meta, invs, n, path, &rep, &err);
   free(path);
-  free(spans);
   km_report_extra_free(extra);
   if (wrc == 0) {
     km__print_summary(rep, rt->rd.dir, (double)(km_now_ms() - t0) / 1000.0);

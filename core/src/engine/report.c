@@ -88,6 +88,16 @@ static void ms_iso(int64_t ms, char out[32]) {
   snprintf(out, 32, "%.19s.%03dZ", b, (int)(ms % 1000));
 }
 
+/* Pipeline i's spans (meta's array, or spans_of into buf), or NULL. */
+static const km_report_span_t *span_at(const km_report_meta_t *meta, size_t i,
+                                       km_report_span_t *buf) {
+  if (meta->spans != NULL) return &meta->spans[i * KM_STAGE__COUNT];
+  if (meta->spans_of == NULL) return NULL;
+  memset(buf, 0, KM_STAGE__COUNT * sizeof(*buf));
+  meta->spans_of(meta->spans_ud, i, buf);
+  return buf;
+}
+
 static json_t *stages_json(const km_report_span_t *spans) {
   json_t *a = json_array();
   for (size_t i = 0; spans != NULL && i < KM_STAGE__COUNT; i++) {
@@ -346,12 +356,10 @@ int km_report_build(const km_report_meta_t *meta, km_inv_t *const *invs,
   if (meta == NULL || (n > 0 && invs == NULL))
     return km__err_set(err, KM_EINVAL, "report: no run to report");
   json_t *pl = json_array();
+  km_report_span_t buf[KM_STAGE__COUNT];
   for (size_t i = 0; i < n; i++)
     json_array_append_new(
-        pl, pipeline_json(
-                invs[i],
-                meta->spans != NULL ? &meta->spans[i * KM_STAGE__COUNT] : NULL,
-                meta->extra));
+        pl, pipeline_json(invs[i], span_at(meta, i, buf), meta->extra));
   sort_pipelines(pl);
   json_t *r = head_json(meta);
   json_object_set_new(r, "totals", totals(pl));
@@ -548,7 +556,7 @@ int km_report_write_text(const char *path, const char *text, size_t len,
 /* A model with its timeline, sorted together. */
 typedef struct {
   const km_inv_t *inv;
-  const km_report_span_t *spans; /* NULL: none */
+  size_t i; /* its index in the caller's array (its spans) */
 } one_t;
 
 static int cmp_one(const void *a, const void *b) {
@@ -624,7 +632,7 @@ static int put_indented(FILE *f, const char *text) {
 }
 
 static int write_stream(FILE *f, json_t *head, const one_t *v, size_t n,
-                        const km_report_extra_t *extra, json_t *listed,
+                        const km_report_meta_t *meta, json_t *listed,
                         json_t *warnings) {
   json_t *index = json_object();
   /* The head object without its closing brace, then the pipelines. */
@@ -638,7 +646,9 @@ static int write_stream(FILE *f, json_t *head, const one_t *v, size_t n,
   free(h);
   if (rc == 0 && fputs(",\n  \"pipelines\": [", f) == EOF) rc = KM_EIO;
   for (size_t i = 0; rc == 0 && i < n; i++) {
-    json_t *p = pipeline_json(v[i].inv, v[i].spans, extra);
+    km_report_span_t buf[KM_STAGE__COUNT];
+    json_t *p =
+        pipeline_json(v[i].inv, span_at(meta, v[i].i, buf), meta->extra);
     char *t = json_dumps(p, JSON_INDENT(2));
     if (t == NULL || fputs(i == 0 ? "\n    " : ",\n    ", f) == EOF ||
         put_indented(f, t) < 0)
@@ -657,13 +667,13 @@ typedef struct {
   json_t *head;
   const one_t *v;
   size_t n;
-  const km_report_extra_t *extra;
+  const km_report_meta_t *meta;
   json_t *listed, *warnings;
 } stream_t;
 
 static int fill_stream(FILE *f, void *ud) {
   stream_t *st = ud;
-  return write_stream(f, st->head, st->v, st->n, st->extra, st->listed,
+  return write_stream(f, st->head, st->v, st->n, st->meta, st->listed,
                       st->warnings);
 }
 
@@ -676,19 +686,21 @@ int km_report_write_run(const km_report_meta_t *meta, km_inv_t *const *invs,
   one_t *v = km_xcalloc(n ? n : 1, sizeof(*v));
   for (size_t i = 0; i < n; i++) {
     v[i].inv = invs[i];
-    v[i].spans = meta->spans != NULL ? &meta->spans[i * KM_STAGE__COUNT] : NULL;
+    v[i].i = i;
   }
   qsort(v, n, sizeof(*v), cmp_one);
   /* First the totals (they come before the pipelines in the file). */
   tot_t t = {.worst = -1};
   for (size_t i = 0; i < n; i++) {
-    json_t *p = pipeline_json(v[i].inv, v[i].spans, meta->extra);
+    km_report_span_t buf[KM_STAGE__COUNT];
+    json_t *p =
+        pipeline_json(v[i].inv, span_at(meta, v[i].i, buf), meta->extra);
     tot_add(&t, p);
     json_decref(p);
   }
   json_t *head = head_json(meta);
   json_object_set_new(head, "totals", tot_json(&t));
-  stream_t st = {head, v, n, meta->extra, json_array(), json_array()};
+  stream_t st = {head, v, n, meta, json_array(), json_array()};
   int rc = write_atomic(path, fill_stream, &st, err);
   free(v);
   json_t *listed = st.listed, *warnings = st.warnings;

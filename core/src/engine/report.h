@@ -49,6 +49,10 @@ typedef struct km_report_meta_s {
   /* KM_STAGE__COUNT spans per pipeline, in the order of invs (borrowed);
    * NULL: no timeline. */
   const km_report_span_t *spans;
+  /* Or, when spans is NULL, the spans of pipeline i (the index in invs)
+   * asked for one pipeline at a time; NULL: no timeline. */
+  void (*spans_of)(void *ud, size_t i, km_report_span_t out[KM_STAGE__COUNT]);
+  void *spans_ud;
   const km_report_extra_t *extra; /* borrowed; NULL: none */
 } km_report_meta_t;
 
