@@ -55,6 +55,7 @@ assert len(rows) == n + 1, rows
 t = w["totals"]
 assert "accounts   %d ok" % t["accounts"]["ok"] in txt, txt
 assert "keys       %d migrated" % t["keys"]["migrated"] in txt, txt
+assert "run directory s1 and 1 more" in txt and "report   merged from 2 run directories" in txt, txt
 print("merge of 2 shards = unsharded run: %d pipelines, keys %d migrated, secrets %d migrated, %d batches"
       % (n, t["keys"]["migrated"], t["secrets"]["migrated"], t["batches"]))
 PY

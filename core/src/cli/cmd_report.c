@@ -184,7 +184,7 @@ int km__cmd_report(int argc, char **argv) {
   ec = KM_EXIT_OK;
   if (strcmp(output, "text") == 0) {
     char label[64];
-    snprintf(label, sizeof(label), "(%zu run directories)", n);
+    snprintf(label, sizeof(label), "%s and %zu more", dirs[0], n - 1);
     km__print_summary(rep, n == 1 ? dirs[0] : label,
                       json_number_value(json_object_get(rep, "duration_s")));
   } else {
