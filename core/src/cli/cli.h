@@ -42,6 +42,10 @@ void km__print_plan_notes(km_inv_t *const *invs, size_t n, const char *manifest,
 void km__print_advice(int ec, const json_t *rep, const char *manifest,
                       const char *dir, const char *plan, const char *shard);
 
+/* cmd_report.c: writes dir's report.html and report.md (0600, atomic)
+ * from its report.json.  0 or < 0 with err. */
+int km__report_render_files(const char *dir, km_err_t *err);
+
 /* 1 when arg is -h or --help. */
 int km__is_help(const char *arg);
 

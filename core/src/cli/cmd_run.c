@@ -1,4 +1,4 @@
-/* `kmsmig plan`, `run`, `status` and `report`.
+/* `kmsmig plan`, `run` and `status` (`report`: cmd_report.c).
  *
  * plan discovers and preflights every account and region and prints the
  * plan; it can change nothing (the host refuses write actions in plan mode).
@@ -156,6 +156,18 @@ static km_inv_t **collect_invs(km_runtime_t *rt, size_t *n) {
   }
   *n = cnt;
   return invs;
+}
+
+/* Pipeline i's stage timeline (report meta spans_of): asked for one
+ * pipeline at a time, so the report holds no copy for the whole fleet. */
+static void spans_of(void *ud, size_t i, km_report_span_t *out) {
+  const km_pipeline_t *p = km_engine_pipeline(ud, i);
+  for (unsigned s = 0; p != NULL && s < KM_STAGE__COUNT; s++) {
+    km_report_span_t *x = &out[s];
+    if (km_pipeline_stage_span(p, (km_stage_t)s, &x->begin_ms, &x->end_ms,
+                               &x->status))
+      x->stage = km_stage_name((km_stage_t)s);
+  }
 }
 
 static void free_invs(km_inv_t **invs, size_t n) {
@@ -401,18 +413,28 @@ int km__cmd_run(int argc, char **argv) {
   }
   size_t n;
   km_inv_t **invs = collect_invs(rt, &n);
+  km_report_extra_t *extra = NULL;
+  km_err_t err;
+  int wrc = km_report_extra_load(rt->rd.dir, true, &extra, &err);
   km_report_meta_t meta = {.name = rt->m->name,
                            .run_dir = rt->rd.dir,
                            .tool_version = KM_VERSION_STRING,
                            .manifest_hash = rt->rd.hash,
                            .started = started,
-                           .finished = (int64_t)time(NULL)};
+                           .finished = (int64_t)time(NULL),
+                           .plan_sha256 =
+                               rt->plan != NULL ? rt->plan->file_sha256 : NULL,
+                           .shard_k = a.shard != NULL ? rt->shard_k : 0,
+                           .shard_n = a.shard != NULL ? rt->shard_n : 0,
+                           .spans_of = spans_of,
+                           .spans_ud = rt->engine,
+                           .extra = extra};
   json_t *rep = NULL;
-  km_err_t err;
   ec = KM_EXIT_OK;
   char *path = km_xasprintf("%s/report.json", rt->rd.dir);
-  int wrc = km_report_write_run(&meta, invs, n, path, &rep, &err);
+  if (wrc == 0) wrc = km_report_write_run(&meta, invs, n, path, &rep, &err);
   free(path);
+  km_report_extra_free(extra);
   if (wrc == 0) {
     km__print_summary(rep, rt->rd.dir, (double)(km_now_ms() - t0) / 1000.0);
     if (a.plan != NULL) km__print_plan_notes(invs, n, a.manifest, a.plan);
@@ -442,9 +464,17 @@ int km__cmd_run(int argc, char **argv) {
     printf("come back and run `kmsmig run %s --run-dir %s --yes`: it turns "
            "rotation off again and waits for these steps (%s/worklist.md)\n",
            a.manifest, rt->rd.dir, rt->rd.dir);
-  printf("exit %d\n", ec);
   free_invs(invs, n);
+  /* report.html and report.md from the file, once the models are freed
+   * (the whole report is in memory only now). */
+  char *dir = km_xstrdup(rt->rd.dir);
   km_runtime_free(rt);
+  if (wrc == 0 && km__report_render_files(dir, &err) < 0) {
+    fprintf(stderr, "kmsmig run: %s\n", err.text);
+    if (ec == KM_EXIT_OK) ec = KM_EXIT_INTERNAL;
+  }
+  free(dir);
+  printf("exit %d\n", ec);
   return ec;
 }
 
@@ -526,39 +556,5 @@ int km__cmd_status(int argc, char **argv) {
                                             "`kmsmig run --run-dir`)");
   free(rep);
   json_decref(s.by);
-  return KM_EXIT_OK;
-}
-
-void km__usage_report(void) {
-  printf("usage: kmsmig report RUN_DIR [--output text|json]\n\n"
-         "Prints a finished run's report (report.json; schema in "
-         "docs/report.md).\n");
-}
-
-int km__cmd_report(int argc, char **argv) {
-  if (argc < 2 || km__is_help(argv[1])) {
-    km__usage_report();
-    return argc < 2 ? KM_EXIT_USAGE : KM_EXIT_OK;
-  }
-  bool json = argc >= 4 && strcmp(argv[2], "--output") == 0 &&
-              strcmp(argv[3], "json") == 0;
-  char *path = km_xasprintf("%s/report.json", argv[1]);
-  json_error_t je;
-  json_t *rep = json_load_file(path, 0, &je);
-  if (rep == NULL) {
-    fprintf(stderr, "kmsmig report: %s: %s\n", path, je.text);
-    free(path);
-    return KM_EXIT_USAGE;
-  }
-  if (json) {
-    char *text = json_dumps(rep, JSON_INDENT(2) | JSON_SORT_KEYS);
-    puts(text);
-    free(text);
-  } else {
-    km__print_summary(rep, argv[1],
-                      json_number_value(json_object_get(rep, "duration_s")));
-  }
-  json_decref(rep);
-  free(path);
   return KM_EXIT_OK;
 }

@@ -199,7 +199,13 @@ void km__print_summary(const json_t *rep, const char *run_dir, double secs) {
     json_decref(rids);
   }
   print_warnings(rep);
-  printf("report   %s/report.json\n", run_dir);
+  const json_t *merged = json_object_get(rep, "merged_from");
+  if (json_is_array(merged)) /* kmsmig report A B: no one file has it all */
+    printf("report   merged from %zu run directories: `kmsmig report ... "
+           "--output html|md|json --out FILE` writes it\n",
+           json_array_size(merged));
+  else
+    printf("report   %s/report.html (report.json, report.md)\n", run_dir);
 }
 
 static size_t count_rule(const km_inv_t *inv, const char *rule) {

@@ -13,6 +13,7 @@
  * on is ignored (host.c checks it is the current one). */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -82,6 +83,10 @@ km_engine_t *km_engine_new(const km_engine_opts_t *opts,
   km_engine_t *e = km_xcalloc(1, sizeof(*e));
   e->o = *opts;
   if (e->o.max_accounts <= 0) e->o.max_accounts = 16;
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  e->t0_wall_ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+  e->t0_ms = km_now_ms();
   e->n = n;
   e->p = km_xcalloc(n ? n : 1, sizeof(*e->p));
   e->accts = km_xcalloc(n ? n : 1, sizeof(*e->accts));
@@ -102,6 +107,45 @@ km_engine_t *km_engine_new(const km_engine_opts_t *opts,
   uv_idle_init(e->o.loop, &e->kick);
   e->kick.data = e;
   return e;
+}
+
+/* ---- the stage timeline (report.json "stages") ---- */
+
+static uint32_t span_now(const km_engine_t *e) {
+  uint64_t d = km_now_ms() - e->t0_ms + 1;
+  return d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+}
+
+static void span_begin(km_pipeline_t *p) {
+  if ((unsigned)p->stage >= KM_STAGE__COUNT) return;
+  p->span_begin[p->stage] = span_now(p->e);
+  p->span_end[p->stage] = 0;
+  p->span_status[p->stage] = KM__SPAN_NONE;
+}
+
+/* The current stage ended (once: a pipeline resumed at the barrier passes
+ * through next_stage at PREFLIGHT again). */
+static void span_end(km_pipeline_t *p) {
+  km_stage_t s = p->stage;
+  if ((unsigned)s >= KM_STAGE__COUNT || p->span_begin[s] == 0 ||
+      p->span_end[s] != 0)
+    return;
+  p->span_end[s] = span_now(p->e);
+  if (p->span_status[s] == KM__SPAN_NONE)
+    p->span_status[s] =
+        p->blocked && s <= KM_STAGE_PREFLIGHT ? KM__SPAN_BLOCKED : KM__SPAN_OK;
+}
+
+bool km_pipeline_stage_span(const km_pipeline_t *p, km_stage_t s,
+                            int64_t *begin_ms, int64_t *end_ms,
+                            const char **status) {
+  static const char *const names[] = {"running", "ok", "failed", "blocked"};
+  if ((unsigned)s >= KM_STAGE__COUNT || p->span_begin[s] == 0) return false;
+  int64_t t0 = p->e->t0_wall_ms - 1;
+  *begin_ms = t0 + p->span_begin[s];
+  *end_ms = p->span_end[s] != 0 ? t0 + p->span_end[s] : 0;
+  *status = p->span_end[s] != 0 ? names[p->span_status[s]] : names[0];
+  return true;
 }
 
 static void progress(km_pipeline_t *p, const char *event) {
@@ -141,6 +185,7 @@ static void run_stage_provider(km_pipeline_t *p);
 static void pipeline_end(km_pipeline_t *p, km_pipe_state_t st) {
   km_engine_t *e = p->e;
   if (st == KM_PIPE_OK && p->blocked) st = KM_PIPE_BLOCKED;
+  span_end(p);
   set_state(p, st);
   e->ended++;
   /* Only the model stays for the report: the Lua state and the journal
@@ -163,11 +208,13 @@ static void pipeline_end(km_pipeline_t *p, km_pipe_state_t st) {
 static void next_stage(km_pipeline_t *p) {
   km_engine_t *e = p->e;
   km_stage_t s = p->stage;
+  span_end(p);
   if (p->failed) {
     /* After a failure only RESTORE still runs, and only if PREPARE began. */
     if (p->prepared && s < KM_STAGE_RESTORE) {
       p->stage = KM_STAGE_RESTORE;
       p->provider = 0;
+      span_begin(p);
       progress(p, "running (restoring after the failure)");
       run_stage_provider(p);
       return;
@@ -194,6 +241,7 @@ static void next_stage(km_pipeline_t *p) {
   p->stage = s + 1;
   if (p->stage == KM_STAGE_PREPARE) p->prepared = true;
   p->provider = 0;
+  span_begin(p);
   run_stage_provider(p);
 }
 
@@ -258,6 +306,8 @@ void km__pipeline_stage_ended(km_pipeline_t *p, int status, bool blocked,
      * changed, and RESTORE must run. */
     status = KM_EBLOCKED;
   }
+  if (status < 0 && (unsigned)p->stage < KM_STAGE__COUNT)
+    p->span_status[p->stage] = KM__SPAN_FAILED;
   if (status < 0 && !p->failed) {
     p->failed = true;
     p->fail_stage = p->stage;
@@ -364,6 +414,7 @@ static void start_account(km_engine_t *e, size_t a) {
     set_state(p, KM_PIPE_RUNNING);
     p->stage = KM_STAGE_DISCOVER;
     p->provider = 0;
+    span_begin(p);
     progress(p, "started");
     run_stage_provider(p);
   }

@@ -200,6 +200,12 @@ km_stage_t km_pipeline_stage(const km_pipeline_t *p);
 /* True once the pipeline finished DISCOVER and PREFLIGHT (reached the
  * barrier): its model is complete. */
 bool km_pipeline_discovered(const km_pipeline_t *p);
+/* When stage s of this attempt began and ended (Unix ms; end 0: it began
+ * and has not ended) and how (static "ok", "failed", "blocked" or
+ * "running").  False when the pipeline never reached s. */
+bool km_pipeline_stage_span(const km_pipeline_t *p, km_stage_t s,
+                            int64_t *begin_ms, int64_t *end_ms,
+                            const char **status);
 /* Marks a pipeline waiting at the barrier as blocked, with reason. */
 void km_pipeline_block(km_pipeline_t *p, const char *reason);
 const char *km_stage_name(km_stage_t s);

@@ -80,7 +80,45 @@ static bool unverified(km_verdict_t v, bool verified) {
   return v == KM_VERDICT_MIGRATED && !verified;
 }
 
-static json_t *pipeline_json(const km_inv_t *inv) {
+/* The stage timeline of one pipeline (spans: KM_STAGE__COUNT of them, or
+ * NULL), times with milliseconds. */
+static void ms_iso(int64_t ms, char out[32]) {
+  char b[21];
+  km_iso8601(ms / 1000, b);
+  snprintf(out, 32, "%.19s.%03dZ", b, (int)(ms % 1000));
+}
+
+/* Pipeline i's spans (meta's array, or spans_of into buf), or NULL. */
+static const km_report_span_t *span_at(const km_report_meta_t *meta, size_t i,
+                                       km_report_span_t *buf) {
+  if (meta->spans != NULL) return &meta->spans[i * KM_STAGE__COUNT];
+  if (meta->spans_of == NULL) return NULL;
+  memset(buf, 0, KM_STAGE__COUNT * sizeof(*buf));
+  meta->spans_of(meta->spans_ud, i, buf);
+  return buf;
+}
+
+static json_t *stages_json(const km_report_span_t *spans) {
+  json_t *a = json_array();
+  for (size_t i = 0; spans != NULL && i < KM_STAGE__COUNT; i++) {
+    const km_report_span_t *x = &spans[i];
+    if (x->stage == NULL || x->begin_ms <= 0) continue;
+    char b[32], e[32];
+    ms_iso(x->begin_ms, b);
+    ms_iso(x->end_ms, e);
+    json_array_append_new(
+        a, json_pack("{s:s, s:s, s:s?, s:o, s:s}", "stage", x->stage, "start",
+                     b, "end", x->end_ms > 0 ? e : NULL, "duration_s",
+                     x->end_ms > 0
+                         ? json_real((double)(x->end_ms - x->begin_ms) / 1000.0)
+                         : json_null(),
+                     "status", x->status != NULL ? x->status : "running"));
+  }
+  return a;
+}
+
+static json_t *pipeline_json(const km_inv_t *inv, const km_report_span_t *spans,
+                             const km_report_extra_t *extra) {
   bucket_t k, s;
   bucket_init(&k);
   bucket_init(&s);
@@ -149,14 +187,17 @@ static json_t *pipeline_json(const km_inv_t *inv) {
     status = "blocked";
   else if (json_array_size(k.not_run) + json_array_size(s.not_run) > 0)
     status = "failed";
-  return json_pack("{s:s, s:s?, s:s, s:s?, s:s, s:b, s:o, s:o, s:{s:I, s:I,"
-                   " s:o}, s:o}",
-                   "account", inv->account, "account_id", inv->account_id,
-                   "region", inv->region, "instance_id", inv->instance_id,
-                   "status", status, "complete", !inv->incomplete, "keys",
-                   bucket_json(&k), "secrets", bucket_json(&s), "rotation",
-                   "turned_off", off, "restored", restored, "not_restored",
-                   not_restored, "issues", iss);
+  json_t *p = json_pack(
+      "{s:s, s:s?, s:s, s:s?, s:s, s:b, s:o, s:o, s:{s:I, s:I, s:o}, s:o, "
+      "s:o, s:[], s:[], s:n}",
+      "account", inv->account, "account_id", inv->account_id, "region",
+      inv->region, "instance_id", inv->instance_id, "status", status,
+      "complete", !inv->incomplete, "keys", bucket_json(&k), "secrets",
+      bucket_json(&s), "rotation", "turned_off", off, "restored", restored,
+      "not_restored", not_restored, "issues", iss, "stages", stages_json(spans),
+      "batches", "rotation_ledger", "observe");
+  km_report_extra_apply(extra, p);
+  return p;
 }
 
 /* ---- totals from the pipelines array ---- */
@@ -183,7 +224,7 @@ static const char *const kind_fields[] = {
     "migrated", "already_migrated", "skipped", "failed", "blocked", "not_run"};
 
 typedef struct {
-  json_int_t acc[4], off, restored, unrestored, npl;
+  json_int_t acc[4], off, restored, unrestored, npl, batches, obs[3];
   json_int_t keys[6], secrets[6];
   char *cur; /* the account being added up (owned) */
   int worst;
@@ -208,6 +249,11 @@ static void tot_add(tot_t *t, const json_t *p) {
   t->restored += json_integer_value(json_object_get(rot, "restored"));
   t->unrestored +=
       (json_int_t)json_array_size(json_object_get(rot, "not_restored"));
+  t->batches += (json_int_t)json_array_size(json_object_get(p, "batches"));
+  const json_t *v = json_object_get(json_object_get(p, "observe"), "verdicts");
+  t->obs[0] += json_integer_value(json_object_get(v, "ok"));
+  t->obs[1] += json_integer_value(json_object_get(v, "watch"));
+  t->obs[2] += json_integer_value(json_object_get(v, "act"));
   for (size_t k = 0; k < 6; k++) {
     t->keys[k] += n_of(json_object_get(p, "keys"), kind_fields[k]);
     t->secrets[k] += n_of(json_object_get(p, "secrets"), kind_fields[k]);
@@ -225,12 +271,14 @@ static json_t *kind_json(const json_int_t *sum) {
 static json_t *tot_json(tot_t *t) {
   tot_account_end(t);
   return json_pack("{s:{s:I, s:I, s:I, s:I}, s:I, s:o, s:o, s:{s:I, s:I, "
-                   "s:I}}",
+                   "s:I}, s:I, s:{s:I, s:I, s:I}}",
                    "accounts", "ok", t->acc[0], "blocked", t->acc[1], "failed",
                    t->acc[3], "not_started", t->acc[2], "pipelines", t->npl,
                    "keys", kind_json(t->keys), "secrets", kind_json(t->secrets),
                    "rotation", "turned_off", t->off, "restored", t->restored,
-                   "not_restored", t->unrestored);
+                   "not_restored", t->unrestored, "batches", t->batches,
+                   "observe", "ok", t->obs[0], "watch", t->obs[1], "act",
+                   t->obs[2]);
 }
 
 static json_t *totals(const json_t *pl) {
@@ -284,11 +332,21 @@ static void set_times(json_t *r, int64_t started, int64_t finished) {
 
 /* The report's fields before its totals and pipelines. */
 static json_t *head_json(const km_report_meta_t *meta) {
-  json_t *r =
-      json_pack("{s:i, s:s?, s:s?, s:s?, s:s?}", "report_version", 1, "name",
-                meta->name, "run_dir", meta->run_dir, "tool_version",
-                meta->tool_version, "manifest_hash", meta->manifest_hash);
+  json_t *r = json_pack("{s:i, s:s?, s:s?, s:s?, s:s?}", "report_version",
+                        KM_REPORT_VERSION, "name", meta->name, "run_dir",
+                        meta->run_dir, "tool_version", meta->tool_version,
+                        "manifest_hash", meta->manifest_hash);
+  json_t *plan = json_null();
+  if (meta->plan_sha256 != NULL) {
+    char shard[32];
+    snprintf(shard, sizeof(shard), "%u/%u", meta->shard_k, meta->shard_n);
+    plan = json_pack("{s:s, s:s?}", "sha256", meta->plan_sha256, "shard",
+                     meta->shard_n > 0 ? shard : NULL);
+  }
+  json_object_set_new(r, "plan", plan);
   set_times(r, meta->started, meta->finished);
+  json_object_set_new(r, "observed",
+                      json_boolean(km_report_extra_observed(meta->extra)));
   return r;
 }
 
@@ -298,8 +356,10 @@ int km_report_build(const km_report_meta_t *meta, km_inv_t *const *invs,
   if (meta == NULL || (n > 0 && invs == NULL))
     return km__err_set(err, KM_EINVAL, "report: no run to report");
   json_t *pl = json_array();
+  km_report_span_t buf[KM_STAGE__COUNT];
   for (size_t i = 0; i < n; i++)
-    json_array_append_new(pl, pipeline_json(invs[i]));
+    json_array_append_new(
+        pl, pipeline_json(invs[i], span_at(meta, i, buf), meta->extra));
   sort_pipelines(pl);
   json_t *r = head_json(meta);
   json_object_set_new(r, "totals", totals(pl));
@@ -308,11 +368,96 @@ int km_report_build(const km_report_meta_t *meta, km_inv_t *const *invs,
   return 0;
 }
 
+void km_report_retotal(json_t *report) {
+  json_object_set_new(report, "totals",
+                      totals(json_object_get(report, "pipelines")));
+}
+
 static int64_t time_of(const json_t *r, const char *f) {
   int64_t t = 0;
   const char *s = json_string_value(json_object_get(r, f));
   if (s == NULL || km_parse_iso8601(s, &t) != 0) return 0;
   return t;
+}
+
+/* "merged_from": every run directory the merged report was made of. */
+static void merge_sources(json_t *into, const json_t *other) {
+  json_t *m = json_object_get(into, "merged_from");
+  if (!json_is_array(m)) {
+    m = json_array();
+    const json_t *d = json_object_get(into, "run_dir");
+    json_array_append_new(m, json_is_string(d) ? json_incref((json_t *)d)
+                                               : json_null());
+    json_object_set_new(into, "merged_from", m);
+  }
+  const json_t *om = json_object_get(other, "merged_from");
+  if (json_is_array(om)) {
+    json_array_extend(m, (json_t *)om);
+  } else {
+    const json_t *d = json_object_get(other, "run_dir");
+    json_array_append_new(m, json_is_string(d) ? json_incref((json_t *)d)
+                                               : json_null());
+  }
+  json_object_set_new(into, "run_dir", json_null()); /* many */
+}
+
+/* The Terraform hand-off lists of both (each shard wrote its own). */
+static void merge_terraform(json_t *into, const json_t *other) {
+  const json_t *ot = json_object_get(other, "terraform");
+  if (!json_is_object(ot)) return;
+  json_t *t = json_object_get(into, "terraform");
+  if (!json_is_object(t)) {
+    json_object_set_new(into, "terraform", json_deep_copy(ot));
+    return;
+  }
+  static const char *const lists[] = {"files", "resources"};
+  for (size_t i = 0; i < KM_ARRAY_SIZE(lists); i++) {
+    json_t *a = json_object_get(t, lists[i]);
+    const json_t *b = json_object_get(ot, lists[i]);
+    if (!json_is_array(b)) continue;
+    if (!json_is_array(a)) {
+      a = json_array();
+      json_object_set_new(t, lists[i], a);
+    }
+    json_array_extend(a, (json_t *)b);
+  }
+}
+
+static const char *str_of(const json_t *o, const char *k) {
+  const char *v = json_string_value(json_object_get(o, k));
+  return v != NULL ? v : "";
+}
+
+int km_report_merge_check(const json_t *a, const json_t *b, bool allow_mixed,
+                          km_err_t *err) {
+  const char *da = str_of(a, "run_dir"), *db = str_of(b, "run_dir");
+  const json_t *pa = json_object_get(a, "plan"),
+               *pb = json_object_get(b, "plan");
+  const char *sa = str_of(pa, "shard"), *sb = str_of(pb, "shard");
+  if (json_is_object(pa) && json_is_object(pb) && sa[0] != '\0' &&
+      strcmp(str_of(pa, "sha256"), str_of(pb, "sha256")) == 0 &&
+      strcmp(sa, sb) == 0)
+    return km__err_set(err, KM_EINVAL,
+                       "%s and %s are both shard %s of the same plan: give "
+                       "each shard's run directory once",
+                       da, db, sa);
+  if (allow_mixed) return 0;
+  if (strcmp(str_of(a, "manifest_hash"), str_of(b, "manifest_hash")) != 0)
+    return km__err_set(
+        err, KM_EINVAL,
+        "%s and %s are runs of different manifests (manifest_hash %.20s… "
+        "and %.20s…): their totals would not be one migration's; report "
+        "them apart, or pass --allow-mixed to merge them anyway",
+        da, db, str_of(a, "manifest_hash"), str_of(b, "manifest_hash"));
+  if (json_is_object(pa) != json_is_object(pb) ||
+      strcmp(str_of(pa, "sha256"), str_of(pb, "sha256")) != 0)
+    return km__err_set(
+        err, KM_EINVAL,
+        "%s and %s are not shards of one saved plan (%s and %s): report "
+        "them apart, or pass --allow-mixed to merge them anyway",
+        da, db, json_is_object(pa) ? str_of(pa, "sha256") : "no plan",
+        json_is_object(pb) ? str_of(pb, "sha256") : "no plan");
+  return 0;
 }
 
 int km_report_merge(json_t *into, const json_t *other, km_err_t *err) {
@@ -333,11 +478,17 @@ int km_report_merge(json_t *into, const json_t *other, km_err_t *err) {
   for (size_t i = 0; i < json_array_size(b); i++)
     json_array_append(a, json_array_get(b, i));
   sort_pipelines(a);
+  merge_sources(into, other);
+  merge_terraform(into, other);
   int64_t s1 = time_of(into, "started"), s2 = time_of(other, "started");
   int64_t f1 = time_of(into, "finished"), f2 = time_of(other, "finished");
   set_times(into, (s1 && s2) ? (s1 < s2 ? s1 : s2) : (s1 ? s1 : s2),
             f1 > f2 ? f1 : f2);
   json_object_set_new(into, "totals", totals(a));
+  json_object_set_new(
+      into, "observed",
+      json_boolean(json_is_true(json_object_get(into, "observed")) ||
+                   json_is_true(json_object_get(other, "observed"))));
   return 0;
 }
 
@@ -379,10 +530,37 @@ int km_report_write(const json_t *report, const char *path, km_err_t *err) {
   return write_atomic(path, fill_dump, (void *)report, err);
 }
 
+typedef struct {
+  const char *text;
+  size_t len;
+} text_t;
+
+static int fill_text(FILE *f, void *ud) {
+  const text_t *t = ud;
+  return fwrite(t->text, 1, t->len, f) == t->len ? 0 : KM_EIO;
+}
+
+int km_report_write_with(const char *path, int (*fill)(FILE *f, void *ud),
+                         void *ud, km_err_t *err) {
+  return write_atomic(path, fill, ud, err);
+}
+
+int km_report_write_text(const char *path, const char *text, size_t len,
+                         km_err_t *err) {
+  text_t t = {text, len};
+  return write_atomic(path, fill_text, &t, err);
+}
+
 /* ---- report.json of a run, one pipeline at a time ---- */
 
-static int cmp_inv(const void *a, const void *b) {
-  const km_inv_t *x = *(km_inv_t *const *)a, *y = *(km_inv_t *const *)b;
+/* A model with its timeline, sorted together. */
+typedef struct {
+  const km_inv_t *inv;
+  size_t i; /* its index in the caller's array (its spans) */
+} one_t;
+
+static int cmp_one(const void *a, const void *b) {
+  const km_inv_t *x = ((const one_t *)a)->inv, *y = ((const one_t *)b)->inv;
   int c = strcmp(x->account, y->account);
   return c != 0 ? c : strcmp(x->region, y->region);
 }
@@ -453,8 +631,9 @@ static int put_indented(FILE *f, const char *text) {
   return 0;
 }
 
-static int write_stream(FILE *f, json_t *head, km_inv_t **v, size_t n,
-                        json_t *listed, json_t *warnings) {
+static int write_stream(FILE *f, json_t *head, const one_t *v, size_t n,
+                        const km_report_meta_t *meta, json_t *listed,
+                        json_t *warnings) {
   json_t *index = json_object();
   /* The head object without its closing brace, then the pipelines. */
   char *h = json_dumps(head, JSON_INDENT(2));
@@ -467,7 +646,9 @@ static int write_stream(FILE *f, json_t *head, km_inv_t **v, size_t n,
   free(h);
   if (rc == 0 && fputs(",\n  \"pipelines\": [", f) == EOF) rc = KM_EIO;
   for (size_t i = 0; rc == 0 && i < n; i++) {
-    json_t *p = pipeline_json(v[i]);
+    km_report_span_t buf[KM_STAGE__COUNT];
+    json_t *p =
+        pipeline_json(v[i].inv, span_at(meta, v[i].i, buf), meta->extra);
     char *t = json_dumps(p, JSON_INDENT(2));
     if (t == NULL || fputs(i == 0 ? "\n    " : ",\n    ", f) == EOF ||
         put_indented(f, t) < 0)
@@ -484,14 +665,16 @@ static int write_stream(FILE *f, json_t *head, km_inv_t **v, size_t n,
 
 typedef struct {
   json_t *head;
-  km_inv_t **v;
+  const one_t *v;
   size_t n;
+  const km_report_meta_t *meta;
   json_t *listed, *warnings;
 } stream_t;
 
 static int fill_stream(FILE *f, void *ud) {
   stream_t *st = ud;
-  return write_stream(f, st->head, st->v, st->n, st->listed, st->warnings);
+  return write_stream(f, st->head, st->v, st->n, st->meta, st->listed,
+                      st->warnings);
 }
 
 int km_report_write_run(const km_report_meta_t *meta, km_inv_t *const *invs,
@@ -500,19 +683,24 @@ int km_report_write_run(const km_report_meta_t *meta, km_inv_t *const *invs,
   *summary = NULL;
   if (meta == NULL || path == NULL || (n > 0 && invs == NULL))
     return km__err_set(err, KM_EINVAL, "report: no run to report");
-  km_inv_t **v = km_xcalloc(n ? n : 1, sizeof(*v));
-  memcpy(v, invs, n * sizeof(*v));
-  qsort(v, n, sizeof(*v), cmp_inv);
+  one_t *v = km_xcalloc(n ? n : 1, sizeof(*v));
+  for (size_t i = 0; i < n; i++) {
+    v[i].inv = invs[i];
+    v[i].i = i;
+  }
+  qsort(v, n, sizeof(*v), cmp_one);
   /* First the totals (they come before the pipelines in the file). */
   tot_t t = {.worst = -1};
   for (size_t i = 0; i < n; i++) {
-    json_t *p = pipeline_json(v[i]);
+    km_report_span_t buf[KM_STAGE__COUNT];
+    json_t *p =
+        pipeline_json(v[i].inv, span_at(meta, v[i].i, buf), meta->extra);
     tot_add(&t, p);
     json_decref(p);
   }
   json_t *head = head_json(meta);
   json_object_set_new(head, "totals", tot_json(&t));
-  stream_t st = {head, v, n, json_array(), json_array()};
+  stream_t st = {head, v, n, meta, json_array(), json_array()};
   int rc = write_atomic(path, fill_stream, &st, err);
   free(v);
   json_t *listed = st.listed, *warnings = st.warnings;

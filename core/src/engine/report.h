@@ -17,7 +17,25 @@
 
 #include <jansson.h>
 
+#include "kmsmig/plugin.h"
 #include "model/inventory.h"
+#include "util/util.h"
+
+/* The version of report.json's schema (docs/report.md,
+ * docs/report.schema.json). */
+#define KM_REPORT_VERSION 2
+
+/* One stage of one pipeline for the timeline: stage NULL when the pipeline
+ * never reached it; times in Unix ms (end 0: not ended). */
+typedef struct km_report_span_s {
+  const char *stage; /* static name */
+  int64_t begin_ms, end_ms;
+  const char *status; /* static: ok | failed | blocked | running */
+} km_report_span_t;
+
+/* What report.json takes from a run directory besides the models: batches
+ * and rotation ledger (journal), the monitor's observe.json. */
+typedef struct km_report_extra_s km_report_extra_t;
 
 typedef struct km_report_meta_s {
   const char *name;          /* manifest name */
@@ -26,7 +44,76 @@ typedef struct km_report_meta_s {
   const char *manifest_hash; /* may be NULL */
   int64_t started;           /* epoch seconds, 0: unknown */
   int64_t finished;
+  const char *plan_sha256;   /* run --plan: the plan file's SHA-256; NULL */
+  unsigned shard_k, shard_n; /* --shard K/N; 0: not sharded */
+  /* KM_STAGE__COUNT spans per pipeline, in the order of invs (borrowed);
+   * NULL: no timeline. */
+  const km_report_span_t *spans;
+  /* Or, when spans is NULL, the spans of pipeline i (the index in invs)
+   * asked for one pipeline at a time; NULL: no timeline. */
+  void (*spans_of)(void *ud, size_t i, km_report_span_t out[KM_STAGE__COUNT]);
+  void *spans_ud;
+  const km_report_extra_t *extra; /* borrowed; NULL: none */
 } km_report_meta_t;
+
+/* Reads run_dir's journal (when journal: batches and rotation ledger; an
+ * unreadable journal is an error) and its observe.json when there is one
+ * (an unparsable one is an error naming the file).  *out owned
+ * (km_report_extra_free).  Returns 0, KM_EJOURNAL, KM_EPARSE, KM_EIO. */
+int km_report_extra_load(const char *run_dir, bool journal,
+                         km_report_extra_t **out, km_err_t *err);
+void km_report_extra_free(km_report_extra_t *x);
+/* True when the run directory had an observe.json. */
+bool km_report_extra_observed(const km_report_extra_t *x);
+/* Sets pipeline's (a report pipeline, modified) "batches" and
+ * "rotation_ledger" when x read the journal, and "observe" when x read an
+ * observe.json (null when it has nothing for this pipeline). */
+void km_report_extra_apply(const km_report_extra_t *x, json_t *pipeline);
+
+/* Whether reports a and b (borrowed) may be merged into one: the same
+ * manifest (manifest_hash), the same saved plan (or both without one), and
+ * not the same shard twice, unless allow_mixed (only the pipelines must
+ * differ).  Returns 0 or KM_EINVAL with err naming both and the fix. */
+int km_report_merge_check(const json_t *a, const json_t *b, bool allow_mixed,
+                          km_err_t *err);
+
+/* report.html (self-contained: inline CSS and SVG, no script, no network)
+ * and report.md of report (borrowed, a whole report: read back, or
+ * merged) into out.  Server text is cleaned and escaped.  0 or KM_EINVAL. */
+int km_report_render_html(const json_t *report, km_buf_t *out, km_err_t *err);
+int km_report_render_md(const json_t *report, km_buf_t *out, km_err_t *err);
+/* Reads the report.json at path one pipeline at a time (report_stream.c):
+ * on_head gets the document with an empty "pipelines" (borrowed), then
+ * on_pipe each pipeline in order (borrowed; i from 0).  A callback's
+ * non-zero return stops the read and is returned.  0, KM_EIO, KM_EPARSE. */
+typedef int (*km_report_head_fn)(const json_t *head, void *ud);
+typedef int (*km_report_pipe_fn)(const json_t *pipeline, size_t i, void *ud);
+int km_report_stream(const char *path, km_report_head_fn on_head,
+                     km_report_pipe_fn on_pipe, void *ud, km_err_t *err);
+
+/* report.html or report.md rendered one pipeline at a time (the sections
+ * that list every pipeline go to temporary files, joined at the end): kind
+ * "html" or "md"; head a report's head with its totals (borrowed, kept
+ * until end); nbatches and max_batch_s the whole report's number of batches
+ * and longest batch (the batch chart's scale).  *out owned: end or free. */
+typedef struct km_report_render_s km_report_render_t;
+int km_report_render_begin(const char *kind, const json_t *head,
+                           size_t nbatches, double max_batch_s,
+                           km_report_render_t **out, km_err_t *err);
+/* Pipeline i (borrowed) of the report.  0 or KM_EIO. */
+int km_report_render_pipeline(km_report_render_t *r, const json_t *pipeline,
+                              size_t i);
+/* Writes the whole document to out; 0 or KM_EIO.  Does not free r. */
+int km_report_render_end(km_report_render_t *r, FILE *out);
+void km_report_render_free(km_report_render_t *r);
+
+/* Writes len bytes of text to path atomically, mode 0600.  0 or KM_EIO. */
+int km_report_write_text(const char *path, const char *text, size_t len,
+                         km_err_t *err);
+/* Writes path atomically, mode 0600, with what fill(f, ud) writes (0 or
+ * < 0).  0 or KM_EIO. */
+int km_report_write_with(const char *path, int (*fill)(FILE *f, void *ud),
+                         void *ud, km_err_t *err);
 
 /* Builds the report (new reference in *out) from meta and invs (borrowed,
  * n of them, any order).  Returns 0 or KM_EINVAL. */
@@ -35,10 +122,16 @@ int km_report_build(const km_report_meta_t *meta, km_inv_t *const *invs,
 
 /* Merges the pipelines of other (borrowed) into into (a report built by
  * km_report_build, modified in place), for `--shard K/N` runs: pipelines
- * are re-sorted and totals recomputed; started/finished span both.  A
- * pipeline present in both (same account and region) is an error
- * (KM_EEXIST): shards never overlap. */
+ * are re-sorted and totals recomputed; started/finished span both; the
+ * "terraform" lists are concatenated; "merged_from" lists every run
+ * directory.  A pipeline present in both (same account and region) is an
+ * error (KM_EEXIST): shards never overlap.  km_report_merge_check says
+ * whether the two belong together. */
 int km_report_merge(json_t *into, const json_t *other, km_err_t *err);
+
+/* Recomputes report's (modified) "totals" from its "pipelines" (after
+ * km_report_extra_apply changed them). */
+void km_report_retotal(json_t *report);
 
 /* Writes report to path atomically (temporary file, fsync, rename), so a
  * crash never leaves a half-written report.  Returns 0 or KM_EIO. */

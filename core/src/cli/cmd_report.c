@@ -1,0 +1,269 @@
+/* `kmsmig report RUN_DIR... [--output text|json|html|md] [--out FILE]`:
+ * renders a finished run's report, or one report merged from many run
+ * directories (the shards of one saved plan), as the end-of-run text,
+ * report.json, report.html or report.md (docs/report.md).
+ *
+ * Each run directory's report.json is read whole; its observe.json, when
+ * there is one, replaces the report's observations (`kmsmig observe
+ * RUN_DIR` may have measured again after the run).  Merging refuses run
+ * directories of different manifests or plans unless --allow-mixed, and
+ * always refuses a pipeline given twice: totals that add up are the point
+ * of a merged report.  Also: report.html and report.md at the end of
+ * `kmsmig run` (km__report_render_files). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "engine/report.h"
+#include "util/util.h"
+
+void km__usage_report(void) {
+  printf(
+      "usage: kmsmig report RUN_DIR... [--output text|json|html|md] [--out "
+      "FILE]\n"
+      "                     [--allow-mixed]\n\n"
+      "Renders a finished run's report (report.json; schema in "
+      "docs/report.md and\ndocs/report.schema.json): text (the end-of-run "
+      "summary), json, html (one\nself-contained page) or md (tables for a "
+      "ticket).  --out FILE writes it there\n(mode 0600) instead of standard "
+      "output; not with text.\n\n"
+      "Several RUN_DIRs (the shards of one saved plan: `kmsmig run --plan "
+      "PLAN\n--shard K/N`) merge into one report whose totals add up.  Run "
+      "directories of\ndifferent manifests or plans are refused unless "
+      "--allow-mixed; the same\naccount and region in two of them always "
+      "is.\n\n"
+      "exit: 0 rendered, 2 usage error, a report that cannot be read, or "
+      "reports that\ndo not merge.\n");
+}
+
+/* dir's report.json with its observe.json applied (new reference), or
+ * NULL after printing why. */
+static json_t *load_one(const char *dir) {
+  char *path = km_xasprintf("%s/report.json", dir);
+  json_error_t je;
+  json_t *rep = json_load_file(path, 0, &je);
+  if (rep == NULL) {
+    char at[24] = "";
+    if (je.line > 0) snprintf(at, sizeof(at), ":%d", je.line);
+    fprintf(stderr,
+            "kmsmig report: %s%s: %s (is %s the run directory of a "
+            "finished `kmsmig run`?)\n",
+            path, at, je.text, dir);
+    free(path);
+    return NULL;
+  }
+  json_int_t v = json_integer_value(json_object_get(rep, "report_version"));
+  if (v < 1 || v > KM_REPORT_VERSION ||
+      !json_is_array(json_object_get(rep, "pipelines"))) {
+    fprintf(stderr,
+            "kmsmig report: %s: report_version %lld is not one this kmsmig "
+            "reads (1 to %d); use the kmsmig that wrote it\n",
+            path, (long long)v, KM_REPORT_VERSION);
+    json_decref(rep);
+    free(path);
+    return NULL;
+  }
+  free(path);
+  km_report_extra_t *x = NULL;
+  km_err_t err;
+  memset(&err, 0, sizeof(err));
+  if (km_report_extra_load(dir, false, &x, &err) < 0) {
+    fprintf(stderr, "kmsmig report: %s\n", err.text);
+    json_decref(rep);
+    return NULL;
+  }
+  if (km_report_extra_observed(x)) {
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(rep, "pipelines"), i, p)
+        km_report_extra_apply(x, p);
+    json_object_set_new(rep, "observed", json_true());
+    km_report_retotal(rep);
+  }
+  km_report_extra_free(x);
+  return rep;
+}
+
+/* The report of every dir merged into one (new reference), or NULL after
+ * printing why. */
+static json_t *load_all(char **dirs, size_t n, bool allow_mixed) {
+  json_t **v = km_xcalloc(n, sizeof(*v));
+  json_t *out = NULL;
+  km_err_t err;
+  memset(&err, 0, sizeof(err));
+  size_t i;
+  for (i = 0; i < n; i++)
+    if ((v[i] = load_one(dirs[i])) == NULL) goto done;
+  /* Every one against the first, before any merge changes it. */
+  for (i = 1; i < n; i++)
+    for (size_t k = 0; k < i; k++)
+      if (km_report_merge_check(v[k], v[i], allow_mixed, &err) < 0) {
+        fprintf(stderr, "kmsmig report: %s\n", err.text);
+        goto done;
+      }
+  for (i = 1; i < n; i++)
+    if (km_report_merge(v[0], v[i], &err) < 0) {
+      fprintf(stderr,
+              "kmsmig report: %s (%s): give each run directory once; a "
+              "pipeline that ran twice is in the later run's report alone\n",
+              err.text, dirs[i]);
+      goto done;
+    }
+  out = json_incref(v[0]);
+done:
+  for (i = 0; i < n; i++)
+    json_decref(v[i]);
+  free(v);
+  return out;
+}
+
+static int render(const json_t *rep, const char *output, km_buf_t *b,
+                  km_err_t *err) {
+  if (strcmp(output, "html") == 0) return km_report_render_html(rep, b, err);
+  if (strcmp(output, "md") == 0) return km_report_render_md(rep, b, err);
+  char *t = json_dumps(rep, JSON_INDENT(2) | JSON_SORT_KEYS);
+  km_buf_puts(b, t);
+  km_buf_putc(b, '\n');
+  free(t);
+  return 0;
+}
+
+int km__cmd_report(int argc, char **argv) {
+  const char *output = "text", *out = NULL;
+  bool allow_mixed = false;
+  char **dirs = km_xcalloc((size_t)argc, sizeof(*dirs));
+  size_t n = 0;
+  int ec = KM_EXIT_USAGE;
+  for (int i = 1; i < argc; i++) {
+    const char *s = argv[i];
+    if (km__is_help(s)) {
+      km__usage_report();
+      free(dirs);
+      return KM_EXIT_OK;
+    }
+    if ((strcmp(s, "--output") == 0 || strcmp(s, "-o") == 0 ||
+         strcmp(s, "--out") == 0) &&
+        i + 1 >= argc) {
+      fprintf(stderr, "kmsmig report: %s needs a value\n", s);
+      goto done;
+    }
+    if (strcmp(s, "--output") == 0 || strcmp(s, "-o") == 0) {
+      output = argv[++i];
+      if (strcmp(output, "text") != 0 && strcmp(output, "json") != 0 &&
+          strcmp(output, "html") != 0 && strcmp(output, "md") != 0) {
+        fprintf(stderr,
+                "kmsmig report: --output takes text, json, html or md\n");
+        goto done;
+      }
+    } else if (strcmp(s, "--out") == 0) {
+      out = argv[++i];
+    } else if (strcmp(s, "--allow-mixed") == 0) {
+      allow_mixed = true;
+    } else if (s[0] == '-') {
+      fprintf(stderr,
+              "kmsmig report: unknown option %s; see `kmsmig report "
+              "--help`\n",
+              s);
+      goto done;
+    } else {
+      dirs[n++] = argv[i];
+    }
+  }
+  if (n == 0) {
+    km__usage_report();
+    goto done;
+  }
+  if (out != NULL && strcmp(output, "text") == 0) {
+    fprintf(stderr, "kmsmig report: --out writes json, html or md; add "
+                    "--output html (or json, md)\n");
+    goto done;
+  }
+  json_t *rep = load_all(dirs, n, allow_mixed);
+  if (rep == NULL) goto done;
+  ec = KM_EXIT_OK;
+  if (strcmp(output, "text") == 0) {
+    char label[64];
+    snprintf(label, sizeof(label), "%s and %zu more", dirs[0], n - 1);
+    km__print_summary(rep, n == 1 ? dirs[0] : label,
+                      json_number_value(json_object_get(rep, "duration_s")));
+  } else {
+    km_buf_t b;
+    km_buf_init(&b);
+    km_err_t err;
+    memset(&err, 0, sizeof(err));
+    int rc = render(rep, output, &b, &err);
+    if (rc == 0 && out != NULL)
+      rc = km_report_write_text(out, b.data, b.len, &err);
+    else if (rc == 0 && fwrite(b.data, 1, b.len, stdout) != b.len)
+      rc = KM_EIO;
+    if (rc < 0) {
+      fprintf(stderr, "kmsmig report: %s\n",
+              err.text[0] ? err.text : km_strerror(rc));
+      ec = KM_EXIT_INTERNAL;
+    }
+    km_buf_free(&b);
+  }
+  json_decref(rep);
+done:
+  free(dirs);
+  return ec;
+}
+
+/* ---- report.html and report.md at the end of a run ---- */
+
+/* Read one pipeline at a time (km_report_stream): the run's report is
+ * never in memory whole. */
+typedef struct {
+  json_t *head; /* own reference */
+  size_t nbatches;
+  double max_batch;
+  km_report_render_t *r;
+} files_t;
+
+static int on_head(const json_t *head, void *ud) {
+  files_t *f = ud;
+  if (f->head == NULL) f->head = json_incref((json_t *)head);
+  return 0;
+}
+
+static int on_stats(const json_t *p, size_t i, void *ud) {
+  (void)i;
+  files_t *f = ud;
+  size_t j;
+  const json_t *x;
+  json_array_foreach(json_object_get(p, "batches"), j, x) {
+    f->nbatches++;
+    double d = json_number_value(json_object_get(x, "duration_s"));
+    if (d > f->max_batch) f->max_batch = d;
+  }
+  return 0;
+}
+
+static int on_render(const json_t *p, size_t i, void *ud) {
+  return km_report_render_pipeline(((files_t *)ud)->r, p, i);
+}
+
+static int fill_render(FILE *out, void *ud) {
+  return km_report_render_end(ud, out);
+}
+
+int km__report_render_files(const char *dir, km_err_t *err) {
+  char *path = km_xasprintf("%s/report.json", dir);
+  files_t f = {0};
+  int rc = km_report_stream(path, on_head, on_stats, &f, err);
+  static const char *const kinds[] = {"html", "md"};
+  for (size_t i = 0; rc == 0 && i < KM_ARRAY_SIZE(kinds); i++) {
+    rc = km_report_render_begin(kinds[i], f.head, f.nbatches, f.max_batch, &f.r,
+                                err);
+    if (rc == 0) rc = km_report_stream(path, NULL, on_render, &f, err);
+    char *out = km_xasprintf("%s/report.%s", dir, kinds[i]);
+    if (rc == 0) rc = km_report_write_with(out, fill_render, f.r, err);
+    free(out);
+    km_report_render_free(f.r);
+    f.r = NULL;
+  }
+  json_decref(f.head);
+  free(path);
+  return rc;
+}
