@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include <openssl/evp.h>
+
 #include "engine/report.h"
 #include "util/util.h"
 
@@ -80,6 +82,43 @@ static char *write_file(const char *dir, const char *name, const char *text) {
   return p;
 }
 
+/* The journal as kmsmig writes it (docs/journal.md, format 2): each line
+ * chained to the one before it ("prev", record 1 on the zero anchor of a
+ * directory without manifest.sha256), and journal.mark naming the last. */
+static void sha_hex(const char *s, char out[72]) {
+  unsigned char md[32];
+  unsigned int n = 0;
+  EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL);
+  memcpy(out, "sha256:", 7);
+  for (int i = 0; i < 32; i++)
+    snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
+}
+
+static char *write_file(const char *dir, const char *name, const char *text);
+
+static char *write_journal(const char *dir) {
+  km_buf_t j;
+  km_buf_init(&j);
+  char prev[72] = "sha256:";
+  memset(prev + 7, '0', 64);
+  prev[71] = '\0';
+  for (size_t i = 0; i < KM_ARRAY_SIZE(journal_lines); i++) {
+    const char *l = journal_lines[i];
+    char *line = km_xasprintf("{\"v\":2,%.*s,\"prev\":\"%s\"}\n",
+                              (int)strlen(l) - 2, l + 1, prev);
+    km_buf_puts(&j, line);
+    sha_hex(line, prev);
+    free(line);
+  }
+  char *jp = write_file(dir, "journal.jsonl", j.data);
+  km_buf_free(&j);
+  char mark[128];
+  snprintf(mark, sizeof(mark), "%20zu %s\n", KM_ARRAY_SIZE(journal_lines),
+           prev);
+  free(write_file(dir, "journal.mark", mark));
+  return jp;
+}
+
 static km_inv_t *pay(void) {
   km_inv_t *inv =
       km_inv_new("pay", "1234567890123456", "cn-hangzhou", "kst-hzz");
@@ -101,13 +140,8 @@ static void test_journal_and_observe(void **st) {
   (void)st;
   char dir[] = "/tmp/km_rx_XXXXXX";
   assert_non_null(mkdtemp(dir));
-  km_buf_t j;
-  km_buf_init(&j);
-  for (size_t i = 0; i < KM_ARRAY_SIZE(journal_lines); i++)
-    km_buf_printf(&j, "%s\n", journal_lines[i]);
-  char *jp = write_file(dir, "journal.jsonl", j.data);
+  char *jp = write_journal(dir);
   char *op = write_file(dir, "observe.json", observe_json);
-  km_buf_free(&j);
   km_report_extra_t *x = NULL;
   km_err_t err;
   assert_int_equal(km_report_extra_load(dir, true, &x, &err), 0);
@@ -172,6 +206,9 @@ static void test_journal_and_observe(void **st) {
   assert_non_null(strstr(err.text, "kmsmig observe"));
   unlink(op);
   unlink(jp);
+  char *mp = km_xasprintf("%s/journal.mark", dir);
+  unlink(mp);
+  free(mp);
   rmdir(dir);
   free(op);
   free(jp);
