@@ -289,6 +289,7 @@ static json_t *head_json(const km_report_meta_t *meta) {
                 meta->name, "run_dir", meta->run_dir, "tool_version",
                 meta->tool_version, "manifest_hash", meta->manifest_hash);
   set_times(r, meta->started, meta->finished);
+  if (meta->rehearsal) json_object_set_new(r, "rehearsal", json_true());
   return r;
 }
 

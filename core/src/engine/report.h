@@ -26,6 +26,7 @@ typedef struct km_report_meta_s {
   const char *manifest_hash; /* may be NULL */
   int64_t started;           /* epoch seconds, 0: unknown */
   int64_t finished;
+  bool rehearsal; /* kmsmig rehearse: "rehearsal": true (docs/rehearse.md) */
 } km_report_meta_t;
 
 /* Builds the report (new reference in *out) from meta and invs (borrowed,
