@@ -88,6 +88,8 @@ static void put_key(km_buf_t *b, const km_inv_key_t *k) {
   put_kv(b, "origin", k->origin);
   put_kv(b, "protection", k->protection_level);
   put_kv(b, "state", k->key_state);
+  if (k->key_state != NULL && strcmp(k->key_state, "PendingDeletion") == 0)
+    put_kv(b, "delete_date", k->delete_date);
   if (k->version_count > 1) km_buf_printf(b, ", versions: %d", k->version_count);
   km_inv_strs_t user = {0};
   for (size_t i = 0; i < k->aliases.n; i++)
