@@ -42,25 +42,24 @@ typedef struct rargs_s {
 } rargs_t;
 
 void km__usage_rehearse(void) {
-  printf(
-      "usage: kmsmig rehearse MANIFEST [--fixture FILE] [--run-dir DIR]\n"
-      "                       [--plugins-dir DIR] [-q] [-v]\n\n"
-      "Runs the whole migration of MANIFEST against kmsim on loopback: a "
-      "copy of\nthe fleet (FILE from `kmsmig plan MANIFEST --export-fixture "
-      "FILE`; without\n--fixture, plan runs first, read-only, and exports "
-      "it), with the same\nmanifest, hooks and plugins, the sim driver, the "
-      "published per-account QPS\nlimits and kmsim's console task times.  "
-      "Prints what would happen, every\nfailure, the rehearsal's wall time "
-      "and the projected time of the real run.\nNothing real is changed: "
-      "every endpoint goes to kmsim and accounts sign with\nthe fixture's "
-      "test-only AccessKeys (assume_role stays, against kmsim's STS).\n\n"
-      "The run directory (default runs/rehearsal-<name>-<UTC time>, a new "
-      "one each\ntime) is marked as a rehearsal: report.json "
-      "(\"rehearsal\": true), rehearsal.json,\nthe worklist, the summary.  "
-      "kmsim is stopped at the end, also on SIGINT.\n\n"
-      "exit: as `kmsmig run` (0 done, 1 failures, 3 blocked, 4 "
-      "interrupted); 2 usage,\nmanifest or fixture error, 70 kmsim did not "
-      "start.\n");
+  printf("usage: kmsmig rehearse MANIFEST [--fixture FILE] [--run-dir DIR]\n"
+         "                       [--plugins-dir DIR] [-q] [-v]\n\n"
+         "Runs the whole migration of MANIFEST against kmsim on loopback: a "
+         "copy of\nthe fleet (FILE from `kmsmig plan MANIFEST --export-fixture "
+         "FILE`; without\n--fixture, plan runs first, read-only, and exports "
+         "it), with the same\nmanifest, hooks and plugins, the sim driver, the "
+         "published per-account QPS\nlimits and kmsim's console task times.  "
+         "Prints what would happen, every\nfailure, the rehearsal's wall time "
+         "and the projected time of the real run.\nNothing real is changed: "
+         "every endpoint goes to kmsim and accounts sign with\nthe fixture's "
+         "test-only AccessKeys (assume_role stays, against kmsim's STS).\n\n"
+         "The run directory (default runs/rehearsal-<name>-<UTC time>, a new "
+         "one each\ntime) is marked as a rehearsal: report.json "
+         "(\"rehearsal\": true), rehearsal.json,\nthe worklist, the summary.  "
+         "kmsim is stopped at the end, also on SIGINT.\n\n"
+         "exit: as `kmsmig run` (0 done, 1 failures, 3 blocked, 4 "
+         "interrupted); 2 usage,\nmanifest or fixture error, 70 kmsim did not "
+         "start.\n");
 }
 
 static int parse(int argc, char **argv, rargs_t *a) {
@@ -210,9 +209,8 @@ static void write_projection(const char *run_dir, const char *fixture,
   int64_t now = (int64_t)time(NULL);
   double wait = when > now ? (double)(when - now) : 0;
   json_t *j = json_pack("{s:b, s:s, s:f, s:f, s:f, s:i}", "rehearsal", 1,
-                        "fixture", fixture, "wall_s", wall,
-                        "scheduled_wait_s", wait, "projected_s", wall + wait,
-                        "exit", ec);
+                        "fixture", fixture, "wall_s", wall, "scheduled_wait_s",
+                        wait, "projected_s", wall + wait, "exit", ec);
   char *p = km_xasprintf("%s/rehearsal.json", run_dir);
   if (j != NULL) json_dump_file(j, p, JSON_INDENT(2) | JSON_SORT_KEYS);
   (void)chmod(p, 0600);

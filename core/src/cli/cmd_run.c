@@ -301,8 +301,7 @@ static int do_plan(const args_t *a, bool for_run, bool *blocked_out) {
               "\nexported fixture %s (0600): %zu accounts, %zu accounts × "
               "regions, metadata only, test-only AccessKeys\nrehearse it: "
               "kmsmig rehearse %s --fixture %s\n",
-              a->export_fixture, rt->naccts, n, a->manifest,
-              a->export_fixture);
+              a->export_fixture, rt->naccts, n, a->manifest, a->export_fixture);
     }
   }
   if (blocked_out != NULL) *blocked_out = any_state(rt, KM_PIPE_BLOCKED);
@@ -410,9 +409,10 @@ int km__cmd_run(int argc, char **argv) {
     bool rehearsed = access(mark, F_OK) == 0;
     free(mark);
     if (rehearsed) {
-      fprintf(stderr, "kmsmig run: %s is a rehearsal's run directory (its "
-                      "journal is of kmsim, not of the cloud); run without "
-                      "--run-dir, or with a new one\n",
+      fprintf(stderr,
+              "kmsmig run: %s is a rehearsal's run directory (its "
+              "journal is of kmsim, not of the cloud); run without "
+              "--run-dir, or with a new one\n",
               a.run_dir);
       return KM_EXIT_USAGE;
     }
@@ -432,8 +432,10 @@ int km__cmd_run(int argc, char **argv) {
 int km__run_migration(const km_runtime_opts_t *op, bool verbose,
                       double *wall_s) {
   km_runtime_opts_t o = *op;
-  args_t a = {.manifest = o.manifest_path, .plan = o.plan_path,
-              .shard = o.shard, .verbose = verbose};
+  args_t a = {.manifest = o.manifest_path,
+              .plan = o.plan_path,
+              .shard = o.shard,
+              .verbose = verbose};
   bool rehearsal = o.rehearse != NULL;
   km_runtime_t *rt;
   int ec = km_runtime_new(&o, &rt);
@@ -454,7 +456,7 @@ int km__run_migration(const km_runtime_opts_t *op, bool verbose,
   if (rt->log != NULL && !a.verbose) km_log_set_file(rt->log);
   printf("kmsmig %s %s: run directory %s%s\n", rehearsal ? "rehearse" : "run",
          rt->m->name, rt->rd.dir,
-         rehearsal      ? " (REHEARSAL: kmsim on loopback)"
+         rehearsal        ? " (REHEARSAL: kmsim on loopback)"
          : rt->rd.resumed ? " (resuming)"
                           : "");
   fflush(stdout);

@@ -90,7 +90,8 @@ static void put_key(km_buf_t *b, const km_inv_key_t *k) {
   put_kv(b, "state", k->key_state);
   if (k->key_state != NULL && strcmp(k->key_state, "PendingDeletion") == 0)
     put_kv(b, "delete_date", k->delete_date);
-  if (k->version_count > 1) km_buf_printf(b, ", versions: %d", k->version_count);
+  if (k->version_count > 1)
+    km_buf_printf(b, ", versions: %d", k->version_count);
   km_inv_strs_t user = {0};
   for (size_t i = 0; i < k->aliases.n; i++)
     if (strncmp(k->aliases.v[i], "alias/acs/", 10) != 0)
@@ -286,8 +287,7 @@ static int fresh_key(char id[32], char secret[64]) {
 
 /* The role an assume_role account is reached by, when the directory rule
  * (the management account assumes the member role) does not cover it. */
-static void put_roles(km_buf_t *b, const km_mf_account_t *a,
-                      const char *mgmt) {
+static void put_roles(km_buf_t *b, const km_mf_account_t *a, const char *mgmt) {
   const km_mf_cred_spec_t *c = &a->cred;
   if (c->kind != KM_MF_CRED_ASSUME_ROLE || c->via == NULL) return;
   const char *role = c->role != NULL ? c->role : KM_DEFAULT_MEMBER_ROLE;
@@ -382,8 +382,8 @@ static int put_account(km_buf_t *b, const km_runtime_t *rt,
     }
     km_buf_puts(b, "}\n");
   }
-  km_buf_printf(b, "    access_keys: [{id: %s, secret: %s}]  # test-only\n",
-                id, secret);
+  km_buf_printf(b, "    access_keys: [{id: %s, secret: %s}]  # test-only\n", id,
+                secret);
   OPENSSL_cleanse(secret, sizeof(secret));
   put_roles(b, a, management(rt));
   km_inv_strs_t regs = {0};
@@ -401,8 +401,10 @@ static int write_private(const char *path, const km_buf_t *b, km_err_t *err) {
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   int rc = 0;
   if (fd < 0) {
-    rc = km__err_set(err, KM_EIO, "--export-fixture %s: %s (choose a "
-                     "writable path)", path, strerror(errno));
+    rc = km__err_set(err, KM_EIO,
+                     "--export-fixture %s: %s (choose a "
+                     "writable path)",
+                     path, strerror(errno));
     free(tmp);
     return rc;
   }
@@ -415,8 +417,8 @@ static int write_private(const char *path, const km_buf_t *b, km_err_t *err) {
     off += (size_t)w;
   }
   if (off < b->len || fsync(fd) != 0)
-    rc = km__err_set(err, KM_EIO, "--export-fixture %s: write failed: %s",
-                     path, strerror(errno));
+    rc = km__err_set(err, KM_EIO, "--export-fixture %s: write failed: %s", path,
+                     strerror(errno));
   close(fd);
   if (rc == 0 && rename(tmp, path) != 0)
     rc = km__err_set(err, KM_EIO, "--export-fixture %s: %s", path,
@@ -444,8 +446,10 @@ int km_export_fixture(const km_runtime_t *rt, km_inv_t *const *invs, size_t n,
   for (size_t i = 0; i < rt->naccts && rc == 0; i++)
     rc = put_account(&b, rt, &rt->accts[i], invs, n);
   if (rc < 0)
-    km__err_set(err, rc, "--export-fixture %s: no random AccessKey "
-                "(OpenSSL RAND_bytes failed)", path);
+    km__err_set(err, rc,
+                "--export-fixture %s: no random AccessKey "
+                "(OpenSSL RAND_bytes failed)",
+                path);
   else
     rc = write_private(path, &b, err);
   OPENSSL_cleanse(b.data, b.len); /* it held the test-only secrets */
@@ -460,25 +464,27 @@ static const char *scalar(const km_ynode_t *map, const char *k) {
   return v != NULL && v->kind == KM_YSCALAR ? v->str : NULL;
 }
 
-int km_export_read_keys(const char *path, km_rt_static_key_t **keys,
-                        size_t *n, km_err_t *err) {
+int km_export_read_keys(const char *path, km_rt_static_key_t **keys, size_t *n,
+                        km_err_t *err) {
   *keys = NULL;
   *n = 0;
   km_diags_t diags;
   km_diags_init(&diags);
   km_ydoc_t *doc = NULL;
   int rc = km__ydoc_load(path, &doc, &diags);
+  km_diags_print(&diags, stderr, KM_DIAG_WARNING); /* file:line:col */
   km_diags_free(&diags);
   if (rc < 0)
-    return km__err_set(err, rc, "fixture %s cannot be read as YAML; export "
+    return km__err_set(err, rc,
+                       "fixture %s cannot be read as YAML; export "
                        "it again with `kmsmig plan MANIFEST "
-                       "--export-fixture %s`", path, path);
-  const km_ynode_t *accts = doc->root ? km__ymap_get(doc->root, "accounts")
-                                      : NULL;
+                       "--export-fixture %s`",
+                       path, path);
+  const km_ynode_t *accts =
+      doc->root ? km__ymap_get(doc->root, "accounts") : NULL;
   if (accts == NULL || accts->kind != KM_YSEQ) {
     km__ydoc_free(doc);
-    return km__err_set(err, KM_EINVAL, "fixture %s: no `accounts:` list",
-                       path);
+    return km__err_set(err, KM_EINVAL, "fixture %s: no `accounts:` list", path);
   }
   km_rt_static_key_t *v = km_xcalloc(accts->n + 1, sizeof(*v));
   size_t cnt = 0;

@@ -20,8 +20,8 @@ int km_export_fixture(const km_runtime_t *rt, km_inv_t *const *invs, size_t n,
 /* The test-only AccessKeys of a fixture written by km_export_fixture (or
  * any kmsim fixture): the first key of each account, by account name.
  * *keys is owned (km_export_keys_free).  0, or < 0 with err. */
-int km_export_read_keys(const char *path, km_rt_static_key_t **keys,
-                        size_t *n, km_err_t *err);
+int km_export_read_keys(const char *path, km_rt_static_key_t **keys, size_t *n,
+                        km_err_t *err);
 void km_export_keys_free(km_rt_static_key_t *keys, size_t n);
 
 #endif
