@@ -24,6 +24,7 @@
 #include <openssl/rand.h>
 
 #include "manifest/yaml_tree.h"
+#include "model/strmap.h"
 #include "run/export.h"
 #include "util/util.h"
 
@@ -129,14 +130,42 @@ static const km_mf_instance_t *owned_instance(const km_manifest_t *m,
   return in != NULL && strcmp(in->owner, account) == 0 ? in : NULL;
 }
 
+/* What the writer looks up, indexed once (a fleet has thousands of
+ * pipelines). */
+typedef struct ex_s {
+  const km_runtime_t *rt;
+  km_inv_t *const *invs;
+  size_t n;
+  km_strmap_t *pipe; /* "account\nregion" -> index in invs */
+  km_strmap_t *inst; /* instance id -> the first model that read it */
+} ex_t;
+
+static const km_inv_t *pipe_model(const ex_t *x, const char *account,
+                                  const char *region) {
+  char *k = km_xasprintf("%s\n%s", account, region);
+  size_t i;
+  bool found = km_strmap_get(x->pipe, k, &i);
+  free(k);
+  return found ? x->invs[i] : NULL;
+}
+
+static void ex_index(ex_t *x) {
+  x->pipe = km_strmap_new(x->n);
+  x->inst = km_strmap_new(x->rt->m->ninstances);
+  for (size_t i = 0; i < x->n; i++) {
+    const km_inv_t *v = x->invs[i];
+    char *k = km_xasprintf("%s\n%s", v->account, v->region);
+    km_strmap_put(x->pipe, k, i);
+    free(k);
+    if (v->inst.present && v->inst.instance_id != NULL)
+      km_strmap_put(x->inst, v->inst.instance_id, i);
+  }
+}
+
 /* The model that read instance id (GetKmsInstance answered), or NULL. */
-static const km_inv_t *instance_model(km_inv_t *const *invs, size_t n,
-                                      const char *id) {
-  for (size_t i = 0; i < n; i++)
-    if (invs[i]->inst.present && invs[i]->inst.instance_id != NULL &&
-        strcmp(invs[i]->inst.instance_id, id) == 0)
-      return invs[i];
-  return NULL;
+static const km_inv_t *instance_model(const ex_t *x, const char *id) {
+  size_t i;
+  return km_strmap_get(x->inst, id, &i) ? x->invs[i] : NULL;
 }
 
 static void put_num(km_buf_t *b, const char *k, int64_t v) {
@@ -183,87 +212,56 @@ static void put_instance(km_buf_t *b, const km_mf_instance_t *in,
   put_num(b, "vpc_num", x->vpc_quota >= 0 ? x->vpc_quota : x->vpc_num);
 }
 
-/* Names already in an instance that are not this account's migrated
- * secrets: created there (the duplicate-name rule reads them). */
-static void put_dest_secrets(km_buf_t *b, km_inv_t *const *invs, size_t n,
-                             const char *account, const char *region) {
-  km_inv_strs_t done = {0};
-  for (size_t i = 0; i < n; i++) {
-    const km_inv_t *v = invs[i];
-    if (strcmp(v->region, region) != 0 || v->instance_id == NULL) continue;
-    for (size_t d = 0; d < v->ndest; d++) {
-      const km_inv_dest_secret_t *ds = &v->dest_secrets[d];
-      const char *owner = ds->account != NULL ? ds->account : v->account;
-      if (strcmp(owner, account) != 0) continue;
-      const km_inv_secret_t *own = NULL;
-      for (size_t k = 0; k < n && own == NULL; k++)
-        if (strcmp(invs[k]->account, account) == 0 &&
-            strcmp(invs[k]->region, region) == 0)
-          own = km_inv_find_secret(invs[k], ds->name);
-      if (own != NULL && own->dkms_instance_id != NULL) continue;
-      char *id = km_xasprintf("%s\n%s", v->instance_id, ds->name);
-      if (!km_inv_strs_has(&done, id)) {
-        km_inv_strs_add(&done, id);
-        km_buf_puts(b, "          - {name: ");
-        put_q(b, ds->name);
-        km_buf_puts(b, ", type: Generic");
-        put_kv(b, "instance", v->instance_id);
-        km_buf_puts(b, ", migrated: false}\n");
-      }
-      free(id);
-    }
+/* Names already in the destination instance that are not this account's
+ * migrated secrets: created there (the duplicate-name rule reads them).
+ * The share stage lists the instance as the pipeline's own account. */
+static void put_dest_secrets(km_buf_t *b, const km_inv_t *v) {
+  for (size_t d = 0; v->instance_id != NULL && d < v->ndest; d++) {
+    const km_inv_dest_secret_t *ds = &v->dest_secrets[d];
+    if (ds->account != NULL && strcmp(ds->account, v->account) != 0) continue;
+    const km_inv_secret_t *own = km_inv_find_secret(v, ds->name);
+    if (own != NULL && own->dkms_instance_id != NULL) continue;
+    km_buf_puts(b, "          - {name: ");
+    put_q(b, ds->name);
+    km_buf_puts(b, ", type: Generic");
+    put_kv(b, "instance", v->instance_id);
+    km_buf_puts(b, ", migrated: false}\n");
   }
-  km_inv_strs_free(&done);
 }
 
-static void put_region(km_buf_t *b, const km_runtime_t *rt,
-                       km_inv_t *const *invs, size_t n, const char *account,
-                       const char *region) {
+/* One region of an account: the instance it owns there (in), its
+ * pipeline's model (v); either may be NULL. */
+static void put_region(km_buf_t *b, const char *region,
+                       const km_mf_instance_t *in, const km_inv_t *inst_src,
+                       const km_inv_t *v) {
   km_buf_puts(b, "      ");
   put_q(b, region);
   km_buf_puts(b, ":\n");
-  const km_mf_instance_t *in = owned_instance(rt->m, account, region);
   if (in != NULL) {
     km_buf_puts(b, "        instances:\n");
-    put_instance(b, in, instance_model(invs, n, in->id));
+    put_instance(b, in, inst_src);
   }
-  const km_inv_t *v = NULL;
-  for (size_t i = 0; i < n && v == NULL; i++)
-    if (strcmp(invs[i]->account, account) == 0 &&
-        strcmp(invs[i]->region, region) == 0)
-      v = invs[i];
-  if (v != NULL && v->default_instance_id != NULL) {
+  if (v == NULL) return;
+  if (v->default_instance_id != NULL) {
     km_buf_puts(b, "        default_instance: ");
     put_q(b, v->default_instance_id);
     km_buf_puts(b, "\n");
   }
-  if (v != NULL && v->nkeys > 0) {
+  if (v->nkeys > 0) {
     km_buf_puts(b, "        keys:\n");
     for (size_t k = 0; k < v->nkeys; k++)
       put_key(b, &v->keys[k]);
   }
   km_buf_t s;
   km_buf_init(&s);
-  for (size_t k = 0; v != NULL && k < v->nsecrets; k++)
+  for (size_t k = 0; k < v->nsecrets; k++)
     put_secret(&s, &v->secrets[k]);
-  put_dest_secrets(&s, invs, n, account, region);
+  put_dest_secrets(&s, v);
   if (s.len > 0) {
     km_buf_puts(b, "        secrets:\n");
     km_buf_append(b, s.data, s.len);
   }
   km_buf_free(&s);
-}
-
-/* The regions of account: those with a model, and those where it owns
- * the destination instance. */
-static void account_regions(const km_runtime_t *rt, km_inv_t *const *invs,
-                            size_t n, const char *account, km_inv_strs_t *out) {
-  for (size_t i = 0; i < n; i++)
-    if (strcmp(invs[i]->account, account) == 0)
-      km_inv_strs_add(out, invs[i]->region);
-  for (size_t i = 0; i < rt->m->ninstances; i++)
-    if (strcmp(rt->m->instances[i].owner, account) == 0)
-      km_inv_strs_add(out, rt->m->instances[i].region);
 }
 
 /* A fresh AccessKey for the fixture: random, marked test-only, unrelated
@@ -352,9 +350,8 @@ static void put_head(km_buf_t *b, const km_runtime_t *rt) {
   }
 }
 
-static int put_account(km_buf_t *b, const km_runtime_t *rt,
-                       const km_rt_account_t *ra, km_inv_t *const *invs,
-                       size_t n) {
+static int put_account(km_buf_t *b, const ex_t *x, const km_rt_account_t *ra) {
+  const km_runtime_t *rt = x->rt;
   const km_mf_account_t *a = ra->mf;
   const km_mf_directory_t *d = &rt->m->directory;
   bool discovered = a >= rt->discovered && a < rt->discovered + rt->ndiscovered;
@@ -386,11 +383,24 @@ static int put_account(km_buf_t *b, const km_runtime_t *rt,
                 secret);
   OPENSSL_cleanse(secret, sizeof(secret));
   put_roles(b, a, management(rt));
+  /* Its regions, then those where it owns the destination instance. */
+  const km_manifest_t *m = rt->m;
   km_inv_strs_t regs = {0};
-  account_regions(rt, invs, n, a->name, &regs);
-  if (regs.n > 0) km_buf_puts(b, "    regions:\n");
-  for (size_t r = 0; r < regs.n; r++)
-    put_region(b, rt, invs, n, a->name, regs.v[r]);
+  for (size_t r = 0; r < a->regions.n; r++)
+    km_inv_strs_add(&regs, a->regions.v[r]);
+  for (size_t r = 0; r < m->ninstances; r++)
+    if (strcmp(m->instances[r].owner, a->name) == 0)
+      km_inv_strs_add(&regs, m->instances[r].region);
+  bool head = false;
+  for (size_t r = 0; r < regs.n; r++) {
+    const km_mf_instance_t *in = owned_instance(m, a->name, regs.v[r]);
+    const km_inv_t *v = pipe_model(x, a->name, regs.v[r]);
+    if (in == NULL && v == NULL) continue;
+    if (!head) km_buf_puts(b, "    regions:\n");
+    head = true;
+    put_region(b, regs.v[r], in, in != NULL ? instance_model(x, in->id) : NULL,
+               v);
+  }
   km_inv_strs_free(&regs);
   return 0;
 }
@@ -442,9 +452,13 @@ int km_export_fixture(const km_runtime_t *rt, km_inv_t *const *invs, size_t n,
   km_buf_init(&b);
   put_head(&b, rt);
   km_buf_puts(&b, "accounts:\n");
+  ex_t x = {.rt = rt, .invs = invs, .n = n};
+  ex_index(&x);
   int rc = 0;
   for (size_t i = 0; i < rt->naccts && rc == 0; i++)
-    rc = put_account(&b, rt, &rt->accts[i], invs, n);
+    rc = put_account(&b, &x, &rt->accts[i]);
+  km_strmap_free(x.pipe);
+  km_strmap_free(x.inst);
   if (rc < 0)
     km__err_set(err, rc,
                 "--export-fixture %s: no random AccessKey "
