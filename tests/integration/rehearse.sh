@@ -23,6 +23,10 @@
 #   4. The rehearsal is marked everywhere: report.json, the summary's first
 #      line, worklist.json, the run directory (kmsmig run refuses it), and
 #      kmsim is stopped at the end, also after SIGINT (exit 4).
+#   5. A manifest that finds its members in the resource directory (folder
+#      and tag filters), on the cloud the real run migrated: the fixture has
+#      the folder and tags, and the rehearsal equals a real run there (the
+#      same exit code, totals and pipelines: everything already migrated).
 . "$(dirname "$0")/lib/kmsim.sh"
 cd "$TMP"
 
@@ -193,4 +197,41 @@ if pgrep -f -- "--fixture fx.yaml" >/dev/null; then
 fi
 grep -q "0 not restored" reh3.out || { cat reh3.out; echo "FAIL: rotation not restored after SIGINT"; exit 1; }
 echo "ok: marked as a rehearsal; kmsim stopped (also after SIGINT, exit $rc)"
+
+# ---- 5. a directory manifest on the migrated cloud ----
+# Only mgmt is named; the members come from the resource directory (a
+# folder and a tag filter), so the export must carry the directory, its
+# folder and the tags.  The cloud is now migrated (keys and secrets in the
+# instances, default instances set): the rehearsal must see that too.
+python3 - demo.yaml <<'PY'
+import sys
+s = open(sys.argv[1]).read()
+start, end = s.index("accounts:\n"), s.index("regions:")
+s = s[:start] + ('accounts:\n  - name: mgmt\n    id: "1000000000000001"\n'
+                 '    credentials: { env: true }\n\n') + s[end:]
+s = s.replace("    share_with: [app-a, app-b]", "    share_with: all")
+d = ("directory:\n  management: mgmt\n"
+     "  include: { folders: [fd-demoapps], tags: { env: prod } }\n")
+open("dir.yaml", "w").write(s.replace("accounts:\n", d + "accounts:\n", 1))
+PY
+rc=0
+"$KM_BIN/kmsmig" rehearse dir.yaml --run-dir "$TMP/reh4" >reh4.out 2>&1 || rc=$?
+rc_real=0
+"$KM_BIN/kmsmig" run dir.yaml --yes --run-dir "$TMP/real4" >real4.out 2>&1 || rc_real=$?
+[ "$rc" = "$rc_real" ] || { cat reh4.out real4.out; echo "FAIL: directory: rehearsal exit $rc, real run $rc_real"; exit 1; }
+grep -q 'folder: "fd-demoapps"' reh4/fixture.yaml &&
+  grep -q 'tags: {"env": "prod"}' reh4/fixture.yaml ||
+  { echo "FAIL: the directory's folder or tags are not in the fixture"; exit 1; }
+python3 - real4 reh4 <<'PY'
+import json, sys
+def view(d):
+    r = json.load(open(f"{d}/report.json"))
+    return r["totals"], sorted(r["pipelines"], key=lambda p: (p["account"], p["region"]))
+real, reh = view(sys.argv[1]), view(sys.argv[2])
+assert real[0]["accounts"]["ok"] + real[0]["accounts"]["blocked"] == 3, real[0]
+assert real[0]["keys"]["already_migrated"] > 0, real[0]
+assert real == reh, "FAIL: directory rehearsal differs from the real run"
+print(f"ok: directory manifest on the migrated cloud: rehearsal equals the real run "
+      f"(keys {real[0]['keys']})")
+PY
 echo "PASS"
