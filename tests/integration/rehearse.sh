@@ -109,8 +109,8 @@ echo "ok: fixture 0600, no canary, 3 fresh test-only AccessKeys"
 
 # ---- 3. rehearsals ----
 rc=0
-"$KM_BIN/kmsmig" rehearse demo.yaml --fixture fx.yaml --run-dir "$TMP/reh" \
-  >reh.out 2>&1 || rc=$?
+(umask 022 && exec "$KM_BIN/kmsmig" rehearse demo.yaml --fixture fx.yaml \
+  --run-dir "$TMP/reh") >reh.out 2>&1 || rc=$?
 [ "$rc" = 0 ] || { cat reh.out; echo "FAIL: rehearse --fixture exit $rc"; exit 1; }
 grep -Eq "$canaries" reh.out reh/kmsmig.log reh/journal.jsonl reh/report.json &&
   { echo "FAIL: a canary in the rehearsal's output"; exit 1; }
@@ -169,6 +169,8 @@ import json, sys
 j = json.load(open(sys.argv[1]))
 assert j["rehearsal"] is True and j["wall_s"] > 0 and j["projected_s"] >= j["wall_s"], j' reh/rehearsal.json
 grep -q "projected at" reh.out || { echo "FAIL: no projected time"; exit 1; }
+[ -z "$(find reh -type f ! -perm 600)" ] ||
+  { find reh -type f ! -perm 600 -ls; echo "FAIL: a rehearsal file is not 0600"; exit 1; }
 rc=0
 "$KM_BIN/kmsmig" run demo.yaml --yes --run-dir "$TMP/reh" >resume.out 2>&1 || rc=$?
 [ "$rc" = 2 ] && grep -q "rehearsal's run directory" resume.out ||

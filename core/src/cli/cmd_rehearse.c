@@ -128,11 +128,13 @@ static int kmsim_start(const char *bin, const char *fixture, const char *work,
                        kmsim_t *k) {
   char *ports = km_xasprintf("%s/ports", work);
   char *logp = km_xasprintf("%s/kmsim.log", work);
+  pid_t parent = getpid();
   k->pid = fork();
   if (k->pid == 0) {
     /* Ctrl-C goes to kmsmig, which then stops kmsim; kmsim dies with it. */
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(127); /* kmsmig is already gone */
     int fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     int nul = open("/dev/null", O_RDONLY);
     if (fd >= 0) {
@@ -212,8 +214,14 @@ static void write_projection(const char *run_dir, const char *fixture,
                         "fixture", fixture, "wall_s", wall, "scheduled_wait_s",
                         wait, "projected_s", wall + wait, "exit", ec);
   char *p = km_xasprintf("%s/rehearsal.json", run_dir);
-  if (j != NULL) json_dump_file(j, p, JSON_INDENT(2) | JSON_SORT_KEYS);
-  (void)chmod(p, 0600);
+  char *text =
+      j != NULL ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+  int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0 || text == NULL || write(fd, text, strlen(text)) < 0)
+    fprintf(stderr, "kmsmig rehearse: cannot write %s: %s\n", p,
+            strerror(errno));
+  if (fd >= 0) close(fd);
+  free(text);
   printf("rehearsal: %.1f s at the published QPS limits and kmsim's console "
          "task times; the real run is projected at %.1f s",
          wall, wall + wait);
@@ -306,7 +314,7 @@ static int rehearse(const rargs_t *a, const char *work, const char *run_dir,
   ec = km__run_migration(&o, a->verbose > 0, &wall);
   kmsim_stop(&k);
   struct stat st;
-  if (stat(run_dir, &st) == 0) {
+  if (wall > 0 && stat(run_dir, &st) == 0) { /* the run started */
     keep_fixture(fixture, run_dir);
     write_projection(run_dir, fixture, wall, when, ec);
   }

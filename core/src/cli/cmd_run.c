@@ -5,6 +5,7 @@
  * run does the same in a run directory, then prepares, migrates, restores
  * and verifies, and ends with a summary, report.json and an honest exit
  * code.  On a TTY, run shows the plan and asks first unless --yes. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -443,14 +444,14 @@ int km__run_migration(const km_runtime_opts_t *op, bool verbose,
   if (rehearsal) {
     /* `kmsmig run --run-dir` refuses this directory: its journal is of
      * kmsim, not of the cloud. */
+    static const char note[] = "a kmsmig rehearsal against kmsim "
+                               "(docs/rehearse.md); never resume it with "
+                               "kmsmig run\n";
     char *mark = km_xasprintf("%s/REHEARSAL", rt->rd.dir);
-    FILE *f = fopen(mark, "w");
-    if (f != NULL) {
-      fputs("a kmsmig rehearsal against kmsim (docs/rehearse.md); never "
-            "resume it with kmsmig run\n",
-            f);
-      fclose(f);
-    }
+    int fd = open(mark, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, note, sizeof(note) - 1) < 0)
+      km_log(KM_LOG_WARN, "rehearsal: cannot write %s", mark);
+    if (fd >= 0) close(fd);
     free(mark);
   }
   if (rt->log != NULL && !a.verbose) km_log_set_file(rt->log);
