@@ -205,9 +205,22 @@ static void keep_fixture(const char *from, const char *run_dir) {
   free(to);
 }
 
+/* "8.5 s", or "3d 4h 5m" for the long waits of a scheduled run. */
+static void fmt_dur(double s, char *out, size_t n) {
+  if (s < 120) {
+    snprintf(out, n, "%.1f s", s);
+    return;
+  }
+  long long m = (long long)(s / 60 + 0.5);
+  if (m < 60 * 24)
+    snprintf(out, n, "%lldh %02lldm", m / 60, m % 60);
+  else
+    snprintf(out, n, "%lldd %lldh %02lldm", m / 1440, m / 60 % 24, m % 60);
+}
+
 /* rehearsal.json: the measured and projected times (docs/rehearse.md). */
 static void write_projection(const char *run_dir, const char *fixture,
-                             double wall, int64_t when, int ec) {
+                             double wall, int64_t when, bool console, int ec) {
   int64_t now = (int64_t)time(NULL);
   double wait = when > now ? (double)(when - now) : 0;
   json_t *j = json_pack("{s:b, s:s, s:f, s:f, s:f, s:i}", "rehearsal", 1,
@@ -222,13 +235,18 @@ static void write_projection(const char *run_dir, const char *fixture,
             strerror(errno));
   if (fd >= 0) close(fd);
   free(text);
-  printf("rehearsal: %.1f s at the published QPS limits and kmsim's console "
-         "task times; the real run is projected at %.1f s",
-         wall, wall + wait);
-  if (wait > 0) printf(" (%.0f s of it waiting for migrate.when)", wait);
-  printf("\n  with migrate.driver: console, add the operator's time at the "
-         "console per batch\n  details: %s\n",
-         p);
+  char w[32], t[32], sw[32];
+  fmt_dur(wall, w, sizeof(w));
+  fmt_dur(wall + wait, t, sizeof(t));
+  fmt_dur(wait, sw, sizeof(sw));
+  printf("rehearsal: %s at the published QPS limits and kmsim's console "
+         "task times; the real run is projected at %s",
+         w, t);
+  if (wait > 0) printf(" (%s of it waiting for migrate.when)", sw);
+  if (console)
+    printf("\n  plus the operator's time at the console for each batch "
+           "(migrate.driver: console)");
+  printf("\n  details: %s\n", p);
   free(p);
   json_decref(j);
 }
@@ -258,7 +276,7 @@ static char *run_dir_for(const rargs_t *a, const char *name) {
 }
 
 static int rehearse(const rargs_t *a, const char *work, const char *run_dir,
-                    int64_t when) {
+                    int64_t when, bool console) {
   char *fixture = a->fixture != NULL ? km_xstrdup(a->fixture)
                                      : km_xasprintf("%s/fixture.yaml", work);
   int ec = KM_EXIT_USAGE;
@@ -316,7 +334,7 @@ static int rehearse(const rargs_t *a, const char *work, const char *run_dir,
   struct stat st;
   if (wall > 0 && stat(run_dir, &st) == 0) { /* the run started */
     keep_fixture(fixture, run_dir);
-    write_projection(run_dir, fixture, wall, when, ec);
+    write_projection(run_dir, fixture, wall, when, console, ec);
   }
 out:
   kmsim_stop(&k);
@@ -347,6 +365,7 @@ int km__cmd_rehearse(int argc, char **argv) {
     return KM_EXIT_USAGE;
   }
   int64_t when = m->migrate.when;
+  bool console = m->migrate.driver == KM_MF_DRIVER_CONSOLE;
   char *run_dir = run_dir_for(&a, m->name);
   km_manifest_free(m);
   if (run_dir == NULL) return KM_EXIT_USAGE;
@@ -360,7 +379,7 @@ int km__cmd_rehearse(int argc, char **argv) {
     free(run_dir);
     return KM_EXIT_INTERNAL;
   }
-  int ec = rehearse(&a, work, run_dir, when);
+  int ec = rehearse(&a, work, run_dir, when, console);
   char *p = km_xasprintf("%s/ports", work);
   unlink(p);
   free(p);

@@ -490,7 +490,7 @@ int km_export_read_keys(const char *path, km_rt_static_key_t **keys, size_t *n,
   km_diags_free(&diags);
   if (rc < 0)
     return km__err_set(err, rc,
-                       "fixture %s cannot be read as YAML; export "
+                       "fixture %s cannot be read (see above); export "
                        "it again with `kmsmig plan MANIFEST "
                        "--export-fixture %s`",
                        path, path);
