@@ -213,8 +213,12 @@ static int key_load(fx_t *fx, ksim_account_t *a, ksim_region_t *r, json_t *o,
       jtime(fx, where, o, "last_rotation", k->created, &k->last_rotation) < 0 ||
       jtime(fx, where, o, "material_expire", 0, &k->material_expire) < 0)
     return -1;
-  if (strcmp(k->state, "PendingDeletion") == 0)
-    k->delete_date = fx->now + 7 * 86400;
+  /* delete_date: when a PendingDeletion key goes (an exported fixture
+   * keeps the source's DeleteDate); default 7 days after the start. */
+  int64_t gone = fx->now + 7 * 86400;
+  if (strcmp(k->state, "PendingDeletion") == 0 &&
+      jtime(fx, where, o, "delete_date", gone, &k->delete_date) < 0)
+    return -1;
   if (rotation_load(fx, where, o, 365 * 86400, &k->rotation_enabled,
                     &k->rotation_interval) < 0)
     return -1;

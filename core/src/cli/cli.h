@@ -27,6 +27,16 @@ void km__usage_report(void);
 int km__cmd_verify_journal(int argc, char **argv);
 void km__usage_verify_journal(void);
 int km__cmd_byok(int argc, char **argv);
+void km__usage_rehearse(void);
+int km__cmd_rehearse(int argc, char **argv);
+/* The body of `run` after the confirmation (o borrowed; o->rehearse set:
+ * marked as a rehearsal, no resume advice).  *wall_s (may be NULL) gets
+ * the engine's wall time.  Returns the exit code. */
+int km__run_migration(const km_runtime_opts_t *o, bool verbose, double *wall_s);
+/* plan MANIFEST --export-fixture FIXTURE (prints the plan); the plan's
+ * exit code, 1 when the fixture was not written. */
+int km__plan_export(const char *manifest, const char *fixture,
+                    const char *plugins_dir, bool allow_include_outside);
 void km__usage_byok(void);
 
 /* summary.c: the end-of-run text (report: borrowed, a report.json or the

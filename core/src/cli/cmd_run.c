@@ -5,6 +5,7 @@
  * run does the same in a run directory, then prepares, migrates, restores
  * and verifies, and ends with a summary, report.json and an honest exit
  * code.  On a TTY, run shows the plan and asks first unless --yes. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "run/export.h"
 #include "run/runtime.h"
 #include "model/inventory.h"
 #include "engine/plan_render.h"
@@ -27,6 +29,7 @@ typedef struct args_s {
   const char *plugins_dir;
   bool allow_include_outside; /* --allow-include-outside */
   const char *out;            /* plan --out PLAN */
+  const char *export_fixture; /* plan --export-fixture FILE */
   const char *plan;           /* run --plan PLAN */
   bool yes;
   bool rerun_failed;
@@ -69,6 +72,9 @@ static int parse_args(int argc, char **argv, args_t *a, bool run,
     } else if (!run && strcmp(s, "--out") == 0) {
       NEXT();
       a->out = argv[++i];
+    } else if (!run && strcmp(s, "--export-fixture") == 0) {
+      NEXT();
+      a->export_fixture = argv[++i];
     } else if (run && strcmp(s, "--plan") == 0) {
       NEXT();
       a->plan = argv[++i];
@@ -297,6 +303,20 @@ static int do_plan(const args_t *a, bool for_run, bool *blocked_out) {
                        strcmp(a->output, "json") == 0 ? stderr : stdout);
     if (sc != KM_EXIT_OK) ec = sc;
   }
+  if (a->export_fixture != NULL && !for_run) {
+    FILE *say = strcmp(a->output, "json") == 0 ? stderr : stdout;
+    memset(&err, 0, sizeof(err));
+    if (km_export_fixture(rt, invs, n, a->export_fixture, &err) < 0) {
+      fprintf(stderr, "kmsmig plan: %s\n", err.text);
+      ec = KM_EXIT_FAILURES;
+    } else {
+      fprintf(say,
+              "\nexported fixture %s (0600): %zu accounts, %zu accounts × "
+              "regions, metadata only, test-only AccessKeys\nrehearse it: "
+              "kmsmig rehearse %s --fixture %s\n",
+              a->export_fixture, rt->naccts, n, a->manifest, a->export_fixture);
+    }
+  }
   if (blocked_out != NULL) *blocked_out = any_state(rt, KM_PIPE_BLOCKED);
   free(notes); /* the strings are the models' (hook_notes) */
   free_invs(invs, n);
@@ -307,7 +327,8 @@ static int do_plan(const args_t *a, bool for_run, bool *blocked_out) {
 void km__usage_plan(void) {
   printf(
       "usage: kmsmig plan MANIFEST [--output text|json] [--out PLAN]\n"
-      "                   [--shard K/N] [--plugins-dir DIR] [-q] [-v]\n\n"
+      "                   [--export-fixture FILE] [--shard K/N] "
+      "[--plugins-dir DIR]\n                   [-q] [-v]\n\n"
       "Discovers every account and region of MANIFEST and prints what a run "
       "would\nmigrate, skip or refuse, with the reason and the fix for each. "
       "Read-only:\nwrite actions are refused, so a plan can change nothing.\n\n"
@@ -322,6 +343,16 @@ void km__usage_plan(void) {
       "account or\nregion could not be discovered, 2 usage or manifest "
       "error, 3 some account and\nregion is blocked by preflight (a run "
       "would not start it).\n");
+}
+
+int km__plan_export(const char *manifest, const char *fixture,
+                    const char *plugins_dir, bool allow_include_outside) {
+  args_t a = {.manifest = manifest,
+              .output = "text",
+              .export_fixture = fixture,
+              .plugins_dir = plugins_dir,
+              .allow_include_outside = allow_include_outside};
+  return do_plan(&a, false, NULL);
 }
 
 int km__cmd_plan(int argc, char **argv) {
@@ -386,6 +417,19 @@ int km__cmd_run(int argc, char **argv) {
       return KM_EXIT_OK;
     }
   }
+  if (a.run_dir != NULL) {
+    char *mark = km_xasprintf("%s/REHEARSAL", a.run_dir);
+    bool rehearsed = access(mark, F_OK) == 0;
+    free(mark);
+    if (rehearsed) {
+      fprintf(stderr,
+              "kmsmig run: %s is a rehearsal's run directory (its "
+              "journal is of kmsim, not of the cloud); run without "
+              "--run-dir, or with a new one\n",
+              a.run_dir);
+      return KM_EXIT_USAGE;
+    }
+  }
   km_runtime_opts_t o = {.manifest_path = a.manifest,
                          .mode = KM_MODE_RUN,
                          .run_dir = a.run_dir,
@@ -395,12 +439,39 @@ int km__cmd_run(int argc, char **argv) {
                          .quiet = a.quiet,
                          .rerun_failed = a.rerun_failed,
                          .plan_path = a.plan};
+  return km__run_migration(&o, a.verbose > 0, NULL);
+}
+
+int km__run_migration(const km_runtime_opts_t *op, bool verbose,
+                      double *wall_s) {
+  km_runtime_opts_t o = *op;
+  args_t a = {.manifest = o.manifest_path,
+              .plan = o.plan_path,
+              .shard = o.shard,
+              .verbose = verbose};
+  bool rehearsal = o.rehearse != NULL;
   km_runtime_t *rt;
   int ec = km_runtime_new(&o, &rt);
   if (ec != 0) return ec;
+  if (rehearsal) {
+    /* `kmsmig run --run-dir` refuses this directory: its journal is of
+     * kmsim, not of the cloud. */
+    static const char note[] = "a kmsmig rehearsal against kmsim "
+                               "(docs/rehearse.md); never resume it with "
+                               "kmsmig run\n";
+    char *mark = km_xasprintf("%s/REHEARSAL", rt->rd.dir);
+    int fd = open(mark, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, note, sizeof(note) - 1) < 0)
+      km_log(KM_LOG_WARN, "rehearsal: cannot write %s", mark);
+    if (fd >= 0) close(fd);
+    free(mark);
+  }
   if (rt->log != NULL && !a.verbose) km_log_set_file(rt->log);
-  printf("kmsmig run %s: run directory %s%s\n", rt->m->name, rt->rd.dir,
-         rt->rd.resumed ? " (resuming)" : "");
+  printf("kmsmig %s %s: run directory %s%s\n", rehearsal ? "rehearse" : "run",
+         rt->m->name, rt->rd.dir,
+         rehearsal        ? " (REHEARSAL: kmsim on loopback)"
+         : rt->rd.resumed ? " (resuming)"
+                          : "");
   fflush(stdout);
   uint64_t t0 = km_now_ms();
   int64_t started = (int64_t)time(NULL);
@@ -428,15 +499,21 @@ int km__cmd_run(int argc, char **argv) {
                            .shard_n = a.shard != NULL ? rt->shard_n : 0,
                            .spans_of = spans_of,
                            .spans_ud = rt->engine,
-                           .extra = extra};
+                           .extra = extra,
+                           .rehearsal = rehearsal};
   json_t *rep = NULL;
   ec = KM_EXIT_OK;
   char *path = km_xasprintf("%s/report.json", rt->rd.dir);
   if (wrc == 0) wrc = km_report_write_run(&meta, invs, n, path, &rep, &err);
   free(path);
   km_report_extra_free(extra);
+  double secs = (double)(km_now_ms() - t0) / 1000.0;
+  if (wall_s != NULL) *wall_s = secs;
   if (wrc == 0) {
-    km__print_summary(rep, rt->rd.dir, (double)(km_now_ms() - t0) / 1000.0);
+    if (rehearsal)
+      printf("REHEARSAL against kmsim (a copy of the fleet on loopback; "
+             "nothing real was changed)\n");
+    km__print_summary(rep, rt->rd.dir, secs);
     if (a.plan != NULL) km__print_plan_notes(invs, n, a.manifest, a.plan);
     const json_t *t = json_object_get(rep, "totals");
     json_int_t failed = km__jint(t, "accounts", "failed") +
@@ -452,7 +529,8 @@ int km__cmd_run(int argc, char **argv) {
       ec = KM_EXIT_BLOCKED;
     else if (blocked > 0)
       ec = KM_EXIT_FAILURES;
-    km__print_advice(ec, rep, a.manifest, rt->rd.dir, a.plan, a.shard);
+    if (!rehearsal) /* a rehearsal is not resumed: kmsim is gone */
+      km__print_advice(ec, rep, a.manifest, rt->rd.dir, a.plan, a.shard);
     json_decref(rep);
   } else {
     fprintf(stderr, "kmsmig run: report: %s\n", err.text);
@@ -460,7 +538,7 @@ int km__cmd_run(int argc, char **argv) {
   }
   /* The console steps still open: they are listed again on resume. */
   km_runtime_worklist_flush(rt);
-  if (km_worklist_print_pending(&rt->wl, stdout) > 0)
+  if (km_worklist_print_pending(&rt->wl, stdout) > 0 && !rehearsal)
     printf("come back and run `kmsmig run %s --run-dir %s --yes`: it turns "
            "rotation off again and waits for these steps (%s/worklist.md)\n",
            a.manifest, rt->rd.dir, rt->rd.dir);

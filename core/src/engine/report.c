@@ -347,6 +347,7 @@ static json_t *head_json(const km_report_meta_t *meta) {
   set_times(r, meta->started, meta->finished);
   json_object_set_new(r, "observed",
                       json_boolean(km_report_extra_observed(meta->extra)));
+  if (meta->rehearsal) json_object_set_new(r, "rehearsal", json_true());
   return r;
 }
 

@@ -54,6 +54,7 @@ typedef struct km_report_meta_s {
   void (*spans_of)(void *ud, size_t i, km_report_span_t out[KM_STAGE__COUNT]);
   void *spans_ud;
   const km_report_extra_t *extra; /* borrowed; NULL: none */
+  bool rehearsal; /* kmsmig rehearse: "rehearsal": true (docs/rehearse.md) */
 } km_report_meta_t;
 
 /* Reads run_dir's journal (when journal: batches and rotation ledger; an

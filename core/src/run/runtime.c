@@ -79,11 +79,34 @@ static int resolve_account(void *ud, const char *account,
   return 0;
 }
 
+/* A rehearsal signs with the fixture's test-only AccessKey wherever the
+ * manifest names a key of its own (env, profile, chain): the operator's
+ * real keys never reach kmsim.  assume_role stays as written, so STS is
+ * rehearsed too.  0, or KM_ECREDS when the fixture has no key for it. */
+static int rehearse_source(km_runtime_t *rt, km_rt_account_t *a) {
+  const km_rt_rehearse_t *r = rt->rehearse;
+  for (size_t i = 0; i < r->nkeys; i++) {
+    if (strcmp(r->keys[i].account, a->mf->name) != 0) continue;
+    a->src.kind = KM_CRED_STATIC;
+    a->src.access_key_id = r->keys[i].id;
+    a->src.access_key_secret = r->keys[i].secret;
+    return 0;
+  }
+  fprintf(stderr,
+          "%s:%d:%d: error: rehearsal: the fixture has no AccessKey for "
+          "account %s; export the fixture again with `kmsmig plan "
+          "MANIFEST --export-fixture FILE`\n",
+          a->mf->pos.file, a->mf->pos.line, a->mf->pos.col, a->mf->name);
+  return KM_ECREDS;
+}
+
 /* The credential source of accts[i] (its manifest account is set). */
-static void build_source(km_runtime_t *rt, km_rt_account_t *a) {
+static int build_source(km_runtime_t *rt, km_rt_account_t *a) {
   const km_mf_cred_spec_t *cs = &a->mf->cred;
   km_cred_source_t *s = &a->src;
   s->account = a->mf->name;
+  if (rt->rehearse != NULL && cs->kind != KM_MF_CRED_ASSUME_ROLE)
+    return rehearse_source(rt, a);
   switch (cs->kind) {
   case KM_MF_CRED_DEFAULT:
     s->kind = KM_CRED_CHAIN;
@@ -115,15 +138,17 @@ static void build_source(km_runtime_t *rt, km_rt_account_t *a) {
     break;
   }
   }
+  return 0;
 }
 
 /* Sources and providers for accts[from..naccts).  Providers deep-copy
  * their source, so the array may grow later (discovered members). */
 static int build_providers(km_runtime_t *rt, size_t from) {
   index_accounts(rt, from);
-  for (size_t i = from; i < rt->naccts; i++)
-    build_source(rt, &rt->accts[i]);
   int rc = 0;
+  for (size_t i = from; i < rt->naccts; i++)
+    if (build_source(rt, &rt->accts[i]) < 0) rc = KM_ECREDS;
+  if (rc < 0) return rc;
   for (size_t i = from; i < rt->naccts; i++) {
     km_err_t err;
     memset(&err, 0, sizeof(err));
@@ -546,6 +571,25 @@ static void on_signal(int signum, int count, void *ud) {
 
 /* ---- assembly ---- */
 
+/* kmsmig rehearse: the loaded manifest pointed at the local kmsim (see
+ * km_rt_rehearse_t); the endpoint overrides it had are replaced. */
+static void rehearse_manifest(km_manifest_t *m, const km_rt_rehearse_t *r) {
+  for (size_t i = 0; i < m->noverrides; i++) {
+    free(m->overrides[i].host);
+    free(m->overrides[i].address);
+    free(m->overrides[i].ca_file);
+  }
+  free(m->overrides);
+  m->overrides = km_xcalloc(1, sizeof(*m->overrides));
+  m->noverrides = 1;
+  m->overrides[0].host = km_xstrdup("*.aliyuncs.com");
+  m->overrides[0].address = km_xstrdup(r->address);
+  m->overrides[0].ca_file = km_xstrdup(r->ca_file);
+  m->overrides[0].pos.file = m->path;
+  m->migrate.driver = KM_MF_DRIVER_SIM;
+  m->migrate.when = 0; /* the wait until `when` is projected, not slept */
+}
+
 int km_runtime_new(const km_runtime_opts_t *o, km_runtime_t **out) {
   km_runtime_t *rt = km_xcalloc(1, sizeof(*rt));
   *out = NULL;
@@ -563,6 +607,9 @@ int km_runtime_new(const km_runtime_opts_t *o, km_runtime_t **out) {
     free(rt);
     return KM_EXIT_USAGE;
   }
+  rt->rehearse = o->rehearse;
+  if (o->rehearse != NULL) rehearse_manifest(rt->m, o->rehearse);
+  rt->wl.rehearsal = o->rehearse != NULL;
   uv_loop_init(&rt->loop);
   int exit_code = KM_EXIT_USAGE;
   /* Shards of a run share one quota check only through a saved plan. */

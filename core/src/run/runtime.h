@@ -36,6 +36,26 @@ enum {
   KM_EXIT_INTERNAL = 70    /* internal error; resumable */
 };
 
+/* `kmsmig rehearse`: the cloud is a local kmsim serving an exported
+ * fixture.  Applied to the loaded manifest in memory only (the operator's
+ * file is neither read again nor changed): every endpoint goes to address
+ * over TLS checked against ca_file, the migration uses the sim driver and
+ * starts now, and an account whose manifest credentials are not
+ * assume_role signs with the fixture's test-only AccessKey of that name
+ * (keys; one missing is an error).  Everything borrowed. */
+typedef struct km_rt_static_key_s {
+  const char *account; /* account name */
+  const char *id;
+  const char *secret;
+} km_rt_static_key_t;
+
+typedef struct km_rt_rehearse_s {
+  const char *address; /* "127.0.0.1:PORT" */
+  const char *ca_file; /* kmsim's test CA */
+  const km_rt_static_key_t *keys;
+  size_t nkeys;
+} km_rt_rehearse_t;
+
 typedef struct km_rt_account_s {
   const km_mf_account_t *mf; /* borrowed from the manifest */
   km_cred_source_t src;
@@ -90,6 +110,7 @@ typedef struct km_runtime_s {
   uv_timer_t wl_timer;
   bool wl_timer_on;       /* initialised (closed in km_runtime_free) */
   uint64_t wl_written_ms; /* when the worklist files were last written */
+  const km_rt_rehearse_t *rehearse; /* borrowed from the options, or NULL */
 } km_runtime_t;
 
 typedef struct km_runtime_opts_s {
@@ -102,6 +123,7 @@ typedef struct km_runtime_opts_s {
   bool rerun_failed;          /* only what failed in run_dir's report.json */
   const char *plan_path;      /* run --plan PLAN: a saved plan, or NULL */
   bool allow_include_outside; /* --allow-include-outside */
+  const km_rt_rehearse_t *rehearse; /* kmsmig rehearse, or NULL */
 } km_runtime_opts_t;
 
 /* Builds everything; on failure prints what is wrong (manifest errors as

@@ -401,8 +401,8 @@ static int json_out(const km_worklist_t *w, FILE *f) {
   km_iso8601((int64_t)time(NULL), now);
   int rc = fprintf(f,
                    "{\n  \"version\": 1,\n  \"generated_at\": \"%s\",\n"
-                   "  \"items\": [",
-                   now) < 0;
+                   "%s  \"items\": [",
+                   now, w->rehearsal ? "  \"rehearsal\": true,\n" : "") < 0;
   for (size_t i = 0; rc == 0 && i < w->n; i++) {
     json_t *it = item_json(&w->v[i]);
     char *text = json_dumps(it, JSON_COMPACT | JSON_ENSURE_ASCII);

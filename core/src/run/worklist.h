@@ -68,6 +68,7 @@ typedef struct km_worklist_s {
    * item.next (a pipeline has a few batches; a fleet, thousands of
    * pipelines: no scan of every item per journal record). */
   struct km_strmap_s *by_pipe;
+  bool rehearsal; /* kmsmig rehearse: every file says so */
 } km_worklist_t;
 
 void km_worklist_init(km_worklist_t *w);

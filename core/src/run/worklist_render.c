@@ -203,11 +203,12 @@ int km__worklist_md(const km_worklist_t *w, FILE *out) {
   char now[128];
   km_worklist_time((int64_t)time(NULL), now, sizeof(now));
   km_buf_printf(&b,
-                "# Console worklist\n\nWritten %s. %zu item(s). Keep "
+                "# Console worklist%s\n\nWritten %s. %zu item(s). Keep "
                 "kmsmig running while you work through them: it turns "
                 "rotation off for the waiting items and back on when it "
                 "stops; after a stop, `kmsmig run --run-dir DIR` lists "
                 "them again.\n\n",
+                w->rehearsal ? " (REHEARSAL against kmsim: nothing real)" : "",
                 now, w->n);
   km_buf_puts(&b, "| # | account (ID) | region | instance (type) | default | "
                   "when | resources | state |\n|---|---|---|---|---|---|---|"
@@ -442,7 +443,8 @@ int km__worklist_html(const km_worklist_t *w, FILE *out) {
   km_buf_puts(&b, html_head);
   char now[128];
   km_worklist_time((int64_t)time(NULL), now, sizeof(now));
-  km_buf_puts(&b, "<h1>kmsmig console worklist</h1>\n<p>Written ");
+  km_buf_printf(&b, "<h1>kmsmig console worklist%s</h1>\n<p>Written ",
+                w->rehearsal ? " (REHEARSAL against kmsim: nothing real)" : "");
   html_put(&b, now);
   km_buf_printf(&b,
                 ". %zu item(s). Keep kmsmig running while you work "
