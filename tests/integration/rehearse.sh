@@ -17,7 +17,9 @@
 #      (rotation_off / rotation_restored with kind, id, policy).
 #      Normalised: only what must differ: the journal records' request_id
 #      (each kmsim issues its own), the report's run_dir, started, finished
-#      and duration_s (not compared), and "rehearsal" (checked true /
+#      and duration_s (not compared), the times, RequestIds, task ids and
+#      client tokens in the pipelines' timeline, batches and rotation
+#      ledger (VOLATILE below), and "rehearsal" (checked true /
 #      absent, then dropped).  Pipelines are compared sorted by account and
 #      region, ledger records as a sorted list.
 #   4. The rehearsal is marked everywhere: report.json, the summary's first
@@ -131,6 +133,19 @@ rc=0
 
 python3 - real reh reh2 <<'PY'
 import json, sys
+# Times and ids each cloud gives its own (report v2: the stage timeline,
+# batches and the rotation ledger); counts and results stay compared.
+VOLATILE = {"request_id", "off_request_id", "restore_request_id", "turned_off",
+            "restored", "submitted", "done", "start", "end", "task_id",
+            "client_token", "seen"}
+def norm(x):
+    if isinstance(x, dict):
+        return {k: norm(v) for k, v in x.items()
+                if not (k == "duration_s" or
+                        (k in VOLATILE and (v is None or isinstance(v, str))))}
+    if isinstance(x, list):
+        return [norm(v) for v in x]
+    return x
 def view(d):
     r = json.load(open(f"{d}/report.json"))
     flag = r.pop("rehearsal", None)
@@ -140,7 +155,11 @@ def view(d):
                    sort_keys=True)
         for x in map(json.loads, open(f"{d}/journal.jsonl"))
         if x["type"] in ("rotation_off", "rotation_restored"))
-    pipes = sorted(r["pipelines"], key=lambda p: (p["account"], p["region"]))
+    pipes = sorted((norm(p) for p in r["pipelines"]),
+                   key=lambda p: (p["account"], p["region"]))
+    for p in pipes:  # ledger entries in a stable order once times are gone
+        if isinstance(p.get("rotation_ledger"), list):
+            p["rotation_ledger"].sort(key=lambda e: json.dumps(e, sort_keys=True))
     return flag, {"totals": r["totals"], "pipelines": pipes, "ledger": ledger}
 real_flag, real = view(sys.argv[1])
 assert real_flag is None, "the real run's report says rehearsal"
@@ -226,9 +245,24 @@ grep -q 'folder: "fd-demoapps"' reh4/fixture.yaml &&
   { echo "FAIL: the directory's folder or tags are not in the fixture"; exit 1; }
 python3 - real4 reh4 <<'PY'
 import json, sys
+VOLATILE = {"request_id", "off_request_id", "restore_request_id", "turned_off",
+            "restored", "submitted", "done", "start", "end", "task_id",
+            "client_token", "seen"}
+def norm(x):  # the same normalisation as above
+    if isinstance(x, dict):
+        return {k: norm(v) for k, v in x.items()
+                if not (k == "duration_s" or
+                        (k in VOLATILE and (v is None or isinstance(v, str))))}
+    if isinstance(x, list):
+        return [norm(v) for v in x]
+    return x
 def view(d):
     r = json.load(open(f"{d}/report.json"))
-    return r["totals"], sorted(r["pipelines"], key=lambda p: (p["account"], p["region"]))
+    pipes = sorted((norm(p) for p in r["pipelines"]), key=lambda p: (p["account"], p["region"]))
+    for p in pipes:
+        if isinstance(p.get("rotation_ledger"), list):
+            p["rotation_ledger"].sort(key=lambda e: json.dumps(e, sort_keys=True))
+    return r["totals"], pipes
 real, reh = view(sys.argv[1]), view(sys.argv[2])
 assert real[0]["accounts"]["ok"] + real[0]["accounts"]["blocked"] == 3, real[0]
 assert real[0]["keys"]["already_migrated"] > 0, real[0]
