@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/progress.h"
 #include "run/runtime.h"
 #include "model/inventory.h"
 #include "engine/plan_render.h"
@@ -32,7 +33,50 @@ typedef struct args_s {
   bool rerun_failed;
   bool quiet;
   int verbose;
+  km_color_t color; /* run --color auto|always|never */
+  bool log_json;    /* run --log-format json */
 } args_t;
+
+/* "--name=value" or "--name value": the value, or NULL when s is not
+ * --name (i advanced past a separate value). */
+static const char *opt_value(int argc, char **argv, int *i, const char *name,
+                             bool *missing) {
+  const char *s = argv[*i];
+  size_t n = strlen(name);
+  *missing = false;
+  if (strncmp(s, name, n) != 0) return NULL;
+  if (s[n] == '=') return s + n + 1;
+  if (s[n] != '\0') return NULL;
+  if (*i + 1 >= argc) {
+    *missing = true;
+    return NULL;
+  }
+  return argv[++*i];
+}
+
+/* run's output options (docs/cli.md, "Output"): 1 when argv[*i] was one,
+ * 0 when not, -1 on a bad value (printed). */
+static int output_opt(int argc, char **argv, int *i, args_t *a) {
+  bool missing;
+  const char *v = opt_value(argc, argv, i, "--color", &missing);
+  if (v != NULL || missing) {
+    if (v == NULL || km_color_parse(v, &a->color) < 0) {
+      fprintf(stderr, "kmsmig run: --color takes auto, always or never\n");
+      return -1;
+    }
+    return 1;
+  }
+  v = opt_value(argc, argv, i, "--log-format", &missing);
+  if (v != NULL || missing) {
+    if (v == NULL || (strcmp(v, "text") != 0 && strcmp(v, "json") != 0)) {
+      fprintf(stderr, "kmsmig run: --log-format takes text or json\n");
+      return -1;
+    }
+    a->log_json = strcmp(v, "json") == 0;
+    return 1;
+  }
+  return 0;
+}
 
 static int parse_args(int argc, char **argv, args_t *a, bool run,
                       void (*usage)(void)) {
@@ -79,6 +123,17 @@ static int parse_args(int argc, char **argv, args_t *a, bool run,
       a->yes = true;
     } else if (run && strcmp(s, "--rerun-failed") == 0) {
       a->rerun_failed = true;
+    } else if (run && (strncmp(s, "--color", 7) == 0 ||
+                       strncmp(s, "--log-format", 12) == 0)) {
+      int oc = output_opt(argc, argv, &i, a);
+      if (oc < 0) return -1;
+      if (oc == 0) {
+        fprintf(stderr,
+                "kmsmig run: unknown option %s; see `kmsmig run "
+                "--help`\n",
+                s);
+        return -1;
+      }
     } else if (strcmp(s, "--quiet") == 0 || strcmp(s, "-q") == 0) {
       a->quiet = true;
     } else if (strcmp(s, "-v") == 0 || strcmp(s, "--verbose") == 0) {
@@ -112,8 +167,12 @@ static int parse_args(int argc, char **argv, args_t *a, bool run,
                     "and give it to `kmsmig run --plan PLAN --shard K/N`\n");
     return -1;
   }
-  if (a->quiet) km_log_set_level(KM_LOG_WARN);
+  /* run --quiet keeps errors only on the terminal and everything in
+   * kmsmig.log; plan --quiet keeps warnings. */
+  if (a->quiet && run) km_log_set_term_level(KM_LOG_ERROR);
+  if (a->quiet && !run) km_log_set_level(KM_LOG_WARN);
   if (a->verbose) km_log_set_level(KM_LOG_DEBUG);
+  if (a->log_json) km_log_set_format(KM_LOG_JSON);
   return 0;
 }
 
@@ -357,6 +416,78 @@ void km__usage_run(void) {
       "blocked\nby preflight (nothing changed), 4 interrupted (resumable).\n");
 }
 
+/* An error of run itself: text on stderr, or a JSON record. */
+static void run_error(const args_t *a, const char *fmt, const char *what)
+    KM_PRINTF(2, 0);
+static void run_error(const args_t *a, const char *fmt, const char *what) {
+  if (a->log_json) {
+    km_log(KM_LOG_ERROR, fmt, what);
+    return;
+  }
+  fprintf(stderr, fmt, what);
+  fputc('\n', stderr);
+}
+
+/* The exit code of a run from its report's totals. */
+static int run_exit_code(const km_runtime_t *rt, const json_t *rep) {
+  const json_t *t = json_object_get(rep, "totals");
+  json_int_t failed = km__jint(t, "accounts", "failed") +
+                      km__jint(t, "accounts", "not_started");
+  json_int_t blocked = km__jint(t, "accounts", "blocked");
+  json_int_t ok = km__jint(t, "accounts", "ok");
+  json_int_t unrestored = km__jint(t, "rotation", "not_restored");
+  if (rt->interrupted) return KM_EXIT_INTERRUPTED;
+  if (failed > 0 || unrestored > 0) return KM_EXIT_FAILURES;
+  if (blocked > 0 && ok == 0) return KM_EXIT_BLOCKED;
+  if (blocked > 0) return KM_EXIT_FAILURES;
+  return KM_EXIT_OK;
+}
+
+/* report.json, then the summary (text, or one JSON object), the advice and
+ * the console steps still open; returns the exit code. */
+static int run_finish(const args_t *a, km_runtime_t *rt, km_progress_t *pg,
+                      int64_t started, double secs) {
+  bool json = km_progress_is_json(pg);
+  size_t n;
+  km_inv_t **invs = collect_invs(rt, &n);
+  km_report_meta_t meta = {.name = rt->m->name,
+                           .run_dir = rt->rd.dir,
+                           .tool_version = KM_VERSION_STRING,
+                           .manifest_hash = rt->rd.hash,
+                           .started = started,
+                           .finished = (int64_t)time(NULL)};
+  json_t *rep = NULL;
+  km_err_t err;
+  int ec = KM_EXIT_OK;
+  char *path = km_xasprintf("%s/report.json", rt->rd.dir);
+  int wrc = km_report_write_run(&meta, invs, n, path, &rep, &err);
+  free(path);
+  if (wrc == 0) {
+    ec = run_exit_code(rt, rep);
+    if (json) {
+      km_progress_summary_json(pg, rep, rt->rd.dir, secs, ec);
+    } else {
+      km__print_summary(rep, rt->rd.dir, secs);
+      if (a->plan != NULL) km__print_plan_notes(invs, n, a->manifest, a->plan);
+      km__print_advice(ec, rep, a->manifest, rt->rd.dir, a->plan, a->shard);
+    }
+    json_decref(rep);
+  } else {
+    run_error(a, "kmsmig run: report: %s", err.text);
+    ec = KM_EXIT_INTERNAL;
+  }
+  /* The console steps still open: they are listed again on resume (JSON:
+   * in worklist.json and `kmsmig status`). */
+  km_runtime_worklist_flush(rt);
+  if (!json && km_worklist_print_pending(&rt->wl, stdout) > 0)
+    printf("come back and run `kmsmig run %s --run-dir %s --yes`: it turns "
+           "rotation off again and waits for these steps (%s/worklist.md)\n",
+           a->manifest, rt->rd.dir, rt->rd.dir);
+  if (!json) printf("exit %d\n", ec);
+  free_invs(invs, n);
+  return ec;
+}
+
 int km__cmd_run(int argc, char **argv) {
   args_t a;
   int r = parse_args(argc, argv, &a, true, km__usage_run);
@@ -374,6 +505,10 @@ int km__cmd_run(int argc, char **argv) {
       return KM_EXIT_OK;
     }
   }
+  km_progress_opts_t po = {a.color, a.log_json, a.quiet};
+  km_progress_t *pg = km_progress_new(&po);
+  km_run_view_t view;
+  km_progress_view(pg, &view);
   km_runtime_opts_t o = {.manifest_path = a.manifest,
                          .mode = KM_MODE_RUN,
                          .run_dir = a.run_dir,
@@ -382,68 +517,29 @@ int km__cmd_run(int argc, char **argv) {
                          .shard = a.shard,
                          .quiet = a.quiet,
                          .rerun_failed = a.rerun_failed,
-                         .plan_path = a.plan};
+                         .plan_path = a.plan,
+                         .view = &view};
   km_runtime_t *rt;
   int ec = km_runtime_new(&o, &rt);
-  if (ec != 0) return ec;
+  if (ec != 0) {
+    km_progress_close(pg); /* never started: freed at once */
+    return ec;
+  }
   if (rt->log != NULL && !a.verbose) km_log_set_file(rt->log);
-  printf("kmsmig run %s: run directory %s%s\n", rt->m->name, rt->rd.dir,
-         rt->rd.resumed ? " (resuming)" : "");
-  fflush(stdout);
   uint64_t t0 = km_now_ms();
   int64_t started = (int64_t)time(NULL);
-  int rc = km_runtime_run(rt);
+  int rc = km_progress_start(pg, rt);
+  if (rc == 0) rc = km_runtime_run(rt);
   km_log_set_file(NULL);
+  km_progress_finish(pg); /* the summary replaces the live view */
   if (rc < 0) {
-    fprintf(stderr, "kmsmig run: %s\n", km_strerror(rc));
+    run_error(&a, "kmsmig run: %s", km_strerror(rc));
+    km_progress_close(pg);
     km_runtime_free(rt);
     return KM_EXIT_INTERNAL;
   }
-  size_t n;
-  km_inv_t **invs = collect_invs(rt, &n);
-  km_report_meta_t meta = {.name = rt->m->name,
-                           .run_dir = rt->rd.dir,
-                           .tool_version = KM_VERSION_STRING,
-                           .manifest_hash = rt->rd.hash,
-                           .started = started,
-                           .finished = (int64_t)time(NULL)};
-  json_t *rep = NULL;
-  km_err_t err;
-  ec = KM_EXIT_OK;
-  char *path = km_xasprintf("%s/report.json", rt->rd.dir);
-  int wrc = km_report_write_run(&meta, invs, n, path, &rep, &err);
-  free(path);
-  if (wrc == 0) {
-    km__print_summary(rep, rt->rd.dir, (double)(km_now_ms() - t0) / 1000.0);
-    if (a.plan != NULL) km__print_plan_notes(invs, n, a.manifest, a.plan);
-    const json_t *t = json_object_get(rep, "totals");
-    json_int_t failed = km__jint(t, "accounts", "failed") +
-                        km__jint(t, "accounts", "not_started");
-    json_int_t blocked = km__jint(t, "accounts", "blocked");
-    json_int_t ok = km__jint(t, "accounts", "ok");
-    json_int_t unrestored = km__jint(t, "rotation", "not_restored");
-    if (rt->interrupted)
-      ec = KM_EXIT_INTERRUPTED;
-    else if (failed > 0 || unrestored > 0)
-      ec = KM_EXIT_FAILURES;
-    else if (blocked > 0 && ok == 0)
-      ec = KM_EXIT_BLOCKED;
-    else if (blocked > 0)
-      ec = KM_EXIT_FAILURES;
-    km__print_advice(ec, rep, a.manifest, rt->rd.dir, a.plan, a.shard);
-    json_decref(rep);
-  } else {
-    fprintf(stderr, "kmsmig run: report: %s\n", err.text);
-    ec = KM_EXIT_INTERNAL;
-  }
-  /* The console steps still open: they are listed again on resume. */
-  km_runtime_worklist_flush(rt);
-  if (km_worklist_print_pending(&rt->wl, stdout) > 0)
-    printf("come back and run `kmsmig run %s --run-dir %s --yes`: it turns "
-           "rotation off again and waits for these steps (%s/worklist.md)\n",
-           a.manifest, rt->rd.dir, rt->rd.dir);
-  printf("exit %d\n", ec);
-  free_invs(invs, n);
+  ec = run_finish(&a, rt, pg, started, (double)(km_now_ms() - t0) / 1000.0);
+  km_progress_close(pg);
   km_runtime_free(rt);
   return ec;
 }
