@@ -391,8 +391,9 @@ static bool confirm(void) {
 void km__usage_run(void) {
   printf(
       "usage: kmsmig run MANIFEST [--yes] [--run-dir DIR] [--rerun-failed]\n"
-      "                  [--plan PLAN [--shard K/N]] [--plugins-dir DIR] [-q] "
-      "[-v]\n\n"
+      "                  [--plan PLAN [--shard K/N]] [--plugins-dir DIR]\n"
+      "                  [--color auto|always|never] [--log-format text|json] "
+      "[-q] [-v]\n\n"
       "Migrates keys and secrets as planned: discover, preflight, prepare\n"
       "(instance sharing, rotation off), migrate in batches of at most 50 "
       "keys and\n50 secrets, restore rotation exactly, verify.  On a TTY it "
@@ -412,6 +413,12 @@ void km__usage_run(void) {
       "directory's\nworklist.md, worklist.html and worklist.json "
       "(docs/worklist.md).  SIGINT or\nSIGTERM ends waits for the operator "
       "or a scheduled time at once, restores\nrotation and exits 4.\n\n"
+      "Output (docs/cli.md): on a terminal one live status block (with "
+      "colour off,\none status line, no escape sequence); otherwise a "
+      "progress line at most\nevery 10 s and one per pipeline that fails or "
+      "is blocked.  --color auto\nhonours NO_COLOR and TERM=dumb.  "
+      "--log-format json: one JSON object per line\non stdout and in "
+      "kmsmig.log.  -q: errors and the summary only.\n\n"
       "exit: 0 done, 1 finished with failures, 2 usage or manifest error, 3 "
       "blocked\nby preflight (nothing changed), 4 interrupted (resumable).\n");
 }

@@ -356,7 +356,7 @@ int km_progress_start(km_progress_t *pg, km_runtime_t *rt) {
     json_object_set_new(rec, "run_dir", json_string(rt->rd.dir));
     json_object_set_new(rec, "resumed", json_boolean(rt->rd.resumed));
     km__pg_put_json(pg, rec);
-  } else {
+  } else if (pg->mode != PG_QUIET) {
     printf("kmsmig run %s: run directory %s%s\n", rt->m->name, rt->rd.dir,
            rt->rd.resumed ? " (resuming)" : "");
     fflush(stdout);
