@@ -211,7 +211,7 @@ static void maybe_line(km_progress_t *pg, bool at_end) {
                                                                : 2;
   bool phase_changed = phase != pg->line_phase;
   uint64_t since = pg->now.ms - pg->line_ms;
-  char *text = km__pg_summary_text(pg);
+  char *text = km__pg_summary_text(pg, pg->mode != PG_JSON);
   bool changed = pg->last_line == NULL || strcmp(pg->last_line, text) != 0;
   bool due = pg->line_ms == 0 || since >= PG_LINE_INTERVAL_MS ||
              (phase_changed && since >= 1000) || at_end;

@@ -83,7 +83,9 @@ void km__pg_worklist(const km_progress_t *pg, pg_snap_t *s);
 void km__pg_block(const km_progress_t *pg, km_buf_t *b, int cols);
 void km__pg_line(const km_progress_t *pg, km_buf_t *b, int cols);
 size_t km__pg_visible(const char *s);
-char *km__pg_summary_text(const km_progress_t *pg); /* owned */
+/* The progress record's text (owned): three lines (counts, running,
+ * waiting) or one. */
+char *km__pg_summary_text(const km_progress_t *pg, bool multiline);
 json_t *km__pg_progress_json(const km_progress_t *pg, const char *text);
 void km__pg_end_line(km_progress_t *pg, km_pipeline_t *p,
                      const km_pipe_ev_t *ev);

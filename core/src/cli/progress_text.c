@@ -105,14 +105,14 @@ static long eta(const km_progress_t *pg, const char **why) {
   const pg_snap_t *s = &pg->now;
   size_t ended = km__pg_ended(&s->c);
   if (ended >= s->c.pipelines) return 0;
-  *why = "unknown until the quota check";
+  *why = "unknown (before the quota check)";
   if (!s->c.barrier_passed) return -1;
-  *why = "unknown while console steps are open";
+  *why = "unknown (console steps open)";
   if (s->console_open > 0) return -1;
   const pg_sample_t *x = ago(pg, PG_ETA_WINDOW_S);
-  *why = "unknown: measuring";
+  *why = "unknown (measuring)";
   if (x == NULL || s->ms - x->ms < 5000) return -1;
-  *why = "unknown: no pipeline ended in the last 30 s";
+  *why = "unknown (no pipeline ended in 30 s)";
   if (ended <= x->ended) return -1;
   double rate = (double)(ended - x->ended) * 1000.0 / (double)(s->ms - x->ms);
   return (long)((double)(s->c.pipelines - ended) / rate + 0.5);
@@ -150,9 +150,9 @@ static void put_waiting(const km_progress_t *pg, km_buf_t *b) {
     return;
   }
   if (!s->c.barrier_passed && s->c.by_state[KM_PIPE_WAITING] > 0) {
-    km_buf_puts(b, "the quota check: ");
+    km_buf_puts(b, "quota check: ");
     put_n(b, s->c.by_state[KM_PIPE_WAITING] + km__pg_ended(&s->c));
-    km_buf_puts(b, " of ");
+    km_buf_puts(b, "/");
     put_n(b, s->c.pipelines);
     km_buf_puts(b, " pipelines discovered");
   }
@@ -161,7 +161,7 @@ static void put_waiting(const km_progress_t *pg, km_buf_t *b) {
     km_buf_printf(b, "console: %zu item%s open", s->console_open,
                   s->console_open == 1 ? "" : "s");
     if (s->console_first > 0)
-      km_buf_printf(b, ", ACTION #%d now (worklist.md)", s->console_first);
+      km_buf_printf(b, ", ACTION #%d now", s->console_first);
     if (s->next_no > 0) {
       char hm[32];
       time_t at = (time_t)s->next_at;
@@ -179,8 +179,7 @@ static void put_waiting(const km_progress_t *pg, km_buf_t *b) {
   if (recent > 0.0 || s->rl.queued > 0) {
     if (b->len > start) km_buf_puts(b, "; ");
     if (recent > 0.0)
-      km_buf_printf(b, "throttling: %.1f%% of calls in the last 10 s, ",
-                    recent);
+      km_buf_printf(b, "throttling: %.1f%% of calls (10 s), ", recent);
     else
       km_buf_puts(b, "rate limits: ");
     km_buf_printf(b, "%llu call%s queued", (unsigned long long)s->rl.queued,
@@ -342,31 +341,38 @@ void km__pg_line(const km_progress_t *pg, km_buf_t *b, int cols) {
 
 /* ---- progress lines ---- */
 
-char *km__pg_summary_text(const km_progress_t *pg) {
+char *km__pg_summary_text(const km_progress_t *pg, bool multiline) {
   const pg_snap_t *s = &pg->now;
+  /* Off a terminal a record is up to three lines (counts, what runs, what
+   * it waits for), each short enough to read in a log viewer. */
+  const char *sep = multiline ? "\n           " : "; ";
   km_buf_t b;
   km_buf_init(&b);
   km_buf_puts(&b, "accounts ");
   put_n(&b, s->c.accounts_ended);
   km_buf_puts(&b, "/");
   put_n(&b, s->c.accounts);
-  km_buf_puts(&b, " done, pipelines ");
+  km_buf_puts(&b, " done; pipelines ");
   put_n(&b, km__pg_ended(&s->c));
   km_buf_puts(&b, "/");
   put_n(&b, s->c.pipelines);
-  km_buf_printf(&b, " ended (%zu ok, %zu blocked, %zu failed, %zu not started)",
+  km_buf_printf(&b, " ended: %zu ok, %zu blocked, %zu failed, %zu not started",
                 s->c.by_state[KM_PIPE_OK], s->c.by_state[KM_PIPE_BLOCKED],
                 s->c.by_state[KM_PIPE_FAILED],
                 s->c.by_state[KM_PIPE_NOT_STARTED]);
-  km_buf_puts(&b, ", running: ");
-  put_busy(pg, &b);
-  km_buf_printf(&b, "; migrated %zu keys, %zu secrets; calls ",
-                s->keys_migrated, s->secrets_migrated);
-  put_n(&b, (size_t)s->rl.granted);
-  km_buf_printf(&b, " (%.1f%% throttled); ", throttled_pct(pg, false));
+  km_buf_printf(&b, "; %zu keys, %zu secrets migrated; ", s->keys_migrated,
+                s->secrets_migrated);
   put_eta(pg, &b);
-  km_buf_puts(&b, "; waiting: ");
-  put_waiting(pg, &b);
+  km_buf_printf(&b, "%srunning: ", sep);
+  put_busy(pg, &b);
+  km_buf_puts(&b, "; calls ");
+  put_n(&b, (size_t)s->rl.granted);
+  km_buf_printf(&b, ", %.1f%% throttled", throttled_pct(pg, false));
+  km_buf_t w;
+  km_buf_init(&w);
+  put_waiting(pg, &w);
+  if (strcmp(w.data, "-") != 0) km_buf_printf(&b, "%swaiting: %s", sep, w.data);
+  km_buf_free(&w);
   return km_buf_steal(&b);
 }
 

@@ -306,8 +306,8 @@ void km__pipeline_stage_ended(km_pipeline_t *p, int status, bool blocked,
     if (pe->code == 0) pe->code = status;
     /* Into the log; the terminal shows it once, when the pipeline ends
      * (progress) and in the summary or the plan. */
-    km_log_fields_t f = {p->t->account, p->t->region,
-                         km_stage_name(p->stage), "stage_failed"};
+    km_log_fields_t f = {p->t->account, p->t->region, km_stage_name(p->stage),
+                         "stage_failed"};
     km_logf(KM_LOG_INFO, &f, "%s failed: %s", km_stage_name(p->stage),
             pe->text);
     if (p->stage != KM_STAGE_RESTORE && p->stage != KM_STAGE_VERIFY) {

@@ -124,7 +124,7 @@ typedef enum {
   KM_PEV_STAGE,       /* entered a stage (ev.stage) */
   KM_PEV_BARRIER,     /* finished PREFLIGHT: waits for the quota check */
   KM_PEV_RESTORING,   /* failed in ev.stage; RESTORE runs now */
-  KM_PEV_ENDED        /* ended: ev.state is ok, blocked, failed or not started */
+  KM_PEV_ENDED /* ended: ev.state is ok, blocked, failed or not started */
 } km_pipe_ev_kind_t;
 
 typedef struct km_pipe_ev_s {
@@ -139,10 +139,10 @@ const char *km_pipe_ev_name(km_pipe_ev_kind_t k);
  * a progress view that looks a few times a second. */
 typedef struct km_engine_counts_s {
   size_t pipelines, accounts;
-  size_t accounts_ended;                  /* all its pipelines ended */
+  size_t accounts_ended;                    /* all its pipelines ended */
   size_t by_state[KM_PIPE_NOT_STARTED + 1]; /* pipelines per state */
-  size_t in_stage[KM_STAGE__COUNT];       /* RUNNING pipelines per stage */
-  bool barrier_passed;                    /* the quota check ran */
+  size_t in_stage[KM_STAGE__COUNT];         /* RUNNING pipelines per stage */
+  bool barrier_passed;                      /* the quota check ran */
 } km_engine_counts_t;
 
 /* Console request for the sim driver: the engine POSTs request (borrowed;

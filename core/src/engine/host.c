@@ -47,8 +47,7 @@ static void h_log(km_pipeline_t *p, int level, const char *msg) {
     size_t seen;
     if (e->warned == NULL) e->warned = km_strmap_new(16);
     if (km_strmap_get(e->warned, msg, &seen)) {
-      km_logf(KM_LOG_INFO, &f, "%s (warned already for another pipeline)",
-              msg);
+      km_logf(KM_LOG_INFO, &f, "%s (warned already for another pipeline)", msg);
       return;
     }
     km_strmap_put(e->warned, msg, 1);

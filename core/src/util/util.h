@@ -81,8 +81,7 @@ typedef struct km_log_fields_s {
 } km_log_fields_t;
 void km_logf(int level, const km_log_fields_t *f, const char *fmt, ...)
     KM_PRINTF(3, 4);
-void km_vlogf(int level, const km_log_fields_t *f, const char *fmt,
-              va_list ap);
+void km_vlogf(int level, const km_log_fields_t *f, const char *fmt, va_list ap);
 /* A JSON record {ts, level, msg, account?, region?, stage?, event?} with
  * every string cleaned (owned), for writers that add their own fields (the
  * progress lines); km_log_json_line appends its one-line form and '\n'. */
