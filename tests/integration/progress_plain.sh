@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Not a terminal (docs/cli.md, "Output"): a run of 1,000 small pipelines
 # (500 accounts x 2 regions, generated) writes a bounded number of lines:
-# a progress record (up to 3 lines) at most every 10 s (plus one when
-# the run's phase changes), at most 21 lines about single pipelines (failed or blocked),
-# lines of at most 200 characters, no escape sequence, and the summary; the whole stdout stays under
-# 40 + 3T/10 lines for a run of T seconds.  (Before: 2 lines per pipeline,
-# over 2,000.)
+# a progress record (up to 3 lines) at most every 10 s (plus one when the
+# run's phase changes), at most 21 lines about single pipelines (failed
+# or blocked), progress lines of at most 200 characters, no escape
+# sequence, and the summary; the whole stdout stays under 40 + 3T/10 lines
+# for a run of T seconds.  (Before: 2 lines per pipeline, over 2,000.)
 . "$(dirname "$0")/lib/kmsim.sh"
 . "$(dirname "$0")/lib/fleet.sh"
 fail() { echo "FAIL: $*" >&2; exit 1; }
