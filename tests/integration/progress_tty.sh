@@ -34,6 +34,7 @@ for _ in $(seq 600); do # at most 20 min; a look every 2 s
   tmux -S "$SOCK" capture-pane -p >"look-$n.txt"
 done
 [ -s rc.txt ] || fail "the run did not end in 20 minutes"
+sleep 1 # tmux reads the pane's last output
 tmux -S "$SOCK" capture-pane -p >final.txt
 tmux -S "$SOCK" capture-pane -p -S - >scrollback.txt
 rc=$(cat rc.txt)
@@ -61,7 +62,7 @@ assert with_block >= 3, ("the live block was seen %d times in %d looks" % (with_
 assert len(set(ended)) >= 2, ("the counts never changed", ended)
 assert ended == sorted(ended), ("ended went backwards", ended)
 final = open("final.txt").read()
-assert "done in " in final, final
+assert "done in " in final and re.search(r"^exit [01]$", final, re.M), final
 assert "stages    pending" not in final, "the block was not replaced by the summary"
 scroll = [l for l in open("scrollback.txt").read().splitlines() if l.strip()]
 assert len(scroll) < 150, ("the terminal filled: %d lines" % len(scroll))
