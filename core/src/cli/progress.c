@@ -272,9 +272,8 @@ static void on_pipe(void *ud, km_pipeline_t *p, const km_pipe_ev_t *ev) {
   km__pg_end_line(pg, p, ev);
 }
 
-static void on_item(void *ud, const km_wl_item_t *it, bool ended) {
+static void on_item(void *ud, const km_wl_item_t *it) {
   km_progress_t *pg = ud;
-  (void)ended;
   /* kmsim performs the sim driver's batches: nothing to announce unless
    * the operator must come back (scheduled). */
   if (pg->mode == PG_QUIET || (it->sim && it->state != KM_WL_SCHEDULED)) return;
@@ -304,7 +303,7 @@ static void on_resumed(void *ud, const km_worklist_t *wl) {
   if (pg->mode == PG_QUIET) return;
   if (pg->mode == PG_JSON) {
     for (size_t i = 0; i < wl->n; i++)
-      if (km_worklist_pending(&wl->v[i])) on_item(pg, &wl->v[i], false);
+      if (km_worklist_pending(&wl->v[i])) on_item(pg, &wl->v[i]);
     return;
   }
   /* Before the engine starts: nothing is drawn yet. */

@@ -633,7 +633,7 @@ static void on_record(const km_target_t *t, const json_t *rec, void *ud) {
     uv_timer_start(&rt->wl_timer, on_wl_timer, wait < 300 ? 300 : wait, 0);
   }
   if (rt->view.item != NULL) {
-    rt->view.item(rt->view.ud, it, strcmp(type, "batch_done") == 0);
+    rt->view.item(rt->view.ud, it);
     return;
   }
   if ((it->sim && it->state != KM_WL_SCHEDULED) || rt->quiet) return;

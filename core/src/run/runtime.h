@@ -49,9 +49,9 @@ typedef struct km_rt_account_s {
 typedef struct km_run_view_s {
   /* A pipeline changed (run mode). */
   void (*pipe)(void *ud, km_pipeline_t *p, const km_pipe_ev_t *ev);
-  /* A console worklist item changed (an ACTION to announce); ended: the
-   * record was its batch_done.  Replaces the runtime's own ACTION lines. */
-  void (*item)(void *ud, const km_wl_item_t *it, bool ended);
+  /* A console worklist item changed (an ACTION to announce).  Replaces
+   * the runtime's own ACTION lines. */
+  void (*item)(void *ud, const km_wl_item_t *it);
   /* A resumed run's worklist from earlier sittings, before the engine
    * starts (replaces the runtime's own list of pending items). */
   void (*resumed)(void *ud, const km_worklist_t *wl);
