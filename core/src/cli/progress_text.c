@@ -107,7 +107,9 @@ static long eta(const km_progress_t *pg, const char **why) {
   if (ended >= s->c.pipelines) return 0;
   *why = "unknown (before the quota check)";
   if (!s->c.barrier_passed) return -1;
-  *why = "unknown (console steps open)";
+  *why = s->console_first == 0 && s->next_no > 0
+             ? "unknown (scheduled start ahead)"
+             : "unknown (console steps open)";
   if (s->console_open > 0) return -1;
   const pg_sample_t *x = ago(pg, PG_ETA_WINDOW_S);
   *why = "unknown (measuring)";
