@@ -163,6 +163,53 @@ static void on_global(km_engine_t *e, void *ud) {
   }
 }
 
+/* The progress events (engine opts.progress) of the last run, and the
+ * counters checked at each: every pipeline is in exactly one state, and the
+ * per-stage counts add up to the running pipelines. */
+static struct {
+  km_engine_t *e;
+  size_t started[8], ended[8], restoring[8], barrier[8], stages[8];
+  km_pipe_state_t end_state[8];
+  size_t events;
+} P;
+
+static void on_progress(km_pipeline_t *p, const km_pipe_ev_t *ev, void *ud) {
+  (void)ud;
+  size_t i = 0;
+  while (km_engine_pipeline(P.e, i) != p)
+    i++;
+  if (i >= 8) i = 7; /* larger runs: the sums below only */
+  assert_int_equal(ev->state, km_pipeline_state(p));
+  switch (ev->kind) {
+  case KM_PEV_STARTED:
+    P.started[i]++;
+    break;
+  case KM_PEV_STAGE:
+    P.stages[i]++;
+    break;
+  case KM_PEV_BARRIER:
+    P.barrier[i]++;
+    break;
+  case KM_PEV_RESTORING:
+    P.restoring[i]++;
+    break;
+  case KM_PEV_ENDED:
+    P.ended[i]++;
+    P.end_state[i] = ev->state;
+    break;
+  }
+  km_engine_counts_t c;
+  km_engine_counts(P.e, &c);
+  size_t states = 0, running = 0;
+  for (int s = 0; s <= KM_PIPE_NOT_STARTED; s++)
+    states += c.by_state[s];
+  for (int s = 0; s < KM_STAGE__COUNT; s++)
+    running += c.in_stage[s];
+  assert_int_equal(states, c.pipelines);
+  assert_int_equal(running, c.by_state[KM_PIPE_RUNNING]);
+  P.events++;
+}
+
 static km_engine_t *run_with(fixture_t *f, const char *plugin,
                              km_run_mode_t mode, km_target_t *t, size_t n,
                              int max_accounts, int tolerance) {
@@ -188,8 +235,11 @@ static km_engine_t *run_with(fixture_t *f, const char *plugin,
                         .max_accounts = max_accounts,
                         .tolerance = tolerance,
                         .global_check = on_global,
-                        .global_ud = f};
+                        .global_ud = f,
+                        .progress = on_progress};
   km_engine_t *e = km_engine_new(&o, t, n);
+  memset(&P, 0, sizeof(P));
+  P.e = e;
   assert_int_equal(km_engine_start(e, on_done, f), 0);
   while (!f->done)
     uv_run(&f->loop, UV_RUN_ONCE);
@@ -312,6 +362,46 @@ static void test_blocked(void **st) {
   assert_int_equal(km_pipeline_state(km_engine_pipeline(e, 1)), KM_PIPE_OK);
   assert_string_equal(T.trace[1], ALL);
   assert_int_equal(km_engine_failed_accounts(e), 0);
+  finish(&f, e);
+}
+
+/* The typed events and counters a progress view reads: one start and one
+ * end per pipeline, RESTORE announced after a failure past PREPARE, and
+ * counters that add up at every event and at the end. */
+static void test_progress_counts(void **st) {
+  (void)st;
+  fixture_t f;
+  trace_reset();
+  static const behave_t b[] = {{"a", "migrate", false}, {"b", NULL, true}};
+  T.behave = b;
+  T.nbehave = 2;
+  km_target_t t[4] = {target("a", "cn-hangzhou"), target("b", "cn-hangzhou"),
+                      target("c", "cn-hangzhou"), target("c", "cn-shanghai")};
+  km_engine_t *e = run(&f, KM_MODE_RUN, t, 4, 2, 5);
+  T.behave = NULL;
+  km_engine_counts_t c;
+  km_engine_counts(e, &c);
+  assert_int_equal(c.pipelines, 4);
+  assert_int_equal(c.accounts, 3);
+  assert_int_equal(c.accounts_ended, 3);
+  assert_true(c.barrier_passed);
+  assert_int_equal(c.by_state[KM_PIPE_OK], 2);
+  assert_int_equal(c.by_state[KM_PIPE_FAILED], 1);
+  assert_int_equal(c.by_state[KM_PIPE_BLOCKED], 1);
+  assert_int_equal(c.by_state[KM_PIPE_RUNNING] + c.by_state[KM_PIPE_WAITING] +
+                       c.by_state[KM_PIPE_PENDING],
+                   0);
+  for (size_t i = 0; i < 4; i++) {
+    assert_int_equal(P.started[i], 1);
+    assert_int_equal(P.ended[i], 1);
+    assert_int_equal(P.barrier[i], 1);
+  }
+  assert_int_equal(P.end_state[0], KM_PIPE_FAILED);
+  assert_int_equal(P.restoring[0], 1);
+  assert_int_equal(P.end_state[1], KM_PIPE_BLOCKED);
+  assert_int_equal(P.stages[1], 1); /* preflight only */
+  assert_int_equal(P.end_state[2], KM_PIPE_OK);
+  assert_int_equal(P.stages[2], KM_STAGE__COUNT - 1);
   finish(&f, e);
 }
 
@@ -517,6 +607,7 @@ int main(void) {
       cmocka_unit_test(test_stage_order_run_and_plan),
       cmocka_unit_test(test_failure_still_restores),
       cmocka_unit_test(test_blocked),
+      cmocka_unit_test(test_progress_counts),
       cmocka_unit_test(test_failure_tolerance),
       cmocka_unit_test(test_tolerance_new_work_only),
       cmocka_unit_test(test_sync_end_no_recursion),

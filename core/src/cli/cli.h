@@ -29,10 +29,14 @@ void km__usage_verify_journal(void);
 int km__cmd_byok(int argc, char **argv);
 void km__usage_rehearse(void);
 int km__cmd_rehearse(int argc, char **argv);
-/* The body of `run` after the confirmation (o borrowed; o->rehearse set:
- * marked as a rehearsal, no resume advice).  *wall_s (may be NULL) gets
- * the engine's wall time.  Returns the exit code. */
-int km__run_migration(const km_runtime_opts_t *o, bool verbose, double *wall_s);
+/* The body of `run` after the confirmation (o and po borrowed; o->rehearse
+ * set: marked as a rehearsal, no resume advice; po: what the terminal
+ * shows, cli/progress.h).  *wall_s (may be NULL) gets the engine's wall
+ * time.  Returns the exit code. */
+struct km_progress_opts_s;
+int km__run_migration(const km_runtime_opts_t *o,
+                      const struct km_progress_opts_s *po, bool verbose,
+                      double *wall_s);
 /* plan MANIFEST --export-fixture FIXTURE (prints the plan); the plan's
  * exit code, 1 when the fixture was not written. */
 int km__plan_export(const char *manifest, const char *fixture,

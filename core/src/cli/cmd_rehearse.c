@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/progress.h"
 #include "run/export.h"
 #include "util/paths.h"
 #include "util/util.h"
@@ -329,7 +330,8 @@ static int rehearse(const rargs_t *a, const char *work, const char *run_dir,
                          .quiet = a->quiet,
                          .rehearse = &r};
   double wall = 0;
-  ec = km__run_migration(&o, a->verbose > 0, &wall);
+  km_progress_opts_t po = {KM_COLOR_AUTO, false, a->quiet};
+  ec = km__run_migration(&o, &po, a->verbose > 0, &wall);
   kmsim_stop(&k);
   struct stat st;
   if (wall > 0 && stat(run_dir, &st) == 0) { /* the run started */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/progress.h"
 #include "run/export.h"
 #include "run/runtime.h"
 #include "model/inventory.h"
@@ -35,7 +36,50 @@ typedef struct args_s {
   bool rerun_failed;
   bool quiet;
   int verbose;
+  km_color_t color; /* run --color auto|always|never */
+  bool log_json;    /* run --log-format json */
 } args_t;
+
+/* "--name=value" or "--name value": the value, or NULL when s is not
+ * --name (i advanced past a separate value). */
+static const char *opt_value(int argc, char **argv, int *i, const char *name,
+                             bool *missing) {
+  const char *s = argv[*i];
+  size_t n = strlen(name);
+  *missing = false;
+  if (strncmp(s, name, n) != 0) return NULL;
+  if (s[n] == '=') return s + n + 1;
+  if (s[n] != '\0') return NULL;
+  if (*i + 1 >= argc) {
+    *missing = true;
+    return NULL;
+  }
+  return argv[++*i];
+}
+
+/* run's output options (docs/cli.md, "Output"): 1 when argv[*i] was one,
+ * 0 when not, -1 on a bad value (printed). */
+static int output_opt(int argc, char **argv, int *i, args_t *a) {
+  bool missing;
+  const char *v = opt_value(argc, argv, i, "--color", &missing);
+  if (v != NULL || missing) {
+    if (v == NULL || km_color_parse(v, &a->color) < 0) {
+      fprintf(stderr, "kmsmig run: --color takes auto, always or never\n");
+      return -1;
+    }
+    return 1;
+  }
+  v = opt_value(argc, argv, i, "--log-format", &missing);
+  if (v != NULL || missing) {
+    if (v == NULL || (strcmp(v, "text") != 0 && strcmp(v, "json") != 0)) {
+      fprintf(stderr, "kmsmig run: --log-format takes text or json\n");
+      return -1;
+    }
+    a->log_json = strcmp(v, "json") == 0;
+    return 1;
+  }
+  return 0;
+}
 
 static int parse_args(int argc, char **argv, args_t *a, bool run,
                       void (*usage)(void)) {
@@ -85,6 +129,17 @@ static int parse_args(int argc, char **argv, args_t *a, bool run,
       a->yes = true;
     } else if (run && strcmp(s, "--rerun-failed") == 0) {
       a->rerun_failed = true;
+    } else if (run && (strncmp(s, "--color", 7) == 0 ||
+                       strncmp(s, "--log-format", 12) == 0)) {
+      int oc = output_opt(argc, argv, &i, a);
+      if (oc < 0) return -1;
+      if (oc == 0) {
+        fprintf(stderr,
+                "kmsmig run: unknown option %s; see `kmsmig run "
+                "--help`\n",
+                s);
+        return -1;
+      }
     } else if (strcmp(s, "--quiet") == 0 || strcmp(s, "-q") == 0) {
       a->quiet = true;
     } else if (strcmp(s, "-v") == 0 || strcmp(s, "--verbose") == 0) {
@@ -118,8 +173,12 @@ static int parse_args(int argc, char **argv, args_t *a, bool run,
                     "and give it to `kmsmig run --plan PLAN --shard K/N`\n");
     return -1;
   }
-  if (a->quiet) km_log_set_level(KM_LOG_WARN);
+  /* run --quiet keeps errors only on the terminal and everything in
+   * kmsmig.log; plan --quiet keeps warnings. */
+  if (a->quiet && run) km_log_set_term_level(KM_LOG_ERROR);
+  if (a->quiet && !run) km_log_set_level(KM_LOG_WARN);
   if (a->verbose) km_log_set_level(KM_LOG_DEBUG);
+  if (a->log_json) km_log_set_format(KM_LOG_JSON);
   return 0;
 }
 
@@ -375,8 +434,9 @@ static bool confirm(void) {
 void km__usage_run(void) {
   printf(
       "usage: kmsmig run MANIFEST [--yes] [--run-dir DIR] [--rerun-failed]\n"
-      "                  [--plan PLAN [--shard K/N]] [--plugins-dir DIR] [-q] "
-      "[-v]\n\n"
+      "                  [--plan PLAN [--shard K/N]] [--plugins-dir DIR]\n"
+      "                  [--color auto|always|never] [--log-format text|json] "
+      "[-q] [-v]\n\n"
       "Migrates keys and secrets as planned: discover, preflight, prepare\n"
       "(instance sharing, rotation off), migrate in batches of at most 50 "
       "keys and\n50 secrets, restore rotation exactly, verify.  On a TTY it "
@@ -396,8 +456,131 @@ void km__usage_run(void) {
       "directory's\nworklist.md, worklist.html and worklist.json "
       "(docs/worklist.md).  SIGINT or\nSIGTERM ends waits for the operator "
       "or a scheduled time at once, restores\nrotation and exits 4.\n\n"
+      "Output (docs/cli.md): on a terminal one live status block (with "
+      "colour off,\none status line, no escape sequence); otherwise a "
+      "progress line at most\nevery 10 s and one per pipeline that fails or "
+      "is blocked.  --color auto\nhonours NO_COLOR and TERM=dumb.  "
+      "--log-format json: one JSON object per line\non stdout and in "
+      "kmsmig.log.  -q: errors and the summary only.\n\n"
       "exit: 0 done, 1 finished with failures, 2 usage or manifest error, 3 "
       "blocked\nby preflight (nothing changed), 4 interrupted (resumable).\n");
+}
+
+/* An error of run itself: text on stderr, or a JSON record. */
+static void run_error(const args_t *a, const char *fmt, const char *what)
+    KM_PRINTF(2, 0);
+static void run_error(const args_t *a, const char *fmt, const char *what) {
+  if (a->log_json) {
+    km_log(KM_LOG_ERROR, fmt, what);
+    return;
+  }
+  fprintf(stderr, fmt, what);
+  fputc('\n', stderr);
+}
+
+/* The exit code of a run from its report's totals. */
+static int run_exit_code(const km_runtime_t *rt, const json_t *rep) {
+  const json_t *t = json_object_get(rep, "totals");
+  json_int_t failed = km__jint(t, "accounts", "failed") +
+                      km__jint(t, "accounts", "not_started");
+  json_int_t blocked = km__jint(t, "accounts", "blocked");
+  json_int_t ok = km__jint(t, "accounts", "ok");
+  json_int_t unrestored = km__jint(t, "rotation", "not_restored");
+  if (rt->interrupted) return KM_EXIT_INTERRUPTED;
+  if (failed > 0 || unrestored > 0) return KM_EXIT_FAILURES;
+  if (blocked > 0 && ok == 0) return KM_EXIT_BLOCKED;
+  if (blocked > 0) return KM_EXIT_FAILURES;
+  return KM_EXIT_OK;
+}
+
+/* report.json, then the summary (text, or one JSON object), the advice and
+ * the console steps still open; returns the exit code and, in *wrote,
+ * whether report.json was written. */
+static int run_finish(const args_t *a, km_runtime_t *rt, km_progress_t *pg,
+                      int64_t started, double secs, bool *wrote) {
+  bool json = km_progress_is_json(pg);
+  bool rehearsal = rt->rehearse != NULL;
+  size_t n;
+  km_inv_t **invs = collect_invs(rt, &n);
+  km_report_extra_t *extra = NULL;
+  km_err_t err;
+  int wrc = km_report_extra_load(rt->rd.dir, true, &extra, &err);
+  km_report_meta_t meta = {.name = rt->m->name,
+                           .run_dir = rt->rd.dir,
+                           .tool_version = KM_VERSION_STRING,
+                           .manifest_hash = rt->rd.hash,
+                           .started = started,
+                           .finished = (int64_t)time(NULL),
+                           .plan_sha256 =
+                               rt->plan != NULL ? rt->plan->file_sha256 : NULL,
+                           .shard_k = a->shard != NULL ? rt->shard_k : 0,
+                           .shard_n = a->shard != NULL ? rt->shard_n : 0,
+                           .spans_of = spans_of,
+                           .spans_ud = rt->engine,
+                           .extra = extra,
+                           .rehearsal = rehearsal};
+  json_t *rep = NULL;
+  int ec = KM_EXIT_OK;
+  char *path = km_xasprintf("%s/report.json", rt->rd.dir);
+  if (wrc == 0) wrc = km_report_write_run(&meta, invs, n, path, &rep, &err);
+  free(path);
+  km_report_extra_free(extra);
+  *wrote = wrc == 0;
+  if (wrc == 0) {
+    ec = run_exit_code(rt, rep);
+    if (json) {
+      km_progress_summary_json(pg, rep, rt->rd.dir, secs, ec);
+    } else {
+      if (rehearsal)
+        printf("REHEARSAL against kmsim (a copy of the fleet on loopback; "
+               "nothing real was changed)\n");
+      km__print_summary(rep, rt->rd.dir, secs);
+      if (a->plan != NULL) km__print_plan_notes(invs, n, a->manifest, a->plan);
+      if (!rehearsal) /* a rehearsal is not resumed: kmsim is gone */
+        km__print_advice(ec, rep, a->manifest, rt->rd.dir, a->plan, a->shard);
+    }
+    json_decref(rep);
+  } else {
+    run_error(a, "kmsmig run: report: %s", err.text);
+    ec = KM_EXIT_INTERNAL;
+  }
+  /* The console steps still open: they are listed again on resume (JSON:
+   * in worklist.json and `kmsmig status`). */
+  km_runtime_worklist_flush(rt);
+  if (!json && km_worklist_print_pending(&rt->wl, stdout) > 0 && !rehearsal)
+    printf("come back and run `kmsmig run %s --run-dir %s --yes`: it turns "
+           "rotation off again and waits for these steps (%s/worklist.md)\n",
+           a->manifest, rt->rd.dir, rt->rd.dir);
+  free_invs(invs, n);
+  return ec;
+}
+
+/* `kmsmig run --run-dir` refuses a rehearsal's directory: its journal is of
+ * kmsim, not of the cloud. */
+static bool rehearsal_dir(const char *run_dir) {
+  if (run_dir == NULL) return false;
+  char *mark = km_xasprintf("%s/REHEARSAL", run_dir);
+  bool rehearsed = access(mark, F_OK) == 0;
+  free(mark);
+  if (rehearsed)
+    fprintf(stderr,
+            "kmsmig run: %s is a rehearsal's run directory (its journal is "
+            "of kmsim, not of the cloud); run without --run-dir, or with a "
+            "new one\n",
+            run_dir);
+  return rehearsed;
+}
+
+static void mark_rehearsal(const km_runtime_t *rt) {
+  static const char note[] = "a kmsmig rehearsal against kmsim "
+                             "(docs/rehearse.md); never resume it with "
+                             "kmsmig run\n";
+  char *mark = km_xasprintf("%s/REHEARSAL", rt->rd.dir);
+  int fd = open(mark, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0 || write(fd, note, sizeof(note) - 1) < 0)
+    km_log(KM_LOG_WARN, "rehearsal: cannot write %s", mark);
+  if (fd >= 0) close(fd);
+  free(mark);
 }
 
 int km__cmd_run(int argc, char **argv) {
@@ -417,19 +600,7 @@ int km__cmd_run(int argc, char **argv) {
       return KM_EXIT_OK;
     }
   }
-  if (a.run_dir != NULL) {
-    char *mark = km_xasprintf("%s/REHEARSAL", a.run_dir);
-    bool rehearsed = access(mark, F_OK) == 0;
-    free(mark);
-    if (rehearsed) {
-      fprintf(stderr,
-              "kmsmig run: %s is a rehearsal's run directory (its "
-              "journal is of kmsim, not of the cloud); run without "
-              "--run-dir, or with a new one\n",
-              a.run_dir);
-      return KM_EXIT_USAGE;
-    }
-  }
+  if (rehearsal_dir(a.run_dir)) return KM_EXIT_USAGE;
   km_runtime_opts_t o = {.manifest_path = a.manifest,
                          .mode = KM_MODE_RUN,
                          .run_dir = a.run_dir,
@@ -439,120 +610,60 @@ int km__cmd_run(int argc, char **argv) {
                          .quiet = a.quiet,
                          .rerun_failed = a.rerun_failed,
                          .plan_path = a.plan};
-  return km__run_migration(&o, a.verbose > 0, NULL);
+  km_progress_opts_t po = {a.color, a.log_json, a.quiet};
+  return km__run_migration(&o, &po, a.verbose > 0, NULL);
 }
 
-int km__run_migration(const km_runtime_opts_t *op, bool verbose,
+int km__run_migration(const km_runtime_opts_t *op,
+                      const km_progress_opts_t *po, bool verbose,
                       double *wall_s) {
   km_runtime_opts_t o = *op;
   args_t a = {.manifest = o.manifest_path,
               .plan = o.plan_path,
               .shard = o.shard,
-              .verbose = verbose};
-  bool rehearsal = o.rehearse != NULL;
+              .verbose = verbose,
+              .log_json = po->json};
+  km_progress_t *pg = km_progress_new(po);
+  km_run_view_t view;
+  km_progress_view(pg, &view);
+  o.view = &view;
   km_runtime_t *rt;
   int ec = km_runtime_new(&o, &rt);
-  if (ec != 0) return ec;
-  if (rehearsal) {
-    /* `kmsmig run --run-dir` refuses this directory: its journal is of
-     * kmsim, not of the cloud. */
-    static const char note[] = "a kmsmig rehearsal against kmsim "
-                               "(docs/rehearse.md); never resume it with "
-                               "kmsmig run\n";
-    char *mark = km_xasprintf("%s/REHEARSAL", rt->rd.dir);
-    int fd = open(mark, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write(fd, note, sizeof(note) - 1) < 0)
-      km_log(KM_LOG_WARN, "rehearsal: cannot write %s", mark);
-    if (fd >= 0) close(fd);
-    free(mark);
+  if (ec != 0) {
+    km_progress_close(pg); /* never started: freed at once */
+    return ec;
   }
+  if (o.rehearse != NULL) mark_rehearsal(rt);
   if (rt->log != NULL && !a.verbose) km_log_set_file(rt->log);
-  printf("kmsmig %s %s: run directory %s%s\n", rehearsal ? "rehearse" : "run",
-         rt->m->name, rt->rd.dir,
-         rehearsal        ? " (REHEARSAL: kmsim on loopback)"
-         : rt->rd.resumed ? " (resuming)"
-                          : "");
-  fflush(stdout);
   uint64_t t0 = km_now_ms();
   int64_t started = (int64_t)time(NULL);
-  int rc = km_runtime_run(rt);
+  int rc = km_progress_start(pg, rt);
+  if (rc == 0) rc = km_runtime_run(rt);
   km_log_set_file(NULL);
+  km_progress_finish(pg); /* the summary replaces the live view */
   if (rc < 0) {
-    fprintf(stderr, "kmsmig run: %s\n", km_strerror(rc));
+    run_error(&a, "kmsmig run: %s", km_strerror(rc));
+    km_progress_close(pg);
     km_runtime_free(rt);
     return KM_EXIT_INTERNAL;
   }
-  size_t n;
-  km_inv_t **invs = collect_invs(rt, &n);
-  km_report_extra_t *extra = NULL;
-  km_err_t err;
-  int wrc = km_report_extra_load(rt->rd.dir, true, &extra, &err);
-  km_report_meta_t meta = {.name = rt->m->name,
-                           .run_dir = rt->rd.dir,
-                           .tool_version = KM_VERSION_STRING,
-                           .manifest_hash = rt->rd.hash,
-                           .started = started,
-                           .finished = (int64_t)time(NULL),
-                           .plan_sha256 =
-                               rt->plan != NULL ? rt->plan->file_sha256 : NULL,
-                           .shard_k = a.shard != NULL ? rt->shard_k : 0,
-                           .shard_n = a.shard != NULL ? rt->shard_n : 0,
-                           .spans_of = spans_of,
-                           .spans_ud = rt->engine,
-                           .extra = extra,
-                           .rehearsal = rehearsal};
-  json_t *rep = NULL;
-  ec = KM_EXIT_OK;
-  char *path = km_xasprintf("%s/report.json", rt->rd.dir);
-  if (wrc == 0) wrc = km_report_write_run(&meta, invs, n, path, &rep, &err);
-  free(path);
-  km_report_extra_free(extra);
   double secs = (double)(km_now_ms() - t0) / 1000.0;
   if (wall_s != NULL) *wall_s = secs;
-  if (wrc == 0) {
-    if (rehearsal)
-      printf("REHEARSAL against kmsim (a copy of the fleet on loopback; "
-             "nothing real was changed)\n");
-    km__print_summary(rep, rt->rd.dir, secs);
-    if (a.plan != NULL) km__print_plan_notes(invs, n, a.manifest, a.plan);
-    const json_t *t = json_object_get(rep, "totals");
-    json_int_t failed = km__jint(t, "accounts", "failed") +
-                        km__jint(t, "accounts", "not_started");
-    json_int_t blocked = km__jint(t, "accounts", "blocked");
-    json_int_t ok = km__jint(t, "accounts", "ok");
-    json_int_t unrestored = km__jint(t, "rotation", "not_restored");
-    if (rt->interrupted)
-      ec = KM_EXIT_INTERRUPTED;
-    else if (failed > 0 || unrestored > 0)
-      ec = KM_EXIT_FAILURES;
-    else if (blocked > 0 && ok == 0)
-      ec = KM_EXIT_BLOCKED;
-    else if (blocked > 0)
-      ec = KM_EXIT_FAILURES;
-    if (!rehearsal) /* a rehearsal is not resumed: kmsim is gone */
-      km__print_advice(ec, rep, a.manifest, rt->rd.dir, a.plan, a.shard);
-    json_decref(rep);
-  } else {
-    fprintf(stderr, "kmsmig run: report: %s\n", err.text);
-    ec = KM_EXIT_INTERNAL;
-  }
-  /* The console steps still open: they are listed again on resume. */
-  km_runtime_worklist_flush(rt);
-  if (km_worklist_print_pending(&rt->wl, stdout) > 0 && !rehearsal)
-    printf("come back and run `kmsmig run %s --run-dir %s --yes`: it turns "
-           "rotation off again and waits for these steps (%s/worklist.md)\n",
-           a.manifest, rt->rd.dir, rt->rd.dir);
-  free_invs(invs, n);
+  bool wrote = false;
+  ec = run_finish(&a, rt, pg, started, secs, &wrote);
+  bool json = km_progress_is_json(pg);
+  km_progress_close(pg);
   /* report.html and report.md from the file, once the models are freed
    * (the whole report is in memory only now). */
   char *dir = km_xstrdup(rt->rd.dir);
   km_runtime_free(rt);
-  if (wrc == 0 && km__report_render_files(dir, &err) < 0) {
-    fprintf(stderr, "kmsmig run: %s\n", err.text);
+  km_err_t err;
+  if (wrote && km__report_render_files(dir, &err) < 0) {
+    run_error(&a, "kmsmig run: %s", err.text);
     if (ec == KM_EXIT_OK) ec = KM_EXIT_INTERNAL;
   }
   free(dir);
-  printf("exit %d\n", ec);
+  if (!json) printf("exit %d\n", ec);
   return ec;
 }
 

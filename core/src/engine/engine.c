@@ -37,6 +37,12 @@ const char *km_pipe_state_name(km_pipe_state_t s) {
   return (unsigned)s < KM_ARRAY_SIZE(names) ? names[s] : "?";
 }
 
+const char *km_pipe_ev_name(km_pipe_ev_kind_t k) {
+  static const char *names[] = {"started", "stage", "barrier", "restoring",
+                                "ended"};
+  return (unsigned)k < KM_ARRAY_SIZE(names) ? names[k] : "?";
+}
+
 static km_inv_t *model_new(const km_target_t *t) {
   km_inv_t *inv =
       km_inv_new(t->account, t->account_id, t->region, t->instance_id);
@@ -102,6 +108,9 @@ km_engine_t *km_engine_new(const km_engine_opts_t *opts,
     p->acct = e->naccts - 1;
     e->accts[p->acct].n++;
   }
+  e->counts.pipelines = n;
+  e->counts.accounts = e->naccts;
+  e->counts.by_state[KM_PIPE_PENDING] = n;
   distribute_records(e, opts->prior_records);
   e->o.prior_records = NULL; /* borrowed only for the line above */
   uv_idle_init(e->o.loop, &e->kick);
@@ -148,8 +157,26 @@ bool km_pipeline_stage_span(const km_pipeline_t *p, km_stage_t s,
   return true;
 }
 
-static void progress(km_pipeline_t *p, const char *event) {
-  if (p->e->o.progress != NULL) p->e->o.progress(p, event, p->e->o.progress_ud);
+static void progress(km_pipeline_t *p, km_pipe_ev_kind_t kind) {
+  if (p->e->o.progress == NULL) return;
+  km_pipe_ev_t ev = {kind, p->state, km_pipeline_stage(p)};
+  p->e->o.progress(p, &ev, p->e->o.progress_ud);
+}
+
+/* Moves p to stage s, keeping the per-stage counts. */
+static void set_stage(km_pipeline_t *p, km_stage_t s) {
+  km_engine_counts_t *k = &p->e->counts;
+  if (p->state == KM_PIPE_RUNNING) {
+    k->in_stage[p->stage]--;
+    k->in_stage[s]++;
+  }
+  p->stage = s;
+}
+
+/* An ended pipeline in the account counts. */
+static void count_end(km_pipeline_t *p) {
+  km_acct_t *a = &p->e->accts[p->acct];
+  if (++a->ended == a->n) p->e->counts.accounts_ended++;
 }
 
 static void schedule(km_engine_t *e);
@@ -160,6 +187,11 @@ static void set_state(km_pipeline_t *p, km_pipe_state_t st) {
   km_acct_t *a = &e->accts[p->acct];
   if (p->state == KM_PIPE_RUNNING && --a->running == 0) e->running_accts--;
   if (p->state == KM_PIPE_WAITING) a->waiting--;
+  km_engine_counts_t *k = &e->counts;
+  k->by_state[p->state]--;
+  k->by_state[st]++;
+  if (p->state == KM_PIPE_RUNNING) k->in_stage[p->stage]--;
+  if (st == KM_PIPE_RUNNING) k->in_stage[p->stage]++;
   p->state = st;
   if (st == KM_PIPE_RUNNING && a->running++ == 0) e->running_accts++;
   if (st == KM_PIPE_WAITING) a->waiting++;
@@ -188,6 +220,7 @@ static void pipeline_end(km_pipeline_t *p, km_pipe_state_t st) {
   span_end(p);
   set_state(p, st);
   e->ended++;
+  count_end(p);
   /* Only the model stays for the report: the Lua state and the journal
    * records are this pipeline's working memory. */
   km__host_hooks_close(p);
@@ -201,7 +234,7 @@ static void pipeline_end(km_pipeline_t *p, km_pipe_state_t st) {
    * run of thousands of pipelines costs what it keeps, not what it used. */
   if (e->ended % 64 == 0) malloc_trim(0);
 #endif
-  progress(p, km_pipe_state_name(st));
+  progress(p, KM_PEV_ENDED);
   schedule(e);
 }
 
@@ -212,10 +245,10 @@ static void next_stage(km_pipeline_t *p) {
   if (p->failed) {
     /* After a failure only RESTORE still runs, and only if PREPARE began. */
     if (p->prepared && s < KM_STAGE_RESTORE) {
-      p->stage = KM_STAGE_RESTORE;
+      set_stage(p, KM_STAGE_RESTORE);
       p->provider = 0;
       span_begin(p);
-      progress(p, "running (restoring after the failure)");
+      progress(p, KM_PEV_RESTORING);
       run_stage_provider(p);
       return;
     }
@@ -231,6 +264,7 @@ static void next_stage(km_pipeline_t *p) {
      * docs/hooks.md: hook globals do not survive the barrier). */
     km__host_hooks_close(p);
     km_inv_drop_indexes(p->inv);
+    progress(p, KM_PEV_BARRIER);
     schedule(e);
     return;
   }
@@ -238,10 +272,11 @@ static void next_stage(km_pipeline_t *p) {
     pipeline_end(p, KM_PIPE_OK);
     return;
   }
-  p->stage = s + 1;
+  set_stage(p, s + 1);
   if (p->stage == KM_STAGE_PREPARE) p->prepared = true;
   p->provider = 0;
   span_begin(p);
+  progress(p, KM_PEV_STAGE);
   run_stage_provider(p);
 }
 
@@ -289,8 +324,9 @@ static void stage_blocked(km_pipeline_t *p, const km_err_t *err) {
   if (pe->text[0] == '\0')
     km__err_set(pe, KM_EBLOCKED, "blocked by %s", km_stage_name(p->stage));
   /* The plan and the summary show it; pipeline_end reports the end. */
-  km_log(KM_LOG_INFO, "%s %s: blocked: %s", p->t->account, p->t->region,
-         pe->text);
+  km_log_fields_t f = {p->t->account, p->t->region, km_stage_name(p->stage),
+                       "blocked"};
+  km_logf(KM_LOG_INFO, &f, "blocked: %s", pe->text);
 }
 
 void km__pipeline_stage_ended(km_pipeline_t *p, int status, bool blocked,
@@ -320,8 +356,10 @@ void km__pipeline_stage_ended(km_pipeline_t *p, int status, bool blocked,
     if (pe->code == 0) pe->code = status;
     /* Into the log; the terminal shows it once, when the pipeline ends
      * (progress) and in the summary or the plan. */
-    km_log(KM_LOG_INFO, "%s %s: %s failed: %s", p->t->account, p->t->region,
-           km_stage_name(p->stage), pe->text);
+    km_log_fields_t f = {p->t->account, p->t->region, km_stage_name(p->stage),
+                         "stage_failed"};
+    km_logf(KM_LOG_INFO, &f, "%s failed: %s", km_stage_name(p->stage),
+            pe->text);
     if (p->stage != KM_STAGE_RESTORE && p->stage != KM_STAGE_VERIFY) {
       /* Skip the other providers of this stage.  RESTORE and VERIFY go on:
        * every rotation must be restored, and every migrated resource needs
@@ -400,10 +438,11 @@ static bool may_start_more(km_engine_t *e, bool phase_b) {
 static void not_started(km_engine_t *e, km_pipeline_t *p) {
   set_state(p, KM_PIPE_NOT_STARTED);
   e->ended++;
+  count_end(p);
   km__host_hooks_close(p);
   json_decref(p->records);
   p->records = NULL;
-  progress(p, "not started");
+  progress(p, KM_PEV_ENDED);
 }
 
 /* Phase A: starts the pipelines of account a at DISCOVER. */
@@ -412,10 +451,10 @@ static void start_account(km_engine_t *e, size_t a) {
   for (size_t i = ac->first; i < ac->first + ac->n; i++) {
     km_pipeline_t *p = &e->p[i];
     set_state(p, KM_PIPE_RUNNING);
-    p->stage = KM_STAGE_DISCOVER;
+    set_stage(p, KM_STAGE_DISCOVER);
     p->provider = 0;
     span_begin(p);
-    progress(p, "started");
+    progress(p, KM_PEV_STARTED);
     run_stage_provider(p);
   }
 }
@@ -451,6 +490,7 @@ static void phase_a(km_engine_t *e) {
   }
   if (e->next_acct >= e->naccts && e->running_accts == 0) {
     e->barrier_passed = true;
+    e->counts.barrier_passed = true;
     if (e->o.global_check != NULL) e->o.global_check(e, e->o.global_ud);
   }
 }
@@ -598,4 +638,8 @@ void km_pipeline_block(km_pipeline_t *p, const char *reason) {
 
 int km_engine_failed_accounts(const km_engine_t *e) {
   return e->failed_accounts;
+}
+
+void km_engine_counts(const km_engine_t *e, km_engine_counts_t *out) {
+  *out = e->counts;
 }

@@ -116,6 +116,35 @@ typedef enum {
 typedef struct km_engine_s km_engine_t;
 typedef struct km_pipeline_s km_pipeline_t;
 
+/* What a pipeline just did, for the progress callback (engine opts).  The
+ * state and stage are the pipeline's after the event, so a receiver keeps
+ * its own counts without asking again. */
+typedef enum {
+  KM_PEV_STARTED = 0, /* began DISCOVER */
+  KM_PEV_STAGE,       /* entered a stage (ev.stage) */
+  KM_PEV_BARRIER,     /* finished PREFLIGHT: waits for the quota check */
+  KM_PEV_RESTORING,   /* failed in ev.stage; RESTORE runs now */
+  KM_PEV_ENDED /* ended: ev.state is ok, blocked, failed or not started */
+} km_pipe_ev_kind_t;
+
+typedef struct km_pipe_ev_s {
+  km_pipe_ev_kind_t kind;
+  km_pipe_state_t state;
+  km_stage_t stage; /* km_pipeline_stage(): where it is, or where it failed */
+} km_pipe_ev_t;
+
+const char *km_pipe_ev_name(km_pipe_ev_kind_t k);
+
+/* Counters of the whole run, kept as pipelines change (O(1) per event), for
+ * a progress view that looks a few times a second. */
+typedef struct km_engine_counts_s {
+  size_t pipelines, accounts;
+  size_t accounts_ended;                    /* all its pipelines ended */
+  size_t by_state[KM_PIPE_NOT_STARTED + 1]; /* pipelines per state */
+  size_t in_stage[KM_STAGE__COUNT];         /* RUNNING pipelines per stage */
+  bool barrier_passed;                      /* the quota check ran */
+} km_engine_counts_t;
+
 /* Console request for the sim driver: the engine POSTs request (borrowed;
  * NULL lists the tasks) to kmsim's console path; implemented by the caller
  * (it owns the HTTP details).  Same contract as every async start. */
@@ -150,8 +179,10 @@ typedef struct km_engine_opts_s {
   int (*resolve_account)(void *ud, const char *account, const char **account_id,
                          km_cred_get_fn *get, void **cred_src);
   void *resolve_ud;
-  /* Progress lines (not a TTY: one per event). May be NULL. */
-  void (*progress)(km_pipeline_t *p, const char *event, void *ud);
+  /* Every state change of a pipeline, typed (km_pipe_ev_t, borrowed for
+   * the call): the CLI's progress view (cli/progress.c) and the log.  May
+   * be NULL. */
+  void (*progress)(km_pipeline_t *p, const struct km_pipe_ev_s *ev, void *ud);
   void *progress_ud;
   /* Sees every journal record a pipeline wrote, once it is durable (flat:
    * {type, account, region, fields...}; borrowed for the call).  The
@@ -210,6 +241,8 @@ bool km_pipeline_stage_span(const km_pipeline_t *p, km_stage_t s,
 void km_pipeline_block(km_pipeline_t *p, const char *reason);
 const char *km_stage_name(km_stage_t s);
 int km_engine_failed_accounts(const km_engine_t *e);
+/* The run's counters now (out: caller-owned). */
+void km_engine_counts(const km_engine_t *e, km_engine_counts_t *out);
 bool km_engine_tolerance_exceeded(const km_engine_t *e);
 
 #endif

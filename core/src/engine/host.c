@@ -41,17 +41,18 @@ static int action_allowed(km_pipeline_t *p, const char *product,
  * finding) is shown once; the repeats go to the log file only (INFO). */
 static void h_log(km_pipeline_t *p, int level, const char *msg) {
   km_engine_t *e = p->e;
+  km_log_fields_t f = {p->t->account, p->t->region, km_stage_name(p->stage),
+                       NULL};
   if (level == KM_LOG_WARN) {
     size_t seen;
     if (e->warned == NULL) e->warned = km_strmap_new(16);
     if (km_strmap_get(e->warned, msg, &seen)) {
-      km_log(KM_LOG_INFO, "%s %s: %s (warned already for another pipeline)",
-             p->t->account, p->t->region, msg);
+      km_logf(KM_LOG_INFO, &f, "%s (warned already for another pipeline)", msg);
       return;
     }
     km_strmap_put(e->warned, msg, 1);
   }
-  km_log(level, "%s %s: %s", p->t->account, p->t->region, msg);
+  km_logf(level, &f, "%s", msg);
 }
 
 /* ---- call: rate limit → credentials → signed call ---- */

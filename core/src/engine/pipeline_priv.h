@@ -51,6 +51,7 @@ typedef struct km_acct_s {
   size_t first, n;
   size_t running; /* its pipelines in RUNNING */
   size_t waiting; /* at the barrier */
+  size_t ended;   /* its pipelines that ended (progress counts) */
   bool failed;
   bool failed_b; /* a pipeline failed after PREPARE began */
 } km_acct_t;
@@ -65,6 +66,7 @@ struct km_engine_s {
   size_t next_b;        /* phase B: next account to resume */
   size_t running_accts; /* accounts with a pipeline RUNNING */
   size_t ended;
+  km_engine_counts_t counts; /* what km_engine_counts returns */
   bool barrier_passed;
   bool stopping;
   bool interrupted; /* a signal: waiting stages end (kp_stopping) */

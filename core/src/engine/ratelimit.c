@@ -229,6 +229,7 @@ static void on_timer(uv_timer_t *t) {
     waiter_t *w = granted;
     granted = w->next;
     rl->stats.granted++;
+    rl->stats.queued--;
     rl->stats.waited_ms += now - w->t_enq;
     km_rl_cb cb = w->cb;
     void *ud = w->ud;
@@ -246,6 +247,7 @@ int km_rl_acquire(km_rl_t *rl, const char *key, double qps, km_rl_cb cb,
   w->cb = cb;
   w->ud = ud;
   w->t_enq = km_now_ms();
+  rl->stats.queued++;
   b->last_used = w->t_enq;
   uv_ref((uv_handle_t *)&b->timer); /* a waiter keeps the loop alive */
   if (b->tail != NULL)
@@ -314,6 +316,7 @@ void km_rl_close(km_rl_t *rl, void (*close_cb)(void *ud), void *ud) {
       while (b->head != NULL) {
         waiter_t *w = b->head;
         b->head = w->next;
+        rl->stats.queued--;
         w->cb(KM_ECANCELED, w->ud);
         free(w);
       }

@@ -49,6 +49,7 @@ typedef struct km_rl_stats_s {
   uint64_t granted;
   uint64_t throttled; /* throttling answers reported */
   uint64_t waited_ms; /* total time waiters spent queued */
+  uint64_t queued;    /* calls waiting for a token now */
 } km_rl_stats_t;
 void km_rl_stats(const km_rl_t *rl, km_rl_stats_t *out);
 

@@ -522,32 +522,22 @@ static void release_account(km_runtime_t *rt, km_pipeline_t *p) {
   a->creds = NULL;
 }
 
-/* One plain line per pipeline event on stdout during a run (the log file
- * has the details), so an operator watching a long run sees it move. */
-static void release_account(km_runtime_t *rt, km_pipeline_t *p);
-
-static void on_progress(km_pipeline_t *p, const char *event, void *ud) {
+/* Every pipeline event into the log (the file has the details), and to
+ * the view of `run` (cli/progress.c), which decides what the terminal
+ * shows: the engine hands over typed events, nobody reads text back. */
+static void on_progress(km_pipeline_t *p, const km_pipe_ev_t *ev, void *ud) {
   km_runtime_t *rt = ud;
   const km_target_t *t = km_pipeline_target(p);
   release_account(rt, p);
-  km_log(KM_LOG_INFO, "%s %s: %s (%s)", t->account, t->region, event,
-         km_stage_name(km_pipeline_stage(p)));
-  if (rt->mode == KM_MODE_RUN && !rt->quiet) {
-    char ts[21];
-    km_iso8601((int64_t)time(NULL), ts);
-    /* A failure in a word (its Code); the cause and the fix are printed
-     * once, in the summary (and kept in kmsmig.log). */
-    const km_err_t *e = km_pipeline_error(p);
-    bool ended = strcmp(event, "failed") == 0 || strcmp(event, "blocked") == 0;
-    const char *why = e == NULL || !ended        ? NULL
-                      : e->cloud_code[0] != '\0' ? e->cloud_code
-                                                 : km_err_name(e->code);
-    printf("%s  %-12s %-14s %-10s %s%s%s%s\n", ts + 11, t->account, t->region,
-           km_stage_name(km_pipeline_stage(p)), event, why ? ": " : "",
-           why ? why : "",
-           why ? " (the cause and the fix are in the summary)" : "");
-    fflush(stdout);
-  }
+  const char *what = ev->kind == KM_PEV_ENDED ? km_pipe_state_name(ev->state)
+                     : ev->kind == KM_PEV_RESTORING
+                         ? "running (restoring after the failure)"
+                         : km_pipe_ev_name(ev->kind);
+  km_log_fields_t f = {t->account, t->region, km_stage_name(ev->stage),
+                       km_pipe_ev_name(ev->kind)};
+  km_logf(KM_LOG_INFO, &f, "%s (%s)", what, km_stage_name(ev->stage));
+  if (rt->mode == KM_MODE_RUN && rt->view.pipe != NULL)
+    rt->view.pipe(rt->view.ud, p, ev);
 }
 
 static void on_signal(int signum, int count, void *ud) {
@@ -595,6 +585,7 @@ int km_runtime_new(const km_runtime_opts_t *o, km_runtime_t **out) {
   *out = NULL;
   rt->mode = o->mode;
   rt->quiet = o->quiet;
+  if (o->view != NULL) rt->view = *o->view;
   km_diags_t diags;
   km_diags_init(&diags);
   km_manifest_opts_t mo = {.allow_include_outside = o->allow_include_outside};
@@ -740,6 +731,10 @@ static void on_record(const km_target_t *t, const json_t *rec, void *ud) {
     uint64_t wait = since >= gap ? 300 : gap - since;
     uv_timer_start(&rt->wl_timer, on_wl_timer, wait < 300 ? 300 : wait, 0);
   }
+  if (rt->view.item != NULL) {
+    rt->view.item(rt->view.ud, it);
+    return;
+  }
   if ((it->sim && it->state != KM_WL_SCHEDULED) || rt->quiet) return;
   char line[512];
   km_worklist_line(it, line, sizeof(line));
@@ -783,7 +778,10 @@ int km_runtime_run(km_runtime_t *rt) {
     rt->wl_timer_on = true;
     /* A resumed run lists what is still waiting from an earlier sitting. */
     km_worklist_note_all(&rt->wl, rt->prior);
-    if (rt->wl.n > 0) {
+    if (rt->wl.n > 0 && rt->view.resumed != NULL) {
+      rt->view.resumed(rt->view.ud, &rt->wl);
+      km_runtime_worklist_flush(rt);
+    } else if (rt->wl.n > 0) {
       if (!rt->quiet && km_worklist_print_pending(&rt->wl, stdout) > 0)
         printf("(from an earlier sitting; kmsmig turns rotation off again "
                "before it waits for them)\n");

@@ -69,6 +69,20 @@ typedef struct km_rt_account_s {
   bool needed;
 } km_rt_account_t;
 
+/* What `run` shows while it goes (cli/progress.c).  Each callback may be
+ * NULL; everything passed is borrowed for the call. */
+typedef struct km_run_view_s {
+  /* A pipeline changed (run mode). */
+  void (*pipe)(void *ud, km_pipeline_t *p, const km_pipe_ev_t *ev);
+  /* A console worklist item changed (an ACTION to announce).  Replaces
+   * the runtime's own ACTION lines. */
+  void (*item)(void *ud, const km_wl_item_t *it);
+  /* A resumed run's worklist from earlier sittings, before the engine
+   * starts (replaces the runtime's own list of pending items). */
+  void (*resumed)(void *ud, const km_worklist_t *wl);
+  void *ud;
+} km_run_view_t;
+
 typedef struct km_runtime_s {
   uv_loop_t loop;
   km_manifest_t *m; /* owned */
@@ -99,6 +113,7 @@ typedef struct km_runtime_s {
   km_engine_t *engine;
   bool engine_done;
   bool quiet; /* no progress lines */
+  km_run_view_t view;
   bool interrupted;
   bool directory_failed; /* the resource directory could not be listed */
   km_rt_signals_t *signals;
@@ -124,6 +139,7 @@ typedef struct km_runtime_opts_s {
   const char *plan_path;      /* run --plan PLAN: a saved plan, or NULL */
   bool allow_include_outside; /* --allow-include-outside */
   const km_rt_rehearse_t *rehearse; /* kmsmig rehearse, or NULL */
+  const km_run_view_t *view;  /* run: what the terminal shows (copied) */
 } km_runtime_opts_t;
 
 /* Builds everything; on failure prints what is wrong (manifest errors as

@@ -163,8 +163,10 @@ static km_wl_item_t *on_submitted(km_worklist_t *w, const json_t *o,
 }
 
 static km_wl_item_t *on_done(km_wl_item_t *it, const json_t *o, int64_t ts) {
-  it->migrated = json_array_size(json_object_get(o, "migrated_keys")) +
-                 json_array_size(json_object_get(o, "migrated_secrets"));
+  it->migrated_keys = json_array_size(json_object_get(o, "migrated_keys"));
+  it->migrated_secrets =
+      json_array_size(json_object_get(o, "migrated_secrets"));
+  it->migrated = it->migrated_keys + it->migrated_secrets;
   it->failed = json_array_size(json_object_get(o, "failed_keys")) +
                json_array_size(json_object_get(o, "failed_secrets"));
   it->t_done = ts;

@@ -57,8 +57,9 @@ typedef struct km_wl_item_s {
   int64_t t_seen;      /* detection first saw it migrating */
   int64_t t_done;      /* batch_done */
   size_t migrated, failed;
-  char *refused; /* console code when refused */
-  long next;     /* the next item of the same pipeline (index), or -1 */
+  size_t migrated_keys, migrated_secrets; /* of migrated */
+  char *refused;                          /* console code when refused */
+  long next; /* the next item of the same pipeline (index), or -1 */
 } km_wl_item_t;
 
 typedef struct km_worklist_s {

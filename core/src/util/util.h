@@ -56,6 +56,39 @@ int km_log_get_level(void);
 void km_log_set_file(void *fp);
 void km_log(int level, const char *fmt, ...) KM_PRINTF(2, 3);
 void km_vlog(int level, const char *fmt, va_list ap);
+const char *km_log_level_name(int level); /* "error" .. "debug" */
+
+/* --log-format: text ("ts level msg") or one JSON object per line
+ * (docs/cli.md, "Output").  JSON records for the terminal go to stdout. */
+enum { KM_LOG_TEXT = 0, KM_LOG_JSON };
+void km_log_set_format(int format);
+int km_log_get_format(void);
+/* The most verbose level shown on the terminal (--quiet: KM_LOG_ERROR); the
+ * run log keeps its own level (km_log_set_level). */
+void km_log_set_term_level(int level);
+/* Records for the terminal go to fn instead (the live progress view erases
+ * its block, writes line, draws it again); line is one whole record ending
+ * in '\n', borrowed.  NULL restores stderr (text) or stdout (json). */
+typedef void (*km_log_sink_fn)(int level, const char *line, void *ud);
+void km_log_set_sink(km_log_sink_fn fn, void *ud);
+/* What a record is about (all borrowed, NULL: absent).  Text shows
+ * "account region: msg"; JSON has one key each. */
+typedef struct km_log_fields_s {
+  const char *account;
+  const char *region;
+  const char *stage;
+  const char *event;
+} km_log_fields_t;
+void km_logf(int level, const km_log_fields_t *f, const char *fmt, ...)
+    KM_PRINTF(3, 4);
+void km_vlogf(int level, const km_log_fields_t *f, const char *fmt, va_list ap);
+/* A JSON record {ts, level, msg, account?, region?, stage?, event?} with
+ * every string cleaned (owned), for writers that add their own fields (the
+ * progress lines); km_log_json_line appends its one-line form and '\n'. */
+struct json_t;
+struct json_t *km_log_json_record(int level, const km_log_fields_t *f,
+                                  const char *msg);
+void km_log_json_line(const struct json_t *rec, km_buf_t *out);
 
 /* Text from the server before a terminal or a log (util/text.c): control
  * characters (C0, DEL, C1), bidi overrides, U+2028/2029 and bytes that are

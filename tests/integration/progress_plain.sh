@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Not a terminal (docs/cli.md, "Output"): a run of 1,000 small pipelines
+# (500 accounts x 2 regions, generated) writes a bounded number of lines:
+# a progress record (up to 3 lines) at most every 10 s (plus one when the
+# run's phase changes), at most 21 lines about single pipelines (failed
+# or blocked), progress lines of at most 200 characters, no escape
+# sequence, and the summary; the whole stdout stays under 40 + 3T/10 lines
+# for a run of T seconds.  (Before: 2 lines per pipeline, over 2,000.)
+. "$(dirname "$0")/lib/kmsim.sh"
+. "$(dirname "$0")/lib/fleet.sh"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+start_fleet 500 2
+cd "$TMP"
+t0=$(date +%s)
+rc=0
+"$KM_BIN/kmsmig" run fleet.yaml --yes --run-dir run >out.txt 2>err.txt || rc=$?
+t1=$(date +%s)
+[ "$rc" = 0 ] || [ "$rc" = 1 ] || { tail -20 out.txt err.txt; fail "kmsmig exited $rc"; }
+python3 - $((t1 - t0)) <<'PY'
+import json, math, re, sys
+secs = int(sys.argv[1])
+out = open("out.txt", "rb").read()
+err = open("err.txt", "rb").read()
+assert b"\x1b" not in out and b"\x1b" not in err, "an escape sequence off a terminal"
+lines = out.decode().splitlines()
+progress = [l for l in lines if re.match(r"^\d\d:\d\d:\d\dZ  progress  ", l)]
+per_pipe = [l for l in lines if re.match(r"^\d\d:\d\d:\d\dZ  \S+ +cn-", l)]
+limit = math.ceil(secs / 10) + 3
+assert 1 <= len(progress) <= limit, ("progress records", len(progress), limit)
+head = lines[:next(i for i, l in enumerate(lines) if l.startswith("done in "))]
+assert all(len(l) <= 200 for l in head), "a progress line over 200 characters"
+assert len(per_pipe) <= 21, ("lines about single pipelines", len(per_pipe))
+assert "pipelines 1,000/1,000 ended" in progress[-1], progress[-1]
+bound = 40 + 3 * secs // 10
+assert len(lines) <= bound, ("stdout lines", len(lines), bound)
+rep = json.load(open("run/report.json"))
+assert len(rep["pipelines"]) == 1000, len(rep["pipelines"])
+print("progress_plain: %d s, %d stdout lines (bound %d), %d progress records (bound %d), %d about single pipelines"
+      % (secs, len(lines), bound, len(progress), limit, len(per_pipe)))
+PY
+echo "progress_plain: ok"
