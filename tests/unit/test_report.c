@@ -73,7 +73,8 @@ static km_inv_t *legacy(const char *region) {
 static const km_report_meta_t meta = {
     "acme-prod-kms3", "runs/acme-prod-kms3-20261205T020000Z",
     "0.1.0",          "sha256:abc",
-    1796436000,       1796438472};
+    1796436000,       1796438472,
+    NULL,             NULL};
 
 static json_t *at(const json_t *j, const char *a, const char *b) {
   return json_object_get(json_object_get(j, a), b);

@@ -16,6 +16,7 @@
 #include "model/inventory.h"
 #include "engine/plan_render.h"
 #include "engine/report.h"
+#include "run/terraform.h"
 #include "kmsmig/version.h"
 #include "util/util.h"
 
@@ -410,9 +411,15 @@ int km__cmd_run(int argc, char **argv) {
   json_t *rep = NULL;
   km_err_t err;
   ec = KM_EXIT_OK;
+  /* The Terraform hand-off: files first, so the report lists what exists. */
+  km_tf_set_t tf;
+  bool tf_failed = km__terraform_handoff(invs, n, rt->rd.dir, &tf) != 0;
+  meta.extra = km_tf_report_field;
+  meta.extra_ud = &tf;
   char *path = km_xasprintf("%s/report.json", rt->rd.dir);
   int wrc = km_report_write_run(&meta, invs, n, path, &rep, &err);
   free(path);
+  km_tf_set_free(&tf);
   if (wrc == 0) {
     km__print_summary(rep, rt->rd.dir, (double)(km_now_ms() - t0) / 1000.0);
     if (a.plan != NULL) km__print_plan_notes(invs, n, a.manifest, a.plan);
@@ -430,6 +437,7 @@ int km__cmd_run(int argc, char **argv) {
       ec = KM_EXIT_BLOCKED;
     else if (blocked > 0)
       ec = KM_EXIT_FAILURES;
+    if (ec == KM_EXIT_OK && tf_failed) ec = KM_EXIT_INTERNAL;
     km__print_advice(ec, rep, a.manifest, rt->rd.dir, a.plan, a.shard);
     json_decref(rep);
   } else {

@@ -28,6 +28,8 @@ static const km_cmd_t commands[] = {
      km__usage_status},
     {"report", "print or render a run's report", km__cmd_report,
      km__usage_report},
+    {"terraform", "write the Terraform changes of a finished run",
+     km__cmd_terraform, km__usage_terraform},
     {"byok", "wrap and import HSM BYOK key material", km__cmd_byok,
      km__usage_byok},
     {"version", "print the version", cmd_version, usage_version},
@@ -50,7 +52,7 @@ static void usage_main(FILE *fp) {
               "instances,\nfor many accounts and regions at once, from one "
               "manifest.\n\ncommands:\n");
   for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-    fprintf(fp, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].summary);
   fprintf(fp, "\n`kmsmig <command> --help` describes each command.\n\n"
               "exit codes:\n"
               "  0  success: everything planned was done\n"

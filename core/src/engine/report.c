@@ -454,7 +454,8 @@ static int put_indented(FILE *f, const char *text) {
 }
 
 static int write_stream(FILE *f, json_t *head, km_inv_t **v, size_t n,
-                        json_t *listed, json_t *warnings) {
+                        json_t *listed, json_t *warnings,
+                        const km_report_meta_t *meta) {
   json_t *index = json_object();
   /* The head object without its closing brace, then the pipelines. */
   char *h = json_dumps(head, JSON_INDENT(2));
@@ -478,7 +479,9 @@ static int write_stream(FILE *f, json_t *head, km_inv_t **v, size_t n,
     json_decref(p);
   }
   json_decref(index);
-  if (rc == 0 && fputs(n > 0 ? "\n  ]\n}\n" : "]\n}\n", f) == EOF) rc = KM_EIO;
+  if (rc == 0 && fputs(n > 0 ? "\n  ]" : "]", f) == EOF) rc = KM_EIO;
+  if (rc == 0 && meta->extra != NULL) rc = meta->extra(f, meta->extra_ud);
+  if (rc == 0 && fputs("\n}\n", f) == EOF) rc = KM_EIO;
   return rc;
 }
 
@@ -487,11 +490,13 @@ typedef struct {
   km_inv_t **v;
   size_t n;
   json_t *listed, *warnings;
+  const km_report_meta_t *meta;
 } stream_t;
 
 static int fill_stream(FILE *f, void *ud) {
   stream_t *st = ud;
-  return write_stream(f, st->head, st->v, st->n, st->listed, st->warnings);
+  return write_stream(f, st->head, st->v, st->n, st->listed, st->warnings,
+                      st->meta);
 }
 
 int km_report_write_run(const km_report_meta_t *meta, km_inv_t *const *invs,
@@ -512,7 +517,7 @@ int km_report_write_run(const km_report_meta_t *meta, km_inv_t *const *invs,
   }
   json_t *head = head_json(meta);
   json_object_set_new(head, "totals", tot_json(&t));
-  stream_t st = {head, v, n, json_array(), json_array()};
+  stream_t st = {head, v, n, json_array(), json_array(), meta};
   int rc = write_atomic(path, fill_stream, &st, err);
   free(v);
   json_t *listed = st.listed, *warnings = st.warnings;

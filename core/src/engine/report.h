@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -26,6 +27,11 @@ typedef struct km_report_meta_s {
   const char *manifest_hash; /* may be NULL */
   int64_t started;           /* epoch seconds, 0: unknown */
   int64_t finished;
+  /* km_report_write_run: more top-level fields after "pipelines", each
+   * written as `,\n  "name": value` (the Terraform hand-off); may be NULL.
+   * Returns 0 or KM_EIO. */
+  int (*extra)(FILE *f, void *ud);
+  void *extra_ud; /* borrowed */
 } km_report_meta_t;
 
 /* Builds the report (new reference in *out) from meta and invs (borrowed,
