@@ -378,7 +378,9 @@ static void put_block(km_buf_t *b, const km_tf_res_t *r, const char *addr,
   km_tf_hcl_quote(b, r->instance_id);
   km_buf_printf(b, ".\nresource \"%s\" \"%s\" {\n", type_of(r->kind), addr);
   if (r->kind == KM_TF_SECRET) {
-    km_buf_puts(b, "  secret_name = ");
+    /* Aligned as `terraform fmt` aligns consecutive arguments. */
+    km_buf_puts(b, st == KM_TF_ATTRIBUTE ? "  secret_name      = "
+                                         : "  secret_name = ");
     km_tf_hcl_quote(b, r->id);
     km_buf_putc(b, '\n');
   }
