@@ -373,7 +373,7 @@ static void put_block(km_buf_t *b, const km_tf_res_t *r, const char *addr,
   km_buf_puts(b, r->kind == KM_TF_KEY ? "\n# Key " : "\n# Secret ");
   km_tf_hcl_quote(b, r->id);
   km_buf_printf(b, " in %s,\n# %s KMS instance ", r->region,
-                r->already ? "already (before this run) in"
+                r->already ? "found already (migrated before) in"
                            : "moved by this run into");
   km_tf_hcl_quote(b, r->instance_id);
   km_buf_printf(b, ".\nresource \"%s\" \"%s\" {\n", type_of(r->kind), addr);
