@@ -8,8 +8,9 @@
 # secret the report counts as migrated, each with the instance it is in;
 # report.json lists them; `kmsmig terraform RUN_DIR` writes the same files
 # again, and --style ignore the lifecycle form.  A second run with secret
-# names holding quotes, "${", "%{", newlines and tabs: the files still
-# parse and every name reads back exactly, in HCL and in the shell.
+# names holding quotes, "${", "%{", newlines, tabs and a bidi override: the
+# files still parse and every name reads back exactly, in HCL and in the
+# shell, and the override appears only as an escape.
 . "$(dirname "$0")/lib/kmsim.sh"
 mods="$KM_SRC/tests/conformance/node_modules"
 if [ ! -d "$mods/@cdktf/hcl2json" ]; then
@@ -125,6 +126,7 @@ lines[i + 1:i + 1] = [
     r'          - {name: "tf/a.b", type: Generic}',
     r'          - {name: "tf/a_b", type: Generic}',
     r"          - {name: 'tf/sq''uote $(touch pwned)', type: Generic}",
+    r'          - {name: "tf/rlo\u202Eevil", type: Generic}',
 ]
 open(sys.argv[2], "w").write("\n".join(lines))
 PY
@@ -152,7 +154,7 @@ ids = {literal(b["id"]) for b in doc["run2/terraform/mgmt.imports.tf"]["import"]
 want = {s for p in rep["pipelines"] if p["account"] == "mgmt"
         for s in p["secrets"]["migrated"]}
 hostile = {s for s in want if s.startswith("tf/")}
-assert len(hostile) == 5, hostile
+assert len(hostile) == 6, hostile
 assert names == want, (names ^ want)
 assert hostile <= ids, hostile - ids
 for s in sorted(hostile):
@@ -165,4 +167,8 @@ PY
 ) | grep '"tf/' | sort >got-names.txt
 sort want-names.txt | diff - got-names.txt || { echo "FAIL: the import commands do not give the secret names back"; exit 1; }
 [ ! -e pwned ] || { echo "FAIL: a secret name ran a command"; exit 1; }
+# A right-to-left override is shown as an escape, never as itself.
+if grep -qF $'\xe2\x80\xae' run2/terraform/*; then
+  echo "FAIL: a bidi override reached a Terraform file as is"; exit 1
+fi
 echo "terraform: ok"

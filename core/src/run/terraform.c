@@ -85,10 +85,12 @@ void km_tf_collect(km_tf_set_t *s, km_inv_t *const *invs, size_t n) {
       const char *inst = instance_of(inv, x->verdict, x->dkms_instance_id);
       if (!in_instance(x->verdict, x->verified) || x->key_id == NULL) continue;
       if (inst == NULL) {
+        char *id = km_text_clean_dup(x->key_id); /* from the server */
         km_log(KM_LOG_WARN,
                "terraform: key %s (%s %s): no instance id known; "
                "left out of the Terraform files",
-               x->key_id, inv->account, inv->region);
+               id, inv->account, inv->region);
+        free(id);
         continue;
       }
       bool hsm = x->protection_level && strcmp(x->protection_level, "HSM") == 0;
@@ -172,7 +174,6 @@ void km_tf_hcl_quote(km_buf_t *b, const char *s) {
     size_t n = utf8_seq(p, &cp);
     if (n == 0) {
       km_buf_puts(b, "\\uFFFD");
-      p++;
     } else if (cp == '"' || cp == '\\') {
       km_buf_printf(b, "\\%c", (char)cp);
     } else if (cp == '\n') {
@@ -189,7 +190,7 @@ void km_tf_hcl_quote(km_buf_t *b, const char *s) {
     } else {
       km_buf_append(b, p, n);
     }
-    p += n ? n : 0;
+    p += n ? n : 1;
   }
   km_buf_putc(b, '"');
 }
@@ -266,13 +267,19 @@ static char *file_stem(const char *account) {
   return km_buf_steal(&b);
 }
 
-/* s as one shell word: single quotes, with $'...' escapes when s holds a
- * control character (a newline would split the command line). */
+/* s as one shell word: single quotes, or $'...' with escapes when s holds
+ * a control character (a newline would split the command line), a bidi
+ * code point (the line would read differently) or a byte that is not
+ * UTF-8 (kept as it is, escaped). */
 static void shell_quote(km_buf_t *b, const char *s) {
-  bool ctl = false;
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-    ctl |= *p < 0x20 || *p == 0x7f;
-  if (!ctl) {
+  bool plain = true;
+  for (const unsigned char *p = (const unsigned char *)s; *p && plain;) {
+    uint32_t cp = 0;
+    size_t n = utf8_seq(p, &cp);
+    plain = n > 0 && !escape_cp(cp);
+    p += n;
+  }
+  if (plain) {
     km_buf_putc(b, '\'');
     for (const char *p = s; *p; p++)
       km_buf_puts(b, *p == '\'' ? "'\\''" : (char[]){*p, 0});
@@ -280,13 +287,17 @@ static void shell_quote(km_buf_t *b, const char *s) {
     return;
   }
   km_buf_puts(b, "$'");
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p == '\'' || *p == '\\')
-      km_buf_printf(b, "\\%c", *p);
-    else if (*p < 0x20 || *p == 0x7f)
-      km_buf_printf(b, "\\x%02x", *p);
+  for (const unsigned char *p = (const unsigned char *)s; *p;) {
+    uint32_t cp = 0;
+    size_t n = utf8_seq(p, &cp);
+    if (n == 0 || escape_cp(cp)) /* byte by byte: no locale involved */
+      for (size_t i = 0; i < (n ? n : 1); i++)
+        km_buf_printf(b, "\\x%02x", p[i]);
+    else if (cp == '\'' || cp == '\\')
+      km_buf_printf(b, "\\%c", (char)cp);
     else
-      km_buf_putc(b, (char)*p);
+      km_buf_append(b, p, n);
+    p += n ? n : 1;
   }
   km_buf_putc(b, '\'');
 }
