@@ -34,7 +34,7 @@ demo_manifest "$KM_SRC/manifests/demo.yaml" demo.yaml
 rc=0
 "$KM_BIN/kmsmig" run demo.yaml --yes --run-dir run >run.txt 2>run.err || rc=$?
 [ "$rc" -eq 0 ] || { echo "FAIL: run exited $rc"; tail -20 run.err; exit 1; }
-grep -q "terraform: .* keys and secrets need a change" run.txt ||
+grep -q "^terraform run/terraform/\*.tf: 118 keys and secrets need a change" run.txt ||
   { echo "FAIL: the run does not point at the Terraform files"; cat run.txt; exit 1; }
 [ "$(stat -c %a run/terraform)" = 700 ] || { echo "FAIL: run/terraform is $(stat -c %a run/terraform)"; exit 1; }
 loose=$(find run/terraform -type f ! -perm 600 -printf '%m %p\n')

@@ -214,6 +214,15 @@ static void files_and_report_round_trip(void **state) {
   km_tf_set_free(&back);
 
   json_decref(rep);
+  /* Nothing migrated: still a valid section, with empty lists. */
+  km_tf_set_t none;
+  km_tf_set_init(&none);
+  rep = report_of(&none);
+  assert_int_equal(json_array_size(json_object_get(
+                       json_object_get(rep, "terraform"), "resources")),
+                   0);
+  json_decref(rep);
+  km_tf_set_free(&none);
   free(first);
   free(second);
   char *cmd = km_xasprintf("rm -rf '%s'", tmpl);

@@ -419,9 +419,9 @@ int km__cmd_run(int argc, char **argv) {
   char *path = km_xasprintf("%s/report.json", rt->rd.dir);
   int wrc = km_report_write_run(&meta, invs, n, path, &rep, &err);
   free(path);
-  km_tf_set_free(&tf);
   if (wrc == 0) {
     km__print_summary(rep, rt->rd.dir, (double)(km_now_ms() - t0) / 1000.0);
+    km__terraform_print(&tf);
     if (a.plan != NULL) km__print_plan_notes(invs, n, a.manifest, a.plan);
     const json_t *t = json_object_get(rep, "totals");
     json_int_t failed = km__jint(t, "accounts", "failed") +
@@ -444,6 +444,7 @@ int km__cmd_run(int argc, char **argv) {
     fprintf(stderr, "kmsmig run: report: %s\n", err.text);
     ec = KM_EXIT_INTERNAL;
   }
+  km_tf_set_free(&tf);
   /* The console steps still open: they are listed again on resume. */
   km_runtime_worklist_flush(rt);
   if (km_worklist_print_pending(&rt->wl, stdout) > 0)

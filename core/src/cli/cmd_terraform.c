@@ -24,12 +24,15 @@ int km__terraform_handoff(km_inv_t *const *invs, size_t n, const char *dir,
             "  the migration itself is unaffected; write them with "
             "`kmsmig terraform %s`\n",
             err.text, dir);
-  else if (tf->n > 0)
-    printf("terraform: %zu keys and secrets need a change in your Terraform "
-           "configuration: review %s/*.tf (docs/terraform.md)\n",
-           tf->n, out);
   free(out);
   return rc;
+}
+
+void km__terraform_print(const struct km_tf_set_s *tf) {
+  if (tf->written_dir != NULL && tf->n > 0)
+    printf("terraform %s/*.tf: %zu keys and secrets need a change in your "
+           "Terraform configuration (docs/terraform.md)\n",
+           tf->written_dir, tf->n);
 }
 
 void km__usage_terraform(void) {
