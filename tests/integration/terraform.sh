@@ -113,6 +113,27 @@ PY
 rc=0
 "$KM_BIN/kmsmig" terraform run --style nope 2>err.txt || rc=$?
 [ "$rc" -eq 2 ] || { echo "FAIL: a bad --style exited $rc"; exit 1; }
+# Files that cannot be written: the resumed run says so and how to get
+# them, exits 70, and its report lists the resources (migrated or already
+# migrated, as its totals count them) but no files.
+rm -rf run/terraform; touch run/terraform
+rc=0
+"$KM_BIN/kmsmig" run demo.yaml --yes --run-dir run >resume.txt 2>resume.err || rc=$?
+[ "$rc" -eq 70 ] || { echo "FAIL: unwritable Terraform files: exit $rc, not 70"; cat resume.err; exit 1; }
+grep -q "Terraform files not written: terraform: run/terraform is not a directory" resume.err &&
+  grep -q "write them with \`kmsmig terraform run\`" resume.err ||
+  { echo "FAIL: no error naming run/terraform and the fix"; cat resume.err; exit 1; }
+python3 - run/report.json <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+t, tot = r["terraform"], r["totals"]
+assert t["files"] == [], t["files"]
+done = tot["keys"]["already_migrated"] + tot["secrets"]["already_migrated"]
+moved = tot["keys"]["migrated"] + tot["secrets"]["migrated"]
+assert len(t["resources"]) == done + moved == 118, (len(t["resources"]), done, moved)
+assert sum(x["already_migrated"] for x in t["resources"]) == done
+print(f"resume: {len(t['resources'])} resources listed, no files, exit 70")
+PY
 kill "$KMSIM_PID"; wait "$KMSIM_PID" 2>/dev/null || true; KMSIM_PID=
 
 # ---- 2. hostile secret names ----

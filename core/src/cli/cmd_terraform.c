@@ -21,8 +21,8 @@ int km__terraform_handoff(km_inv_t *const *invs, size_t n, const char *dir,
   if (rc < 0)
     fprintf(stderr,
             "kmsmig run: Terraform files not written: %s\n"
-            "  the migration itself is unaffected; write them with "
-            "`kmsmig terraform %s`\n",
+            "  the migration itself is unaffected; fix that, then write "
+            "them with `kmsmig terraform %s` (or `--out DIR` elsewhere)\n",
             err.text, dir);
   free(out);
   return rc;
@@ -113,7 +113,10 @@ int km__cmd_terraform(int argc, char **argv) {
                          strcmp(style, "ignore") == 0 ? KM_TF_IGNORE
                                                       : KM_TF_ATTRIBUTE,
                          &err) < 0) {
-    fprintf(stderr, "kmsmig terraform: %s\n", err.text);
+    fprintf(stderr,
+            "kmsmig terraform: %s (fix that, or give another "
+            "directory with --out DIR)\n",
+            err.text);
     ec = KM_EXIT_INTERNAL;
   } else {
     printf("terraform: %zu keys and secrets, style %s: review %s/*.tf\n", tf.n,

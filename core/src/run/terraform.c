@@ -470,15 +470,16 @@ static int write_file(const char *path, const km_buf_t *data, km_err_t *err) {
 }
 
 static int make_dir(const char *dir, km_err_t *err) {
-  if (mkdir(dir, 0700) == 0 || errno == EEXIST) {
-    struct stat st;
-    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && chmod(dir, 0700) == 0)
-      return 0;
-  }
-  return km__err_set(err, KM_EIO,
-                     "terraform: cannot use %s as the output directory: %s; "
-                     "give another with --out DIR",
-                     dir, strerror(errno));
+  struct stat st;
+  if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+    return km__err_set(err, KM_EIO, "terraform: cannot create %s: %s", dir,
+                       strerror(errno));
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+    return km__err_set(err, KM_EIO, "terraform: %s is not a directory", dir);
+  if (chmod(dir, 0700) != 0)
+    return km__err_set(err, KM_EIO, "terraform: cannot make %s private: %s",
+                       dir, strerror(errno));
+  return 0;
 }
 
 static int cmp_str(const void *a, const void *b) {
