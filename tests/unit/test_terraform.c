@@ -234,12 +234,62 @@ static void files_and_report_round_trip(void **state) {
   km_inv_free(inv);
 }
 
+static bool starts(const char *s, const char *prefix) {
+  return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Text from a manifest or an edited report (account, region, instance)
+ * cannot end a comment or a string either: every line of the .tf is a
+ * comment, blank, or one kmsmig wrote. */
+static void no_field_breaks_a_line(void **state) {
+  (void)state;
+  char tmpl[] = "/tmp/km-tf-XXXXXX";
+  assert_non_null(mkdtemp(tmpl));
+  km_tf_set_t s;
+  km_tf_set_init(&s);
+  s.v = km_xcalloc(1, sizeof(*s.v));
+  s.n = s.cap = 1;
+  s.v[0] = (km_tf_res_t){.account = km_xstrdup("acct\nresource \"x\" \"y\" {"),
+                         .region = km_xstrdup("cn\n}\nregion"),
+                         .id = km_xstrdup("name\n# ok"),
+                         .instance_id = km_xstrdup("kst-1\"\n}"),
+                         .kind = KM_TF_SECRET};
+  km_err_t err;
+  memset(&err, 0, sizeof(err));
+  for (int st = 0; st < 2; st++) {
+    assert_int_equal(km_tf_write(&s, tmpl, (km_tf_style_t)st, &err), 0);
+    char *cmd = km_xasprintf("cat %s/*.tf", tmpl);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    char line[1024];
+    while (fgets(line, sizeof(line), f) != NULL) {
+      bool ok = line[0] == '#' || line[0] == '\n' || line[0] == '}' ||
+                strcmp(line, "  }\n") == 0 ||
+                starts(line, "resource \"alicloud_kms_secret\" \"secret_") ||
+                starts(line, "import {") || starts(line, "  secret_name ") ||
+                starts(line, "  dkms_instance_id = \"") ||
+                starts(line, "  lifecycle {") ||
+                starts(line, "    ignore_changes = [") ||
+                starts(line, "  to = alicloud_kms_secret.secret_") ||
+                starts(line, "  id = \"");
+      if (!ok) fail_msg("a field broke a line of the .tf: %s", line);
+    }
+    pclose(f);
+    free(cmd);
+  }
+  char *cmd = km_xasprintf("rm -rf '%s'", tmpl);
+  assert_int_equal(system(cmd), 0);
+  free(cmd);
+  km_tf_set_free(&s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(collect_picks_what_is_in_an_instance),
       cmocka_unit_test(strings_cannot_break_out),
       cmocka_unit_test(addresses_are_valid_stable_and_distinct),
       cmocka_unit_test(files_and_report_round_trip),
+      cmocka_unit_test(no_field_breaks_a_line),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -383,7 +383,11 @@ static void put_block(km_buf_t *b, const km_tf_res_t *r, const char *addr,
                       km_tf_style_t st) {
   km_buf_puts(b, r->kind == KM_TF_KEY ? "\n# Key " : "\n# Secret ");
   km_tf_hcl_quote(b, r->id);
-  km_buf_printf(b, " in %s,\n# %s KMS instance ", r->region,
+  /* The region is text from the manifest or a report: quoted too, so that
+   * nothing can end this comment. */
+  km_buf_puts(b, " in ");
+  km_tf_hcl_quote(b, r->region);
+  km_buf_printf(b, ",\n# %s KMS instance ",
                 r->already ? "found already (migrated before) in"
                            : "moved by this run into");
   km_tf_hcl_quote(b, r->instance_id);
