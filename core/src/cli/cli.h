@@ -26,6 +26,17 @@ int km__cmd_report(int argc, char **argv);
 void km__usage_report(void);
 int km__cmd_verify_journal(int argc, char **argv);
 void km__usage_verify_journal(void);
+int km__cmd_terraform(int argc, char **argv);
+void km__usage_terraform(void);
+/* cmd_terraform.c: the end of `kmsmig run` writes <dir>/terraform/ from
+ * invs (borrowed) into *tf (initialised here; the caller frees it); on
+ * failure prints the error and the command that writes the files again,
+ * and returns < 0. */
+struct km_tf_set_s;
+int km__terraform_handoff(km_inv_t *const *invs, size_t n, const char *dir,
+                          struct km_tf_set_s *tf);
+/* The summary's line naming the files, when there are any. */
+void km__terraform_print(const struct km_tf_set_s *tf);
 int km__cmd_byok(int argc, char **argv);
 void km__usage_rehearse(void);
 int km__cmd_rehearse(int argc, char **argv);

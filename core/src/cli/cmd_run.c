@@ -19,6 +19,7 @@
 #include "model/inventory.h"
 #include "engine/plan_render.h"
 #include "engine/report.h"
+#include "run/terraform.h"
 #include "kmsmig/version.h"
 #include "util/util.h"
 
@@ -521,6 +522,11 @@ static int run_finish(const args_t *a, km_runtime_t *rt, km_progress_t *pg,
                            .rehearsal = rehearsal};
   json_t *rep = NULL;
   int ec = KM_EXIT_OK;
+  /* The Terraform hand-off: files first, so the report lists what exists. */
+  km_tf_set_t tf;
+  bool tf_failed = km__terraform_handoff(invs, n, rt->rd.dir, &tf) != 0;
+  meta.tail = km_tf_report_field;
+  meta.tail_ud = &tf;
   char *path = km_xasprintf("%s/report.json", rt->rd.dir);
   if (wrc == 0) wrc = km_report_write_run(&meta, invs, n, path, &rep, &err);
   free(path);
@@ -528,6 +534,7 @@ static int run_finish(const args_t *a, km_runtime_t *rt, km_progress_t *pg,
   *wrote = wrc == 0;
   if (wrc == 0) {
     ec = run_exit_code(rt, rep);
+    if (ec == KM_EXIT_OK && tf_failed) ec = KM_EXIT_INTERNAL;
     if (json) {
       km_progress_summary_json(pg, rep, rt->rd.dir, secs, ec);
     } else {
@@ -535,6 +542,7 @@ static int run_finish(const args_t *a, km_runtime_t *rt, km_progress_t *pg,
         printf("REHEARSAL against kmsim (a copy of the fleet on loopback; "
                "nothing real was changed)\n");
       km__print_summary(rep, rt->rd.dir, secs);
+      km__terraform_print(&tf);
       if (a->plan != NULL) km__print_plan_notes(invs, n, a->manifest, a->plan);
       if (!rehearsal) /* a rehearsal is not resumed: kmsim is gone */
         km__print_advice(ec, rep, a->manifest, rt->rd.dir, a->plan, a->shard);
@@ -544,6 +552,7 @@ static int run_finish(const args_t *a, km_runtime_t *rt, km_progress_t *pg,
     run_error(a, "kmsmig run: report: %s", err.text);
     ec = KM_EXIT_INTERNAL;
   }
+  km_tf_set_free(&tf);
   /* The console steps still open: they are listed again on resume (JSON:
    * in worklist.json and `kmsmig status`). */
   km_runtime_worklist_flush(rt);

@@ -33,6 +33,8 @@ static const km_cmd_t commands[] = {
      km__usage_report},
     {"verify-journal", "check a run's journal chain (tampering, lost records)",
      km__cmd_verify_journal, km__usage_verify_journal},
+    {"terraform", "write the Terraform changes of a finished run",
+     km__cmd_terraform, km__usage_terraform},
     {"byok", "wrap and import HSM BYOK key material", km__cmd_byok,
      km__usage_byok},
     {"version", "print the version", cmd_version, usage_version},

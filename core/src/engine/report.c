@@ -660,7 +660,9 @@ static int write_stream(FILE *f, json_t *head, const one_t *v, size_t n,
     json_decref(p);
   }
   json_decref(index);
-  if (rc == 0 && fputs(n > 0 ? "\n  ]\n}\n" : "]\n}\n", f) == EOF) rc = KM_EIO;
+  if (rc == 0 && fputs(n > 0 ? "\n  ]" : "]", f) == EOF) rc = KM_EIO;
+  if (rc == 0 && meta->tail != NULL) rc = meta->tail(f, meta->tail_ud);
+  if (rc == 0 && fputs("\n}\n", f) == EOF) rc = KM_EIO;
   return rc;
 }
 
@@ -670,6 +672,7 @@ typedef struct {
   size_t n;
   const km_report_meta_t *meta;
   json_t *listed, *warnings;
+  const km_report_meta_t *meta;
 } stream_t;
 
 static int fill_stream(FILE *f, void *ud) {

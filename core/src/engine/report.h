@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -55,6 +56,11 @@ typedef struct km_report_meta_s {
   void *spans_ud;
   const km_report_extra_t *extra; /* borrowed; NULL: none */
   bool rehearsal; /* kmsmig rehearse: "rehearsal": true (docs/rehearse.md) */
+  /* km_report_write_run: more top-level fields after "pipelines", each
+   * written as `,\n  "name": value` (the Terraform hand-off); may be NULL.
+   * Returns 0 or KM_EIO. */
+  int (*tail)(FILE *f, void *ud);
+  void *tail_ud; /* borrowed */
 } km_report_meta_t;
 
 /* Reads run_dir's journal (when journal: batches and rotation ledger; an
