@@ -24,6 +24,11 @@ int km__cmd_status(int argc, char **argv);
 void km__usage_status(void);
 int km__cmd_report(int argc, char **argv);
 void km__usage_report(void);
+int km__cmd_observe(int argc, char **argv);
+void km__usage_observe(void);
+/* cmd_observe.c: writes <run>/observe.json at the end of a run and prints
+ * its summary line (monitor enabled; models borrowed). */
+void km__observe_after_run(km_runtime_t *rt, km_inv_t *const *invs, size_t n);
 int km__cmd_byok(int argc, char **argv);
 void km__usage_byok(void);
 

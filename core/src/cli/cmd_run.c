@@ -415,6 +415,7 @@ int km__cmd_run(int argc, char **argv) {
   free(path);
   if (wrc == 0) {
     km__print_summary(rep, rt->rd.dir, (double)(km_now_ms() - t0) / 1000.0);
+    km__observe_after_run(rt, invs, n);
     if (a.plan != NULL) km__print_plan_notes(invs, n, a.manifest, a.plan);
     const json_t *t = json_object_get(rep, "totals");
     json_int_t failed = km__jint(t, "accounts", "failed") +

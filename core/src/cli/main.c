@@ -28,6 +28,8 @@ static const km_cmd_t commands[] = {
      km__usage_status},
     {"report", "print or render a run's report", km__cmd_report,
      km__usage_report},
+    {"observe", "observe the gateways of a finished run again", km__cmd_observe,
+     km__usage_observe},
     {"byok", "wrap and import HSM BYOK key material", km__cmd_byok,
      km__usage_byok},
     {"version", "print the version", cmd_version, usage_version},
