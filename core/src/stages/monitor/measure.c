@@ -33,8 +33,8 @@ int km__mon_add_points(const json_t *body, mon_metric_t *m, const char **next,
   *next = NULL;
   const json_t *succ = json_object_get(body, "Success");
   if (json_is_false(succ)) {
-    snprintf(why, n, "Success is false (Code %s: %s)",
-             str_at(body, "Code"), str_at(body, "Message"));
+    snprintf(why, n, "Success is false (Code %s: %s)", str_at(body, "Code"),
+             str_at(body, "Message"));
     return KM_EPARSE;
   }
   /* Datapoints is a JSON-encoded string (reference section 6) */
@@ -55,8 +55,8 @@ int km__mon_add_points(const json_t *body, mon_metric_t *m, const char **next,
   json_array_foreach(pts, i, p) {
     bool ok = json_is_object(p);
     double avg = num(p, "Average", &ok);
-    double mx = json_object_get(p, "Maximum") != NULL ? num(p, "Maximum", &ok)
-                                                       : avg;
+    double mx =
+        json_object_get(p, "Maximum") != NULL ? num(p, "Maximum", &ok) : avg;
     double sum = json_object_get(p, "Sum") != NULL ? num(p, "Sum", &ok) : avg;
     if (!ok) {
       json_decref(pts);
@@ -115,15 +115,17 @@ static int add_event(const json_t *e, km_obs_t *o, char *why, size_t n,
   if (!json_is_object(e) || name[0] == '\0' ||
       km_parse_iso8601(str_at(e, "eventTime"), &t) != 0 ||
       !json_is_object(uid)) {
-    snprintf(why, n, "event %zu has no readable eventName, eventTime or "
-                     "userIdentity", at + 1);
+    snprintf(why, n,
+             "event %zu has no readable eventName, eventTime or "
+             "userIdentity",
+             at + 1);
     return KM_EPARSE;
   }
   /* a call that reached an instance's own gateway is not a residual one */
   if (strstr(str_at(e, "eventSource"), ".cryptoservice.kms.") != NULL) return 0;
-  km_obs_caller_t *c = km_obs_caller(o, str_at(uid, "accessKeyId"),
-                                     str_at(e, "sourceIpAddress"),
-                                     str_at(e, "userAgent"));
+  km_obs_caller_t *c =
+      km_obs_caller(o, str_at(uid, "accessKeyId"), str_at(e, "sourceIpAddress"),
+                    str_at(e, "userAgent"));
   c->count++;
   if (t > c->last_seen) {
     c->last_seen = t;
@@ -210,9 +212,8 @@ static void residual(const km_inv_t *inv, km_obs_t *o, bool truncated) {
 static void throttling(const km_inv_t *inv, km_obs_t *o, double act_pct) {
   const km_obs_gw_t *d = &o->after.dedicated;
   if (!d->measured) return;
-  double pct = d->requests > 0
-                   ? 100.0 * (double)d->throttled / (double)d->requests
-                   : 0;
+  double pct =
+      d->requests > 0 ? 100.0 * (double)d->throttled / (double)d->requests : 0;
   char msg[400], act[400], spec[32];
   if (o->instance_spec >= 0)
     snprintf(spec, sizeof(spec), "%lld", (long long)o->instance_spec);
@@ -238,9 +239,10 @@ static void throttling(const km_inv_t *inv, km_obs_t *o, double act_pct) {
   km_obs_add_finding(o, "monitor.dedicated_throttled", v, msg, act);
 }
 
+/* Share of 4xx/5xx answers that are not throttling (its own finding). */
 static double err_share(const km_obs_gw_t *g) {
-  return g->requests > 0 ? (double)(g->c4xx + g->c5xx) / (double)g->requests
-                         : 0;
+  int64_t c4 = g->c4xx >= g->throttled ? g->c4xx - g->throttled : g->c4xx;
+  return g->requests > 0 ? (double)(c4 + g->c5xx) / (double)g->requests : 0;
 }
 
 static void errors_and_traffic(km_obs_t *o) {
@@ -282,10 +284,12 @@ static void errors_and_traffic(km_obs_t *o) {
   const km_obs_gw_t *d = &o->after.dedicated;
   if (d->measured && d->requests > 0) {
     double ds = err_share(d) * 100;
-    snprintf(msg, sizeof(msg),
-             "dedicated gateway: %lld requests, %.1f%% 4xx/5xx, latency "
-             "%.1f ms (shared before: %.1f ms)",
-             (long long)d->requests, ds, d->latency_ms_avg, b->latency_ms_avg);
+    snprintf(
+        msg, sizeof(msg),
+        "dedicated gateway: %lld requests, %.1f%% 4xx/5xx besides throttling, "
+        "latency "
+        "%.1f ms (shared before: %.1f ms)",
+        (long long)d->requests, ds, d->latency_ms_avg, b->latency_ms_avg);
     bool bad = d->c5xx > 0 || ds > sb + 5.0;
     km_obs_add_finding(o, "monitor.dedicated_errors",
                        bad ? KM_OBS_WATCH : KM_OBS_OK, msg,

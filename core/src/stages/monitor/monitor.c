@@ -105,7 +105,8 @@ static void on_metric(km_sctx_t *c, const kp_res_t *res, void *ud) {
   const km_mf_monitor_t *mo = c->t->monitor;
   mon_metric_t *m = &j->m[q->gw][q->metric];
   char what[200], why[300];
-  snprintf(what, sizeof(what), "CloudMonitor DescribeMetricList %s (%s gateway)",
+  snprintf(what, sizeof(what),
+           "CloudMonitor DescribeMetricList %s (%s gateway)",
            mo->metric[q->metric], k_gw_names[q->gw]);
   if (res->status < 0) {
     call_finding(j, "monitor.call_failed", what,
@@ -135,19 +136,18 @@ static void query_metric(job_t *j, int gw, int metric, const char *token,
   const km_mf_monitor_t *mo = c->t->monitor;
   char period[16];
   snprintf(period, sizeof(period), "%lld", (long long)mo->period_s);
-  const char *params[] = {"Namespace", mo->ns,         "MetricName",
-                          mo->metric[metric],          "Dimensions",
-                          j->dims[gw], "StartTime",    j->start_ms,
-                          "EndTime",   j->end_ms,      "Period",
-                          period,      "Length",       "1440",
-                          "NextToken", token};
+  const char *params[] = {
+      "Namespace",  mo->ns,      "MetricName", mo->metric[metric],
+      "Dimensions", j->dims[gw], "StartTime",  j->start_ms,
+      "EndTime",    j->end_ms,   "Period",     period,
+      "Length",     "1440",      "NextToken",  token};
   q_t *q = kp_alloc(c, sizeof(*q));
   *q = (q_t){j, gw, metric, page, NULL};
   /* The instance's gateway is measured with its owner's credentials: the
    * owner sees the instance's metrics, whoever the caller was. */
   const char *as = gw == GW_DEDICATED ? c->t->instance_owner : NULL;
-  kp_call_as(c, as, "cms", "DescribeMetricList", params,
-             token != NULL ? 8 : 7, NULL, on_metric, q);
+  kp_call_as(c, as, "cms", "DescribeMetricList", params, token != NULL ? 8 : 7,
+             NULL, on_metric, q);
 }
 
 /* ---- ActionTrail ---- */
@@ -211,8 +211,7 @@ static void drained(km_sctx_t *c) {
     if (j->ask[gw]) km__mon_gateway(j->m[gw], span, g[gw]);
   j->w->present = true;
   if (j->after) {
-    km__mon_judge(c->inv, j->o, c->t->monitor->throttle_act_pct,
-                  j->truncated);
+    km__mon_judge(c->inv, j->o, c->t->monitor->throttle_act_pct, j->truncated);
     size_t act, watch;
     km_obs_count(j->o, &act, &watch);
     kp_log(c, act ? KM_LOG_WARN : KM_LOG_INFO,
@@ -265,8 +264,8 @@ static int monitor_start(void *state, km_sctx_t *c) {
   bool after = c->stage == KM_STAGE_OBSERVE;
   /* `kmsmig observe` (plan mode at OBSERVE) observes only the pipelines
    * the run took through MIGRATE. */
-  if (mo == NULL || (after && c->plan &&
-                     (inv->obs == NULL || !inv->obs->migrate_finished))) {
+  if (mo == NULL ||
+      (after && c->plan && (inv->obs == NULL || !inv->obs->migrate_finished))) {
     kp_finish(c);
     return 0;
   }
