@@ -219,9 +219,11 @@ static int throttled(ksim_req_t *req, ksim_resp_t *resp) {
   resp->native = strcmp(sh, "kms") == 0 ||
                  (strcmp(sh, "mixed") == 0 && (ksim_rand(&c->faults.rng) & 1));
   const char *code = c->faults.throttle_code;
-  if (code[0] == '\0')
-    code = strcmp(req->product, "kms") == 0 ? "Rejected.Throttling"
-                                            : "Throttling.User";
+  if (code[0] == '\0') /* KMS's code on both of its gateways */
+    code =
+        strcmp(req->product, "kms") == 0 || strcmp(req->product, "gateway") == 0
+            ? "Rejected.Throttling"
+            : "Throttling.User";
   if (strcmp(code, "Rejected.Throttling") == 0)
     return ksim_fail(resp, code, "QPS Limit Exceeded");
   if (strcmp(code, "Throttling") == 0)

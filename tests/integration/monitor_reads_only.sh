@@ -11,10 +11,10 @@ start_kmsim "$TMP/cloud.yaml"
 monitor_manifest "$TMP/m.yaml"
 monitor_env
 cd "$TMP"
-sleep 1
+wait_served 10 kms.Encrypt kms.Decrypt kms.GenerateDataKey kms.GetSecretValue
 grep -o '{"[a-z]*", "[A-Za-z]*", KM_ACT_READ}' "$KM_SRC/core/src/engine/actions.c" |
   sed 's/{"\([a-z]*\)", "\([A-Za-z]*\)".*/\1.\2/' >reads.txt
-served() { kmsim_get /_kmsim/stats >"$1"; }
+stats() { kmsim_get /_kmsim/stats >"$1"; }
 diff_actions() { # BEFORE AFTER: the actions whose count grew, traffic's own left out
   python3 - "$1" "$2" <<'PY'
 import json, sys
@@ -27,9 +27,9 @@ for k in sorted(a):
         print(k)
 PY
 }
-served s0.json
+stats s0.json
 "$KM_BIN/kmsmig" plan m.yaml >plan.txt 2>plan.err || { cat plan.txt plan.err; echo "FAIL: plan failed"; exit 1; }
-served s1.json
+stats s1.json
 diff_actions s0.json s1.json >plan_actions.txt
 cat plan_actions.txt
 grep -qx cms.DescribeMetricList plan_actions.txt || { echo "FAIL: plan measured no baseline"; exit 1; }
@@ -38,9 +38,9 @@ bad=$(grep -vxF -f reads.txt plan_actions.txt | grep -v '^sts\.' || true)
 [ ! -e runs ] || { echo "FAIL: plan wrote a run directory"; exit 1; }
 "$KM_BIN/kmsmig" run m.yaml --yes --run-dir run >run.txt 2>run.err ||
   { cat run.txt run.err; echo "FAIL: run failed"; exit 1; }
-served s2.json
+stats s2.json
 "$KM_BIN/kmsmig" observe run >obs.txt 2>obs.err || [ $? = 1 ] || { cat obs.err; echo "FAIL: observe failed"; exit 1; }
-served s3.json
+stats s3.json
 diff_actions s2.json s3.json >obs_actions.txt
 cat obs_actions.txt
 [ "$(grep -cvxE 'cms\.DescribeMetricList|actiontrail\.LookupEvents' obs_actions.txt)" = 0 ] ||

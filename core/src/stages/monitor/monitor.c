@@ -243,7 +243,10 @@ static void note_migrated(const km_inv_t *inv, km_obs_t *o) {
 static void set_window(job_t *j, int64_t now) {
   int64_t start = now - j->c->t->monitor->window_s;
   if (j->after) {
-    int64_t from = j->c->plan ? j->o->migrated_at : j->o->baseline.end;
+    /* `kmsmig observe`: from the second after the run's OBSERVE began
+     * (ActionTrail's times are whole seconds; that second may still hold
+     * calls from before the last switch) */
+    int64_t from = j->c->plan ? j->o->migrated_at + 1 : j->o->baseline.end;
     if (from > start) start = from;
   }
   if (start >= now) start = now - 1;
