@@ -219,9 +219,11 @@ static int throttled(ksim_req_t *req, ksim_resp_t *resp) {
   resp->native = strcmp(sh, "kms") == 0 ||
                  (strcmp(sh, "mixed") == 0 && (ksim_rand(&c->faults.rng) & 1));
   const char *code = c->faults.throttle_code;
-  if (code[0] == '\0')
-    code = strcmp(req->product, "kms") == 0 ? "Rejected.Throttling"
-                                            : "Throttling.User";
+  if (code[0] == '\0') /* KMS's code on both of its gateways */
+    code =
+        strcmp(req->product, "kms") == 0 || strcmp(req->product, "gateway") == 0
+            ? "Rejected.Throttling"
+            : "Throttling.User";
   if (strcmp(code, "Rejected.Throttling") == 0)
     return ksim_fail(resp, code, "QPS Limit Exceeded");
   if (strcmp(code, "Throttling") == 0)
@@ -230,14 +232,40 @@ static int throttled(ksim_req_t *req, ksim_resp_t *resp) {
   return ksim_fail(resp, code, "Request was denied due to user flow control.");
 }
 
+/* One token from the bucket named key (created full at qps); 0 or the
+ * throttling answer. */
+static int take(ksim_req_t *req, ksim_resp_t *resp, const char *key,
+                double qps);
+
+/* The dedicated gateway serves at most the instance's spec (its QPS, as
+ * sold) for all the accounts that share it: an undersized instance
+ * throttles there (procedure section 4). */
+static int instance_throttle(ksim_req_t *req, ksim_resp_t *resp) {
+  if (strcmp(req->product, "gateway") != 0 ||
+      req->cloud->faults.throttle_mode == 0)
+    return 0;
+  ksim_instance_t *inst = ksim_instance_by_id(req->cloud, req->instance_id);
+  if (inst == NULL || inst->spec <= 0) return 0;
+  char key[128];
+  snprintf(key, sizeof(key), "instance|%s", inst->id);
+  return take(req, resp, key, (double)inst->spec);
+}
+
 int ksim_throttle(ksim_req_t *req, const ksim_action_t *a, ksim_resp_t *resp) {
   ksim_cloud_t *c = req->cloud;
   if (in_storm(&c->faults, req->action)) return throttled(req, resp);
+  if (instance_throttle(req, resp) < 0) return -1;
   double qps = group_qps(&c->faults, req->account->id, a->group);
   if (qps <= 0) return 0;
   char key[256];
   snprintf(key, sizeof(key), "%s|%s|%s", req->account->id, req->region,
            a->group);
+  return take(req, resp, key, qps);
+}
+
+static int take(ksim_req_t *req, ksim_resp_t *resp, const char *key,
+                double qps) {
+  ksim_cloud_t *c = req->cloud;
   ksim_bucket_t *b = ksim_map_get(&c->buckets, key);
   uint64_t now = km_now_ms();
   if (b == NULL) {

@@ -39,11 +39,19 @@ static void derive(const ksim_key_t *k, const char *version,
   HMAC(EVP_sha256(), k_seed, (int)strlen(k_seed), msg, n, out, &len);
 }
 
-/* Key in this gateway's instance, usable for symmetric crypto. */
+/* Key in this gateway's instance, usable for symmetric crypto.  On the
+ * shared gateway (no instance in the host) any key of the caller's region:
+ * KMS 1.0 keys, and migrated ones, which the shared gateway forwards to
+ * their instance (procedure section 4). */
+static bool shared_gw(const ksim_req_t *req) {
+  return req->instance_id[0] == '\0';
+}
+
 static ksim_key_t *gw_key(ksim_req_t *req, ksim_resp_t *resp, const char *id) {
   ksim_key_t *k = ksim_kms_key(req, resp, id);
   if (k == NULL) return NULL;
-  if (k->instance_id == NULL || strcmp(k->instance_id, req->instance_id) != 0) {
+  if (!shared_gw(req) && (k->instance_id == NULL ||
+                          strcmp(k->instance_id, req->instance_id) != 0)) {
     ksim_fail(resp, "Forbidden.KeyNotFound", "The specified Key is not found.");
     return NULL;
   }
@@ -98,6 +106,11 @@ static unsigned char *unb64(const char *s, size_t *n) {
   return out;
 }
 
+/* The ciphertext blob of pt under the key's current version (owned), or
+ * NULL with resp failed. */
+static char *seal(ksim_resp_t *resp, ksim_key_t *k, const char *ctx,
+                  const char *pt);
+
 static int encrypt(ksim_req_t *req, ksim_resp_t *resp) {
   const char *id = ksim_param_req(req, resp, "KeyId");
   if (id == NULL) return -1;
@@ -106,9 +119,45 @@ static int encrypt(ksim_req_t *req, ksim_resp_t *resp) {
   const char *ctx = ksim_param(req, "EncryptionContext");
   ksim_key_t *k = gw_key(req, resp, id);
   if (k == NULL) return -1;
+  char *text = seal(resp, k, ctx, pt);
+  if (text == NULL) return -1;
+  json_t *body =
+      json_pack("{s:s, s:s, s:s}", "CiphertextBlob", text, "KeyId", k->id,
+                "KeyVersionId", k->versions.v[k->versions.n - 1].id);
+  free(text);
+  return ksim_ok(resp, body);
+}
+
+/* A data key: 32 random bytes, base64, returned and sealed. */
+static int generate_data_key(ksim_req_t *req, ksim_resp_t *resp) {
+  const char *id = ksim_param_req(req, resp, "KeyId");
+  if (id == NULL) return -1;
+  ksim_key_t *k = gw_key(req, resp, id);
+  if (k == NULL) return -1;
+  unsigned char dk[32];
+  RAND_bytes(dk, sizeof(dk));
+  char *pt = b64(dk, sizeof(dk));
+  OPENSSL_cleanse(dk, sizeof(dk));
+  char *text = seal(resp, k, ksim_param(req, "EncryptionContext"), pt);
+  json_t *body =
+      text == NULL ? NULL
+                   : json_pack("{s:s, s:s, s:s, s:s}", "CiphertextBlob", text,
+                               "Plaintext", pt, "KeyId", k->id, "KeyVersionId",
+                               k->versions.v[k->versions.n - 1].id);
+  OPENSSL_cleanse(pt, strlen(pt));
+  free(pt);
+  free(text);
+  return body != NULL ? ksim_ok(resp, body) : -1;
+}
+
+static char *seal(ksim_resp_t *resp, ksim_key_t *k, const char *ctx,
+                  const char *pt) {
   const char *ver = k->versions.v[k->versions.n - 1].id;
   size_t il = strlen(k->id), vl = strlen(ver), pl = strlen(pt);
-  if (il > 255 || vl > 255) return ksim_fail_invalid(resp, "KeyId");
+  if (il > 255 || vl > 255) {
+    ksim_fail_invalid(resp, "KeyId");
+    return NULL;
+  }
   size_t n = 4 + 1 + il + 1 + vl + 12 + pl + 16;
   unsigned char *blob = km_xmalloc(n), *p = blob, key[32];
   memcpy(p, "KSG1", 4);
@@ -127,14 +176,12 @@ static int encrypt(ksim_req_t *req, ksim_resp_t *resp) {
   OPENSSL_cleanse(key, sizeof(key));
   if (rc < 0) {
     free(blob);
-    return ksim_fail(resp, "InternalFailure", "The encryption failed.");
+    ksim_fail(resp, "InternalFailure", "The encryption failed.");
+    return NULL;
   }
   char *text = b64(blob, n);
   free(blob);
-  json_t *body = json_pack("{s:s, s:s, s:s}", "CiphertextBlob", text, "KeyId",
-                           k->id, "KeyVersionId", ver);
-  free(text);
-  return ksim_ok(resp, body);
+  return text;
 }
 
 static int decrypt(ksim_req_t *req, ksim_resp_t *resp) {
@@ -206,7 +253,8 @@ static int get_secret_value(ksim_req_t *req, ksim_resp_t *resp) {
   if (name == NULL) return -1;
   ksim_secret_t *s = ksim_kms_secret(req, resp, name);
   if (s == NULL) return -1;
-  if (s->instance_id == NULL || strcmp(s->instance_id, req->instance_id) != 0)
+  if (!shared_gw(req) &&
+      (s->instance_id == NULL || strcmp(s->instance_id, req->instance_id) != 0))
     return ksim_fail(resp, "Forbidden.ResourceNotFound", "Resource not found");
   if (s->versions.n == 0)
     return ksim_fail(resp, "Forbidden.ResourceNotFound", "Resource not found");
@@ -254,7 +302,18 @@ static int get_secret_value(ksim_req_t *req, ksim_resp_t *resp) {
 static const ksim_action_t gateway_actions[] = {
     {"Encrypt", encrypt, "gateway-crypto", 0},
     {"Decrypt", decrypt, "gateway-crypto", 0},
+    {"GenerateDataKey", generate_data_key, "gateway-crypto", 0},
     {"GetSecretValue", get_secret_value, "gateway-secret", 0},
     {NULL, NULL, NULL, 0}};
 
+/* The same data-plane calls on the shared gateway, in its published QPS
+ * groups (reference section 5). */
+static const ksim_action_t shared_actions[] = {
+    {"Encrypt", encrypt, "crypto-sym", 0},
+    {"Decrypt", decrypt, "crypto-sym", 0},
+    {"GenerateDataKey", generate_data_key, "crypto-sym", 0},
+    {"GetSecretValue", get_secret_value, "secret-value", 0},
+    {NULL, NULL, NULL, 0}};
+
 KSIM_REGISTER_ACTIONS("gateway", gateway_actions)
+KSIM_REGISTER_ACTIONS("kms", shared_actions)

@@ -43,6 +43,9 @@ typedef struct ksim_req {
   ksim_kvs_t headers; /* lowercase names, values as sent */
   const char *body;
   size_t body_len;
+  /* the client's address ("" = unknown; the traffic generator sets its
+   * caller's configured one) for ActionTrail's sourceIpAddress */
+  char source_ip[64];
   /* routing */
   char host_name[256];      /* Host without port, lowercase */
   const char *product;      /* "kms", "sts", "resourcemanager", ... */

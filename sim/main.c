@@ -201,6 +201,12 @@ int main(int argc, char **argv) {
     ksim_cloud_free(c);
     return 1;
   }
+  if (ksim_traffic_start(&srv, err, sizeof(err)) < 0) {
+    fprintf(stderr, "kmsim: %s\n", err);
+    ksim_server_stop(&srv);
+    ksim_cloud_free(c);
+    return 2;
+  }
   printf("kmsim: listening");
   if (srv.http != NULL) printf(" http=%d", srv.http_bound);
   if (srv.https != NULL) printf(" https=%d", srv.https_bound);
@@ -220,6 +226,7 @@ int main(int argc, char **argv) {
   }
   while (!g_stop)
     pause();
+  ksim_traffic_stop();
   ksim_server_stop(&srv);
   ksim_cloud_free(c);
   return 0;

@@ -39,6 +39,8 @@ typedef struct {
   char request_id[40];
   char host[96];
   char resource[128]; /* KeyId / SecretName / KmsInstanceId as sent */
+  char source_ip[64];
+  char user_agent[128];
 } ev_t;
 
 static struct {
@@ -90,6 +92,14 @@ void ksim_observe_record(const ksim_req_t *req, const ksim_resp_t *resp,
                                     "ResourceShareId"};
   for (size_t i = 0; i < KM_ARRAY_SIZE(ids) && e->resource[0] == '\0'; i++)
     cpy(e->resource, sizeof(e->resource), ksim_param(req, ids[i]));
+  /* Decrypt names no key: the answer's KeyId does (never its plaintext) */
+  if (e->resource[0] == '\0' && resp->code[0] == '\0')
+    cpy(e->resource, sizeof(e->resource),
+        json_string_value(json_object_get(resp->body, "KeyId")));
+  cpy(e->source_ip, sizeof(e->source_ip),
+      req->source_ip[0] != '\0' ? req->source_ip : "127.0.0.1");
+  const char *ua = ksim_kvs_get(&req->headers, "user-agent");
+  cpy(e->user_agent, sizeof(e->user_agent), ua != NULL ? ua : "");
 }
 
 /* Events oldest first; i in [0, n). */
@@ -378,6 +388,8 @@ static bool attr_match(const ev_t *e, const char *key, const char *val) {
     return rt[0] != '\0' && ci_contains(rt, val);
   }
   if (strcmp(key, "EventType") == 0) return strcmp(val, "ApiCall") == 0;
+  if (strcmp(key, "SourceIpAddress") == 0)
+    return strcmp(e->source_ip, val) == 0;
   if (strcmp(key, "User") == 0) return strcmp(e->account, val) == 0;
   return false;
 }
@@ -398,8 +410,8 @@ static json_t *event_json(const ev_t *e) {
       "eventType", "ApiCall", "eventVersion", "1", "eventTime",
       ksim_json_time(e->t_ms / 1000), "acsRegion", e->region, "requestId",
       e->request_id, "apiVersion", e->version, "serviceName",
-      service_name(e->product), "sourceIpAddress", "127.0.0.1", "userAgent",
-      "kmsim", "eventRW", event_rw(e->action), "userIdentity", "type",
+      service_name(e->product), "sourceIpAddress", e->source_ip, "userAgent",
+      e->user_agent, "eventRW", event_rw(e->action), "userIdentity", "type",
       e->via_sts ? "assumed-role" : "root-account", "accountId", e->account,
       "principalId", e->account, "accessKeyId", e->ak, "userName",
       e->via_sts ? "ResourceDirectoryAccountAccessRole" : "root",

@@ -7,6 +7,7 @@
  * Paths under /_kmsim/ go to the admin handlers instead. */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -333,6 +334,19 @@ int64_t ksim_wall_now(void) {
 
 /* ---- libmicrohttpd glue ---- */
 
+/* The peer's numeric address (ActionTrail's sourceIpAddress). */
+static void client_address(struct MHD_Connection *conn, char *out, size_t n) {
+  out[0] = '\0';
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  if (ci == NULL || ci->client_addr == NULL) return;
+  const struct sockaddr *sa = ci->client_addr;
+  socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                            : sizeof(struct sockaddr_in);
+  if (getnameinfo(sa, len, out, (socklen_t)n, NULL, 0, NI_NUMERICHOST) != 0)
+    out[0] = '\0';
+}
+
 typedef struct {
   km_buf_t body;
   ksim_kvs_t form;
@@ -425,6 +439,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
   req.method = method;
   req.path = url;
   req.host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
+  client_address(conn, req.source_ip, sizeof(req.source_ip));
   MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect, &req.query);
   MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header,
                             &req.headers);

@@ -29,6 +29,12 @@ void ksim_server_stop(ksim_server_t *s);
  * daemons and directly by unit tests). */
 void ksim_process(ksim_server_t *s, ksim_req_t *req, ksim_resp_t *resp,
                   unsigned *delay_ms);
+/* The application traffic of the fixture's `traffic:` section (traffic.c):
+ * parses it and starts its thread (nothing without the section); 0 or -1
+ * with err.  Stop before ksim_server_stop. */
+int ksim_traffic_configure(const json_t *cfg, char *err, size_t errlen);
+int ksim_traffic_start(ksim_server_t *s, char *err, size_t errlen);
+void ksim_traffic_stop(void);
 /* Host -> product/region; -1 for an unknown endpoint. */
 int ksim_route(ksim_cloud_t *c, ksim_req_t *req);
 

@@ -19,7 +19,8 @@
 #      (each kmsim issues its own), the report's run_dir, started, finished
 #      and duration_s (not compared), the times, RequestIds, task ids and
 #      client tokens in the pipelines' timeline, batches and rotation
-#      ledger (VOLATILE below), and "rehearsal" (checked true /
+#      ledger (VOLATILE below), the gateway observations (measurements of
+#      each kmsim's own traffic), and "rehearsal" (checked true /
 #      absent, then dropped).  Pipelines are compared sorted by account and
 #      region, ledger records as a sorted list.
 #   4. The rehearsal is marked everywhere: report.json, the summary's first
@@ -141,7 +142,7 @@ VOLATILE = {"request_id", "off_request_id", "restore_request_id", "turned_off",
 def norm(x):
     if isinstance(x, dict):
         return {k: norm(v) for k, v in x.items()
-                if not (k == "duration_s" or
+                if not (k in ("duration_s", "observe") or
                         (k in VOLATILE and (v is None or isinstance(v, str))))}
     if isinstance(x, list):
         return [norm(v) for v in x]
@@ -160,7 +161,7 @@ def view(d):
     for p in pipes:  # ledger entries in a stable order once times are gone
         if isinstance(p.get("rotation_ledger"), list):
             p["rotation_ledger"].sort(key=lambda e: json.dumps(e, sort_keys=True))
-    return flag, {"totals": r["totals"], "pipelines": pipes, "ledger": ledger}
+    return flag, {"totals": norm(r["totals"]), "pipelines": pipes, "ledger": ledger}
 real_flag, real = view(sys.argv[1])
 assert real_flag is None, "the real run's report says rehearsal"
 t = real["totals"]
@@ -251,7 +252,7 @@ VOLATILE = {"request_id", "off_request_id", "restore_request_id", "turned_off",
 def norm(x):  # the same normalisation as above
     if isinstance(x, dict):
         return {k: norm(v) for k, v in x.items()
-                if not (k == "duration_s" or
+                if not (k in ("duration_s", "observe") or
                         (k in VOLATILE and (v is None or isinstance(v, str))))}
     if isinstance(x, list):
         return [norm(v) for v in x]
@@ -262,7 +263,7 @@ def view(d):
     for p in pipes:
         if isinstance(p.get("rotation_ledger"), list):
             p["rotation_ledger"].sort(key=lambda e: json.dumps(e, sort_keys=True))
-    return r["totals"], pipes
+    return norm(r["totals"]), pipes
 real, reh = view(sys.argv[1]), view(sys.argv[2])
 assert real[0]["accounts"]["ok"] + real[0]["accounts"]["blocked"] == 3, real[0]
 assert real[0]["keys"]["already_migrated"] > 0, real[0]

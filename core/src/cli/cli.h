@@ -37,6 +37,14 @@ int km__terraform_handoff(km_inv_t *const *invs, size_t n, const char *dir,
                           struct km_tf_set_s *tf);
 /* The summary's line naming the files, when there are any. */
 void km__terraform_print(const struct km_tf_set_s *tf);
+int km__cmd_observe(int argc, char **argv);
+void km__usage_observe(void);
+/* cmd_observe.c: writes <run>/observe.json at the end of a run, before
+ * report.json reads it (monitor enabled; models borrowed); false when it
+ * could not (the error is printed). */
+bool km__observe_after_run(km_runtime_t *rt, km_inv_t *const *invs, size_t n);
+/* The summary's observe line and the "act" findings. */
+void km__observe_print_run(km_runtime_t *rt, km_inv_t *const *invs, size_t n);
 int km__cmd_byok(int argc, char **argv);
 void km__usage_rehearse(void);
 int km__cmd_rehearse(int argc, char **argv);

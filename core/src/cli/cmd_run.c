@@ -503,6 +503,8 @@ static int run_finish(const args_t *a, km_runtime_t *rt, km_progress_t *pg,
   bool rehearsal = rt->rehearse != NULL;
   size_t n;
   km_inv_t **invs = collect_invs(rt, &n);
+  /* observe.json first: the report copies its findings. */
+  bool observed = km__observe_after_run(rt, invs, n);
   km_report_extra_t *extra = NULL;
   km_err_t err;
   int wrc = km_report_extra_load(rt->rd.dir, true, &extra, &err);
@@ -542,6 +544,7 @@ static int run_finish(const args_t *a, km_runtime_t *rt, km_progress_t *pg,
         printf("REHEARSAL against kmsim (a copy of the fleet on loopback; "
                "nothing real was changed)\n");
       km__print_summary(rep, rt->rd.dir, secs);
+      if (observed) km__observe_print_run(rt, invs, n);
       km__terraform_print(&tf);
       if (a->plan != NULL) km__print_plan_notes(invs, n, a->manifest, a->plan);
       if (!rehearsal) /* a rehearsal is not resumed: kmsim is gone */

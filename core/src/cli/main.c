@@ -35,6 +35,8 @@ static const km_cmd_t commands[] = {
      km__cmd_verify_journal, km__usage_verify_journal},
     {"terraform", "write the Terraform changes of a finished run",
      km__cmd_terraform, km__usage_terraform},
+    {"observe", "observe the gateways of a finished run again", km__cmd_observe,
+     km__usage_observe},
     {"byok", "wrap and import HSM BYOK key material", km__cmd_byok,
      km__usage_byok},
     {"version", "print the version", cmd_version, usage_version},

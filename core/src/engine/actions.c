@@ -103,6 +103,8 @@ static const struct {
     {"resourcesharing", "EnableSharingWithResourceDirectory", KM_ACT_WRITE},
     {"cms", "DescribeMetricLast", KM_ACT_READ},
     {"cms", "DescribeMetricList", KM_ACT_READ},
+    /* ActionTrail: who called what (the monitor stage) */
+    {"actiontrail", "LookupEvents", KM_ACT_READ},
 };
 
 km_act_class_t km_action_class(const char *product, const char *action) {

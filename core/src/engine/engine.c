@@ -451,7 +451,8 @@ static void start_account(km_engine_t *e, size_t a) {
   for (size_t i = ac->first; i < ac->first + ac->n; i++) {
     km_pipeline_t *p = &e->p[i];
     set_state(p, KM_PIPE_RUNNING);
-    set_stage(p, KM_STAGE_DISCOVER);
+    /* `kmsmig observe` runs the after-observation only */
+    set_stage(p, e->o.observe_only ? KM_STAGE_OBSERVE : KM_STAGE_DISCOVER);
     p->provider = 0;
     span_begin(p);
     progress(p, KM_PEV_STARTED);
@@ -491,7 +492,8 @@ static void phase_a(km_engine_t *e) {
   if (e->next_acct >= e->naccts && e->running_accts == 0) {
     e->barrier_passed = true;
     e->counts.barrier_passed = true;
-    if (e->o.global_check != NULL) e->o.global_check(e, e->o.global_ud);
+    if (e->o.global_check != NULL && !e->o.observe_only)
+      e->o.global_check(e, e->o.global_ud);
   }
 }
 

@@ -85,12 +85,13 @@ typedef struct km_target_s {
    * resource directory of `directory:` (ListAccounts): share.directory has
    * nothing to ask. */
   bool owner_same_directory;
-  const km_select_t *select;  /* NULL selects nothing */
-  const km_mf_select_t *byok; /* select.byok; NULL: not configured */
-  const km_hookcfg_t *hooks;  /* never NULL in a runtime */
-  const km_only_t *only;      /* NULL: no restriction */
-  const char *run_id;         /* the run directory's name, or "plan" */
-  bool set_default;           /* migrate.set_default */
+  const km_select_t *select;      /* NULL selects nothing */
+  const km_mf_select_t *byok;     /* select.byok; NULL: not configured */
+  const km_hookcfg_t *hooks;      /* never NULL in a runtime */
+  const km_only_t *only;          /* NULL: no restriction */
+  const km_mf_monitor_t *monitor; /* monitor: (docs/monitor.md); NULL: off */
+  const char *run_id;             /* the run directory's name, or "plan" */
+  bool set_default;               /* migrate.set_default */
   int64_t task_timeout_s;
   int64_t when;            /* migrate.when, Unix seconds; 0: now */
   int64_t console_poll_ms; /* console driver poll interval; 0: default */
@@ -189,6 +190,9 @@ typedef struct km_engine_opts_s {
    * console worklist is fed from here (run/worklist.c).  May be NULL. */
   void (*record)(const km_target_t *t, const json_t *rec, void *ud);
   void *record_ud;
+  /* `kmsmig observe`: each pipeline runs OBSERVE only (with mode PLAN:
+   * reads only). */
+  bool observe_only;
 } km_engine_opts_t;
 
 /* Creates an engine for n targets (array and strings borrowed: they must

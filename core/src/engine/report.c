@@ -672,7 +672,6 @@ typedef struct {
   size_t n;
   const km_report_meta_t *meta;
   json_t *listed, *warnings;
-  const km_report_meta_t *meta;
 } stream_t;
 
 static int fill_stream(FILE *f, void *ud) {

@@ -641,6 +641,7 @@ void km__build_sections(km_mctx_t *c, const km_ynode_t *root) {
              m->select.keys == KM_SEL_UNSET ? "keys" : "secrets",
              m->select.keys == KM_SEL_UNSET ? "keys" : "secrets");
   build_migrate(c, km__ymap_get(root, "migrate"));
+  km__build_monitor(c, km__ymap_get(root, "monitor"));
   km__build_hooks(c, "hooks", km__ymap_get(root, "hooks"), &m->hooks);
   build_plugins(c, km__ymap_get(root, "plugins"));
   build_concurrency(c, km__ymap_get(root, "concurrency"));

@@ -19,5 +19,9 @@ void km__build_accounts(km_mctx_t *c, const km_ynode_t *list);
 void km__check_model(km_mctx_t *c, const km_ynode_t *root);
 
 void km__hooks_free(km_mf_hooks_t *h);
+/* The `monitor` section (monitor.c; n may be NULL: the defaults), and its
+ * free. */
+void km__build_monitor(km_mctx_t *c, const km_ynode_t *n);
+void km__monitor_free(km_mf_monitor_t *mo);
 
 #endif

@@ -130,6 +130,7 @@ void km_manifest_free(km_manifest_t *m) {
   free(s->byok_material_dir);
   free(m->migrate.when_text);
   km__hooks_free(&m->hooks);
+  km__monitor_free(&m->monitor);
   free(m->plugins_dir);
   km__strlist_free(&m->plugins);
   for (size_t i = 0; i < m->noverrides; i++) {
@@ -159,7 +160,7 @@ static void build_all(km_mctx_t *c, const km_ynode_t *root) {
       "version",   "name",      "directory",   "accounts",
       "regions",   "instances", "select",      "migrate",
       "hooks",     "plugins",   "concurrency", "failure_tolerance",
-      "endpoints", "signature", NULL};
+      "endpoints", "signature", "monitor",     NULL};
   km__scan_secrets(c, root);
   km__check_keys(c, root, top, "the manifest");
   km__build_sections(c, root);

@@ -152,6 +152,32 @@ typedef struct km_mf_migrate_s {
   bool set_default;        /* default true: the vendor recommends it */
 } km_mf_migrate_t;
 
+/* `monitor:` (docs/monitor.md): the gateway observation of the monitor
+ * stage.  Metric names index KM_MON_*; every string is owned and never
+ * NULL after loading (the defaults are filled in, manifest/monitor.c). */
+enum {
+  KM_MON_REQUESTS = 0,
+  KM_MON_QPS,
+  KM_MON_LATENCY,
+  KM_MON_4XX,
+  KM_MON_5XX,
+  KM_MON_THROTTLED,
+  KM_MON__COUNT
+};
+
+typedef struct km_mf_monitor_s {
+  bool enabled;     /* default true */
+  int64_t window_s; /* default 3600 */
+  int64_t period_s; /* CloudMonitor Period 15|60|900|3600 (60) */
+  char *ns;         /* namespace, default acs_kms */
+  char *metric[KM_MON__COUNT];
+  /* Dimensions templates (JSON text with {account_id}, {region},
+   * {instance_id}) of the shared and the dedicated gateway. */
+  char *dims_shared, *dims_dedicated;
+  km_mf_strlist_t events;  /* ActionTrail EventNames of data-plane calls */
+  double throttle_act_pct; /* dedicated throttled share that is "act" */
+} km_mf_monitor_t;
+
 typedef struct km_mf_override_s {
   char *host;    /* exact host, or "*.suffix" */
   char *address; /* "ip:port" or "name:port" */
@@ -173,6 +199,7 @@ typedef struct km_manifest_s {
   size_t ninstances;
   km_mf_select_t select;
   km_mf_migrate_t migrate;
+  km_mf_monitor_t monitor;
   km_mf_hooks_t hooks;
   char *plugins_dir; /* NULL: the built-in plugins directory */
   km_mf_strlist_t plugins;

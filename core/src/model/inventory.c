@@ -11,6 +11,7 @@
 
 #include "model/inventory.h"
 #include "model/intern.h"
+#include "model/observe.h"
 #include "model/rules.h"
 #include "model/strmap.h"
 #include "util/util.h"
@@ -163,6 +164,7 @@ void km_inv_free(km_inv_t *inv) {
   km_str_free(inv->image_version);
   km_str_free(inv->default_choice);
   km_inv_strs_free(&inv->hook_notes);
+  km_obs_free(inv->obs);
   km_strmap_free(inv->kidx);
   km_strmap_free(inv->sidx);
   km_strmap_free(inv->didx);

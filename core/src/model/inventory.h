@@ -206,6 +206,9 @@ typedef struct km_inv_s {
   /* Decisions of the operator's hooks, for the plan and the report. */
   char *default_choice;     /* default_instance hook: "" keeps the current */
   km_inv_strs_t hook_notes; /* one line per decision; plan mode only */
+  /* The gateway observation (model/observe.h, the monitor stage); NULL:
+   * not observed.  Owned, freed with the inventory. */
+  struct km_obs_s *obs;
   /* private: hash indexes (see the file comment) */
   struct km_strmap_s *kidx, *sidx, *didx, *dpairs;
 } km_inv_t;

@@ -266,6 +266,7 @@ static void fill_target(km_runtime_t *rt, km_rt_account_t *a,
   t->run_id = rt->run_id != NULL ? rt->run_id : "plan";
   t->set_default = m->migrate.set_default;
   t->task_timeout_s = m->migrate.task_timeout_s;
+  t->monitor = m->monitor.enabled ? &m->monitor : NULL;
   t->when = m->migrate.when;
   t->console_poll_ms = rt->console_poll_ms;
   t->rotation_lead_s = m->migrate.rotation_lead_s;
@@ -771,6 +772,7 @@ int km_runtime_run(km_runtime_t *rt) {
       .progress_ud = rt,
       .record = rt->mode == KM_MODE_RUN ? on_record : NULL,
       .record_ud = rt,
+      .observe_only = rt->observe_only,
   };
   if (rt->mode == KM_MODE_RUN) {
     uv_timer_init(&rt->loop, &rt->wl_timer);
@@ -793,6 +795,7 @@ int km_runtime_run(km_runtime_t *rt) {
   free(rt->released);
   rt->released = km_xcalloc(rt->ntargets ? rt->ntargets : 1, 1);
   rt->engine = km_engine_new(&eo, rt->targets, rt->ntargets);
+  if (rt->on_engine != NULL) rt->on_engine(rt, rt->on_engine_ud);
   /* Each pipeline now holds its own records. */
   json_decref(rt->prior);
   rt->prior = NULL;

@@ -126,6 +126,11 @@ typedef struct km_runtime_s {
   bool wl_timer_on;       /* initialised (closed in km_runtime_free) */
   uint64_t wl_written_ms; /* when the worklist files were last written */
   const km_rt_rehearse_t *rehearse; /* borrowed from the options, or NULL */
+  /* `kmsmig observe` (cli/cmd_observe.c): OBSERVE only, and a look at the
+   * new engine's models before it starts (may be NULL). */
+  bool observe_only;
+  void (*on_engine)(struct km_runtime_s *rt, void *ud);
+  void *on_engine_ud;
 } km_runtime_t;
 
 typedef struct km_runtime_opts_s {

@@ -271,6 +271,7 @@ extern const km_stage_ops_t km_stage_keys;
 extern const km_stage_ops_t km_stage_secrets;
 extern const km_stage_ops_t km_stage_byok;
 extern const km_stage_ops_t km_stage_migrate;
+extern const km_stage_ops_t km_stage_monitor; /* stages/monitor */
 
 /* ---- the set of providers of a run ---- */
 

@@ -53,8 +53,8 @@ int km_stages_add(km_stages_t *s, const km_stage_ops_t *ops, km_err_t *err) {
 
 int km_stages_add_builtin(km_stages_t *s, km_err_t *err) {
   static const km_stage_ops_t *const builtin[] = {
-      &km_stage_share, &km_stage_keys, &km_stage_secrets, &km_stage_byok,
-      &km_stage_migrate};
+      &km_stage_share, &km_stage_keys,    &km_stage_secrets,
+      &km_stage_byok,  &km_stage_migrate, &km_stage_monitor};
   for (size_t i = 0; i < KM_ARRAY_SIZE(builtin); i++) {
     int rc = km_stages_add(s, builtin[i], err);
     if (rc < 0) return rc;
