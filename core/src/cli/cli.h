@@ -42,7 +42,8 @@ void km__usage_observe(void);
 /* cmd_observe.c: writes <run>/observe.json at the end of a run, before
  * report.json reads it (monitor enabled; models borrowed); false when it
  * could not (the error is printed). */
-bool km__observe_after_run(km_runtime_t *rt, km_inv_t *const *invs, size_t n);
+bool km__observe_after_run(km_runtime_t *rt, km_inv_t *const *invs, size_t n,
+                           char generated[21]);
 /* The summary's observe line and the "act" findings. */
 void km__observe_print_run(km_runtime_t *rt, km_inv_t *const *invs, size_t n);
 int km__cmd_byok(int argc, char **argv);

@@ -19,14 +19,15 @@
 #include "run/observe_file.h"
 #include "util/util.h"
 
-bool km__observe_after_run(km_runtime_t *rt, km_inv_t *const *invs, size_t n) {
+bool km__observe_after_run(km_runtime_t *rt, km_inv_t *const *invs, size_t n,
+                           char generated[21]) {
   if (!rt->m->monitor.enabled || rt->rd.dir == NULL) return false;
   char cwd[PATH_MAX];
   km_err_t err;
   memset(&err, 0, sizeof(err));
   if (km_observe_write(rt->rd.dir, rt->m->path,
                        getcwd(cwd, sizeof(cwd)) != NULL ? cwd : NULL, invs, n,
-                       NULL, &err) < 0) {
+                       NULL, generated, &err) < 0) {
     fprintf(stderr, "kmsmig run: %s\n", err.text);
     return false;
   }
@@ -164,13 +165,14 @@ int km__cmd_observe(int argc, char **argv) {
     if (inv->obs != NULL && inv->obs->migrate_finished) invs[n++] = inv;
   }
   ec = KM_EXIT_OK;
+  char gen[21];
   if (rc < 0) {
     fprintf(stderr, "kmsmig observe: %s\n",
             at.rc < 0 ? at.err.text : km_strerror(rc));
     ec = KM_EXIT_INTERNAL;
   } else if (km_observe_write(
                  dir, json_string_value(json_object_get(doc, "manifest")), cwd,
-                 invs, n, doc, &err) < 0) {
+                 invs, n, doc, gen, &err) < 0) {
     fprintf(stderr, "kmsmig observe: %s\n", err.text);
     ec = KM_EXIT_INTERNAL;
   } else {

@@ -504,10 +504,12 @@ static int run_finish(const args_t *a, km_runtime_t *rt, km_progress_t *pg,
   size_t n;
   km_inv_t **invs = collect_invs(rt, &n);
   /* observe.json first: the report copies its findings. */
-  bool observed = km__observe_after_run(rt, invs, n);
+  char generated[21];
+  bool observed = km__observe_after_run(rt, invs, n, generated);
   km_report_extra_t *extra = NULL;
   km_err_t err;
-  int wrc = km_report_extra_load(rt->rd.dir, true, &extra, &err);
+  int wrc = km_report_extra_load_run(rt->rd.dir, observed ? generated : NULL,
+                                     &extra, &err);
   km_report_meta_t meta = {.name = rt->m->name,
                            .run_dir = rt->rd.dir,
                            .tool_version = KM_VERSION_STRING,
@@ -626,9 +628,8 @@ int km__cmd_run(int argc, char **argv) {
   return km__run_migration(&o, &po, a.verbose > 0, NULL);
 }
 
-int km__run_migration(const km_runtime_opts_t *op,
-                      const km_progress_opts_t *po, bool verbose,
-                      double *wall_s) {
+int km__run_migration(const km_runtime_opts_t *op, const km_progress_opts_t *po,
+                      bool verbose, double *wall_s) {
   km_runtime_opts_t o = *op;
   args_t a = {.manifest = o.manifest_path,
               .plan = o.plan_path,

@@ -196,7 +196,7 @@ static json_t *pipeline_json(const km_inv_t *inv, const km_report_span_t *spans,
       bucket_json(&s), "rotation", "turned_off", off, "restored", restored,
       "not_restored", not_restored, "issues", iss, "stages", stages_json(spans),
       "batches", "rotation_ledger", "observe");
-  km_report_extra_apply(extra, p);
+  km_report_extra_apply(extra, inv, p);
   return p;
 }
 
@@ -528,7 +528,7 @@ static int fill_dump(FILE *f, void *ud) {
 }
 
 int km_report_write(const json_t *report, const char *path, km_err_t *err) {
-  return write_atomic(path, fill_dump, (void *)report, err);
+  return km_report_write_with(path, fill_dump, (void *)report, err);
 }
 
 typedef struct {
@@ -549,7 +549,7 @@ int km_report_write_with(const char *path, int (*fill)(FILE *f, void *ud),
 int km_report_write_text(const char *path, const char *text, size_t len,
                          km_err_t *err) {
   text_t t = {text, len};
-  return write_atomic(path, fill_text, &t, err);
+  return km_report_write_with(path, fill_text, &t, err);
 }
 
 /* ---- report.json of a run, one pipeline at a time ---- */
@@ -704,7 +704,7 @@ int km_report_write_run(const km_report_meta_t *meta, km_inv_t *const *invs,
   json_t *head = head_json(meta);
   json_object_set_new(head, "totals", tot_json(&t));
   stream_t st = {head, v, n, meta, json_array(), json_array()};
-  int rc = write_atomic(path, fill_stream, &st, err);
+  int rc = km_report_write_with(path, fill_stream, &st, err);
   free(v);
   json_t *listed = st.listed, *warnings = st.warnings;
   if (rc < 0) {

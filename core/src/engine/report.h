@@ -69,13 +69,22 @@ typedef struct km_report_meta_s {
  * (km_report_extra_free).  Returns 0, KM_EJOURNAL, KM_EPARSE, KM_EIO. */
 int km_report_extra_load(const char *run_dir, bool journal,
                          km_report_extra_t **out, km_err_t *err);
+/* The same for the end of `kmsmig run`: the journal, and, when the run
+ * wrote observe.json (generated: its "generated" time; NULL: it did not),
+ * the observations from each pipeline's model (inv->obs): the file is not
+ * parsed. */
+int km_report_extra_load_run(const char *run_dir, const char *generated,
+                             km_report_extra_t **out, km_err_t *err);
 void km_report_extra_free(km_report_extra_t *x);
 /* True when the run directory had an observe.json. */
 bool km_report_extra_observed(const km_report_extra_t *x);
 /* Sets pipeline's (a report pipeline, modified) "batches" and
  * "rotation_ledger" when x read the journal, and "observe" when x read an
- * observe.json (null when it has nothing for this pipeline). */
-void km_report_extra_apply(const km_report_extra_t *x, json_t *pipeline);
+ * observe.json (null when it has nothing for this pipeline).  inv
+ * (borrowed, may be NULL) is the pipeline's model, which the run's report
+ * (km_report_extra_load_run) takes its observations from. */
+void km_report_extra_apply(const km_report_extra_t *x, const km_inv_t *inv,
+                           json_t *pipeline);
 
 /* Whether reports a and b (borrowed) may be merged into one: the same
  * manifest (manifest_hash), the same saved plan (or both without one), and

@@ -19,6 +19,7 @@
 
 #include "engine/report.h"
 #include "journal/journal.h"
+#include "model/observe.h"
 #include "model/strmap.h"
 #include "util/util.h"
 
@@ -46,6 +47,10 @@ struct km_report_extra_s {
   bool io_failed;
   json_t *observe;   /* "account\nregion" -> observe copy; NULL: no file */
   char *observe_gen; /* observe.json "generated", owned; may be NULL */
+  /* The run's own report: the observations come from each pipeline's
+   * typed model (inv->obs) while its entry is written, never from parsing
+   * observe.json whole (10,000 pipelines' observations at once). */
+  bool observe_models;
 };
 
 static char *pipe_key(const char *account, const char *region) {
@@ -256,6 +261,10 @@ static int load_observe(km_report_extra_t *x, const char *run_dir,
     free(path);
     return 0;
   }
+  if (x->observe_models) { /* observe_gen set by the caller */
+    free(path);
+    return 0;
+  }
   json_error_t je;
   json_t *o = json_load_file(path, 0, &je);
   const json_t *pl = json_object_get(o, "pipelines");
@@ -323,10 +332,11 @@ static int load_journal(km_report_extra_t *x, const char *run_dir,
   return 0;
 }
 
-int km_report_extra_load(const char *run_dir, bool journal,
-                         km_report_extra_t **out, km_err_t *err) {
+static int extra_load(const char *run_dir, bool journal, bool models,
+                      km_report_extra_t **out, km_err_t *err) {
   *out = NULL;
   km_report_extra_t *x = km_xcalloc(1, sizeof(*x));
+  x->observe_models = models;
   int rc = journal ? load_journal(x, run_dir, err) : 0;
   if (rc == 0) rc = load_observe(x, run_dir, err);
   if (rc < 0) {
@@ -335,6 +345,18 @@ int km_report_extra_load(const char *run_dir, bool journal,
   }
   *out = x;
   return 0;
+}
+
+int km_report_extra_load(const char *run_dir, bool journal,
+                         km_report_extra_t **out, km_err_t *err) {
+  return extra_load(run_dir, journal, false, out, err);
+}
+
+int km_report_extra_load_run(const char *run_dir, const char *generated,
+                             km_report_extra_t **out, km_err_t *err) {
+  int rc = extra_load(run_dir, true, generated != NULL, out, err);
+  if (rc == 0 && generated != NULL) (*out)->observe_gen = km_xstrdup(generated);
+  return rc;
 }
 
 void km_report_extra_free(km_report_extra_t *x) {
@@ -350,7 +372,7 @@ void km_report_extra_free(km_report_extra_t *x) {
 }
 
 bool km_report_extra_observed(const km_report_extra_t *x) {
-  return x != NULL && x->observe != NULL;
+  return x != NULL && (x->observe != NULL || x->observe_gen != NULL);
 }
 
 /* Entries sorted by field by, then by the order they finished in:
@@ -413,7 +435,8 @@ static json_t *entries(const km_report_extra_t *x, size_t pipe, bool ledger,
   return a;
 }
 
-void km_report_extra_apply(const km_report_extra_t *x, json_t *p) {
+void km_report_extra_apply(const km_report_extra_t *x, const km_inv_t *inv,
+                           json_t *p) {
   if (x == NULL) return;
   char *k = pipe_key(json_string_value(json_object_get(p, "account")),
                      json_string_value(json_object_get(p, "region")));
@@ -426,7 +449,13 @@ void km_report_extra_apply(const km_report_extra_t *x, json_t *p) {
     json_object_set_new(p, "batches", json_array());
     json_object_set_new(p, "rotation_ledger", json_array());
   }
-  if (x->observe != NULL) {
+  if (x->observe_models && x->observe_gen != NULL) {
+    json_t *e = inv != NULL && inv->obs != NULL ? km_obs_to_json(inv) : NULL;
+    json_object_set_new(p, "observe",
+                        e != NULL ? observe_copy(e, x->observe_gen)
+                                  : json_null());
+    json_decref(e);
+  } else if (x->observe != NULL) {
     json_t *o = json_object_get(x->observe, k);
     json_object_set_new(p, "observe",
                         o != NULL ? json_deep_copy(o) : json_null());

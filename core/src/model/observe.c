@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/intern.h"
 #include "model/observe.h"
 #include "util/util.h"
 
@@ -28,9 +29,9 @@ void km_obs_reset_after(km_obs_t *o) {
   o->callers = NULL;
   o->ncallers = 0;
   for (size_t i = 0; i < o->nfindings; i++) {
-    free(o->findings[i].id);
+    km_str_free(o->findings[i].id);
     free(o->findings[i].message);
-    free(o->findings[i].action);
+    km_str_free(o->findings[i].action);
   }
   free(o->findings);
   o->findings = NULL;
@@ -49,8 +50,10 @@ void km_obs_add_finding(km_obs_t *o, const char *id, km_obs_verdict_t v,
                         const char *message, const char *action) {
   o->findings =
       km_xrealloc(o->findings, (o->nfindings + 1) * sizeof(*o->findings));
+  /* Ids and actions repeat across a fleet's pipelines: one interned copy
+   * each; the message carries this pipeline's figures. */
   o->findings[o->nfindings++] = (km_obs_finding_t){
-      km_xstrdup(id), v, km_xstrdup(message), km_xstrdup(action)};
+      (char *)km_intern(id), v, km_xstrdup(message), (char *)km_intern(action)};
 }
 
 static bool eq(const char *a, const char *b) {

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "engine/report.h"
+#include "model/strmap.h"
 #include "run/observe_file.h"
 #include "util/util.h"
 
@@ -20,30 +21,68 @@ static bool same_pipeline(const json_t *e, const km_inv_t *inv) {
          strcmp(r, inv->region) == 0;
 }
 
-int km_observe_write(const char *dir, const char *manifest, const char *cwd,
-                     km_inv_t *const *invs, size_t n, const json_t *earlier,
-                     km_err_t *err) {
-  char ts[21];
-  km_iso8601((int64_t)time(NULL), ts);
-  json_t *pl = json_array();
-  for (size_t i = 0; i < n; i++)
-    json_array_append_new(pl, km_obs_to_json(invs[i]));
+typedef struct {
+  const char *manifest, *cwd, *ts;
+  km_inv_t *const *invs;
+  size_t n;
+  const json_t *earlier;
+} wr_t;
+
+static int put(FILE *f, const json_t *v, bool *first) {
+  if (fputs(*first ? "\n    " : ",\n    ", f) == EOF) return KM_EIO;
+  *first = false;
+  return json_dumpf(v, f, JSON_COMPACT) == 0 ? 0 : KM_EIO;
+}
+
+/* One entry at a time: a fleet's observations are never one document in
+ * memory (10,000 pipelines). */
+static int fill(FILE *f, void *ud) {
+  const wr_t *w = ud;
+  json_t *head =
+      json_pack("{s:i, s:s, s:s?, s:s?}", "observe_version", 1, "generated",
+                w->ts, "manifest", w->manifest, "cwd", w->cwd);
+  char *h = json_dumps(head, JSON_COMPACT);
+  json_decref(head);
+  size_t hl = strlen(h);
+  int rc = fprintf(f, "%.*s,\n  \"pipelines\": [", (int)(hl - 1), h) < 0
+               ? KM_EIO
+               : 0;
+  free(h);
+  bool first = true;
+  km_strmap_t *mine = km_strmap_new(w->n);
+  for (size_t i = 0; i < w->n && rc == 0; i++) {
+    json_t *e = km_obs_to_json(w->invs[i]);
+    rc = put(f, e, &first);
+    json_decref(e);
+    char *k = km_xasprintf("%s\n%s", w->invs[i]->account, w->invs[i]->region);
+    km_strmap_put(mine, k, i);
+    free(k);
+  }
   /* entries of an earlier file that this process did not observe stay */
   size_t i;
   const json_t *e;
-  json_array_foreach(json_object_get(earlier, "pipelines"), i, e) {
-    bool mine = false;
-    for (size_t k = 0; k < n && !mine; k++)
-      mine = same_pipeline(e, invs[k]);
-    if (!mine) json_array_append(pl, (json_t *)e);
+  json_array_foreach(json_object_get(w->earlier, "pipelines"), i, e) {
+    const char *a = json_string_value(json_object_get(e, "account"));
+    const char *r = json_string_value(json_object_get(e, "region"));
+    char *k = km_xasprintf("%s\n%s", a != NULL ? a : "", r != NULL ? r : "");
+    size_t at;
+    bool seen = km_strmap_get(mine, k, &at);
+    free(k);
+    if (!seen && rc == 0) rc = put(f, e, &first);
   }
-  json_t *doc = json_pack("{s:i, s:s, s:s?, s:s?, s:o}", "observe_version", 1,
-                          "generated", ts, "manifest", manifest, "cwd", cwd,
-                          "pipelines", pl);
+  km_strmap_free(mine);
+  if (rc == 0 && fputs("\n  ]\n}\n", f) == EOF) rc = KM_EIO;
+  return rc;
+}
+
+int km_observe_write(const char *dir, const char *manifest, const char *cwd,
+                     km_inv_t *const *invs, size_t n, const json_t *earlier,
+                     char generated[21], km_err_t *err) {
+  km_iso8601((int64_t)time(NULL), generated);
+  wr_t w = {manifest, cwd, generated, invs, n, earlier};
   char *path = km_xasprintf("%s/observe.json", dir);
-  int rc = km_report_write(doc, path, err);
+  int rc = km_report_write_with(path, fill, &w, err);
   free(path);
-  json_decref(doc);
   return rc;
 }
 

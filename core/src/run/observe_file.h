@@ -16,7 +16,7 @@
  * borrowed; may be NULL) that are not among invs.  0 or < 0 with err. */
 int km_observe_write(const char *dir, const char *manifest, const char *cwd,
                      km_inv_t *const *invs, size_t n, const json_t *earlier,
-                     km_err_t *err);
+                     char generated[21], km_err_t *err);
 /* Reads dir/observe.json (*out owned).  KM_ENOENT / KM_EPARSE with err. */
 int km_observe_read(const char *dir, json_t **out, km_err_t *err);
 /* Gives inv the observation the file holds for its account and region
