@@ -44,6 +44,9 @@ typedef struct km_acct_s {
   size_t waiting; /* at the barrier */
   bool failed;
   bool failed_b; /* a pipeline failed after PREPARE began */
+  /* A call of this account has been retried for long (host.c): said once,
+   * until a call is answered again. */
+  bool retry_noted;
 } km_acct_t;
 
 struct km_engine_s {

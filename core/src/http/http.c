@@ -61,6 +61,7 @@ struct req_s {
   long http_status;
   double total_time_s;
   int reused;
+  int not_sent;       /* failed before a byte of the request was sent */
   req_t *prev, *next; /* in h->active while in curl */
   req_t *qnext;       /* in h->done queue */
 };
@@ -182,6 +183,7 @@ static void deliver(km_http_t *h) {
     resp.err_text = r->status == 0 ? "" : r->err_text;
     resp.total_time_s = r->total_time_s;
     resp.reused_connection = r->reused;
+    resp.not_sent = r->not_sent;
     r->cb(&resp, r->ud);
     h->inflight--;
     req_free(r);
@@ -209,6 +211,9 @@ static void collect_done(km_http_t *h) {
       curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->http_status);
     h->stats.connections_opened += nconn > 0 ? (uint64_t)nconn : 0;
     r->reused = rc == CURLE_OK && nconn == 0;
+    long sent = 0;
+    curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &sent);
+    r->not_sent = rc != CURLE_OK && sent == 0;
     r->status = map_curl_code(rc);
     if (rc != CURLE_OK && r->errbuf[0] == '\0')
       snprintf(r->errbuf, sizeof(r->errbuf), "%s", curl_easy_strerror(rc));
