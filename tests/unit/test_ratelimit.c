@@ -264,8 +264,12 @@ typedef struct {
 
 #define SIM_MAX_FLIGHT 4096
 
-/* A sender with more work than the rate allows (a waiter always queued)
- * against svc for ms of simulated time; answers come back after
+/* Demand: 0, more work than the rate allows (a waiter always queued);
+ * else fanout new calls every period_ms (a stage's fan-out), and a
+ * throttled call is sent again. */
+static uint64_t g_fanout, g_period_ms;
+
+/* A sender against svc for ms of simulated time; answers come back after
  * latency_ms, and in [storm_from, storm_to) every call is throttled. */
 static sim_out_t simulate(double configured, svc_t svc, uint64_t ms,
                           uint64_t latency_ms, uint64_t storm_from,
@@ -278,15 +282,24 @@ static sim_out_t simulate(double configured, svc_t svc, uint64_t ms,
   static bool thr[SIM_MAX_FLIGHT];
   size_t head = 0, tail = 0;
   sim_out_t o = {0, 0};
+  uint64_t pending = 0;
   for (uint64_t t = t0; t < t0 + ms; t++) {
+    if (g_fanout == 0)
+      pending = 1;
+    else if ((t - t0) % g_period_ms == 0)
+      pending += g_fanout;
     while (head != tail && due[head % SIM_MAX_FLIGHT] <= t) {
-      if (thr[head % SIM_MAX_FLIGHT])
+      if (thr[head % SIM_MAX_FLIGHT]) {
         km__rl_pace_throttled(&s, t);
-      else
+        pending += g_fanout != 0;
+      } else {
         km__rl_pace_ok(&s, t);
+      }
+      km__rl_pace_done(&s, latency_ms);
       head++;
     }
-    while (km__rl_pace_take(&s, t)) {
+    while (pending > 0 && km__rl_pace_grant(&s, t, true) == 1) {
+      pending -= g_fanout != 0;
       bool storm = t - t0 >= storm_from && t - t0 < storm_to;
       bool ok = svc_pass(&svc, t) && !storm;
       assert_true(tail - head < SIM_MAX_FLIGHT);
@@ -319,6 +332,23 @@ static void test_pace_under_lower_limit(void **st) {
     assert_true(share <= 0.05);
     assert_true(used >= 0.8);
   }
+  /* Fan-outs: 40 calls every 3 s (13 QPS asked of a 10 QPS limit), then
+   * 25 every 5 s (5 QPS: the service's bucket refills between them). */
+  uint64_t fan[][2] = {{40, 3000}, {25, 5000}, {100, 8000}};
+  for (size_t i = 0; i < KM_ARRAY_SIZE(fan); i++) {
+    g_fanout = fan[i][0];
+    g_period_ms = fan[i][1];
+    svc_t svc = {10, 10, 0};
+    sim_out_t o = simulate(50, svc, 120000, 5, 0, 0, NULL);
+    double share = (double)o.throttled / (double)o.sent;
+    print_message("limit 10 of 50, %llu calls every %llu ms: %llu calls, "
+                  "%llu throttled (%.1f%%)\n",
+                  (unsigned long long)fan[i][0], (unsigned long long)fan[i][1],
+                  (unsigned long long)o.sent, (unsigned long long)o.throttled,
+                  100 * share);
+    assert_true(share <= 0.05);
+  }
+  g_fanout = 0;
   /* A limit of 2 QPS where 50 is configured (the floor is 2.5). */
   svc_t low = {2, 2, 0};
   sim_out_t o = simulate(50, low, 120000, 20, 0, 0, NULL);

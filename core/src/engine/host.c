@@ -71,6 +71,9 @@ typedef struct call_s {
   char rl_key[160];
   double qps;
   bool write_once; /* not resent when an attempt's outcome is unknown */
+  size_t acct;     /* the engine's account whose credentials sign it */
+  bool holding;    /* holds a place in the bucket's window (km_rl_done) */
+  uint64_t granted_at;
   void (*go)(int status, void *arg); /* the client's retry, paced */
   void *go_arg;
   km_jcall_cb cb;
@@ -80,10 +83,19 @@ typedef struct call_s {
   bool renewed;       /* the credential was renewed once already */
 } call_t;
 
+/* Gives the call's place in its bucket's window back (once per grant). */
+static void release(call_t *c, bool answered) {
+  if (!c->holding) return;
+  c->holding = false;
+  km_rl_done(c->p->e->o.rl, c->rl_key,
+             answered ? km_now_ms() - c->granted_at : UINT64_MAX);
+}
+
 static void call_finish(call_t *c, int status, const json_t *body,
                         const km_err_t *err) {
   km_jres_t res = {status, body, err};
   km_pipeline_t *p = c->p;
+  release(c, false);
   c->cb(&res, c->ud);
   km_params_free(&c->params);
   free(c->action);
@@ -119,6 +131,8 @@ static bool renew_and_retry(call_t *c, const km_err_t *err) {
 /* The client's retry waits for a token of the call's bucket. */
 static void on_retry_token(int status, void *ud) {
   call_t *c = ud;
+  c->holding = status == 0;
+  c->granted_at = km_now_ms();
   c->go(status, c->go_arg);
 }
 
@@ -126,7 +140,8 @@ static int pace_retry(void *ud, void (*go)(int status, void *arg), void *arg) {
   call_t *c = ud;
   c->go = go;
   c->go_arg = arg;
-  return km_rl_acquire(c->p->e->o.rl, c->rl_key, c->qps, on_retry_token, c);
+  return km_rl_acquire_call(c->p->e->o.rl, c->rl_key, c->qps, on_retry_token,
+                            c);
 }
 
 /* Every answer feeds the limiter; a call retried for long is said once
@@ -135,11 +150,12 @@ static int pace_retry(void *ud, void (*go)(int status, void *arg), void *arg) {
 static void on_attempt(void *ud, const km_acs_attempt_t *a) {
   call_t *c = ud;
   km_pipeline_t *p = c->p;
-  km_acct_t *acct = &p->e->accts[p->acct];
+  km_acct_t *acct = &p->e->accts[c->acct];
   if (a->throttled)
     km_rl_throttled(p->e->o.rl, c->rl_key);
   else if (a->status == 0)
     km_rl_ok(p->e->o.rl, c->rl_key);
+  release(c, true);
   if (a->status == 0 && acct->retry_noted) {
     acct->retry_noted = false;
     km_log(KM_LOG_INFO, "%s %s: calls of account %s are answered again",
@@ -155,8 +171,8 @@ static void on_attempt(void *ud, const km_acs_attempt_t *a) {
                 why, sizeof(why));
   km_log(KM_LOG_WARN,
          "%s %s: %s has been retried for %llu s (last answer: %s); calls of "
-         "account %s are retried until each one's deadline (%d s), and this "
-         "is said once",
+         "account %s are retried until each one's deadline (%d s): said once "
+         "per account",
          p->t->account, p->t->region, c->action,
          (unsigned long long)(a->elapsed_ms / 1000), why, c->account,
          KM_ACS_DEADLINE_MS / 1000);
@@ -202,6 +218,8 @@ static void on_cred(int status, const km_credential_t *cred,
 
 static void on_token(int status, void *ud) {
   call_t *c = ud;
+  c->holding = status == 0;
+  c->granted_at = km_now_ms();
   if (status < 0) {
     km__err_set(&c->err, status, "%s: canceled before it was sent", c->action);
     call_finish(c, status, NULL, &c->err);
@@ -213,6 +231,20 @@ static void on_token(int status, void *ud) {
                 c->p->t->account, km_strerror(rc));
     call_finish(c, rc, NULL, &c->err);
   }
+}
+
+/* The engine's account named account: the pipeline's own, else (a call
+ * with another account's credentials, such as the instance owner's) the
+ * first account of the run with that name; the pipeline's own when the
+ * run migrates no such account. */
+static size_t acct_of(const km_pipeline_t *p, const char *account) {
+  const km_engine_t *e = p->e;
+  if (strcmp(account, p->t->account) == 0) return p->acct;
+  for (size_t i = 0; i < e->naccts; i++)
+    if (e->accts[i].n > 0 &&
+        strcmp(e->p[e->accts[i].first].t->account, account) == 0)
+      return i;
+  return p->acct;
 }
 
 static int start_call(km_pipeline_t *p, const char *account,
@@ -244,12 +276,13 @@ static int start_call(km_pipeline_t *p, const char *account,
   km_rl_group_t group = km_rl_action_group(product, action);
   c->qps = km_rl_qps(p->e->o.rl, account_id, group);
   c->write_once = !km_rl_action_resendable(product, action);
+  c->acct = acct_of(p, account);
   snprintf(c->rl_key, sizeof(c->rl_key), "%s/%s/%s", account_id,
            prod == KM_PRODUCT_STS || prod == KM_PRODUCT_RESOURCEMANAGER
                ? "-"
                : p->t->region,
            km_rl_group_name(group));
-  int rc = km_rl_acquire(p->e->o.rl, c->rl_key, c->qps, on_token, c);
+  int rc = km_rl_acquire_call(p->e->o.rl, c->rl_key, c->qps, on_token, c);
   if (rc < 0) {
     km_params_free(&c->params);
     free(c->action);

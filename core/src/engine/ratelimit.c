@@ -34,17 +34,27 @@
  * pace without a known limit). */
 #define KNEE 0.9
 #define PROBE_STEP 0.02
-#define PROBE_MS 10000
+#define PROBE_MS 30000
 #define FAST_STEP 0.05
 #define GROW 0.10
+#define BURST_LOW 0.2
+#define QUIET_MS 30000
+/* A decrease this soon after the previous one measures the limit from the
+ * ok answers in between (the service's bucket was empty all along), not
+ * from the last second's (which hold the burst it had saved). */
+#define RECENT_DECREASE_MS 5000
+#define REFINE_MS 300
+#define WINDOW_START 2
+#define WINDOW_S 0.1
 
 void km__rl_pace_init(km_rl_pace_t *s, double qps, uint64_t now) {
   memset(s, 0, sizeof(*s));
   s->base = s->rate = qps;
   s->floor = fmin(qps, fmax(0.2, qps * 0.01));
   s->tokens = 1.0;
-  s->last_refill = s->slot_start = now;
+  s->last_refill = s->slot_start = s->born = now;
   s->last_short = UINT64_MAX;
+  s->window = WINDOW_START;
 }
 
 /* Ok answers are counted in one-second slots; the estimate of what the
@@ -68,6 +78,15 @@ static double ok_per_second(km_rl_pace_t *s, uint64_t now) {
   return s->ok_cur + s->ok_prev * (1.0 - frac);
 }
 
+/* The tokens a bucket may save up: one second's worth, but only BURST_LOW
+ * of a second's within QUIET_MS of a throttling answer: the service's own
+ * bucket is still empty then, and a fan-out of saved-up calls would meet
+ * it all at once. */
+static double burst_of(const km_rl_pace_t *s, uint64_t now) {
+  bool recent = s->last_throttle != 0 && now - s->last_throttle < QUIET_MS;
+  return fmax(1.0, s->rate * (recent ? BURST_LOW : 1.0));
+}
+
 void km__rl_pace_refill(km_rl_pace_t *s, uint64_t now) {
   if (now < s->last_refill) now = s->last_refill;
   double dt = (double)(now - s->last_refill) / 1000.0;
@@ -86,18 +105,46 @@ void km__rl_pace_refill(km_rl_pace_t *s, uint64_t now) {
       s->rate += FAST_STEP * s->base * dt;
     s->rate = fmin(s->base, s->rate);
   }
-  double burst = fmax(1.0, s->rate);
-  s->tokens = fmin(burst, s->tokens + s->rate * dt);
+  s->tokens = fmin(burst_of(s, now), s->tokens + s->rate * dt);
+}
+
+/* The calls a bucket lets be in flight at once: WINDOW_START, one more per
+ * ok answer up to two round trips' worth at the current rate, at most
+ * WINDOW_S of a second's worth (and at least 2 * WINDOW_START), halved by a
+ * throttling answer.  The rate
+ * alone let a second's worth of calls queue in the transport before the first
+ * answer told of a lower limit; the window bounds what such a delay costs
+ * (TCP's slow start). */
+static double window_max(const km_rl_pace_t *s) {
+  double span =
+      s->srtt_ms > 0 ? fmin(2 * s->srtt_ms / 1000.0, WINDOW_S) : WINDOW_S;
+  return fmax(WINDOW_START * 2, s->rate * span);
+}
+
+int km__rl_pace_grant(km_rl_pace_t *s, uint64_t now, bool counted) {
+  km__rl_pace_refill(s, now);
+  if (counted && (double)s->inflight + 1 > s->window) {
+    s->last_short = now;
+    return -1;
+  }
+  if (s->tokens >= 1.0) {
+    s->tokens -= 1.0;
+    s->inflight += counted;
+    return 1;
+  }
+  s->last_short = now; /* demand is above the rate: the bucket is the bound */
+  return 0;
 }
 
 bool km__rl_pace_take(km_rl_pace_t *s, uint64_t now) {
-  km__rl_pace_refill(s, now);
-  if (s->tokens >= 1.0) {
-    s->tokens -= 1.0;
-    return true;
-  }
-  s->last_short = now; /* demand is above the rate: the bucket is the bound */
-  return false;
+  return km__rl_pace_grant(s, now, false) == 1;
+}
+
+void km__rl_pace_done(km_rl_pace_t *s, uint64_t rtt_ms) {
+  if (s->inflight > 0) s->inflight--;
+  if (rtt_ms == UINT64_MAX) return;
+  double r = rtt_ms > 0 ? (double)rtt_ms : 0.5;
+  s->srtt_ms = s->srtt_ms > 0 ? s->srtt_ms + (r - s->srtt_ms) / 8 : r;
 }
 
 uint64_t km__rl_pace_wait_ms(const km_rl_pace_t *s) {
@@ -109,6 +156,8 @@ uint64_t km__rl_pace_wait_ms(const km_rl_pace_t *s) {
 void km__rl_pace_ok(km_rl_pace_t *s, uint64_t now) {
   roll_slots(s, now);
   s->ok_cur += 1;
+  s->ok_total += 1;
+  s->window = fmin(window_max(s), s->window + 1);
 }
 
 /* A throttling answer.  When the bucket was the bound in the last second
@@ -121,6 +170,14 @@ void km__rl_pace_throttled(km_rl_pace_t *s, uint64_t now) {
   double est = ok_per_second(s, now);
   bool bound = s->last_short != UINT64_MAX && now - s->last_short <= 1000;
   if (s->last_decrease == 0 || now - s->last_decrease >= THROTTLE_WINDOW_MS) {
+    if (s->last_decrease != 0 && now - s->last_decrease < RECENT_DECREASE_MS)
+      est = (s->ok_total - s->ok_at_decrease) * 1000.0 /
+            (double)(now - s->last_decrease);
+    else if (s->ceiling == 0) /* the first: the service's bucket held up to a
+                                 second's worth when we began */
+      est = s->ok_total / ((double)(now - s->born) / 1000.0 + 1.0);
+    else /* probing above a known limit: it is below where we are */
+      est = fmin(est, s->rate);
     double r = 0.7 * s->rate;
     if (bound) {
       r = fmin(r, KNEE * est);
@@ -128,9 +185,24 @@ void km__rl_pace_throttled(km_rl_pace_t *s, uint64_t now) {
     }
     s->rate = fmax(s->floor, r);
     s->last_decrease = now;
+    s->ok_at_decrease = s->ok_total;
+  } else if (bound && now - s->last_decrease >= REFINE_MS &&
+             s->ok_total - s->ok_at_decrease >= 2) {
+    /* Still throttled half a window after a decrease: the service's bucket
+     * is empty, so the ok answers since then are its limit (the first
+     * estimate held the burst it had saved).  Lower to that at once. */
+    est = (s->ok_total - s->ok_at_decrease) * 1000.0 /
+          (double)(now - s->last_decrease);
+    if (KNEE * est < s->rate) {
+      s->rate = fmax(s->floor, KNEE * est);
+      s->ceiling = fmax(est, s->floor);
+      s->last_decrease = now;
+      s->ok_at_decrease = s->ok_total;
+    }
   }
   s->last_throttle = now;
   if (s->tokens > 0) s->tokens = 0;
+  s->window = fmax(1.0, s->window / 2);
 }
 
 /* ---- the limiter ---- */
@@ -140,6 +212,7 @@ typedef struct waiter_s {
   km_rl_cb cb;
   void *ud;
   uint64_t t_enq;
+  bool counted; /* in the bucket's window until km_rl_done */
 } waiter_t;
 
 typedef struct bucket_s {
@@ -258,9 +331,10 @@ static void unlink_bucket(bucket_t *b) {
 static void idle(bucket_t *b, uint64_t now) {
   if (b->rl->closing) return;
   km_rl_pace_t *s = &b->pace;
-  double burst = fmax(1.0, s->rate);
+  double burst = burst_of(s, now);
   uint64_t quiet = now - b->last_used;
-  if (quiet >= IDLE_RETIRE_MS && s->rate >= s->base && s->tokens >= burst) {
+  if (quiet >= IDLE_RETIRE_MS && s->rate >= s->base && s->tokens >= burst &&
+      s->inflight == 0) {
     unlink_bucket(b);
     uv_close((uv_handle_t *)&b->timer, on_bucket_closed);
     return;
@@ -284,7 +358,9 @@ static void on_timer(uv_timer_t *t) {
   /* Take the granted waiters off the queue before calling anyone: a callback
    * may acquire again on this bucket. */
   waiter_t *granted = NULL, **gt = &granted;
-  while (b->head != NULL && km__rl_pace_take(&b->pace, now)) {
+  int got = 0;
+  while (b->head != NULL &&
+         (got = km__rl_pace_grant(&b->pace, now, b->head->counted)) == 1) {
     waiter_t *w = b->head;
     b->head = w->next;
     if (b->head == NULL) b->tail = NULL;
@@ -292,8 +368,10 @@ static void on_timer(uv_timer_t *t) {
     *gt = w;
     gt = &w->next;
   }
-  if (b->head != NULL)
+  if (b->head != NULL && got == 0)
     schedule(b, km__rl_pace_wait_ms(&b->pace));
+  else if (b->head != NULL) /* the window is full: km_rl_done wakes it */
+    uv_timer_stop(&b->timer);
   else
     idle(b, now); /* just used: schedules the retirement check */
   while (granted != NULL) {
@@ -308,14 +386,15 @@ static void on_timer(uv_timer_t *t) {
   }
 }
 
-int km_rl_acquire(km_rl_t *rl, const char *key, double qps, km_rl_cb cb,
-                  void *ud) {
+static int acquire(km_rl_t *rl, const char *key, double qps, bool counted,
+                   km_rl_cb cb, void *ud) {
   if (rl->closing) return KM_ECANCELED;
   if (!(qps > 0) || cb == NULL) return KM_EINVAL;
   bucket_t *b = bucket_get(rl, key, qps);
   waiter_t *w = km_xcalloc(1, sizeof(*w));
   w->cb = cb;
   w->ud = ud;
+  w->counted = counted;
   w->t_enq = km_now_ms();
   b->last_used = w->t_enq;
   uv_ref((uv_handle_t *)&b->timer); /* a waiter keeps the loop alive */
@@ -331,12 +410,34 @@ int km_rl_acquire(km_rl_t *rl, const char *key, double qps, km_rl_cb cb,
   return 0;
 }
 
+int km_rl_acquire(km_rl_t *rl, const char *key, double qps, km_rl_cb cb,
+                  void *ud) {
+  return acquire(rl, key, qps, false, cb, ud);
+}
+
+int km_rl_acquire_call(km_rl_t *rl, const char *key, double qps, km_rl_cb cb,
+                       void *ud) {
+  return acquire(rl, key, qps, true, cb, ud);
+}
+
+void km_rl_done(km_rl_t *rl, const char *key, uint64_t rtt_ms) {
+  bucket_t *b = find(rl, key);
+  if (b == NULL) return;
+  km__rl_pace_done(&b->pace, rtt_ms);
+  if (b->head != NULL && !uv_is_active((uv_handle_t *)&b->timer))
+    schedule(b, 0);
+}
+
 void km_rl_throttled(km_rl_t *rl, const char *key) {
   bucket_t *b = find(rl, key);
   rl->stats.throttled++;
   if (b == NULL) return;
   uint64_t now = km_now_ms();
+  double before = b->pace.rate;
   km__rl_pace_throttled(&b->pace, now);
+  if (b->pace.rate != before)
+    km_log(KM_LOG_DEBUG, "rate limit %s: throttled, %.2f -> %.2f QPS", key,
+           before, b->pace.rate);
   b->last_used = now;
 }
 

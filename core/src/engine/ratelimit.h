@@ -101,6 +101,14 @@ double km_rl_qps(const km_rl_t *rl, const char *account_id, km_rl_group_t g);
 int km_rl_acquire(km_rl_t *rl, const char *key, double qps, km_rl_cb cb,
                   void *ud);
 
+/* km_rl_acquire for one attempt of a call: the grant also takes a place in
+ * the bucket's window of calls in flight, which the caller gives back with
+ * km_rl_done(key) once the attempt is answered (or not sent), exactly once
+ * per grant; rtt_ms: from the grant to the answer (UINT64_MAX: not sent). */
+int km_rl_acquire_call(km_rl_t *rl, const char *key, double qps, km_rl_cb cb,
+                       void *ud);
+void km_rl_done(km_rl_t *rl, const char *key, uint64_t rtt_ms);
+
 /* Feedback from an answer on bucket key: a throttling answer, or a call the
  * service let through (the limit estimate counts these). */
 void km_rl_throttled(km_rl_t *rl, const char *key);
@@ -129,12 +137,18 @@ typedef struct km_rl_pace_s {
   double floor;   /* never below this */
   double ceiling; /* the limit met at the last throttling; 0: none yet */
   double tokens;
+  uint64_t born; /* made at */
   uint64_t last_refill;
   uint64_t last_throttle; /* 0: never throttled */
   uint64_t last_decrease; /* 0: never lowered */
   uint64_t last_short;    /* a waiter found no token; UINT64_MAX: never */
   uint64_t slot_start;    /* the current one-second slot of ok answers */
   double ok_cur, ok_prev; /* ok answers in the current and previous slot */
+  double ok_total;        /* every ok answer */
+  double window;          /* calls allowed in flight */
+  unsigned inflight;      /* counted grants not yet done */
+  double srtt_ms;         /* smoothed grant-to-answer time; 0: none yet */
+  double ok_at_decrease;  /* ok_total at the last decrease */
 } km_rl_pace_t;
 
 void km__rl_pace_init(km_rl_pace_t *s, double qps, uint64_t now);
@@ -142,6 +156,11 @@ void km__rl_pace_init(km_rl_pace_t *s, double qps, uint64_t now);
 void km__rl_pace_refill(km_rl_pace_t *s, uint64_t now);
 /* Refills, then takes a token if one is there: true when taken. */
 bool km__rl_pace_take(km_rl_pace_t *s, uint64_t now);
+/* The same for a call that counts in the window (counted): 1 granted, 0 no
+ * token yet (km__rl_pace_wait_ms), -1 the window is full (wait for a
+ * km__rl_pace_done). */
+int km__rl_pace_grant(km_rl_pace_t *s, uint64_t now, bool counted);
+void km__rl_pace_done(km_rl_pace_t *s, uint64_t rtt_ms);
 /* Milliseconds until a token is there (after a refill at now). */
 uint64_t km__rl_pace_wait_ms(const km_rl_pace_t *s);
 void km__rl_pace_ok(km_rl_pace_t *s, uint64_t now);
