@@ -417,7 +417,12 @@ static int decide_retry(call_t *k, const km_http_resp_t *resp, long hs, int *st,
     note(k, " (gave up after %d attempts)", k->attempts);
     return 0;
   }
-  *delay = km_retry_backoff_ms(&c->retry, k->attempts - 1, &c->rng);
+  /* The steps grow with the failures; throttled attempts grow them only a
+   * little (the caller's pace hook, the rate limiter, spaces those). */
+  int step = *st == KM_ETHROTTLED
+                 ? (k->throttled - 1 < 3 ? k->throttled - 1 : 3)
+                 : k->attempts - k->throttled - 1;
+  *delay = km_retry_backoff_ms(&c->retry, step, &c->rng);
   if (km_now_ms() + *delay >= k->deadline_at) {
     note(k, " (overall deadline of %llu ms reached after %d attempts)",
          (unsigned long long)k->deadline_ms, k->attempts);

@@ -161,10 +161,13 @@ static void on_attempt(void *ud, const km_acs_attempt_t *a) {
     km_log(KM_LOG_INFO, "%s %s: calls of account %s are answered again",
            p->t->account, p->t->region, c->account);
   }
+  uint64_t now = km_now_ms();
   if (!a->retrying || a->throttled || a->elapsed_ms < RETRY_NOTE_MS ||
-      acct->retry_noted)
+      acct->retry_noted ||
+      (acct->retry_noted_at != 0 && now - acct->retry_noted_at < 60000))
     return;
   acct->retry_noted = true;
+  acct->retry_noted_at = now;
   char why[160];
   km_text_clean(a->err->cloud_code[0] != '\0' ? a->err->cloud_code
                                               : km_err_name(a->status),

@@ -44,6 +44,7 @@
  * from the last second's (which hold the burst it had saved). */
 #define RECENT_DECREASE_MS 5000
 #define REFINE_MS 300
+#define YOUNG_MS 3000
 #define WINDOW_START 2
 #define WINDOW_S 0.1
 
@@ -173,10 +174,11 @@ void km__rl_pace_throttled(km_rl_pace_t *s, uint64_t now) {
     if (s->last_decrease != 0 && now - s->last_decrease < RECENT_DECREASE_MS)
       est = (s->ok_total - s->ok_at_decrease) * 1000.0 /
             (double)(now - s->last_decrease);
-    else if (s->ceiling == 0) /* the first: the service's bucket held up to a
-                                 second's worth when we began */
+    else if (s->ceiling == 0 && now - s->born < YOUNG_MS)
+      /* the first, soon after the bucket began: the service's bucket held
+       * up to a second's worth then */
       est = s->ok_total / ((double)(now - s->born) / 1000.0 + 1.0);
-    else /* probing above a known limit: it is below where we are */
+    else if (s->ceiling > 0) /* probing above a known limit: below us */
       est = fmin(est, s->rate);
     double r = 0.7 * s->rate;
     if (bound) {
