@@ -44,6 +44,9 @@
  * from the last second's (which hold the burst it had saved). */
 #define RECENT_DECREASE_MS 5000
 #define REFINE_MS 300
+#define REFINE_OKS 2
+#define FIRST_OKS 3
+#define FIRST_CUT 0.25
 #define YOUNG_MS 3000
 #define WINDOW_START 2
 #define WINDOW_S 0.1
@@ -181,15 +184,25 @@ void km__rl_pace_throttled(km_rl_pace_t *s, uint64_t now) {
     else if (s->ceiling > 0) /* probing above a known limit: below us */
       est = fmin(est, s->rate);
     double r = 0.7 * s->rate;
-    if (bound) {
+    /* Too few answers passed to say anything (a storm at the start): the
+     * multiplicative step alone. */
+    if (bound && s->ok_total - s->ok_at_decrease >=
+                     (s->last_decrease == 0 ? FIRST_OKS : REFINE_OKS)) {
       r = fmin(r, KNEE * est);
       s->ceiling = fmax(est, s->floor);
+      /* A first estimate is rough (a storm at the start looks like a low
+       * limit): at most a quarter of the rate, and no limit learnt from
+       * it then; the refinement measures the real one. */
+      if (s->last_decrease == 0 && r < FIRST_CUT * s->rate) {
+        r = FIRST_CUT * s->rate;
+        s->ceiling = 0;
+      }
     }
     s->rate = fmax(s->floor, r);
     s->last_decrease = now;
     s->ok_at_decrease = s->ok_total;
   } else if (bound && now - s->last_decrease >= REFINE_MS &&
-             s->ok_total - s->ok_at_decrease >= 2) {
+             s->ok_total - s->ok_at_decrease >= REFINE_OKS) {
     /* Still throttled half a window after a decrease: the service's bucket
      * is empty, so the ok answers since then are its limit (the first
      * estimate held the burst it had saved).  Lower to that at once. */
