@@ -43,7 +43,14 @@ struct km_acs_client_s {
   char *user_agent;
   size_t inflight;
   uint64_t rng;
+  /* Hosts that answered at least once (any HTTP status): a host that never
+   * did is more likely a wrong endpoint than an outage, and its transport
+   * failures get NEVER_ANSWERED_ATTEMPTS, not the whole deadline. */
+  char **answered;
+  size_t nanswered;
 };
+
+#define NEVER_ANSWERED_ATTEMPTS 5
 
 typedef struct {
   km_acs_client_t *c;
@@ -193,6 +200,9 @@ void km_acs_client_free(km_acs_client_t *c) {
   }
   free(c->ov);
   free(c->user_agent);
+  for (size_t i = 0; i < c->nanswered; i++)
+    free(c->answered[i]);
+  free(c->answered);
   free(c);
 }
 
@@ -394,6 +404,19 @@ static int read_answer(call_t *k, const km_http_resp_t *resp, long *hs,
   return st;
 }
 
+static bool host_answered(const km_acs_client_t *c, const char *host) {
+  for (size_t i = 0; i < c->nanswered; i++)
+    if (strcmp(c->answered[i], host) == 0) return true;
+  return false;
+}
+
+static void mark_answered(km_acs_client_t *c, const char *host) {
+  if (host_answered(c, host)) return;
+  c->answered =
+      km_xrealloc(c->answered, (c->nanswered + 1) * sizeof(*c->answered));
+  c->answered[c->nanswered++] = km_xstrdup(host);
+}
+
 /* Whether and when to try again: 1 with *delay, or 0 with the reason noted
  * in err (and *st changed to KM_EDEADLINE when the deadline is the
  * reason). */
@@ -412,6 +435,15 @@ static int decide_retry(call_t *k, const km_http_resp_t *resp, long hs, int *st,
   }
   /* Throttling is the service asking us to slow down, not a failure of the
    * request: it never counts against a max_attempts. */
+  bool transport = *st == KM_EHTTP || *st == KM_ETIMEDOUT || *st == KM_ETLS;
+  if (transport && !host_answered(c, k->host) &&
+      k->attempts - k->throttled >= NEVER_ANSWERED_ATTEMPTS) {
+    note(k,
+         " (gave up after %d attempts: %s has not answered once in this "
+         "run; check the endpoint)",
+         k->attempts, k->host);
+    return 0;
+  }
   if (c->retry.max_attempts > 0 &&
       k->attempts - k->throttled >= c->retry.max_attempts) {
     note(k, " (gave up after %d attempts)", k->attempts);
@@ -440,6 +472,7 @@ static void on_http_done(const km_http_resp_t *resp, void *ud) {
   json_t *body = NULL;
   km__err_clear(&k->err);
   k->sts_differs = 0;
+  if (resp->status == 0) mark_answered(c, k->host);
   int st = read_answer(k, resp, &hs, &body);
   int throttled = st == KM_ETHROTTLED;
   if (throttled) k->throttled++;
