@@ -46,7 +46,10 @@ struct km_acs_client_s {
   /* Hosts that answered at least once (any HTTP status): a host that never
    * did is more likely a wrong endpoint than an outage, and its transport
    * failures get NEVER_ANSWERED_ATTEMPTS, not the whole deadline. */
-  char **answered;
+  struct answered_s {
+    char *host;
+    uint64_t last_ok; /* the last 2xx answer (ms), 0: none yet */
+  } * answered;
   size_t nanswered;
 };
 
@@ -66,6 +69,7 @@ typedef struct {
   uint64_t deadline_at;
   uint64_t deadline_ms;
   uint64_t started_at;
+  uint64_t first_fail_at; /* the first failure that was not throttling */
   int attempts;
   int throttled;
   int write_once;
@@ -201,7 +205,7 @@ void km_acs_client_free(km_acs_client_t *c) {
   free(c->ov);
   free(c->user_agent);
   for (size_t i = 0; i < c->nanswered; i++)
-    free(c->answered[i]);
+    free(c->answered[i].host);
   free(c->answered);
   free(c);
 }
@@ -404,17 +408,23 @@ static int read_answer(call_t *k, const km_http_resp_t *resp, long *hs,
   return st;
 }
 
-static bool host_answered(const km_acs_client_t *c, const char *host) {
+static struct answered_s *host_answered(const km_acs_client_t *c,
+                                        const char *host) {
   for (size_t i = 0; i < c->nanswered; i++)
-    if (strcmp(c->answered[i], host) == 0) return true;
-  return false;
+    if (strcmp(c->answered[i].host, host) == 0) return &c->answered[i];
+  return NULL;
 }
 
-static void mark_answered(km_acs_client_t *c, const char *host) {
-  if (host_answered(c, host)) return;
-  c->answered =
-      km_xrealloc(c->answered, (c->nanswered + 1) * sizeof(*c->answered));
-  c->answered[c->nanswered++] = km_xstrdup(host);
+static void mark_answered(km_acs_client_t *c, const char *host, bool ok) {
+  struct answered_s *a = host_answered(c, host);
+  if (a == NULL) {
+    c->answered =
+        km_xrealloc(c->answered, (c->nanswered + 1) * sizeof(*c->answered));
+    a = &c->answered[c->nanswered++];
+    a->host = km_xstrdup(host);
+    a->last_ok = 0;
+  }
+  if (ok) a->last_ok = km_now_ms();
 }
 
 /* Whether and when to try again: 1 with *delay, or 0 with the reason noted
@@ -436,11 +446,24 @@ static int decide_retry(call_t *k, const km_http_resp_t *resp, long hs, int *st,
   /* Throttling is the service asking us to slow down, not a failure of the
    * request: it never counts against a max_attempts. */
   bool transport = *st == KM_EHTTP || *st == KM_ETIMEDOUT || *st == KM_ETLS;
-  if (transport && !host_answered(c, k->host) &&
-      k->attempts - k->throttled >= NEVER_ANSWERED_ATTEMPTS) {
+  const struct answered_s *h = host_answered(c, k->host);
+  int tries = k->attempts - k->throttled;
+  if (*st != KM_ETHROTTLED && k->first_fail_at == 0)
+    k->first_fail_at = km_now_ms();
+  if (transport && h == NULL && tries >= NEVER_ANSWERED_ATTEMPTS) {
     note(k,
          " (gave up after %d attempts: %s has not answered once in this "
          "run; check the endpoint)",
+         k->attempts, k->host);
+    return 0;
+  }
+  /* The deadline is for outages: when other calls to the same host are
+   * answered meanwhile, this call's failure is its own. */
+  if (*st != KM_ETHROTTLED && h != NULL && h->last_ok > k->first_fail_at &&
+      tries >= NEVER_ANSWERED_ATTEMPTS) {
+    note(k,
+         " (gave up after %d attempts: other calls to %s were answered "
+         "meanwhile, so it is not an outage)",
          k->attempts, k->host);
     return 0;
   }
@@ -472,7 +495,9 @@ static void on_http_done(const km_http_resp_t *resp, void *ud) {
   json_t *body = NULL;
   km__err_clear(&k->err);
   k->sts_differs = 0;
-  if (resp->status == 0) mark_answered(c, k->host);
+  if (resp->status == 0)
+    mark_answered(c, k->host,
+                  resp->http_status >= 200 && resp->http_status < 300);
   int st = read_answer(k, resp, &hs, &body);
   int throttled = st == KM_ETHROTTLED;
   if (throttled) k->throttled++;
