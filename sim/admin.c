@@ -73,6 +73,14 @@ static int admin_faults(ksim_req_t *req, ksim_resp_t *resp) {
   json_object_set_new(
       resp->body, "throttle_shape",
       json_string(f->throttle_shape[0] != '\0' ? f->throttle_shape : "pop"));
+  uint64_t now = km_now_ms();
+  json_object_set_new(resp->body, "outage_left_ms",
+                      json_integer(f->outage_until_ms > now
+                                       ? (json_int_t)(f->outage_until_ms - now)
+                                       : 0));
+  json_object_set_new(
+      resp->body, "outage_mode",
+      json_string(f->outage_mode[0] != '\0' ? f->outage_mode : "503"));
   if (f->throttle_groups != NULL)
     json_object_set(resp->body, "throttle_groups", f->throttle_groups);
   if (f->throttle_accounts != NULL)

@@ -70,7 +70,8 @@ static int num(json_t *o, const char *k, double *out) {
  *   "min_ms","max_ms","mean_ms"}, "error_5xx_rate":0..1, "drop_rate":0..1,
  *   "throttle":"published"|"off"|{group:qps}, "throttle_accounts":{uid:
  *   {group:qps}}, "throttle_code":"...", "task_seconds":N,
- *   "actions":[names faults apply to]}
+ *   "actions":[names faults apply to], "outage_s":N (starting now),
+ *   "outage_mode":"503"|"drop"|"mixed"}
  * Unset fields keep their values; "reset":true starts from defaults. */
 int ksim_faults_configure(ksim_cloud_t *c, json_t *cfg, char *err,
                           size_t errlen) {
@@ -167,6 +168,18 @@ int ksim_faults_configure(ksim_cloud_t *c, json_t *cfg, char *err,
     snprintf(f->throttle_code, sizeof(f->throttle_code), "%s",
              json_string_value(v));
   }
+  if ((v = json_object_get(cfg, "outage_mode")) != NULL) {
+    const char *om = json_string_value(v);
+    if (om == NULL || (strcmp(om, "503") != 0 && strcmp(om, "drop") != 0 &&
+                       strcmp(om, "mixed") != 0))
+      goto bad;
+    snprintf(f->outage_mode, sizeof(f->outage_mode), "%s", om);
+  }
+  if ((v = json_object_get(cfg, "outage_s")) != NULL) {
+    /* starts now; 0 ends one in progress */
+    if (num(cfg, "outage_s", &rate) < 0 || rate < 0 || rate > 86400) goto bad;
+    f->outage_until_ms = rate > 0 ? km_now_ms() + (uint64_t)(rate * 1000.0) : 0;
+  }
   if ((v = json_object_get(cfg, "actions")) != NULL) {
     if (!json_is_array(v) && !json_is_null(v)) goto bad;
     json_decref(f->actions);
@@ -180,6 +193,8 @@ int ksim_faults_configure(ksim_cloud_t *c, json_t *cfg, char *err,
   }
   json_object_update(f->config, cfg);
   json_object_del(f->config, "reset");
+  /* An outage is a moment, not a setting: a restarted kmsim has none. */
+  json_object_del(f->config, "outage_s");
   return 0;
 bad:
   snprintf(err, errlen, "faults: invalid configuration (see docs/kmsim.md)");
@@ -328,6 +343,26 @@ int ksim_faults_roll(ksim_req_t *req, ksim_resp_t *resp, unsigned *delay_ms) {
                      "error.");
   }
   return 0;
+}
+
+int ksim_outage(ksim_req_t *req, ksim_resp_t *resp) {
+  ksim_faults_t *f = &req->cloud->faults;
+  if (f->outage_until_ms == 0) return 0;
+  if (km_now_ms() >= f->outage_until_ms) {
+    f->outage_until_ms = 0;
+    return 0;
+  }
+  const char *m = f->outage_mode[0] != '\0' ? f->outage_mode : "503";
+  bool drop = strcmp(m, "drop") == 0 ||
+              (strcmp(m, "mixed") == 0 && (ksim_rand(&f->rng) & 1));
+  if (drop) { /* nothing was done; the client cannot know that */
+    resp->drop = true;
+    snprintf(resp->code, sizeof(resp->code), "Kmsim.Outage");
+    return -1;
+  }
+  return ksim_fail(resp, "ServiceUnavailableTemporary",
+                   "The request has failed due to a temporary failure of the "
+                   "server.");
 }
 
 /* Writes: every action but the Describe/List/Get/Query reads. */

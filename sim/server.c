@@ -288,6 +288,7 @@ void ksim_process(ksim_server_t *s, ksim_req_t *req, ksim_resp_t *resp,
               "Specified api is not found, please check your url and method.");
     goto done;
   }
+  if (ksim_outage(req, resp) < 0) goto done;
   if (ksim_faults_roll(req, resp, delay_ms) < 0) goto done;
   if (ksim_authenticate(req, resp) < 0) goto done;
   if (ksim_throttle(req, a, resp) < 0) goto done;

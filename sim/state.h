@@ -222,6 +222,10 @@ typedef struct ksim_faults {
   char throttle_shape[8];           /* "" | pop | kms | mixed */
   json_t *actions; /* array of action names faults apply to, NULL=all */
   json_t *config;  /* the last config as posted */
+  /* An outage (POST {"outage_s": N}): until this real monotonic time (ms)
+   * every cloud request fails; 0: none.  mode "503" | "drop" | "mixed". */
+  uint64_t outage_until_ms;
+  char outage_mode[8];
 } ksim_faults_t;
 
 /* String-keyed open-addressing map (values borrowed). */
@@ -355,6 +359,9 @@ int ksim_throttle(ksim_req_t *req, const ksim_action_t *a, ksim_resp_t *resp);
 /* Per-request random faults: fills resp (5xx or drop) and returns -1, or
  * returns 0; *delay_ms gets the injected latency. */
 int ksim_faults_roll(ksim_req_t *req, ksim_resp_t *resp, unsigned *delay_ms);
+/* During an outage every cloud request fails (a 503, or the connection
+ * closed without an answer): fills resp and returns -1, else 0. */
+int ksim_outage(ksim_req_t *req, ksim_resp_t *resp);
 /* After a successful write (state changed, saved): with lost_reply_rate,
  * drops the answer, so the client cannot know the write happened. */
 void ksim_faults_lose(ksim_req_t *req, ksim_resp_t *resp);

@@ -199,11 +199,15 @@ done
 [ "$KILLS" -ge "$KILLS_WANTED" ] ||
   { echo "FAIL: only $KILLS of $KILLS_WANTED crash points were reached"; tail -30 run.err; exit 1; }
 
-# The last resume, still under faults, finishes the run, or (20% of the
-# answers fail: a call can spend its 5 attempts on injected faults) ends
-# with exit 1 and says what to retry; then the faults stop and one more
-# resume must finish it (a plain resume: its report covers every pipeline,
-# which check_round compares with the cloud).  Any other exit fails.
+# The last resume, still under faults, finishes the run, or ends with exit
+# 1 and says what to retry; then the faults stop and one more resume must
+# finish it (a plain resume: its report covers every pipeline, which
+# check_round compares with the cloud).  Any other exit fails.  Retries now
+# last until each call's deadline, so injected 5xx and drops no longer
+# exhaust a call (they did: 5 attempts); exit 1 stays possible because a
+# write that must not be sent twice (CreateResourceShare,
+# AssociateResourceShare) is not resent when its answer is lost (5% lost
+# replies): the stage finds it by name on the next resume.
 rc=0
 "$KM_BIN/kmsmig" run demo.yaml --yes --run-dir "$RUN" >final.txt 2>>run.err || rc=$?
 cat final.txt

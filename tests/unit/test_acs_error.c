@@ -157,12 +157,16 @@ static void test_backoff_bounds(void **st) {
     assert_true(lo <= ceil / 10);
     assert_true(hi >= ceil - ceil / 10);
   }
-  /* Defaults: base 200, cap 20000. */
+  /* Defaults: base 200, cap 10000. */
   rng = 7;
+  uint32_t top = 0;
   for (int i = 0; i < 1000; i++) {
     assert_true(km_retry_backoff_ms(NULL, 0, &rng) <= 200);
-    assert_true(km_retry_backoff_ms(NULL, 1000, &rng) <= 20000);
+    uint32_t d = km_retry_backoff_ms(NULL, 1000, &rng);
+    assert_true(d <= 10000);
+    if (d > top) top = d;
   }
+  assert_true(top >= 9000);
   /* Same seed, same sequence; a zero seed still moves. */
   uint64_t a = 0, b = 0;
   uint32_t first = km_retry_backoff_ms(&p, 5, &a);
@@ -170,8 +174,52 @@ static void test_backoff_bounds(void **st) {
   assert_int_not_equal(a, 0);
   km_retry_policy_t d;
   km__retry_defaults(NULL, &d);
-  assert_int_equal(d.max_attempts, 5);
+  /* No count: the deadline bounds the retries. */
+  assert_int_equal(d.max_attempts, 0);
+  assert_int_equal(d.cap_ms, 10000);
   assert_int_equal(d.deadline_ms, 300000);
+}
+
+/* A 30 s outage under the default policy, in simulated time, for many
+ * seeds: the retries of one call span it well inside the deadline, with a
+ * bounded number of attempts, and the call is back within one capped step
+ * (10 s) of the service answering again. */
+static void test_backoff_spans_outage(void **st) {
+  (void)st;
+  km_retry_policy_t d;
+  km__retry_defaults(NULL, &d);
+  int most = 0;
+  uint64_t latest = 0;
+  for (uint64_t seed = 1; seed <= 500; seed++) {
+    uint64_t rng = seed, t = 0;
+    int attempt = 0;
+    while (t < 30000) { /* every attempt before 30 s fails */
+      t += km_retry_backoff_ms(&d, attempt++, &rng);
+      assert_true(t < d.deadline_ms);
+    }
+    if (attempt > most) most = attempt;
+    if (t > latest) latest = t;
+  }
+  assert_true(latest <= 30000 + 10000);
+  assert_true(most < 60); /* not a busy loop */
+  print_message("30 s outage: at most %d retries, back by %.1f s\n", most,
+                (double)latest / 1000.0);
+}
+
+/* Which attempts may have been applied although no answer says so. */
+static void test_outcome_unknown(void **st) {
+  (void)st;
+  /* lost after sending: unknown; refused before sending: known */
+  assert_true(km_retry_outcome_unknown(KM_EHTTP, 0, 0));
+  assert_true(km_retry_outcome_unknown(KM_ETIMEDOUT, 0, 0));
+  assert_false(km_retry_outcome_unknown(KM_EHTTP, 0, 1));
+  assert_false(km_retry_outcome_unknown(KM_ETIMEDOUT, 0, 1));
+  /* a 500 may have done the work; a 503 refused it; throttling refused it */
+  assert_true(km_retry_outcome_unknown(KM_ECLOUD, 500, 0));
+  assert_true(km_retry_outcome_unknown(KM_ECLOUD, 502, 0));
+  assert_false(km_retry_outcome_unknown(KM_ECLOUD, 503, 0));
+  assert_false(km_retry_outcome_unknown(KM_ETHROTTLED, 429, 0));
+  assert_false(km_retry_outcome_unknown(KM_ECLOUD, 400, 0));
 }
 
 /* The fix is named for what the operator can change: whose AccessKey,
@@ -251,6 +299,8 @@ int main(void) {
       cmocka_unit_test(test_retryable_set),
       cmocka_unit_test(test_garbage_and_scrub),
       cmocka_unit_test(test_backoff_bounds),
+      cmocka_unit_test(test_backoff_spans_outage),
+      cmocka_unit_test(test_outcome_unknown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -327,6 +327,57 @@ static void test_select_absent_is_unset(void **state) {
   km_diags_free(&d);
 }
 
+/* concurrency.qps: the manifest's figures for every account and an
+ * account's own, by API group (0: the published figure). */
+static void test_qps_model(void **state) {
+  (void)state;
+  static const char text[] =
+      "version: 1\n"
+      "name: t\n"
+      "accounts:\n"
+      "  - name: mgmt\n"
+      "    id: \"1000000000000001\"\n"
+      "    credentials: { env: true }\n"
+      "  - name: app\n"
+      "    id: \"1000000000000002\"\n"
+      "    credentials: { assume_role: { via: mgmt } }\n"
+      "    concurrency: { qps: { key-read: 10, secret-value: 2.5 } }\n"
+      "regions: [cn-hangzhou]\n"
+      "instances:\n"
+      "  cn-hangzhou:\n"
+      "    id: kst-hzz6500a1b2c3d4e5f6\n"
+      "    owner: mgmt\n"
+      "    type: software\n"
+      "    image_version: \"2.9.3\"\n"
+      "    auto_renew: true\n"
+      "    share_with: all\n"
+      "migrate:\n"
+      "  driver: sim\n"
+      "  task_timeout: 30m\n"
+      "concurrency: { accounts: 4, qps: { key-read: 20, secret-meta: 15 } }\n";
+  char path[] = "/tmp/km_manifest_qps_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+  close(fd);
+  km_diags_t d;
+  km_diags_init(&d);
+  km_manifest_t *m = NULL;
+  int rc = km_manifest_load(path, &m, &d);
+  if (rc != 0) km_diags_print(&d, stderr, KM_DIAG_WARNING);
+  assert_int_equal(rc, 0);
+  assert_true(m->qps.qps[KM_RL_KEY_READ] == 20);
+  assert_true(m->qps.qps[KM_RL_SECRET_META] == 15);
+  assert_true(m->qps.qps[KM_RL_KEY_WRITE] == 0);
+  const km_mf_account_t *a = km_manifest_account(m, "app");
+  assert_true(a->qps.qps[KM_RL_KEY_READ] == 10);
+  assert_true(a->qps.qps[KM_RL_SECRET_VALUE] == 2.5);
+  assert_true(km_manifest_account(m, "mgmt")->qps.qps[KM_RL_KEY_READ] == 0);
+  km_manifest_free(m);
+  km_diags_free(&d);
+  unlink(path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_demo_model),
@@ -336,6 +387,7 @@ int main(void) {
       cmocka_unit_test(test_broken_files),
       cmocka_unit_test(test_value_parsers),
       cmocka_unit_test(test_select_absent_is_unset),
+      cmocka_unit_test(test_qps_model),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

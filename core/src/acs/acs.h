@@ -166,12 +166,19 @@ void km_acs_add_hint(km_err_t *err, const char *owner, const char *address,
 char *km__acs_server_sts(const char *body, size_t len);
 
 /* ---- Retry policy ---- */
+/* Retries are bounded by the call's deadline, not by a count: a short
+ * outage of the service (every answer a 503, connections refused, time-outs)
+ * costs a call its wait and nothing else, while the backoff step stays
+ * capped so the call comes back within cap_ms of the service. */
+#define KM_ACS_DEADLINE_MS 300000 /* a call's default overall deadline */
+
 typedef struct km_retry_policy_s {
-  int max_attempts;     /* attempts including the first; 0: 5.  Throttled
-                         * attempts do not count: they retry until the
-                         * deadline. */
+  int max_attempts;     /* 0 (default): no count, the deadline bounds the
+                         * retries; N: at most N attempts that were not
+                         * throttled (throttled ones retry until the
+                         * deadline) */
   uint32_t base_ms;     /* 0: 200 */
-  uint32_t cap_ms;      /* 0: 20000 */
+  uint32_t cap_ms;      /* the longest backoff step; 0: 10000 */
   uint64_t deadline_ms; /* overall budget from the first attempt; 0: 300000 */
 } km_retry_policy_t;
 
@@ -181,6 +188,15 @@ uint32_t km_retry_backoff_ms(const km_retry_policy_t *p, int attempt,
                              uint64_t *rng);
 /* Internal: p (may be NULL) with zero fields replaced by the defaults. */
 void km__retry_defaults(const km_retry_policy_t *p, km_retry_policy_t *out);
+
+/* Whether an attempt's outcome is unknown: the request may have reached the
+ * service and been applied although no answer says so.  status and
+ * http_status as in km_http_resp_t; not_sent: the transport failed before
+ * the request could leave.  A time-out or a connection lost after sending,
+ * and a 5xx other than 503 (the service refusing work it did not start) are
+ * unknown; throttling, a 503, a refused connection and any other answer are
+ * known. */
+int km_retry_outcome_unknown(int status, long http_status, int not_sent);
 
 /* ---- The asynchronous client ---- */
 typedef struct km_acs_client_s km_acs_client_t;
@@ -224,6 +240,17 @@ int km_acs_client_new(km_http_t *http, uv_loop_t *loop,
                       km_err_t *err);
 void km_acs_client_free(km_acs_client_t *c);
 
+/* One attempt's answer, for km_acs_call_t.on_attempt. */
+typedef struct km_acs_attempt_s {
+  int status;          /* 0: a 2xx answer; else this attempt's failure */
+  int throttled;       /* answered with a throttling code */
+  int attempt;         /* 1 for the first */
+  uint64_t elapsed_ms; /* since the call started */
+  int retrying;        /* 1: the call tries again after its backoff */
+  uint32_t delay_ms;   /* the backoff before that retry */
+  const km_err_t *err; /* this attempt's failure (borrowed), or NULL */
+} km_acs_attempt_t;
+
 typedef struct km_acs_call_s {
   km_product_t product;
   const char *region; /* required for regional products */
@@ -236,6 +263,20 @@ typedef struct km_acs_call_s {
   /* Whose AccessKey signs the call, for the fix in error texts ("account
    * mgmt (environment ...)"); borrowed, copied; NULL: not named. */
   const char *cred_owner;
+  /* 1: a write that must not be sent twice (creating, associating): when
+   * an attempt's outcome is unknown (km_retry_outcome_unknown) the call
+   * ends with that failure instead of sending it again, and the caller's
+   * own detection decides (a resumed stage finds what was created). */
+  int write_once;
+  /* Optional, with hook_ud (borrowed): pace runs before every retry (after
+   * its backoff) and the attempt starts when it calls go(0, arg); go with a
+   * negative status ends the call with it.  Same contract as an async
+   * start: a negative return never calls go (the call ends with it). */
+  int (*pace)(void *hook_ud, void (*go)(int status, void *arg), void *arg);
+  /* Optional: told about every attempt's answer, before the call retries
+   * or ends (a, borrowed, valid during the call). */
+  void (*on_attempt)(void *hook_ud, const km_acs_attempt_t *a);
+  void *hook_ud;
 } km_acs_call_t;
 
 /* Result: status 0 and body (borrowed JSON object, valid during the callback;
@@ -253,15 +294,16 @@ typedef struct km_acs_result_s {
 
 typedef void (*km_acs_cb)(const km_acs_result_t *res, void *ud);
 
-/* Starts a call: signs, sends, retries retryable failures with backoff until
- * max_attempts or the deadline.  Returns 0 (cb called exactly once, from the
- * loop) or a negative code (cb never called) with err filled.  Every attempt
- * is signed afresh (new nonce and timestamp).  Final status: 0; the last
- * failure's code (KM_ECLOUD, KM_ETHROTTLED, KM_EHTTP, KM_ETIMEDOUT, ...)
- * when not retryable or attempts ran out; KM_EDEADLINE when the next retry
- * would pass the deadline (err still carries the last Code/RequestId/HTTP
- * status); KM_EPARSE for a 2xx body that is not a JSON object (not
- * retried). */
+/* Starts a call: signs, sends, retries retryable failures with backoff (and
+ * call->pace) until the deadline, or max_attempts when the policy sets one.
+ * Returns 0 (cb called exactly once, from the loop) or a negative code (cb
+ * never called) with err filled.  Every attempt is signed afresh (new nonce
+ * and timestamp).  Final status: 0; the last failure's code (KM_ECLOUD,
+ * KM_ETHROTTLED, KM_EHTTP, KM_ETIMEDOUT, ...) when not retryable, when a
+ * write_once call's outcome is unknown, or when max_attempts ran out;
+ * KM_EDEADLINE when the next retry would pass the deadline (err still
+ * carries the last Code/RequestId/HTTP status); KM_EPARSE for a 2xx body
+ * that is not a JSON object (not retried). */
 int km_acs_call(km_acs_client_t *c, const km_acs_call_t *call, km_acs_cb cb,
                 void *ud, km_err_t *err);
 

@@ -1,8 +1,10 @@
 /* The asynchronous style-RPC client: one km_acs_call() becomes one or more
  * signed HTTP attempts on the shared transport (http/http.h), each with a
  * fresh nonce and timestamp, retried with full-jitter backoff on a uv_timer
- * while the failure is retryable, the attempt budget lasts and the overall
- * deadline allows; then exactly one callback.
+ * (then the caller's pace hook: the rate limiter) while the failure is
+ * retryable and the overall deadline allows; then exactly one callback.  A
+ * write the caller marks write_once is not sent again when an attempt's
+ * outcome is unknown (acs/retry.c).
  *
  * Endpoint overrides point real host names at another address (kmsim, a
  * test server) through curl's CONNECT_TO, so the URL and the signed Host
@@ -15,6 +17,7 @@
  * the backoff timer's close callback when a timer was used, so the user may
  * free the client from inside the callback. */
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +43,17 @@ struct km_acs_client_s {
   char *user_agent;
   size_t inflight;
   uint64_t rng;
+  /* Hosts that answered at least once (any HTTP status): a host that never
+   * did is more likely a wrong endpoint than an outage, and its transport
+   * failures get NEVER_ANSWERED_ATTEMPTS, not the whole deadline. */
+  struct answered_s {
+    char *host;
+    uint64_t last_ok; /* the last 2xx answer (ms), 0: none yet */
+  } * answered;
+  size_t nanswered;
 };
+
+#define NEVER_ANSWERED_ATTEMPTS 5
 
 typedef struct {
   km_acs_client_t *c;
@@ -55,8 +68,17 @@ typedef struct {
   const override_t *ov;
   uint64_t deadline_at;
   uint64_t deadline_ms;
+  uint64_t started_at;
+  uint64_t first_fail_at; /* the first failure that was not throttling */
+  /* An attempt was answered HTTP 500: the service took the request and
+   * failed it, which a service in an outage does not do. */
+  bool saw_internal;
   int attempts;
   int throttled;
+  int write_once;
+  int (*pace)(void *hook_ud, void (*go)(int status, void *arg), void *arg);
+  void (*on_attempt)(void *hook_ud, const km_acs_attempt_t *a);
+  void *hook_ud;
   km_acs_cb cb;
   void *ud;
   km_err_t err;
@@ -185,6 +207,9 @@ void km_acs_client_free(km_acs_client_t *c) {
   }
   free(c->ov);
   free(c->user_agent);
+  for (size_t i = 0; i < c->nanswered; i++)
+    free(c->answered[i].host);
+  free(c->answered);
   free(c);
 }
 
@@ -289,10 +314,25 @@ static int start_attempt(call_t *k) {
   return 0;
 }
 
+static void on_paced(int status, void *arg) {
+  call_t *k = arg;
+  int rc = status;
+  if (rc < 0)
+    km__err_setw(&k->err, rc, k->host, "%s: canceled before its retry",
+                 k->action);
+  else
+    rc = start_attempt(k);
+  if (rc < 0) finish(k, rc, NULL);
+}
+
 static void on_backoff(uv_timer_t *t) {
   call_t *k = t->data;
-  int rc = start_attempt(k);
-  if (rc < 0) finish(k, rc, NULL);
+  if (k->pace == NULL) {
+    on_paced(0, k);
+    return;
+  }
+  int rc = k->pace(k->hook_ud, on_paced, k);
+  if (rc < 0) on_paced(rc, k);
 }
 
 /* A SignatureDoesNotMatch echoes the server's StringToSign: equal to ours
@@ -326,66 +366,168 @@ static void diagnose_signature(call_t *k, const km_http_resp_t *resp) {
   km_free_secret(server);
 }
 
+/* Appends a note to the error text (after the server's message). */
+static void note(call_t *k, const char *fmt, ...) KM_PRINTF(2, 3);
+static void note(call_t *k, const char *fmt, ...) {
+  size_t n = strlen(k->err.text);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(k->err.text + n, sizeof(k->err.text) - n, fmt, ap);
+  va_end(ap);
+}
+
+/* The attempt's answer as status, HTTP status and err: 0 when it is a
+ * JSON object (*body set, owned), else the failure. */
+static int read_answer(call_t *k, const km_http_resp_t *resp, long *hs,
+                       json_t **body) {
+  *hs = 0;
+  *body = NULL;
+  if (resp->status != 0) /* the caller names the action; the transport
+                            says what went wrong */
+    return km__err_setw(&k->err, resp->status, k->host, "%s",
+                        resp->err_text != NULL && resp->err_text[0] != '\0'
+                            ? resp->err_text
+                            : km_strerror(resp->status));
+  *hs = resp->http_status;
+  if (resp->http_status >= 200 && resp->http_status < 300) {
+    json_error_t jerr;
+    json_t *b = json_loadb(resp->body != NULL ? resp->body : "", resp->body_len,
+                           0, &jerr);
+    if (json_is_object(b)) {
+      *body = b;
+      return 0;
+    }
+    json_decref(b);
+    int st = km__err_setw(&k->err, KM_EPARSE, k->host,
+                          "%s: HTTP %ld with a body that is not a JSON object",
+                          k->action, *hs);
+    k->err.http_status = (int)*hs;
+    return st;
+  }
+  int st =
+      km_acs_parse_error(*hs, resp->body, resp->body_len, k->host, &k->err);
+  if (strcmp(k->err.cloud_code, "SignatureDoesNotMatch") == 0)
+    diagnose_signature(k, resp);
+  return st;
+}
+
+static struct answered_s *host_answered(const km_acs_client_t *c,
+                                        const char *host) {
+  for (size_t i = 0; i < c->nanswered; i++)
+    if (strcmp(c->answered[i].host, host) == 0) return &c->answered[i];
+  return NULL;
+}
+
+static void mark_answered(km_acs_client_t *c, const char *host, bool ok) {
+  struct answered_s *a = host_answered(c, host);
+  if (a == NULL) {
+    c->answered =
+        km_xrealloc(c->answered, (c->nanswered + 1) * sizeof(*c->answered));
+    a = &c->answered[c->nanswered++];
+    a->host = km_xstrdup(host);
+    a->last_ok = 0;
+  }
+  if (ok) a->last_ok = km_now_ms();
+}
+
+/* Whether and when to try again: 1 with *delay, or 0 with the reason noted
+ * in err (and *st changed to KM_EDEADLINE when the deadline is the
+ * reason). */
+static int decide_retry(call_t *k, const km_http_resp_t *resp, long hs, int *st,
+                        uint32_t *delay) {
+  km_acs_client_t *c = k->c;
+  if (*st == KM_EPARSE || *st == KM_ECANCELED ||
+      !km_acs_is_retryable(*st, hs, k->err.cloud_code))
+    return 0;
+  if (k->write_once && km_retry_outcome_unknown(*st, hs, resp->not_sent)) {
+    note(k,
+         " (not sent again: the request may have been applied and %s must "
+         "not be sent twice; a resumed run finds what it did)",
+         k->action);
+    return 0;
+  }
+  /* Throttling is the service asking us to slow down, not a failure of the
+   * request: it never counts against a max_attempts. */
+  bool transport = *st == KM_EHTTP || *st == KM_ETIMEDOUT || *st == KM_ETLS;
+  const struct answered_s *h = host_answered(c, k->host);
+  int tries = k->attempts - k->throttled;
+  if (*st != KM_ETHROTTLED && k->first_fail_at == 0)
+    k->first_fail_at = km_now_ms();
+  if (transport && h == NULL && tries >= NEVER_ANSWERED_ATTEMPTS) {
+    note(k,
+         " (gave up after %d attempts: %s has not answered once in this "
+         "run; check the endpoint)",
+         k->attempts, k->host);
+    return 0;
+  }
+  if (hs == 500) k->saw_internal = true;
+  if (*st != KM_ETHROTTLED && k->saw_internal &&
+      tries >= NEVER_ANSWERED_ATTEMPTS) {
+    note(k,
+         " (gave up after %d attempts: %s answered an internal error, HTTP "
+         "500, so it is not an outage)",
+         k->attempts, k->host);
+    return 0;
+  }
+  /* The deadline is for outages: when other calls to the same host are
+   * answered meanwhile, this call's failure is its own. */
+  if (*st != KM_ETHROTTLED && h != NULL && h->last_ok > k->first_fail_at &&
+      tries >= NEVER_ANSWERED_ATTEMPTS) {
+    note(k,
+         " (gave up after %d attempts: other calls to %s were answered "
+         "meanwhile, so it is not an outage)",
+         k->attempts, k->host);
+    return 0;
+  }
+  if (c->retry.max_attempts > 0 &&
+      k->attempts - k->throttled >= c->retry.max_attempts) {
+    note(k, " (gave up after %d attempts)", k->attempts);
+    return 0;
+  }
+  /* The steps grow with the failures; throttled attempts grow them only a
+   * little (the caller's pace hook, the rate limiter, spaces those). */
+  int step = *st == KM_ETHROTTLED
+                 ? (k->throttled - 1 < 3 ? k->throttled - 1 : 3)
+                 : k->attempts - k->throttled - 1;
+  *delay = km_retry_backoff_ms(&c->retry, step, &c->rng);
+  if (km_now_ms() + *delay >= k->deadline_at) {
+    note(k, " (overall deadline of %llu ms reached after %d attempts)",
+         (unsigned long long)k->deadline_ms, k->attempts);
+    k->err.code = KM_EDEADLINE;
+    *st = KM_EDEADLINE;
+    return 0;
+  }
+  return 1;
+}
+
 static void on_http_done(const km_http_resp_t *resp, void *ud) {
   call_t *k = ud;
   km_acs_client_t *c = k->c;
-  int st;
   long hs = 0;
+  json_t *body = NULL;
   km__err_clear(&k->err);
   k->sts_differs = 0;
-  if (resp->status != 0) {
-    /* The caller names the action; the transport says what went wrong. */
-    st = km__err_setw(&k->err, resp->status, k->host, "%s",
-                      resp->err_text != NULL && resp->err_text[0] != '\0'
-                          ? resp->err_text
-                          : km_strerror(resp->status));
-  } else if (resp->http_status >= 200 && resp->http_status < 300) {
-    json_error_t jerr;
-    json_t *body = json_loadb(resp->body != NULL ? resp->body : "",
-                              resp->body_len, 0, &jerr);
-    if (json_is_object(body)) {
-      finish(k, 0, body);
-      json_decref(body);
-      return;
-    }
+  if (resp->status == 0)
+    mark_answered(c, k->host,
+                  resp->http_status >= 200 && resp->http_status < 300);
+  int st = read_answer(k, resp, &hs, &body);
+  int throttled = st == KM_ETHROTTLED;
+  if (throttled) k->throttled++;
+  uint32_t delay = 0;
+  int again = st < 0 && decide_retry(k, resp, hs, &st, &delay);
+  if (k->on_attempt != NULL) {
+    km_acs_attempt_t a = {st,
+                          throttled,
+                          k->attempts,
+                          km_now_ms() - k->started_at,
+                          again,
+                          delay,
+                          st < 0 ? &k->err : NULL};
+    k->on_attempt(k->hook_ud, &a);
+  }
+  if (!again) {
+    finish(k, st, body);
     json_decref(body);
-    hs = resp->http_status;
-    st = km__err_setw(&k->err, KM_EPARSE, k->host,
-                      "%s: HTTP %ld with a body that is not a JSON object",
-                      k->action, hs);
-    k->err.http_status = (int)hs;
-    finish(k, st, NULL); /* not retried: the server did answer */
-    return;
-  } else {
-    hs = resp->http_status;
-    st = km_acs_parse_error(hs, resp->body, resp->body_len, k->host, &k->err);
-    if (st == KM_ETHROTTLED) k->throttled++;
-    if (strcmp(k->err.cloud_code, "SignatureDoesNotMatch") == 0)
-      diagnose_signature(k, resp);
-  }
-
-  if (!km_acs_is_retryable(st, hs, k->err.cloud_code) || st == KM_ECANCELED) {
-    finish(k, st, NULL);
-    return;
-  }
-  /* Throttling is the service asking us to slow down, not a failure of the
-   * request: it is retried until the overall deadline, and only other
-   * failures count against max_attempts. */
-  if (k->attempts - k->throttled >= c->retry.max_attempts) {
-    size_t n = strlen(k->err.text);
-    snprintf(k->err.text + n, sizeof(k->err.text) - n,
-             " (gave up after %d attempts)", k->attempts);
-    finish(k, st, NULL);
-    return;
-  }
-  uint32_t delay = km_retry_backoff_ms(&c->retry, k->attempts - 1, &c->rng);
-  if (km_now_ms() + delay >= k->deadline_at) {
-    size_t n = strlen(k->err.text);
-    snprintf(k->err.text + n, sizeof(k->err.text) - n,
-             " (overall deadline of %llu ms reached after %d attempts)",
-             (unsigned long long)k->deadline_ms, k->attempts);
-    k->err.code = KM_EDEADLINE;
-    finish(k, KM_EDEADLINE, NULL);
     return;
   }
   km_log(KM_LOG_DEBUG, "%s %s: %s, retry %d in %u ms", k->host, k->action,
@@ -437,7 +579,12 @@ int km_acs_call(km_acs_client_t *c, const km_acs_call_t *call, km_acs_cb cb,
     if (host_matches(c->ov[i].pattern, k->host)) k->ov = &c->ov[i];
   k->deadline_ms =
       call->deadline_ms != 0 ? call->deadline_ms : c->retry.deadline_ms;
-  k->deadline_at = km_now_ms() + k->deadline_ms;
+  k->started_at = km_now_ms();
+  k->deadline_at = k->started_at + k->deadline_ms;
+  k->write_once = call->write_once;
+  k->pace = call->pace;
+  k->on_attempt = call->on_attempt;
+  k->hook_ud = call->hook_ud;
   k->cb = cb;
   k->ud = ud;
   int rc = start_attempt(k);

@@ -121,3 +121,14 @@ const char *km_action_class_name(km_act_class_t c) {
                                       "secret"};
   return (unsigned)c < KM_ARRAY_SIZE(names) ? names[c] : "unknown";
 }
+
+size_t km_action_count(void) {
+  return KM_ARRAY_SIZE(table);
+}
+
+void km_action_at(size_t i, const char **product, const char **action,
+                  km_act_class_t *cls) {
+  *product = table[i].product;
+  *action = table[i].action;
+  *cls = table[i].cls;
+}

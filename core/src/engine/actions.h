@@ -5,6 +5,8 @@
 #ifndef KM_ENGINE_ACTIONS_H
 #define KM_ENGINE_ACTIONS_H
 
+#include <stddef.h>
+
 typedef enum {
   KM_ACT_UNKNOWN = 0, /* not in the table: refused */
   KM_ACT_READ,        /* reads metadata; the only class plan mode sends */
@@ -16,5 +18,12 @@ typedef enum {
 /* The class of product/action (borrowed), by exact, case-sensitive name. */
 km_act_class_t km_action_class(const char *product, const char *action);
 const char *km_action_class_name(km_act_class_t c);
+
+/* The table itself, for the tests that hold other tables to it (every
+ * action has an API group: tests/unit/test_ratelimit.c).  i < count;
+ * the strings are static. */
+size_t km_action_count(void);
+void km_action_at(size_t i, const char **product, const char **action,
+                  km_act_class_t *cls);
 
 #endif

@@ -1,8 +1,11 @@
 /* The stage host of the engine (km_shost_t, stage/stage.h): cloud calls go
  * through the rate limiter, the target's credentials and the signed client,
  * and the parsed answer is handed to the stage as it came from the client
- * (no text in between); journal records are tagged with the pipeline's
- * account and region, made durable before returning, and kept in the
+ * (no text in between); every retry the client makes waits for a token of
+ * the same bucket again and every answer is reported to the limiter, so a
+ * throttled account slows down at once; a call retried for long is said
+ * once per account, not once per attempt; journal records are tagged with the
+ * pipeline's account and region, made durable before returning, and kept in the
  * pipeline's own record list for replay; plan mode refuses write actions so
  * a plan can never change anything. */
 #include <signal.h>
@@ -67,6 +70,13 @@ typedef struct call_s {
   char *action;
   km_params_t params;
   char rl_key[160];
+  double qps;
+  bool write_once; /* not resent when an attempt's outcome is unknown */
+  size_t acct;     /* the engine's account whose credentials sign it */
+  bool holding;    /* holds a place in the bucket's window (km_rl_done) */
+  uint64_t granted_at;
+  void (*go)(int status, void *arg); /* the client's retry, paced */
+  void *go_arg;
   km_jcall_cb cb;
   void *ud;
   km_err_t err;
@@ -74,10 +84,19 @@ typedef struct call_s {
   bool renewed;       /* the credential was renewed once already */
 } call_t;
 
+/* Gives the call's place in its bucket's window back (once per grant). */
+static void release(call_t *c, bool answered) {
+  if (!c->holding) return;
+  c->holding = false;
+  km_rl_done(c->p->e->o.rl, c->rl_key,
+             answered ? km_now_ms() - c->granted_at : UINT64_MAX);
+}
+
 static void call_finish(call_t *c, int status, const json_t *body,
                         const km_err_t *err) {
   km_jres_t res = {status, body, err};
   km_pipeline_t *p = c->p;
+  release(c, false);
   c->cb(&res, c->ud);
   km_params_free(&c->params);
   free(c->action);
@@ -107,11 +126,64 @@ static bool renew_and_retry(call_t *c, const km_err_t *err) {
   return c->get_cred(c->cred_src, on_cred, c) == 0;
 }
 
+/* A call is "retried for long" after this long without an answer. */
+#define RETRY_NOTE_MS 10000
+
+/* The client's retry waits for a token of the call's bucket. */
+static void on_retry_token(int status, void *ud) {
+  call_t *c = ud;
+  c->holding = status == 0;
+  c->granted_at = km_now_ms();
+  c->go(status, c->go_arg);
+}
+
+static int pace_retry(void *ud, void (*go)(int status, void *arg), void *arg) {
+  call_t *c = ud;
+  c->go = go;
+  c->go_arg = arg;
+  return km_rl_acquire_call(c->p->e->o.rl, c->rl_key, c->qps, on_retry_token,
+                            c);
+}
+
+/* Every answer feeds the limiter; a call retried for long is said once
+ * per account (and once more, to the log, when its calls are answered
+ * again). */
+static void on_attempt(void *ud, const km_acs_attempt_t *a) {
+  call_t *c = ud;
+  km_pipeline_t *p = c->p;
+  km_acct_t *acct = &p->e->accts[c->acct];
+  if (a->throttled)
+    km_rl_throttled(p->e->o.rl, c->rl_key);
+  else if (a->status == 0)
+    km_rl_ok(p->e->o.rl, c->rl_key);
+  release(c, true);
+  if (a->status == 0 && acct->retry_noted) {
+    acct->retry_noted = false;
+    km_log(KM_LOG_INFO, "%s %s: calls of account %s are answered again",
+           p->t->account, p->t->region, c->account);
+  }
+  uint64_t now = km_now_ms();
+  if (!a->retrying || a->throttled || a->elapsed_ms < RETRY_NOTE_MS ||
+      acct->retry_noted ||
+      (acct->retry_noted_at != 0 && now - acct->retry_noted_at < 60000))
+    return;
+  acct->retry_noted = true;
+  acct->retry_noted_at = now;
+  char why[160];
+  km_text_clean(a->err->cloud_code[0] != '\0' ? a->err->cloud_code
+                                              : km_err_name(a->status),
+                why, sizeof(why));
+  km_log(KM_LOG_WARN,
+         "%s %s: %s has been retried for %llu s (last answer: %s); calls of "
+         "account %s are retried until each one's deadline (%d s): said once "
+         "per account",
+         p->t->account, p->t->region, c->action,
+         (unsigned long long)(a->elapsed_ms / 1000), why, c->account,
+         KM_ACS_DEADLINE_MS / 1000);
+}
+
 static void on_acs_done(const km_acs_result_t *res, void *ud) {
   call_t *c = ud;
-  /* Tell the limiter about every throttling answer the client absorbed in
-   * its retries (reported at the end of the call, not per attempt). */
-  if (res->throttled > 0) km_rl_throttled(c->p->e->o.rl, c->rl_key);
   if (res->status < 0 && renew_and_retry(c, res->err)) return;
   if (res->status < 0) {
     call_finish(c, res->status, NULL, res->err);
@@ -139,6 +211,10 @@ static void on_cred(int status, const km_credential_t *cred,
       .params = &c->params,
       .cred = cred,
       .cred_owner = owner,
+      .write_once = c->write_once,
+      .pace = pace_retry,
+      .on_attempt = on_attempt,
+      .hook_ud = c,
   };
   int rc = km_acs_call(c->p->e->o.acs, &call, on_acs_done, c, &c->err);
   if (rc < 0) call_finish(c, rc, NULL, &c->err);
@@ -146,6 +222,8 @@ static void on_cred(int status, const km_credential_t *cred,
 
 static void on_token(int status, void *ud) {
   call_t *c = ud;
+  c->holding = status == 0;
+  c->granted_at = km_now_ms();
   if (status < 0) {
     km__err_set(&c->err, status, "%s: canceled before it was sent", c->action);
     call_finish(c, status, NULL, &c->err);
@@ -157,6 +235,20 @@ static void on_token(int status, void *ud) {
                 c->p->t->account, km_strerror(rc));
     call_finish(c, rc, NULL, &c->err);
   }
+}
+
+/* The engine's account named account: the pipeline's own, else (a call
+ * with another account's credentials, such as the instance owner's) the
+ * first account of the run with that name; the pipeline's own when the
+ * run migrates no such account. */
+static size_t acct_of(const km_pipeline_t *p, const char *account) {
+  const km_engine_t *e = p->e;
+  if (strcmp(account, p->t->account) == 0) return p->acct;
+  for (size_t i = 0; i < e->naccts; i++)
+    if (e->accts[i].n > 0 &&
+        strcmp(e->p[e->accts[i].first].t->account, account) == 0)
+      return i;
+  return p->acct;
 }
 
 static int start_call(km_pipeline_t *p, const char *account,
@@ -183,14 +275,18 @@ static int start_call(km_pipeline_t *p, const char *account,
   km_params_init(&c->params);
   for (size_t i = 0; i < 2 * n; i += 2)
     km_params_set(&c->params, params[i], params[i + 1]);
-  double qps;
-  const char *group = km_rl_api_group(product, action, &qps);
+  /* The action's group (unlisted actions: the most conservative one) at
+   * the account's figure (manifest concurrency.qps, else published). */
+  km_rl_group_t group = km_rl_action_group(product, action);
+  c->qps = km_rl_qps(p->e->o.rl, account_id, group);
+  c->write_once = !km_rl_action_resendable(product, action);
+  c->acct = acct_of(p, account);
   snprintf(c->rl_key, sizeof(c->rl_key), "%s/%s/%s", account_id,
            prod == KM_PRODUCT_STS || prod == KM_PRODUCT_RESOURCEMANAGER
                ? "-"
                : p->t->region,
-           group);
-  int rc = km_rl_acquire(p->e->o.rl, c->rl_key, qps, on_token, c);
+           km_rl_group_name(group));
+  int rc = km_rl_acquire_call(p->e->o.rl, c->rl_key, c->qps, on_token, c);
   if (rc < 0) {
     km_params_free(&c->params);
     free(c->action);

@@ -54,6 +54,10 @@ typedef struct km_acct_s {
   size_t ended;   /* its pipelines that ended (progress counts) */
   bool failed;
   bool failed_b; /* a pipeline failed after PREPARE began */
+  /* A call of this account has been retried for long (host.c): said once
+   * a minute at most, and again only after a call was answered. */
+  bool retry_noted;
+  uint64_t retry_noted_at;
 } km_acct_t;
 
 struct km_engine_s {

@@ -1,16 +1,19 @@
 /* Adaptive token buckets per (account, region, API group).  See ratelimit.h
- * for the contract; this file keeps the buckets in a chained hash table and
+ * for the contract; this file keeps the buckets in a chained hash table,
  * drives each bucket's FIFO of waiters from its own timer, so a slow bucket
- * never delays another.
+ * never delays another, and holds the arithmetic of one bucket (the pace
+ * functions, on a clock the caller gives, so the unit tests can run a run's
+ * worth of throttling in simulated time).
  *
  * A bucket that has gone idle retires: once its queue is empty, its timer
  * (unreferenced: it never keeps the loop alive) looks again later, and a
- * bucket unused for IDLE_RETIRE_MS that is full at its published rate
+ * bucket unused for IDLE_RETIRE_MS that is full at its configured rate
  * (nothing left to remember, and no call it granted can still report
  * throttling in practice) is closed and freed.  A run of 10,000 accounts
  * holds buckets only for the accounts in flight and the last seconds; a
  * bucket that comes back starts with one token, more cautious than a full
- * one. */
+ * one.  The limits the manifest sets per account live in a second, small
+ * table, kept for the whole run. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,89 +21,231 @@
 #include "engine/ratelimit.h"
 #include "util/util.h"
 
-/* Published QPS per account and region (reference §5).  Groups marked
- * "assumed" have no published figure; they use the key-read figure until the
- * vendor publishes one, and kmsim enforces the same assumption. */
-static const struct {
-  const char *product;
-  const char *action; /* NULL: every other action of the product */
-  const char *group;
-  double qps;
-} groups[] = {
-    {"kms", "GetKmsInstance", "instance-read", 50},
-    {"kms", "ListKmsInstances", "instance-read", 50},
-    {"kms", "GetDefaultKmsInstance", "instance-read", 50},
-    {"kms", "GetKmsInstanceQuotaInfos", "instance-read", 50},
-    {"kms", "DescribeKey", "key-read", 50},
-    {"kms", "ListKeys", "key-read", 50},
-    {"kms", "DescribeKeyVersion", "key-read", 50},
-    {"kms", "ListKeyVersions", "key-read", 50},
-    {"kms", "GetPublicKey", "key-read", 50},
-    {"kms", "ListAliases", "key-read", 50},
-    {"kms", "ListAliasesByKeyId", "key-read", 50},
-    {"kms", "ListTagResources", "key-read", 50},
-    {"kms", "GetParametersForImport", "key-read", 50},
-    {"kms", "GetKeyPolicy", "key-read", 50},
-    {"kms", "DescribeRegions", "key-read", 50},
-    {"kms", "ListResourceTags", "key-tag-read", 300},
-    {"kms", "UpdateRotationPolicy", "key-write", 30},
-    {"kms", "ImportKeyMaterial", "key-write", 30},
-    {"kms", "Encrypt", "crypto-sym", 1000},
-    {"kms", "Decrypt", "crypto-sym", 1000},
-    {"kms", "GenerateDataKey", "crypto-sym", 1000},
-    /* Secrets Manager, published per account (issue 11): list and
-     * metadata 40, value 450, create and delete 10; kmsim enforces them. */
-    {"kms", "ListSecrets", "secret-meta", 40},
-    {"kms", "DescribeSecret", "secret-meta", 40},
-    {"kms", "UpdateSecretRotationPolicy", "secret-meta", 40},
-    {"kms", "GetSecretPolicy", "secret-meta", 40},
-    {"kms", "ListSecretVersionIds", "secret-meta", 40},
-    {"kms", "GetSecretValue", "secret-value", 450},
-    {"kms", "CreateSecret", "secret-create", 10},
-    {"kms", "DeleteSecret", "secret-create", 10},
-    {"kms", NULL, "kms-other", 50},          /* assumed */
-    {"sts", NULL, "sts", 100},               /* assumed */
-    {"resourcemanager", NULL, "rm", 50},     /* assumed */
-    {"resourcesharing", NULL, "rs", 20},     /* assumed */
-    {"cms", NULL, "cms", 50},                /* assumed */
-    {"actiontrail", NULL, "actiontrail", 5}, /* assumed */
-};
+/* ---- one bucket's arithmetic ---- */
 
-const char *km_rl_api_group(const char *product, const char *action,
-                            double *qps) {
-  for (size_t i = 0; i < KM_ARRAY_SIZE(groups); i++) {
-    if (strcmp(groups[i].product, product) != 0) continue;
-    if (groups[i].action == NULL || strcmp(groups[i].action, action) == 0) {
-      *qps = groups[i].qps;
-      return groups[i].group;
+/* Throttling answers within this long of a decrease are the same signal
+ * (the answers to calls already in flight), not a new one: a one-second
+ * throttling storm otherwise drove the rate to its floor and the run crawled
+ * for 20 s after it (chaos suite, issue 11). */
+#define THROTTLE_WINDOW_MS 1000
+/* After a throttling answer the rate climbs quickly to KNEE of the limit it
+ * met, then by PROBE_STEP of that limit per second for PROBE_MS, then by
+ * GROW of itself per second, at most FAST_STEP of the configured rate (the
+ * pace without a known limit). */
+#define KNEE 0.9
+#define PROBE_STEP 0.02
+#define PROBE_MS 30000
+#define FAST_STEP 0.05
+#define GROW 0.10
+#define BURST_LOW 0.2
+#define QUIET_MS 30000
+/* A decrease this soon after the previous one measures the limit from the
+ * ok answers in between (the service's bucket was empty all along), not
+ * from the last second's (which hold the burst it had saved). */
+#define RECENT_DECREASE_MS 5000
+#define REFINE_MS 300
+#define REFINE_OKS 2
+#define FIRST_OKS 3
+#define FIRST_CUT 0.25
+#define YOUNG_MS 3000
+#define WINDOW_START 2
+#define WINDOW_S 0.1
+
+void km__rl_pace_init(km_rl_pace_t *s, double qps, uint64_t now) {
+  memset(s, 0, sizeof(*s));
+  s->base = s->rate = qps;
+  s->floor = fmin(qps, fmax(0.2, qps * 0.01));
+  s->tokens = 1.0;
+  s->last_refill = s->slot_start = s->born = now;
+  s->last_short = UINT64_MAX;
+  s->window = WINDOW_START;
+}
+
+/* Ok answers are counted in one-second slots; the estimate of what the
+ * service lets through per second is the current slot plus the part of the
+ * previous one that is less than a second old. */
+static void roll_slots(km_rl_pace_t *s, uint64_t now) {
+  uint64_t el = now - s->slot_start;
+  if (el >= 2000) {
+    s->ok_prev = s->ok_cur = 0;
+    s->slot_start = now;
+  } else if (el >= 1000) {
+    s->ok_prev = s->ok_cur;
+    s->ok_cur = 0;
+    s->slot_start += 1000;
+  }
+}
+
+static double ok_per_second(km_rl_pace_t *s, uint64_t now) {
+  roll_slots(s, now);
+  double frac = (double)(now - s->slot_start) / 1000.0;
+  return s->ok_cur + s->ok_prev * (1.0 - frac);
+}
+
+/* The tokens a bucket may save up: one second's worth, but only BURST_LOW
+ * of a second's within QUIET_MS of a throttling answer: the service's own
+ * bucket is still empty then, and a fan-out of saved-up calls would meet
+ * it all at once. */
+static double burst_of(const km_rl_pace_t *s, uint64_t now) {
+  bool recent = s->last_throttle != 0 && now - s->last_throttle < QUIET_MS;
+  return fmax(1.0, s->rate * (recent ? BURST_LOW : 1.0));
+}
+
+void km__rl_pace_refill(km_rl_pace_t *s, uint64_t now) {
+  if (now < s->last_refill) now = s->last_refill;
+  double dt = (double)(now - s->last_refill) / 1000.0;
+  s->last_refill = now;
+  uint64_t quiet = s->last_throttle == 0 ? UINT64_MAX : now - s->last_throttle;
+  if (s->rate < s->base && quiet >= THROTTLE_WINDOW_MS) {
+    double knee = KNEE * s->ceiling;
+    if (s->ceiling > 0 && quiet < PROBE_MS && s->rate < knee)
+      s->rate = fmin(knee, s->rate + FAST_STEP * s->base * dt);
+    else if (s->ceiling > 0 && quiet < PROBE_MS)
+      s->rate += PROBE_STEP * s->ceiling * dt;
+    else if (s->ceiling > 0) /* a limit was met: grow by a share of the rate
+                                so a low one is not overshot at once */
+      s->rate += fmin(FAST_STEP * s->base, GROW * s->rate) * dt;
+    else
+      s->rate += FAST_STEP * s->base * dt;
+    s->rate = fmin(s->base, s->rate);
+  }
+  s->tokens = fmin(burst_of(s, now), s->tokens + s->rate * dt);
+}
+
+/* The calls a bucket lets be in flight at once: WINDOW_START, one more per
+ * ok answer up to two round trips' worth at the current rate, at most
+ * WINDOW_S of a second's worth (and at least 2 * WINDOW_START), halved by a
+ * throttling answer.  The rate
+ * alone let a second's worth of calls queue in the transport before the first
+ * answer told of a lower limit; the window bounds what such a delay costs
+ * (TCP's slow start). */
+static double window_max(const km_rl_pace_t *s) {
+  double span =
+      s->srtt_ms > 0 ? fmin(2 * s->srtt_ms / 1000.0, WINDOW_S) : WINDOW_S;
+  return fmax(WINDOW_START * 2, s->rate * span);
+}
+
+int km__rl_pace_grant(km_rl_pace_t *s, uint64_t now, bool counted) {
+  km__rl_pace_refill(s, now);
+  if (counted && (double)s->inflight + 1 > s->window) {
+    s->last_short = now;
+    return -1;
+  }
+  if (s->tokens >= 1.0) {
+    s->tokens -= 1.0;
+    s->inflight += counted;
+    return 1;
+  }
+  s->last_short = now; /* demand is above the rate: the bucket is the bound */
+  return 0;
+}
+
+bool km__rl_pace_take(km_rl_pace_t *s, uint64_t now) {
+  return km__rl_pace_grant(s, now, false) == 1;
+}
+
+void km__rl_pace_done(km_rl_pace_t *s, uint64_t rtt_ms) {
+  if (s->inflight > 0) s->inflight--;
+  if (rtt_ms == UINT64_MAX) return;
+  double r = rtt_ms > 0 ? (double)rtt_ms : 0.5;
+  s->srtt_ms = s->srtt_ms > 0 ? s->srtt_ms + (r - s->srtt_ms) / 8 : r;
+}
+
+uint64_t km__rl_pace_wait_ms(const km_rl_pace_t *s) {
+  if (s->tokens >= 1.0) return 0;
+  double need = (1.0 - s->tokens) / s->rate * 1000.0;
+  return (uint64_t)ceil(need < 1.0 ? 1.0 : need);
+}
+
+void km__rl_pace_ok(km_rl_pace_t *s, uint64_t now) {
+  roll_slots(s, now);
+  s->ok_cur += 1;
+  s->ok_total += 1;
+  s->window = fmin(window_max(s), s->window + 1);
+}
+
+/* A throttling answer.  When the bucket was the bound in the last second
+ * (calls waited for tokens), the ok answers of that second measure what
+ * the service allows: the rate goes just under it and it is remembered as
+ * the limit.  Otherwise they only measure our own demand, and the rate is
+ * cut by the multiplicative step alone. */
+void km__rl_pace_throttled(km_rl_pace_t *s, uint64_t now) {
+  km__rl_pace_refill(s, now);
+  double est = ok_per_second(s, now);
+  bool bound = s->last_short != UINT64_MAX && now - s->last_short <= 1000;
+  if (s->last_decrease == 0 || now - s->last_decrease >= THROTTLE_WINDOW_MS) {
+    if (s->last_decrease != 0 && now - s->last_decrease < RECENT_DECREASE_MS)
+      est = (s->ok_total - s->ok_at_decrease) * 1000.0 /
+            (double)(now - s->last_decrease);
+    else if (s->ceiling == 0 && now - s->born < YOUNG_MS)
+      /* the first, soon after the bucket began: the service's bucket held
+       * up to a second's worth then */
+      est = s->ok_total / ((double)(now - s->born) / 1000.0 + 1.0);
+    else if (s->ceiling > 0) /* probing above a known limit: below us */
+      est = fmin(est, s->rate);
+    double r = 0.7 * s->rate;
+    /* Too few answers passed to say anything (a storm at the start): the
+     * multiplicative step alone. */
+    if (bound && s->ok_total - s->ok_at_decrease >=
+                     (s->last_decrease == 0 ? FIRST_OKS : REFINE_OKS)) {
+      r = fmin(r, KNEE * est);
+      s->ceiling = fmax(est, s->floor);
+      /* A first estimate is rough (a storm at the start looks like a low
+       * limit): at most a quarter of the rate, and no limit learnt from
+       * it then; the refinement measures the real one. */
+      if (s->last_decrease == 0 && r < FIRST_CUT * s->rate) {
+        r = FIRST_CUT * s->rate;
+        s->ceiling = 0;
+      }
+    }
+    s->rate = fmax(s->floor, r);
+    s->last_decrease = now;
+    s->ok_at_decrease = s->ok_total;
+  } else if (bound && now - s->last_decrease >= REFINE_MS &&
+             s->ok_total - s->ok_at_decrease >= REFINE_OKS) {
+    /* Still throttled half a window after a decrease: the service's bucket
+     * is empty, so the ok answers since then are its limit (the first
+     * estimate held the burst it had saved).  Lower to that at once. */
+    est = (s->ok_total - s->ok_at_decrease) * 1000.0 /
+          (double)(now - s->last_decrease);
+    if (KNEE * est < s->rate) {
+      s->rate = fmax(s->floor, KNEE * est);
+      s->ceiling = fmax(est, s->floor);
+      s->last_decrease = now;
+      s->ok_at_decrease = s->ok_total;
     }
   }
-  *qps = 20;
-  return "other";
+  s->last_throttle = now;
+  if (s->tokens > 0) s->tokens = 0;
+  s->window = fmax(1.0, s->window / 2);
 }
+
+/* ---- the limiter ---- */
 
 typedef struct waiter_s {
   struct waiter_s *next;
   km_rl_cb cb;
   void *ud;
   uint64_t t_enq;
+  bool counted; /* in the bucket's window until km_rl_done */
 } waiter_t;
 
 typedef struct bucket_s {
   struct bucket_s *next_hash;
   km_rl_t *rl;
   char *key;
-  double base;  /* published rate */
-  double rate;  /* current, adapted rate */
-  double floor; /* never below this */
-  double tokens;
-  uint64_t last_refill;
-  uint64_t last_throttle;
-  uint64_t last_used; /* last acquire or throttling report */
+  km_rl_pace_t pace;
+  uint64_t last_used; /* last acquire or answer reported */
   waiter_t *head;
   waiter_t *tail;
   uv_timer_t timer;
 } bucket_t;
+
+typedef struct limits_s {
+  struct limits_s *next;
+  char *account_id;
+  km_rl_limits_t l;
+} limits_t;
 
 #define NBUCKETS 1024
 #define IDLE_RETIRE_MS 10000
@@ -108,6 +253,8 @@ typedef struct bucket_s {
 struct km_rl_s {
   uv_loop_t *loop;
   bucket_t *table[NBUCKETS];
+  limits_t *limits;   /* per account (few: only those the manifest names) */
+  km_rl_limits_t all; /* for every account */
   size_t open_handles;
   int closing;
   void (*close_cb)(void *ud);
@@ -136,16 +283,41 @@ km_rl_t *km_rl_new(uv_loop_t *loop) {
   return rl;
 }
 
+void km_rl_set_limits(km_rl_t *rl, const char *account_id,
+                      const km_rl_limits_t *l) {
+  if (account_id == NULL) {
+    rl->all = *l;
+    return;
+  }
+  limits_t *e = NULL;
+  for (e = rl->limits; e != NULL; e = e->next)
+    if (strcmp(e->account_id, account_id) == 0) break;
+  if (e == NULL) {
+    e = km_xcalloc(1, sizeof(*e));
+    e->account_id = km_xstrdup(account_id);
+    e->next = rl->limits;
+    rl->limits = e;
+  }
+  e->l = *l;
+}
+
+double km_rl_qps(const km_rl_t *rl, const char *account_id, km_rl_group_t g) {
+  if ((unsigned)g >= KM_RL_NGROUPS) g = KM_RL_UNLISTED;
+  for (const limits_t *e = rl->limits; account_id != NULL && e != NULL;
+       e = e->next)
+    if (strcmp(e->account_id, account_id) == 0 && e->l.qps[g] > 0)
+      return e->l.qps[g];
+  if (rl->all.qps[g] > 0) return rl->all.qps[g];
+  return km_rl_group_qps(g);
+}
+
 static bucket_t *bucket_get(km_rl_t *rl, const char *key, double qps) {
   bucket_t *b = find(rl, key);
   if (b != NULL) return b;
   b = km_xcalloc(1, sizeof(*b));
   b->rl = rl;
   b->key = km_xstrdup(key);
-  b->base = b->rate = qps;
-  b->floor = fmax(0.5, qps * 0.05);
-  b->tokens = 1.0;
-  b->last_refill = km_now_ms();
+  km__rl_pace_init(&b->pace, qps, km_now_ms());
   uv_timer_init(rl->loop, &b->timer);
   b->timer.data = b;
   rl->open_handles++;
@@ -153,17 +325,6 @@ static bucket_t *bucket_get(km_rl_t *rl, const char *key, double qps) {
   b->next_hash = rl->table[h];
   rl->table[h] = b;
   return b;
-}
-
-/* Refills tokens for the time elapsed and gives back 5% of the published
- * rate per second since the last throttling answer (additive increase). */
-static void refill(bucket_t *b, uint64_t now) {
-  double dt = (double)(now - b->last_refill) / 1000.0;
-  b->last_refill = now;
-  if (b->rate < b->base && now - b->last_throttle >= 1000)
-    b->rate = fmin(b->base, b->rate + 0.05 * b->base * dt);
-  double burst = fmax(1.0, b->rate);
-  b->tokens = fmin(burst, b->tokens + b->rate * dt);
 }
 
 static void schedule(bucket_t *b, uint64_t delay_ms) {
@@ -180,18 +341,20 @@ static void unlink_bucket(bucket_t *b) {
   *pp = b->next_hash;
 }
 
-/* An idle bucket: retire it when full at its published rate, else look
+/* An idle bucket: retire it when full at its configured rate, else look
  * again when it will be. */
 static void idle(bucket_t *b, uint64_t now) {
   if (b->rl->closing) return;
-  double burst = fmax(1.0, b->rate);
+  km_rl_pace_t *s = &b->pace;
+  double burst = burst_of(s, now);
   uint64_t quiet = now - b->last_used;
-  if (quiet >= IDLE_RETIRE_MS && b->rate >= b->base && b->tokens >= burst) {
+  if (quiet >= IDLE_RETIRE_MS && s->rate >= s->base && s->tokens >= burst &&
+      s->inflight == 0) {
     unlink_bucket(b);
     uv_close((uv_handle_t *)&b->timer, on_bucket_closed);
     return;
   }
-  double full = (burst - b->tokens) / b->rate * 1000.0;
+  double full = (burst - s->tokens) / s->rate * 1000.0;
   uint64_t left = quiet < IDLE_RETIRE_MS ? IDLE_RETIRE_MS - quiet : 0;
   double wait = fmax(full, (double)left);
   uv_timer_start(&b->timer, on_timer, (uint64_t)ceil(fmax(wait, 1000.0)), 0);
@@ -202,29 +365,30 @@ static void on_timer(uv_timer_t *t) {
   bucket_t *b = t->data;
   km_rl_t *rl = b->rl;
   uint64_t now = km_now_ms();
-  refill(b, now);
   if (b->head == NULL) {
+    km__rl_pace_refill(&b->pace, now);
     idle(b, now);
     return;
   }
   /* Take the granted waiters off the queue before calling anyone: a callback
    * may acquire again on this bucket. */
   waiter_t *granted = NULL, **gt = &granted;
-  while (b->head != NULL && b->tokens >= 1.0) {
+  int got = 0;
+  while (b->head != NULL &&
+         (got = km__rl_pace_grant(&b->pace, now, b->head->counted)) == 1) {
     waiter_t *w = b->head;
     b->head = w->next;
     if (b->head == NULL) b->tail = NULL;
     w->next = NULL;
     *gt = w;
     gt = &w->next;
-    b->tokens -= 1.0;
   }
-  if (b->head != NULL) {
-    double need = (1.0 - b->tokens) / b->rate * 1000.0;
-    schedule(b, (uint64_t)ceil(need < 1.0 ? 1.0 : need));
-  } else {
+  if (b->head != NULL && got == 0)
+    schedule(b, km__rl_pace_wait_ms(&b->pace));
+  else if (b->head != NULL) /* the window is full: km_rl_done wakes it */
+    uv_timer_stop(&b->timer);
+  else
     idle(b, now); /* just used: schedules the retirement check */
-  }
   while (granted != NULL) {
     waiter_t *w = granted;
     granted = w->next;
@@ -238,14 +402,15 @@ static void on_timer(uv_timer_t *t) {
   }
 }
 
-int km_rl_acquire(km_rl_t *rl, const char *key, double qps, km_rl_cb cb,
-                  void *ud) {
+static int acquire(km_rl_t *rl, const char *key, double qps, bool counted,
+                   km_rl_cb cb, void *ud) {
   if (rl->closing) return KM_ECANCELED;
-  if (qps <= 0 || cb == NULL) return KM_EINVAL;
+  if (!(qps > 0) || cb == NULL) return KM_EINVAL;
   bucket_t *b = bucket_get(rl, key, qps);
   waiter_t *w = km_xcalloc(1, sizeof(*w));
   w->cb = cb;
   w->ud = ud;
+  w->counted = counted;
   w->t_enq = km_now_ms();
   rl->stats.queued++;
   b->last_used = w->t_enq;
@@ -262,33 +427,62 @@ int km_rl_acquire(km_rl_t *rl, const char *key, double qps, km_rl_cb cb,
   return 0;
 }
 
-#define THROTTLE_WINDOW_MS 1000
+int km_rl_acquire(km_rl_t *rl, const char *key, double qps, km_rl_cb cb,
+                  void *ud) {
+  return acquire(rl, key, qps, false, cb, ud);
+}
+
+int km_rl_acquire_call(km_rl_t *rl, const char *key, double qps, km_rl_cb cb,
+                       void *ud) {
+  return acquire(rl, key, qps, true, cb, ud);
+}
+
+void km_rl_done(km_rl_t *rl, const char *key, uint64_t rtt_ms) {
+  bucket_t *b = find(rl, key);
+  if (b == NULL) return;
+  km__rl_pace_done(&b->pace, rtt_ms);
+  if (b->head != NULL && !uv_is_active((uv_handle_t *)&b->timer))
+    schedule(b, 0);
+}
 
 void km_rl_throttled(km_rl_t *rl, const char *key) {
   bucket_t *b = find(rl, key);
   rl->stats.throttled++;
   if (b == NULL) return;
   uint64_t now = km_now_ms();
-  refill(b, now);
-  /* Halve once per window: the answers to calls already in flight when the
-   * first throttling answer came are the same signal, not a new one (a
-   * one-second throttling storm otherwise drove the rate to its floor and
-   * the run crawled for 20 s after it: chaos suite, issue 11). */
-  if (b->last_throttle == 0 || now - b->last_throttle >= THROTTLE_WINDOW_MS) {
-    b->rate = fmax(b->floor, b->rate * 0.5);
-    b->last_throttle = now;
-  }
+  double before = b->pace.rate;
+  km__rl_pace_throttled(&b->pace, now);
+  if (b->pace.rate != before)
+    km_log(KM_LOG_DEBUG, "rate limit %s: throttled, %.2f -> %.2f QPS", key,
+           before, b->pace.rate);
   b->last_used = now;
-  if (b->tokens > 0) b->tokens = 0;
+}
+
+void km_rl_ok(km_rl_t *rl, const char *key) {
+  bucket_t *b = find(rl, key);
+  if (b == NULL) return;
+  uint64_t now = km_now_ms();
+  km__rl_pace_ok(&b->pace, now);
+  b->last_used = now;
 }
 
 double km_rl_rate(const km_rl_t *rl, const char *key) {
   bucket_t *b = find(rl, key);
-  return b != NULL ? b->rate : 0.0;
+  return b != NULL ? b->pace.rate : 0.0;
 }
 
 void km_rl_stats(const km_rl_t *rl, km_rl_stats_t *out) {
   *out = rl->stats;
+}
+
+static void free_rl(km_rl_t *rl) {
+  while (rl->limits != NULL) {
+    limits_t *e = rl->limits;
+    rl->limits = e->next;
+    free(e->account_id);
+    free(e);
+  }
+  free(rl);
 }
 
 static void on_bucket_closed(uv_handle_t *h) {
@@ -299,7 +493,7 @@ static void on_bucket_closed(uv_handle_t *h) {
   if (--rl->open_handles == 0 && rl->closing) {
     void (*cb)(void *) = rl->close_cb;
     void *ud = rl->close_ud;
-    free(rl);
+    free_rl(rl);
     if (cb != NULL) cb(ud);
   }
 }
@@ -325,7 +519,7 @@ void km_rl_close(km_rl_t *rl, void (*close_cb)(void *ud), void *ud) {
     }
   }
   if (nb == 0) {
-    free(rl);
+    free_rl(rl);
     if (close_cb != NULL) close_cb(ud);
   }
 }

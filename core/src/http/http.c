@@ -87,6 +87,7 @@ struct req_s {
   long timeout_ms;
   int insecure;
   target_t *target;
+  int not_sent;       /* failed before a byte of the request was sent */
   req_t *prev, *next; /* in h->active while in curl */
   req_t *qnext;       /* in h->done queue, or the target's wait queue */
 };
@@ -213,6 +214,7 @@ static void deliver(km_http_t *h) {
     resp.err_text = r->status == 0 ? "" : r->err_text;
     resp.total_time_s = r->total_time_s;
     resp.reused_connection = r->reused;
+    resp.not_sent = r->not_sent;
     r->cb(&resp, r->ud);
     h->inflight--;
     req_free(r);
@@ -240,6 +242,9 @@ static void collect_done(km_http_t *h) {
       curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->http_status);
     h->stats.connections_opened += nconn > 0 ? (uint64_t)nconn : 0;
     r->reused = rc == CURLE_OK && nconn == 0;
+    long sent = 0;
+    curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &sent);
+    r->not_sent = rc != CURLE_OK && sent == 0;
     r->status = map_curl_code(rc);
     if (rc != CURLE_OK && r->errbuf[0] == '\0')
       snprintf(r->errbuf, sizeof(r->errbuf), "%s", curl_easy_strerror(rc));
@@ -599,6 +604,7 @@ static void pump_target(km_http_t *h, target_t *t) {
     if (rc < 0) {
       r->status = rc;
       r->err_text = "request could not be handed to curl";
+      r->not_sent = 1;
       done_push(h, r);
     }
   }
@@ -755,6 +761,7 @@ void km_http_close(km_http_t *h, void (*close_cb)(void *ud), void *ud) {
       t->wait_head = r->qnext;
       r->status = KM_ECANCELED;
       r->err_text = "request canceled: HTTP transport closing";
+      r->not_sent = 1; /* it never left the transport's queue */
       done_push(h, r);
     }
     t->wait_tail = NULL;

@@ -76,6 +76,10 @@ typedef struct km_http_resp_s {
   const char *err_text; /* borrowed; "" when status == 0 */
   double total_time_s;
   int reused_connection; /* 1 when curl reused a kept-alive connection */
+  /* 1 when a transport failure came before any byte of the request was
+   * sent (refused, unresolved, no TLS handshake): it cannot have been
+   * applied, so even a write may be sent again. */
+  int not_sent;
 } km_http_resp_t;
 
 typedef void (*km_http_done_cb)(const km_http_resp_t *resp, void *ud);

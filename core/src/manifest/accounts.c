@@ -174,8 +174,9 @@ static void check_unique(km_mctx_t *c, const km_ynode_t *acct,
 }
 
 static void build_account(km_mctx_t *c, const km_ynode_t *n) {
-  static const char *const keys[] = {"name", "id",    "regions", "credentials",
-                                     "tags", "hooks", NULL};
+  static const char *const keys[] = {"name",        "id",   "regions",
+                                     "credentials", "tags", "hooks",
+                                     "concurrency", NULL};
   if (!km__is_mapping(c, "account", n)) return;
   km_manifest_t *m = c->m;
   m->accounts =
@@ -241,6 +242,14 @@ static void build_account(km_mctx_t *c, const km_ynode_t *n) {
     km__rd_kv(c, "tags", km__ymap_get(n, "tags"), &a->tags, &a->ntags);
   if (km__ymap_get(n, "hooks") != NULL)
     km__build_hooks(c, "hooks", km__ymap_get(n, "hooks"), &a->hooks);
+  /* An account with a lower quota: concurrency: {qps: {key-read: 10}}. */
+  const km_ynode_t *cc = km__ymap_get(n, "concurrency");
+  if (cc != NULL && km__is_mapping(c, "concurrency", cc)) {
+    static const char *const ckeys[] = {"qps", NULL};
+    km__check_keys(c, cc, ckeys, "an account's concurrency");
+    if (km__ymap_get(cc, "qps") != NULL)
+      km__build_qps(c, "concurrency.qps", km__ymap_get(cc, "qps"), &a->qps);
+  }
 }
 
 /* Whether real (a resolved path) lies inside root (resolved). */

@@ -485,8 +485,64 @@ static void build_plugins(km_mctx_t *c, const km_ynode_t *n) {
                 l->items[i]->str);
 }
 
+/* A QPS figure: a plain decimal number (no sign, exponent, hex or inf),
+ * above 0 and at most 100000. */
+static bool rd_qps(const km_ynode_t *n, double *out) {
+  if (n->kind != KM_YSCALAR || !n->plain || n->str[0] == '\0') return false;
+  const char *p = n->str;
+  size_t ndig = strspn(p, "0123456789");
+  if (ndig == 0) return false;
+  p += ndig;
+  if (*p == '.') {
+    size_t nf = strspn(p + 1, "0123456789");
+    if (nf == 0) return false;
+    p += 1 + nf;
+  }
+  if (*p != '\0') return false;
+  double v = strtod(n->str, NULL);
+  if (!(v > 0) || v > 100000) return false;
+  *out = v;
+  return true;
+}
+
+void km__build_qps(km_mctx_t *c, const char *name, const km_ynode_t *n,
+                   km_rl_limits_t *l) {
+  if (!km__is_mapping(c, name, n)) return;
+  const char *names[KM_RL_NGROUPS + 1];
+  for (int g = 0; g < KM_RL_NGROUPS; g++)
+    names[g] = km_rl_group_name((km_rl_group_t)g);
+  names[KM_RL_NGROUPS] = NULL;
+  for (size_t i = 0; i < n->n; i++) {
+    const km_ynode_t *k = n->keys[i], *v = n->items[i];
+    km_rl_group_t g;
+    if (km_rl_group_from_name(k->str, &g) < 0) {
+      const char *near = km__nearest(k->str, names);
+      if (near != NULL)
+        km__err(c, k, "%s: '%s' is not an API group; did you mean '%s'?", name,
+                k->str, near);
+      else
+        km__err(c, k,
+                "%s: '%s' is not an API group (key-read, key-write, "
+                "instance-read, secret-meta, secret-value, secret-create, "
+                "...: docs/manifest.md)",
+                name, k->str);
+      continue;
+    }
+    double q;
+    if (!rd_qps(v, &q)) {
+      km__err(c, v,
+              "%s.%s must be a number of calls per second above 0 and at "
+              "most 100000, such as 10 or 2.5",
+              name, k->str);
+      continue;
+    }
+    l->qps[g] = q;
+  }
+}
+
 static void build_concurrency(km_mctx_t *c, const km_ynode_t *n) {
-  static const char *const keys[] = {"accounts", "requests_per_endpoint", NULL};
+  static const char *const keys[] = {"accounts", "requests_per_endpoint", "qps",
+                                     NULL};
   if (!km__is_mapping(c, "concurrency", n)) return;
   km__check_keys(c, n, keys, "concurrency");
   long v = 0;
@@ -496,6 +552,8 @@ static void build_concurrency(km_mctx_t *c, const km_ynode_t *n) {
   if (km__rd_int(c, "concurrency.requests_per_endpoint",
                  km__ymap_get(n, "requests_per_endpoint"), 1, 256, &v))
     c->m->concurrency_per_endpoint = (int)v;
+  if (km__ymap_get(n, "qps") != NULL)
+    km__build_qps(c, "concurrency.qps", km__ymap_get(n, "qps"), &c->m->qps);
 }
 
 static void build_tolerance(km_mctx_t *c, const km_ynode_t *n) {

@@ -12,6 +12,11 @@ void km__build_sections(km_mctx_t *c, const km_ynode_t *root);
 /* A `hooks` mapping (top-level or per account) into h. */
 void km__build_hooks(km_mctx_t *c, const char *name, const km_ynode_t *n,
                      km_mf_hooks_t *h);
+/* A `concurrency` mapping: top-level (top, every key) or an account's
+ * (only qps).  qps: {group: number} into l. */
+void km__build_qps(km_mctx_t *c, const char *name, const km_ynode_t *n,
+                   km_rl_limits_t *l);
+
 /* The `accounts` list, reading include files (parsed docs are appended to
  * c->docs).  Needs the top-level `directory` and `regions` built first. */
 void km__build_accounts(km_mctx_t *c, const km_ynode_t *list);

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/ratelimit.h"
 #include "manifest/diag.h"
 #include "model/select.h"
 
@@ -88,6 +89,8 @@ typedef struct km_mf_account_s {
   km_mf_kv_t *tags;
   size_t ntags;
   km_mf_hooks_t hooks;
+  /* concurrency.qps of this account (0: the manifest's, else published) */
+  km_rl_limits_t qps;
   km_mf_pos_t pos; /* the account's mapping */
 } km_mf_account_t;
 
@@ -205,6 +208,8 @@ typedef struct km_manifest_s {
   km_mf_strlist_t plugins;
   int concurrency_accounts;     /* default 16 */
   int concurrency_per_endpoint; /* default 8 */
+  /* concurrency.qps: per API group for every account (0: published) */
+  km_rl_limits_t qps;
   bool tolerance_is_percent;
   int tolerance; /* count, or percent 0..100; default 0 */
   km_mf_override_t *overrides;

@@ -145,10 +145,10 @@ static void on_token(int status, void *ud) {
 }
 
 static void list_page(disc_t *d) {
-  double qps;
-  const char *group = km_rl_api_group("resourcemanager", "ListAccounts", &qps);
+  km_rl_group_t group = km_rl_action_group("resourcemanager", "ListAccounts");
+  double qps = km_rl_qps(d->rt->rl, d->mgmt_id, group);
   char key[160];
-  snprintf(key, sizeof(key), "%s/-/%s", d->mgmt_id, group);
+  snprintf(key, sizeof(key), "%s/-/%s", d->mgmt_id, km_rl_group_name(group));
   int rc = km_rl_acquire(d->rt->rl, key, qps, on_token, d);
   if (rc < 0) {
     km__err_set(&d->err, rc, "ListAccounts: %s", km_strerror(rc));

@@ -669,6 +669,17 @@ int km_runtime_new(const km_runtime_opts_t *o, km_runtime_t **out) {
     goto fail;
   }
   rt->rl = km_rl_new(&rt->loop);
+  /* concurrency.qps: the manifest's for every account, then each explicit
+   * account's own (members found in the directory use the manifest's). */
+  km_rl_set_limits(rt->rl, NULL, &rt->m->qps);
+  for (size_t i = 0; i < rt->m->naccounts; i++) {
+    const km_mf_account_t *a = &rt->m->accounts[i];
+    for (int g = 0; g < KM_RL_NGROUPS; g++)
+      if (a->qps.qps[g] > 0) {
+        km_rl_set_limits(rt->rl, a->id, &a->qps);
+        break;
+      }
+  }
   rt->console.http = rt->http;
   rt->console.m = rt->m;
   /* The console driver's polling interval (migrate.poll_interval). */
