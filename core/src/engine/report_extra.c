@@ -328,7 +328,8 @@ static int load_journal(km_report_extra_t *x, const char *run_dir,
     return km__err_set(err, KM_EIO,
                        "report: cannot write the journal's batches to a "
                        "temporary file (TMPDIR full?)");
-  qsort(x->ent, x->nent, sizeof(*x->ent), cmp_ent);
+  if (x->nent > 1) /* x->ent is NULL when the journal had no entry */
+    qsort(x->ent, x->nent, sizeof(*x->ent), cmp_ent);
   return 0;
 }
 
