@@ -36,6 +36,7 @@ void km_obs_reset_after(km_obs_t *o) {
   free(o->findings);
   o->findings = NULL;
   o->nfindings = 0;
+  o->judged = o->trail_truncated = false;
   memset(&o->after, 0, sizeof(o->after));
 }
 
@@ -80,12 +81,17 @@ const char *km_obs_verdict_name(km_obs_verdict_t v) {
   return (unsigned)v < KM_ARRAY_SIZE(n) ? n[v] : "act";
 }
 
+static void count_one(const km_obs_finding_t *f, void *ud) {
+  size_t *n = ud;
+  if (f->verdict == KM_OBS_ACT) n[0]++;
+  if (f->verdict == KM_OBS_WATCH) n[1]++;
+}
+
 void km_obs_count(const km_obs_t *o, size_t *act, size_t *watch) {
-  *act = *watch = 0;
-  for (size_t i = 0; o != NULL && i < o->nfindings; i++) {
-    if (o->findings[i].verdict == KM_OBS_ACT) ++*act;
-    if (o->findings[i].verdict == KM_OBS_WATCH) ++*watch;
-  }
+  size_t n[2] = {0, 0};
+  km_obs_each_finding(o, NULL, count_one, n);
+  *act = n[0];
+  *watch = n[1];
 }
 
 /* ---- observe.json ---- */
@@ -118,6 +124,13 @@ static json_t *strs_json(const km_inv_strs_t *l) {
   for (size_t i = 0; i < l->n; i++)
     json_array_append_new(a, json_string(l->v[i]));
   return a;
+}
+
+static void finding_json(const km_obs_finding_t *f, void *ud) {
+  json_array_append_new(ud,
+                        json_pack("{s:s, s:s, s:s, s:s}", "id", f->id,
+                                  "verdict", km_obs_verdict_name(f->verdict),
+                                  "message", f->message, "action", f->action));
 }
 
 json_t *km_obs_to_json(const km_inv_t *inv) {
@@ -157,13 +170,7 @@ json_t *km_obs_to_json(const km_inv_t *inv) {
   }
   json_object_set_new(e, "residual_callers", rc);
   json_t *fs = json_array();
-  for (size_t i = 0; i < o->nfindings; i++) {
-    const km_obs_finding_t *f = &o->findings[i];
-    json_array_append_new(
-        fs, json_pack("{s:s, s:s, s:s, s:s}", "id", f->id, "verdict",
-                      km_obs_verdict_name(f->verdict), "message", f->message,
-                      "action", f->action));
-  }
+  km_obs_each_finding(o, inv->instance_id, finding_json, fs);
   json_object_set_new(e, "findings", fs);
   return e;
 }

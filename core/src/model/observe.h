@@ -56,8 +56,15 @@ typedef struct km_obs_s {
   km_obs_window_t baseline, after;
   km_obs_caller_t *callers;
   size_t ncallers;
+  /* Findings kept as text: the calls that failed or could not be read,
+   * and those read back from observe.json. */
   km_obs_finding_t *findings;
   size_t nfindings;
+  /* The after window was judged (km_obs_each_finding builds the verdicts'
+   * findings from the figures above and these two settings). */
+  bool judged;
+  bool trail_truncated;    /* more ActionTrail events than kmsmig reads */
+  double throttle_act_pct; /* monitor.throttle_act_pct */
 } km_obs_t;
 
 /* New empty observation (owned; km_obs_free). */
@@ -73,8 +80,16 @@ void km_obs_add_finding(km_obs_t *o, const char *id, km_obs_verdict_t v,
 km_obs_caller_t *km_obs_caller(km_obs_t *o, const char *akid, const char *ip,
                                const char *ua);
 const char *km_obs_verdict_name(km_obs_verdict_t v);
-/* Counts of act and watch findings. */
+/* Counts of act and watch findings (o may be NULL). */
 void km_obs_count(const km_obs_t *o, size_t *act, size_t *watch);
+
+/* Every finding of o: the kept ones, then, when o is judged, those of the
+ * verdicts, built for the call (instance_id borrowed, the instance the
+ * actions name; NULL: "<instance>").  f and its strings are borrowed for
+ * the call only.  o may be NULL. */
+typedef void (*km_obs_finding_fn)(const km_obs_finding_t *f, void *ud);
+void km_obs_each_finding(const km_obs_t *o, const char *instance_id,
+                         km_obs_finding_fn fn, void *ud);
 
 /* One observe.json pipeline entry of inv (with inv->obs; owned). */
 json_t *km_obs_to_json(const km_inv_t *inv);

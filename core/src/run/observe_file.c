@@ -138,6 +138,18 @@ static void print_finding(FILE *f, const km_inv_t *inv,
   fprintf(f, "        action: %s\n", act);
 }
 
+typedef struct print_ctx_s {
+  FILE *f;
+  const km_inv_t *inv;
+  bool all;
+} print_ctx_t;
+
+static void print_one(const km_obs_finding_t *x, void *ud) {
+  const print_ctx_t *pc = ud;
+  if (x->verdict == KM_OBS_ACT || (pc->all && x->verdict == KM_OBS_WATCH))
+    print_finding(pc->f, pc->inv, x);
+}
+
 void km_observe_print(FILE *f, km_inv_t *const *invs, size_t n, const char *dir,
                       bool all) {
   size_t act = 0, watch = 0;
@@ -150,12 +162,8 @@ void km_observe_print(FILE *f, km_inv_t *const *invs, size_t n, const char *dir,
   fprintf(f, "  observe    %zu act   %zu watch   (%s/observe.json)\n", act,
           watch, dir);
   for (size_t i = 0; i < n; i++) {
-    const km_obs_t *o = invs[i]->obs;
-    for (size_t k = 0; o != NULL && k < o->nfindings; k++) {
-      const km_obs_finding_t *x = &o->findings[k];
-      if (x->verdict == KM_OBS_ACT || (all && x->verdict == KM_OBS_WATCH))
-        print_finding(f, invs[i], x);
-    }
+    print_ctx_t pc = {f, invs[i], all};
+    km_obs_each_finding(invs[i]->obs, invs[i]->instance_id, print_one, &pc);
   }
 }
 

@@ -8,7 +8,7 @@
  * OBSERVE (after VERIFY, and again from `kmsmig observe`): the same metrics
  * over the time since the migration, then ActionTrail LookupEvents for each
  * data-plane EventName of KMS, which lists the callers still on the shared
- * gateway; then the findings with their verdicts (measure.c).
+ * gateway; then the observation is judged (model/observe_judge.c).
  *
  * Every call goes through the host (rate limits, retries, credentials).
  * A call that fails or a reply that cannot be read becomes an "act"
@@ -211,7 +211,10 @@ static void drained(km_sctx_t *c) {
     if (j->ask[gw]) km__mon_gateway(j->m[gw], span, g[gw]);
   j->w->present = true;
   if (j->after) {
-    km__mon_judge(c->inv, j->o, c->t->monitor->throttle_act_pct, j->truncated);
+    /* the findings' texts are built from these when needed */
+    j->o->judged = true;
+    j->o->trail_truncated = j->truncated;
+    j->o->throttle_act_pct = c->t->monitor->throttle_act_pct;
     size_t act, watch;
     km_obs_count(j->o, &act, &watch);
     kp_log(c, act ? KM_LOG_WARN : KM_LOG_INFO,

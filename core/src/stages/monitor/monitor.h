@@ -1,6 +1,6 @@
 /* The monitor stage's parts (docs/monitor.md): monitor.c asks CloudMonitor
  * and ActionTrail, measure.c reads their replies into the typed
- * observation (model/observe.h) and judges it (findings with verdicts). */
+ * observation (model/observe.h); model/observe_judge.c judges it. */
 #ifndef KM_STAGES_MONITOR_H
 #define KM_STAGES_MONITOR_H
 
@@ -27,10 +27,5 @@ void km__mon_gateway(const mon_metric_t *m, int64_t span, km_obs_gw_t *g);
  * NextToken ("" or NULL: done).  0, or KM_EPARSE with why filled. */
 int km__mon_add_events(const json_t *body, km_obs_t *o, const char **next,
                        char *why, size_t n);
-/* The findings of a finished after-observation (inv borrowed; o = inv->obs):
- * the residual callers, the dedicated gateway's throttling against the
- * instance spec, errors and traffic against the baseline. */
-void km__mon_judge(const km_inv_t *inv, km_obs_t *o, double throttle_act_pct,
-                   bool trail_truncated);
 
 #endif
