@@ -44,6 +44,25 @@ if [ "${KM_UPDATE_GOLDEN:-0}" = 1 ]; then
 fi
 diff -ru "$golden" run/terraform || { echo "FAIL: run/terraform differs from tests/golden/terraform (KM_UPDATE_GOLDEN=1 rewrites it after review)"; exit 1; }
 
+# report.html and report.md list every resource of report.json's
+# terraform section (streamed one row at a time, like the pipelines)
+python3 - run <<'PY' || exit 1
+import json, re, sys
+d = sys.argv[1]
+res = json.load(open(d + "/report.json"))["terraform"]["resources"]
+html = open(d + "/report.html").read()
+table = html.split('<table id="terraform-resources">', 1)[1].split("</table>", 1)[0]
+rows = table.count("<tr>") - 1
+md = open(d + "/report.md").read().split("## Terraform", 1)[1]
+md_rows = [l for l in md.splitlines()
+           if l.startswith("| ") and re.search(r"alicloud\\?_kms\\?_", l)]
+if not (len(res) == rows == len(md_rows) == 118):
+    sys.exit("FAIL: terraform resources: %d in report.json, %d rows in report.html, "
+             "%d in report.md" % (len(res), rows, len(md_rows)))
+if res[0]["address"] not in table:
+    sys.exit("FAIL: report.html's terraform table does not name " + res[0]["address"])
+PY
+
 parse run/terraform/*.tf >parsed.json
 python3 - run/report.json parsed.json <<'PY'
 import json, sys

@@ -308,6 +308,12 @@ static int st_pipe(const json_t *p, size_t i, void *ud) {
   return 0;
 }
 
+static int st_tf(const json_t *r, size_t i, void *ud) {
+  (void)i;
+  json_array_append(json_object_get(ud, "tf"), (json_t *)r);
+  return 0;
+}
+
 static void test_stream(void **st) {
   (void)st;
   char dir[] = "/tmp/km_rs_XXXXXX";
@@ -316,14 +322,25 @@ static void test_stream(void **st) {
       dir, "report.json",
       "{\"name\": \"x[{\\\"\", \"pipelines\": [ {\"account\": \"a\\\"]}\", "
       "\"n\": [1, {\"k\": []}]} ,\n {\"account\": \"b\"} ], "
-      "\"terraform\": {\"files\": [{\"account\": \"a\"}]}}");
-  json_t *seen = json_pack("{s:[]}", "pipes");
+      "\"terraform\": {\"files\": [{\"account\": \"a\"}], "
+      "\"resources\": [{\"id\": \"k1\"},{\"id\": \"k]2\"}]}}");
+  json_t *seen = json_pack("{s:[], s:[]}", "pipes", "tf");
   km_err_t e;
-  assert_int_equal(km_report_stream(p, st_head, st_pipe, seen, &e), 0);
+  assert_int_equal(km_report_stream(p, st_head, st_pipe, st_tf, seen, &e), 0);
+  const json_t *tf = json_object_get(seen, "tf");
+  assert_int_equal(json_array_size(tf), 2);
+  assert_string_equal(s_of(json_array_get(tf, 1), "id"), "k]2");
   const json_t *h = json_object_get(seen, "head");
   assert_string_equal(s_of(h, "name"), "x[{\"");
   assert_int_equal(json_array_size(json_object_get(h, "pipelines")), 0);
   assert_non_null(json_object_get(h, "terraform"));
+  /* the resources are streamed too: the head keeps an empty list */
+  assert_int_equal(json_array_size(json_object_get(
+                       json_object_get(h, "terraform"), "resources")),
+                   0);
+  assert_int_equal(json_array_size(json_object_get(
+                       json_object_get(h, "terraform"), "files")),
+                   1);
   const json_t *ps = json_object_get(seen, "pipes");
   assert_int_equal(json_array_size(ps), 2);
   assert_string_equal(
@@ -333,8 +350,15 @@ static void test_stream(void **st) {
   json_decref(seen);
   unlink(p);
   free(p);
+  /* an element that is not an object would be lost: refused */
+  p = write_file(dir, "report.json", "{\"pipelines\": [{}, 3]}");
+  assert_int_equal(km_report_stream(p, st_head, st_pipe, NULL, NULL, &e),
+                   KM_EPARSE);
+  unlink(p);
+  free(p);
   p = write_file(dir, "report.json", "{\"name\": 1}");
-  assert_int_equal(km_report_stream(p, st_head, st_pipe, NULL, &e), KM_EPARSE);
+  assert_int_equal(km_report_stream(p, st_head, st_pipe, NULL, NULL, &e),
+                   KM_EPARSE);
   assert_non_null(strstr(e.text, "not a report.json"));
   unlink(p);
   free(p);

@@ -244,6 +244,11 @@ static int on_render(const json_t *p, size_t i, void *ud) {
   return km_report_render_pipeline(((files_t *)ud)->r, p, i);
 }
 
+static int on_render_tf(const json_t *res, size_t i, void *ud) {
+  (void)i;
+  return km_report_render_tf(((files_t *)ud)->r, res);
+}
+
 static int fill_render(FILE *out, void *ud) {
   return km_report_render_end(ud, out);
 }
@@ -251,12 +256,13 @@ static int fill_render(FILE *out, void *ud) {
 int km__report_render_files(const char *dir, km_err_t *err) {
   char *path = km_xasprintf("%s/report.json", dir);
   files_t f = {0};
-  int rc = km_report_stream(path, on_head, on_stats, &f, err);
+  int rc = km_report_stream(path, on_head, on_stats, NULL, &f, err);
   static const char *const kinds[] = {"html", "md"};
   for (size_t i = 0; rc == 0 && i < KM_ARRAY_SIZE(kinds); i++) {
     rc = km_report_render_begin(kinds[i], f.head, f.nbatches, f.max_batch, &f.r,
                                 err);
-    if (rc == 0) rc = km_report_stream(path, NULL, on_render, &f, err);
+    if (rc == 0)
+      rc = km_report_stream(path, NULL, on_render, on_render_tf, &f, err);
     char *out = km_xasprintf("%s/report.%s", dir, kinds[i]);
     if (rc == 0) rc = km_report_write_with(out, fill_render, f.r, err);
     free(out);

@@ -99,13 +99,16 @@ int km_report_merge_check(const json_t *a, const json_t *b, bool allow_mixed,
 int km_report_render_html(const json_t *report, km_buf_t *out, km_err_t *err);
 int km_report_render_md(const json_t *report, km_buf_t *out, km_err_t *err);
 /* Reads the report.json at path one pipeline at a time (report_stream.c):
- * on_head gets the document with an empty "pipelines" (borrowed), then
- * on_pipe each pipeline in order (borrowed; i from 0).  A callback's
- * non-zero return stops the read and is returned.  0, KM_EIO, KM_EPARSE. */
+ * on_head gets the document with an empty "pipelines" and an empty
+ * "terraform"."resources" (borrowed), then on_pipe each pipeline in order
+ * (borrowed; i from 0), then on_tf (may be NULL) each Terraform resource.
+ * A callback's non-zero return stops the read and is returned.  0, KM_EIO,
+ * KM_EPARSE. */
 typedef int (*km_report_head_fn)(const json_t *head, void *ud);
 typedef int (*km_report_pipe_fn)(const json_t *pipeline, size_t i, void *ud);
 int km_report_stream(const char *path, km_report_head_fn on_head,
-                     km_report_pipe_fn on_pipe, void *ud, km_err_t *err);
+                     km_report_pipe_fn on_pipe, km_report_pipe_fn on_tf,
+                     void *ud, km_err_t *err);
 
 /* report.html or report.md rendered one pipeline at a time (the sections
  * that list every pipeline go to temporary files, joined at the end): kind
@@ -119,6 +122,9 @@ int km_report_render_begin(const char *kind, const json_t *head,
 /* Pipeline i (borrowed) of the report.  0 or KM_EIO. */
 int km_report_render_pipeline(km_report_render_t *r, const json_t *pipeline,
                               size_t i);
+/* One element of the report's terraform.resources (borrowed), after the
+ * pipelines.  0 or KM_EIO. */
+int km_report_render_tf(km_report_render_t *r, const json_t *resource);
 /* Writes the whole document to out; 0 or KM_EIO.  Does not free r. */
 int km_report_render_end(km_report_render_t *r, FILE *out);
 void km_report_render_free(km_report_render_t *r);

@@ -480,14 +480,25 @@ static void ledger_rows(km_buf_t *b, const json_t *p) {
   }
 }
 
-static void terraform(km_buf_t *b, const json_t *r) {
+void km__rr_html_tf_row(km_buf_t *b, const json_t *res) {
+  static const char *const f[] = {"account",       "region",  "kind",  "id",
+                                  "resource_type", "address", "change"};
+  km_buf_puts(b, "<tr>");
+  for (size_t k = 0; k < KM_ARRAY_SIZE(f); k++)
+    text_cell(b, km__rr_str(res, f[k]));
+  km_buf_puts(b, "</tr>\n");
+}
+
+/* The Terraform section up to its resources' rows (KM__RR_TF); false when
+ * the report has none. */
+static bool terraform(km_buf_t *b, const json_t *r) {
   const json_t *t = json_object_get(r, "terraform"), *x;
   size_t i;
   km_buf_puts(b, "<h2 id=\"terraform\">Terraform hand-off</h2>\n");
   if (!json_is_object(t)) {
     km_buf_puts(b, "<p class=\"none\">no Terraform hand-off in this "
                    "report</p>\n");
-    return;
+    return false;
   }
   km_buf_puts(b, "<ul>\n");
   json_array_foreach(json_object_get(t, "files"), i, x) {
@@ -500,15 +511,7 @@ static void terraform(km_buf_t *b, const json_t *r) {
   km_buf_puts(b, "</ul>\n<table id=\"terraform-resources\"><tr><th>account"
                  "</th><th>region</th><th>kind</th><th>id</th><th>resource "
                  "type</th><th>address</th><th>change</th></tr>\n");
-  static const char *const f[] = {"account",       "region",  "kind",  "id",
-                                  "resource_type", "address", "change"};
-  json_array_foreach(json_object_get(t, "resources"), i, x) {
-    km_buf_puts(b, "<tr>");
-    for (size_t k = 0; k < KM_ARRAY_SIZE(f); k++)
-      text_cell(b, km__rr_str(x, f[k]));
-    km_buf_puts(b, "</tr>\n");
-  }
-  km_buf_puts(b, "</table>\n");
+  return true;
 }
 
 int km__rr_html_pipeline(km_report_render_t *r, const json_t *p, size_t i) {
@@ -574,7 +577,12 @@ int km__rr_html_end(km_report_render_t *r, FILE *out) {
     if (rc == 0) rc = km__rr_copy(r, s, out);
     html_around(&b, s, false, r->nbatches);
   }
-  terraform(&b, r->head);
+  if (terraform(&b, r->head)) {
+    if (rc == 0 && fwrite(b.data, 1, b.len, out) != b.len) rc = KM_EIO;
+    km_buf_reset(&b);
+    if (rc == 0) rc = km__rr_copy(r, KM__RR_TF, out);
+    km_buf_puts(&b, "</table>\n");
+  }
   km_buf_puts(&b, "</body></html>\n");
   if (rc == 0 && fwrite(b.data, 1, b.len, out) != b.len) rc = KM_EIO;
   km_buf_free(&b);

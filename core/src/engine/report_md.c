@@ -147,6 +147,14 @@ int km_report_render_pipeline(km_report_render_t *r, const json_t *p,
   return r->html ? km__rr_html_pipeline(r, p, i) : km__rr_md_pipeline(r, p, i);
 }
 
+int km_report_render_tf(km_report_render_t *r, const json_t *res) {
+  if (r->html)
+    km__rr_html_tf_row(&r->b, res);
+  else
+    km__rr_md_tf_row(&r->b, res);
+  return km__rr_flush(r, KM__RR_TF);
+}
+
 int km_report_render_end(km_report_render_t *r, FILE *out) {
   int rc = r->html ? km__rr_html_end(r, out) : km__rr_md_end(r, out);
   return rc == 0 && ferror(out) ? KM_EIO : rc;
@@ -180,6 +188,9 @@ static int render_whole(const char *kind, const json_t *rep, km_buf_t *out,
   if (rc < 0) return rc;
   json_array_foreach(pl, i, p) if (rc == 0) rc =
       km_report_render_pipeline(r, p, i);
+  json_array_foreach(
+      json_object_get(json_object_get(rep, "terraform"), "resources"), i,
+      p) if (rc == 0) rc = km_report_render_tf(r, p);
   char *text = NULL;
   size_t len = 0;
   FILE *m = rc == 0 ? open_memstream(&text, &len) : NULL;
@@ -496,13 +507,24 @@ int km__rr_md_pipeline(km_report_render_t *r, const json_t *p, size_t i) {
   return rc != 0 ? KM_EIO : 0;
 }
 
-static void md_terraform(km_buf_t *b, const json_t *r) {
+static const char *const k_tf_fields[] = {
+    "account", "region", "kind", "id", "resource_type", "address", "change"};
+
+void km__rr_md_tf_row(km_buf_t *b, const json_t *res) {
+  for (size_t k = 0; k < KM_ARRAY_SIZE(k_tf_fields); k++)
+    cell(b, km__rr_str(res, k_tf_fields[k]));
+  row_end(b);
+}
+
+/* The Terraform section up to its resources' rows (KM__RR_TF); false when
+ * the report has none. */
+static bool md_terraform(km_buf_t *b, const json_t *r) {
   const json_t *t = json_object_get(r, "terraform"), *x;
   size_t i;
   km_buf_puts(b, "\n## Terraform\n\n");
   if (!json_is_object(t)) {
     km_buf_puts(b, "no Terraform hand-off in this report\n");
-    return;
+    return false;
   }
   HEADER(b, "account", "file");
   json_array_foreach(json_object_get(t, "files"), i, x) {
@@ -513,13 +535,7 @@ static void md_terraform(km_buf_t *b, const json_t *r) {
   km_buf_puts(b, "\n");
   HEADER(b, "account", "region", "kind", "id", "resource type", "address",
          "change");
-  json_array_foreach(json_object_get(t, "resources"), i, x) {
-    static const char *const f[] = {"account",       "region",  "kind",  "id",
-                                    "resource_type", "address", "change"};
-    for (size_t k = 0; k < KM_ARRAY_SIZE(f); k++)
-      cell(b, km__rr_str(x, f[k]));
-    row_end(b);
-  }
+  return true;
 }
 
 /* The text before section s's rows (a title and a table header). */
@@ -587,8 +603,9 @@ int km__rr_md_end(km_report_render_t *r, FILE *out) {
     rc = put_buf(&b, out);
     if (rc == 0) rc = km__rr_copy(r, s, out);
   }
-  md_terraform(&b, r->head);
+  bool tf = md_terraform(&b, r->head);
   if (rc == 0) rc = put_buf(&b, out);
+  if (rc == 0 && tf) rc = km__rr_copy(r, KM__RR_TF, out);
   km_buf_free(&b);
   return rc;
 }

@@ -30,6 +30,9 @@ void km__rr_failures_of(const json_t *p, km__rr_fail_fn fn, void *ud);
 /* A renderer (report.h's km_report_render_t): sections that list every
  * pipeline are temporary files (tmpfile), filled by km__rr_flush. */
 #define KM__RR_SECTIONS 10
+/* The section of the Terraform resources' rows (one a resource, streamed
+ * like the pipelines: a fleet has as many as it migrated). */
+#define KM__RR_TF (KM__RR_SECTIONS - 1)
 struct km_report_render_s {
   bool html;
   json_t *head; /* own reference */
@@ -48,5 +51,8 @@ int km__rr_html_pipeline(km_report_render_t *r, const json_t *p, size_t i);
 int km__rr_html_end(km_report_render_t *r, FILE *out);
 int km__rr_md_pipeline(km_report_render_t *r, const json_t *p, size_t i);
 int km__rr_md_end(km_report_render_t *r, FILE *out);
+/* One row of terraform.resources (borrowed) into r->b. */
+void km__rr_html_tf_row(km_buf_t *b, const json_t *res);
+void km__rr_md_tf_row(km_buf_t *b, const json_t *res);
 
 #endif

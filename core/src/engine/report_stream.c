@@ -4,16 +4,20 @@
  * for the same reason).
  *
  * One pass over the bytes finds the top-level "pipelines" array and the
- * byte range of each of its elements (a scanner that only tracks strings
- * and nesting: any key order and any formatting work); the head is the
- * document with that array emptied, parsed whole.  Then each element is
- * read back by its range and parsed alone.  Only the offsets (16 bytes a
- * pipeline) and one pipeline are in memory at a time. */
+ * "terraform"."resources" array (one element a migrated key or secret: as
+ * many as the pipelines, and more) and the byte range of each of their
+ * elements (a scanner that only tracks strings and nesting: any key order
+ * and any formatting work); the head is the document with those arrays
+ * emptied, parsed whole.  Then each element is read back by its range and
+ * parsed alone.  Only the offsets (16 bytes an element) and one element
+ * are in memory at a time. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/report.h"
+
+enum { ARR_PIPELINES = 0, ARR_TF = 1, ARR__N };
 
 typedef struct {
   long start, end; /* [start, end) of one element */
@@ -22,12 +26,15 @@ typedef struct {
 typedef struct {
   range_t *v;
   size_t n, cap;
-  km_buf_t head;  /* the document without the array's elements */
-  long arr_open;  /* offset of the array's '[' (-1: not found) */
-  long arr_close; /* offset of its ']' */
+} ranges_t;
+
+typedef struct {
+  ranges_t arr[ARR__N];
+  bool found[ARR__N];
+  km_buf_t head; /* the document without the arrays' elements */
 } scan_t;
 
-static void add_range(scan_t *s, long a, long b) {
+static void add_range(ranges_t *s, long a, long b) {
   if (s->n == s->cap) {
     s->cap = s->cap ? s->cap * 2 : 64;
     s->v = km_xrealloc(s->v, s->cap * sizeof(*s->v));
@@ -35,20 +42,37 @@ static void add_range(scan_t *s, long a, long b) {
   s->v[s->n++] = (range_t){a, b};
 }
 
-/* Finds the ranges; the head text keeps every byte outside them. */
+/* Which streamed array a '[' opening nesting level depth starts, after the
+ * keys k1 (depth 1) and k2 (depth 2), or -1. */
+static int array_at(int depth, const char *k1, const char *k2) {
+  if (depth == 2 && strcmp(k1, "pipelines") == 0) return ARR_PIPELINES;
+  if (depth == 3 && strcmp(k1, "terraform") == 0 &&
+      strcmp(k2, "resources") == 0)
+    return ARR_TF;
+  return -1;
+}
+
+/* Finds the ranges; the head keeps every byte outside the two arrays'
+ * elements and separators, so both read back as "[]".  An element that is
+ * not an object is an error (it would be lost from both). */
 static int scan(FILE *f, scan_t *s) {
-  int depth = 0, c;
+  int depth = 0, c, arr = -1, arr_depth = 0;
   bool in_str = false, esc = false;
   long pos = -1, el = -1;
-  /* the last top-level string key seen, to spot "pipelines" */
-  char key[16];
+  /* the last keys seen at depth 1 and 2 */
+  char key[16], k1[16] = "", k2[16] = "";
   size_t klen = 0;
-  bool key_is_pipelines = false, in_arr = false;
-  s->arr_open = s->arr_close = -1;
   while ((c = fgetc(f)) != EOF) {
     pos++;
-    bool inside = in_arr && depth >= 2 && el >= 0;
-    if (!inside) km_buf_putc(&s->head, (char)c);
+    if (arr >= 0 && el < 0 && depth == arr_depth && c != ']') {
+      if (c == '{') {
+        el = pos; /* an element starts: the head does not keep it */
+      } else if (c != ',' && c != ' ' && c != '\n' && c != '\t' && c != '\r') {
+        return KM_EPARSE;
+      }
+      if (c != '{') continue;
+    }
+    if (el < 0) km_buf_putc(&s->head, (char)c);
     if (in_str) {
       if (esc)
         esc = false;
@@ -56,96 +80,80 @@ static int scan(FILE *f, scan_t *s) {
         esc = true;
       else if (c == '"')
         in_str = false;
-      else if (depth == 1 && klen < sizeof(key) - 1)
+      else if ((depth == 1 || depth == 2) && klen < sizeof(key) - 1)
         key[klen++] = (char)c;
       continue;
     }
     switch (c) {
     case '"':
       in_str = true;
-      if (depth == 1) klen = 0;
+      klen = 0;
       break;
     case ':':
-      if (depth == 1) {
-        key[klen] = '\0';
-        key_is_pipelines = strcmp(key, "pipelines") == 0;
-      }
+      key[klen] = '\0';
+      if (depth == 1) memcpy(k1, key, klen + 1);
+      if (depth == 2) memcpy(k2, key, klen + 1);
       break;
     case '{':
     case '[':
       depth++;
-      if (depth == 2 && c == '[' && key_is_pipelines && s->arr_open < 0) {
-        in_arr = true;
-        s->arr_open = pos;
-      } else if (depth == 3 && in_arr && el < 0) {
-        el = pos; /* an element starts: the head does not keep it */
-        s->head.len--;
-        s->head.data[s->head.len] = '\0';
+      if (c == '[' && arr < 0 && el < 0) {
+        int a = array_at(depth, k1, k2);
+        if (a >= 0 && !s->found[a]) {
+          arr = a;
+          arr_depth = depth;
+          s->found[a] = true;
+        }
       }
       break;
     case '}':
     case ']':
-      if (depth == 3 && in_arr && el >= 0) {
-        add_range(s, el, pos + 1);
-        el = -1;
-      } else if (depth == 2 && in_arr) {
-        in_arr = false;
-        s->arr_close = pos;
-      }
       depth--;
+      if (el >= 0 && depth == arr_depth) {
+        add_range(&s->arr[arr], el, pos + 1);
+        el = -1;
+      } else if (arr >= 0 && depth == arr_depth - 1) {
+        arr = -1; /* the array closed */
+      }
       break;
     default:
       break;
     }
   }
-  /* The commas between the elements stayed in the head: empty_array. */
-  return s->arr_open < 0 || s->arr_close < 0 ? KM_EPARSE : 0;
+  return !s->found[ARR_PIPELINES] || arr >= 0 || depth != 0 ? KM_EPARSE : 0;
 }
 
-/* The head text has the array as "[ , , ]" (the separators between the
- * elements): make it "[]". */
-static void empty_array(km_buf_t *h) {
-  char *p = h->data;
-  bool in_str = false, esc = false;
-  int depth = 0;
-  char key[16];
-  size_t klen = 0;
-  bool pl = false;
-  for (size_t i = 0; i < h->len; i++) {
-    char c = p[i];
-    if (in_str) {
-      if (esc)
-        esc = false;
-      else if (c == '\\')
-        esc = true;
-      else if (c == '"')
-        in_str = false;
-      else if (depth == 1 && klen < sizeof(key) - 1)
-        key[klen++] = c;
-      continue;
+static int read_elements(FILE *f, const char *path, const ranges_t *v,
+                         const char *what, km_report_pipe_fn fn, void *ud,
+                         km_err_t *err) {
+  char *buf = NULL;
+  size_t cap = 0;
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < v->n; i++) {
+    size_t len = (size_t)(v->v[i].end - v->v[i].start);
+    if (len + 1 > cap) {
+      cap = len + 1;
+      buf = km_xrealloc(buf, cap);
     }
-    if (c == '"') {
-      in_str = true;
-      if (depth == 1) klen = 0;
-    } else if (c == ':' && depth == 1) {
-      key[klen] = '\0';
-      pl = strcmp(key, "pipelines") == 0;
-    } else if (c == '{' || c == '[') {
-      depth++;
-      if (depth == 2 && c == '[' && pl) {
-        size_t j = i + 1;
-        while (j < h->len && p[j] != ']')
-          p[j++] = ' ';
-        return;
-      }
-    } else if (c == '}' || c == ']') {
-      depth--;
+    json_error_t je;
+    json_t *p = NULL;
+    if (fseek(f, v->v[i].start, SEEK_SET) == 0 && fread(buf, 1, len, f) == len)
+      p = json_loadb(buf, len, 0, &je);
+    if (p == NULL) {
+      rc = km__err_set(err, KM_EPARSE, "%s: %s %zu does not parse", path, what,
+                       i + 1);
+      break;
     }
+    rc = fn(p, i, ud);
+    json_decref(p);
   }
+  free(buf);
+  return rc;
 }
 
 int km_report_stream(const char *path, km_report_head_fn on_head,
-                     km_report_pipe_fn on_pipe, void *ud, km_err_t *err) {
+                     km_report_pipe_fn on_pipe, km_report_pipe_fn on_tf,
+                     void *ud, km_err_t *err) {
   FILE *f = fopen(path, "rb");
   if (f == NULL) return km__err_set(err, KM_EIO, "cannot read %s", path);
   scan_t s = {0};
@@ -153,7 +161,6 @@ int km_report_stream(const char *path, km_report_head_fn on_head,
   int rc = scan(f, &s);
   json_t *head = NULL;
   if (rc == 0) {
-    empty_array(&s.head);
     json_error_t je;
     head = json_loadb(s.head.data, s.head.len, 0, &je);
     if (head == NULL) rc = KM_EPARSE;
@@ -166,28 +173,14 @@ int km_report_stream(const char *path, km_report_head_fn on_head,
   }
   km_buf_free(&s.head);
   if (rc == 0 && on_head != NULL) rc = on_head(head, ud);
-  char *buf = NULL;
-  size_t cap = 0;
-  for (size_t i = 0; rc == 0 && i < s.n; i++) {
-    size_t len = (size_t)(s.v[i].end - s.v[i].start);
-    if (len + 1 > cap) {
-      cap = len + 1;
-      buf = km_xrealloc(buf, cap);
-    }
-    json_error_t je;
-    json_t *p = NULL;
-    if (fseek(f, s.v[i].start, SEEK_SET) == 0 && fread(buf, 1, len, f) == len)
-      p = json_loadb(buf, len, 0, &je);
-    if (p == NULL) {
-      rc = km__err_set(err, KM_EPARSE, "%s: pipeline %zu does not parse", path,
-                       i + 1);
-      break;
-    }
-    rc = on_pipe(p, i, ud);
-    json_decref(p);
-  }
-  free(buf);
-  free(s.v);
+  if (rc == 0 && on_pipe != NULL)
+    rc = read_elements(f, path, &s.arr[ARR_PIPELINES], "pipeline", on_pipe, ud,
+                       err);
+  if (rc == 0 && on_tf != NULL)
+    rc = read_elements(f, path, &s.arr[ARR_TF], "terraform resource", on_tf, ud,
+                       err);
+  for (size_t a = 0; a < ARR__N; a++)
+    free(s.arr[a].v);
   json_decref(head);
   fclose(f);
   return rc;
