@@ -268,7 +268,14 @@ static int take_one(take_t *tk, const km_target_t *t) {
   char *path = km_xasprintf("%s/%s", tk->l->dir, name);
   free(name);
   char *text = my_text(tk, t, tk->since);
-  int rc = place(tk->l, path, text, false);
+  char *old = NULL;
+  int rc = 0;
+  /* A lock released between our link and our read: try again, briefly. */
+  for (int tries = 0; old == NULL && tries < 3; tries++) {
+    rc = place(tk->l, path, text, false);
+    if (rc != KM_EEXIST) break;
+    old = read_text(path);
+  }
   free(text);
   if (rc == 0) {
     hold(tk, path, true);
@@ -280,7 +287,6 @@ static int take_one(take_t *tk, const km_target_t *t) {
     free(path);
     return KM_EIO;
   }
-  char *old = read_text(path);
   conflict_t c = {.path = path, .t = t};
   km_err_t err;
   memset(&err, 0, sizeof(err));
@@ -416,7 +422,8 @@ static int settle(take_t *tk) {
             "runs), run again with --break-lock\n");
     return KM_EBUSY;
   }
-  if (!confirm_break(tk)) return tk->o->yes ? KM_EBUSY : KM_EINVAL;
+  /* Declined: still locked (exit 5); nobody to ask: a usage error (2). */
+  if (!confirm_break(tk)) return isatty(STDIN_FILENO) ? KM_EBUSY : KM_EINVAL;
   for (size_t i = 0; i < tk->nc; i++) {
     int rc = break_one(tk, &tk->c[i]);
     if (rc < 0) return rc;
