@@ -24,6 +24,7 @@ port=$KMSIM_PORT
 mkdir -p "$TMP/pod/config" "$TMP/pod/shared/locks" "$TMP/pod/shared/runs"
 cd "$TMP/pod"
 cp "$TMP/fleet.yaml" config/fleet.yaml
+"$KM_BIN/kmsmig" validate "$EX/fleet.yaml" >/dev/null || fail "the example manifest does not validate"
 locks=$(python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["locks"]["dir"])' "$EX/fleet.yaml")
 [ "$locks" = "../shared/locks" ] || fail "the example's locks.dir is $locks"
 printf 'locks: { dir: %s }\n' "$locks" >>config/fleet.yaml
