@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Run locks across runs (locks.dir, docs/plan.md "Locks") on the demo:
-#  1. run A holds its accounts × regions (waiting for a scheduled time, no
-#     write yet); run B over the same accounts, another run directory, is
-#     refused, exit 5, naming A's run directory and pid, before any write
-#     (kmsim's write counts unchanged, B's journal empty); plan warns; A,
-#     interrupted, releases its locks.
+#  1. run A holds its accounts × one region (waiting for a scheduled time);
+#     run B over the same accounts and both regions, another run directory,
+#     is refused, exit 5, naming A's run directory and pid, before any write
+#     (kmsim's write counts unchanged, B's journal empty), keeping none of
+#     the locks it could take; plan warns; A, interrupted, releases its locks.
 #  2. run C is killed (-9) mid-migration: its locks stay; D is refused with
 #     "STALE" (dead pid on this host); C's resume re-owns them and finishes;
 #     the folder is empty after.
@@ -20,8 +20,10 @@ cd "$TMP"
 K="$KM_BIN/kmsmig"
 mkdir locks
 printf 'locks: {dir: locks}\n' >>demo.yaml
-sed 's/^  when: now.*/  when: "2099-01-01T00:00:00Z"/' demo.yaml >later.yaml
-grep -q 2099 later.yaml || fail "no scheduled copy of the manifest"
+# A: one region of the three accounts, at a scheduled time; B: both regions.
+sed -e 's/^  when: now.*/  when: "2099-01-01T00:00:00Z"/' \
+  -e 's/^regions: \[cn-hangzhou, cn-shanghai\]/regions: [cn-hangzhou]/' demo.yaml >later.yaml
+grep -q 2099 later.yaml && grep -q '^regions: \[cn-hangzhou\]' later.yaml || fail "no scheduled copy of the manifest"
 writes() { # write calls kmsim answered so far
   kmsim_get /_kmsim/stats | python3 -c '
 import json, re, sys
@@ -39,12 +41,12 @@ records() { # TYPE DIR: how many journal records of TYPE
 "$K" run later.yaml --yes --run-dir a >a.out 2>a.err &
 A=$!
 for _ in $(seq 200); do
-  [ "$(records rotation_wait a)" -ge 6 ] && break
+  [ "$(records rotation_wait a)" -ge 3 ] && break
   kill -0 $A 2>/dev/null || fail "run A ended early"
   sleep 0.05
 done
-[ "$(records rotation_wait a)" -ge 6 ] || fail "run A is not waiting"
-[ "$(ls locks | wc -l)" -eq 6 ] || fail "run A holds $(ls locks | wc -l) locks, want 6"
+[ "$(records rotation_wait a)" -ge 3 ] || fail "run A is not waiting"
+[ "$(ls locks | wc -l)" -eq 3 ] || fail "run A holds $(ls locks | wc -l) locks, want 3"
 w0=$(writes)
 rc=0
 "$K" run demo.yaml --yes --run-dir b >b.out 2>b.err || rc=$?
@@ -56,13 +58,17 @@ w1=$(writes)
 [ "$w1" = "$w0" ] || fail "run B made write calls ($w0 -> $w1)"
 [ ! -s b/journal.jsonl ] || fail "run B journalled something"
 [ ! -e b/report.json ] || fail "run B wrote a report"
+# All or nothing: B's cn-shanghai locks, free, were not kept.
+[ "$(ls locks | wc -l)" -eq 3 ] || fail "after B's refusal $(ls locks | wc -l) locks, want A's 3"
+[ "$(grep -c 'is locked by another run' b.err)" -eq 3 ] || fail "B does not list A's 3 locks"
+! grep -q "cn-shanghai is locked" b.err || fail "B calls a free region locked"
 "$K" plan demo.yaml >plan.out 2>plan.err || true
 grep -q "is locked by run a" plan.err || fail "plan does not warn about the lock"
 kill -INT $A
 rc=0; wait $A || rc=$?
 [ "$rc" -eq 4 ] || fail "run A exited $rc after SIGINT, want 4"
 [ -z "$(ls locks)" ] || fail "run A left locks: $(ls locks)"
-echo "concurrent: B refused (exit 5) naming A, kmsim writes $w0 before B, $w1 after; A released its 6 locks"
+echo "concurrent: B refused (exit 5) naming A, kmsim writes $w0 before B, $w1 after; A released its 3 locks"
 
 # ---- 2. kill -9, stale, resume re-owns ----
 kmsim_post /_kmsim/faults '{"task_seconds": 3}' >/dev/null
