@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential cmake pkg-config git
 libuv1-dev libcurl4-openssl-dev libssl-dev libyaml-dev liblua5.4-dev lua5.4
 libjansson-dev libcmocka-dev libmicrohttpd-dev
-openssl curl ca-certificates nodejs npm procps python3 python3-jsonschema iproute2 util-linux jq
+openssl curl ca-certificates nodejs npm procps python3 python3-jsonschema python3-yaml iproute2 util-linux jq
 chromium clang llvm valgrind tmux"
 
 missing=""

@@ -34,6 +34,7 @@ typedef struct args_s {
   const char *export_fixture; /* plan --export-fixture FILE */
   const char *plan;           /* run --plan PLAN */
   bool yes;
+  bool break_lock; /* run --break-lock */
   bool rerun_failed;
   bool quiet;
   int verbose;
@@ -128,6 +129,8 @@ static int parse_args(int argc, char **argv, args_t *a, bool run,
       a->run_dir = argv[++i];
     } else if (run && (strcmp(s, "--yes") == 0 || strcmp(s, "-y") == 0)) {
       a->yes = true;
+    } else if (run && strcmp(s, "--break-lock") == 0) {
+      a->break_lock = true;
     } else if (run && strcmp(s, "--rerun-failed") == 0) {
       a->rerun_failed = true;
     } else if (run && (strncmp(s, "--color", 7) == 0 ||
@@ -435,7 +438,8 @@ static bool confirm(void) {
 void km__usage_run(void) {
   printf(
       "usage: kmsmig run MANIFEST [--yes] [--run-dir DIR] [--rerun-failed]\n"
-      "                  [--plan PLAN [--shard K/N]] [--plugins-dir DIR]\n"
+      "                  [--plan PLAN [--shard K/N]] [--plugins-dir DIR] "
+      "[--break-lock]\n"
       "                  [--color auto|always|never] [--log-format text|json] "
       "[-q] [-v]\n\n"
       "Migrates keys and secrets as planned: discover, preflight, prepare\n"
@@ -453,6 +457,10 @@ void km__usage_run(void) {
       "planned, and\nrefuses, before any change, a plan whose manifest or "
       "cloud state changed.\n--shard K/N runs the K-th of N parts of PLAN "
       "(the plan's accounts in name\norder, every N-th); it needs --plan.\n\n"
+      "With locks.dir in the manifest, each account × region is locked for "
+      "the run\n(docs/plan.md, \"Locks\"): a run over one another run "
+      "holds is refused, exit 5,\nnaming that run.  --break-lock takes the "
+      "locks over after a confirmation\n(or --yes) and journals it.\n\n"
       "With migrate.driver: console the console steps are in the run "
       "directory's\nworklist.md, worklist.html and worklist.json "
       "(docs/worklist.md).  SIGINT or\nSIGTERM ends waits for the operator "
@@ -464,7 +472,8 @@ void km__usage_run(void) {
       "--log-format json: one JSON object per line\non stdout and in "
       "kmsmig.log.  -q: errors and the summary only.\n\n"
       "exit: 0 done, 1 finished with failures, 2 usage or manifest error, 3 "
-      "blocked\nby preflight (nothing changed), 4 interrupted (resumable).\n");
+      "blocked\nby preflight (nothing changed), 4 interrupted (resumable), 5 "
+      "locked by\nanother run (nothing changed).\n");
 }
 
 /* An error of run itself: text on stderr, or a JSON record. */
@@ -623,7 +632,9 @@ int km__cmd_run(int argc, char **argv) {
                          .shard = a.shard,
                          .quiet = a.quiet,
                          .rerun_failed = a.rerun_failed,
-                         .plan_path = a.plan};
+                         .plan_path = a.plan,
+                         .break_lock = a.break_lock,
+                         .yes = a.yes};
   km_progress_opts_t po = {a.color, a.log_json, a.quiet};
   return km__run_migration(&o, &po, a.verbose > 0, NULL);
 }

@@ -67,7 +67,8 @@ static void usage_main(FILE *fp) {
               "  2  usage or manifest error: nothing was called\n"
               "  3  blocked by preflight: nothing was changed\n"
               "  4  interrupted: resume with `kmsmig run --run-dir DIR`\n"
-              "  5  the command is not built yet in this version\n"
+              "  5  refused by a lock: another run uses these accounts "
+              "(nothing changed)\n"
               "  70 internal error (resumable)\n");
 }
 

@@ -485,6 +485,30 @@ static void build_plugins(km_mctx_t *c, const km_ynode_t *n) {
                 l->items[i]->str);
 }
 
+/* locks.dir: not checked for existence here (the folder is often a shared
+ * volume that only the machines of the run mount); `run` refuses one that
+ * is missing rather than create it, since a volume that failed to mount
+ * would otherwise give each machine a private folder and no lock at all. */
+static void build_locks(km_mctx_t *c, const km_ynode_t *n) {
+  static const char *const keys[] = {"dir", NULL};
+  if (!km__is_mapping(c, "locks", n)) return;
+  km__check_keys(c, n, keys, "locks");
+  const km_ynode_t *d = km__ymap_get(n, "dir");
+  if (d == NULL) {
+    km__err(c, n,
+            "locks needs 'dir:', the folder shared by every run of these "
+            "accounts (e.g. `locks: {dir: /shared/kmsmig-locks}`)");
+    return;
+  }
+  char *raw = NULL;
+  if (km__rd_str(c, "locks.dir", d, &raw)) {
+    char *dir = km__dirname(d->file);
+    c->m->locks_dir = km__join_path(dir, raw);
+    free(dir);
+  }
+  free(raw);
+}
+
 /* A QPS figure: a plain decimal number (no sign, exponent, hex or inf),
  * above 0 and at most 100000. */
 static bool rd_qps(const km_ynode_t *n, double *out) {
@@ -702,6 +726,7 @@ void km__build_sections(km_mctx_t *c, const km_ynode_t *root) {
   km__build_monitor(c, km__ymap_get(root, "monitor"));
   km__build_hooks(c, "hooks", km__ymap_get(root, "hooks"), &m->hooks);
   build_plugins(c, km__ymap_get(root, "plugins"));
+  build_locks(c, km__ymap_get(root, "locks"));
   build_concurrency(c, km__ymap_get(root, "concurrency"));
   build_tolerance(c, km__ymap_get(root, "failure_tolerance"));
   build_endpoints(c, km__ymap_get(root, "endpoints"));

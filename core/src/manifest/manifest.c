@@ -133,6 +133,7 @@ void km_manifest_free(km_manifest_t *m) {
   km__monitor_free(&m->monitor);
   free(m->plugins_dir);
   km__strlist_free(&m->plugins);
+  free(m->locks_dir);
   for (size_t i = 0; i < m->noverrides; i++) {
     free(m->overrides[i].host);
     free(m->overrides[i].address);
@@ -160,7 +161,8 @@ static void build_all(km_mctx_t *c, const km_ynode_t *root) {
       "version",   "name",      "directory",   "accounts",
       "regions",   "instances", "select",      "migrate",
       "hooks",     "plugins",   "concurrency", "failure_tolerance",
-      "endpoints", "signature", "monitor",     NULL};
+      "endpoints", "signature", "monitor",     "locks",
+      NULL};
   km__scan_secrets(c, root);
   km__check_keys(c, root, top, "the manifest");
   km__build_sections(c, root);

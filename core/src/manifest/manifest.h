@@ -206,6 +206,10 @@ typedef struct km_manifest_s {
   km_mf_hooks_t hooks;
   char *plugins_dir; /* NULL: the built-in plugins directory */
   km_mf_strlist_t plugins;
+  /* locks.dir (docs/manifest.md): the lock files of every account × region a
+   * run touches, shared by the shards and machines of a fleet; resolved
+   * against the manifest's folder.  NULL: only the run directory is locked. */
+  char *locks_dir;
   int concurrency_accounts;     /* default 16 */
   int concurrency_per_endpoint; /* default 8 */
   /* concurrency.qps: per API group for every account (0: published) */

@@ -493,6 +493,7 @@ int km_runtime_new(const km_runtime_opts_t *o, km_runtime_t **out) {
       goto fail;
     }
   }
+  if ((exit_code = km_runtime_lock(rt, o)) != 0) goto fail;
   km_rt_signals_start(&rt->loop, on_signal, rt, &rt->signals);
   *out = rt;
   return 0;
@@ -631,6 +632,12 @@ void km_runtime_free(km_runtime_t *rt) {
   if (forced > 0)
     km_log(KM_LOG_WARN, "internal: %d handle(s) were still open at exit",
            forced);
+  /* An engine that ended releases its locks; anything else keeps them for
+   * the resume (like a kill -9 would). */
+  if (rt->engine_done)
+    km_locks_release(&rt->locks);
+  else
+    km_locks_keep(&rt->locks);
   if (rt->journal != NULL) km_journal_close(rt->journal);
   json_decref(rt->prior);
   km_quota_uses_free(rt->quota, rt->nquota);

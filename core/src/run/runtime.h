@@ -12,6 +12,7 @@
 
 #include "acs/acs.h"
 #include "run/console.h"
+#include "run/locks.h"
 #include "run/planfile.h"
 #include "run/rundir.h"
 #include "run/worklist.h"
@@ -33,6 +34,7 @@ enum {
   KM_EXIT_USAGE = 2,       /* usage or manifest error; nothing was called */
   KM_EXIT_BLOCKED = 3,     /* blocked by preflight; nothing was changed */
   KM_EXIT_INTERRUPTED = 4, /* interrupted; resumable with --run-dir */
+  KM_EXIT_LOCKED = 5,      /* another run holds a lock; nothing was changed */
   KM_EXIT_INTERNAL = 70    /* internal error; resumable */
 };
 
@@ -106,8 +108,9 @@ typedef struct km_runtime_s {
   km_planfile_t *plan; /* run --plan: the saved plan (owned), or NULL */
   unsigned shard_k, shard_n; /* --shard K/N; 1/1 without */
   int64_t console_poll_ms;
-  km_rundir_t rd; /* run mode only */
-  char *run_id;   /* borrowed from rd, or "plan" */
+  km_rundir_t rd;   /* run mode only */
+  km_locks_t locks; /* run mode with locks.dir: held until the engine ends */
+  char *run_id;     /* borrowed from rd, or "plan" */
   km_console_t console;
   FILE *log;
   km_engine_t *engine;
@@ -144,7 +147,9 @@ typedef struct km_runtime_opts_s {
   const char *plan_path;      /* run --plan PLAN: a saved plan, or NULL */
   bool allow_include_outside; /* --allow-include-outside */
   const km_rt_rehearse_t *rehearse; /* kmsmig rehearse, or NULL */
-  const km_run_view_t *view;  /* run: what the terminal shows (copied) */
+  const km_run_view_t *view;        /* run: what the terminal shows (copied) */
+  bool break_lock;                  /* run --break-lock (locks.c) */
+  bool yes;                         /* run --yes: --break-lock asks nobody */
 } km_runtime_opts_t;
 
 /* Builds everything; on failure prints what is wrong (manifest errors as
@@ -177,6 +182,11 @@ int km_runplan_manifest_hash(const km_manifest_t *m, char out[65]);
 int km_runplan_select(km_runtime_t *rt);
 int km_runplan_rundir(km_runtime_t *rt);
 void km_runplan_quota(km_runtime_t *rt, km_engine_t *e);
+
+/* locks.c: a run takes the lock of each of its accounts × regions in
+ * locks.dir (none for a rehearsal); plan only warns.  Returns the exit
+ * code (0, KM_EXIT_LOCKED, KM_EXIT_USAGE); everything is printed. */
+int km_runtime_lock(km_runtime_t *rt, const km_runtime_opts_t *o);
 
 /* rerun.c: --rerun-failed gives each target its "only" from the previous
  * attempt's report (0 or < 0, printed); km_rerun_free_only frees n of them
