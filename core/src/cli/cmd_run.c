@@ -20,6 +20,7 @@
 #include "engine/plan_render.h"
 #include "engine/report.h"
 #include "run/terraform.h"
+#include "run/waves.h"
 #include "kmsmig/version.h"
 #include "util/util.h"
 
@@ -37,8 +38,10 @@ typedef struct args_s {
   bool rerun_failed;
   bool quiet;
   int verbose;
-  km_color_t color; /* run --color auto|always|never */
-  bool log_json;    /* run --log-format json */
+  km_color_t color;  /* run --color auto|always|never */
+  bool log_json;     /* run --log-format json */
+  bool auto_advance; /* run --auto-advance (docs/waves.md) */
+  bool advance;      /* run --advance */
 } args_t;
 
 /* "--name=value" or "--name value": the value, or NULL when s is not
@@ -128,6 +131,10 @@ static int parse_args(int argc, char **argv, args_t *a, bool run,
       a->run_dir = argv[++i];
     } else if (run && (strcmp(s, "--yes") == 0 || strcmp(s, "-y") == 0)) {
       a->yes = true;
+    } else if (run && strcmp(s, "--auto-advance") == 0) {
+      a->auto_advance = true;
+    } else if (run && strcmp(s, "--advance") == 0) {
+      a->advance = true;
     } else if (run && strcmp(s, "--rerun-failed") == 0) {
       a->rerun_failed = true;
     } else if (run && (strncmp(s, "--color", 7) == 0 ||
@@ -210,6 +217,14 @@ static km_inv_t **collect_invs(km_runtime_t *rt, size_t *n) {
     } else if (st == KM_PIPE_BLOCKED && pe != NULL) {
       km_inv_add_issue(invs[i], "pipeline.blocked", KM_VERDICT_BLOCKED,
                        pe->text);
+    } else if (st == KM_PIPE_NOT_STARTED &&
+               km_pipeline_held(p) != KM_HELD_NONE) {
+      char why[700];
+      km_inv_add_issue(
+          invs[i],
+          km_pipeline_held(p) == KM_HELD_WINDOW ? "pipeline.waiting_window"
+                                                : "pipeline.held_wave",
+          KM_VERDICT_WARNING, km_waves_held_why(rt, p, why, sizeof(why)));
     } else if (st == KM_PIPE_NOT_STARTED) {
       km_inv_add_issue(invs[i], "pipeline.not_started", KM_VERDICT_FAILED,
                        rt->interrupted
@@ -341,6 +356,7 @@ static int do_plan(const args_t *a, bool for_run, bool *blocked_out) {
   if (strcmp(a->output, "json") == 0 && !for_run) {
     json_t *j = NULL;
     if (km_plan_render_json(&plan, &j, &err) == 0) {
+      km_waves_plan_json(rt, j);
       char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
       puts(text);
       free(text);
@@ -349,8 +365,10 @@ static int do_plan(const args_t *a, bool for_run, bool *blocked_out) {
   } else {
     km_buf_t b;
     km_buf_init(&b);
-    if (km_plan_render_text(&plan, &b, &err) == 0)
+    if (km_plan_render_text(&plan, &b, &err) == 0) {
+      km_waves_plan_text(rt, &b);
       km_text_fputs(b.data, stdout); /* names came from the server */
+    }
     km_buf_free(&b);
   }
   if (any_state(rt, KM_PIPE_FAILED))
@@ -529,15 +547,16 @@ static int run_finish(const args_t *a, km_runtime_t *rt, km_progress_t *pg,
   /* The Terraform hand-off: files first, so the report lists what exists. */
   km_tf_set_t tf;
   bool tf_failed = km__terraform_handoff(invs, n, rt->rd.dir, &tf) != 0;
-  meta.tail = km_tf_report_field;
-  meta.tail_ud = &tf;
+  km_waves_tail_t wt = {rt, km_tf_report_field, &tf};
+  meta.tail = km_waves_report_tail;
+  meta.tail_ud = &wt;
   char *path = km_xasprintf("%s/report.json", rt->rd.dir);
   if (wrc == 0) wrc = km_report_write_run(&meta, invs, n, path, &rep, &err);
   free(path);
   km_report_extra_free(extra);
   *wrote = wrc == 0;
   if (wrc == 0) {
-    ec = run_exit_code(rt, rep);
+    ec = km_waves_finish(rt, run_exit_code(rt, rep), false);
     if (ec == KM_EXIT_OK && tf_failed) ec = KM_EXIT_INTERNAL;
     if (json) {
       km_progress_summary_json(pg, rep, rt->rd.dir, secs, ec);
@@ -551,6 +570,7 @@ static int run_finish(const args_t *a, km_runtime_t *rt, km_progress_t *pg,
       if (a->plan != NULL) km__print_plan_notes(invs, n, a->manifest, a->plan);
       if (!rehearsal) /* a rehearsal is not resumed: kmsim is gone */
         km__print_advice(ec, rep, a->manifest, rt->rd.dir, a->plan, a->shard);
+      km_waves_finish(rt, ec, true);
     }
     json_decref(rep);
   } else {
@@ -623,7 +643,9 @@ int km__cmd_run(int argc, char **argv) {
                          .shard = a.shard,
                          .quiet = a.quiet,
                          .rerun_failed = a.rerun_failed,
-                         .plan_path = a.plan};
+                         .plan_path = a.plan,
+                         .auto_advance = a.auto_advance,
+                         .advance = a.advance};
   km_progress_opts_t po = {a.color, a.log_json, a.quiet};
   return km__run_migration(&o, &po, a.verbose > 0, NULL);
 }

@@ -131,6 +131,7 @@ void km_manifest_free(km_manifest_t *m) {
   free(m->migrate.when_text);
   km__hooks_free(&m->hooks);
   km__monitor_free(&m->monitor);
+  km__waves_free(m);
   free(m->plugins_dir);
   km__strlist_free(&m->plugins);
   for (size_t i = 0; i < m->noverrides; i++) {
@@ -160,7 +161,8 @@ static void build_all(km_mctx_t *c, const km_ynode_t *root) {
       "version",   "name",      "directory",   "accounts",
       "regions",   "instances", "select",      "migrate",
       "hooks",     "plugins",   "concurrency", "failure_tolerance",
-      "endpoints", "signature", "monitor",     NULL};
+      "endpoints", "signature", "monitor",     "waves",
+      "windows",   NULL};
   km__scan_secrets(c, root);
   km__check_keys(c, root, top, "the manifest");
   km__build_sections(c, root);
@@ -171,6 +173,9 @@ static void build_all(km_mctx_t *c, const km_ynode_t *root) {
             "`- include: ../accounts/*.yaml`");
   else
     km__build_accounts(c, acc);
+  km__build_waves(c, km__ymap_get(root, "waves"),
+                  km__ymap_get(root, "windows"));
+  km__check_waves(c);
   km__check_model(c, root);
 }
 

@@ -33,6 +33,8 @@ enum {
   KM_EXIT_USAGE = 2,       /* usage or manifest error; nothing was called */
   KM_EXIT_BLOCKED = 3,     /* blocked by preflight; nothing was changed */
   KM_EXIT_INTERRUPTED = 4, /* interrupted; resumable with --run-dir */
+  KM_EXIT_WAVE_GATE = 5,   /* stopped at a wave gate; resumable */
+  KM_EXIT_WAITING = 6,     /* done, but accounts wait for their window */
   KM_EXIT_INTERNAL = 70    /* internal error; resumable */
 };
 
@@ -131,6 +133,7 @@ typedef struct km_runtime_s {
   bool observe_only;
   void (*on_engine)(struct km_runtime_s *rt, void *ud);
   void *on_engine_ud;
+  struct km_waves_s *waves; /* run/waves.c; NULL: no waves or windows */
 } km_runtime_t;
 
 typedef struct km_runtime_opts_s {
@@ -144,7 +147,9 @@ typedef struct km_runtime_opts_s {
   const char *plan_path;      /* run --plan PLAN: a saved plan, or NULL */
   bool allow_include_outside; /* --allow-include-outside */
   const km_rt_rehearse_t *rehearse; /* kmsmig rehearse, or NULL */
-  const km_run_view_t *view;  /* run: what the terminal shows (copied) */
+  const km_run_view_t *view;        /* run: what the terminal shows (copied) */
+  bool auto_advance;                /* run --auto-advance (docs/waves.md) */
+  bool advance; /* run --advance: pass the gate that stopped */
 } km_runtime_opts_t;
 
 /* Builds everything; on failure prints what is wrong (manifest errors as
