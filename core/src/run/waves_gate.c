@@ -161,6 +161,7 @@ static bool hold_cb(km_pipeline_t *first, void *ud) {
 
 void km_waves_engine_opts(km_runtime_t *rt, km_engine_opts_t *eo) {
   if (rt->waves == NULL || rt->mode != KM_MODE_RUN) return;
+  km__waves_worklist(rt, false);
   if (rt->waves->nwaves > 0) {
     eo->gate = gate_cb;
     eo->gate_ud = rt;

@@ -30,4 +30,8 @@ struct km_runtime_s;
 /* The index in rt->accts of the account called name (0 if unknown). */
 size_t km__waves_acct(struct km_runtime_s *rt, const char *name);
 
+/* waves_render.c: the windows into the run's worklist (after: the next
+ * openings the run saw for the accounts it held). */
+void km__waves_worklist(struct km_runtime_s *rt, bool after);
+
 #endif

@@ -183,9 +183,18 @@ int km_waves_report_tail(FILE *f, void *ud) {
   return rc;
 }
 
+void km__waves_worklist(km_runtime_t *rt, bool after) {
+  if (rt->waves == NULL || rt->mode != KM_MODE_RUN) return;
+  json_t *w = windows_json(rt, after);
+  json_decref(rt->wl.windows);
+  rt->wl.windows = json_array_size(w) > 0 ? w : NULL;
+  if (rt->wl.windows == NULL) json_decref(w);
+}
+
 int km_waves_finish(km_runtime_t *rt, int ec, bool print) {
   struct km_waves_s *W = rt->waves;
   if (W == NULL) return ec;
+  if (!print) km__waves_worklist(rt, true);
   if (W->stopped_at > 0) {
     if (print)
       printf("\nSTOPPED at the gate after wave %d: %s.\nLook at %s/report.md; "
