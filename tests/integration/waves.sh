@@ -1,23 +1,20 @@
 #!/usr/bin/env bash
-# Waves (docs/waves.md): two canary accounts by name, then 50% of the rest,
-# then the rest.  The plan (text and JSON) shows which account runs in
-# which wave.  A failure injected in wave 1 (kmsim drops every
-# CreateResourceShare: the canaries cannot be shared the instance) stops
-# the run at the gate before wave 2: exit 5, the exact command to go on,
-# and wave 2's and 3's accounts untouched (no migration task, rotation as
-# it was).  Resuming the run directory with --auto-advance after the fault
-# is gone retries wave 1, passes the gate (journalled) and migrates the
-# rest.
+# Waves (docs/waves.md), the demo manifests/waves.yaml on kmsim: two
+# canary accounts by name, then 50% of the rest, then the rest.  The plan
+# (text and JSON) shows which account runs in which wave.  A failure
+# injected in wave 1 (kmsim drops every CreateResourceShare: the canaries
+# cannot be shared the instance) stops the run at the gate before wave 2:
+# exit 5, the exact command to go on, and wave 2's and 3's accounts
+# untouched (no migration task, rotation as it was).  Resuming the run
+# directory with --auto-advance after the fault is gone retries wave 1,
+# passes the gates (journalled) and migrates the rest.
 . "$(dirname "$0")/lib/kmsim.sh"
-. "$(dirname "$0")/lib/fleet.sh"
-start_fleet 5 1
+start_kmsim "$KM_SRC/sim/fixtures/waves.yaml"
+demo_manifest "$KM_SRC/manifests/waves.yaml" "$TMP/fleet.yaml"
+export ALIBABA_CLOUD_ACCESS_KEY_ID=KSIMGEN7AK000000
+export ALIBABA_CLOUD_ACCESS_KEY_SECRET=ksim-gen-secret-e19bce068f758fddf09af7d8
+unset ALIBABA_CLOUD_SECURITY_TOKEN ALIBABA_CLOUD_PROFILE || true
 cd "$TMP"
-cat >>fleet.yaml <<'YAML'
-waves:
-  - {name: canary, accounts: [gen7-acct-0001, gen7-acct-0002]}
-  - {name: half, percent: 50}
-  - {name: rest, rest: true}
-YAML
 "$KM_BIN/kmsmig" validate fleet.yaml
 
 # The plan shows the waves: canaries named, 50% of the other three is two.
