@@ -304,8 +304,8 @@ void km__check_waves(km_mctx_t *c) {
       const char *a = w->accounts.v[k];
       if (!dir && km_manifest_account(m, a) == NULL)
         km__err_pos(c, w->pos,
-                    "waves: '%s' names account '%s', which the "
-                    "manifest does not have",
+                    "wave '%s' names account '%s', which the manifest "
+                    "does not have; use a name from accounts:",
                     w->name, a);
       for (size_t j = 0; j < i; j++)
         if (km__strlist_has(&m->waves[j].accounts, a))
@@ -321,7 +321,7 @@ void km__check_waves(km_mctx_t *c) {
       if (!dir && km_manifest_account(m, w->accounts.v[k]) == NULL)
         km__err_pos(c, w->pos,
                     "windows[%zu] names account '%s', which the "
-                    "manifest does not have",
+                    "manifest does not have; use a name from accounts:",
                     i, w->accounts.v[k]);
   }
 }
