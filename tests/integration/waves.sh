@@ -15,6 +15,10 @@ export ALIBABA_CLOUD_ACCESS_KEY_ID=KSIMGEN7AK000000
 export ALIBABA_CLOUD_ACCESS_KEY_SECRET=ksim-gen-secret-e19bce068f758fddf09af7d8
 unset ALIBABA_CLOUD_SECURITY_TOKEN ALIBABA_CLOUD_PROFILE || true
 cd "$TMP"
+# Without the gateway observation each wave takes a second, not three (the
+# gate reads the observe stage's "act" findings when it runs).
+sed -i 's/^signature: v3$/monitor: { enabled: false }\nsignature: v3/' fleet.yaml
+grep -q "enabled: false" fleet.yaml
 "$KM_BIN/kmsmig" validate fleet.yaml
 
 # The plan shows the waves: canaries named, 50% of the other three is two.
@@ -66,16 +70,32 @@ assert r["totals"]["accounts"]["held"] == 3, r["totals"]
 print("wave 1 failed; waves 2 and 3 held, untouched:", st)
 PY
 
-# The fault is gone: the resume retries wave 1, passes the gate, goes on.
+# The fault is gone.  --advance passes one gate (the operator's word,
+# journalled): wave 1 is retried, wave 2 runs, and with nobody to confirm
+# (no terminal, no --auto-advance) the gate after wave 2 stops.
 kmsim_post /_kmsim/faults '{"reset":true}' >/dev/null
 rc=0
-"$KM_BIN/kmsmig" run fleet.yaml --yes --auto-advance --run-dir run >run2.txt 2>run2.err || rc=$?
-cat run2.txt
+"$KM_BIN/kmsmig" run fleet.yaml --yes --advance --run-dir run >run2.txt 2>run2.err || rc=$?
+[ "$rc" -eq 5 ] || { echo "FAIL: --advance passes one gate only; exit $rc"; tail -5 run2.err; exit 1; }
+grep -q "STOPPED at the gate after wave 2: .*nobody confirmed the gate" run2.txt
+grep -q '"type":"wave_gate".*"by":"operator".*"decision":"advance"\|"type":"wave_gate".*"decision":"advance".*"by":"operator"' run/journal.jsonl
+python3 - run/report.json <<'PY'
+import json, sys
+st = {p["account"]: p["status"] for p in json.load(open(sys.argv[1]))["pipelines"]}
+assert st["gen7-acct-0001"] == st["gen7-acct-0002"] == st["gen7-acct-0000"] == "ok", st
+assert st["gen7-acct-0004"] == "held", st
+PY
+
+# --auto-advance: wave 1's gate passed in an earlier sitting (not asked
+# again), wave 2 is clean, wave 3 runs.
+rc=0
+"$KM_BIN/kmsmig" run fleet.yaml --yes --auto-advance --run-dir run >run3.txt 2>run3.err || rc=$?
+cat run3.txt
 # Exit 1: gen7-acct-0003's secret is blocked by the fixture (its key has
 # four versions); everything else migrates.
-[ "$rc" -eq 1 ] || { echo "FAIL: the resume exited $rc"; tail -5 run2.err; exit 1; }
+[ "$rc" -eq 1 ] || { echo "FAIL: the resume exited $rc"; tail -5 run3.err; exit 1; }
 grep -c '"type":"wave_gate".*"decision":"advance"' run/journal.jsonl | grep -qx 2 ||
-  { echo "FAIL: two gates passed should be journalled"; exit 1; }
+  { echo "FAIL: two gates passed should be journalled once each"; exit 1; }
 kmsim_get /_kmsim/state >after.json
 python3 - run/report.json <<'PY'
 import json, sys
@@ -84,7 +104,7 @@ st = {p["account"]: p["status"] for p in r["pipelines"]}
 assert st.pop("gen7-acct-0003") == "blocked", st
 assert set(st.values()) == {"ok"}, st
 assert [w["gate"] for w in r["waves"]["waves"]] == ["passed", "passed", "not_reached"], r["waves"]
-assert r["totals"]["keys"]["migrated"] == 4, r["totals"]
+assert r["waves"]["stopped_after"] is None, r["waves"]
 print("resumed: every wave migrated")
 PY
 python3 "$KM_SRC/tests/integration/lib/check_state.py" before.json after.json \
