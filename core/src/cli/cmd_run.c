@@ -454,6 +454,7 @@ void km__usage_run(void) {
   printf(
       "usage: kmsmig run MANIFEST [--yes] [--run-dir DIR] [--rerun-failed]\n"
       "                  [--plan PLAN [--shard K/N]] [--plugins-dir DIR]\n"
+      "                  [--auto-advance] [--advance]\n"
       "                  [--color auto|always|never] [--log-format text|json] "
       "[-q] [-v]\n\n"
       "Migrates keys and secrets as planned: discover, preflight, prepare\n"
@@ -471,6 +472,13 @@ void km__usage_run(void) {
       "planned, and\nrefuses, before any change, a plan whose manifest or "
       "cloud state changed.\n--shard K/N runs the K-th of N parts of PLAN "
       "(the plan's accounts in name\norder, every N-th); it needs --plan.\n\n"
+      "With `waves:` in the manifest (docs/waves.md) accounts are prepared "
+      "wave by\nwave; between waves a gate: a prompt on a terminal, "
+      "--auto-advance after a\nclean wave (no failed or blocked pipeline, "
+      "no \"act\" finding), --advance\npasses the next gate whatever the "
+      "wave's outcome; else the run stops\n(exit 5) and says how to go on.  "
+      "An account outside its `windows:` is\nnot prepared: it waits, "
+      "untouched (exit 6), and a later resume migrates it.\n\n"
       "With migrate.driver: console the console steps are in the run "
       "directory's\nworklist.md, worklist.html and worklist.json "
       "(docs/worklist.md).  SIGINT or\nSIGTERM ends waits for the operator "
@@ -482,7 +490,9 @@ void km__usage_run(void) {
       "--log-format json: one JSON object per line\non stdout and in "
       "kmsmig.log.  -q: errors and the summary only.\n\n"
       "exit: 0 done, 1 finished with failures, 2 usage or manifest error, 3 "
-      "blocked\nby preflight (nothing changed), 4 interrupted (resumable).\n");
+      "blocked\nby preflight (nothing changed), 4 interrupted (resumable), 5 "
+      "stopped at a\nwave gate (resumable), 6 accounts wait for their "
+      "migration window.\n");
 }
 
 /* An error of run itself: text on stderr, or a JSON record. */
