@@ -69,6 +69,10 @@ iss = [i for p in r["pipelines"] if p["account"] == "app-b" for i in p["issues"]
 assert any(i["rule"] == "pipeline.waiting_window" for i in iss), iss
 print("app-b waits until", want, "untouched; the others migrated")
 PY
+python3 - run/report.json "$KM_SRC/docs/report.schema.json" <<'PY'
+import json, sys, jsonschema
+jsonschema.Draft202012Validator(json.load(open(sys.argv[2]))).validate(json.load(open(sys.argv[1])))
+PY
 grep -q "## Migration windows" run/worklist.md
 grep -q "app-b: Asia/Shanghai: every day; freeze $y .. $t (closed now; opens" run/worklist.md
 python3 -c "import json,sys; w=json.load(open('run/worklist.json'))['windows']; assert w[0]['account']=='app-b', w"

@@ -70,6 +70,11 @@ assert r["totals"]["accounts"]["held"] == 3, r["totals"]
 print("wave 1 failed; waves 2 and 3 held, untouched:", st)
 PY
 
+python3 - run/report.json "$KM_SRC/docs/report.schema.json" <<'PY'
+import json, sys, jsonschema
+jsonschema.Draft202012Validator(json.load(open(sys.argv[2]))).validate(json.load(open(sys.argv[1])))
+PY
+
 # The fault is gone.  --advance passes one gate (the operator's word,
 # journalled): wave 1 is retried, wave 2 runs, and with nobody to confirm
 # (no terminal, no --auto-advance) the gate after wave 2 stops.
