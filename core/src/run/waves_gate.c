@@ -106,6 +106,9 @@ static bool gate_cb(km_engine_t *e, int done, int next, void *ud) {
   if (done >= 1 && (size_t)done <= W->nwaves && W->passed[done]) {
     go = true;
     by = "earlier"; /* journalled by an earlier sitting */
+  } else if (rt->rehearse != NULL) {
+    go = true;
+    by = "rehearsal";
   } else if (W->o.advance) {
     W->o.advance = false; /* one gate */
     go = true;
@@ -166,6 +169,9 @@ void km_waves_engine_opts(km_runtime_t *rt, km_engine_opts_t *eo) {
     eo->gate = gate_cb;
     eo->gate_ud = rt;
   }
+  /* A rehearsal (kmsim, nothing real) rehearses the whole fleet in wave
+   * order: no gate stops it (gate_cb), no window holds an account. */
+  if (rt->rehearse != NULL) return;
   eo->hold = hold_cb;
   eo->hold_ud = rt;
 }
