@@ -30,13 +30,13 @@ static uint8_t day_bits(const char *s) {
     if (x < 0 || y < 0) return 0;
     uint8_t bits = 0;
     for (int d = x;; d = (d + 1) % 7) {
-      bits |= (uint8_t)(1u << d);
+      bits = (uint8_t)(bits | (1u << d));
       if (d == y) break;
     }
     return bits;
   }
   int d = day_index(s);
-  return d < 0 ? 0 : (uint8_t)(1u << d);
+  return (uint8_t)(d < 0 ? 0u : 1u << d);
 }
 
 static bool parse_hours(const char *s, int *start, int *end) {
@@ -68,7 +68,7 @@ static void build_span(km_mctx_t *c, const char *name, const km_ynode_t *n,
                 "'%s.days': '%s' is not a day; write sun, mon, tue, wed, "
                 "thu, fri, sat, a range such as mon-fri, or all",
                 name, days.v[i]);
-      sp.days |= b;
+      sp.days = (uint8_t)(sp.days | b);
     }
   }
   km__strlist_free(&days);
