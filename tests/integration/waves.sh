@@ -5,9 +5,11 @@
 # injected in wave 1 (kmsim drops every CreateResourceShare: the canaries
 # cannot be shared the instance) stops the run at the gate before wave 2:
 # exit 5, the exact command to go on, and wave 2's and 3's accounts
-# untouched (no migration task, rotation as it was).  Resuming the run
-# directory with --auto-advance after the fault is gone retries wave 1,
-# passes the gates (journalled) and migrates the rest.
+# untouched (no migration task, rotation as it was).  After the fault is
+# gone: --advance passes one gate (wave 1 retried, wave 2 runs), with no
+# terminal the next gate stops; on a terminal it asks ("n" stops);
+# --auto-advance passes the clean wave 2 and finishes.  Every decision is
+# journalled; a gate passed once is not asked again.
 . "$(dirname "$0")/lib/kmsim.sh"
 start_kmsim "$KM_SRC/sim/fixtures/waves.yaml"
 demo_manifest "$KM_SRC/manifests/waves.yaml" "$TMP/fleet.yaml"
@@ -91,14 +93,24 @@ assert st["gen7-acct-0001"] == st["gen7-acct-0002"] == st["gen7-acct-0000"] == "
 assert st["gen7-acct-0004"] == "held", st
 PY
 
+# On a terminal the gate asks; "n" stops there (journalled, exit 5).
+rc=0
+printf 'n\n' | script -qec "'$KM_BIN/kmsmig' run fleet.yaml --yes --color never --run-dir run" /dev/null >run3.txt 2>&1 || rc=$?
+[ "$rc" -eq 5 ] || { echo "FAIL: a refused prompt must stop (exit 5), got $rc"; exit 1; }
+grep -q "Start wave 3 (rest)? \[y/N\]" run3.txt ||
+  { echo "FAIL: no prompt on a terminal"; tail -20 run3.txt; exit 1; }
+grep -q "STOPPED at the gate after wave 2: .*not confirmed" run3.txt
+grep -q '"type":"wave_gate".*"decision":"stop".*"by":"prompt"\|"type":"wave_gate".*"by":"prompt".*"decision":"stop"' run/journal.jsonl ||
+  { echo "FAIL: the refused prompt is not journalled"; exit 1; }
+
 # --auto-advance: wave 1's gate passed in an earlier sitting (not asked
 # again), wave 2 is clean, wave 3 runs.
 rc=0
-"$KM_BIN/kmsmig" run fleet.yaml --yes --auto-advance --run-dir run >run3.txt 2>run3.err || rc=$?
-cat run3.txt
+"$KM_BIN/kmsmig" run fleet.yaml --yes --auto-advance --run-dir run >run4.txt 2>run4.err || rc=$?
+cat run4.txt
 # Exit 1: gen7-acct-0003's secret is blocked by the fixture (its key has
 # four versions); everything else migrates.
-[ "$rc" -eq 1 ] || { echo "FAIL: the resume exited $rc"; tail -5 run3.err; exit 1; }
+[ "$rc" -eq 1 ] || { echo "FAIL: the resume exited $rc"; tail -5 run4.err; exit 1; }
 grep -c '"type":"wave_gate".*"decision":"advance"' run/journal.jsonl | grep -qx 2 ||
   { echo "FAIL: two gates passed should be journalled once each"; exit 1; }
 kmsim_get /_kmsim/state >after.json
