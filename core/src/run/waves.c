@@ -125,6 +125,7 @@ static int sched_of(struct km_waves_s *W, const km_manifest_t *m,
       return (int)s;
     }
   W->sched = km_xrealloc(W->sched, (W->nsched + 1) * sizeof(*W->sched));
+  memset(&W->sched[W->nsched], 0, sizeof(W->sched[W->nsched]));
   W->sched[W->nsched].ws = ws;
   W->sched[W->nsched].n = n;
   return (int)W->nsched++;
@@ -174,8 +175,12 @@ static int setup_windows(km_runtime_t *rt, struct km_waves_s *W) {
     size_t a = km__waves_acct(rt, tg->account);
     tg->wave = W->acct_wave[a];
     if (W->acct_sched[a] < 0 || tg->when <= 0) continue;
-    const sched_t *s = &W->sched[W->acct_sched[a]];
-    int64_t moved = km_window_move(s->ws, s->n, tg->when, tg->rotation_lead_s);
+    sched_t *s = &W->sched[W->acct_sched[a]];
+    if (s->when_in != tg->when || s->when_out == 0) {
+      s->when_in = tg->when;
+      s->when_out = km_window_move(s->ws, s->n, tg->when, tg->rotation_lead_s);
+    }
+    int64_t moved = s->when_out;
     if (moved < 0) {
       fprintf(stderr,
               "kmsmig: migrate.when %s of account %s: its windows allow no "
@@ -213,6 +218,16 @@ int km_waves_setup(km_runtime_t *rt, const km_waves_opts_t *o) {
   W->passed = km_xcalloc(W->nwaves + 2, sizeof(*W->passed));
   if (W->nwaves > 0 && setup_waves(rt, W) < 0) return KM_EINVAL;
   return setup_windows(rt, W);
+}
+
+int64_t km__sched_next(sched_t *s, int64_t now) {
+  if (s->asked_at != now || now == 0) {
+    s->asked_at = now;
+    s->next = km_window_open(s->ws, s->n, now)
+                  ? now
+                  : km_window_next_open(s->ws, s->n, now);
+  }
+  return s->next;
 }
 
 void km_waves_note_prior(km_runtime_t *rt, const json_t *prior) {

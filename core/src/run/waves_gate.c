@@ -147,10 +147,11 @@ static bool hold_cb(km_pipeline_t *first, void *ud) {
   struct km_waves_s *W = rt->waves;
   size_t a = km__waves_acct(rt, km_pipeline_target(first)->account);
   if (W->acct_sched[a] < 0) return false;
-  const sched_t *s = &W->sched[W->acct_sched[a]];
+  sched_t *s = &W->sched[W->acct_sched[a]];
   int64_t now = (int64_t)time(NULL);
-  if (km_window_open(s->ws, s->n, now)) return false;
-  W->acct_next[a] = km_window_next_open(s->ws, s->n, now);
+  int64_t next = km__sched_next(s, now);
+  if (next == now) return false;
+  W->acct_next[a] = next;
   W->held_window++;
   char when[64] = "no time within 400 days";
   if (W->acct_next[a] > 0)

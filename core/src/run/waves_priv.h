@@ -9,6 +9,11 @@
 typedef struct sched_s {
   const km_window_t **ws; /* borrowed from the manifest */
   size_t n;
+  /* The last answer of km__sched_next (every account of a fleet with the
+   * same windows asks in the same second: one zone conversion), and of
+   * the migrate.when move. */
+  int64_t asked_at, next;
+  int64_t when_in, when_out;
 } sched_t;
 
 struct km_waves_s {
@@ -33,5 +38,9 @@ size_t km__waves_acct(struct km_runtime_s *rt, const char *name);
 /* waves_render.c: the windows into the run's worklist (after: the next
  * openings the run saw for the accounts it held). */
 void km__waves_worklist(struct km_runtime_s *rt, bool after);
+
+/* The first time >= now that s allows (now itself when open), -1 when
+ * none within 400 days; remembered for the same now. */
+int64_t km__sched_next(sched_t *s, int64_t now);
 
 #endif

@@ -59,12 +59,12 @@ static void waves_text(km_runtime_t *rt, km_buf_t *out) {
 static void state_text(km_runtime_t *rt, size_t i, int64_t now, char *out,
                        size_t n) {
   struct km_waves_s *W = rt->waves;
-  const sched_t *s = &W->sched[W->acct_sched[i]];
-  if (km_window_open(s->ws, s->n, now)) {
+  sched_t *s = &W->sched[W->acct_sched[i]];
+  int64_t next = km__sched_next(s, now);
+  if (next == now) {
     snprintf(out, n, "open now: runs in this run");
     return;
   }
-  int64_t next = km_window_next_open(s->ws, s->n, now);
   char when[64] = "at no time within 400 days";
   if (next > 0) km_window_local_text(s->ws[0]->tz, next, when, sizeof(when));
   snprintf(out, n, "closed now: waits, runs from %s", when);
@@ -140,15 +140,15 @@ static json_t *windows_json(km_runtime_t *rt, bool report) {
   json_t *arr = json_array();
   for (size_t i = 0; i < rt->naccts; i++) {
     if (W->acct_sched[i] < 0 || !in_run(W, i)) continue;
-    const sched_t *s = &W->sched[W->acct_sched[i]];
+    sched_t *s = &W->sched[W->acct_sched[i]];
     json_t *d = json_array();
     for (size_t k = 0; k < s->n; k++) {
       char buf[320];
       km_window_describe(s->ws[k], buf, sizeof(buf));
       json_array_append_new(d, json_string(buf));
     }
-    bool open = km_window_open(s->ws, s->n, now);
-    int64_t next = open ? now : km_window_next_open(s->ws, s->n, now);
+    int64_t next = km__sched_next(s, now);
+    bool open = next == now;
     if (report && W->acct_next[i] != 0) next = W->acct_next[i];
     json_array_append_new(arr, json_pack("{s:s, s:o, s:b, s:o, s:o}", "account",
                                          rt->accts[i].mf->name, "windows", d,
