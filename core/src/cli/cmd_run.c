@@ -20,6 +20,7 @@
 #include "engine/plan_render.h"
 #include "engine/report.h"
 #include "run/terraform.h"
+#include "run/waves.h"
 #include "kmsmig/version.h"
 #include "util/util.h"
 
@@ -38,8 +39,10 @@ typedef struct args_s {
   bool rerun_failed;
   bool quiet;
   int verbose;
-  km_color_t color; /* run --color auto|always|never */
-  bool log_json;    /* run --log-format json */
+  km_color_t color;  /* run --color auto|always|never */
+  bool log_json;     /* run --log-format json */
+  bool auto_advance; /* run --auto-advance (docs/waves.md) */
+  bool advance;      /* run --advance */
 } args_t;
 
 /* "--name=value" or "--name value": the value, or NULL when s is not
@@ -131,6 +134,10 @@ static int parse_args(int argc, char **argv, args_t *a, bool run,
       a->yes = true;
     } else if (run && strcmp(s, "--break-lock") == 0) {
       a->break_lock = true;
+    } else if (run && strcmp(s, "--auto-advance") == 0) {
+      a->auto_advance = true;
+    } else if (run && strcmp(s, "--advance") == 0) {
+      a->advance = true;
     } else if (run && strcmp(s, "--rerun-failed") == 0) {
       a->rerun_failed = true;
     } else if (run && (strncmp(s, "--color", 7) == 0 ||
@@ -213,6 +220,14 @@ static km_inv_t **collect_invs(km_runtime_t *rt, size_t *n) {
     } else if (st == KM_PIPE_BLOCKED && pe != NULL) {
       km_inv_add_issue(invs[i], "pipeline.blocked", KM_VERDICT_BLOCKED,
                        pe->text);
+    } else if (st == KM_PIPE_NOT_STARTED &&
+               km_pipeline_held(p) != KM_HELD_NONE) {
+      char why[700];
+      km_inv_add_issue(
+          invs[i],
+          km_pipeline_held(p) == KM_HELD_WINDOW ? "pipeline.waiting_window"
+                                                : "pipeline.held_wave",
+          KM_VERDICT_WARNING, km_waves_held_why(rt, p, why, sizeof(why)));
     } else if (st == KM_PIPE_NOT_STARTED) {
       km_inv_add_issue(invs[i], "pipeline.not_started", KM_VERDICT_FAILED,
                        rt->interrupted
@@ -344,6 +359,7 @@ static int do_plan(const args_t *a, bool for_run, bool *blocked_out) {
   if (strcmp(a->output, "json") == 0 && !for_run) {
     json_t *j = NULL;
     if (km_plan_render_json(&plan, &j, &err) == 0) {
+      km_waves_plan_json(rt, j);
       char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
       puts(text);
       free(text);
@@ -352,8 +368,10 @@ static int do_plan(const args_t *a, bool for_run, bool *blocked_out) {
   } else {
     km_buf_t b;
     km_buf_init(&b);
-    if (km_plan_render_text(&plan, &b, &err) == 0)
+    if (km_plan_render_text(&plan, &b, &err) == 0) {
+      km_waves_plan_text(rt, &b);
       km_text_fputs(b.data, stdout); /* names came from the server */
+    }
     km_buf_free(&b);
   }
   if (any_state(rt, KM_PIPE_FAILED))
@@ -440,6 +458,7 @@ void km__usage_run(void) {
       "usage: kmsmig run MANIFEST [--yes] [--run-dir DIR] [--rerun-failed]\n"
       "                  [--plan PLAN [--shard K/N]] [--plugins-dir DIR] "
       "[--break-lock]\n"
+      "                  [--auto-advance] [--advance]\n"
       "                  [--color auto|always|never] [--log-format text|json] "
       "[-q] [-v]\n\n"
       "Migrates keys and secrets as planned: discover, preflight, prepare\n"
@@ -461,6 +480,13 @@ void km__usage_run(void) {
       "the run\n(docs/plan.md, \"Locks\"): a run over one another run "
       "holds is refused, exit 5,\nnaming that run.  --break-lock takes the "
       "locks over after a confirmation\n(or --yes) and journals it.\n\n"
+      "With `waves:` in the manifest (docs/waves.md) accounts are prepared "
+      "wave by\nwave; between waves a gate: a prompt on a terminal, "
+      "--auto-advance after a\nclean wave (no failed or blocked pipeline, "
+      "no \"act\" finding), --advance\npasses the next gate whatever the "
+      "wave's outcome; else the run stops\n(exit 6) and says how to go on.  "
+      "An account outside its `windows:` is\nnot prepared: it waits, "
+      "untouched (exit 7), and a later resume migrates it.\n\n"
       "With migrate.driver: console the console steps are in the run "
       "directory's\nworklist.md, worklist.html and worklist.json "
       "(docs/worklist.md).  SIGINT or\nSIGTERM ends waits for the operator "
@@ -473,7 +499,8 @@ void km__usage_run(void) {
       "kmsmig.log.  -q: errors and the summary only.\n\n"
       "exit: 0 done, 1 finished with failures, 2 usage or manifest error, 3 "
       "blocked\nby preflight (nothing changed), 4 interrupted (resumable), 5 "
-      "locked by\nanother run (nothing changed).\n");
+      "locked by\nanother run (nothing changed), 6 stopped at a wave gate "
+      "(resumable), 7 accounts\nwait for their migration window.\n");
 }
 
 /* An error of run itself: text on stderr, or a JSON record. */
@@ -538,15 +565,16 @@ static int run_finish(const args_t *a, km_runtime_t *rt, km_progress_t *pg,
   /* The Terraform hand-off: files first, so the report lists what exists. */
   km_tf_set_t tf;
   bool tf_failed = km__terraform_handoff(invs, n, rt->rd.dir, &tf) != 0;
-  meta.tail = km_tf_report_field;
-  meta.tail_ud = &tf;
+  km_waves_tail_t wt = {rt, km_tf_report_field, &tf};
+  meta.tail = km_waves_report_tail;
+  meta.tail_ud = &wt;
   char *path = km_xasprintf("%s/report.json", rt->rd.dir);
   if (wrc == 0) wrc = km_report_write_run(&meta, invs, n, path, &rep, &err);
   free(path);
   km_report_extra_free(extra);
   *wrote = wrc == 0;
   if (wrc == 0) {
-    ec = run_exit_code(rt, rep);
+    ec = km_waves_finish(rt, run_exit_code(rt, rep), false);
     if (ec == KM_EXIT_OK && tf_failed) ec = KM_EXIT_INTERNAL;
     if (json) {
       km_progress_summary_json(pg, rep, rt->rd.dir, secs, ec);
@@ -560,6 +588,7 @@ static int run_finish(const args_t *a, km_runtime_t *rt, km_progress_t *pg,
       if (a->plan != NULL) km__print_plan_notes(invs, n, a->manifest, a->plan);
       if (!rehearsal) /* a rehearsal is not resumed: kmsim is gone */
         km__print_advice(ec, rep, a->manifest, rt->rd.dir, a->plan, a->shard);
+      km_waves_finish(rt, ec, true);
     }
     json_decref(rep);
   } else {
@@ -634,7 +663,9 @@ int km__cmd_run(int argc, char **argv) {
                          .rerun_failed = a.rerun_failed,
                          .plan_path = a.plan,
                          .break_lock = a.break_lock,
-                         .yes = a.yes};
+                         .yes = a.yes,
+                         .auto_advance = a.auto_advance,
+                         .advance = a.advance};
   km_progress_opts_t po = {a.color, a.log_json, a.quiet};
   return km__run_migration(&o, &po, a.verbose > 0, NULL);
 }

@@ -144,11 +144,19 @@ void km__print_summary(const json_t *rep, const char *run_dir, double secs) {
   const json_t *t = json_object_get(rep, "totals");
   printf("\ndone in %.1fs   run directory %s\n", secs, run_dir);
   printf("  accounts   %lld ok   %lld failed   %lld blocked   %lld not "
-         "started\n",
+         "started",
          (long long)km__jint(t, "accounts", "ok"),
          (long long)km__jint(t, "accounts", "failed"),
          (long long)km__jint(t, "accounts", "blocked"),
          (long long)km__jint(t, "accounts", "not_started"));
+  /* waves and windows (docs/waves.md): only when there are some */
+  if (km__jint(t, "accounts", "waiting") > 0)
+    printf("   %lld waiting for their window",
+           (long long)km__jint(t, "accounts", "waiting"));
+  if (km__jint(t, "accounts", "held") > 0)
+    printf("   %lld held at a wave gate",
+           (long long)km__jint(t, "accounts", "held"));
+  printf("\n");
   static const char *kinds[] = {"keys", "secrets"};
   for (int k = 0; k < 2; k++)
     printf("  %-9s  %lld migrated   %lld already migrated   %lld skipped   "

@@ -497,18 +497,55 @@ static void phase_a(km_engine_t *e) {
   }
 }
 
+/* An account phase B does not prepare although nothing failed: its
+ * waiting pipelines end NOT_STARTED, held for why (km_held_t). */
+static void hold_account(km_engine_t *e, size_t a, km_held_t why) {
+  const km_acct_t *ac = &e->accts[a];
+  for (size_t i = ac->first; i < ac->first + ac->n; i++)
+    if (e->p[i].state == KM_PIPE_WAITING) {
+      e->p[i].held = (uint8_t)why;
+      not_started(e, &e->p[i]);
+    }
+}
+
+/* Wave w would start after cur_wave: only once every pipeline of the
+ * waves before ended, and through the gate.  False: not yet (or never:
+ * gate_closed). */
+static bool wave_may_start(km_engine_t *e, int w) {
+  if (w <= e->cur_wave || e->gate_closed || e->stopping) return true;
+  if (e->running_accts > 0 || e->ready_head != NULL) return false;
+  if (e->o.gate != NULL && !e->o.gate(e, e->cur_wave, w, e->o.gate_ud))
+    e->gate_closed = true;
+  else
+    e->cur_wave = w;
+  return true;
+}
+
 static void phase_b(km_engine_t *e) {
-  /* Prepare .. observe, max_accounts at a time, in account order. */
+  /* Prepare .. observe, max_accounts at a time, in wave then account
+   * order. */
+  if (e->order == NULL) km__waves_order(e);
   for (; e->next_b < e->naccts; e->next_b++) {
-    km_acct_t *ac = &e->accts[e->next_b];
+    size_t a = e->order[e->next_b];
+    km_acct_t *ac = &e->accts[a];
+    if (!wave_may_start(e, km__acct_wave(e, a))) break;
     if (ac->waiting == 0) continue;
+    if (e->gate_closed && !e->stopping) {
+      hold_account(e, a, KM_HELD_GATE);
+      continue;
+    }
     if (!may_start_more(e, true)) {
       for (size_t i = ac->first; i < ac->first + ac->n; i++)
         if (e->p[i].state == KM_PIPE_WAITING) not_started(e, &e->p[i]);
       continue;
     }
     if (e->running_accts >= (size_t)e->o.max_accounts) break;
-    resume_account(e, e->next_b);
+    if (e->o.hold != NULL && e->o.mode == KM_MODE_RUN &&
+        e->o.hold(&e->p[ac->first], e->o.hold_ud)) {
+      hold_account(e, a, KM_HELD_WINDOW);
+      continue;
+    }
+    resume_account(e, a);
   }
 }
 
@@ -576,6 +613,7 @@ static void engine_release(km_engine_t *e) {
     free(e->p[i].end_err);
   }
   km_strmap_free(e->warned);
+  free(e->order);
   free(e->accts);
   free(e->p);
   free(e);
@@ -636,6 +674,10 @@ bool km_pipeline_discovered(const km_pipeline_t *p) {
 void km_pipeline_block(km_pipeline_t *p, const char *reason) {
   p->blocked = true;
   km__err_set(perr(p), KM_EBLOCKED, "%s", reason);
+}
+
+km_held_t km_pipeline_held(const km_pipeline_t *p) {
+  return (km_held_t)p->held;
 }
 
 int km_engine_failed_accounts(const km_engine_t *e) {

@@ -93,7 +93,8 @@ typedef struct km_target_s {
   const char *run_id;             /* the run directory's name, or "plan" */
   bool set_default;               /* migrate.set_default */
   int64_t task_timeout_s;
-  int64_t when;            /* migrate.when, Unix seconds; 0: now */
+  int64_t when; /* migrate.when, Unix seconds; 0: now */
+  int wave;     /* waves: (docs/waves.md), 1-based; 0: the one wave */
   int64_t console_poll_ms; /* console driver poll interval; 0: default */
   int64_t rotation_lead_s; /* scheduled `when`: rotation off this early */
   const char *access_role; /* role ARN kmsmig assumes; NULL: own keys */
@@ -111,8 +112,18 @@ typedef enum {
   KM_PIPE_OK,
   KM_PIPE_BLOCKED, /* refused by preflight: nothing changed */
   KM_PIPE_FAILED,
-  KM_PIPE_NOT_STARTED /* failure tolerance exceeded before it started */
+  KM_PIPE_NOT_STARTED /* failure tolerance exceeded before it started, or
+                         held (km_pipeline_held) */
 } km_pipe_state_t;
+
+/* Why a pipeline that reached the barrier was not prepared although
+ * nothing failed (state NOT_STARTED): its wave's gate did not open, or its
+ * account is outside its migration window (docs/waves.md). */
+typedef enum {
+  KM_HELD_NONE = 0,
+  KM_HELD_GATE,  /* an earlier wave's gate stopped the run */
+  KM_HELD_WINDOW /* outside its window: waits for it, untouched */
+} km_held_t;
 
 typedef struct km_engine_s km_engine_t;
 typedef struct km_pipeline_s km_pipeline_t;
@@ -193,6 +204,16 @@ typedef struct km_engine_opts_s {
   /* `kmsmig observe`: each pipeline runs OBSERVE only (with mode PLAN:
    * reads only). */
   bool observe_only;
+  /* Waves (targets' wave): every pipeline of wave `done` ended and wave
+   * `next` would start PREPARE; true lets it.  False holds every later
+   * account (KM_HELD_GATE).  NULL: waves pass without asking. */
+  bool (*gate)(km_engine_t *e, int done, int next, void *ud);
+  void *gate_ud;
+  /* Asked before an account is prepared (first: its first pipeline):
+   * true holds it (KM_HELD_WINDOW), nothing of it is changed.  May be
+   * NULL. */
+  bool (*hold)(km_pipeline_t *first, void *ud);
+  void *hold_ud;
 } km_engine_opts_t;
 
 /* Creates an engine for n targets (array and strings borrowed: they must
@@ -241,6 +262,8 @@ bool km_pipeline_discovered(const km_pipeline_t *p);
 bool km_pipeline_stage_span(const km_pipeline_t *p, km_stage_t s,
                             int64_t *begin_ms, int64_t *end_ms,
                             const char **status);
+/* Why a NOT_STARTED pipeline was held, or KM_HELD_NONE. */
+km_held_t km_pipeline_held(const km_pipeline_t *p);
 /* Marks a pipeline waiting at the barrier as blocked, with reason. */
 void km_pipeline_block(km_pipeline_t *p, const char *reason);
 const char *km_stage_name(km_stage_t s);

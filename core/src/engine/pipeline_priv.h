@@ -22,6 +22,7 @@ struct km_pipeline_s {
   bool failed;
   bool blocked;
   bool passed_barrier; /* reached the barrier once */
+  uint8_t held;        /* km_held_t */
   /* A stage that ended, waiting for the loop to take the next step (the
    * transition never runs on the stack of the stage that ended). */
   bool ready;
@@ -88,6 +89,11 @@ struct km_engine_s {
   /* Warning texts already shown (host.c): the same warning of many
    * pipelines reaches the terminal once; the summary counts accounts. */
   struct km_strmap_s *warned;
+  /* Waves (waves.c): accounts in wave order for phase B (NULL: account
+   * order), the wave being prepared, and whether a gate stopped. */
+  size_t *order;
+  int cur_wave;
+  bool gate_closed;
   int64_t t0_wall_ms; /* wall clock when the engine was created */
   uint64_t t0_ms;     /* km_now_ms() then: the spans count from it */
 };
@@ -123,5 +129,10 @@ void km__host_hooks_close(km_pipeline_t *p);
 /* engine.c: a stage ended (host.c, from km_shost_t.ended). */
 void km__pipeline_stage_ended(km_pipeline_t *p, int status, bool blocked,
                               const km_err_t *err);
+
+/* waves.c: the phase B order of accounts (wave, then account order) and
+ * the first wave; the wave of account a. */
+void km__waves_order(km_engine_t *e);
+int km__acct_wave(const km_engine_t *e, size_t a);
 
 #endif

@@ -158,9 +158,13 @@ static json_t *pipeline_json(const km_inv_t *inv, const km_report_span_t *spans,
   }
   json_t *iss = json_array();
   bool blocking_issue = false, failed_issue = false, not_started = false;
+  const char *held = NULL; /* waves and windows (docs/waves.md) */
   for (size_t i = 0; i < inv->nissues; i++) {
     blocking_issue |= inv->issues[i].verdict == KM_VERDICT_BLOCKED;
     not_started |= strcmp(inv->issues[i].rule, "pipeline.not_started") == 0;
+    if (strcmp(inv->issues[i].rule, "pipeline.waiting_window") == 0)
+      held = "waiting";
+    if (strcmp(inv->issues[i].rule, "pipeline.held_wave") == 0) held = "held";
     /* A pipeline that failed or never started (pipeline.failed,
      * pipeline.not_started, verify.*) fails whatever its resources say. */
     failed_issue |= inv->issues[i].verdict == KM_VERDICT_FAILED;
@@ -177,6 +181,8 @@ static json_t *pipeline_json(const km_inv_t *inv, const km_report_span_t *spans,
    * new work, or the run was interrupted); the summary counts it apart. */
   if (not_started)
     status = "not_started";
+  else if (held != NULL) /* nothing was tried: not failed, not blocked */
+    status = held;
   else if (failed_issue ||
            json_array_size(k.failed) + json_array_size(s.failed) > 0 ||
            json_array_size(not_restored) > 0)
@@ -208,10 +214,13 @@ static json_int_t n_of(const json_t *bucket, const char *field) {
                           : json_integer_value(v);
 }
 
-/* ok < blocked < not_started < failed: an account takes its worst. */
+/* ok < blocked < waiting < held < not_started < failed: an account takes
+ * its worst. */
 static int status_rank(const char *s) {
-  return strcmp(s, "failed") == 0        ? 3
-         : strcmp(s, "not_started") == 0 ? 2
+  return strcmp(s, "failed") == 0        ? 5
+         : strcmp(s, "not_started") == 0 ? 4
+         : strcmp(s, "held") == 0        ? 3
+         : strcmp(s, "waiting") == 0     ? 2
          : strcmp(s, "blocked") == 0     ? 1
                                          : 0;
 }
@@ -224,7 +233,7 @@ static const char *const kind_fields[] = {
     "migrated", "already_migrated", "skipped", "failed", "blocked", "not_run"};
 
 typedef struct {
-  json_int_t acc[4], off, restored, unrestored, npl, batches, obs[3];
+  json_int_t acc[6], off, restored, unrestored, npl, batches, obs[3];
   json_int_t keys[6], secrets[6];
   char *cur; /* the account being added up (owned) */
   int worst;
@@ -270,15 +279,22 @@ static json_t *kind_json(const json_int_t *sum) {
 
 static json_t *tot_json(tot_t *t) {
   tot_account_end(t);
-  return json_pack("{s:{s:I, s:I, s:I, s:I}, s:I, s:o, s:o, s:{s:I, s:I, "
-                   "s:I}, s:I, s:{s:I, s:I, s:I}}",
-                   "accounts", "ok", t->acc[0], "blocked", t->acc[1], "failed",
-                   t->acc[3], "not_started", t->acc[2], "pipelines", t->npl,
-                   "keys", kind_json(t->keys), "secrets", kind_json(t->secrets),
-                   "rotation", "turned_off", t->off, "restored", t->restored,
-                   "not_restored", t->unrestored, "batches", t->batches,
-                   "observe", "ok", t->obs[0], "watch", t->obs[1], "act",
-                   t->obs[2]);
+  json_t *j =
+      json_pack("{s:{s:I, s:I, s:I, s:I}, s:I, s:o, s:o, s:{s:I, s:I, "
+                "s:I}, s:I, s:{s:I, s:I, s:I}}",
+                "accounts", "ok", t->acc[0], "blocked", t->acc[1], "failed",
+                t->acc[5], "not_started", t->acc[4], "pipelines", t->npl,
+                "keys", kind_json(t->keys), "secrets", kind_json(t->secrets),
+                "rotation", "turned_off", t->off, "restored", t->restored,
+                "not_restored", t->unrestored, "batches", t->batches, "observe",
+                "ok", t->obs[0], "watch", t->obs[1], "act", t->obs[2]);
+  /* Only with waves or windows (docs/waves.md): older readers see the
+   * totals they know. */
+  json_t *acc = json_object_get(j, "accounts");
+  if (t->acc[2] > 0)
+    json_object_set_new(acc, "waiting", json_integer(t->acc[2]));
+  if (t->acc[3] > 0) json_object_set_new(acc, "held", json_integer(t->acc[3]));
+  return j;
 }
 
 static json_t *totals(const json_t *pl) {

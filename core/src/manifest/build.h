@@ -29,4 +29,11 @@ void km__hooks_free(km_mf_hooks_t *h);
 void km__build_monitor(km_mctx_t *c, const km_ynode_t *n);
 void km__monitor_free(km_mf_monitor_t *mo);
 
+/* `waves:` and `windows:` (waves.c; either may be NULL), the name checks
+ * that need the accounts (after km__build_accounts), and the free. */
+void km__build_waves(km_mctx_t *c, const km_ynode_t *waves,
+                     const km_ynode_t *windows);
+void km__check_waves(km_mctx_t *c);
+void km__waves_free(km_manifest_t *m);
+
 #endif

@@ -131,6 +131,7 @@ void km_manifest_free(km_manifest_t *m) {
   free(m->migrate.when_text);
   km__hooks_free(&m->hooks);
   km__monitor_free(&m->monitor);
+  km__waves_free(m);
   free(m->plugins_dir);
   km__strlist_free(&m->plugins);
   free(m->locks_dir);
@@ -162,7 +163,7 @@ static void build_all(km_mctx_t *c, const km_ynode_t *root) {
       "regions",   "instances", "select",      "migrate",
       "hooks",     "plugins",   "concurrency", "failure_tolerance",
       "endpoints", "signature", "monitor",     "locks",
-      NULL};
+      "waves",     "windows",   NULL};
   km__scan_secrets(c, root);
   km__check_keys(c, root, top, "the manifest");
   km__build_sections(c, root);
@@ -173,6 +174,9 @@ static void build_all(km_mctx_t *c, const km_ynode_t *root) {
             "`- include: ../accounts/*.yaml`");
   else
     km__build_accounts(c, acc);
+  km__build_waves(c, km__ymap_get(root, "waves"),
+                  km__ymap_get(root, "windows"));
+  km__check_waves(c);
   km__check_model(c, root);
 }
 

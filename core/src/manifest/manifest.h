@@ -23,6 +23,7 @@
 #include "engine/ratelimit.h"
 #include "manifest/diag.h"
 #include "model/select.h"
+#include "model/window.h"
 
 #define KM_DEFAULT_MEMBER_ROLE "ResourceDirectoryAccountAccessRole"
 
@@ -189,6 +190,35 @@ typedef struct km_mf_override_s {
   km_mf_pos_t pos;
 } km_mf_override_t;
 
+/* `waves:` (docs/waves.md): waves that name accounts or tags first, then
+ * shares of the accounts left (percent or count); the last takes the rest. */
+typedef enum {
+  KM_MF_WAVE_NAMED = 0, /* accounts and/or tags */
+  KM_MF_WAVE_PERCENT,
+  KM_MF_WAVE_COUNT,
+  KM_MF_WAVE_REST
+} km_mf_wave_kind_t;
+
+typedef struct km_mf_wave_s {
+  char *name; /* as written, else "wave N" */
+  km_mf_wave_kind_t kind;
+  km_mf_strlist_t accounts; /* NAMED: account names */
+  km_mf_kv_t *tags;         /* NAMED: an account with every one of these */
+  size_t ntags;
+  int amount; /* PERCENT 1..100 of the rest, COUNT >= 1 */
+  km_mf_pos_t pos;
+} km_mf_wave_t;
+
+/* `windows:` (docs/waves.md): when the accounts it names (by name or tag;
+ * neither: every account) may be migrated. */
+typedef struct km_mf_window_s {
+  km_mf_strlist_t accounts;
+  km_mf_kv_t *tags;
+  size_t ntags;
+  km_window_t w;
+  km_mf_pos_t pos;
+} km_mf_window_t;
+
 typedef struct km_manifest_s {
   int version; /* 1 */
   char *name;
@@ -218,7 +248,11 @@ typedef struct km_manifest_s {
   int tolerance; /* count, or percent 0..100; default 0 */
   km_mf_override_t *overrides;
   size_t noverrides;
-  int signature; /* 1 or 3 (default) */
+  int signature;       /* 1 or 3 (default) */
+  km_mf_wave_t *waves; /* none: one wave of every account */
+  size_t nwaves;
+  km_mf_window_t *windows; /* none: any time */
+  size_t nwindows;
 } km_manifest_t;
 
 /* Loads and validates path.  On success (return 0) *out is an owned

@@ -61,8 +61,12 @@ int km_rerun_restrict(km_runtime_t *rt) {
           strcmp(rt->targets[t].region, g) != 0)
         continue;
       const char *st = json_string_value(json_object_get(p, "status"));
+      /* Never prepared (not started, held at a wave gate, waiting for its
+       * window: docs/waves.md): it runs whole. */
       if (json_is_false(json_object_get(p, "complete")) ||
-          (st != NULL && strcmp(st, "not_started") == 0))
+          (st != NULL &&
+           (strcmp(st, "not_started") == 0 || strcmp(st, "held") == 0 ||
+            strcmp(st, "waiting") == 0)))
         continue; /* only stays NULL: everything */
       km_only_t *only = &rt->only[t];
       km_inv_strs_t *dst[] = {&only->keys, &only->secrets};

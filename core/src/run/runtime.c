@@ -18,6 +18,7 @@
 #include "model/strmap.h"
 #include "run/accounts.h"
 #include "run/runtime.h"
+#include "run/waves.h"
 #include "model/inventory.h"
 #include "model/rules.h"
 #include "kmsmig/version.h"
@@ -485,6 +486,8 @@ int km_runtime_new(const km_runtime_opts_t *o, km_runtime_t **out) {
   }
   if (build_targets(rt, o->shard) < 0) goto fail;
   if (o->rerun_failed && km_rerun_restrict(rt) < 0) goto fail;
+  km_waves_opts_t wo = {o->auto_advance, o->advance, o->manifest_path};
+  if (km_waves_setup(rt, &wo) < 0) goto fail;
   if (load_plugins(rt, o->plugins_dir) < 0) goto fail;
   if (o->mode == KM_MODE_RUN) {
     km_rundir_write_versions(&rt->rd, rt->stages);
@@ -596,6 +599,8 @@ int km_runtime_run(km_runtime_t *rt) {
       km_runtime_worklist_flush(rt);
     }
   }
+  km_waves_note_prior(rt, rt->prior);
+  km_waves_engine_opts(rt, &eo);
   km__rt_count_accounts(rt);
   free(rt->released);
   rt->released = km_xcalloc(rt->ntargets ? rt->ntargets : 1, 1);
@@ -660,6 +665,7 @@ void km_runtime_free(km_runtime_t *rt) {
     fclose(rt->log);
   }
   km_strmap_free(rt->by_name);
+  km_waves_free(rt->waves);
   km_worklist_free(&rt->wl);
   km_manifest_free(rt->m);
   free(rt);

@@ -35,6 +35,8 @@ enum {
   KM_EXIT_BLOCKED = 3,     /* blocked by preflight; nothing was changed */
   KM_EXIT_INTERRUPTED = 4, /* interrupted; resumable with --run-dir */
   KM_EXIT_LOCKED = 5,      /* another run holds a lock; nothing was changed */
+  KM_EXIT_WAVE_GATE = 6,   /* stopped at a wave gate; resumable */
+  KM_EXIT_WAITING = 7,     /* done, but accounts wait for their window */
   KM_EXIT_INTERNAL = 70    /* internal error; resumable */
 };
 
@@ -134,6 +136,7 @@ typedef struct km_runtime_s {
   bool observe_only;
   void (*on_engine)(struct km_runtime_s *rt, void *ud);
   void *on_engine_ud;
+  struct km_waves_s *waves; /* run/waves.c; NULL: no waves or windows */
 } km_runtime_t;
 
 typedef struct km_runtime_opts_s {
@@ -150,6 +153,8 @@ typedef struct km_runtime_opts_s {
   const km_run_view_t *view;        /* run: what the terminal shows (copied) */
   bool break_lock;                  /* run --break-lock (locks.c) */
   bool yes;                         /* run --yes: --break-lock asks nobody */
+  bool auto_advance;                /* run --auto-advance (docs/waves.md) */
+  bool advance; /* run --advance: pass the gate that stopped */
 } km_runtime_opts_t;
 
 /* Builds everything; on failure prints what is wrong (manifest errors as

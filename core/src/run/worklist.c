@@ -44,6 +44,7 @@ void km_worklist_free(km_worklist_t *w) {
     item_free(&w->v[i]);
   free(w->v);
   km_strmap_free(w->by_pipe);
+  json_decref(w->windows);
   km_worklist_init(w);
 }
 
@@ -401,10 +402,15 @@ static json_t *item_json(const km_wl_item_t *it) {
 static int json_out(const km_worklist_t *w, FILE *f) {
   char now[21];
   km_iso8601((int64_t)time(NULL), now);
-  int rc = fprintf(f,
-                   "{\n  \"version\": 1,\n  \"generated_at\": \"%s\",\n"
-                   "%s  \"items\": [",
+  int rc = fprintf(f, "{\n  \"version\": 1,\n  \"generated_at\": \"%s\",\n%s",
                    now, w->rehearsal ? "  \"rehearsal\": true,\n" : "") < 0;
+  if (rc == 0 && w->windows != NULL) {
+    /* the accounts' migration windows (docs/waves.md) */
+    char *text = json_dumps(w->windows, JSON_COMPACT | JSON_ENSURE_ASCII);
+    rc = text == NULL || fprintf(f, "  \"windows\": %s,\n", text) < 0;
+    free(text);
+  }
+  if (rc == 0) rc = fputs("  \"items\": [", f) == EOF;
   for (size_t i = 0; rc == 0 && i < w->n; i++) {
     json_t *it = item_json(&w->v[i]);
     char *text = json_dumps(it, JSON_COMPACT | JSON_ENSURE_ASCII);

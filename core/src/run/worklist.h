@@ -70,6 +70,9 @@ typedef struct km_worklist_s {
    * pipelines: no scan of every item per journal record). */
   struct km_strmap_s *by_pipe;
   bool rehearsal; /* kmsmig rehearse: every file says so */
+  /* The accounts' migration windows (run/waves_render.c: [{account,
+   * windows, open_now, next_open, when_moved_to}]), owned; NULL: none. */
+  json_t *windows;
 } km_worklist_t;
 
 void km_worklist_init(km_worklist_t *w);

@@ -190,6 +190,41 @@ static void md_item(km_buf_t *b, const km_wl_item_t *it) {
 }
 
 /* Writes what b holds to out and empties it; false when out failed. */
+/* The accounts' migration windows (docs/waves.md): the operator plans the
+ * console steps around them. */
+static void windows_section(km_buf_t *b, const km_worklist_t *w, bool html) {
+  if (w->windows == NULL || json_array_size(w->windows) == 0) return;
+  km_buf_puts(b, html ? "<h2>Migration windows</h2>\n<ul>\n"
+                      : "## Migration windows\n\nkmsmig prepares an account "
+                        "only inside its window; a scheduled batch is moved "
+                        "out of a freeze.\n\n");
+  size_t i;
+  const json_t *e;
+  json_array_foreach(w->windows, i, e) {
+    km_buf_puts(b, html ? "<li>" : "- ");
+    put(b, json_string_value(json_object_get(e, "account")), html);
+    km_buf_puts(b, ": ");
+    size_t k;
+    const json_t *d;
+    json_array_foreach(json_object_get(e, "windows"), k, d) {
+      if (k > 0) km_buf_puts(b, "; and ");
+      put(b, json_string_value(d), html);
+    }
+    const char *next = json_string_value(json_object_get(e, "next_open"));
+    const char *moved = json_string_value(json_object_get(e, "when_moved_to"));
+    if (json_is_true(json_object_get(e, "open_now")))
+      km_buf_puts(b, " (open now)");
+    else if (next != NULL)
+      km_buf_printf(b, " (closed now; opens %s)", next);
+    else
+      km_buf_puts(b, " (closed now; opens at no time within 400 days)");
+    if (moved != NULL)
+      km_buf_printf(b, "; scheduled batches moved to %s", moved);
+    km_buf_puts(b, html ? "</li>\n" : "\n");
+  }
+  km_buf_puts(b, html ? "</ul>\n" : "\n");
+}
+
 static bool flush(km_buf_t *b, FILE *out) {
   bool ok = b->len == 0 || fwrite(b->data, 1, b->len, out) == b->len;
   km_buf_reset(b);
@@ -210,6 +245,7 @@ int km__worklist_md(const km_worklist_t *w, FILE *out) {
                 "them again.\n\n",
                 w->rehearsal ? " (REHEARSAL against kmsim: nothing real)" : "",
                 now, w->n);
+  windows_section(&b, w, false);
   km_buf_puts(&b, "| # | account (ID) | region | instance (type) | default | "
                   "when | resources | state |\n|---|---|---|---|---|---|---|"
                   "---|\n");
@@ -459,6 +495,7 @@ int km__worklist_html(const km_worklist_t *w, FILE *out) {
                   "failed</option><option>timed_out</option><option>refused"
                   "</option><option>paused</option></select></label><span "
                   "id=\"shown\"></span></div>\n");
+  windows_section(&b, w, true);
   bool ok = html_table(&b, w, out);
   for (size_t i = 0; i < w->n; i++) {
     html_item(&b, &w->v[i]);
