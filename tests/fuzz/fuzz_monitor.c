@@ -30,8 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (rc != 0 && rc != KM_EPARSE) abort();
       m[i].answered = rc == 0;
     }
-    inv->obs->after.present = true;
-    km__mon_gateway(m, 60, &inv->obs->after.dedicated);
+    km_obs_after(inv->obs)->present = true;
+    km__mon_gateway(m, 60, &km_obs_after(inv->obs)->dedicated);
     break;
   }
   case 1:

@@ -37,7 +37,18 @@ void km_obs_reset_after(km_obs_t *o) {
   o->findings = NULL;
   o->nfindings = 0;
   o->judged = o->trail_truncated = false;
-  memset(&o->after, 0, sizeof(o->after));
+  free(o->after);
+  o->after = NULL;
+}
+
+km_obs_window_t *km_obs_after(km_obs_t *o) {
+  if (o->after == NULL) o->after = km_xcalloc(1, sizeof(*o->after));
+  return o->after;
+}
+
+const km_obs_window_t *km_obs_after_of(const km_obs_t *o) {
+  static const km_obs_window_t none;
+  return o != NULL && o->after != NULL ? o->after : &none;
 }
 
 void km_obs_free(km_obs_t *o) {
@@ -155,7 +166,7 @@ json_t *km_obs_to_json(const km_inv_t *inv) {
   if (o->migrated_at > 0)
     json_object_set_new(e, "migrated_at", time_json(o->migrated_at));
   json_object_set_new(e, "baseline", window_json(&o->baseline));
-  json_object_set_new(e, "after", window_json(&o->after));
+  json_object_set_new(e, "after", window_json(km_obs_after_of(o)));
   json_t *rc = json_array();
   for (size_t i = 0; i < o->ncallers; i++) {
     const km_obs_caller_t *c = &o->callers[i];

@@ -53,7 +53,11 @@ typedef struct km_obs_s {
   bool migrate_finished;
   km_inv_strs_t migrated; /* KeyIds and secret names this run migrated */
   int64_t migrated_at;    /* when the run's OBSERVE began (Unix s); 0 */
-  km_obs_window_t baseline, after;
+  km_obs_window_t baseline;
+  /* NULL until OBSERVE measures it (km_obs_after): the baseline waits
+   * from PREFLIGHT in every pipeline of a fleet, the after window only in
+   * those that got there. */
+  km_obs_window_t *after;
   km_obs_caller_t *callers;
   size_t ncallers;
   /* Findings kept as text: the calls that failed or could not be read,
@@ -72,6 +76,10 @@ km_obs_t *km_obs_new(void);
 void km_obs_free(km_obs_t *o);
 /* Drops the after window, the callers and the findings (observe again). */
 void km_obs_reset_after(km_obs_t *o);
+/* o's after window, allocated (empty) when absent (borrowed from o). */
+km_obs_window_t *km_obs_after(km_obs_t *o);
+/* o's after window, or an empty one (borrowed; never NULL). */
+const km_obs_window_t *km_obs_after_of(const km_obs_t *o);
 /* Adds a finding (strings borrowed, copied). */
 void km_obs_add_finding(km_obs_t *o, const char *id, km_obs_verdict_t v,
                         const char *message, const char *action);

@@ -79,7 +79,7 @@ static void residual(const judge_t *j) {
 
 static void throttling(const judge_t *j) {
   const km_obs_t *o = j->o;
-  const km_obs_gw_t *d = &o->after.dedicated;
+  const km_obs_gw_t *d = &km_obs_after_of(o)->dedicated;
   if (!d->measured) return;
   double pct =
       d->requests > 0 ? 100.0 * (double)d->throttled / (double)d->requests : 0;
@@ -116,7 +116,7 @@ static double err_share(const km_obs_gw_t *g) {
 
 static void errors_and_traffic(const judge_t *j) {
   const km_obs_t *o = j->o;
-  const km_obs_gw_t *b = &o->baseline.shared, *a = &o->after.shared;
+  const km_obs_gw_t *b = &o->baseline.shared, *a = &km_obs_after_of(o)->shared;
   char msg[400];
   if (!o->baseline.present || !b->measured) {
     emit(j, "monitor.baseline", KM_OBS_WATCH,
@@ -152,7 +152,7 @@ static void errors_and_traffic(const judge_t *j) {
        quiet ? "none"
              : "traffic has not moved off the shared gateway: "
                "see monitor.residual_callers");
-  const km_obs_gw_t *d = &o->after.dedicated;
+  const km_obs_gw_t *d = &km_obs_after_of(o)->dedicated;
   if (d->measured && d->requests > 0) {
     double ds = err_share(d) * 100;
     snprintf(

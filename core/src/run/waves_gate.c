@@ -37,9 +37,10 @@ static void wave_outcome(km_engine_t *e, int wave, outcome_t *o) {
         st == KM_PIPE_NOT_STARTED && km_pipeline_held(p) == KM_HELD_WINDOW;
     o->not_started +=
         st == KM_PIPE_NOT_STARTED && km_pipeline_held(p) == KM_HELD_NONE;
-    const km_obs_t *ob = km_pipeline_inv(p)->obs;
-    for (size_t k = 0; ob != NULL && k < ob->nfindings; k++)
-      o->act += ob->findings[k].verdict == KM_OBS_ACT;
+    /* the judged findings are built on demand: count, do not scan */
+    size_t act, watch;
+    km_obs_count(km_pipeline_inv(p)->obs, &act, &watch);
+    o->act += act;
   }
 }
 

@@ -26,6 +26,11 @@
 #define METRIC_PAGES_MAX 100
 #define TRAIL_PAGES_MAX 20
 #define CALL_FINDINGS_MAX 5
+/* Queries at a time per pipeline: their groups' QPS is low, and a call
+ * handed to the host holds a signed request.  The next query is made when
+ * one ends (issue_next), so the rest wait as a cursor, not as queued
+ * calls with copies of their parameters. */
+#define MON_INFLIGHT 4
 
 enum { GW_SHARED = 0, GW_DEDICATED = 1 };
 static const char *const k_gw_names[] = {"shared", "dedicated"};
@@ -39,6 +44,10 @@ typedef struct job_s {
   bool ask[2];
   size_t call_findings;
   bool truncated;
+  /* the next query to make: metrics gateway by gateway, then events */
+  int next_gw, next_metric;
+  size_t next_event;
+  bool ask_events;
   char start_ms[24], end_ms[24], start_iso[21], end_iso[21];
   char dims[2][600];
 } job_t;
@@ -53,6 +62,18 @@ static void query_metric(job_t *j, int gw, int metric, const char *token,
                          int page);
 static void query_events(job_t *j, const char *event, const char *token,
                          int page);
+
+/* Makes the next query of the job, if any is left. */
+static void issue_next(job_t *j) {
+  for (; j->next_gw < 2; j->next_gw++, j->next_metric = 0) {
+    if (!j->ask[j->next_gw] || j->next_metric >= KM_MON__COUNT) continue;
+    query_metric(j, j->next_gw, j->next_metric++, NULL, 1);
+    return;
+  }
+  const km_mf_strlist_t *ev = &j->c->t->monitor->events;
+  if (j->ask_events && j->next_event < ev->n)
+    query_events(j, ev->v[j->next_event++], NULL, 1);
+}
 
 /* A failed or unreadable call: an "act" finding (the first few; the rest
  * go to the log only). */
@@ -108,17 +129,13 @@ static void on_metric(km_sctx_t *c, const kp_res_t *res, void *ud) {
   snprintf(what, sizeof(what),
            "CloudMonitor DescribeMetricList %s (%s gateway)",
            mo->metric[q->metric], k_gw_names[q->gw]);
+  const char *next = NULL;
   if (res->status < 0) {
     call_finding(j, "monitor.call_failed", what,
                  kp_res_text(res, why, sizeof(why)), res->request_id);
-    return;
-  }
-  const char *next = NULL;
-  if (km__mon_add_points(res->body, m, &next, why, sizeof(why)) < 0) {
+  } else if (km__mon_add_points(res->body, m, &next, why, sizeof(why)) < 0) {
     call_finding(j, "monitor.unreadable", what, why, res->request_id);
-    return;
-  }
-  if (next == NULL) {
+  } else if (next == NULL) {
     m->answered = true;
   } else if (q->page >= METRIC_PAGES_MAX) {
     call_finding(j, "monitor.unreadable", what,
@@ -127,7 +144,9 @@ static void on_metric(km_sctx_t *c, const kp_res_t *res, void *ud) {
                  res->request_id);
   } else {
     query_metric(j, q->gw, q->metric, next, q->page + 1);
+    return; /* the next page takes this query's place */
   }
+  issue_next(j);
 }
 
 static void query_metric(job_t *j, int gw, int metric, const char *token,
@@ -159,20 +178,19 @@ static void on_events(km_sctx_t *c, const kp_res_t *res, void *ud) {
   char what[160], why[300];
   snprintf(what, sizeof(what), "ActionTrail LookupEvents EventName=%s",
            q->event);
+  const char *next = NULL;
   if (res->status < 0) {
     call_finding(j, "monitor.call_failed", what,
                  kp_res_text(res, why, sizeof(why)), res->request_id);
-    return;
-  }
-  const char *next = NULL;
-  if (km__mon_add_events(res->body, j->o, &next, why, sizeof(why)) < 0) {
+  } else if (km__mon_add_events(res->body, j->o, &next, why, sizeof(why)) < 0) {
     call_finding(j, "monitor.unreadable", what, why, res->request_id);
-    return;
-  }
-  if (next != NULL && q->page >= TRAIL_PAGES_MAX)
+  } else if (next != NULL && q->page >= TRAIL_PAGES_MAX) {
     j->truncated = true;
-  else if (next != NULL)
+  } else if (next != NULL) {
     query_events(j, q->event, next, q->page + 1);
+    return; /* the next page takes this query's place */
+  }
+  issue_next(j);
 }
 
 static void query_events(job_t *j, const char *event, const char *token,
@@ -291,7 +309,7 @@ static int monitor_start(void *state, km_sctx_t *c) {
   j->c = c;
   j->o = o;
   j->after = after;
-  j->w = after ? &o->after : &o->baseline;
+  j->w = after ? km_obs_after(o) : &o->baseline;
   memset(j->w, 0, sizeof(*j->w));
   set_window(j, now);
   fill_dims(c, mo->dims_shared, j->dims[GW_SHARED], sizeof(j->dims[0]));
@@ -301,17 +319,11 @@ static int monitor_start(void *state, km_sctx_t *c) {
   c->ud = j;
   c->keep_going = true;
   c->on_drain = drained;
-  /* A handful at a time: its groups' QPS is low, and a call handed to the
-   * host holds a signed request; the rest wait here as a few strings. */
-  kp_set_inflight(c, 4);
-  kp_hold(c);
-  for (int gw = 0; gw < 2; gw++)
-    for (int m = 0; j->ask[gw] && m < KM_MON__COUNT; m++)
-      query_metric(j, gw, m, NULL, 1);
   /* Residual callers matter only for what this run migrated. */
-  if (after && o->migrated.n > 0)
-    for (size_t i = 0; i < mo->events.n; i++)
-      query_events(j, mo->events.v[i], NULL, 1);
+  j->ask_events = after && o->migrated.n > 0;
+  kp_hold(c);
+  for (int i = 0; i < MON_INFLIGHT; i++)
+    issue_next(j);
   kp_release(c);
   return 0;
 }
