@@ -24,6 +24,21 @@ rc=0
 grep -E "^  observe +[0-9]+ act +[0-9]+ watch" run.txt ||
   { cat run.txt; echo "FAIL: no verdict line in the run's summary"; exit 1; }
 [ "$(stat -c %a run/observe.json)" = 600 ] || { echo "FAIL: observe.json not 0600"; exit 1; }
+# The run itself does not ask ActionTrail (events are queryable up to 10
+# minutes late): residual callers are "watch", with when to observe.
+grep -q "callers still on the shared gateway: \`kmsmig observe run\` after " run.txt ||
+  { cat run.txt; echo "FAIL: the summary does not say when to observe"; exit 1; }
+kmsim_get /_kmsim/stats | python3 -c '
+import json, sys
+s = json.load(sys.stdin)["ByAction"]
+assert sum(s.get("actiontrail.LookupEvents", {}).values()) == 0, "the run asked ActionTrail"'
+python3 - run/observe.json <<'PY'
+import json, sys
+for p in json.load(open(sys.argv[1]))["pipelines"]:
+    f = {x["id"]: x for x in p["findings"]}.get("monitor.residual_callers")
+    if p.get("migrated"):
+        assert f["verdict"] == "watch" and "kmsmig observe" in f["action"], f
+PY
 # traffic after the switch: the switched callers on the instance gateway,
 # legacy still on the shared one
 wait_served 60 gateway.Encrypt gateway.Decrypt gateway.GenerateDataKey gateway.GetSecretValue

@@ -36,7 +36,7 @@ void km_obs_reset_after(km_obs_t *o) {
   free(o->findings);
   o->findings = NULL;
   o->nfindings = 0;
-  o->judged = o->trail_truncated = false;
+  o->judged = o->trail_looked = o->trail_truncated = false;
   free(o->after);
   o->after = NULL;
 }

@@ -67,6 +67,9 @@ typedef struct km_obs_s {
   /* The after window was judged (km_obs_each_finding builds the verdicts'
    * findings from the figures above and these two settings). */
   bool judged;
+  /* ActionTrail was asked for the after window (`kmsmig observe`; the run
+   * itself does not: events reach it up to 10 minutes late) */
+  bool trail_looked;
   bool trail_truncated;    /* more ActionTrail events than kmsmig reads */
   double throttle_act_pct; /* monitor.throttle_act_pct */
 } km_obs_t;

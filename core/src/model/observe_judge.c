@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/util.h"
+
 #include "model/observe.h"
 
 typedef struct judge_s {
@@ -24,6 +26,35 @@ static void emit(const judge_t *j, const char *id, km_obs_verdict_t v,
                  const char *message, const char *action) {
   km_obs_finding_t f = {(char *)id, v, (char *)message, (char *)action};
   j->fn(&f, j->ud);
+}
+
+/* ActionTrail makes an event queryable up to 10 minutes after the call
+ * (its quotas page: "Time before an event is available for query"). */
+#define TRAIL_DELAY_S 600
+
+/* The residual-caller finding when the events could not show the time
+ * after the migration yet: never "ok" for calls nobody could see. */
+static bool residual_unseen(const judge_t *j) {
+  const km_obs_t *o = j->o;
+  int64_t seen_to = km_obs_after_of(o)->end;
+  bool looked = o->trail_looked;
+  if (looked && seen_to >= o->migrated_at + TRAIL_DELAY_S) return false;
+  char at[21], msg[400];
+  km_iso8601(o->migrated_at + TRAIL_DELAY_S, at);
+  snprintf(msg, sizeof(msg),
+           looked ? "no caller of a migrated key or secret seen in ActionTrail "
+                    "yet, but it delivers events up to 10 minutes late and "
+                    "the migration ended less than 10 minutes ago"
+                  : "not looked up in the run: ActionTrail delivers events up "
+                    "to 10 minutes late, so the calls after the migration are "
+                    "not there yet");
+  char act[300];
+  snprintf(act, sizeof(act),
+           "run `kmsmig observe RUN_DIR` after %s: it lists the callers still "
+           "on the shared gateway",
+           at);
+  emit(j, "monitor.residual_callers", KM_OBS_WATCH, msg, act);
+  return true;
 }
 
 static void residual(const judge_t *j) {
@@ -56,6 +87,8 @@ static void residual(const judge_t *j) {
              "this run migrated: %s",
              mig, list);
     emit(j, "monitor.residual_callers", KM_OBS_ACT, msg, act);
+  } else if (o->migrated.n > 0 && residual_unseen(j)) {
+    return;
   } else if (unknown > 0 || o->trail_truncated) {
     snprintf(msg, sizeof(msg),
              "%zu caller(s) on the shared gateway made calls whose key or "

@@ -161,6 +161,24 @@ void km_observe_print(FILE *f, km_inv_t *const *invs, size_t n, const char *dir,
   }
   fprintf(f, "  observe    %zu act   %zu watch   (%s/observe.json)\n", act,
           watch, dir);
+  /* The run does not ask ActionTrail (events arrive up to 10 minutes
+   * late): say when `kmsmig observe` can list the residual callers. */
+  int64_t later = 0;
+  for (size_t i = 0; i < n; i++) {
+    const km_obs_t *o = invs[i]->obs;
+    if (o != NULL && o->judged && !o->trail_looked && o->migrated.n > 0 &&
+        o->migrated_at + 600 > later)
+      later = o->migrated_at + 600;
+  }
+  if (later > 0) {
+    char at[21];
+    km_iso8601(later, at);
+    fprintf(f,
+            "             callers still on the shared gateway: `kmsmig observe "
+            "%s` after %s\n             (ActionTrail shows a call up to 10 "
+            "minutes after it)\n",
+            dir, at);
+  }
   for (size_t i = 0; i < n; i++) {
     print_ctx_t pc = {f, invs[i], all};
     km_obs_each_finding(invs[i]->obs, invs[i]->instance_id, print_one, &pc);

@@ -6,9 +6,11 @@
  * the instance's dedicated gateway (asked as the instance's owner, who
  * sees its metrics) -> inv->obs->baseline.
  * OBSERVE (after VERIFY, and again from `kmsmig observe`): the same metrics
- * over the time since the migration, then ActionTrail LookupEvents for each
- * data-plane EventName of KMS, which lists the callers still on the shared
- * gateway; then the observation is judged (model/observe_judge.c).
+ * over the time since the migration; `kmsmig observe` then also asks
+ * ActionTrail LookupEvents for each data-plane EventName of KMS, which
+ * lists the callers still on the shared gateway (not the run itself:
+ * events are queryable up to 10 minutes late); then the observation is
+ * judged (model/observe_judge.c).
  *
  * Every call goes through the host (rate limits, retries, credentials).
  * A call that fails or a reply that cannot be read becomes an "act"
@@ -319,8 +321,12 @@ static int monitor_start(void *state, km_sctx_t *c) {
   c->ud = j;
   c->keep_going = true;
   c->on_drain = drained;
-  /* Residual callers matter only for what this run migrated. */
-  j->ask_events = after && o->migrated.n > 0;
+  /* Residual callers matter only for what this run migrated, and only
+   * `kmsmig observe` asks: ActionTrail shows a call up to 10 minutes
+   * after it was made, so the run's own OBSERVE could only see the calls
+   * from before the switch (and LookupEvents is 2 a second per account). */
+  j->ask_events = after && c->plan && o->migrated.n > 0;
+  if (after) o->trail_looked = j->ask_events;
   kp_hold(c);
   for (int i = 0; i < MON_INFLIGHT; i++)
     issue_next(j);
