@@ -19,6 +19,15 @@
  * URL, headers and body.  curl's own CURLMOPT_MAX_HOST_CONNECTIONS stays
  * as the backstop.
  *
+ * Cost per call: a finished transfer's easy handle goes back to a small
+ * pool with its fixed options set (share, callbacks, CA file, timeouts), so
+ * a call sets only what differs per request instead of creating, setting up
+ * and destroying a handle.  Connections live in the share (one pool per
+ * host and port, whoever signs the calls), and the cache keeps as many idle
+ * connections as the configured concurrency can use: by default curl keeps
+ * only 4 per transfer in flight, so when a stage's last calls drain it
+ * closes the connections the next stage opens again (a TLS handshake each).
+ *
  * Hazards handled (see style-anchors §2 and §7.10): curl may call the socket
  * callback from curl_multi_cleanup(), so cleanup runs while the glue is
  * alive; a poll handle is freed only in its close callback; a socket fd may
@@ -41,6 +50,15 @@
 /* Responses larger than this are refused (KM_EHTTP): KMS answers are small
  * and an unbounded buffer is an easy way to exhaust memory. */
 #define KM_HTTP_MAX_BODY (64u * 1024u * 1024u)
+
+/* Idle easy handles kept for reuse (about 10 KB each with their buffers):
+ * enough for the transfers of a busy endpoint, bounded for a fleet. */
+#define KM_HTTP_EASY_POOL 64
+
+/* Idle connections the cache keeps, per allowed connection to a host:
+ * room for a few hosts (kms, sts, resourcemanager, resourcesharing of a
+ * region) at full concurrency. */
+#define KM_HTTP_CONNS_PER_SLOT 4
 
 typedef struct sock_s sock_t;
 typedef struct req_s req_t;
@@ -101,7 +119,9 @@ struct km_http_s {
   long total_timeout_ms;
   char *ca_file;
 
-  req_t *active;     /* transfers attached to curl */
+  req_t *active;    /* transfers attached to curl */
+  CURL **idle_easy; /* easy handles ready for reuse (fixed options set) */
+  size_t nidle_easy;
   target_t *targets; /* every connection target seen */
   long max_host_connections;
   req_t *done_head, *done_tail; /* finished, callback not yet run */
@@ -161,6 +181,23 @@ static void req_free(req_t *r) {
   curl_slist_free_all(r->connect_to);
   km_buf_free(&r->body);
   free(r);
+}
+
+/* Keeps a finished transfer's handle for the next request, or frees it
+ * when the pool is full.  Pointers into the finished request are cleared
+ * so an idle handle never refers to freed memory. */
+static void easy_release(km_http_t *h, CURL *e) {
+  if (h->nidle_easy >= KM_HTTP_EASY_POOL || h->closing) {
+    curl_easy_cleanup(e);
+    return;
+  }
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+  curl_easy_setopt(e, CURLOPT_CONNECT_TO, NULL);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, NULL);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, NULL);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
+  h->idle_easy[h->nidle_easy++] = e;
 }
 
 static int map_curl_code(CURLcode c) {
@@ -251,6 +288,8 @@ static void collect_done(km_http_t *h) {
     r->err_text = r->errbuf;
     /* m is invalid after remove_handle: nothing above may be read later. */
     curl_multi_remove_handle(h->multi, e);
+    easy_release(h, e);
+    r->easy = NULL;
     active_unlink(h, r);
     done_push(h, r);
     r->target->active--;
@@ -421,8 +460,11 @@ int km_http_new(uv_loop_t *loop, const km_http_opts_t *opts, km_http_t **out) {
       curl_multi_setopt(h->multi, CURLMOPT_PIPELINING,
                         (long)CURLPIPE_NOTHING) ||
       curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-                        h->max_host_connections))
+                        h->max_host_connections) ||
+      curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS,
+                        h->max_host_connections * KM_HTTP_CONNS_PER_SLOT))
     goto fail_setopt;
+  h->idle_easy = km_xcalloc(KM_HTTP_EASY_POOL, sizeof(*h->idle_easy));
   if (uv_timer_init(loop, &h->timer) != 0) goto fail_setopt;
   h->timer.data = h;
   h->open_handles = 1;
@@ -434,6 +476,7 @@ fail_setopt:
 fail_share:
   curl_multi_cleanup(h->multi);
 fail_multi:
+  free(h->idle_easy);
   free(h->ca_file);
   free(h);
   curl_global_cleanup();
@@ -529,31 +572,46 @@ static int header_ok(const char *s) {
   return s != NULL && strpbrk(s, "\r\n") == NULL;
 }
 
-static int setup_easy(km_http_t *h, req_t *r) {
-  CURL *e = r->easy;
-  long timeout = r->timeout_ms > 0 ? r->timeout_ms : h->total_timeout_ms;
-  CURLcode c = CURLE_OK;
 #define SET(opt, val)                                                          \
   if (c == CURLE_OK) c = curl_easy_setopt(e, opt, val)
-  SET(CURLOPT_URL, r->url);
+
+/* A new easy handle with the options every request shares. */
+static CURL *easy_new(km_http_t *h) {
+  CURL *e = curl_easy_init();
+  if (e == NULL) return NULL;
+  CURLcode c = CURLE_OK;
   SET(CURLOPT_PROTOCOLS_STR, "http,https");
   SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
   SET(CURLOPT_SHARE, h->share);
-  SET(CURLOPT_PRIVATE, (void *)r);
   SET(CURLOPT_WRITEFUNCTION, on_write);
-  SET(CURLOPT_WRITEDATA, (void *)r);
-  SET(CURLOPT_ERRORBUFFER, r->errbuf);
   SET(CURLOPT_NOSIGNAL, 1L);
   SET(CURLOPT_TCP_KEEPALIVE, 1L);
   /* An API answer rarely needs more than a few reads of 8 KB; curl's
    * default receive buffer is 16 KB per transfer. */
   SET(CURLOPT_BUFFERSIZE, 8192L);
   SET(CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
+  if (h->ca_file != NULL) SET(CURLOPT_CAINFO, h->ca_file);
+  if (c != CURLE_OK) {
+    curl_easy_cleanup(e);
+    return NULL;
+  }
+  return e;
+}
+
+/* What differs per request, set on a new or a reused handle (every option
+ * a request may set is set here, so nothing leaks from the last one). */
+static int setup_easy(km_http_t *h, req_t *r) {
+  CURL *e = r->easy;
+  long timeout = r->timeout_ms > 0 ? r->timeout_ms : h->total_timeout_ms;
+  CURLcode c = CURLE_OK;
+  SET(CURLOPT_URL, r->url);
+  SET(CURLOPT_PRIVATE, (void *)r);
+  SET(CURLOPT_WRITEDATA, (void *)r);
+  SET(CURLOPT_ERRORBUFFER, r->errbuf);
   SET(CURLOPT_TIMEOUT_MS, timeout);
   SET(CURLOPT_SSL_VERIFYPEER, r->insecure ? 0L : 1L);
   SET(CURLOPT_SSL_VERIFYHOST, r->insecure ? 0L : 2L);
-  if (h->ca_file != NULL) SET(CURLOPT_CAINFO, h->ca_file);
-  if (r->connect_to != NULL) SET(CURLOPT_CONNECT_TO, r->connect_to);
+  SET(CURLOPT_CONNECT_TO, r->connect_to);
   SET(CURLOPT_HTTPHEADER, r->headers);
   if (r->post != NULL) {
     SET(CURLOPT_POST, 1L);
@@ -561,11 +619,12 @@ static int setup_easy(km_http_t *h, req_t *r) {
     /* r->post lives as long as the transfer (req_free): no copy. */
     SET(CURLOPT_POSTFIELDS, r->post);
   } else {
+    SET(CURLOPT_POSTFIELDS, NULL);
     SET(CURLOPT_HTTPGET, 1L);
   }
-#undef SET
   return c == CURLE_OK ? 0 : KM_EINVAL;
 }
+#undef SET
 
 /* The target of key, created on first use (owned by h). */
 static target_t *target_of(km_http_t *h, const char *key) {
@@ -580,7 +639,7 @@ static target_t *target_of(km_http_t *h, const char *key) {
 
 /* Hands r to curl.  < 0: r is not in curl (the caller ends it). */
 static int start_transfer(km_http_t *h, req_t *r) {
-  r->easy = curl_easy_init();
+  r->easy = h->nidle_easy > 0 ? h->idle_easy[--h->nidle_easy] : easy_new(h);
   if (r->easy == NULL) return KM_ENOMEM;
   int rc = setup_easy(h, r);
   if (rc < 0) return rc;
@@ -732,6 +791,11 @@ static void teardown(km_http_t *h) {
     free(t);
   }
   h->multi = NULL;
+  /* Idle handles hold a reference to the share: free them before it. */
+  while (h->nidle_easy > 0)
+    curl_easy_cleanup(h->idle_easy[--h->nidle_easy]);
+  free(h->idle_easy);
+  h->idle_easy = NULL;
   while (h->socks != NULL)
     sock_close(h->socks);
   if (curl_share_cleanup(h->share) != CURLSHE_OK)
