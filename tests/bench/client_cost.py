@@ -201,13 +201,15 @@ def write_manifest(path, acct, region, inst, transport, signature, burst):
 
 
 def served(stats):
-    """Requests kmsim served, and those that did not answer OK."""
-    bad = {}
+    """Requests kmsim served, those that did not answer OK, and the count
+    of each action."""
+    bad, by = {}, {}
     for action, codes in stats.get("ByAction", {}).items():
+        by[action] = sum(codes.values())
         for code, n in codes.items():
             if code != "OK":
                 bad["%s %s" % (action, code)] = n
-    return stats.get("Requests", 0), bad
+    return stats.get("Requests", 0), bad, by
 
 
 class Cloud:
@@ -274,6 +276,7 @@ class Bench:
         self.work = work
         self.kmsmig = os.path.join(a.bin, "kmsmig")
         self.problems = []
+        self.by_action = {}
 
     def measure(self, cloud, side, t, label):
         """One client run against cloud: (calls, wall, cpu)."""
@@ -296,7 +299,8 @@ class Bench:
         k0 = cloud.cpu()
         rc, wall, cpu, o, e = child(argv, env, self.work)
         kcpu = cloud.cpu() - k0
-        calls, bad = served(admin("GET", "/_kmsim/stats"))
+        calls, bad, by = served(admin("GET", "/_kmsim/stats"))
+        self.by_action[(side, t)] = by
         print("%-10s %-6s %-5s exit %d  %6d calls  %7.2f s wall  %6.3f s CPU"
               "  kmsim %6.3f s CPU (%.2f of the wall)"
               % (label, side, t, rc, calls, wall, cpu, kcpu,
@@ -401,6 +405,15 @@ def main():
               "%.0f / %.0f µs = %.2f"
               % (t.upper(), n[3] / k[3] if k[3] else 0, fk[0], fk[2], fn[2],
                  net_n, net_k, net_n / net_k if net_k else 0))
+    # Where the two call sets differ (the last run of each), so a reader
+    # sees what the per-call figures compare.
+    for t in transports:
+        k = bench.by_action.get(("kmsmig", t), {})
+        n = bench.by_action.get(("node", t), {})
+        diff = ["%s %d/%d" % (a, k.get(a, 0), n.get(a, 0))
+                for a in sorted(set(k) | set(n)) if k.get(a, 0) != n.get(a, 0)]
+        print("calls that differ, kmsmig/node, %s: %s"
+              % (t.upper(), ", ".join(diff) if diff else "none"))
     for t in transports:
         c, w, cpu, us, kc = med[("kmsmig", t)]
         if w and kc / w > 0.8:

@@ -196,6 +196,12 @@ static int cmp_param_ptr(const void *a, const void *b) {
 static void put_sorted(km_buf_t *b, const km_param_t *const *v, size_t n,
                        const char *sig) {
   size_t start = b->len;
+  /* Room for the worst case (every byte escaped) made once: the buffer
+   * would otherwise grow a few times per request. */
+  size_t need = sig != NULL ? 3 * strlen(sig) + 12 : 0;
+  for (size_t i = 0; i < n; i++)
+    need += 3 * (strlen(v[i]->key) + strlen(v[i]->value)) + 2;
+  km_buf_reserve(b, need);
   for (size_t i = 0; i <= n; i++) {
     if (sig != NULL && (i == n || strcmp(v[i]->key, "Signature") > 0)) {
       if (b->len > start) km_buf_putc(b, '&');
@@ -253,6 +259,7 @@ static int sign_v1(const km_acs_request_t *r, const km_credential_t *cred,
   km_buf_init(&canon);
   km_buf_init(&sts);
   put_sorted(&canon, all, nall, NULL);
+  km_buf_reserve(&sts, 3 * canon.len + 16);
   km_buf_puts(&sts, method);
   km_buf_puts(&sts, "&%2F&");
   km_acs_percent_encode(&sts, canon.data != NULL ? canon.data : "");
