@@ -8,7 +8,7 @@ generator) against one kmsim with throttling off, over HTTP and over HTTPS:
   kmsmig  `kmsmig plan MANIFEST` (discover + preflight, read-only), the
           manifest pointing every *.aliyuncs.com host at kmsim
           (endpoints.overrides: scheme http, or https with kmsim's test CA)
-  node    tests/bench/sdk_discover.js: the same calls written with the
+  node    tests/bench/sdk_discover.js: the calls kmsmig makes, written with the
           official SDK pinned by tests/conformance/package.json
           (@alicloud/kms20160120 1.2.0), up to 32 calls in flight
 
@@ -27,7 +27,7 @@ wake-ups), so both clients must run in the same regime:
   burst (default)  both unpaced: kmsmig's limiter raised to 100000 calls/s
                    per API group through the manifest (concurrency.qps,
                    docs/manifest.md), node with no pacer; both with 32 calls
-                   in flight per stage.  About 2 minutes.
+                   in flight per stage.  Under a minute per run.
   paced            both paced to the published 50 calls/s per API group
                    (kmsmig by itself, node with the same token bucket,
                    --node-qps); the discovery takes about 130 s per client
@@ -35,8 +35,10 @@ wake-ups), so both clients must run in the same regime:
 
 kmsim's CPU in each client's run (utime+stime from /proc/PID/stat, read
 before and after) is printed too, with its share of the run's wall time
-(1.00 = one core busy the whole run; kmsim serves on one thread, so near
-1.00 kmsim is the bound of that row, not the client).
+(1.00 = one core busy the whole run; kmsim's handlers run one at a time
+under its cloud lock, so near 1.00 kmsim is the bound of that row, not the
+client).  The actions whose counts differ between the two clients are
+printed (kmsmig's preflight makes a few CloudMonitor calls node does not).
 
 The SDK must reach kmsim by the real host name on ports 80/443, so the
 benchmark re-runs itself inside a private mount+network namespace
