@@ -420,6 +420,47 @@ static void test_deadline(void **state) {
   km_acs_client_free(c);
 }
 
+/* The callback may free the client (documented): the call's memory and its
+ * credential entry must not be touched afterwards (ASan checks), with and
+ * without a retry timer in the call. */
+typedef struct {
+  km_acs_client_t *client;
+  int status;
+} free_in_cb_t;
+
+static void free_client_cb(const km_acs_result_t *res, void *ud) {
+  free_in_cb_t *x = ud;
+  x->status = res->status;
+  km_acs_client_free(x->client);
+  x->client = NULL;
+}
+
+static void test_free_client_in_callback(void **state) {
+  fixture_t *f = *state;
+  static const char *const actions[] = {"DescribeKey", "ThrottleTwice"};
+  for (size_t i = 0; i < KM_ARRAY_SIZE(actions); i++) {
+    S.throttle_left = 2;
+    km_endpoint_override_t ov = {
+        .host_pattern = "*.aliyuncs.com", .address = f->addr, .scheme = "http"};
+    km_acs_client_opts_t o = {
+        .retry = {.base_ms = 1, .cap_ms = 2, .deadline_ms = 10000},
+        .overrides = &ov,
+        .noverrides = 1};
+    free_in_cb_t x = {NULL, 1};
+    km_err_t err;
+    assert_int_equal(km_acs_client_new(f->http, &f->loop, &o, &x.client, &err),
+                     0);
+    km_acs_call_t call = {.product = KM_PRODUCT_KMS,
+                          .region = "cn-hangzhou",
+                          .action = actions[i],
+                          .cred = &CRED};
+    assert_int_equal(km_acs_call(x.client, &call, free_client_cb, &x, &err), 0);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(x.status, 0);
+    assert_null(x.client);
+  }
+}
+
 static void test_signature_diagnosis(void **state) {
   fixture_t *f = *state;
   result_t r;
@@ -490,6 +531,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_success, setup, teardown),
       cmocka_unit_test_setup_teardown(test_two_credentials_interleaved, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_free_client_in_callback, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_throttling_then_success, setup,
                                       teardown),

@@ -314,6 +314,8 @@ static void key_release(km_acs_client_t *c, keyent_t *e) {
 static void call_free(call_t *k) {
   km_params_free(&k->params);
   free(k->action);
+  /* Only a call that never started still holds its entry (finish gives it
+   * back before the callback, which may free the client). */
   if (k->cred != NULL) key_release(k->c, k->cred);
   km_free_secret(k->our_sts);
   free(k->owner);
@@ -332,6 +334,10 @@ static void finish(call_t *k, int status, json_t *body) {
   if (status < 0 && !k->sts_differs)
     km_acs_add_hint(&k->err, k->owner, k->ov != NULL ? k->ov->address : NULL,
                     k->cred->token != NULL);
+  /* The callback may free the client, and with it the credential entry:
+   * give the reference back first. */
+  key_release(k->c, k->cred);
+  k->cred = NULL;
   km_acs_result_t res = {status, status == 0 ? body : NULL,
                          status < 0 ? &k->err : NULL, k->attempts,
                          k->throttled};
