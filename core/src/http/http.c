@@ -24,9 +24,10 @@
  * a call sets only what differs per request instead of creating, setting up
  * and destroying a handle.  Connections live in the share (one pool per
  * host and port, whoever signs the calls), and the cache keeps as many idle
- * connections as the configured concurrency can use: by default curl keeps
- * only 4 per transfer in flight, so when a stage's last calls drain it
- * closes the connections the next stage opens again (a TLS handshake each).
+ * connections as the configured concurrency can use (max_host_connections
+ * per target seen): by default curl keeps only 4 per transfer in flight, so
+ * when a stage's last calls drain it closes the connections the next stage
+ * opens again (a TLS handshake each).
  *
  * Hazards handled (see style-anchors §2 and §7.10): curl may call the socket
  * callback from curl_multi_cleanup(), so cleanup runs while the glue is
@@ -54,10 +55,12 @@
  * enough for the transfers of a busy endpoint, bounded for a fleet. */
 #define KM_HTTP_EASY_POOL 64
 
-/* Idle connections the cache keeps, per allowed connection to a host:
- * room for a few hosts (kms, sts, resourcemanager, resourcesharing of a
- * region) at full concurrency. */
-#define KM_HTTP_CONNS_PER_SLOT 4
+/* Idle connections the cache keeps: max_host_connections for each
+ * connection target seen, at least for KM_HTTP_MIN_TARGETS (several host
+ * names can share one target: an endpoint override sends kms, sts and
+ * resourcemanager to one address), at most KM_HTTP_MAX_CONNS. */
+#define KM_HTTP_MIN_TARGETS 4
+#define KM_HTTP_MAX_CONNS 1024
 
 typedef struct sock_s sock_t;
 typedef struct req_s req_t;
@@ -122,6 +125,7 @@ struct km_http_s {
   CURL **idle_easy; /* easy handles ready for reuse (fixed options set) */
   size_t nidle_easy;
   target_t *targets; /* every connection target seen */
+  size_t ntargets;
   long max_host_connections;
   req_t *done_head, *done_tail; /* finished, callback not yet run */
   sock_t *socks;                /* open poll handles */
@@ -461,7 +465,7 @@ int km_http_new(uv_loop_t *loop, const km_http_opts_t *opts, km_http_t **out) {
       curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
                         h->max_host_connections) ||
       curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS,
-                        h->max_host_connections * KM_HTTP_CONNS_PER_SLOT))
+                        h->max_host_connections * KM_HTTP_MIN_TARGETS))
     goto fail_setopt;
   h->idle_easy = km_xcalloc(KM_HTTP_EASY_POOL, sizeof(*h->idle_easy));
   if (uv_timer_init(loop, &h->timer) != 0) goto fail_setopt;
@@ -548,6 +552,12 @@ static target_t *target_of(km_http_t *h, const char *key) {
   t->key = km_xstrdup(key);
   t->next = h->targets;
   h->targets = t;
+  /* Room in the connection cache for this target's connections too. */
+  if (++h->ntargets > KM_HTTP_MIN_TARGETS) {
+    long n = h->max_host_connections * (long)h->ntargets;
+    curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS,
+                      n < KM_HTTP_MAX_CONNS ? n : KM_HTTP_MAX_CONNS);
+  }
   return t;
 }
 
