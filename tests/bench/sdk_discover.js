@@ -33,9 +33,10 @@
 // usage: node sdk_discover.js --region R --instance KST [--protocol http|https]
 //          [--concurrency 32] [--qps N]
 //   --qps N   pace each API group (key-read, secret-meta, instance-read) to N
-//             calls/s with kmsmig's token bucket (default 0: unpaced;
-//             client_cost.py passes 50, the published key-read QPS that
-//             kmsmig keeps to and a client of the real service must too)
+//             calls/s with kmsmig's token bucket (default 0: unpaced, as
+//             client_cost.py runs it by default; --regime paced passes 50,
+//             the published key-read QPS that kmsmig keeps to and a client of
+//             the real service must too)
 // Prints one JSON line: calls by action, inventory sizes, max in flight.
 'use strict';
 

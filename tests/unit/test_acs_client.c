@@ -1,5 +1,6 @@
 /* The asynchronous client against a loopback HTTP server (libmicrohttpd on
  * its own thread): success with the real Host header and params delivered,
+ * calls of three credentials interleaved (each signed with its own secret),
  * throttling then success (retries happened, each with a fresh nonce),
  * a final cloud error (Code, RequestId, HTTP status, endpoint in err),
  * a garbage 200 body (KM_EPARSE, not retried), 5xx until attempts run out,
@@ -30,6 +31,8 @@ typedef struct {
   char actions[MAX_REQ][64];
   char bodies[MAX_REQ][256];
   char keyids[MAX_REQ][64];
+  char auths[MAX_REQ][256];
+  char dates[MAX_REQ][32];
 } server_state_t;
 
 typedef struct {
@@ -89,6 +92,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
     copyz(S.actions[i], sizeof(S.actions[i]), action);
     copyz(S.bodies[i], sizeof(S.bodies[i]), cc->body.data);
     copyz(S.keyids[i], sizeof(S.keyids[i]), keyid);
+    copyz(S.auths[i], sizeof(S.auths[i]),
+          MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"));
+    copyz(S.dates[i], sizeof(S.dates[i]),
+          MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-acs-date"));
   }
   int throttle = 0;
   if (action != NULL && strcmp(action, "ThrottleTwice") == 0 &&
@@ -267,6 +274,66 @@ static void test_success(void **state) {
   km_params_free(&p);
 }
 
+/* Calls of three credentials in flight at once (the third has the first's
+ * AccessKey id with another secret) share the client's entries (one per
+ * credential, keyed HMAC contexts reused): each request must carry its own
+ * AccessKey id and the signature its own secret gives, recomputed here from
+ * the request's nonce and date with an HMAC keyed afresh. */
+static void test_two_credentials_interleaved(void **state) {
+  fixture_t *f = *state;
+  static const km_credential_t creds[3] = {{"AKID-A", "secret-a", NULL},
+                                           {"AKID-B", "secret-b", "tok-b"},
+                                           {"AKID-A", "secret-c", NULL}};
+  km_params_t p[6];
+  result_t r[6];
+  for (int round = 0; round < 2; round++) {
+    for (int i = 0; i < 6; i++) {
+      km_params_init(&p[i]);
+      km_params_setf(&p[i], "KeyId", "key-%c%d", 'a' + i % 3, i);
+      km_acs_call_t call = {.product = KM_PRODUCT_KMS,
+                            .region = "cn-hangzhou",
+                            .action = "DescribeKey",
+                            .params = &p[i],
+                            .cred = &creds[i % 3]};
+      memset(&r[i], 0, sizeof(r[i]));
+      km_err_t err;
+      assert_int_equal(km_acs_call(f->client, &call, on_result, &r[i], &err),
+                       0);
+    }
+    assert_int_equal(km_acs_inflight(f->client), 6);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    for (int i = 0; i < 6; i++) {
+      assert_int_equal(r[i].status, 0);
+      km_params_free(&p[i]);
+    }
+  }
+  assert_int_equal(S.count, 12);
+  for (int i = 0; i < 12; i++) {
+    const km_credential_t *c = &creds[S.keyids[i][4] - 'a'];
+    char want[64];
+    snprintf(want, sizeof(want), "Credential=%s,", c->access_key_id);
+    assert_non_null(strstr(S.auths[i], want));
+    km_params_t q;
+    km_params_init(&q);
+    km_params_set(&q, "KeyId", S.keyids[i]);
+    km_acs_request_t req = {.host = "kms.cn-hangzhou.aliyuncs.com",
+                            .action = "DescribeKey",
+                            .version = "2016-01-20",
+                            .params = &q,
+                            .sigver = KM_SIG_V3,
+                            .nonce = S.nonces[i],
+                            .timestamp = S.dates[i]};
+    km_signed_request_t sr;
+    km_err_t err;
+    assert_int_equal(km_acs_sign(&req, c, &sr, &err), 0);
+    const char *sig = strstr(S.auths[i], "Signature=");
+    assert_non_null(sig);
+    assert_string_equal(sig + strlen("Signature="), sr.signature);
+    km_signed_request_free(&sr);
+    km_params_free(&q);
+  }
+}
+
 static void test_throttling_then_success(void **state) {
   fixture_t *f = *state;
   S.throttle_left = 2;
@@ -353,6 +420,47 @@ static void test_deadline(void **state) {
   km_acs_client_free(c);
 }
 
+/* The callback may free the client (documented): the call's memory and its
+ * credential entry must not be touched afterwards (ASan checks), with and
+ * without a retry timer in the call. */
+typedef struct {
+  km_acs_client_t *client;
+  int status;
+} free_in_cb_t;
+
+static void free_client_cb(const km_acs_result_t *res, void *ud) {
+  free_in_cb_t *x = ud;
+  x->status = res->status;
+  km_acs_client_free(x->client);
+  x->client = NULL;
+}
+
+static void test_free_client_in_callback(void **state) {
+  fixture_t *f = *state;
+  static const char *const actions[] = {"DescribeKey", "ThrottleTwice"};
+  for (size_t i = 0; i < KM_ARRAY_SIZE(actions); i++) {
+    S.throttle_left = 2;
+    km_endpoint_override_t ov = {
+        .host_pattern = "*.aliyuncs.com", .address = f->addr, .scheme = "http"};
+    km_acs_client_opts_t o = {
+        .retry = {.base_ms = 1, .cap_ms = 2, .deadline_ms = 10000},
+        .overrides = &ov,
+        .noverrides = 1};
+    free_in_cb_t x = {NULL, 1};
+    km_err_t err;
+    assert_int_equal(km_acs_client_new(f->http, &f->loop, &o, &x.client, &err),
+                     0);
+    km_acs_call_t call = {.product = KM_PRODUCT_KMS,
+                          .region = "cn-hangzhou",
+                          .action = actions[i],
+                          .cred = &CRED};
+    assert_int_equal(km_acs_call(x.client, &call, free_client_cb, &x, &err), 0);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(x.status, 0);
+    assert_null(x.client);
+  }
+}
+
 static void test_signature_diagnosis(void **state) {
   fixture_t *f = *state;
   result_t r;
@@ -422,6 +530,10 @@ static void test_refusals(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_success, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_two_credentials_interleaved, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_free_client_in_callback, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_throttling_then_success, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_final_error, setup, teardown),

@@ -78,12 +78,28 @@ int km_region_valid(const char *region);
 /* ---- Signing ---- */
 typedef enum { KM_SIG_V1 = 1, KM_SIG_V3 = 3 } km_sigver_t;
 
+/* Keyed HMAC contexts of one AccessKey secret (acs/sign_key.c): made once
+ * per credential and reused for every signature, instead of keying a new
+ * HMAC per call.  Key material: free it (cleansed) when the credential is no
+ * longer used.  Not thread-safe: one loop thread signs with it. */
+typedef struct km_sign_key_s km_sign_key_t;
+
+/* *out owned (km_sign_key_free), or KM_EINVAL for an empty secret or a
+ * libcrypto failure.  secret borrowed and not kept. */
+int km_sign_key_new(const char *secret, km_sign_key_t **out);
+void km_sign_key_free(km_sign_key_t *k);
+
 /* Borrowed strings; security_token may be NULL. */
 typedef struct km_credential_s {
   const char *access_key_id;
   const char *access_key_secret;
   const char *security_token;
 } km_credential_t;
+
+/* A fresh nonce: 32 lowercase hex digits (128 bits) from a per-process
+ * AES-128-CTR stream keyed once from the OS CSPRNG: never repeats within a
+ * process, unpredictable without the key (acs/sign_key.c).  Thread-safe. */
+void km_acs_nonce(char out[33]);
 
 typedef struct km_acs_request_s {
   const char *method;  /* "POST" (default when NULL) or "GET" */
@@ -93,9 +109,12 @@ typedef struct km_acs_request_s {
   const km_params_t *params;
   int form_body;          /* 1: params in an x-www-form-urlencoded body */
   km_sigver_t sigver;     /* 0 means KM_SIG_V3 */
-  const char *nonce;      /* NULL: 16 random bytes as hex */
+  const char *nonce;      /* NULL: km_acs_nonce() */
   const char *timestamp;  /* NULL: now, "YYYY-MM-DDThh:mm:ssZ" */
   const char *user_agent; /* NULL: no User-Agent header (not signed) */
+  /* Borrowed, may be NULL: the keyed contexts of the credential's secret
+   * (km_sign_key_new of that very secret); NULL keys an HMAC per call. */
+  km_sign_key_t *key;
 } km_acs_request_t;
 
 /* A signed request ready for km_http_request().  Everything owned; free with
@@ -135,6 +154,10 @@ int km__acs_v1_signature(const char *string_to_sign, const char *secret,
 int km__acs_v3_signature(const char *canonical_request, const char *secret,
                          char **out);
 void km__acs_sha256_hex(const void *data, size_t len, char out[65]);
+/* Internal: HMAC of msg with k's context for v (V1: SHA-1 keyed with
+ * "<secret>&", V3: SHA-256 keyed with the secret); out EVP_MAX_MD_SIZE. */
+int km__sign_key_mac(km_sign_key_t *k, km_sigver_t v, const void *msg,
+                     size_t len, unsigned char *out, unsigned int *outlen);
 
 /* ---- Error model ---- */
 /* Parses an error response (either body shape: Code/Message/RequestId/HostId/

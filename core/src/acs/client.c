@@ -12,10 +12,17 @@
  * accepted for loopback addresses: credentials never cross a network in
  * clear or to an unauthenticated peer.
  *
- * Lifetime: a call owns copies of everything it was given (credentials
- * cleansed when it ends).  Its memory is released after the callback, in
- * the backoff timer's close callback when a timer was used, so the user may
- * free the client from inside the callback. */
+ * Credentials: the client keeps one entry per credential in use (its
+ * AccessKey id, secret and token, and the keyed HMAC contexts of the secret,
+ * km_sign_key_t), shared by every call signed with it, so a call neither
+ * copies the secret nor keys an HMAC.  An entry no call has used for
+ * KEY_IDLE_MS is freed and cleansed (checked when another credential
+ * comes into use: a fleet's STS credentials come and go), and every entry
+ * when the client is freed.
+ *
+ * Lifetime: a call owns copies of everything else it was given.  Its memory is
+ * released after the callback, in the backoff timer's close callback when a
+ * timer was used, so the user may free the client from inside the callback. */
 #include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -51,7 +58,21 @@ struct km_acs_client_s {
     uint64_t last_ok; /* the last 2xx answer (ms), 0: none yet */
   } * answered;
   size_t nanswered;
+  struct keyent_s *keys; /* credentials in use, most recent first */
 };
+
+/* One credential in use.  refs: calls holding it. */
+typedef struct keyent_s {
+  char *akid, *secret, *token; /* token may be NULL */
+  km_sign_key_t *key;
+  size_t refs;
+  uint64_t idle_since; /* ms, when refs fell to 0 */
+  struct keyent_s *next;
+} keyent_t;
+
+#define KEY_IDLE_MS 60000
+
+static void keyent_free(keyent_t *e);
 
 #define NEVER_ANSWERED_ATTEMPTS 5
 
@@ -64,7 +85,7 @@ typedef struct {
   const char *version; /* static product table string */
   km_params_t params;
   int form_body;
-  char *akid, *secret, *token;
+  keyent_t *cred; /* the client's entry, one reference held */
   const override_t *ov;
   uint64_t deadline_at;
   uint64_t deadline_ms;
@@ -210,6 +231,11 @@ void km_acs_client_free(km_acs_client_t *c) {
   for (size_t i = 0; i < c->nanswered; i++)
     free(c->answered[i].host);
   free(c->answered);
+  while (c->keys != NULL) {
+    keyent_t *e = c->keys;
+    c->keys = e->next;
+    keyent_free(e);
+  }
   free(c);
 }
 
@@ -219,12 +245,78 @@ size_t km_acs_inflight(const km_acs_client_t *c) {
 
 /* ---- calls ---- */
 
+static void keyent_free(keyent_t *e) {
+  free(e->akid);
+  km_free_secret(e->secret);
+  km_free_secret(e->token);
+  km_sign_key_free(e->key);
+  free(e);
+}
+
+static int str_eq(const char *a, const char *b) {
+  return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+/* Frees the entries no call has used for KEY_IDLE_MS. */
+static void keys_sweep(km_acs_client_t *c, uint64_t now) {
+  for (keyent_t **pp = &c->keys; *pp != NULL;) {
+    keyent_t *e = *pp;
+    if (e->refs == 0 && now - e->idle_since >= KEY_IDLE_MS) {
+      *pp = e->next;
+      keyent_free(e);
+    } else {
+      pp = &e->next;
+    }
+  }
+}
+
+/* The entry of cr (borrowed), made on first use, with one more reference.
+ * NULL when its HMAC contexts cannot be made (err filled). */
+static keyent_t *key_acquire(km_acs_client_t *c, const km_credential_t *cr,
+                             km_err_t *err) {
+  const char *tok = cr->security_token;
+  for (keyent_t **pp = &c->keys; *pp != NULL; pp = &(*pp)->next) {
+    keyent_t *e = *pp;
+    if (strcmp(e->akid, cr->access_key_id) != 0 ||
+        strcmp(e->secret, cr->access_key_secret) != 0 || !str_eq(e->token, tok))
+      continue;
+    *pp = e->next; /* to the front: the next call likely signs with it */
+    e->next = c->keys;
+    c->keys = e;
+    e->refs++;
+    return e;
+  }
+  keys_sweep(c, km_now_ms());
+  km_sign_key_t *key = NULL;
+  /* An empty secret gets no contexts: signing refuses it with its own
+   * error. */
+  if (cr->access_key_secret[0] != '\0' &&
+      km_sign_key_new(cr->access_key_secret, &key) < 0) {
+    km__err_set(err, KM_ECREDS, "cannot key an HMAC with the AccessKey secret");
+    return NULL;
+  }
+  keyent_t *e = km_xcalloc(1, sizeof(*e));
+  e->akid = km_xstrdup(cr->access_key_id);
+  e->secret = km_xstrdup(cr->access_key_secret);
+  e->token = tok != NULL ? km_xstrdup(tok) : NULL;
+  e->key = key;
+  e->refs = 1;
+  e->next = c->keys;
+  c->keys = e;
+  return e;
+}
+
+static void key_release(km_acs_client_t *c, keyent_t *e) {
+  (void)c;
+  if (--e->refs == 0) e->idle_since = km_now_ms();
+}
+
 static void call_free(call_t *k) {
   km_params_free(&k->params);
   free(k->action);
-  free(k->akid);
-  km_free_secret(k->secret);
-  km_free_secret(k->token);
+  /* Only a call that never started still holds its entry (finish gives it
+   * back before the callback, which may free the client). */
+  if (k->cred != NULL) key_release(k->c, k->cred);
   km_free_secret(k->our_sts);
   free(k->owner);
   free(k);
@@ -241,7 +333,11 @@ static void finish(call_t *k, int status, json_t *body) {
    * them; a StringToSign mismatch is not the operator's secret. */
   if (status < 0 && !k->sts_differs)
     km_acs_add_hint(&k->err, k->owner, k->ov != NULL ? k->ov->address : NULL,
-                    k->token != NULL);
+                    k->cred->token != NULL);
+  /* The callback may free the client, and with it the credential entry:
+   * give the reference back first. */
+  key_release(k->c, k->cred);
+  k->cred = NULL;
   km_acs_result_t res = {status, status == 0 ? body : NULL,
                          status < 0 ? &k->err : NULL, k->attempts,
                          k->throttled};
@@ -261,7 +357,7 @@ static int start_attempt(call_t *k) {
     return km__err_setw(&k->err, KM_EDEADLINE, k->host,
                         "%s: overall deadline of %llu ms exceeded", k->action,
                         (unsigned long long)k->deadline_ms);
-  km_credential_t cred = {k->akid, k->secret, k->token};
+  km_credential_t cred = {k->cred->akid, k->cred->secret, k->cred->token};
   km_acs_request_t r = {.method = "POST",
                         .host = k->host,
                         .action = k->action,
@@ -269,7 +365,8 @@ static int start_attempt(call_t *k) {
                         .params = &k->params,
                         .form_body = k->form_body,
                         .sigver = c->sigver,
-                        .user_agent = c->user_agent};
+                        .user_agent = c->user_agent,
+                        .key = k->cred->key};
   km_signed_request_t s;
   km_err_t serr;
   int rc = km_acs_sign(&r, &cred, &s, &serr);
@@ -572,9 +669,11 @@ int km_acs_call(km_acs_client_t *c, const km_acs_call_t *call, km_acs_cb cb,
     km_params_set(&k->params, call->params->v[i].key, call->params->v[i].value);
   k->form_body = call->form_body;
   k->owner = call->cred_owner != NULL ? km_xstrdup(call->cred_owner) : NULL;
-  k->akid = km_xstrdup(cr->access_key_id);
-  k->secret = km_xstrdup(cr->access_key_secret);
-  k->token = cr->security_token != NULL ? km_xstrdup(cr->security_token) : NULL;
+  k->cred = key_acquire(c, cr, err);
+  if (k->cred == NULL) {
+    call_free(k);
+    return KM_ECREDS;
+  }
   for (size_t i = 0; i < c->nov && k->ov == NULL; i++)
     if (host_matches(c->ov[i].pattern, k->host)) k->ov = &c->ov[i];
   k->deadline_ms =

@@ -79,18 +79,30 @@ const char *km_params_get(const km_params_t *p, const char *key) {
   return e != NULL ? e->value : NULL;
 }
 
+/* 1 for the bytes RFC 3986 leaves unreserved (A-Za-z0-9-_.~). */
+static int unreserved(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+         (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~';
+}
+
+/* Every request encodes each parameter twice (signature and query): room
+ * for the worst case is made once and the bytes are written in place. */
 static void encode_keep(km_buf_t *b, const char *s, const char *extra) {
   static const char hex[] = "0123456789ABCDEF";
+  size_t n = strlen(s);
+  km_buf_reserve(b, 3 * n);
+  char *o = b->data + b->len;
   for (const unsigned char *c = (const unsigned char *)s; *c != '\0'; c++) {
-    if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
-        (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.' ||
-        *c == '~' || (extra != NULL && strchr(extra, *c) != NULL)) {
-      km_buf_putc(b, (char)*c);
+    if (unreserved(*c) || (extra != NULL && strchr(extra, *c) != NULL)) {
+      *o++ = (char)*c;
     } else {
-      char esc[3] = {'%', hex[*c >> 4], hex[*c & 15]};
-      km_buf_append(b, esc, 3);
+      *o++ = '%';
+      *o++ = hex[*c >> 4];
+      *o++ = hex[*c & 15];
     }
   }
+  *o = '\0';
+  b->len = (size_t)(o - b->data);
 }
 
 void km_acs_percent_encode(km_buf_t *b, const char *s) {

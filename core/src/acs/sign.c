@@ -12,7 +12,11 @@
  * The header layout mirrors @alicloud/openapi-client 0.4.15 doRequest (for
  * V3, including x-acs-accesskey-id next to x-acs-security-token under STS)
  * so tests/conformance/sign_crosscheck.sh can compare byte for byte.
- * The secret is only ever used as an HMAC key and then cleansed. */
+ * The secret is only ever used as an HMAC key and then cleansed; a
+ * request may bring the keyed HMAC contexts of its secret (km_sign_key_t,
+ * made once per credential by the client), and nonces come from km_acs_nonce()
+ * (acs/sign_key.c). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,7 +24,6 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/rand.h>
 
 #include "acs/acs.h"
 
@@ -82,13 +85,26 @@ char *km__acs_v1_string_to_sign(const char *method, const km_params_t *all) {
   return km_buf_steal(&sts);
 }
 
-int km__acs_v1_signature(const char *string_to_sign, const char *secret,
-                         char **out) {
-  char *key = km_xasprintf("%s&", secret);
+/* HMAC of msg with the secret's keyed context when the request brings
+ * one, else with a key made from the secret for this one signature. */
+static int cred_hmac(const km_credential_t *cred, km_sign_key_t *key,
+                     km_sigver_t v, const char *msg, unsigned char *out,
+                     unsigned int *outlen) {
+  if (key != NULL)
+    return km__sign_key_mac(key, v, msg, strlen(msg), out, outlen);
+  if (v == KM_SIG_V3)
+    return hmac(EVP_sha256(), cred->access_key_secret, msg, out, outlen);
+  char *amp = km_xasprintf("%s&", cred->access_key_secret);
+  int rc = hmac(EVP_sha1(), amp, msg, out, outlen);
+  km_free_secret(amp);
+  return rc;
+}
+
+static int v1_signature(const char *string_to_sign, const km_credential_t *cred,
+                        km_sign_key_t *key, char **out) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int mdlen = 0;
-  int rc = hmac(EVP_sha1(), key, string_to_sign, md, &mdlen);
-  km_free_secret(key);
+  int rc = cred_hmac(cred, key, KM_SIG_V1, string_to_sign, md, &mdlen);
   if (rc < 0) return rc;
   char *b64 = km_xmalloc(4 * ((mdlen + 2) / 3) + 1);
   EVP_EncodeBlock((unsigned char *)b64, md, (int)mdlen);
@@ -97,19 +113,32 @@ int km__acs_v1_signature(const char *string_to_sign, const char *secret,
   return 0;
 }
 
-int km__acs_v3_signature(const char *canonical_request, const char *secret,
+int km__acs_v1_signature(const char *string_to_sign, const char *secret,
                          char **out) {
+  km_credential_t cred = {NULL, secret, NULL};
+  return v1_signature(string_to_sign, &cred, NULL, out);
+}
+
+static int v3_signature(const char *canonical_request,
+                        const km_credential_t *cred, km_sign_key_t *key,
+                        char **out) {
   char hash[65];
   km__acs_sha256_hex(canonical_request, strlen(canonical_request), hash);
-  char *sts = km_xasprintf("ACS3-HMAC-SHA256\n%s", hash);
+  char sts[sizeof("ACS3-HMAC-SHA256\n") + 64];
+  snprintf(sts, sizeof(sts), "ACS3-HMAC-SHA256\n%s", hash);
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int mdlen = 0;
-  int rc = hmac(EVP_sha256(), secret, sts, md, &mdlen);
-  free(sts);
+  int rc = cred_hmac(cred, key, KM_SIG_V3, sts, md, &mdlen);
   if (rc < 0) return rc;
   *out = km_xmalloc(2 * mdlen + 1);
   hex_encode(*out, md, mdlen);
   return 0;
+}
+
+int km__acs_v3_signature(const char *canonical_request, const char *secret,
+                         char **out) {
+  km_credential_t cred = {NULL, secret, NULL};
+  return v3_signature(canonical_request, &cred, NULL, out);
 }
 
 /* Header values end up in the request verbatim: refuse anything that could
@@ -127,13 +156,6 @@ static int safe_token(const char *s, const char *extra) {
           (*c >= '0' && *c <= '9') || strchr(extra, *c) != NULL))
       return 0;
   return 1;
-}
-
-static void make_nonce(char out[33]) {
-  unsigned char raw[16];
-  if (RAND_bytes(raw, sizeof(raw)) != 1)
-    abort(); /* a predictable nonce would make requests replayable */
-  hex_encode(out, raw, sizeof(raw));
 }
 
 typedef struct {
@@ -164,56 +186,106 @@ static void append_sorted_query(km_buf_t *q, const km_params_t *p) {
   free(sorted);
 }
 
+static int cmp_param_ptr(const void *a, const void *b) {
+  return strcmp((*(const km_param_t *const *)a)->key,
+                (*(const km_param_t *const *)b)->key);
+}
+
+/* Appends v's n pairs (sorted by key) as key=value&..., RFC 3986 encoded;
+ * sig, when not NULL, goes in as Signature in its sorted place. */
+static void put_sorted(km_buf_t *b, const km_param_t *const *v, size_t n,
+                       const char *sig) {
+  size_t start = b->len;
+  /* Room for the worst case (every byte escaped) made once: the buffer
+   * would otherwise grow a few times per request. */
+  size_t need = sig != NULL ? 3 * strlen(sig) + 12 : 0;
+  for (size_t i = 0; i < n; i++)
+    need += 3 * (strlen(v[i]->key) + strlen(v[i]->value)) + 2;
+  km_buf_reserve(b, need);
+  for (size_t i = 0; i <= n; i++) {
+    if (sig != NULL && (i == n || strcmp(v[i]->key, "Signature") > 0)) {
+      if (b->len > start) km_buf_putc(b, '&');
+      km_buf_puts(b, "Signature=");
+      km_acs_percent_encode(b, sig);
+      sig = NULL;
+    }
+    if (i == n) break;
+    if (b->len > start) km_buf_putc(b, '&');
+    km_acs_percent_encode(b, v[i]->key);
+    km_buf_putc(b, '=');
+    km_acs_percent_encode(b, v[i]->value);
+  }
+}
+
+/* V1 without copying a parameter: the common parameters live on the
+ * stack, the caller's are borrowed, and one sorted array of pointers gives
+ * both the StringToSign and the query. */
 static int sign_v1(const km_acs_request_t *r, const km_credential_t *cred,
                    const char *method, const char *nonce, const char *ts,
                    km_signed_request_t *out, km_err_t *err) {
   const km_params_t *user = r->params;
-  for (size_t i = 0; user != NULL && i < user->n; i++)
+  size_t nuser = user != NULL ? user->n : 0;
+  for (size_t i = 0; i < nuser; i++)
     for (size_t j = 0; j < KM_ARRAY_SIZE(v1_common); j++)
       if (strcmp(user->v[i].key, v1_common[j]) == 0)
         return km__err_set(err, KM_EINVAL,
                            "parameter %s is set by the V1 signer itself",
                            v1_common[j]);
 
-  km_params_t query, all;
-  km_params_init(&query);
-  km_params_init(&all);
-  km_params_set(&query, "Action", r->action);
-  km_params_set(&query, "Version", r->version);
-  km_params_set(&query, "Format", "JSON");
-  km_params_set(&query, "AccessKeyId", cred->access_key_id);
-  km_params_set(&query, "SignatureMethod", "HMAC-SHA1");
-  km_params_set(&query, "SignatureVersion", "1.0");
-  km_params_set(&query, "SignatureNonce", nonce);
-  km_params_set(&query, "Timestamp", ts);
-  if (cred->security_token != NULL && cred->security_token[0] != '\0')
-    km_params_set(&query, "SecurityToken", cred->security_token);
-  for (size_t i = 0; i < query.n; i++)
-    km_params_set(&all, query.v[i].key, query.v[i].value);
-  for (size_t i = 0; user != NULL && i < user->n; i++) {
-    km_params_set(&all, user->v[i].key, user->v[i].value);
-    if (!r->form_body) km_params_set(&query, user->v[i].key, user->v[i].value);
-  }
+  km_param_t common[9] = {
+      {"Action", (char *)r->action},
+      {"Version", (char *)r->version},
+      {"Format", "JSON"},
+      {"AccessKeyId", (char *)cred->access_key_id},
+      {"SignatureMethod", "HMAC-SHA1"},
+      {"SignatureVersion", "1.0"},
+      {"SignatureNonce", (char *)nonce},
+      {"Timestamp", (char *)ts},
+      {"SecurityToken", (char *)cred->security_token},
+  };
+  size_t ncommon =
+      cred->security_token != NULL && cred->security_token[0] != '\0' ? 9 : 8;
+  const km_param_t **all = km_xmalloc((ncommon + nuser) * sizeof(*all));
+  const km_param_t **query = km_xmalloc(ncommon * sizeof(*query));
+  for (size_t i = 0; i < ncommon; i++)
+    all[i] = query[i] = &common[i];
+  for (size_t i = 0; i < nuser; i++)
+    all[ncommon + i] = &user->v[i];
+  size_t nall = ncommon + nuser;
+  qsort(all, nall, sizeof(*all), cmp_param_ptr);
+  qsort(query, ncommon, sizeof(*query), cmp_param_ptr);
 
-  out->string_to_sign = km__acs_v1_string_to_sign(method, &all);
-  km_params_free(&all);
-  int rc = km__acs_v1_signature(out->string_to_sign, cred->access_key_secret,
-                                &out->signature);
-  if (rc < 0) {
-    km_params_free(&query);
-    return km__err_set(err, rc, "HMAC-SHA1 failed");
-  }
-  km_params_set(&query, "Signature", out->signature);
-
+  km_buf_t canon, sts;
+  km_buf_init(&canon);
+  km_buf_init(&sts);
+  put_sorted(&canon, all, nall, NULL);
+  km_buf_reserve(&sts, 3 * canon.len + 16);
+  km_buf_puts(&sts, method);
+  km_buf_puts(&sts, "&%2F&");
+  km_acs_percent_encode(&sts, canon.data != NULL ? canon.data : "");
+  out->string_to_sign = km_buf_steal(&sts);
+  int rc = v1_signature(out->string_to_sign, cred, r->key, &out->signature);
   km_buf_t url;
   km_buf_init(&url);
-  km_buf_printf(&url, "https://%s/?", r->host);
-  km_buf_t q;
-  km_buf_init(&q);
-  append_sorted_query(&q, &query);
-  km_buf_puts(&url, q.data);
-  km_free_secret(km_buf_steal(&q));
-  km_params_free(&query);
+  if (rc == 0) {
+    km_buf_reserve(&url, canon.len + 64 + strlen(r->host));
+    km_buf_printf(&url, "https://%s/?", r->host);
+    /* The query: every parameter, or only the common ones when the
+     * caller's travel in the body. */
+    if (r->form_body)
+      put_sorted(&url, query, ncommon, out->signature);
+    else
+      put_sorted(&url, all, nall, out->signature);
+  }
+  /* The canonical string can hold a SecurityToken: not secret-grade, but
+   * cleanse it with the rest. */
+  km_free_secret(km_buf_steal(&canon));
+  free(all);
+  free(query);
+  if (rc < 0) {
+    km_buf_free(&url);
+    return km__err_set(err, rc, "HMAC-SHA1 failed");
+  }
   out->url = km_buf_steal(&url);
 
   hdrs_t h = {NULL, 0};
@@ -278,8 +350,7 @@ static int sign_v3(const km_acs_request_t *r, const km_credential_t *cred,
   km_buf_printf(&cr, "\n%s\n%s", signed_names.data, payload_hash);
   out->string_to_sign = km_buf_steal(&cr);
 
-  int rc = km__acs_v3_signature(out->string_to_sign, cred->access_key_secret,
-                                &out->signature);
+  int rc = v3_signature(out->string_to_sign, cred, r->key, &out->signature);
   if (rc < 0) {
     km_buf_free(&q);
     km_buf_free(&body);
@@ -349,7 +420,7 @@ int km_acs_sign(const km_acs_request_t *r, const km_credential_t *cred,
   char nonce_buf[33], ts_buf[21];
   const char *nonce = r->nonce;
   if (nonce == NULL) {
-    make_nonce(nonce_buf);
+    km_acs_nonce(nonce_buf);
     nonce = nonce_buf;
   }
   const char *ts = r->timestamp;

@@ -19,6 +19,16 @@
  * URL, headers and body.  curl's own CURLMOPT_MAX_HOST_CONNECTIONS stays
  * as the backstop.
  *
+ * Cost per call: a finished transfer's easy handle goes back to a small
+ * pool with its fixed options set (share, callbacks, CA file, timeouts), so
+ * a call sets only what differs per request instead of creating, setting up
+ * and destroying a handle.  Connections live in the share (one pool per
+ * host and port, whoever signs the calls), and the cache keeps as many idle
+ * connections as the configured concurrency can use (max_host_connections
+ * per target seen): by default curl keeps only 4 per transfer in flight, so
+ * when a stage's last calls drain it closes the connections the next stage
+ * opens again (a TLS handshake each).
+ *
  * Hazards handled (see style-anchors §2 and §7.10): curl may call the socket
  * callback from curl_multi_cleanup(), so cleanup runs while the glue is
  * alive; a poll handle is freed only in its close callback; a socket fd may
@@ -27,20 +37,30 @@
  * share), so a new poll for an fd first retires any stale one; a poll error
  * (status < 0) is passed to curl as CURL_CSELECT_ERR.
  */
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <curl/curl.h>
 
 #include "http/http.h"
+#include "http/http_internal.h"
 #include "util/util.h"
 
 /* Responses larger than this are refused (KM_EHTTP): KMS answers are small
  * and an unbounded buffer is an easy way to exhaust memory. */
 #define KM_HTTP_MAX_BODY (64u * 1024u * 1024u)
+
+/* Idle easy handles kept for reuse (about 10 KB each with their buffers):
+ * enough for the transfers of a busy endpoint, bounded for a fleet. */
+#define KM_HTTP_EASY_POOL 64
+
+/* Idle connections the cache keeps: max_host_connections for each
+ * connection target seen, at least for KM_HTTP_MIN_TARGETS (several host
+ * names can share one target: an endpoint override sends kms, sts and
+ * resourcemanager to one address), at most KM_HTTP_MAX_CONNS. */
+#define KM_HTTP_MIN_TARGETS 4
+#define KM_HTTP_MAX_CONNS 1024
 
 typedef struct sock_s sock_t;
 typedef struct req_s req_t;
@@ -101,8 +121,11 @@ struct km_http_s {
   long total_timeout_ms;
   char *ca_file;
 
-  req_t *active;     /* transfers attached to curl */
+  req_t *active;    /* transfers attached to curl */
+  CURL **idle_easy; /* easy handles ready for reuse (fixed options set) */
+  size_t nidle_easy;
   target_t *targets; /* every connection target seen */
+  size_t ntargets;
   long max_host_connections;
   req_t *done_head, *done_tail; /* finished, callback not yet run */
   sock_t *socks;                /* open poll handles */
@@ -161,6 +184,23 @@ static void req_free(req_t *r) {
   curl_slist_free_all(r->connect_to);
   km_buf_free(&r->body);
   free(r);
+}
+
+/* Keeps a finished transfer's handle for the next request, or frees it
+ * when the pool is full.  Pointers into the finished request are cleared
+ * so an idle handle never refers to freed memory. */
+static void easy_release(km_http_t *h, CURL *e) {
+  if (h->nidle_easy >= KM_HTTP_EASY_POOL || h->closing) {
+    curl_easy_cleanup(e);
+    return;
+  }
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+  curl_easy_setopt(e, CURLOPT_CONNECT_TO, NULL);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, NULL);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, NULL);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
+  h->idle_easy[h->nidle_easy++] = e;
 }
 
 static int map_curl_code(CURLcode c) {
@@ -251,6 +291,8 @@ static void collect_done(km_http_t *h) {
     r->err_text = r->errbuf;
     /* m is invalid after remove_handle: nothing above may be read later. */
     curl_multi_remove_handle(h->multi, e);
+    easy_release(h, e);
+    r->easy = NULL;
     active_unlink(h, r);
     done_push(h, r);
     r->target->active--;
@@ -421,8 +463,11 @@ int km_http_new(uv_loop_t *loop, const km_http_opts_t *opts, km_http_t **out) {
       curl_multi_setopt(h->multi, CURLMOPT_PIPELINING,
                         (long)CURLPIPE_NOTHING) ||
       curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-                        h->max_host_connections))
+                        h->max_host_connections) ||
+      curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS,
+                        h->max_host_connections * KM_HTTP_MIN_TARGETS))
     goto fail_setopt;
+  h->idle_easy = km_xcalloc(KM_HTTP_EASY_POOL, sizeof(*h->idle_easy));
   if (uv_timer_init(loop, &h->timer) != 0) goto fail_setopt;
   h->timer.data = h;
   h->open_handles = 1;
@@ -434,126 +479,57 @@ fail_setopt:
 fail_share:
   curl_multi_cleanup(h->multi);
 fail_multi:
+  free(h->idle_easy);
   free(h->ca_file);
   free(h);
   curl_global_cleanup();
   return KM_ENOMEM;
 }
 
-/* Host part of an authority "host", "[v6]" (brackets removed) into out. */
-static void copy_host(const char *p, size_t n, char *out, size_t outsz) {
-  if (n >= 2 && p[0] == '[' && p[n - 1] == ']') {
-    p++;
-    n -= 2;
-  }
-  if (n >= outsz) n = outsz - 1;
-  memcpy(out, p, n);
-  out[n] = '\0';
-}
-
-static int is_loopback_host(const char *host) {
-  if (strcasecmp(host, "localhost") == 0) return 1;
-  unsigned char a[16];
-  if (inet_pton(AF_INET, host, a) == 1) return a[0] == 127;
-  if (inet_pton(AF_INET6, host, a) == 1) {
-    static const unsigned char lo[16] = {0, 0, 0, 0, 0, 0, 0, 0,
-                                         0, 0, 0, 0, 0, 0, 0, 1};
-    return memcmp(a, lo, 16) == 0;
-  }
-  return 0;
-}
-
-/* Splits the next ':'-separated field of a CONNECT_TO entry (a bracketed
- * IPv6 address may contain ':').  Returns the field length; *pp advances
- * past the separator. */
-static size_t next_field(const char **pp) {
-  const char *p = *pp;
-  size_t n = 0;
-  if (p[0] == '[') {
-    const char *e = strchr(p, ']');
-    n = e != NULL ? (size_t)(e - p) + 1 : strlen(p);
-  }
-  while (p[n] != '\0' && p[n] != ':')
-    n++;
-  *pp = p[n] == ':' ? p + n + 1 : p + n;
-  return n;
-}
-
-/* Checks url is http(s) and finds where curl will really connect for (url,
- * connect_to): the connect_to's CONNECT-HOST when the entry applies to the
- * URL (its HOST and PORT are empty or equal to the URL's) and names a host,
- * else the URL host; port (at least 8 bytes) gets the port it connects to.
- * Getting this wrong would turn TLS verification off for a real endpoint,
- * so when in doubt the result is the URL host. */
-static int connect_target(const char *url, const char *connect_to, char *out,
-                          size_t outsz, char *port, size_t portsz) {
-  CURLU *u = curl_url();
-  if (u == NULL) return KM_ENOMEM;
-  char *uscheme = NULL, *uhost = NULL, *uport = NULL;
-  int rc = KM_EINVAL;
-  if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_SCHEME, &uscheme, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_HOST, &uhost, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_PORT, &uport, CURLU_DEFAULT_PORT) != CURLUE_OK)
-    goto out;
-  /* Only plain and TLS HTTP: a typo must not reach another protocol. */
-  if (strcmp(uscheme, "http") != 0 && strcmp(uscheme, "https") != 0) goto out;
-  copy_host(uhost, strlen(uhost), out, outsz);
-  snprintf(port, portsz, "%s", uport);
-  rc = 0;
-  if (connect_to == NULL) goto out;
-  const char *p = connect_to;
-  const char *fh = p;
-  size_t nh = next_field(&p);
-  const char *fp = p;
-  size_t np = next_field(&p);
-  const char *fc = p;
-  size_t nc = next_field(&p);
-  char tmp[256];
-  copy_host(fh, nh, tmp, sizeof(tmp));
-  int host_ok = nh == 0 || strcasecmp(tmp, out) == 0;
-  int port_ok = np == 0 || (strlen(uport) == np && memcmp(fp, uport, np) == 0);
-  if (host_ok && port_ok && nc > 0) {
-    copy_host(fc, nc, out, outsz);
-    if (p[0] != '\0') snprintf(port, portsz, "%s", p);
-  }
-out:
-  curl_free(uscheme);
-  curl_free(uhost);
-  curl_free(uport);
-  curl_url_cleanup(u);
-  return rc;
-}
-
 static int header_ok(const char *s) {
   return s != NULL && strpbrk(s, "\r\n") == NULL;
 }
 
-static int setup_easy(km_http_t *h, req_t *r) {
-  CURL *e = r->easy;
-  long timeout = r->timeout_ms > 0 ? r->timeout_ms : h->total_timeout_ms;
-  CURLcode c = CURLE_OK;
 #define SET(opt, val)                                                          \
   if (c == CURLE_OK) c = curl_easy_setopt(e, opt, val)
-  SET(CURLOPT_URL, r->url);
+
+/* A new easy handle with the options every request shares. */
+static CURL *easy_new(km_http_t *h) {
+  CURL *e = curl_easy_init();
+  if (e == NULL) return NULL;
+  CURLcode c = CURLE_OK;
   SET(CURLOPT_PROTOCOLS_STR, "http,https");
   SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
   SET(CURLOPT_SHARE, h->share);
-  SET(CURLOPT_PRIVATE, (void *)r);
   SET(CURLOPT_WRITEFUNCTION, on_write);
-  SET(CURLOPT_WRITEDATA, (void *)r);
-  SET(CURLOPT_ERRORBUFFER, r->errbuf);
   SET(CURLOPT_NOSIGNAL, 1L);
   SET(CURLOPT_TCP_KEEPALIVE, 1L);
   /* An API answer rarely needs more than a few reads of 8 KB; curl's
    * default receive buffer is 16 KB per transfer. */
   SET(CURLOPT_BUFFERSIZE, 8192L);
   SET(CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
+  if (h->ca_file != NULL) SET(CURLOPT_CAINFO, h->ca_file);
+  if (c != CURLE_OK) {
+    curl_easy_cleanup(e);
+    return NULL;
+  }
+  return e;
+}
+
+/* What differs per request, set on a new or a reused handle (every option
+ * a request may set is set here, so nothing leaks from the last one). */
+static int setup_easy(km_http_t *h, req_t *r) {
+  CURL *e = r->easy;
+  long timeout = r->timeout_ms > 0 ? r->timeout_ms : h->total_timeout_ms;
+  CURLcode c = CURLE_OK;
+  SET(CURLOPT_URL, r->url);
+  SET(CURLOPT_PRIVATE, (void *)r);
+  SET(CURLOPT_WRITEDATA, (void *)r);
+  SET(CURLOPT_ERRORBUFFER, r->errbuf);
   SET(CURLOPT_TIMEOUT_MS, timeout);
   SET(CURLOPT_SSL_VERIFYPEER, r->insecure ? 0L : 1L);
   SET(CURLOPT_SSL_VERIFYHOST, r->insecure ? 0L : 2L);
-  if (h->ca_file != NULL) SET(CURLOPT_CAINFO, h->ca_file);
-  if (r->connect_to != NULL) SET(CURLOPT_CONNECT_TO, r->connect_to);
+  SET(CURLOPT_CONNECT_TO, r->connect_to);
   SET(CURLOPT_HTTPHEADER, r->headers);
   if (r->post != NULL) {
     SET(CURLOPT_POST, 1L);
@@ -561,11 +537,12 @@ static int setup_easy(km_http_t *h, req_t *r) {
     /* r->post lives as long as the transfer (req_free): no copy. */
     SET(CURLOPT_POSTFIELDS, r->post);
   } else {
+    SET(CURLOPT_POSTFIELDS, NULL);
     SET(CURLOPT_HTTPGET, 1L);
   }
-#undef SET
   return c == CURLE_OK ? 0 : KM_EINVAL;
 }
+#undef SET
 
 /* The target of key, created on first use (owned by h). */
 static target_t *target_of(km_http_t *h, const char *key) {
@@ -575,12 +552,18 @@ static target_t *target_of(km_http_t *h, const char *key) {
   t->key = km_xstrdup(key);
   t->next = h->targets;
   h->targets = t;
+  /* Room in the connection cache for this target's connections too. */
+  if (++h->ntargets > KM_HTTP_MIN_TARGETS) {
+    long n = h->max_host_connections * (long)h->ntargets;
+    curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS,
+                      n < KM_HTTP_MAX_CONNS ? n : KM_HTTP_MAX_CONNS);
+  }
   return t;
 }
 
 /* Hands r to curl.  < 0: r is not in curl (the caller ends it). */
 static int start_transfer(km_http_t *h, req_t *r) {
-  r->easy = curl_easy_init();
+  r->easy = h->nidle_easy > 0 ? h->idle_easy[--h->nidle_easy] : easy_new(h);
   if (r->easy == NULL) return KM_ENOMEM;
   int rc = setup_easy(h, r);
   if (rc < 0) return rc;
@@ -621,12 +604,12 @@ int km_http_request(km_http_t *h, const km_http_req_opts_t *o,
   if (o->body == NULL && o->body_len != 0) return KM_EINVAL;
 
   char target[256], port[16];
-  int rc = connect_target(o->url, o->connect_to, target, sizeof(target), port,
-                          sizeof(port));
+  int rc = km__http_connect_target(o->url, o->connect_to, target,
+                                   sizeof(target), port, sizeof(port));
   if (rc < 0) return rc;
   int insecure = 0;
   if (o->insecure_loopback) {
-    if (!is_loopback_host(target)) {
+    if (!km__http_is_loopback(target)) {
       km_log(KM_LOG_ERROR,
              "http: refusing to turn TLS verification off for %s: not a "
              "loopback address",
@@ -732,6 +715,11 @@ static void teardown(km_http_t *h) {
     free(t);
   }
   h->multi = NULL;
+  /* Idle handles hold a reference to the share: free them before it. */
+  while (h->nidle_easy > 0)
+    curl_easy_cleanup(h->idle_easy[--h->nidle_easy]);
+  free(h->idle_easy);
+  h->idle_easy = NULL;
   while (h->socks != NULL)
     sock_close(h->socks);
   if (curl_share_cleanup(h->share) != CURLSHE_OK)

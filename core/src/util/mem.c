@@ -100,6 +100,10 @@ void km_buf_puts(km_buf_t *b, const char *s) {
   km_buf_append(b, s, strlen(s));
 }
 
+void km_buf_reserve(km_buf_t *b, size_t n) {
+  buf_reserve(b, n);
+}
+
 void km_buf_putc(km_buf_t *b, char c) {
   km_buf_append(b, &c, 1);
 }

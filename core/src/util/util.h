@@ -43,6 +43,8 @@ void km_buf_reset(km_buf_t *b);
 void km_buf_append(km_buf_t *b, const void *p, size_t n);
 void km_buf_puts(km_buf_t *b, const char *s);
 void km_buf_putc(km_buf_t *b, char c);
+/* Makes room for n more bytes (and the terminator) without changing len. */
+void km_buf_reserve(km_buf_t *b, size_t n);
 void km_buf_printf(km_buf_t *b, const char *fmt, ...) KM_PRINTF(2, 3);
 /* Steals the buffer's memory: returns it (owned by the caller) and resets b. */
 char *km_buf_steal(km_buf_t *b);

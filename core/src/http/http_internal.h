@@ -1,0 +1,17 @@
+/* Internal to the HTTP transport (http.c, target.c). */
+#ifndef KM_HTTP_INTERNAL_H
+#define KM_HTTP_INTERNAL_H
+
+#include <stddef.h>
+
+/* 1 when host (no brackets) is localhost, 127.0.0.0/8 or ::1. */
+int km__http_is_loopback(const char *host);
+
+/* Checks url is http(s) and finds where curl will really connect for (url,
+ * connect_to): the connect_to's CONNECT-HOST when the entry applies to the
+ * URL, else the URL host, into out; port (at least 8 bytes) gets the port.
+ * Returns 0, KM_EINVAL for a malformed or non-HTTP URL, KM_ENOMEM. */
+int km__http_connect_target(const char *url, const char *connect_to, char *out,
+                            size_t outsz, char *port, size_t portsz);
+
+#endif

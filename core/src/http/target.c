@@ -1,0 +1,99 @@
+/* Where a request really connects, for the transport (http.c): the URL's
+ * host and port, or the CONNECT_TO target that applies to them, and whether
+ * that is a loopback address.  The transport keys its per-target queue on
+ * the result and only turns TLS verification off for a loopback target, so
+ * the parsing errs towards the URL host when in doubt. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "http/http_internal.h"
+#include "kmsmig/errors.h"
+
+/* Host part of an authority "host", "[v6]" (brackets removed) into out. */
+static void copy_host(const char *p, size_t n, char *out, size_t outsz) {
+  if (n >= 2 && p[0] == '[' && p[n - 1] == ']') {
+    p++;
+    n -= 2;
+  }
+  if (n >= outsz) n = outsz - 1;
+  memcpy(out, p, n);
+  out[n] = '\0';
+}
+
+int km__http_is_loopback(const char *host) {
+  if (strcasecmp(host, "localhost") == 0) return 1;
+  unsigned char a[16];
+  if (inet_pton(AF_INET, host, a) == 1) return a[0] == 127;
+  if (inet_pton(AF_INET6, host, a) == 1) {
+    static const unsigned char lo[16] = {0, 0, 0, 0, 0, 0, 0, 0,
+                                         0, 0, 0, 0, 0, 0, 0, 1};
+    return memcmp(a, lo, 16) == 0;
+  }
+  return 0;
+}
+
+/* Splits the next ':'-separated field of a CONNECT_TO entry (a bracketed
+ * IPv6 address may contain ':').  Returns the field length; *pp advances
+ * past the separator. */
+static size_t next_field(const char **pp) {
+  const char *p = *pp;
+  size_t n = 0;
+  if (p[0] == '[') {
+    const char *e = strchr(p, ']');
+    n = e != NULL ? (size_t)(e - p) + 1 : strlen(p);
+  }
+  while (p[n] != '\0' && p[n] != ':')
+    n++;
+  *pp = p[n] == ':' ? p + n + 1 : p + n;
+  return n;
+}
+
+/* Checks url is http(s) and finds where curl will really connect for (url,
+ * connect_to): the connect_to's CONNECT-HOST when the entry applies to the
+ * URL (its HOST and PORT are empty or equal to the URL's) and names a host,
+ * else the URL host; port (at least 8 bytes) gets the port it connects to.
+ * Getting this wrong would turn TLS verification off for a real endpoint,
+ * so when in doubt the result is the URL host. */
+int km__http_connect_target(const char *url, const char *connect_to, char *out,
+                            size_t outsz, char *port, size_t portsz) {
+  CURLU *u = curl_url();
+  if (u == NULL) return KM_ENOMEM;
+  char *uscheme = NULL, *uhost = NULL, *uport = NULL;
+  int rc = KM_EINVAL;
+  if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_SCHEME, &uscheme, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_HOST, &uhost, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_PORT, &uport, CURLU_DEFAULT_PORT) != CURLUE_OK)
+    goto out;
+  /* Only plain and TLS HTTP: a typo must not reach another protocol. */
+  if (strcmp(uscheme, "http") != 0 && strcmp(uscheme, "https") != 0) goto out;
+  copy_host(uhost, strlen(uhost), out, outsz);
+  snprintf(port, portsz, "%s", uport);
+  rc = 0;
+  if (connect_to == NULL) goto out;
+  const char *p = connect_to;
+  const char *fh = p;
+  size_t nh = next_field(&p);
+  const char *fp = p;
+  size_t np = next_field(&p);
+  const char *fc = p;
+  size_t nc = next_field(&p);
+  char tmp[256];
+  copy_host(fh, nh, tmp, sizeof(tmp));
+  int host_ok = nh == 0 || strcasecmp(tmp, out) == 0;
+  int port_ok = np == 0 || (strlen(uport) == np && memcmp(fp, uport, np) == 0);
+  if (host_ok && port_ok && nc > 0) {
+    copy_host(fc, nc, out, outsz);
+    if (p[0] != '\0') snprintf(port, portsz, "%s", p);
+  }
+out:
+  curl_free(uscheme);
+  curl_free(uhost);
+  curl_free(uport);
+  curl_url_cleanup(u);
+  return rc;
+}
