@@ -21,6 +21,9 @@ d = ("directory:\n  management: mgmt\n"
 open("all.yaml", "w").write(s.replace("accounts:\n", d + "accounts:\n", 1))
 d2 = d + '  exclude: { accounts: ["1000000000000003"] }\n'
 open("exclude.yaml", "w").write(s.replace("accounts:\n", d2 + "accounts:\n", 1))
+# waves by tag match the members' directory tags (app-a: team app-a)
+w = "waves:\n  - { name: canary, tags: { team: app-a } }\n  - { name: rest, rest: true }\n"
+open("waves.yaml", "w").write(s.replace("accounts:\n", d + w + "accounts:\n", 1))
 PY
 "$KM_BIN/kmsmig" validate all.yaml
 "$KM_BIN/kmsmig" plan all.yaml >all.txt
@@ -32,4 +35,15 @@ grep -q "3 accounts ready" all.txt
 grep -q "^app-a  *cn-hangzhou" exclude.txt
 if grep -q "^app-b" exclude.txt; then echo "FAIL: excluded account planned"; exit 1; fi
 grep -q "2 accounts ready" exclude.txt
+"$KM_BIN/kmsmig" plan waves.yaml --output json >waves.json
+python3 - waves.json <<'PY'
+import json, sys
+w = json.load(open(sys.argv[1]))["waves"]
+print("waves:", json.dumps(w)[:300])
+by = {}
+for x in w if isinstance(w, list) else w.get("waves", []):
+    for a in x.get("accounts", []):
+        by[a if isinstance(a, str) else a.get("account", a.get("name"))] = x.get("name")
+assert by.get("app-a") == "canary" and by.get("app-b") == "rest", by
+PY
 echo "engine_directory: ok"

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/intern.h"
 #include "model/strmap.h"
 #include "run/directory.h"
 #include "run/runtime.h"
@@ -42,6 +43,7 @@ void km_dir_members_free(km_dir_members_t *m) {
   for (size_t i = 0; i < m->n; i++) {
     free(m->v[i].id);
     free(m->v[i].name);
+    free(m->v[i].tags);
   }
   free(m->v);
   m->v = NULL;
@@ -74,6 +76,31 @@ static bool has_tags(const km_mf_directory_t *dir, const json_t *acct) {
   return true;
 }
 
+bool km__dir_tags_matter(const km_manifest_t *m) {
+  for (size_t i = 0; i < m->nwaves; i++)
+    if (m->waves[i].ntags > 0) return true;
+  for (size_t i = 0; i < m->nwindows; i++)
+    if (m->windows[i].ntags > 0) return true;
+  return false;
+}
+
+/* The member's Tags.Tag as key/value pairs; interned, since a fleet's
+ * members repeat the same few keys and values. */
+static void member_tags(const json_t *acct, struct km_dir_member_s *x) {
+  json_t *tags = json_object_get(json_object_get(acct, "Tags"), "Tag");
+  size_t k, n = 0;
+  json_t *t;
+  json_array_foreach(tags, k, t) {
+    const char *key = json_string_value(json_object_get(t, "Key"));
+    const char *val = json_string_value(json_object_get(t, "Value"));
+    if (key == NULL || val == NULL) continue;
+    if (n == 0) x->tags = km_xcalloc(json_array_size(tags), sizeof(*x->tags));
+    x->tags[n].key = (char *)km_intern(key);
+    x->tags[n++].value = (char *)km_intern(val);
+  }
+  x->ntags = n;
+}
+
 size_t km_dir_parse_page(const json_t *body, const km_mf_directory_t *dir,
                          km_dir_members_t *found) {
   json_t *list = json_object_get(json_object_get(body, "Accounts"), "Account");
@@ -87,8 +114,11 @@ size_t km_dir_parse_page(const json_t *body, const km_mf_directory_t *dir,
       found->cap = found->cap ? found->cap * 2 : 64;
       found->v = km_xrealloc(found->v, found->cap * sizeof(*found->v));
     }
-    found->v[found->n].id = km_xstrdup(id);
-    found->v[found->n++].name = name != NULL ? km_xstrdup(name) : NULL;
+    struct km_dir_member_s *x = &found->v[found->n++];
+    memset(x, 0, sizeof(*x));
+    x->id = km_xstrdup(id);
+    x->name = name != NULL ? km_xstrdup(name) : NULL;
+    if (found->keep_tags) member_tags(a, x);
   }
   return json_array_size(list);
 }
@@ -215,6 +245,7 @@ int km_directory_discover(km_runtime_t *rt) {
   memset(&d, 0, sizeof(d));
   d.rt = rt;
   d.mgmt_id = mgmt->mf->id;
+  d.found.keep_tags = km__dir_tags_matter(rt->m);
   snprintf(d.owner, sizeof(d.owner), "account %s", dir->management);
   int rc = km_creds_get(mgmt->creds, on_cred, &d);
   if (rc < 0) return rc;
@@ -270,6 +301,10 @@ int km_directory_discover(km_runtime_t *rt) {
     x->name = km_xstrdup(clash ? id : name);
     km_strmap_put(names, x->name, nnew);
     x->id = km_xstrdup(id);
+    /* stolen from the listing (interned strings: never freed one by one) */
+    x->tags = d.found.v[i].tags;
+    x->ntags = d.found.v[i].ntags;
+    d.found.v[i].tags = NULL;
     x->regions = m->regions; /* borrowed */
     x->cred.kind = KM_MF_CRED_ASSUME_ROLE;
     x->cred.implied = true;

@@ -367,8 +367,12 @@ static int put_account(km_buf_t *b, const ex_t *x, const km_rt_account_t *ra) {
   put_q(b, discovered && d->include_folders.n > 0 ? d->include_folders.v[0]
                                                   : EXPORT_ROOT_FOLDER);
   km_buf_puts(b, "\n");
-  size_t ntags = discovered ? d->ninclude_tags : a->ntags;
-  const km_mf_kv_t *tags = discovered ? d->include_tags : a->tags;
+  /* A member's own tags when the run kept them (waves or windows match by
+   * tag: they hold the included ones too), else the included ones, which
+   * the rehearsal's listing filters on. */
+  bool own = !discovered || a->ntags > 0;
+  size_t ntags = own ? a->ntags : d->ninclude_tags;
+  const km_mf_kv_t *tags = own ? a->tags : d->include_tags;
   if (ntags > 0) {
     km_buf_puts(b, "    tags: {");
     for (size_t i = 0; i < ntags; i++) {

@@ -657,6 +657,7 @@ void km_runtime_free(km_runtime_t *rt) {
   for (size_t i = 0; i < rt->ndiscovered; i++) {
     free(rt->discovered[i].name);
     free(rt->discovered[i].id);
+    free(rt->discovered[i].tags); /* the strings are interned */
   }
   free(rt->discovered);
   km_rundir_free(&rt->rd);
