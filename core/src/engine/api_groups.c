@@ -39,11 +39,14 @@ static const struct {
     [KM_RL_SECRET_META] = {"secret-meta", 40},
     [KM_RL_SECRET_VALUE] = {"secret-value", 450},
     [KM_RL_SECRET_CREATE] = {"secret-create", 10},
-    [KM_RL_STS] = {"sts", 100},               /* assumed */
-    [KM_RL_RM] = {"rm", 50},                  /* assumed */
-    [KM_RL_RS] = {"rs", 20},                  /* assumed */
-    [KM_RL_CMS] = {"cms", 50},                /* assumed */
-    [KM_RL_ACTIONTRAIL] = {"actiontrail", 5}, /* assumed */
+    [KM_RL_STS] = {"sts", 100}, /* assumed */
+    [KM_RL_RM] = {"rm", 50},    /* assumed */
+    [KM_RL_RS] = {"rs", 20},    /* assumed */
+    [KM_RL_CMS] = {"cms", 50},  /* assumed */
+    /* LookupEvents' page: "at most twice per second" (per account; the
+     * buckets are per account and region, and throttling answers teach a
+     * bucket less when regions share it) */
+    [KM_RL_ACTIONTRAIL] = {"actiontrail", 2},
     [KM_RL_UNLISTED] = {"unlisted", 1},
 };
 
