@@ -504,4 +504,5 @@ def main():
         fleet_main(a)
 
 
-main()
+if __name__ == "__main__":
+    main()
