@@ -288,6 +288,9 @@ def p1(a):
               if p.get("account") == owner}
     lower, (ta, pa), (tb, bb), parts = throttle_bound(
         calls, limit, tasks, a.latency_ms / 1000.0, owners)
+    lower_k, (tka, pka), (tkb, bkb), _ = throttle_bound(
+        calls, lambda g: enforced.get(g, 0.0), tasks, a.latency_ms / 1000.0,
+        owners)
     by = stats.get("ByAction", {})
     answers = sum(sum(c.values()) for c in by.values())
     thr = sum(n for c in by.values() for code, n in c.items()
@@ -315,6 +318,10 @@ def p1(a):
                                     pa[1] if pa else "", ta,
                                     "/".join(bb) if bb else "-", tb))
     print("ratio wall/limit       %8.2f" % (wall / lower if lower else 0))
+    print("the same, kmsim's limits only (no CloudMonitor/ActionTrail/RS "
+          "figure): %.2f s (a %.2f, b %s %.2f), ratio %.2f"
+          % (lower_k, tka, "/".join(bkb), tkb,
+             wall / lower_k if lower_k else 0))
     print("calls sent by kmsmig   %8d  (%.2f per resource)"
           % (sent, sent / max(1, nkeys + nsec)))
     print("answers from kmsim     %8d  (cloud %d: %.2f per resource)"
