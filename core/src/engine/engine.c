@@ -340,7 +340,7 @@ static void run_stage_provider(km_pipeline_t *p) {
     return;
   }
   uint32_t bit = KM_STAGE_BIT(p->stage);
-  if (ops->concurrent & bit) {
+  if (p->e->o.providers_together && (ops->concurrent & bit)) {
     size_t j = provider_at(p, p->provider + 1, &next_ops, &next_state);
     if (next_ops != NULL && (next_ops->concurrent & bit)) {
       size_t at[2] = {p->provider, j};
