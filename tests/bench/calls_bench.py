@@ -36,7 +36,7 @@ TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 REGION = "cn-hangzhou"
 STAGES = ["discover", "preflight", "prepare", "migrate", "restore", "verify",
           "observe"]
-CALL = re.compile(r" (\S+) (\S+): (\w+) by (\S+): call ([\w-]+)\.(\w+)$")
+CALL = re.compile(r" (\S+) (\S+): (\w+) by (\S+): call ([\w-]+)\.(\w+)(?: as \S+)?$")
 
 
 def parse_args():

@@ -205,9 +205,10 @@ done
 # check_round compares with the cloud).  Any other exit fails.  Retries now
 # last until each call's deadline, so injected 5xx and drops no longer
 # exhaust a call (they did: 5 attempts); exit 1 stays possible because a
-# write that must not be sent twice (CreateResourceShare,
-# AssociateResourceShare) is not resent when its answer is lost (5% lost
-# replies): the stage finds it by name on the next resume.
+# write that must not be sent twice is not resent when its answer is lost
+# (5% lost replies): the share stage looks its share up by name within the
+# run (at most 3 times a round), other such writes are found by the next
+# resume.
 rc=0
 "$KM_BIN/kmsmig" run demo.yaml --yes --run-dir "$RUN" >final.txt 2>>run.err || rc=$?
 cat final.txt

@@ -3,11 +3,10 @@
 # fails nothing: once the run is in MIGRATE (the first migration task has
 # started: rotation is off, restore and verify are still to come), kmsim
 # answers every cloud request for 30 s with a 503 (POST /_kmsim/faults
-# {"outage_s": 30, "outage_mode": "503"}).  Not "mixed": a connection closed
-# without an answer leaves the outcome of a write unknown, and a write that
-# must not be sent twice (CreateResourceShare of an account still in
-# PREPARE) then fails its pipeline until a resumed run finds the share; the
-# share stage does not yet look it up by name within the run (issue 13).  Retries are bounded by each call's deadline (300 s), not by a
+# {"outage_s": 30, "outage_mode": "503"}).  A connection closed without an
+# answer (a lost answer to CreateResourceShare) is share_lost_reply.sh's
+# case: the share stage looks the share up by name within the run.
+# Retries are bounded by each call's deadline (300 s), not by a
 # count, so the run waits the outage out: exit 0, 0 failed resources, every
 # rotation policy back as it was, and the retrying said once per account,
 # not once per attempt.  Before deadline-bound retries (5 attempts, 1-3 s)

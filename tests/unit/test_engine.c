@@ -3,7 +3,8 @@
  * its global check, restore after a failure, blocked pipelines, failure
  * tolerance, stages that end inside their own start for thousands of
  * pipelines (no recursion), an answer arriving after its stage ended, a
- * third-party plugin (ABI 2) run through the adapter, and a loop that
+ * third-party plugin (ABI 2) run through the adapter, providers that
+ * run at the same time (km_stage_ops_t.concurrent), and a loop that
  * closes clean.
  *
  * The test's own provider (ops table "trace") records every stage it ran in
@@ -137,6 +138,63 @@ static const km_stage_ops_t trace_ops = {
     .start = trace_start,
 };
 
+/* ---- providers that may run at the same time ---- */
+
+/* Providers "ca" and "cb" run at once in DISCOVER and VERIFY
+ * (km_stage_ops_t.concurrent); "cz" never does.  Each logs "+NAME" when it
+ * starts and "-NAME" when it ends, per stage; "ca" ends after 20 ms, the
+ * others after 1 ms, and "ca" fails DISCOVER of account "f". */
+static struct {
+  const km_stage_ops_t *const *ops; /* NULL-terminated; NULL: trace_ops */
+  char log[KM_STAGE__COUNT][64];
+} C;
+
+static void c_end(km_sctx_t *c, void *ud) {
+  const char *name = ud;
+  char *l = C.log[c->stage];
+  snprintf(l + strlen(l), sizeof(C.log[0]) - strlen(l), "-%s", name);
+  if (strcmp(name, "ca") == 0 && c->stage == KM_STAGE_DISCOVER &&
+      strcmp(c->t->account, "f") == 0)
+    kp_fail(c, KM_EIO, NULL, "ca failed");
+  kp_finish(c);
+}
+
+static int c_start(km_sctx_t *c, const char *name) {
+  char *l = C.log[c->stage];
+  snprintf(l + strlen(l), sizeof(C.log[0]) - strlen(l), "+%s", name);
+  kp_timer(c, strcmp(name, "ca") == 0 ? 20 : 1, c_end, (void *)name);
+  return 0;
+}
+
+static int ca_start(void *st, km_sctx_t *c) {
+  (void)st;
+  return c_start(c, "ca");
+}
+static int cb_start(void *st, km_sctx_t *c) {
+  (void)st;
+  return c_start(c, "cb");
+}
+static int cz_start(void *st, km_sctx_t *c) {
+  (void)st;
+  return c_start(c, "cz");
+}
+
+#define CONC (KM_STAGE_BIT(KM_STAGE_DISCOVER) | KM_STAGE_BIT(KM_STAGE_VERIFY))
+static const km_stage_ops_t ca_ops = {.name = "ca",
+                                      .version = "1",
+                                      .stages = 0x7f,
+                                      .concurrent = CONC,
+                                      .start = ca_start};
+static const km_stage_ops_t cb_ops = {.name = "cb",
+                                      .version = "1",
+                                      .stages = 0x7f,
+                                      .concurrent = CONC,
+                                      .start = cb_start};
+static const km_stage_ops_t cz_ops = {
+    .name = "cz", .version = "1", .stages = 0x7f, .start = cz_start};
+static const km_stage_ops_t *const conc_set[] = {&ca_ops, &cb_ops, &cz_ops,
+                                                 NULL};
+
 /* ---- the engine around it ---- */
 
 typedef struct fixture_s {
@@ -218,7 +276,10 @@ static km_engine_t *run_with(fixture_t *f, const char *plugin,
   f->stages = km_stages_new();
   km_err_t err;
   memset(&err, 0, sizeof(err));
-  if (plugin == NULL) {
+  if (plugin == NULL && C.ops != NULL) {
+    for (size_t i = 0; C.ops[i] != NULL; i++)
+      assert_int_equal(km_stages_add(f->stages, C.ops[i], &err), 0);
+  } else if (plugin == NULL) {
     assert_int_equal(km_stages_add(f->stages, &trace_ops, &err), 0);
     /* The same name twice is refused. */
     assert_int_equal(km_stages_add(f->stages, &trace_ops, &err), KM_EEXIST);
@@ -233,6 +294,7 @@ static km_engine_t *run_with(fixture_t *f, const char *plugin,
                         .stages = f->stages,
                         .mode = mode,
                         .max_accounts = max_accounts,
+                        .providers_together = true,
                         .tolerance = tolerance,
                         .global_check = on_global,
                         .global_ud = f,
@@ -602,8 +664,43 @@ static void test_plugin_stages(void **st) {
   fclose(log);
 }
 
+/* Two providers marked concurrent for a stage start together; the next one
+ * waits for both; elsewhere they run one after the other; a failure of the
+ * first still lets the second finish, skips the rest of the stage and
+ * names the first's error. */
+static void test_concurrent_providers(void **st) {
+  (void)st;
+  fixture_t f;
+  trace_reset();
+  memset(&C, 0, sizeof(C));
+  C.ops = conc_set;
+  km_target_t t[1] = {target("a", "cn-hangzhou")};
+  km_engine_t *e = run(&f, KM_MODE_RUN, t, 1, 1, 0);
+  assert_int_equal(km_pipeline_state(km_engine_pipeline(e, 0)), KM_PIPE_OK);
+  assert_string_equal(C.log[KM_STAGE_DISCOVER], "+ca+cb-cb-ca+cz-cz");
+  assert_string_equal(C.log[KM_STAGE_VERIFY], "+ca+cb-cb-ca+cz-cz");
+  assert_string_equal(C.log[KM_STAGE_PREPARE], "+ca-ca+cb-cb+cz-cz");
+  finish(&f, e);
+
+  memset(&C, 0, sizeof(C));
+  C.ops = conc_set;
+  t[0] = target("f", "cn-hangzhou");
+  e = run(&f, KM_MODE_RUN, t, 1, 1, 0);
+  C.ops = NULL;
+  assert_int_equal(km_pipeline_state(km_engine_pipeline(e, 0)), KM_PIPE_FAILED);
+  assert_string_equal(C.log[KM_STAGE_DISCOVER], "+ca+cb-cb-ca");
+  assert_string_equal(C.log[KM_STAGE_PREFLIGHT], "");
+  assert_int_equal(km_pipeline_stage(km_engine_pipeline(e, 0)),
+                   KM_STAGE_DISCOVER);
+  const km_err_t *err = km_pipeline_error(km_engine_pipeline(e, 0));
+  assert_non_null(err);
+  assert_non_null(strstr(err->text, "ca failed"));
+  finish(&f, e);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_concurrent_providers),
       cmocka_unit_test(test_stage_order_run_and_plan),
       cmocka_unit_test(test_failure_still_restores),
       cmocka_unit_test(test_blocked),

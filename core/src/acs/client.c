@@ -536,7 +536,12 @@ static int decide_retry(call_t *k, const km_http_resp_t *resp, long hs, int *st,
   if (*st == KM_EPARSE || *st == KM_ECANCELED ||
       !km_acs_is_retryable(*st, hs, k->err.cloud_code))
     return 0;
-  if (k->write_once && km_retry_outcome_unknown(*st, hs, resp->not_sent)) {
+  /* A write answered SignatureNonceUsed was sent twice with one nonce (the
+   * transport resent it on a fresh connection after the first one died
+   * without an answer): the first copy reached the server and may have been
+   * applied, so its outcome is as unknown as a lost answer's. */
+  if (k->write_once && (km_retry_outcome_unknown(*st, hs, resp->not_sent) ||
+                        strcmp(k->err.cloud_code, "SignatureNonceUsed") == 0)) {
     note(k,
          " (not sent again: the request may have been applied and %s must "
          "not be sent twice; a resumed run finds what it did)",

@@ -280,25 +280,75 @@ static void next_stage(km_pipeline_t *p) {
   run_stage_provider(p);
 }
 
-static void run_stage_provider(km_pipeline_t *p) {
-  km_engine_t *e = p->e;
-  size_t n = km_stages_count(e->o.stages);
-  const km_stage_ops_t *ops = NULL;
-  void *state = NULL;
-  for (; p->provider < n; p->provider++) {
-    ops = km_stages_at(e->o.stages, p->provider, &state);
-    if (ops != NULL && (ops->stages & KM_STAGE_BIT(p->stage))) break;
-    ops = NULL;
+/* The next provider of the current stage at or after i, or n. */
+static size_t provider_at(const km_pipeline_t *p, size_t i,
+                          const km_stage_ops_t **ops, void **state) {
+  size_t n = km_stages_count(p->e->o.stages);
+  for (; i < n; i++) {
+    *ops = km_stages_at(p->e->o.stages, i, state);
+    if (*ops != NULL && ((*ops)->stages & KM_STAGE_BIT(p->stage))) return i;
   }
+  *ops = NULL;
+  return n;
+}
+
+static km_sctx_t *new_ctx(km_pipeline_t *p, const km_stage_ops_t *ops) {
+  km_engine_t *e = p->e;
+  km_log(KM_LOG_DEBUG, "%s %s: %s by %s", p->t->account, p->t->region,
+         km_stage_name(p->stage), ops->name);
+  bool sim = e->o.driver != NULL && strcmp(e->o.driver, "sim") == 0;
+  return km_sctx_new(&km__engine_shost, p, p->t, p->inv, p->stage,
+                     e->o.mode == KM_MODE_PLAN, sim, ops->name);
+}
+
+static void group_slot_ended(km_pipeline_t *p, size_t k, int status,
+                             bool blocked, const km_err_t *err);
+
+/* Starts the providers at[0..n) of the stage at once (km_stage_ops_t
+ * .concurrent).  Every context exists before the first starts, so one that
+ * ends inside its own start cannot end the group. */
+static void start_group(km_pipeline_t *p, const size_t *at, size_t n,
+                        size_t next) {
+  const km_stage_ops_t *ops[KM__GROUP_MAX];
+  void *state[KM__GROUP_MAX];
+  km__pgroup_t *g = km_xcalloc(1, sizeof(*g));
+  g->n = g->running = n;
+  g->next_provider = next;
+  p->grp = g;
+  for (size_t k = 0; k < n; k++) {
+    ops[k] = km_stages_at(p->e->o.stages, at[k], &state[k]);
+    g->c[k] = new_ctx(p, ops[k]);
+  }
+  for (size_t k = 0; k < n; k++) {
+    km_sctx_t *c = g->c[k];
+    int rc = km_sctx_start(ops[k], state[k], c);
+    if (rc < 0) { /* km_sctx_start freed c */
+      km_err_t err;
+      km__err_set(&err, rc, "%s could not start stage %s: %s", ops[k]->name,
+                  km_stage_name(p->stage), km_strerror(rc));
+      group_slot_ended(p, k, rc, false, &err);
+    }
+  }
+}
+
+static void run_stage_provider(km_pipeline_t *p) {
+  const km_stage_ops_t *ops = NULL, *next_ops = NULL;
+  void *state = NULL, *next_state = NULL;
+  p->provider = provider_at(p, p->provider, &ops, &state);
   if (ops == NULL) {
     next_stage(p);
     return;
   }
-  km_log(KM_LOG_DEBUG, "%s %s: %s by %s", p->t->account, p->t->region,
-         km_stage_name(p->stage), ops->name);
-  bool sim = e->o.driver != NULL && strcmp(e->o.driver, "sim") == 0;
-  km_sctx_t *c = km_sctx_new(&km__engine_shost, p, p->t, p->inv, p->stage,
-                             e->o.mode == KM_MODE_PLAN, sim, ops->name);
+  uint32_t bit = KM_STAGE_BIT(p->stage);
+  if (p->e->o.providers_together && (ops->concurrent & bit)) {
+    size_t j = provider_at(p, p->provider + 1, &next_ops, &next_state);
+    if (next_ops != NULL && (next_ops->concurrent & bit)) {
+      size_t at[2] = {p->provider, j};
+      start_group(p, at, 2, j + 1);
+      return;
+    }
+  }
+  km_sctx_t *c = new_ctx(p, ops);
   p->cur = c;
   int rc = km_sctx_start(ops, state, c);
   if (rc < 0) {
@@ -329,8 +379,10 @@ static void stage_blocked(km_pipeline_t *p, const km_err_t *err) {
   km_logf(KM_LOG_INFO, &f, "blocked: %s", pe->text);
 }
 
-void km__pipeline_stage_ended(km_pipeline_t *p, int status, bool blocked,
-                              const km_err_t *err) {
+/* What one provider's end means for the pipeline; true when the other
+ * providers of the stage are skipped. */
+static bool provider_result(km_pipeline_t *p, int status, bool blocked,
+                            const km_err_t *err) {
   if (blocked && p->stage <= KM_STAGE_PREFLIGHT) {
     /* Refused before anything changed: the other providers of the stage
      * still run (so the plan shows every reason), then the pipeline stops
@@ -360,14 +412,42 @@ void km__pipeline_stage_ended(km_pipeline_t *p, int status, bool blocked,
                          "stage_failed"};
     km_logf(KM_LOG_INFO, &f, "%s failed: %s", km_stage_name(p->stage),
             pe->text);
-    if (p->stage != KM_STAGE_RESTORE && p->stage != KM_STAGE_VERIFY) {
-      /* Skip the other providers of this stage.  RESTORE and VERIFY go on:
-       * every rotation must be restored, and every migrated resource needs
-       * a verify outcome before the report may call it migrated (a failed
-       * keys verify once left secrets reported migrated, unchecked). */
-      next_stage(p);
-      return;
-    }
+    /* Skip the other providers of this stage.  RESTORE and VERIFY go on:
+     * every rotation must be restored, and every migrated resource needs a
+     * verify outcome before the report may call it migrated (a failed keys
+     * verify once left secrets reported migrated, unchecked). */
+    return p->stage != KM_STAGE_RESTORE && p->stage != KM_STAGE_VERIFY;
+  }
+  return false;
+}
+
+/* The last provider of a group ended: their results in provider order,
+ * then the stage goes on after the group. */
+static void group_ended(km_pipeline_t *p) {
+  km__pgroup_t *g = p->grp;
+  p->grp = NULL;
+  bool skip = false;
+  for (size_t k = 0; k < g->n; k++) {
+    skip |= provider_result(p, g->status[k], g->blocked[k], g->err[k]);
+    free(g->err[k]);
+  }
+  p->provider = g->next_provider;
+  free(g);
+  if (skip)
+    next_stage(p);
+  else
+    run_stage_provider(p);
+}
+
+void km__pipeline_stage_ended(km_pipeline_t *p, int status, bool blocked,
+                              const km_err_t *err) {
+  if (p->grp != NULL) {
+    group_ended(p);
+    return;
+  }
+  if (provider_result(p, status, blocked, err)) {
+    next_stage(p);
+    return;
   }
   p->provider++;
   run_stage_provider(p);
@@ -376,6 +456,35 @@ void km__pipeline_stage_ended(km_pipeline_t *p, int status, bool blocked,
 /* host.c, through km_shost_t.ended: queue the pipeline for the loop. */
 void km__engine_stage_done(km_pipeline_t *p, int status, bool blocked,
                            const km_err_t *err);
+/* One provider of a group ended: kept until the last one has; that one
+ * queues the pipeline (km__pipeline_stage_ended then takes the group). */
+static void group_slot_ended(km_pipeline_t *p, size_t k, int status,
+                             bool blocked, const km_err_t *err) {
+  km__pgroup_t *g = p->grp;
+  g->c[k] = NULL;
+  g->status[k] = status;
+  g->blocked[k] = blocked;
+  if (err != NULL) {
+    g->err[k] = km_xcalloc(1, sizeof(*g->err[k]));
+    *g->err[k] = *err;
+  }
+  if (--g->running == 0) km__engine_stage_done(p, 0, false, NULL);
+}
+
+bool km__engine_group_end(km_pipeline_t *p, km_sctx_t *c, int status,
+                          bool blocked, const km_err_t *err);
+bool km__engine_group_end(km_pipeline_t *p, km_sctx_t *c, int status,
+                          bool blocked, const km_err_t *err) {
+  if (p->grp == NULL) return false;
+  for (size_t k = 0; k < p->grp->n; k++) {
+    if (p->grp->c[k] == c) {
+      group_slot_ended(p, k, status, blocked, err);
+      return true;
+    }
+  }
+  return false;
+}
+
 void km__engine_stage_done(km_pipeline_t *p, int status, bool blocked,
                            const km_err_t *err) {
   km_engine_t *e = p->e;

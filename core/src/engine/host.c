@@ -465,9 +465,16 @@ static int h_timer(km_pipeline_t *p, uint64_t ms, void (*cb)(void *ud),
 
 void km__engine_stage_done(km_pipeline_t *p, int status, bool blocked,
                            const km_err_t *err);
+/* engine.c: c is one of the providers running at once (p->grp): its end is
+ * kept until the group's last; true when it was one. */
+bool km__engine_group_end(km_pipeline_t *p, km_sctx_t *c, int status,
+                          bool blocked, const km_err_t *err);
 
 static void h_ended(km_sctx_t *c) {
   km_pipeline_t *p = c->p;
+  if (km__engine_group_end(p, c, c->status, c->blocked,
+                           c->status < 0 || c->blocked ? &c->err : NULL))
+    return;
   if (p->cur != c) {
     /* An earlier stage's context: it can never end the current one. */
     km_log(KM_LOG_ERROR, "%s %s: a late end of stage %s by %s was ignored",

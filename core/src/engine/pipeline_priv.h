@@ -18,7 +18,10 @@ struct km_pipeline_s {
   km_stage_t fail_stage; /* where it failed (RESTORE may run after) */
   size_t provider;       /* which provider of this stage runs */
   km_sctx_t *cur;        /* the stage run in progress, or NULL */
-  bool prepared;         /* PREPARE started: RESTORE must run */
+  /* Two providers of the stage running at once (km_stage_ops_t.concurrent),
+   * or NULL: allocated only while they run. */
+  struct km__pgroup_s *grp;
+  bool prepared; /* PREPARE started: RESTORE must run */
   bool failed;
   bool blocked;
   bool passed_barrier; /* reached the barrier once */
@@ -43,6 +46,19 @@ struct km_pipeline_s {
   uint32_t span_begin[KM_STAGE__COUNT], span_end[KM_STAGE__COUNT];
   uint8_t span_status[KM_STAGE__COUNT];
 };
+
+/* Providers of one stage running at once, and what each ended with; the
+ * stage goes on (engine.c) when the last has ended, taking their results
+ * in provider order as if they had run one after the other. */
+#define KM__GROUP_MAX 2
+typedef struct km__pgroup_s {
+  km_sctx_t *c[KM__GROUP_MAX]; /* running; NULL once it ended */
+  int status[KM__GROUP_MAX];
+  bool blocked[KM__GROUP_MAX];
+  km_err_t *err[KM__GROUP_MAX]; /* owned; NULL: none */
+  size_t n, running;
+  size_t next_provider; /* the first provider after the group */
+} km__pgroup_t;
 
 /* span_status values. */
 enum { KM__SPAN_NONE = 0, KM__SPAN_OK, KM__SPAN_FAILED, KM__SPAN_BLOCKED };

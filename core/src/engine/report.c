@@ -482,16 +482,27 @@ int km_report_merge(json_t *into, const json_t *other, km_err_t *err) {
   const json_t *b = json_object_get(other, "pipelines");
   if (!json_is_array(a) || !json_is_array(b))
     return km__err_set(err, KM_EINVAL, "report merge: not a report");
-  for (size_t i = 0; i < json_array_size(b); i++) {
-    const json_t *p = json_array_get(b, i);
-    for (size_t k = 0; k < json_array_size(a); k++)
-      if (cmp_pipeline(&p, &(json_t *){json_array_get(a, k)}) == 0)
-        return km__err_set(
-            err, KM_EEXIST,
-            "report merge: %s %s is in both reports; shards never overlap",
-            json_string_value(json_object_get(p, "account")),
-            json_string_value(json_object_get(p, "region")));
+  /* Both reports' pipelines sorted together: a pipeline in both is two
+   * neighbours (O(n log n); comparing every pair was quadratic in the
+   * shards' size). */
+  size_t na = json_array_size(a), nb = json_array_size(b);
+  json_t **v = km_xcalloc(na + nb + 1, sizeof(*v));
+  for (size_t i = 0; i < na; i++)
+    v[i] = json_array_get(a, i);
+  for (size_t i = 0; i < nb; i++)
+    v[na + i] = json_array_get(b, i);
+  qsort(v, na + nb, sizeof(*v), cmp_pipeline);
+  for (size_t i = 1; i < na + nb; i++) {
+    if (cmp_pipeline(&v[i - 1], &v[i]) != 0) continue;
+    const json_t *p = v[i];
+    free(v);
+    return km__err_set(
+        err, KM_EEXIST,
+        "report merge: %s %s is in both reports; shards never overlap",
+        json_string_value(json_object_get(p, "account")),
+        json_string_value(json_object_get(p, "region")));
   }
+  free(v);
   for (size_t i = 0; i < json_array_size(b); i++)
     json_array_append(a, json_array_get(b, i));
   sort_pipelines(a);

@@ -475,28 +475,43 @@ const char *km_inv_secret_arn(const km_inv_t *inv, const km_inv_secret_t *s,
                 size);
 }
 
-void km_inv_sort(km_inv_t *inv) {
+void km_inv_sort_keys(km_inv_t *inv) {
   for (size_t i = 0; i < inv->nkeys; i++)
     compact_arn(inv, "key", inv->keys[i].key_id, &inv->keys[i].arn,
                 &inv->keys[i].arn_derived);
-  for (size_t i = 0; i < inv->nsecrets; i++)
-    compact_arn(inv, "secret", inv->secrets[i].secret_name,
-                &inv->secrets[i].arn, &inv->secrets[i].arn_derived);
   inv->keys = fit(inv->keys, inv->nkeys, &inv->capkeys, sizeof(*inv->keys));
-  inv->secrets =
-      fit(inv->secrets, inv->nsecrets, &inv->capsecrets, sizeof(*inv->secrets));
-  inv->dest_secrets = fit(inv->dest_secrets, inv->ndest, &inv->capdest,
-                          sizeof(*inv->dest_secrets));
-  km_inv_drop_indexes(inv);
+  km_strmap_free(inv->kidx); /* rebuilt on the next lookup */
+  inv->kidx = NULL;
   if (inv->nkeys > 1) qsort(inv->keys, inv->nkeys, sizeof(*inv->keys), cmp_key);
   for (size_t i = 0; i < inv->nkeys; i++)
     if (inv->keys[i].aliases.n > 1)
       qsort(inv->keys[i].aliases.v, inv->keys[i].aliases.n, sizeof(char *),
             cmp_str);
+}
+
+void km_inv_sort_secrets(km_inv_t *inv) {
+  for (size_t i = 0; i < inv->nsecrets; i++)
+    compact_arn(inv, "secret", inv->secrets[i].secret_name,
+                &inv->secrets[i].arn, &inv->secrets[i].arn_derived);
+  inv->secrets =
+      fit(inv->secrets, inv->nsecrets, &inv->capsecrets, sizeof(*inv->secrets));
+  inv->dest_secrets = fit(inv->dest_secrets, inv->ndest, &inv->capdest,
+                          sizeof(*inv->dest_secrets));
+  km_strmap_free(inv->sidx);
+  inv->sidx = NULL;
+  km_strmap_free(inv->didx);
+  km_strmap_free(inv->dpairs);
+  inv->didx = inv->dpairs = NULL;
   if (inv->nsecrets > 1)
     qsort(inv->secrets, inv->nsecrets, sizeof(*inv->secrets), cmp_secret);
   if (inv->ndest > 1)
     qsort(inv->dest_secrets, inv->ndest, sizeof(*inv->dest_secrets), cmp_dest);
+}
+
+void km_inv_sort(km_inv_t *inv) {
+  km_inv_sort_keys(inv);
+  km_inv_sort_secrets(inv);
+  km_inv_drop_indexes(inv);
 }
 
 void km_inv_count(const km_inv_t *inv, km_inv_counts_t *out) {

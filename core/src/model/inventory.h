@@ -262,6 +262,11 @@ void km_inv_secret_decide(km_inv_secret_t *s, km_verdict_t v, const char *rule,
  * (acs:kms:REGION:ACCOUNT:key/ID, ...:secret/NAME) is no longer stored
  * (10,000 models wait at the barrier); read it with km_inv_*_arn. */
 void km_inv_sort(km_inv_t *inv);
+/* The same for the keys alone (and their aliases) / the secrets alone (and
+ * the destination's names): the keys and secrets providers discover at the
+ * same time, and each sorts only what it owns when it is done. */
+void km_inv_sort_keys(km_inv_t *inv);
+void km_inv_sort_secrets(km_inv_t *inv);
 
 /* The Arn of a key or secret: the stored one, or the usual form rebuilt
  * into buf (size bytes; KM_INV_ARN_MAX is always enough); NULL when the

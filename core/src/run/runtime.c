@@ -567,6 +567,8 @@ int km_runtime_run(km_runtime_t *rt) {
       .prior_records = rt->prior,
       .mode = rt->mode,
       .max_accounts = rt->m->concurrency_accounts,
+      .providers_together =
+          rt->m->concurrency_per_endpoint >= KM_ENGINE_TOGETHER_MIN,
       .tolerance = rt->m->tolerance,
       .tolerance_percent = rt->m->tolerance_is_percent,
       .driver = rt->m->migrate.driver == KM_MF_DRIVER_SIM ? "sim" : "console",

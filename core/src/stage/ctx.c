@@ -260,11 +260,16 @@ static void pump(km_sctx_t *c) {
     c->inflight++;
     if (c->inflight > c->max_seen) c->max_seen = c->inflight;
     /* One line per call sent, so that a benchmark can count the calls of
-     * each stage (tests/bench/calls_bench.py); no parameter is printed. */
-    if (km_log_get_level() >= KM_LOG_DEBUG)
-      km_log(KM_LOG_DEBUG, "%s %s: %s by %s: call %s.%s", c->t->account,
+     * each stage (tests/bench/calls_bench.py) and of each rate-limit
+     * bucket ("as ACCOUNT": another account's credentials, the bucket the
+     * call takes its token from; tests/bench/pacing_bench.py); no
+     * parameter is printed. */
+    if (km_log_get_level() >= KM_LOG_DEBUG) {
+      bool other = q->account != NULL && !kp_streq(q->account, c->t->account);
+      km_log(KM_LOG_DEBUG, "%s %s: %s by %s: call %s.%s%s%s", c->t->account,
              c->t->region, km_stage_name(c->stage), c->name, q->product,
-             q->action);
+             q->action, other ? " as " : "", other ? q->account : "");
+    }
     int rc = c->h->call(c->p, q->account, q->product, q->action,
                         (const char *const *)q->params, q->n, on_host, q);
     if (rc < 0) {

@@ -255,6 +255,12 @@ struct km_stage_ops_s {
   const char *name;    /* unique: "keys", "secrets", "share", ... */
   const char *version; /* the provider's own version */
   uint32_t stages;     /* KM_STAGE_BIT() of each stage it provides */
+  /* KM_STAGE_BIT() of the stages in which it may run at the same time as
+   * the next provider of that stage when that one has the bit too (the
+   * engine starts both and goes on when both have ended): the two share
+   * nothing but the journal and the model's parts they each own (keys /
+   * secrets).  0: one after the other. */
+  uint32_t concurrent;
   /* Once per run; *state is the provider's own.  May be NULL. */
   int (*init)(void **state, km_err_t *err);
   /* Once at the end, when nothing is in flight.  May be NULL. */

@@ -225,7 +225,7 @@ static void discover_drained(km_sctx_t *r) {
              "keys: %zu alias(es) point to keys ListKeys did not list "
              "(created since?); left out",
              dropped);
-    km_inv_sort(r->inv);
+    km_inv_sort_keys(r->inv);
     size_t user = 0, service = 0, in_instance = 0;
     for (size_t i = 0; i < r->inv->nkeys; i++) {
       const km_inv_key_t *k = &r->inv->keys[i];
@@ -522,5 +522,11 @@ const km_stage_ops_t km_stage_keys = {
     .version = KEYS_VERSION,
     .stages = KM_STAGE_BIT(KM_STAGE_DISCOVER) | KM_STAGE_BIT(KM_STAGE_PREPARE) |
               KM_STAGE_BIT(KM_STAGE_RESTORE) | KM_STAGE_BIT(KM_STAGE_VERIFY),
+    /* Keys and secrets: discovered, restored and verified at the same time
+     * (their calls are in different rate-limit buckets); PREPARE stays in
+     * order, a failure there must stop what follows. */
+    .concurrent = KM_STAGE_BIT(KM_STAGE_DISCOVER) |
+                  KM_STAGE_BIT(KM_STAGE_RESTORE) |
+                  KM_STAGE_BIT(KM_STAGE_VERIFY),
     .start = keys_start,
 };

@@ -48,6 +48,7 @@ static void mig_free(void *ud) {
   free(j->b);
   json_decref(j->seen_keys);
   json_decref(j->seen_secrets);
+  json_decref(j->detect_ids);
   free(j);
 }
 
@@ -690,6 +691,7 @@ static int migrate_start(void *state, km_sctx_t *c) {
     return KM_ENOTSUP;
   mjob_t *j = km_xcalloc(1, sizeof(*j));
   j->c = c;
+  j->inst_total[0] = j->inst_total[1] = -1;
   c->ud = j;
   c->free_ud = mig_free;
   /* One step at a time, each waiting for its answer: a failure must never

@@ -35,19 +35,28 @@ typedef struct mjob_s {
   uint64_t deadline_polls; /* polls left before the task timeout */
   int poll_ms;
   int64_t wait_left_ms; /* console driver: until the next poll */
-  /* detection */
+  /* detection (detect.c): what is seen stays seen (a migration is one-way),
+   * so each look asks only about what is not seen yet. */
   json_t *seen_keys;    /* object: key id -> true (in the instance) */
   json_t *seen_secrets; /* object: name -> true */
   int detect_page;
   char detect_rid[80]; /* RequestId of the last detection page */
   bool detect_secrets_phase;
+  bool detect_by_id;     /* this look asks by id, 10 at a time */
+  bool no_id_filter;     /* the server ignored an id filter: list all */
+  json_t *detect_ids;    /* by id: the unseen ids of this kind (owned) */
+  size_t detect_off;     /* by id: the next chunk's start */
+  int64_t inst_total[2]; /* keys, secrets in the instance; -1: unknown */
+  int64_t detect_items;  /* items of this full listing so far */
   void (*detect_done)(struct mjob_s *j, int status);
 } mjob_t;
 
-/* Lists the keys and secrets already in the destination instance (ListKeys
- * and ListSecrets filtered on DKMSInstanceId, every page) into seen_keys /
- * seen_secrets, then calls done.  The console and sim drivers both detect
- * completion this way. */
+/* Adds the keys and secrets of the current batch (j->b[j->cur]) that are in
+ * the destination instance now to seen_keys / seen_secrets (ListKeys and
+ * ListSecrets filtered on DKMSInstanceId: by the batch's unseen ids, 10 a
+ * call, or every page of the instance, whichever takes fewer calls), then
+ * calls done.  The console and sim drivers both detect completion this
+ * way. */
 void km__mig_detect(mjob_t *j, void (*done)(mjob_t *j, int status));
 /* only.c: a restricted run (--rerun-failed, a saved plan) lets only the
  * listed resources move; a saved plan whose cloud changed blocks the

@@ -109,7 +109,7 @@ static void list_secrets(km_sctx_t *r, int64_t page) {
 
 static void discover_drained(km_sctx_t *r) {
   if (r->status == 0) {
-    km_inv_sort(r->inv);
+    km_inv_sort_secrets(r->inv);
     size_t in_instance = 0, rotating = 0;
     for (size_t i = 0; i < r->inv->nsecrets; i++) {
       in_instance += r->inv->secrets[i].dkms_instance_id != NULL;
@@ -313,5 +313,11 @@ const km_stage_ops_t km_stage_secrets = {
     .version = SECRETS_VERSION,
     .stages = KM_STAGE_BIT(KM_STAGE_DISCOVER) | KM_STAGE_BIT(KM_STAGE_PREPARE) |
               KM_STAGE_BIT(KM_STAGE_RESTORE) | KM_STAGE_BIT(KM_STAGE_VERIFY),
+    /* Keys and secrets: discovered, restored and verified at the same time
+     * (their calls are in different rate-limit buckets); PREPARE stays in
+     * order, a failure there must stop what follows. */
+    .concurrent = KM_STAGE_BIT(KM_STAGE_DISCOVER) |
+                  KM_STAGE_BIT(KM_STAGE_RESTORE) |
+                  KM_STAGE_BIT(KM_STAGE_VERIFY),
     .start = secrets_start,
 };

@@ -24,8 +24,9 @@
 #define PERMISSION "AliyunRSDefaultPermissionKMSInstance"
 #define GATHER_MS 50
 #define POLL_MS 500
-#define POLL_MAX 240 /* two minutes for every association to settle */
-#define PER_CALL 5   /* Targets.N per CreateResourceShare/Associate call */
+#define POLL_MAX 240     /* two minutes for every association to settle */
+#define PER_CALL 5       /* Targets.N per CreateResourceShare/Associate call */
+#define LOOK_AGAIN_MAX 3 /* lost answers a round looks at again */
 
 typedef struct round_s {
   struct round_s *next;
@@ -37,8 +38,9 @@ typedef struct round_s {
   job_t *active; /* in this round */
   bool running;
   int polls;
-  json_t *status; /* account id -> association status / failure text */
-  json_t *todo;   /* targets to associate */
+  int looks_again; /* lost answers looked at again in this round */
+  json_t *status;  /* account id -> association status / failure text */
+  json_t *todo;    /* targets to associate */
   size_t todo_i;
   size_t sent_from, sent_n; /* the chunk of the call in flight */
   int status_code;          /* round-wide failure */
@@ -284,9 +286,30 @@ static size_t chunk(round_t *r, const char **params, size_t at,
   return n;
 }
 
+static void look_again(round_t *r, const char *action);
+
+/* A write's answer lost on the way back (the connection closed or timed out
+ * after the request went out, a 5xx other than 503, or SignatureNonceUsed:
+ * the transport resent the very request after a connection died, so the
+ * first copy arrived): the server may have done it, and these writes must
+ * not simply be sent again. */
+static bool answer_lost(const kp_res_t *res) {
+  if (res->status == KM_EHTTP || res->status == KM_ETIMEDOUT ||
+      res->status == KM_ETLS)
+    return true;
+  if (res->err == NULL) return false;
+  int hs = res->err->http_status;
+  return (hs >= 500 && hs != 503) ||
+         strcmp(res->err->cloud_code, "SignatureNonceUsed") == 0;
+}
+
 static void on_associated(km_sctx_t *c, const kp_res_t *res, void *ud) {
   (void)c;
   round_t *r = ud;
+  if (res->status < 0 && answer_lost(res) && r->looks_again < LOOK_AGAIN_MAX) {
+    look_again(r, "AssociateResourceShare");
+    return;
+  }
   if (res->status < 0) {
     round_fail(r, res->status, res->err, "AssociateResourceShare");
     return;
@@ -302,6 +325,10 @@ static void on_associated(km_sctx_t *c, const kp_res_t *res, void *ud) {
 static void on_created(km_sctx_t *c, const kp_res_t *res, void *ud) {
   (void)c;
   round_t *r = ud;
+  if (res->status < 0 && answer_lost(res) && r->looks_again < LOOK_AGAIN_MAX) {
+    look_again(r, "CreateResourceShare");
+    return;
+  }
   if (res->status < 0) {
     round_fail(r, res->status, res->err, "CreateResourceShare");
     return;
@@ -362,6 +389,7 @@ static void associate_next(round_t *r) {
 /* Which members still need an association (an earlier attempt may have
  * associated some). */
 static void plan_targets(round_t *r) {
+  json_decref(r->todo); /* a look again plans anew */
   r->todo = json_array();
   r->todo_i = 0;
   for (job_t *m = r->active; m != NULL; m = m->next) {
@@ -403,6 +431,30 @@ static void on_shares(km_sctx_t *c, const kp_res_t *res, void *ud) {
   }
 }
 
+/* Finds the share by name (kept when it is known) and who is associated
+ * with it, then plans what is still to do: on_shares. */
+static void find_share(round_t *r) {
+  const char *params[] = {"ResourceOwner", "Self", "ResourceShareName",
+                          r->name};
+  kp_call_as(round_c(r), owner_of(r), "resourcesharing", "ListResourceShares",
+             params, 2, NULL, on_shares, r);
+}
+
+/* The answer to a create or an associate was lost: the round looks again
+ * the way a resumed run does (the share by name within this run's round,
+ * then its associations) and sends only what is still missing, so a
+ * create the server did is never done twice.  The writes were journalled
+ * (share_requested) before they were sent; a repeated one is journalled
+ * again. */
+static void look_again(round_t *r, const char *action) {
+  r->looks_again++;
+  kp_log(round_c(r), KM_LOG_WARN,
+         "the answer to %s for share %s was lost: looking the share up by "
+         "name before sending anything again",
+         action, r->name);
+  find_share(r);
+}
+
 static void round_start(km_sctx_t *c, void *ud) {
   (void)c;
   round_t *r = ud;
@@ -410,10 +462,8 @@ static void round_start(km_sctx_t *c, void *ud) {
   r->queued = NULL;
   r->status = json_object();
   r->share_id[0] = '\0';
-  const char *params[] = {"ResourceOwner", "Self", "ResourceShareName",
-                          r->name};
-  kp_call_as(round_c(r), owner_of(r), "resourcesharing", "ListResourceShares",
-             params, 2, NULL, on_shares, r);
+  r->looks_again = 0;
+  find_share(r);
 }
 
 void km__share_prepare(job_t *j) {
