@@ -74,7 +74,7 @@ struct mon_cache_s {
   entry_t **v;
   size_t n, cap, kept;
   uint64_t tick;
-  size_t asks, fetches;
+  size_t asks, fetches, joined;
 };
 
 mon_cache_t *km__mon_cache_new(void) {
@@ -107,11 +107,10 @@ void km__mon_cache_free(mon_cache_t *k) {
   free(k);
 }
 
-void km__mon_cache_counts(const mon_cache_t *k, size_t *asks, size_t *fetches,
-                          size_t *entries) {
-  *asks = k != NULL ? k->asks : 0;
-  *fetches = k != NULL ? k->fetches : 0;
-  *entries = k != NULL ? k->n : 0;
+void km__mon_cache_counts(const mon_cache_t *k, mon_cache_counts_t *out) {
+  *out = (mon_cache_counts_t){0};
+  if (k == NULL) return;
+  *out = (mon_cache_counts_t){k->asks, k->fetches, k->joined, k->n};
 }
 
 static uint64_t fnv1a(const char *s) {
@@ -295,6 +294,7 @@ void km__mon_cache_ask(mon_cache_t *k, km_sctx_t *c, const mon_ask_t *q,
   }
   free(key);
   if (e->fetching) {
+    k->joined++;
     add_waiter(e, w);
     return;
   }

@@ -76,8 +76,11 @@ void km__mon_cache_free(mon_cache_t *k);
  * answer is borrowed for the call.  k NULL: not shared. */
 void km__mon_cache_ask(mon_cache_t *k, km_sctx_t *c, const mon_ask_t *q,
                        mon_waiter_t *w, mon_answer_fn fn, void *ud);
-/* Asks served, queries sent, entries held (tests, the debug log). */
-void km__mon_cache_counts(const mon_cache_t *k, size_t *asks, size_t *fetches,
-                          size_t *entries);
+/* What the cache did (tests, the debug log): asks it served, queries it
+ * sent, asks that waited for a query in flight, entries it holds. */
+typedef struct mon_cache_counts_s {
+  size_t asks, fetches, joined, entries;
+} mon_cache_counts_t;
+void km__mon_cache_counts(const mon_cache_t *k, mon_cache_counts_t *out);
 
 #endif
