@@ -8,7 +8,9 @@
  * right numbers (its own shared gateway, the instance's dedicated one); a
  * later member answered from the cache; a failing query failing every
  * member that waited for it, with its RequestId, and asked again by a
- * later member. */
+ * later member; and the cache's rules on given windows: the same periods
+ * share, an answer is reused only while its end is within a tenth of the
+ * asker's window of the asker's end. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -94,7 +96,7 @@ static char *gen_metrics(const char *action, const char *const *params,
 
 typedef struct t_s {
   fh_t *fh[NMEMBERS + 1];
-  char acct[NMEMBERS + 1][16], id[NMEMBERS + 1][20];
+  char acct[NMEMBERS + 1][16], id[NMEMBERS + 1][32];
   cms_t cms;
 } t_t;
 
@@ -103,7 +105,7 @@ typedef struct t_s {
 static void member(t_t *t, int i, bool fail_throttled) {
   fh_t *fh = t->fh[i] = fh_new();
   snprintf(t->acct[i], sizeof(t->acct[i]), "m%d", i);
-  snprintf(t->id[i], sizeof(t->id[i]), "1300000000000%03d", i);
+  snprintf(t->id[i], sizeof(t->id[i]), "1300000000000%03u", (unsigned)i % 1000);
   km_target_t *tg = fh_target(fh);
   tg->account = t->acct[i];
   tg->account_id = t->id[i];
@@ -220,8 +222,10 @@ static void t_one_query_per_window(void **st) {
     assert_int_equal(o->baseline.shared.requests, 100 + i); /* its own */
   }
 
-  /* after the migration: the same sharing, and every member's verdicts
-   * from its own shared gateway and the instance's dedicated one */
+  /* after a migration of 5 minutes: the same sharing, and every member's
+   * verdicts from its own shared gateway and the instance's dedicated one */
+  for (int i = 0; i < NMEMBERS; i++)
+    fh_inv(t->fh[i])->obs->baseline.end -= 300;
   size_t before = t->cms.dedicated;
   run_members(t, 0, NMEMBERS, KM_STAGE_OBSERVE);
   nw = windows(t, NMEMBERS, true);
@@ -244,6 +248,8 @@ static void t_one_query_per_window(void **st) {
 
   /* a member that comes later in the same periods: answered from the
    * cache, no dedicated query (unless its window is in a new period) */
+  for (int i = 0; i < NMEMBERS; i++)
+    fh_inv(t->fh[i])->obs->baseline.end += 300; /* the windows asked */
   member(t, NMEMBERS, false);
   before = t->cms.dedicated;
   run_members(t, NMEMBERS, NMEMBERS + 1, KM_STAGE_PREFLIGHT);
@@ -295,11 +301,78 @@ static void t_failure_fails_every_waiter(void **st) {
   assert_non_null(kept(fh_inv(t->fh[NMEMBERS])->obs, "monitor.call_failed"));
 }
 
+typedef struct got_s {
+  int calls;
+  mon_answer_t a;
+} got_t;
+
+static void on_answer(km_sctx_t *c, const mon_answer_t *a, void *ud) {
+  (void)c;
+  got_t *g = ud;
+  g->calls++;
+  g->a = *a;
+}
+
+static void t_fresh_only(void **st) {
+  t_t *t = *st;
+  member(t, 0, false);
+  fh_t *fh = t->fh[0];
+  km_sctx_t *c =
+      km_sctx_new(&fake_shost, (km_pipeline_t *)(void *)fh, &fh->t, fh->inv,
+                  KM_STAGE_PREFLIGHT, false, false, "monitor");
+  mon_cache_t *k = km__mon_cache_new();
+  /* Unix seconds, period 60; the answer's start is the aligned one */
+  const struct {
+    int64_t s, e, start, end;
+    const char *why;
+  } asks[] = {
+      {6000, 9600, 6000, 9600, "a new query"},
+      {6030, 9630, 6000, 9600, "the same periods, 30 s <= 360 s: shared"},
+      {5990, 9600, 5940, 9600, "a start in the period before: new"},
+      {9590, 9600, 9540, 9600, "a 10 s window: new"},
+      {9595, 9605, 9540, 9605, "the same periods, 5 s > 1 s: new"},
+      {9594, 9600, 9540, 9600, "the same periods and end: shared"},
+  };
+  enum { N = sizeof(asks) / sizeof(asks[0]) };
+  mon_waiter_t w[N + 1];
+  got_t g[N + 1];
+  memset(g, 0, sizeof(g));
+  for (size_t i = 0; i < N; i++) {
+    mon_ask_t q = {"owner", "acs_kms", "requests", DEDICATED,
+                   PERIOD,  asks[i].s, asks[i].e};
+    km__mon_cache_ask(k, c, &q, &w[i], on_answer, &g[i]);
+    assert_int_equal(g[i].calls, 0); /* waiting */
+  }
+  fh_drain(fh);
+  assert_int_equal(t->cms.dedicated, 4 * 2); /* 4 queries of 2 pages */
+  for (size_t i = 0; i < N; i++) {
+    if (g[i].calls != 1 || g[i].a.start != asks[i].start ||
+        g[i].a.end != asks[i].end || !g[i].a.m.answered || g[i].a.m.sum != 12)
+      fail_msg("ask %zu (%s): %d answers, window %lld..%lld, sum %g", i,
+               asks[i].why, g[i].calls, (long long)g[i].a.start,
+               (long long)g[i].a.end, g[i].a.m.sum);
+  }
+  /* answered before: at once, without a call */
+  mon_ask_t q = {"owner", "acs_kms", "requests", DEDICATED, PERIOD, 6010, 9610};
+  km__mon_cache_ask(k, c, &q, &w[N], on_answer, &g[N]);
+  assert_int_equal(g[N].calls, 1);
+  assert_int_equal(g[N].a.start, 6000);
+  assert_int_equal(t->cms.dedicated, 8);
+  mon_cache_counts_t n;
+  km__mon_cache_counts(k, &n);
+  assert_int_equal(n.asks, N + 1);
+  assert_int_equal(n.fetches, 4);
+  assert_int_equal(n.joined, 2);
+  km__mon_cache_free(k);
+  km_sctx_free(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(t_one_query_per_window, setup, teardown),
       cmocka_unit_test_setup_teardown(t_failure_fails_every_waiter, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(t_fresh_only, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,19 +18,24 @@
  * datapoints: the key is (floor(s/P), floor(e/P)) and the query asks
  * StartTime = floor(s/P)*P, EndTime = the first asker's e.  The answer
  * differs from a pipeline's own query only in the period that is still
- * being counted: the members after the first see it as it stood when the
- * first one asked (at most one period earlier).  kmsim counts events at
- * millisecond precision, finer than real datapoints, so on kmsim the
- * shared answer also counts the part of the first period before the
- * pipeline's own start.  The monitoring rules (procedure section 4) judge
- * the instance's gateway as a whole ("a high number of throttling
- * errors", error codes, latency of the dedicated gateway): a window
- * widened to whole periods is the granularity CloudMonitor has anyway.
- * An operator sees the same dedicated-gateway figures in observe.json for
- * every member whose window falls in the same periods, and qps_avg of
- * the dedicated gateway over the answered window (aligned start to the
- * first asker's end).  The shared gateway (each member's own account) is
- * not cached.
+ * being counted, as it stood at the first asker's end.  So an answer
+ * serves a pipeline only while it is fresh for it: when the first
+ * asker's end is at most a tenth of the pipeline's own window away from
+ * the pipeline's end (at most a tenth of the window missing or added).
+ * Without that, a short window (monitor.window below the period) could
+ * be answered after the migration with what was measured before it.
+ * kmsim counts events at millisecond precision, finer than real
+ * datapoints, so on kmsim the shared answer also counts the part of the
+ * first period before the pipeline's own start.  The monitoring rules
+ * (procedure section 4) judge the instance's gateway as a whole ("a high
+ * number of throttling errors", error codes, latency of the dedicated
+ * gateway): a window widened to whole periods is the granularity
+ * CloudMonitor has anyway.  An operator sees the same dedicated-gateway
+ * figures in observe.json for every member whose window falls in the
+ * same periods and ends at about the same time (the pipelines of a run
+ * ask within seconds), and qps_avg of the dedicated gateway over the
+ * answered window (aligned start to the first asker's end).  The shared
+ * gateway (each member's own account) is not cached.
  *
  * Lifetime.  An entry is fetched by its first asker's stage context (the
  * monitor stage never ends with a query in flight, so that context lives
@@ -120,9 +125,15 @@ static uint64_t fnv1a(const char *s) {
   return h;
 }
 
-static entry_t *find(const mon_cache_t *k, const char *key, uint64_t h) {
-  for (size_t i = 0; i < k->n; i++)
-    if (k->v[i]->hash == h && strcmp(k->v[i]->key, key) == 0) return k->v[i];
+/* An entry of key that is fresh for a window ending at end: its query
+ * ends within a tenth of the window of that end (tol). */
+static entry_t *find(const mon_cache_t *k, const char *key, uint64_t h,
+                     int64_t end, int64_t tol) {
+  for (size_t i = 0; i < k->n; i++) {
+    const entry_t *e = k->v[i];
+    int64_t d = e->a.end > end ? e->a.end - end : end - e->a.end;
+    if (e->hash == h && d <= tol && strcmp(e->key, key) == 0) return k->v[i];
+  }
   return NULL;
 }
 
@@ -287,7 +298,7 @@ void km__mon_cache_ask(mon_cache_t *k, km_sctx_t *c, const mon_ask_t *q,
                            c->t->region, q->ns, q->metric, (long long)p,
                            (long long)start, (long long)end_period, q->dims);
   uint64_t h = fnv1a(key);
-  entry_t *e = find(k, key, h);
+  entry_t *e = find(k, key, h, q->end, (q->end - q->start) / 10);
   if (e == NULL) {
     start_fetch(k, c, q, key, h, start, w);
     return;
