@@ -104,8 +104,9 @@ void km__mon_cache_free(mon_cache_t *k) {
   if (k == NULL) return;
   if (k->asks > 0)
     km_log(KM_LOG_DEBUG,
-           "monitor: %zu dedicated-gateway queries answered %zu asks",
-           k->fetches, k->asks);
+           "monitor: %zu dedicated-gateway queries answered %zu asks (%zu "
+           "waited for a query in flight)",
+           k->fetches, k->asks, k->joined);
   for (size_t i = 0; i < k->n; i++)
     entry_free(k->v[i]);
   free(k->v);
