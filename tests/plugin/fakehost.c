@@ -81,6 +81,7 @@ struct fh_s {
   const km_stage_ops_t *ops;
   void *state;
   bool inited;
+  bool borrowed; /* state is another fake's (fh_share_state) */
   rule_t *rules;
   size_t nrules;
   item_t *head, *tail;
@@ -144,7 +145,8 @@ void fh_free(fh_t *fh) {
     fh->head = it->next;
     item_free(it);
   }
-  if (fh->inited && fh->ops->fini != NULL) fh->ops->fini(fh->state);
+  if (fh->inited && !fh->borrowed && fh->ops->fini != NULL)
+    fh->ops->fini(fh->state);
   strs_clear(&fh->events);
   strs_clear(&fh->journal);
   strs_clear(&fh->outcomes);
@@ -421,7 +423,9 @@ static const km_shost_t fake_shost = {
 
 int fh_start(fh_t *fh, const km_stage_ops_t *ops, km_stage_t stage) {
   if (!fh->inited || fh->ops != ops) {
-    if (fh->inited && fh->ops->fini != NULL) fh->ops->fini(fh->state);
+    if (fh->inited && !fh->borrowed && fh->ops->fini != NULL)
+      fh->ops->fini(fh->state);
+    fh->borrowed = false;
     fh->ops = ops;
     fh->state = NULL;
     km_err_t err;
@@ -455,26 +459,36 @@ static item_t *take(fh_t *fh) {
   return it;
 }
 
+void fh_share_state(fh_t *fh, const fh_t *from) {
+  fh->ops = from->ops;
+  fh->state = from->state;
+  fh->inited = from->inited;
+  fh->borrowed = true;
+}
+
 size_t fh_drain(fh_t *fh) {
   size_t n = 0;
-  item_t *it;
-  while ((it = take(fh)) != NULL) {
-    if (it->timer) {
-      it->tcb(it->ud);
-    } else {
-      fh->inflight--;
-      json_t *body = it->ok ? json_loads(it->body, 0, NULL) : NULL;
-      /* A body that is not JSON arrives as no object: the context turns
-       * it into KM_EPARSE, as for a real garbled answer. */
-      km_jres_t res = {it->ok ? 0 : it->err.code, body,
-                       it->ok ? NULL : &it->err};
-      it->cb(&res, it->ud);
-      json_decref(body);
-    }
-    item_free(it);
+  while (fh_drain_one(fh) > 0)
     n++;
-  }
   return n;
+}
+
+size_t fh_drain_one(fh_t *fh) {
+  item_t *it = take(fh);
+  if (it == NULL) return 0;
+  if (it->timer) {
+    it->tcb(it->ud);
+  } else {
+    fh->inflight--;
+    json_t *body = it->ok ? json_loads(it->body, 0, NULL) : NULL;
+    /* A body that is not JSON arrives as no object: the context turns it
+     * into KM_EPARSE, as for a real garbled answer. */
+    km_jres_t res = {it->ok ? 0 : it->err.code, body, it->ok ? NULL : &it->err};
+    it->cb(&res, it->ud);
+    json_decref(body);
+  }
+  item_free(it);
+  return 1;
 }
 
 size_t fh_nevents(const fh_t *fh) {

@@ -40,6 +40,11 @@ void fh_set_inv(fh_t *fh, km_inv_t *inv);
  * fini in fh_free).  Returns what start returned. */
 int fh_start(fh_t *fh, const km_stage_ops_t *ops, km_stage_t stage);
 
+/* Several pipelines of one run: fh starts its stages with from's provider
+ * state (from must have started that provider; its fini stays from's), as
+ * the engine gives every pipeline the provider's one state. */
+void fh_share_state(fh_t *fh, const fh_t *from);
+
 /* Canned answers, tried in the order added.  match is "" or NULL (any
  * call of the action) or "K=V&K=V": every pair must be among the call's
  * parameters.  times: how many calls it answers (-1: unlimited). */
@@ -56,6 +61,9 @@ void fh_generator(fh_t *fh, const char *action, fh_gen_fn fn, void *ud);
 /* Delivers queued answers and timers (a timer fires once no answer is
  * waiting) until nothing is queued.  Returns how many were delivered. */
 size_t fh_drain(fh_t *fh);
+/* Delivers the next queued answer or timer only (pipelines answered in
+ * turn, as a real loop interleaves them).  Returns 1, or 0 when none. */
+size_t fh_drain_one(fh_t *fh);
 
 /* The ordered event log: "call <Action> k=v&k=v", "journal <type> <id>",
  * "timer <ms>", "outcome <kind> <id> failed" (resources the stage marked

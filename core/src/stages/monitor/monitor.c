@@ -4,7 +4,8 @@
  * (namespace acs_kms, the manifest's metric names and dimensions) over the
  * window before now, for the shared gateway (the pipeline's account) and
  * the instance's dedicated gateway (asked as the instance's owner, who
- * sees its metrics) -> inv->obs->baseline.
+ * sees its metrics; one answer per period-aligned window serves every
+ * member of the instance, gateway_cache.c) -> inv->obs->baseline.
  * OBSERVE (after VERIFY, and again from `kmsmig observe`): the same metrics
  * over the time since the migration; `kmsmig observe` then also asks
  * ActionTrail LookupEvents for each data-plane EventName of KMS, which
@@ -25,7 +26,6 @@
 #include "util/util.h"
 
 #define MONITOR_VERSION "1.0.0"
-#define METRIC_PAGES_MAX 100
 #define TRAIL_PAGES_MAX 20
 #define CALL_FINDINGS_MAX 5
 /* Queries at a time per pipeline: their groups' QPS is low, and a call
@@ -52,12 +52,15 @@ typedef struct job_s {
   bool ask_events;
   char start_ms[24], end_ms[24], start_iso[21], end_iso[21];
   char dims[2][600];
+  mon_cache_t *cache; /* the run's, for the dedicated gateway */
+  int64_t ded_span;   /* seconds the dedicated answer covered (0: own) */
 } job_t;
 
 typedef struct q_s {
   job_t *j;
   int gw, metric, page;
   const char *event; /* LookupEvents: the EventName */
+  mon_waiter_t w;    /* the dedicated gateway's answer */
 } q_t;
 
 static void query_metric(job_t *j, int gw, int metric, const char *token,
@@ -139,7 +142,7 @@ static void on_metric(km_sctx_t *c, const kp_res_t *res, void *ud) {
     call_finding(j, "monitor.unreadable", what, why, res->request_id);
   } else if (next == NULL) {
     m->answered = true;
-  } else if (q->page >= METRIC_PAGES_MAX) {
+  } else if (q->page >= KM_MON_PAGES_MAX) {
     call_finding(j, "monitor.unreadable", what,
                  "more pages than kmsmig reads (100): shorten monitor.window "
                  "or raise monitor.period",
@@ -151,10 +154,39 @@ static void on_metric(km_sctx_t *c, const kp_res_t *res, void *ud) {
   issue_next(j);
 }
 
+/* The dedicated gateway's answer to one metric (shared with the other
+ * members of the instance): the same finding as a query of its own. */
+static void on_dedicated(km_sctx_t *c, const mon_answer_t *a, void *ud) {
+  (void)c;
+  q_t *q = ud;
+  job_t *j = q->j;
+  j->m[GW_DEDICATED][q->metric] = a->m;
+  if (q->metric == KM_MON_REQUESTS) j->ded_span = a->end - a->start;
+  if (a->fail_id != NULL) {
+    char what[200];
+    snprintf(what, sizeof(what),
+             "CloudMonitor DescribeMetricList %s (%s gateway)",
+             c->t->monitor->metric[q->metric], k_gw_names[GW_DEDICATED]);
+    call_finding(j, a->fail_id, what, a->why, a->rid);
+  }
+  issue_next(j);
+}
+
 static void query_metric(job_t *j, int gw, int metric, const char *token,
                          int page) {
   km_sctx_t *c = j->c;
   const km_mf_monitor_t *mo = c->t->monitor;
+  q_t *q = kp_alloc(c, sizeof(*q));
+  *q = (q_t){.j = j, .gw = gw, .metric = metric, .page = page};
+  if (gw == GW_DEDICATED) {
+    /* the instance's owner sees the instance's metrics, whoever the
+     * caller was; the cache pages */
+    mon_ask_t a = {
+        c->t->instance_owner, mo->ns,      mo->metric[metric], j->dims[gw],
+        mo->period_s,         j->w->start, j->w->end};
+    km__mon_cache_ask(j->cache, c, &a, &q->w, on_dedicated, q);
+    return;
+  }
   char period[16];
   snprintf(period, sizeof(period), "%lld", (long long)mo->period_s);
   const char *params[] = {
@@ -162,13 +194,8 @@ static void query_metric(job_t *j, int gw, int metric, const char *token,
       "Dimensions", j->dims[gw], "StartTime",  j->start_ms,
       "EndTime",    j->end_ms,   "Period",     period,
       "Length",     "1440",      "NextToken",  token};
-  q_t *q = kp_alloc(c, sizeof(*q));
-  *q = (q_t){j, gw, metric, page, NULL};
-  /* The instance's gateway is measured with its owner's credentials: the
-   * owner sees the instance's metrics, whoever the caller was. */
-  const char *as = gw == GW_DEDICATED ? c->t->instance_owner : NULL;
-  kp_call_as(c, as, "cms", "DescribeMetricList", params, token != NULL ? 8 : 7,
-             NULL, on_metric, q);
+  kp_call_as(c, NULL, "cms", "DescribeMetricList", params,
+             token != NULL ? 8 : 7, NULL, on_metric, q);
 }
 
 /* ---- ActionTrail ---- */
@@ -216,7 +243,7 @@ static void query_events(job_t *j, const char *event, const char *token,
                           "NextToken",
                           token};
   q_t *q = kp_alloc(j->c, sizeof(*q));
-  *q = (q_t){j, 0, 0, page, event};
+  *q = (q_t){.j = j, .page = page, .event = event};
   kp_call_as(j->c, NULL, "actiontrail", "LookupEvents", params,
              token != NULL ? 8 : 7, NULL, on_events, q);
 }
@@ -226,9 +253,11 @@ static void query_events(job_t *j, const char *event, const char *token,
 static void drained(km_sctx_t *c) {
   job_t *j = c->ud;
   int64_t span = j->w->end - j->w->start;
+  /* the dedicated gateway's rate over the window its answer covered */
+  int64_t spans[2] = {span, j->ded_span > 0 ? j->ded_span : span};
   km_obs_gw_t *g[2] = {&j->w->shared, &j->w->dedicated};
   for (int gw = 0; gw < 2; gw++)
-    if (j->ask[gw]) km__mon_gateway(j->m[gw], span, g[gw]);
+    if (j->ask[gw]) km__mon_gateway(j->m[gw], spans[gw], g[gw]);
   j->w->present = true;
   if (j->after) {
     /* the findings' texts are built from these when needed */
@@ -282,7 +311,6 @@ static void set_window(job_t *j, int64_t now) {
 }
 
 static int monitor_start(void *state, km_sctx_t *c) {
-  (void)state;
   if (c->stage != KM_STAGE_PREFLIGHT && c->stage != KM_STAGE_OBSERVE)
     return KM_ENOTSUP;
   const km_mf_monitor_t *mo = c->t->monitor;
@@ -309,6 +337,7 @@ static int monitor_start(void *state, km_sctx_t *c) {
   }
   job_t *j = kp_alloc(c, sizeof(*j));
   j->c = c;
+  j->cache = state;
   j->o = o;
   j->after = after;
   j->w = after ? km_obs_after(o) : &o->baseline;
@@ -334,9 +363,22 @@ static int monitor_start(void *state, km_sctx_t *c) {
   return 0;
 }
 
+/* The run's state: the instance gateways' answers (gateway_cache.c). */
+static int monitor_init(void **state, km_err_t *err) {
+  (void)err;
+  *state = km__mon_cache_new();
+  return 0;
+}
+
+static void monitor_fini(void *state) {
+  km__mon_cache_free(state);
+}
+
 const km_stage_ops_t km_stage_monitor = {
     .name = "monitor",
     .version = MONITOR_VERSION,
     .stages = KM_STAGE_BIT(KM_STAGE_PREFLIGHT) | KM_STAGE_BIT(KM_STAGE_OBSERVE),
+    .init = monitor_init,
+    .fini = monitor_fini,
     .start = monitor_start,
 };
