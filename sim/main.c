@@ -1,8 +1,13 @@
 /* kmsim: the command line.  Loads a fixture (or prints a generated one),
  * starts the HTTP and/or HTTPS daemons on loopback, reports the bound ports
  * (stdout and --port-file, so tests can ask for port 0) and runs until
- * SIGINT/SIGTERM. */
+ * SIGINT/SIGTERM.  Those two are blocked before any thread starts, so
+ * every daemon thread inherits the mask and the main thread takes them in
+ * sigwait(): a handler with pause() stayed asleep when the signal went to
+ * one of libmicrohttpd's threads (a kmsim under load that outlived its
+ * `timeout 5` by 10 minutes). */
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,13 +20,6 @@
 #ifndef KSIM_TLS_DIR
 #define KSIM_TLS_DIR "sim/tls"
 #endif
-
-static volatile sig_atomic_t g_stop;
-
-static void on_signal(int sig) {
-  (void)sig;
-  g_stop = 1;
-}
 
 static void usage(FILE *f) {
   fputs(
@@ -194,8 +192,11 @@ int main(int argc, char **argv) {
   ksim_cloud_set(c);
   srv.cloud = c;
   signal(SIGPIPE, SIG_IGN);
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, NULL);
   if (ksim_server_start(&srv) < 0) {
     ksim_server_stop(&srv);
     ksim_cloud_free(c);
@@ -224,8 +225,9 @@ int main(int argc, char **argv) {
       rename(tmp, port_file);
     }
   }
-  while (!g_stop)
-    pause();
+  int sig = 0;
+  while (sigwait(&stop, &sig) != 0) {
+  }
   ksim_traffic_stop();
   ksim_server_stop(&srv);
   ksim_cloud_free(c);

@@ -111,8 +111,19 @@ check "stats by action and code" "$out" '"kms.ListKeys":\{' '"SignatureNonceUsed
 "$bin/kmsim" --generate 'seed=5,accounts=4,regions=cn-hangzhou+ap-southeast-1,keys_per_region=20' >"$run/gen1.yaml"
 "$bin/kmsim" --generate 'seed=5,accounts=4,regions=cn-hangzhou+ap-southeast-1,keys_per_region=20' >"$run/gen2.yaml"
 if cmp -s "$run/gen1.yaml" "$run/gen2.yaml"; then pass "generator deterministic"; else fail "generator deterministic" "differs"; fi
-out=$(timeout 5 "$bin/kmsim" --fixture "$run/gen1.yaml" --http-port 0 2>&1 | head -1)
-check "generated fixture loads" "$out" 'listening http=[0-9]+ accounts=4 regions=2'
+"$bin/kmsim" --fixture "$run/gen1.yaml" --http-port 0 >"$run/gen.out" 2>&1 &
+gpid=$!
+for _ in $(seq 200); do grep -q listening "$run/gen.out" && break; sleep 0.05; done
+check "generated fixture loads" "$(head -1 "$run/gen.out")" 'listening http=[0-9]+ accounts=4 regions=2'
+# SIGTERM stops it (whichever of its threads the signal reaches), at once.
+kill -TERM "$gpid"
+for _ in $(seq 100); do kill -0 "$gpid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$gpid" 2>/dev/null; then
+  kill -KILL "$gpid"
+  fail "SIGTERM stops kmsim" "still running 10 s after SIGTERM"
+else
+  wait "$gpid" && pass "SIGTERM stops kmsim" || fail "SIGTERM stops kmsim" "exit $?"
+fi
 
 echo "kmsim_protocol: $fails failure(s)"
 [ $fails -eq 0 ]
