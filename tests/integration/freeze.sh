@@ -37,6 +37,9 @@ rc=0
 cat run.txt
 [ "$rc" -eq 7 ] || { echo "FAIL: expected exit 7 (accounts wait), got $rc"; tail -5 run.err; exit 1; }
 grep -q "1 waiting for their window" run.txt
+# The live progress tells the waiting pipelines apart from those not started.
+grep -Eq "pipelines [0-9]+/[0-9]+ ended: .*, 0 not started, 2 waiting for their window" run.txt run.err ||
+  { echo "FAIL: the progress counts app-b as not started"; grep -h "ended:" run.txt run.err; exit 1; }
 grep -q "app-b  *window opens $want" run.txt
 kmsim_get /_kmsim/state >after.json
 python3 - before.json after.json run/report.json "$end" <<'PY'

@@ -49,6 +49,9 @@ rc=0
 cat run1.txt
 [ "$rc" -eq 6 ] || { echo "FAIL: a failed wave 1 must stop at the gate (exit 6), got $rc"; tail -5 run1.err; exit 1; }
 grep -q "STOPPED at the gate after wave 1" run1.txt
+# The progress counts the held pipelines as held, not "not started".
+grep -Eq "ended: .*, 0 not started, [1-9][0-9]* held at a wave gate" run1.txt run1.err ||
+  { echo "FAIL: the progress does not say which pipelines the gate held"; grep -h "ended:" run1.txt run1.err; exit 1; }
 grep -q "kmsmig run fleet.yaml --run-dir run --yes --advance" run1.txt ||
   { echo "FAIL: no command to go on"; exit 1; }
 grep -q '"type":"wave_gate".*"decision":"stop"' run/journal.jsonl

@@ -231,6 +231,17 @@ size_t km__pg_visible(const char *s) {
   return n;
 }
 
+/* ", N not started" and, apart from them, the pipelines a wave gate held
+ * and those waiting for their window: nothing failed there, and an
+ * operator reads "not started" as "something stopped them". */
+static void put_not_started(const km_engine_counts_t *c, km_buf_t *l) {
+  size_t gate = c->held[KM_HELD_GATE], window = c->held[KM_HELD_WINDOW];
+  km_buf_printf(l, ", %zu not started",
+                c->by_state[KM_PIPE_NOT_STARTED] - gate - window);
+  if (gate > 0) km_buf_printf(l, ", %zu held at a wave gate", gate);
+  if (window > 0) km_buf_printf(l, ", %zu waiting for their window", window);
+}
+
 static void put_counts(const km_progress_t *pg, km_buf_t *l) {
   const km_engine_counts_t *c = &pg->now.c;
   char n[32];
@@ -240,7 +251,7 @@ static void put_counts(const km_progress_t *pg, km_buf_t *l) {
   put_c(pg, l, c->by_state[KM_PIPE_BLOCKED] ? C_YELLOW : NULL, n);
   snprintf(n, sizeof(n), ", %zu failed", c->by_state[KM_PIPE_FAILED]);
   put_c(pg, l, c->by_state[KM_PIPE_FAILED] ? C_RED : NULL, n);
-  km_buf_printf(l, ", %zu not started", c->by_state[KM_PIPE_NOT_STARTED]);
+  put_not_started(c, l);
 }
 
 void km__pg_block(const km_progress_t *pg, km_buf_t *b, int cols) {
@@ -358,10 +369,10 @@ char *km__pg_summary_text(const km_progress_t *pg, bool multiline) {
   put_n(&b, km__pg_ended(&s->c));
   km_buf_puts(&b, "/");
   put_n(&b, s->c.pipelines);
-  km_buf_printf(&b, " ended: %zu ok, %zu blocked, %zu failed, %zu not started",
+  km_buf_printf(&b, " ended: %zu ok, %zu blocked, %zu failed",
                 s->c.by_state[KM_PIPE_OK], s->c.by_state[KM_PIPE_BLOCKED],
-                s->c.by_state[KM_PIPE_FAILED],
-                s->c.by_state[KM_PIPE_NOT_STARTED]);
+                s->c.by_state[KM_PIPE_FAILED]);
+  put_not_started(&s->c, &b);
   km_buf_printf(&b, "; %zu keys, %zu secrets migrated; ", s->keys_migrated,
                 s->secrets_migrated);
   put_eta(pg, &b);
@@ -387,15 +398,18 @@ json_t *km__pg_progress_json(const km_progress_t *pg, const char *text) {
                                 (json_int_t)s->c.accounts_ended, "total",
                                 (json_int_t)s->c.accounts));
   const size_t *st = s->c.by_state;
-  json_object_set_new(r, "pipelines",
-                      json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "total",
-                                (json_int_t)s->c.pipelines, "pending",
-                                (json_int_t)st[KM_PIPE_PENDING], "barrier",
-                                (json_int_t)st[KM_PIPE_WAITING], "ok",
-                                (json_int_t)st[KM_PIPE_OK], "blocked",
-                                (json_int_t)st[KM_PIPE_BLOCKED], "failed",
-                                (json_int_t)st[KM_PIPE_FAILED], "not_started",
-                                (json_int_t)st[KM_PIPE_NOT_STARTED]));
+  size_t gate = s->c.held[KM_HELD_GATE], window = s->c.held[KM_HELD_WINDOW];
+  json_object_set_new(
+      r, "pipelines",
+      json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "total",
+                (json_int_t)s->c.pipelines, "pending",
+                (json_int_t)st[KM_PIPE_PENDING], "barrier",
+                (json_int_t)st[KM_PIPE_WAITING], "ok",
+                (json_int_t)st[KM_PIPE_OK], "blocked",
+                (json_int_t)st[KM_PIPE_BLOCKED], "failed",
+                (json_int_t)st[KM_PIPE_FAILED], "not_started",
+                (json_int_t)(st[KM_PIPE_NOT_STARTED] - gate - window), "held",
+                (json_int_t)gate, "waiting", (json_int_t)window));
   json_t *stages = json_object();
   for (int i = 0; i < KM_STAGE__COUNT; i++)
     json_object_set_new(stages, stage_short[i],

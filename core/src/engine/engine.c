@@ -613,6 +613,7 @@ static void hold_account(km_engine_t *e, size_t a, km_held_t why) {
   for (size_t i = ac->first; i < ac->first + ac->n; i++)
     if (e->p[i].state == KM_PIPE_WAITING) {
       e->p[i].held = (uint8_t)why;
+      e->counts.held[why]++;
       not_started(e, &e->p[i]);
     }
 }

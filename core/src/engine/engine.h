@@ -153,8 +153,12 @@ typedef struct km_engine_counts_s {
   size_t pipelines, accounts;
   size_t accounts_ended;                    /* all its pipelines ended */
   size_t by_state[KM_PIPE_NOT_STARTED + 1]; /* pipelines per state */
-  size_t in_stage[KM_STAGE__COUNT];         /* RUNNING pipelines per stage */
-  bool barrier_passed;                      /* the quota check ran */
+  /* NOT_STARTED pipelines held although nothing failed, by why
+   * (km_held_t; [KM_HELD_NONE] stays 0): held at a gate, waiting for a
+   * window.  by_state[KM_PIPE_NOT_STARTED] counts them too. */
+  size_t held[KM_HELD_WINDOW + 1];
+  size_t in_stage[KM_STAGE__COUNT]; /* RUNNING pipelines per stage */
+  bool barrier_passed;              /* the quota check ran */
 } km_engine_counts_t;
 
 /* Console request for the sim driver: the engine POSTs request (borrowed;
