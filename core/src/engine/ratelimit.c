@@ -44,12 +44,13 @@
  * from the last second's (which hold the burst it had saved). */
 #define RECENT_DECREASE_MS 5000
 #define REFINE_MS 300
-#define REFINE_OKS 2
+#define REFINE_OKS 1
 #define FIRST_OKS 3
 #define FIRST_CUT 0.25
 #define YOUNG_MS 3000
 #define WINDOW_START 2
 #define WINDOW_S 0.1
+#define STREAK_MAX_S 1.0
 
 void km__rl_pace_init(km_rl_pace_t *s, double qps, uint64_t now) {
   memset(s, 0, sizeof(*s));
@@ -102,8 +103,12 @@ void km__rl_pace_refill(km_rl_pace_t *s, uint64_t now) {
       s->rate = fmin(knee, s->rate + FAST_STEP * s->base * dt);
     else if (s->ceiling > 0 && quiet < PROBE_MS)
       s->rate += PROBE_STEP * s->ceiling * dt;
-    else if (s->ceiling > 0) /* a limit was met: grow by a share of the rate
-                                so a low one is not overshot at once */
+    else if (s->ceiling > 0 || s->last_decrease != 0)
+      /* a limit was met (or throttling lowered the rate, too few answers
+       * passing to measure the limit: one far below the configured rate):
+       * grow by a share of the rate so a low one is not overshot at once.
+       * A step of the configured rate climbed back from a limit of 1 where
+       * 50 is configured to 2 QPS after every decrease, for ever. */
       s->rate += fmin(FAST_STEP * s->base, GROW * s->rate) * dt;
     else
       s->rate += FAST_STEP * s->base * dt;
@@ -159,6 +164,7 @@ uint64_t km__rl_pace_wait_ms(const km_rl_pace_t *s) {
 
 void km__rl_pace_ok(km_rl_pace_t *s, uint64_t now) {
   roll_slots(s, now);
+  s->streak = 0;
   s->ok_cur += 1;
   s->ok_total += 1;
   s->window = fmin(window_max(s), s->window + 1);
@@ -215,8 +221,20 @@ void km__rl_pace_throttled(km_rl_pace_t *s, uint64_t now) {
       s->ok_at_decrease = s->ok_total;
     }
   }
+  /* Throttling answers in a row, each to a call sent after the one
+   * before was answered (half a round trip apart): the next grant waits
+   * twice as long each time, up to STREAK_MAX_S.  Below a limit far under
+   * the rate (2 QPS where 50 is configured) the decrease above is taken
+   * once per THROTTLE_WINDOW_MS, and in that second one call after the
+   * other met the empty bucket (20 of the first second's 22 answers); a
+   * storm that ends leaves the rate where it was.  An ok answer ends the
+   * streak. */
+  bool sent_after = s->last_throttle == 0 || s->srtt_ms <= 0 ||
+                    (double)(now - s->last_throttle) >= s->srtt_ms / 2;
+  if (sent_after && s->streak < 16) s->streak++;
+  double debt = s->streak > 1 ? ldexp(1.0, (int)s->streak - 1) - 1.0 : 0.0;
   s->last_throttle = now;
-  if (s->tokens > 0) s->tokens = 0;
+  s->tokens = fmin(s->tokens, 0.0) - fmin(debt, STREAK_MAX_S * s->rate);
   s->window = fmax(1.0, s->window / 2);
 }
 

@@ -150,6 +150,7 @@ typedef struct km_rl_pace_s {
   unsigned inflight;      /* counted grants not yet done */
   double srtt_ms;         /* smoothed grant-to-answer time; 0: none yet */
   double ok_at_decrease;  /* ok_total at the last decrease */
+  unsigned streak;        /* throttling answers in a row (no ok between) */
 } km_rl_pace_t;
 
 void km__rl_pace_init(km_rl_pace_t *s, double qps, uint64_t now);
