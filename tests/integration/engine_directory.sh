@@ -24,6 +24,11 @@ open("exclude.yaml", "w").write(s.replace("accounts:\n", d2 + "accounts:\n", 1))
 # waves by tag match the members' directory tags (app-a: team app-a)
 w = "waves:\n  - { name: canary, tags: { team: app-a } }\n  - { name: rest, rest: true }\n"
 open("waves.yaml", "w").write(s.replace("accounts:\n", d + w + "accounts:\n", 1))
+# one account at a time: more accounts than concurrency.accounts, so the
+# members wait at the barrier without their credentials (parked)
+one = s.replace("concurrency: { accounts: 8,", "concurrency: { accounts: 1,")
+assert one != s
+open("one.yaml", "w").write(one.replace("accounts:\n", d + "accounts:\n", 1))
 PY
 "$KM_BIN/kmsmig" validate all.yaml
 "$KM_BIN/kmsmig" plan all.yaml >all.txt
@@ -45,5 +50,27 @@ for x in w if isinstance(w, list) else w.get("waves", []):
     for a in x.get("accounts", []):
         by[a if isinstance(a, str) else a.get("account", a.get("name"))] = x.get("name")
 assert by.get("app-a") == "canary" and by.get("app-b") == "rest", by
+PY
+# A run with one account at a time: each member gives up its credentials
+# at the barrier and assumes its role again when its turn comes; the run
+# migrates the same resources.
+kmsim_get /_kmsim/sts >sts0.json
+rc=0
+"$KM_BIN/kmsmig" run one.yaml --yes --run-dir run >run.txt 2>run.err || rc=$?
+[ "$rc" -eq 0 ] || { echo "FAIL: run exited $rc"; tail -20 run.err; exit 1; }
+kmsim_get /_kmsim/sts >sts.json
+python3 - run/report.json sts0.json sts.json <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+pipes = r["pipelines"]
+print("pipelines:", [(p["account"], p["status"]) for p in pipes])
+assert {p["account"] for p in pipes} >= {"app-a", "app-b"}, pipes
+assert all(p["status"] == "ok" for p in pipes), pipes
+assert r["totals"]["keys"]["migrated"] > 0, r["totals"]
+# each member's role assumed for discovery, then again after the barrier
+issued = (json.load(open(sys.argv[3]))["issued"] -
+          json.load(open(sys.argv[2]))["issued"])
+print("STS credentials issued by the run:", issued)
+assert issued == 4, issued
 PY
 echo "engine_directory: ok"

@@ -70,7 +70,13 @@ typedef struct keyent_s {
   struct keyent_s *next;
 } keyent_t;
 
-#define KEY_IDLE_MS 60000
+/* An entry costs ~2 KB (its two keyed HMAC contexts are ~1.8 KB).  A
+ * credential in use signs a call every few hundred ms, so 10 s keeps every
+ * active one; a longer window kept the entries of every account that had
+ * just reached the barrier (a fleet's accounts wait there by the hundred,
+ * without calls, and their credentials are keyed again once when they go
+ * on). */
+#define KEY_IDLE_MS 10000
 
 static void keyent_free(keyent_t *e);
 

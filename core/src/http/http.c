@@ -42,6 +42,7 @@
 #include <string.h>
 
 #include <curl/curl.h>
+#include <openssl/ssl.h>
 
 #include "http/http.h"
 #include "http/http_internal.h"
@@ -493,6 +494,19 @@ static int header_ok(const char *s) {
 #define SET(opt, val)                                                          \
   if (c == CURLE_OK) c = curl_easy_setopt(e, opt, val)
 
+/* curl 7.88 makes an SSL_CTX per connection and calls this before the
+ * handshake (the CA store is set up later, and its cache does not depend
+ * on the callback).  An OpenSSL connection keeps a read and a write buffer
+ * of ~17 KB each for its whole life, and a connection is idle most of the
+ * time (in the cache, or waiting for the server's answer): RELEASE_BUFFERS
+ * frees them whenever nothing is pending. */
+static CURLcode on_ssl_ctx(CURL *e, void *ssl_ctx, void *ud) {
+  (void)e;
+  (void)ud;
+  SSL_CTX_set_mode((SSL_CTX *)ssl_ctx, SSL_MODE_RELEASE_BUFFERS);
+  return CURLE_OK;
+}
+
 /* A new easy handle with the options every request shares. */
 static CURL *easy_new(km_http_t *h) {
   CURL *e = curl_easy_init();
@@ -504,11 +518,16 @@ static CURL *easy_new(km_http_t *h) {
   SET(CURLOPT_WRITEFUNCTION, on_write);
   SET(CURLOPT_NOSIGNAL, 1L);
   SET(CURLOPT_TCP_KEEPALIVE, 1L);
-  /* An API answer rarely needs more than a few reads of 8 KB; curl's
-   * default receive buffer is 16 KB per transfer. */
-  SET(CURLOPT_BUFFERSIZE, 8192L);
+  /* An API answer is a few KB: read in 4 KB pieces (over TLS from
+   * OpenSSL's record, without more system calls).  curl's default receive
+   * buffer is 16 KB per transfer, and a fleet has hundreds in flight. */
+  SET(CURLOPT_BUFFERSIZE, 4096L);
   SET(CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
   if (h->ca_file != NULL) SET(CURLOPT_CAINFO, h->ca_file);
+  /* Not every libcurl build has an SSL_CTX to give (another TLS backend):
+   * then the buffers stay, nothing else changes. */
+  if (c == CURLE_OK)
+    (void)curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
   if (c != CURLE_OK) {
     curl_easy_cleanup(e);
     return NULL;

@@ -89,9 +89,9 @@ int km_rules_issue(km_inv_t *inv, const char *id, const char *const *extra,
 /* Quota arithmetic of one destination instance over every pipeline that
  * moves resources into it. */
 typedef struct km_quota_use_s {
-  char *instance_id;
-  char *region;
-  size_t pipelines; /* inventories targeting it */
+  char *instance_id; /* interned (model/intern.h) */
+  char *region;      /* interned */
+  size_t pipelines;  /* inventories targeting it */
   int64_t key_used, key_quota, key_add;
   int64_t secret_used, secret_quota, secret_add;
   bool keys_ok, secrets_ok; /* false: does not fit, or unknown quota */

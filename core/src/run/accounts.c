@@ -26,8 +26,28 @@ static void on_creds(const km_creds_result_t *res, void *ud) {
   free(c);
 }
 
+/* A parked account's provider, made again from its source (the same
+ * source made it once, and a member's via is the management account's
+ * provider, which is never parked). */
+static int unpark(km_rt_account_t *a) {
+  km_err_t err;
+  memset(&err, 0, sizeof(err));
+  int rc = km_creds_new(&a->rt->loop, &a->src, a->rt->acs, &a->creds, &err);
+  if (rc < 0) {
+    km_log(KM_LOG_ERROR, "credentials for account %s: %s", a->mf->name,
+           err.text);
+    return rc;
+  }
+  a->parked = false;
+  return 0;
+}
+
 int km__rt_get_cred(void *src, km_cred_done_cb cb, void *ud) {
   km_rt_account_t *a = src;
+  if (a->creds == NULL && a->parked) {
+    int rc = unpark(a);
+    if (rc < 0) return rc;
+  }
   if (a->creds == NULL) return KM_ECANCELED; /* released: nothing runs */
   cred_call_t *c = km_xcalloc(1, sizeof(*c));
   c->cb = cb;
@@ -157,8 +177,10 @@ int km__rt_build_sources(km_runtime_t *rt) {
   const km_manifest_t *m = rt->m;
   rt->naccts = m->naccounts;
   rt->accts = km_xcalloc(m->naccounts ? m->naccounts : 1, sizeof(*rt->accts));
-  for (size_t i = 0; i < m->naccounts; i++)
+  for (size_t i = 0; i < m->naccounts; i++) {
+    rt->accts[i].rt = rt;
     rt->accts[i].mf = &m->accounts[i];
+  }
   int rc = build_providers(rt, 0);
   if (rc < 0 || !m->directory.present) return rc;
   if ((rc = km_directory_discover(rt)) < 0) return rc;
@@ -166,8 +188,10 @@ int km__rt_build_sources(km_runtime_t *rt) {
   rt->accts =
       km_xrealloc(rt->accts, (from + rt->ndiscovered + 1) * sizeof(*rt->accts));
   memset(&rt->accts[from], 0, (rt->ndiscovered + 1) * sizeof(*rt->accts));
-  for (size_t i = 0; i < rt->ndiscovered; i++)
+  for (size_t i = 0; i < rt->ndiscovered; i++) {
+    rt->accts[from + i].rt = rt;
     rt->accts[from + i].mf = &rt->discovered[i];
+  }
   rt->naccts = from + rt->ndiscovered;
   return build_providers(rt, from);
 }
@@ -186,6 +210,7 @@ void km__rt_count_accounts(km_runtime_t *rt) {
   for (size_t i = 0; i < rt->naccts; i++) {
     km_rt_account_t *a = &rt->accts[i];
     a->open_pipes = 0;
+    a->waiting_pipes = 0;
     a->needed = mgmt != NULL && strcmp(a->mf->name, mgmt) == 0;
   }
   for (size_t i = 0; i < rt->naccts; i++) {
@@ -202,6 +227,29 @@ void km__rt_count_accounts(km_runtime_t *rt) {
     if (o != NULL && o != a) o->needed = true;
     if (o == a && a != NULL && rt->targets[i].share) a->needed = true;
   }
+}
+
+/* The pipelines of a fleet larger than concurrency.accounts wait at the
+ * barrier by the thousand, most of them until long after their credential
+ * would need a refresh anyway (phase B takes the accounts a few at a time):
+ * a member waiting there keeps no provider, role node and cached STS
+ * credential (~600 bytes, more with a real STS token), at the price of
+ * one AssumeRole when its turn comes.  Only directory members: their via
+ * is the management account's provider (needed, never closed), and a
+ * smaller run keeps its credentials (no extra call). */
+void km__rt_park_account(km_runtime_t *rt, km_pipeline_t *p) {
+  if (rt->naccts <= (size_t)rt->m->concurrency_accounts) return;
+  km_rt_account_t *a = km_runtime_account(rt, km_pipeline_target(p)->account);
+  if (a == NULL || a->mf < rt->discovered ||
+      a->mf >= rt->discovered + rt->ndiscovered)
+    return;
+  a->waiting_pipes++;
+  if (a->waiting_pipes < a->open_pipes || a->needed || a->creds == NULL ||
+      a->src.kind != KM_CRED_ASSUME_ROLE || a->src.via_creds == NULL)
+    return;
+  km_creds_close(a->creds, NULL, NULL);
+  a->creds = NULL;
+  a->parked = true;
 }
 
 /* When the last pipeline of an account that nobody else needs has ended,

@@ -19,6 +19,10 @@ int km__rt_resolve_account(void *ud, const char *account,
 /* Counts each account's pipelines (rt->targets) and marks the accounts
  * others need; before the engine starts. */
 void km__rt_count_accounts(km_runtime_t *rt);
+/* p reached the barrier: in a fleet larger than concurrency.accounts, a
+ * directory member whose pipelines all wait there gives up its provider
+ * (and its cached STS credential) until its next call. */
+void km__rt_park_account(km_runtime_t *rt, km_pipeline_t *p);
 /* p ended: closes its account's provider when it was the last pipeline and
  * no other account needs it (once per pipeline). */
 void km__rt_release_account(km_runtime_t *rt, km_pipeline_t *p);

@@ -324,6 +324,7 @@ static void on_progress(km_pipeline_t *p, const km_pipe_ev_t *ev, void *ud) {
   km_runtime_t *rt = ud;
   const km_target_t *t = km_pipeline_target(p);
   km__rt_release_account(rt, p);
+  if (ev->kind == KM_PEV_BARRIER) km__rt_park_account(rt, p);
   const char *what = ev->kind == KM_PEV_ENDED ? km_pipe_state_name(ev->state)
                      : ev->kind == KM_PEV_RESTORING
                          ? "running (restoring after the failure)"

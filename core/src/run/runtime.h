@@ -61,16 +61,22 @@ typedef struct km_rt_rehearse_s {
 } km_rt_rehearse_t;
 
 typedef struct km_rt_account_s {
+  struct km_runtime_s *rt;   /* the runtime it belongs to */
   const km_mf_account_t *mf; /* borrowed from the manifest */
   km_cred_source_t src;
   char *role_arn;     /* owned, for assume_role */
-  km_creds_t *creds;  /* NULL once released (release_account) */
+  km_creds_t *creds;  /* NULL once released (release_account) or parked */
   km_hookcfg_t hooks; /* strings borrowed from the manifest */
   /* Pipelines of this account not ended yet, and whether another account
    * needs its credentials (an instance owner, a `via`, the directory's
    * management account): when neither holds, its provider is closed. */
   size_t open_pipes;
   bool needed;
+  /* Its pipelines waiting at the barrier, and whether its provider was
+   * closed while they all wait (km__rt_park_account): made again from src
+   * by the next get. */
+  size_t waiting_pipes;
+  bool parked;
 } km_rt_account_t;
 
 /* What `run` shows while it goes (cli/progress.c).  Each callback may be
