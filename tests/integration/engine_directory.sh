@@ -29,7 +29,18 @@ open("waves.yaml", "w").write(s.replace("accounts:\n", d + w + "accounts:\n", 1)
 one = s.replace("concurrency: { accounts: 8,", "concurrency: { accounts: 1,")
 assert one != s
 open("one.yaml", "w").write(one.replace("accounts:\n", d + "accounts:\n", 1))
+# a member named in the manifest too, reached through mgmt (`via`), next to
+# those the directory adds (the accounts' array grows after its source
+# points at mgmt's: under ASan a stale pointer shows here)
+via = s.replace(mgmt_only, mgmt_only + '  - name: app-a\n    id: "1000000000000002"\n'
+                '    credentials: { assume_role: { via: mgmt } }\n\n')
+assert via != s
+open("via.yaml", "w").write(via.replace("accounts:\n", d + "accounts:\n", 1))
 PY
+"$KM_BIN/kmsmig" plan via.yaml >via.txt
+grep -q "^app-a  *cn-hangzhou" via.txt
+grep -q "^app-b  *cn-shanghai" via.txt
+grep -q "3 accounts ready" via.txt
 "$KM_BIN/kmsmig" validate all.yaml
 "$KM_BIN/kmsmig" plan all.yaml >all.txt
 cat all.txt | head -12

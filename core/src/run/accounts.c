@@ -193,6 +193,16 @@ int km__rt_build_sources(km_runtime_t *rt) {
     rt->accts[from + i].mf = &rt->discovered[i];
   }
   rt->naccts = from + rt->ndiscovered;
+  /* The array moved: a manifest account's source names its via account by
+   * a pointer into it (km__rt_count_accounts and the providers made again
+   * later read it).  The providers made so far hold copies; the name
+   * index holds positions, still right. */
+  for (size_t i = 0; i < from; i++) {
+    km_cred_source_t *s = &rt->accts[i].src;
+    if (s->via == NULL) continue;
+    km_rt_account_t *via = km_runtime_account(rt, rt->accts[i].mf->cred.via);
+    s->via = via != NULL ? &via->src : NULL;
+  }
   return build_providers(rt, from);
 }
 
