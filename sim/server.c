@@ -494,6 +494,24 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   *con_cls = NULL;
 }
 
+/* Connections opened, for GET /_kmsim/stats: over HTTPS each one is a full
+ * TLS handshake, the dearest part of a call when a client does not reuse
+ * its connections. */
+static void notify_connection(void *cls, struct MHD_Connection *conn,
+                              void **socket_context,
+                              enum MHD_ConnectionNotificationCode toe) {
+  (void)socket_context;
+  if (toe != MHD_CONNECTION_NOTIFY_STARTED) return;
+  ksim_server_t *s = cls;
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+  bool tls = ci != NULL && ci->tls_session != NULL;
+  ksim_lock(s->cloud);
+  s->cloud->connections++;
+  if (tls) s->cloud->tls_connections++;
+  ksim_unlock(s->cloud);
+}
+
 static char *slurp(const char *path) {
   FILE *f = fopen(path, "rb");
   if (f == NULL) return NULL;
@@ -528,13 +546,14 @@ static struct MHD_Daemon *start_daemon(ksim_server_t *s, int port, bool tls,
         flags, (uint16_t)port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&sa, MHD_OPTION_HTTPS_MEM_KEY, s->tls_key_pem,
         MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert_pem, MHD_OPTION_NOTIFY_COMPLETED,
-        completed, s, MHD_OPTION_CONNECTION_LIMIT, 2000u,
-        MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        1024u, MHD_OPTION_END);
+        completed, s, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s,
+        MHD_OPTION_CONNECTION_LIMIT, 2000u, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
   } else {
     d = MHD_start_daemon(
         flags, (uint16_t)port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s,
         MHD_OPTION_CONNECTION_LIMIT, 2000u, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
   }

@@ -256,6 +256,9 @@ struct ksim_cloud {
   /* account id -> ksim_account_t* (filled by fixture.c) */
   ksim_map_t account_index;
   uint64_t requests;
+  /* connections accepted since start (or the last DELETE /_kmsim/stats),
+   * each HTTPS one a TLS handshake: counted by server.c under the lock */
+  uint64_t connections, tls_connections;
   /* replay protection: hashes of (AccessKeyId, nonce) with their time */
   uint64_t *nonce_hash;
   int64_t *nonce_time;

@@ -290,7 +290,7 @@ def p1(a):
         post_faults(port, {"throttle": {g: a.qps for g in KMS_GROUPS},
                            "latency": {"dist": "fixed",
                                        "min_ms": a.latency_ms}})
-        fb.admin(port, "/_kmsim/stats")  # warm the admin path
+        stats0 = fb.admin(port, "/_kmsim/stats")  # also warms the admin path
         k0 = cpu_s(kmsim.pid)
         rc, wall, ru, out, err, hwm = run_logged(
             a, work, manifest, fb.mgmt_env(fixture), verbose=True)
@@ -349,6 +349,9 @@ def p1(a):
           % (answers, cloud, cloud / max(1, nkeys + nsec)))
     print("throttled answers      %8d  (%.2f%% of the answers)"
           % (thr, 100.0 * thr / max(1, answers)))
+    conns = stats.get("TlsConnections", 0) - stats0.get("TlsConnections", 0)
+    print("TLS connections        %8d  (full handshakes at kmsim; %.1f "
+          "answers per connection)" % (conns, answers / max(1, conns)))
     print("peak RSS kmsmig        %8.1f MiB" % (hwm / 1024.0))
     print("peak RSS kmsim         %8.1f MiB" % (kru.ru_maxrss / 1024.0))
     ncpu = os.cpu_count() or 1
