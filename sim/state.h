@@ -249,6 +249,10 @@ struct ksim_cloud {
   KSIM_VEC(ksim_sts_cred_t *) sts;
   KSIM_VEC(ksim_import_token_t *) import_tokens;
   KSIM_VEC(ksim_task_t *) tasks;
+  /* tasks.v[0 .. tasks_settled) are Completed or Failed, which a task
+   * never leaves: ksim_console_tick, run before every request, starts
+   * there instead of testing every task of the run (console.c) */
+  size_t tasks_settled;
   ksim_map_t ak_index;  /* AccessKeyId -> ksim_account_t* */
   ksim_map_t sts_index; /* STS AccessKeyId -> ksim_sts_cred_t* */
   ksim_map_t buckets;   /* "uid|region|group" -> ksim_bucket_t* */
