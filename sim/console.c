@@ -164,11 +164,15 @@ static void task_advance(ksim_cloud_t *c, ksim_task_t *t, int64_t now_ms) {
 
 void ksim_console_tick(ksim_cloud_t *c) {
   int64_t now_ms = -1;
-  for (size_t i = 0; i < c->tasks.n; i++) {
+  if (c->tasks_settled > c->tasks.n) c->tasks_settled = 0;
+  for (size_t i = c->tasks_settled; i < c->tasks.n; i++) {
     ksim_task_t *t = c->tasks.v[i];
-    if (!task_active(t)) continue;
-    if (now_ms < 0) now_ms = ksim_clock_ms(c);
-    task_advance(c, t, now_ms);
+    if (task_active(t)) {
+      if (now_ms < 0) now_ms = ksim_clock_ms(c);
+      task_advance(c, t, now_ms);
+    }
+    /* tasks are appended and never leave Completed or Failed */
+    if (!task_active(t) && i == c->tasks_settled) c->tasks_settled++;
   }
 }
 

@@ -63,6 +63,9 @@ typedef struct ksim_req {
   char request_id[40];
   ksim_cloud_t *cloud;
   int64_t now; /* kmsim clock (seconds), see POST /_kmsim/clock */
+  /* the caller sends the answer as text: ksim_process dumps it into
+   * resp->text while it holds the lock, instead of copying the body */
+  bool want_text;
 } ksim_req_t;
 
 typedef struct ksim_resp {
@@ -72,6 +75,7 @@ typedef struct ksim_resp {
   bool raw;      /* admin: body sent as is, no RequestId */
   bool drop;     /* close the connection without a response */
   bool native;   /* error in the KMS-native shape {HttpStatus, Code, ...} */
+  char *text;    /* with req->want_text: the body as compact JSON (malloc) */
 } ksim_resp_t;
 
 typedef int (*ksim_handler_fn)(ksim_req_t *req, ksim_resp_t *resp);

@@ -249,6 +249,10 @@ struct ksim_cloud {
   KSIM_VEC(ksim_sts_cred_t *) sts;
   KSIM_VEC(ksim_import_token_t *) import_tokens;
   KSIM_VEC(ksim_task_t *) tasks;
+  /* tasks.v[0 .. tasks_settled) are Completed or Failed, which a task
+   * never leaves: ksim_console_tick, run before every request, starts
+   * there instead of testing every task of the run (console.c) */
+  size_t tasks_settled;
   ksim_map_t ak_index;  /* AccessKeyId -> ksim_account_t* */
   ksim_map_t sts_index; /* STS AccessKeyId -> ksim_sts_cred_t* */
   ksim_map_t buckets;   /* "uid|region|group" -> ksim_bucket_t* */
@@ -256,6 +260,9 @@ struct ksim_cloud {
   /* account id -> ksim_account_t* (filled by fixture.c) */
   ksim_map_t account_index;
   uint64_t requests;
+  /* connections accepted since start (or the last DELETE /_kmsim/stats),
+   * each HTTPS one a TLS handshake: counted by server.c under the lock */
+  uint64_t connections, tls_connections;
   /* replay protection: hashes of (AccessKeyId, nonce) with their time */
   uint64_t *nonce_hash;
   int64_t *nonce_time;

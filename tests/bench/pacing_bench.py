@@ -15,7 +15,11 @@ It prints:
   - calls per resource (kmsim's count of every cloud call / keys + secrets
     of the fleet), the share of answers that were throttling;
   - peak RSS of kmsmig (VmHWM while it runs) and of kmsim (ru_maxrss);
-  - CPU seconds of kmsmig and of kmsim during the run and kmsim's share.
+  - CPU seconds of kmsmig and of kmsim during the run and kmsim's share;
+  - the TLS connections kmsim accepted (each a full handshake: kmsim
+    resumes no session) and the answers per connection.
+--quiet runs kmsmig without -v, as an operator would, to see what -v
+costs: there is no per-call log then, so no bound and no calls sent.
 The bound is computed from the calls the run made, one per call, not per
 attempt (kmsmig's -v line "STAGE by PROVIDER: call PRODUCT.ACTION [as
 ACCOUNT]", core/src/stage/ctx.c; retries are not in it), each in the bucket
@@ -59,7 +63,7 @@ A benchmark, not a test: it prints figures and never fails on time.
 
 usage: pacing_bench.py p1 [--accounts N] [--regions N] [--keys N]
                           [--secrets N] [--qps Q] [--latency-ms MS]
-                          [--concurrency N] [--adaptive] [--bin DIR]
+                          [--concurrency N] [--adaptive] [--quiet] [--bin DIR]
        pacing_bench.py p4 [--sizes 100,1000] [--bin DIR]
 """
 import argparse
@@ -290,10 +294,10 @@ def p1(a):
         post_faults(port, {"throttle": {g: a.qps for g in KMS_GROUPS},
                            "latency": {"dist": "fixed",
                                        "min_ms": a.latency_ms}})
-        fb.admin(port, "/_kmsim/stats")  # warm the admin path
+        stats0 = fb.admin(port, "/_kmsim/stats")  # also warms the admin path
         k0 = cpu_s(kmsim.pid)
         rc, wall, ru, out, err, hwm = run_logged(
-            a, work, manifest, fb.mgmt_env(fixture), verbose=True)
+            a, work, manifest, fb.mgmt_env(fixture), verbose=not a.quiet)
         kcpu = cpu_s(kmsim.pid) - k0
         stats = fb.admin(port, "/_kmsim/stats")
     finally:
@@ -334,21 +338,28 @@ def p1(a):
     else:
         print("run exit %d, no report" % rc)
     print("wall time              %8.2f s" % wall)
-    print("throttle-bound limit   %8.2f s  (a: pipeline %s %s %.2f s; "
-          "b: bucket %s %.2f s)" % (lower, pa[0] if pa else "-",
-                                    pa[1] if pa else "", ta,
-                                    "/".join(bb) if bb else "-", tb))
-    print("ratio wall/limit       %8.2f" % (wall / lower if lower else 0))
-    print("the same, kmsim's limits only (no CloudMonitor/ActionTrail/RS "
-          "figure): %.2f s (a %.2f, b %s %.2f), ratio %.2f"
-          % (lower_k, tka, "/".join(bkb), tkb,
-             wall / lower_k if lower_k else 0))
-    print("calls sent by kmsmig   %8d  (%.2f per resource)"
-          % (sent, sent / max(1, nkeys + nsec)))
+    if a.quiet:
+        print("kmsmig ran without -v: no per-call log, so no throttle-bound "
+              "limit and no calls sent (take them from a run with -v)")
+    else:
+        print("throttle-bound limit   %8.2f s  (a: pipeline %s %s %.2f s; "
+              "b: bucket %s %.2f s)" % (lower, pa[0] if pa else "-",
+                                        pa[1] if pa else "", ta,
+                                        "/".join(bb) if bb else "-", tb))
+        print("ratio wall/limit       %8.2f" % (wall / lower if lower else 0))
+        print("the same, kmsim's limits only (no CloudMonitor/ActionTrail/RS "
+              "figure): %.2f s (a %.2f, b %s %.2f), ratio %.2f"
+              % (lower_k, tka, "/".join(bkb), tkb,
+                 wall / lower_k if lower_k else 0))
+        print("calls sent by kmsmig   %8d  (%.2f per resource)"
+              % (sent, sent / max(1, nkeys + nsec)))
     print("answers from kmsim     %8d  (cloud %d: %.2f per resource)"
           % (answers, cloud, cloud / max(1, nkeys + nsec)))
     print("throttled answers      %8d  (%.2f%% of the answers)"
           % (thr, 100.0 * thr / max(1, answers)))
+    conns = stats.get("TlsConnections", 0) - stats0.get("TlsConnections", 0)
+    print("TLS connections        %8d  (full handshakes at kmsim; %.1f "
+          "answers per connection)" % (conns, answers / max(1, conns)))
     print("peak RSS kmsmig        %8.1f MiB" % (hwm / 1024.0))
     print("peak RSS kmsim         %8.1f MiB" % (kru.ru_maxrss / 1024.0))
     ncpu = os.cpu_count() or 1
@@ -461,6 +472,9 @@ def main():
     ap.add_argument("--adaptive", action="store_true",
                     help="p1: no concurrency.qps: kmsmig starts from the "
                     "published figures and adapts")
+    ap.add_argument("--quiet", action="store_true",
+                    help="p1: kmsmig without -v, as an operator runs it "
+                    "(what -v costs); no per-call log, so no bound")
     ap.add_argument("--sizes", default="100,1000")
     a = ap.parse_args()
     a.bin = os.path.abspath(a.bin)

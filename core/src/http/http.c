@@ -16,8 +16,9 @@
  * to curl holds an easy handle and its buffers (~13 KB) even while it only
  * waits for a connection, and a fleet of hundreds of accounts queues
  * hundreds of calls behind one endpoint.  A queued request keeps only its
- * URL, headers and body.  curl's own CURLMOPT_MAX_HOST_CONNECTIONS stays
- * as the backstop.
+ * URL, headers and body.  curl's own CURLMOPT_MAX_HOST_CONNECTIONS is
+ * only a backstop, as large as the cache (curl applies it per connect-to
+ * address, which many host names can share).
  *
  * Cost per call: a finished transfer's easy handle goes back to a small
  * pool with its fixed options set (share, callbacks, CA file, timeouts), so
@@ -463,8 +464,13 @@ int km_http_new(uv_loop_t *loop, const km_http_opts_t *opts, km_http_t **out) {
       curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h) ||
       curl_multi_setopt(h->multi, CURLMOPT_PIPELINING,
                         (long)CURLPIPE_NOTHING) ||
+      /* curl counts this per connect-to address, not per host name: with
+       * an endpoint override sending every host to one address, a limit
+       * of max_host_connections made curl close an idle connection of one
+       * host name to open one for another (P1: two calls per TLS
+       * handshake).  The per-target queue above bounds the transfers. */
       curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-                        h->max_host_connections) ||
+                        (long)KM_HTTP_MAX_CONNS) ||
       curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS,
                         h->max_host_connections * KM_HTTP_MIN_TARGETS))
     goto fail_setopt;
