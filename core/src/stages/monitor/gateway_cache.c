@@ -23,7 +23,10 @@
  * asker's end is at most a tenth of the pipeline's own window away from
  * the pipeline's end (at most a tenth of the window missing or added).
  * Without that, a short window (monitor.window below the period) could
- * be answered after the migration with what was measured before it.
+ * be answered after the migration with what was measured before it; and
+ * a window after the migration is never answered with a baseline's
+ * answer (the phase is in the key): a fast run asked its own after window
+ * within the tolerance of its baseline.
  * kmsim counts events at millisecond precision, finer than real
  * datapoints, so on kmsim the shared answer also counts the part of the
  * first period before the pipeline's own start.  The monitoring rules
@@ -295,9 +298,10 @@ void km__mon_cache_ask(mon_cache_t *k, km_sctx_t *c, const mon_ask_t *q,
   }
   k->asks++;
   const char *owner = q->owner != NULL ? q->owner : c->t->account;
-  char *key = km_xasprintf("%s\n%s\n%s\n%s\n%lld\n%lld\n%lld\n%s", owner,
+  char *key = km_xasprintf("%s\n%s\n%s\n%s\n%lld\n%lld\n%lld\n%s\n%c", owner,
                            c->t->region, q->ns, q->metric, (long long)p,
-                           (long long)start, (long long)end_period, q->dims);
+                           (long long)start, (long long)end_period, q->dims,
+                           q->after ? 'a' : 'b');
   uint64_t h = fnv1a(key);
   entry_t *e = find(k, key, h, q->end, (q->end - q->start) / 10);
   if (e == NULL) {

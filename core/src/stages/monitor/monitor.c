@@ -183,7 +183,7 @@ static void query_metric(job_t *j, int gw, int metric, const char *token,
      * caller was; the cache pages */
     mon_ask_t a = {
         c->t->instance_owner, mo->ns,      mo->metric[metric], j->dims[gw],
-        mo->period_s,         j->w->start, j->w->end};
+        mo->period_s,         j->w->start, j->w->end,          j->after};
     km__mon_cache_ask(j->cache, c, &a, &q->w, on_dedicated, q);
     return;
   }

@@ -62,6 +62,11 @@ typedef struct mon_waiter_s {
 typedef struct mon_ask_s {
   const char *owner, *ns, *metric, *dims;
   int64_t period_s, start, end; /* the pipeline's window, Unix s */
+  /* the window after the migration (OBSERVE): never answered with a
+   * baseline's answer, which a fast run asks less than the freshness
+   * tolerance before (integration.monitor_traffic: 30 queries, not 36,
+   * one run in three) and which counts the traffic before the switch */
+  bool after;
 } mon_ask_t;
 
 typedef struct mon_cache_s mon_cache_t;
