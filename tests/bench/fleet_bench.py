@@ -117,6 +117,7 @@ def bound(state, concurrency, naccounts):
 
 
 KMSIM_CA = os.path.join(TOP, "sim/tls/ca.pem")
+REQUESTS_PER_ENDPOINT = 64  # --requests-per-endpoint
 MAX_CONCURRENCY = 1024  # concurrency.accounts maximum (docs/manifest.md)
 TARGET_PEAK_KIB = 64 * 1024  # "peak RSS at most 64 MB"
 TARGET_PER_PIPELINE_KIB = 32  # "at most 32 KB per pipeline beyond baseline"
@@ -198,8 +199,8 @@ def write_manifest(work, state, nregions, port, concurrency, directory):
                                            mgmt["Name"], i["ImageVersion"]))
     lines += ["select: {keys: all-pending, secrets: all-pending}",
               "migrate: {driver: sim, when: now, task_timeout: 30m}",
-              "concurrency: {accounts: %d, requests_per_endpoint: 64}"
-              % concurrency,
+              "concurrency: {accounts: %d, requests_per_endpoint: %d}"
+              % (concurrency, REQUESTS_PER_ENDPOINT),
               "failure_tolerance: {percent: 100}",
               "endpoints:", "  overrides:",
               '    - {host: "*.aliyuncs.com", address: "127.0.0.1:%d", '
@@ -475,6 +476,10 @@ def main():
     ap.add_argument("--keys", type=int, default=None)
     ap.add_argument("--secrets", type=int, default=None)
     ap.add_argument("--concurrency", type=int, default=None)
+    ap.add_argument("--requests-per-endpoint", type=int, default=64,
+                    help="concurrency.requests_per_endpoint of the fleet's "
+                         "manifest (64; kmsmig's default is 8): each is up "
+                         "to one TLS connection per host in use")
     ap.add_argument("--bin", default=os.path.join(TOP, "build", "bin"))
     ap.add_argument("--memory", action="store_true",
                     help="peak RSS of kmsmig by number of pipelines")
@@ -489,6 +494,8 @@ def main():
     ap.add_argument("--time-limit", type=float, default=0,
                     help="memory mode: stop a run after this many seconds")
     a = ap.parse_args()
+    global REQUESTS_PER_ENDPOINT
+    REQUESTS_PER_ENDPOINT = a.requests_per_endpoint
     if a.preset == "small-10k":
         a.memory = True
     if a.memory:
