@@ -29,9 +29,9 @@ void km_worklist_init(km_worklist_t *w) {
 static void item_free(km_wl_item_t *it) {
   free(it->account);
   free(it->account_id);
-  km_str_free(it->access_role);
+  free(it->access_role);
   km_str_free(it->region);
-  km_str_free(it->instance);
+  free(it->instance);
   km_str_free(it->instance_type);
   free(it->token);
   free(it->refused);
@@ -214,8 +214,11 @@ static void set(char **dst, const char *s) {
   *dst = s != NULL ? km_xstrdup(s) : NULL;
 }
 
-/* For values shared by many items (a region, an instance, a role): one
- * interned copy for the fleet (model/intern.h) instead of one per item. */
+/* For values shared by many items (a region, an instance type): one
+ * interned copy for the fleet (model/intern.h) instead of one per item.
+ * Not for values of one account (its role ARN, most often its instance):
+ * an interned string stays until the process ends, and an ended item's
+ * own copies leave memory with it (spill_item). */
 static void set_shared(char **dst, const char *s) {
   km_str_free(*dst);
   *dst = (char *)km_intern(s);
@@ -294,8 +297,8 @@ static km_wl_item_t *on_submitted(km_worklist_t *w, const json_t *o,
   km_wl_item_t *it = at >= 0 ? w->v[at].it : add(w, acct, reg);
   set(&it->token, tok);
   set(&it->account_id, sget(o, "account_id"));
-  set_shared(&it->access_role, sget(o, "access_role"));
-  set_shared(&it->instance, sget(o, "instance"));
+  set(&it->access_role, sget(o, "access_role"));
+  set(&it->instance, sget(o, "instance"));
   set_shared(&it->instance_type, sget(o, "instance_type"));
   it->sim = same(sget(o, "driver"), "sim");
   it->set_default = json_is_true(json_object_get(o, "set_default"));
@@ -350,7 +353,7 @@ static km_wl_item_t *note_pipe(km_worklist_t *w, const char *type,
     if (it == NULL) it = add(w, acct, reg);
     it->state = KM_WL_SCHEDULED;
     it->sim = same(sget(o, "driver"), "sim");
-    set_shared(&it->instance, sget(o, "instance"));
+    set(&it->instance, sget(o, "instance"));
     set(&it->account_id, sget(o, "account_id"));
     it->when = parse_when(sget(o, "when"));
     it->rotation_at = parse_when(sget(o, "rotation_at"));
