@@ -44,6 +44,7 @@ static void test_fold(void **st) {
   (void)st;
   km_worklist_t w;
   km_worklist_init(&w);
+  km_wl_item_t tmp;
   km_wl_item_t *it =
       note(&w, "rotation_wait",
            "{\"account\":\"app-a\",\"region\":\"cn-hangzhou\",\"when\":"
@@ -63,35 +64,55 @@ static void test_fold(void **st) {
        "{\"account\":\"app-a\",\"region\":\"cn-hangzhou\",\"kind\":\"key\","
        "\"id\":\"key-1\"}",
        300);
-  assert_int_equal(w.v[0].state, KM_WL_PAUSED);
+  assert_int_equal(w.v[0].it->state, KM_WL_PAUSED);
   note(&w, "batch_resumed",
        "{\"account\":\"app-a\",\"region\":\"cn-hangzhou\",\"client_token\":"
        "\"kmsmig-1\"}",
        400);
-  assert_int_equal(w.v[0].state, KM_WL_WAITING);
+  assert_int_equal(w.v[0].it->state, KM_WL_WAITING);
   note(&w, "batch_seen",
        "{\"account\":\"app-a\",\"region\":\"cn-hangzhou\",\"client_token\":"
        "\"kmsmig-1\",\"in_instance\":1}",
        500);
-  assert_int_equal(w.v[0].state, KM_WL_MIGRATING);
-  assert_int_equal(w.v[0].t_seen, 500);
+  assert_int_equal(w.v[0].it->state, KM_WL_MIGRATING);
+  assert_int_equal(w.v[0].it->t_seen, 500);
   note(&w, "batch_done",
        "{\"account\":\"app-a\",\"region\":\"cn-hangzhou\",\"client_token\":"
        "\"kmsmig-1\",\"migrated_keys\":[\"key-1\",\"key-2\"],"
        "\"migrated_secrets\":[],\"failed_keys\":[],\"failed_secrets\":[\"x\"],"
        "\"timed_out\":true}",
        600);
-  assert_int_equal(w.v[0].state, KM_WL_TIMED_OUT);
-  assert_int_equal(w.v[0].migrated, 2);
+  assert_int_equal(w.v[0].it->state, KM_WL_TIMED_OUT);
+  assert_int_equal(w.v[0].it->migrated, 2);
   /* Ended: the numbers stay, the lists are gone (report.json has them). */
-  assert_int_equal(w.v[0].nkeys, 2);
-  assert_int_equal(w.v[0].keys.n, 0);
-  assert_false(km_worklist_pending(&w.v[0]));
+  assert_int_equal(w.v[0].it->nkeys, 2);
+  assert_int_equal(w.v[0].it->keys.n, 0);
+  assert_false(km_worklist_pending(km_worklist_at(&w, 0, &tmp)));
   /* Another pipeline's token never matches. */
   assert_null(note(&w, "batch_done",
                    "{\"account\":\"app-b\",\"region\":\"cn-hangzhou\","
                    "\"client_token\":\"kmsmig-1\"}",
                    700));
+  /* The next note moved the ended item to the temporary file: it reads
+   * back whole, and is final. */
+  assert_null(w.v[0].it);
+  const km_wl_item_t *back = km_worklist_at(&w, 0, &tmp);
+  assert_non_null(back);
+  assert_int_equal(back->state, KM_WL_TIMED_OUT);
+  assert_int_equal(back->migrated, 2);
+  assert_int_equal(back->failed, 1);
+  assert_int_equal(back->nkeys, 2);
+  assert_int_equal(back->t_seen, 500);
+  assert_string_equal(back->account, "app-a");
+  assert_string_equal(back->token, "kmsmig-1");
+  assert_string_equal(back->instance, "kst-1");
+  assert_int_equal(w.v[0].migrated_keys, 2);
+  assert_null(note(&w, "batch_submitted", SUBMIT, 800)); /* replayed */
+  assert_null(note(&w, "batch_done",
+                   "{\"account\":\"app-a\",\"region\":\"cn-hangzhou\","
+                   "\"client_token\":\"kmsmig-1\"}",
+                   900));
+  assert_int_equal(w.n, 1);
   km_worklist_free(&w);
 }
 
@@ -137,7 +158,7 @@ static void test_escaped_files(void **st) {
   }
   rmdir(dir);
   char line[512];
-  km_worklist_line(&w.v[0], line, sizeof(line));
+  km_worklist_line(w.v[0].it, line, sizeof(line));
   assert_non_null(strstr(line, "see worklist.md"));
   assert_true(strlen(line) < 160);
   km_worklist_free(&w);

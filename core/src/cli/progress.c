@@ -302,8 +302,9 @@ static void on_resumed(void *ud, const km_worklist_t *wl) {
   km_progress_t *pg = ud;
   if (pg->mode == PG_QUIET) return;
   if (pg->mode == PG_JSON) {
-    for (size_t i = 0; i < wl->n; i++)
-      if (km_worklist_pending(&wl->v[i])) on_item(pg, &wl->v[i]);
+    for (size_t i = 0; i < wl->n; i++) /* spilled items have ended */
+      if (wl->v[i].it != NULL && km_worklist_pending(wl->v[i].it))
+        on_item(pg, wl->v[i].it);
     return;
   }
   /* Before the engine starts: nothing is drawn yet. */

@@ -27,12 +27,23 @@ size_t km__pg_ended(const km_engine_counts_t *c) {
 }
 
 /* The worklist's items, read once per tick (a fleet has thousands: a scan
- * is microseconds). */
+ * is microseconds; an ended item waits in the worklist's temporary file
+ * and counts through the figures its slot keeps). */
 void km__pg_worklist(const km_progress_t *pg, pg_snap_t *s) {
   const km_worklist_t *w = &pg->rt->wl;
   int64_t now = (int64_t)time(NULL);
   for (size_t i = 0; i < w->n; i++) {
-    const km_wl_item_t *it = &w->v[i];
+    const km_wl_slot_t *sl = &w->v[i];
+    const km_wl_item_t *it = sl->it;
+    if (it == NULL) {
+      km_wl_state_t st = (km_wl_state_t)sl->state;
+      if ((st == KM_WL_DONE || st == KM_WL_FAILED || st == KM_WL_TIMED_OUT) &&
+          sl->t_done >= pg->started_at) {
+        s->keys_migrated += sl->migrated_keys;
+        s->secrets_migrated += sl->migrated_secrets;
+      }
+      continue; /* ended: not pending */
+    }
     if ((it->state == KM_WL_DONE || it->state == KM_WL_FAILED ||
          it->state == KM_WL_TIMED_OUT) &&
         it->t_done >= pg->started_at) {

@@ -28,7 +28,7 @@ void km_tf_set_init(km_tf_set_t *s) {
 }
 
 void km_tf_set_free(km_tf_set_t *s) {
-  for (size_t i = 0; i < s->n; i++) {
+  for (size_t i = 0; i < s->n && !s->borrowed; i++) {
     free(s->v[i].account);
     free(s->v[i].region);
     free(s->v[i].id);
@@ -41,11 +41,14 @@ void km_tf_set_free(km_tf_set_t *s) {
 
 static void add(km_tf_set_t *s, const km_tf_res_t *r) {
   if (s->n == s->cap) {
-    s->cap = s->cap ? s->cap * 2 : 64;
+    /* 1.5x: a fleet's set is large, and doubling leaves up to half of it
+     * unused. */
+    s->cap = s->cap ? s->cap + s->cap / 2 : 64;
     s->v = km_xrealloc(s->v, s->cap * sizeof(*s->v));
   }
   km_tf_res_t *d = &s->v[s->n++];
   *d = *r;
+  if (s->borrowed) return;
   d->account = km_xstrdup(r->account);
   d->region = km_xstrdup(r->region);
   d->id = km_xstrdup(r->id);
@@ -78,6 +81,7 @@ static bool in_instance(km_verdict_t v, bool verified) {
 }
 
 void km_tf_collect(km_tf_set_t *s, km_inv_t *const *invs, size_t n) {
+  if (s->n == 0) s->borrowed = true;
   for (size_t i = 0; i < n; i++) {
     const km_inv_t *inv = invs[i];
     for (size_t k = 0; k < inv->nkeys; k++) {

@@ -28,10 +28,11 @@ typedef enum { KM_TF_KEY = 0, KM_TF_SECRET } km_tf_kind_t;
 typedef enum { KM_TF_ATTRIBUTE = 0, KM_TF_IGNORE } km_tf_style_t;
 
 typedef struct km_tf_res_s {
-  char *account;     /* owned; the manifest's account name */
-  char *region;      /* owned */
-  char *id;          /* owned; KeyId or secret name, as the cloud has it */
-  char *instance_id; /* owned; the KMS 3.0 instance it is in now */
+  /* Owned, or borrowed from the models when the set is (km_tf_collect). */
+  char *account; /* the manifest's account name */
+  char *region;
+  char *id;          /* KeyId or secret name, as the cloud has it */
+  char *instance_id; /* the KMS 3.0 instance it is in now */
   km_tf_kind_t kind;
   bool already;         /* already in an instance before this run */
   bool hsm_to_software; /* key: HSM protection, now in a software instance */
@@ -42,6 +43,10 @@ typedef struct km_tf_set_s {
   size_t n, cap;
   km_tf_style_t style;
   char *written_dir; /* owned: where km_tf_write put the files, or NULL */
+  /* The resources' strings point into the models given to km_tf_collect
+   * (a fleet's run ends with tens of thousands of resources: no copy of
+   * each string), which must outlive the set. */
+  bool borrowed;
 } km_tf_set_t;
 
 void km_tf_set_init(km_tf_set_t *s);
@@ -49,7 +54,8 @@ void km_tf_set_free(km_tf_set_t *s);
 
 /* Adds every key and secret of invs (borrowed, n of them) that ended in a
  * KMS 3.0 instance: migrated and verified, or already migrated.  The set is
- * sorted by account, region, kind and id (the files' order). */
+ * sorted by account, region, kind and id (the files' order).  s must be
+ * empty; its strings are then borrowed from invs, which must outlive it. */
 void km_tf_collect(km_tf_set_t *s, km_inv_t *const *invs, size_t n);
 
 /* Reads the "terraform" section of a finished run's report.json (report:

@@ -29,38 +29,180 @@ void km_worklist_init(km_worklist_t *w) {
 static void item_free(km_wl_item_t *it) {
   free(it->account);
   free(it->account_id);
-  km_str_free(it->access_role);
+  free(it->access_role);
   km_str_free(it->region);
-  km_str_free(it->instance);
+  free(it->instance);
   km_str_free(it->instance_type);
   free(it->token);
   free(it->refused);
   km_inv_strs_free(&it->keys);
   km_inv_strs_free(&it->secrets);
+  free(it);
+}
+
+/* ---- ended items, in a temporary file ----
+ *
+ * A record: its length (uint32), the item's fixed fields (the struct,
+ * pointers meaningless), then each string as its length plus one (uint32;
+ * 0: NULL) and its bytes.  Ended items have no key or secret list (on_done
+ * drops them).  Written once, read back by km_worklist_at for the files,
+ * which walk the items in order: a 64 KB window of the file serves the
+ * neighbours of the last one read. */
+#define SPILL_WINDOW 65536
+
+struct km_wl_spill_s {
+  int fd;
+  bool failed;     /* no temporary file: ended items stay in memory */
+  uint64_t end;    /* bytes written */
+  char *win;       /* the window read last, SPILL_WINDOW bytes */
+  uint64_t win_at; /* its offset in the file */
+  size_t win_len;
+  char *rec; /* the record of the last item read (its strings) */
+  size_t rec_cap;
+};
+
+/* The item's strings, in record order. */
+#define ITEM_STRS(it)                                                          \
+  {                                                                            \
+    &(it)->account, &(it)->account_id, &(it)->access_role, &(it)->region,      \
+        &(it)->instance, &(it)->instance_type, &(it)->token, &(it)->refused    \
+  }
+
+static void spill_free(struct km_wl_spill_s *sp) {
+  if (sp == NULL) return;
+  if (sp->fd >= 0) close(sp->fd);
+  free(sp->win);
+  free(sp->rec);
+  free(sp);
+}
+
+static struct km_wl_spill_s *spill_open(km_worklist_t *w) {
+  if (w->spill == NULL) {
+    struct km_wl_spill_s *sp = km_xcalloc(1, sizeof(*sp));
+    FILE *f = tmpfile();
+    /* The descriptor alone: written and read with pwrite/pread. */
+    sp->fd = f != NULL ? dup(fileno(f)) : -1;
+    if (f != NULL) fclose(f);
+    sp->failed = sp->fd < 0;
+    w->spill = sp;
+  }
+  return w->spill;
+}
+
+static void put_u32(km_buf_t *b, uint32_t v) {
+  km_buf_append(b, (const char *)&v, sizeof(v));
+}
+
+/* Moves ended item i to the temporary file (or leaves it in memory when
+ * that cannot be written). */
+static void spill_item(km_worklist_t *w, size_t i) {
+  km_wl_slot_t *sl = &w->v[i];
+  km_wl_item_t *it = sl->it;
+  struct km_wl_spill_s *sp = spill_open(w);
+  if (it == NULL || sp->failed || sp->end > UINT32_MAX - 65536u) return;
+  km_buf_t b;
+  km_buf_init(&b);
+  put_u32(&b, 0); /* the length, set below */
+  km_buf_append(&b, (const char *)it, sizeof(*it));
+  char **strs[] = ITEM_STRS(it);
+  for (size_t k = 0; k < KM_ARRAY_SIZE(strs); k++) {
+    const char *s = *strs[k];
+    put_u32(&b, s != NULL ? (uint32_t)strlen(s) + 1 : 0);
+    if (s != NULL) km_buf_append(&b, s, strlen(s) + 1);
+  }
+  uint32_t len = (uint32_t)b.len;
+  memcpy(b.data, &len, sizeof(len));
+  bool ok = pwrite(sp->fd, b.data, b.len, (off_t)sp->end) == (ssize_t)b.len;
+  km_buf_free(&b);
+  if (!ok) {
+    sp->failed = true; /* this item and the later ones stay in memory */
+    return;
+  }
+  sl->off = (uint32_t)sp->end;
+  sp->end += len;
+  sl->t_done = it->t_done;
+  sl->state = (uint8_t)it->state;
+  sl->migrated_keys = (uint32_t)it->migrated_keys;
+  sl->migrated_secrets = (uint32_t)it->migrated_secrets;
+  item_free(it);
+  sl->it = NULL;
+}
+
+/* Bytes [off, off+len) of the file, through the window, into sp->rec. */
+static bool spill_read(struct km_wl_spill_s *sp, uint64_t off, size_t len) {
+  if (len > sp->rec_cap) {
+    sp->rec_cap = len;
+    sp->rec = km_xrealloc(sp->rec, len);
+  }
+  if (sp->win != NULL && off >= sp->win_at &&
+      off + len <= sp->win_at + sp->win_len) {
+    memcpy(sp->rec, sp->win + (off - sp->win_at), len);
+    return true;
+  }
+  if (len > SPILL_WINDOW)
+    return pread(sp->fd, sp->rec, len, (off_t)off) == (ssize_t)len;
+  if (sp->win == NULL) sp->win = km_xmalloc(SPILL_WINDOW);
+  ssize_t got = pread(sp->fd, sp->win, SPILL_WINDOW, (off_t)off);
+  sp->win_at = off;
+  sp->win_len = got > 0 ? (size_t)got : 0;
+  if (sp->win_len < len) return false;
+  memcpy(sp->rec, sp->win, len);
+  return true;
+}
+
+/* Spilled item sl read into *out, its strings pointing into sp->rec. */
+static bool spill_load(struct km_wl_spill_s *sp, const km_wl_slot_t *sl,
+                       km_wl_item_t *out) {
+  uint32_t len;
+  if (!spill_read(sp, sl->off, sizeof(len))) return false;
+  memcpy(&len, sp->rec, sizeof(len));
+  if (len < sizeof(len) + sizeof(*out) || !spill_read(sp, sl->off, len))
+    return false;
+  const char *p = sp->rec + sizeof(len), *end = sp->rec + len;
+  memcpy(out, p, sizeof(*out));
+  p += sizeof(*out);
+  memset(&out->keys, 0, sizeof(out->keys));
+  memset(&out->secrets, 0, sizeof(out->secrets));
+  char **strs[] = ITEM_STRS(out);
+  for (size_t k = 0; k < KM_ARRAY_SIZE(strs); k++) {
+    uint32_t n;
+    if (end - p < (ptrdiff_t)sizeof(n)) return false;
+    memcpy(&n, p, sizeof(n));
+    p += sizeof(n);
+    if (n > (size_t)(end - p) || (n > 0 && p[n - 1] != '\0')) return false;
+    *strs[k] = n > 0 ? (char *)p : NULL;
+    p += n;
+  }
+  return true;
+}
+
+const km_wl_item_t *km_worklist_at(const km_worklist_t *w, size_t i,
+                                   km_wl_item_t *scratch) {
+  if (i >= w->n) return NULL;
+  if (w->v[i].it != NULL) return w->v[i].it;
+  if (scratch == NULL || w->spill == NULL) return NULL;
+  return spill_load(w->spill, &w->v[i], scratch) ? scratch : NULL;
 }
 
 void km_worklist_free(km_worklist_t *w) {
   for (size_t i = 0; i < w->n; i++)
-    item_free(&w->v[i]);
+    if (w->v[i].it != NULL) item_free(w->v[i].it);
   free(w->v);
   km_strmap_free(w->by_pipe);
   json_decref(w->windows);
+  spill_free(w->spill);
   km_worklist_init(w);
 }
 
-/* The first item of (account, region), or NULL. */
-static km_wl_item_t *first_of(const km_worklist_t *w, const char *account,
-                              const char *region) {
-  if (w->by_pipe == NULL || account == NULL || region == NULL) return NULL;
+/* The first item of (account, region) (index), or -1. */
+static long first_of(const km_worklist_t *w, const char *account,
+                     const char *region) {
+  if (w->by_pipe == NULL || account == NULL || region == NULL) return -1;
   char *k = km_xasprintf("%s\n%s", account, region);
   size_t i;
   bool found = km_strmap_get(w->by_pipe, k, &i);
   free(k);
-  return found ? &w->v[i] : NULL;
-}
-
-static km_wl_item_t *next_of(const km_worklist_t *w, const km_wl_item_t *it) {
-  return it->next >= 0 ? &w->v[it->next] : NULL;
+  return found ? (long)i : -1;
 }
 
 static const char *sget(const json_t *o, const char *k) {
@@ -72,8 +214,11 @@ static void set(char **dst, const char *s) {
   *dst = s != NULL ? km_xstrdup(s) : NULL;
 }
 
-/* For values shared by many items (a region, an instance, a role): one
- * interned copy for the fleet (model/intern.h) instead of one per item. */
+/* For values shared by many items (a region, an instance type): one
+ * interned copy for the fleet (model/intern.h) instead of one per item.
+ * Not for values of one account (its role ARN, most often its instance):
+ * an interned string stays until the process ends, and an ended item's
+ * own copies leave memory with it (spill_item). */
 static void set_shared(char **dst, const char *s) {
   km_str_free(*dst);
   *dst = (char *)km_intern(s);
@@ -83,13 +228,19 @@ static bool same(const char *a, const char *b) {
   return a != NULL && b != NULL && strcmp(a, b) == 0;
 }
 
-/* The item of (account, region, token); token NULL: the placeholder. */
-static km_wl_item_t *find(km_worklist_t *w, const char *account,
-                          const char *region, const char *token) {
-  for (km_wl_item_t *it = first_of(w, account, region); it != NULL;
-       it = next_of(w, it))
-    if (token == NULL ? it->token == NULL : same(it->token, token)) return it;
-  return NULL;
+/* The item of (account, region, token) (index), or -1; token NULL: the
+ * placeholder.  A spilled item (ended, so it has its token) is compared
+ * through the file. */
+static long find(km_worklist_t *w, const char *account, const char *region,
+                 const char *token) {
+  for (long i = first_of(w, account, region); i >= 0; i = w->v[i].next) {
+    const km_wl_item_t *it = w->v[i].it;
+    km_wl_item_t tmp;
+    if (it == NULL && token != NULL) it = km_worklist_at(w, (size_t)i, &tmp);
+    if (it == NULL) continue;
+    if (token == NULL ? it->token == NULL : same(it->token, token)) return i;
+  }
+  return -1;
 }
 
 static km_wl_item_t *add(km_worklist_t *w, const char *account,
@@ -100,18 +251,19 @@ static km_wl_item_t *add(km_worklist_t *w, const char *account,
     w->cap = w->cap ? w->cap + w->cap / 2 : 16;
     w->v = km_xrealloc(w->v, w->cap * sizeof(*w->v));
   }
-  km_wl_item_t *last = first_of(w, account, region);
-  while (last != NULL && last->next >= 0)
-    last = &w->v[last->next];
+  long last = first_of(w, account, region);
+  while (last >= 0 && w->v[last].next >= 0)
+    last = w->v[last].next;
   long at = (long)w->n;
-  if (last != NULL) last->next = at;
-  km_wl_item_t *it = &w->v[w->n++];
-  memset(it, 0, sizeof(*it));
-  it->next = -1;
+  if (last >= 0) w->v[last].next = (int32_t)at;
+  km_wl_slot_t *sl = &w->v[w->n++];
+  memset(sl, 0, sizeof(*sl));
+  sl->next = -1;
+  km_wl_item_t *it = sl->it = km_xcalloc(1, sizeof(*it));
   it->no = (int)w->n;
   set(&it->account, account);
   set_shared(&it->region, region);
-  if (last == NULL) {
+  if (last < 0) {
     if (w->by_pipe == NULL) w->by_pipe = km_strmap_new(64);
     char *k = km_xasprintf("%s\n%s", account, region);
     km_strmap_put(w->by_pipe, k, (size_t)at);
@@ -138,15 +290,15 @@ static km_wl_item_t *on_submitted(km_worklist_t *w, const json_t *o,
                                   int64_t ts) {
   const char *acct = sget(o, "account"), *reg = sget(o, "region");
   const char *tok = sget(o, "client_token");
-  km_wl_item_t *it = find(w, acct, reg, tok);
-  if (it != NULL) return NULL; /* a replayed duplicate: the first wins */
+  if (find(w, acct, reg, tok) >= 0)
+    return NULL; /* a replayed duplicate: the first wins */
   /* The scheduled placeholder becomes the pipeline's first batch. */
-  it = find(w, acct, reg, NULL);
-  if (it == NULL) it = add(w, acct, reg);
+  long at = find(w, acct, reg, NULL);
+  km_wl_item_t *it = at >= 0 ? w->v[at].it : add(w, acct, reg);
   set(&it->token, tok);
   set(&it->account_id, sget(o, "account_id"));
-  set_shared(&it->access_role, sget(o, "access_role"));
-  set_shared(&it->instance, sget(o, "instance"));
+  set(&it->access_role, sget(o, "access_role"));
+  set(&it->instance, sget(o, "instance"));
   set_shared(&it->instance_type, sget(o, "instance_type"));
   it->sim = same(sget(o, "driver"), "sim");
   it->set_default = json_is_true(json_object_get(o, "set_default"));
@@ -184,19 +336,24 @@ static km_wl_item_t *on_done(km_wl_item_t *it, const json_t *o, int64_t ts) {
   return it;
 }
 
-km_wl_item_t *km_worklist_note(km_worklist_t *w, const char *type,
-                               const json_t *o, int64_t ts) {
-  const char *acct = sget(o, "account"), *reg = sget(o, "region");
-  if (type == NULL || acct == NULL || reg == NULL) return NULL;
+/* Item i: in memory (placeholders and open items always are). */
+static km_wl_item_t *mem_at(km_worklist_t *w, long i) {
+  return i >= 0 ? w->v[i].it : NULL;
+}
+
+static km_wl_item_t *note_pipe(km_worklist_t *w, const char *type,
+                               const json_t *o, int64_t ts, const char *acct,
+                               const char *reg) {
   if (strcmp(type, "rotation_wait") == 0) {
-    /* Only while the pipeline has no batch yet. */
-    for (km_wl_item_t *x = first_of(w, acct, reg); x != NULL; x = next_of(w, x))
-      if (x->token != NULL) return NULL;
-    km_wl_item_t *it = find(w, acct, reg, NULL);
+    /* Only while the pipeline has no batch yet (a spilled item is ended,
+     * so it had one). */
+    for (long x = first_of(w, acct, reg); x >= 0; x = w->v[x].next)
+      if (w->v[x].it == NULL || w->v[x].it->token != NULL) return NULL;
+    km_wl_item_t *it = mem_at(w, find(w, acct, reg, NULL));
     if (it == NULL) it = add(w, acct, reg);
     it->state = KM_WL_SCHEDULED;
     it->sim = same(sget(o, "driver"), "sim");
-    set_shared(&it->instance, sget(o, "instance"));
+    set(&it->instance, sget(o, "instance"));
     set(&it->account_id, sget(o, "account_id"));
     it->when = parse_when(sget(o, "when"));
     it->rotation_at = parse_when(sget(o, "rotation_at"));
@@ -208,9 +365,9 @@ km_wl_item_t *km_worklist_note(km_worklist_t *w, const char *type,
     /* Rotation is back on: the console would refuse the selection until a
      * resumed run turns it off again and lists the item (batch_resumed). */
     km_wl_item_t *last = NULL;
-    for (km_wl_item_t *it = first_of(w, acct, reg); it != NULL;
-         it = next_of(w, it)) {
-      if (it->state == KM_WL_WAITING) {
+    for (long x = first_of(w, acct, reg); x >= 0; x = w->v[x].next) {
+      km_wl_item_t *it = w->v[x].it;
+      if (it != NULL && it->state == KM_WL_WAITING) {
         it->state = KM_WL_PAUSED;
         last = it;
       }
@@ -218,20 +375,35 @@ km_wl_item_t *km_worklist_note(km_worklist_t *w, const char *type,
     return last;
   }
   const char *tok = sget(o, "client_token");
-  km_wl_item_t *it = tok != NULL ? find(w, acct, reg, tok) : NULL;
+  long at = tok != NULL ? find(w, acct, reg, tok) : -1;
+  /* NULL also for a spilled item: it ended, and an ended item is final. */
+  km_wl_item_t *it = mem_at(w, at);
   if (it == NULL) return NULL;
   if (strcmp(type, "batch_seen") == 0 && it->state == KM_WL_WAITING) {
     it->state = KM_WL_MIGRATING;
     it->t_seen = ts;
     return it;
   }
-  if (strcmp(type, "batch_done") == 0) return on_done(it, o, ts);
+  if (strcmp(type, "batch_done") == 0) {
+    w->ended = (size_t)at + 1;
+    return on_done(it, o, ts);
+  }
   if (strcmp(type, "batch_resumed") == 0 && it->state == KM_WL_PAUSED) {
     it->state = KM_WL_WAITING;
     it->t_submitted = ts;
     return it;
   }
   return NULL;
+}
+
+km_wl_item_t *km_worklist_note(km_worklist_t *w, const char *type,
+                               const json_t *o, int64_t ts) {
+  /* The item the last note ended was the caller's until now. */
+  if (w->ended > 0 && w->ended <= w->n) spill_item(w, w->ended - 1);
+  w->ended = 0;
+  const char *acct = sget(o, "account"), *reg = sget(o, "region");
+  if (type == NULL || acct == NULL || reg == NULL) return NULL;
+  return note_pipe(w, type, o, ts, acct, reg);
 }
 
 /* An envelope's fields with its type and time. */
@@ -312,10 +484,12 @@ static bool operator_needed(const km_wl_item_t *it) {
 size_t km_worklist_print_pending(const km_worklist_t *w, FILE *out) {
   size_t n = 0, total = 0;
   size_t by[KM_WL_PAUSED + 1] = {0};
+  km_wl_item_t tmp;
   for (size_t i = 0; i < w->n; i++) {
-    if (w->v[i].sim && !operator_needed(&w->v[i])) continue;
+    const km_wl_item_t *it = km_worklist_at(w, i, &tmp);
+    if (it == NULL || (it->sim && !operator_needed(it))) continue;
     total++;
-    by[w->v[i].state]++;
+    by[it->state]++;
   }
   if (total == 0) return 0;
   fprintf(out,
@@ -325,8 +499,10 @@ size_t km_worklist_print_pending(const km_worklist_t *w, FILE *out) {
           by[KM_WL_SCHEDULED], by[KM_WL_DONE],
           by[KM_WL_FAILED] + by[KM_WL_TIMED_OUT] + by[KM_WL_REFUSED]);
   for (size_t i = 0; i < w->n; i++) {
-    const km_wl_item_t *it = &w->v[i];
-    if ((it->sim && !operator_needed(it)) || !km_worklist_pending(it)) continue;
+    const km_wl_item_t *it = w->v[i].it; /* a spilled item is not pending */
+    if (it == NULL || (it->sim && !operator_needed(it)) ||
+        !km_worklist_pending(it))
+      continue;
     char line[512];
     km_worklist_line(it, line, sizeof(line));
     fprintf(out, "  %s\n", line);
@@ -411,8 +587,11 @@ static int json_out(const km_worklist_t *w, FILE *f) {
     free(text);
   }
   if (rc == 0) rc = fputs("  \"items\": [", f) == EOF;
+  km_wl_item_t tmp;
   for (size_t i = 0; rc == 0 && i < w->n; i++) {
-    json_t *it = item_json(&w->v[i]);
+    const km_wl_item_t *item = km_worklist_at(w, i, &tmp);
+    if (item == NULL) return KM_EIO; /* the temporary file failed */
+    json_t *it = item_json(item);
     char *text = json_dumps(it, JSON_COMPACT | JSON_ENSURE_ASCII);
     rc = text == NULL || fprintf(f, "%s\n    %s", i ? "," : "", text) < 0;
     free(text);

@@ -59,11 +59,24 @@ typedef struct km_wl_item_s {
   size_t migrated, failed;
   size_t migrated_keys, migrated_secrets; /* of migrated */
   char *refused;                          /* console code when refused */
-  long next; /* the next item of the same pipeline (index), or -1 */
 } km_wl_item_t;
 
+/* One item's place in the list.  An ended item (done, failed, timed out,
+ * refused) is final: it waits in the worklist's temporary file, not in
+ * memory (a fleet's list is thousands of ended items: ~40 bytes each
+ * here instead of ~400), and keeps here only what the progress line
+ * counts.  km_worklist_at reads it back for the files. */
+typedef struct km_wl_slot_s {
+  km_wl_item_t *it; /* owned; NULL: spilled at off */
+  int64_t t_done;   /* the spilled item's, for the progress line */
+  uint32_t off;     /* its record in the temporary file */
+  int32_t next;     /* the next item of the same pipeline (index), or -1 */
+  uint32_t migrated_keys, migrated_secrets;
+  uint8_t state; /* km_wl_state_t, of a spilled item */
+} km_wl_slot_t;
+
 typedef struct km_worklist_s {
-  km_wl_item_t *v; /* owned */
+  km_wl_slot_t *v; /* owned */
   size_t n, cap;
   /* "account\nregion" -> its first item; the others follow through
    * item.next (a pipeline has a few batches; a fleet, thousands of
@@ -73,6 +86,11 @@ typedef struct km_worklist_s {
   /* The accounts' migration windows (run/waves_render.c: [{account,
    * windows, open_now, next_open, when_moved_to}]), owned; NULL: none. */
   json_t *windows;
+  /* The temporary file of ended items (worklist.c), or NULL: none yet. */
+  struct km_wl_spill_s *spill;
+  /* 1 + the index of the item the last note ended (spilled at the next
+   * note); 0: none.  Zero-filled means empty, as for the other fields. */
+  size_t ended;
 } km_worklist_t;
 
 void km_worklist_init(km_worklist_t *w);
@@ -85,6 +103,11 @@ void km_worklist_free(km_worklist_t *w);
  * about the worklist. */
 km_wl_item_t *km_worklist_note(km_worklist_t *w, const char *type,
                                const json_t *obj, int64_t ts);
+/* Item i (0 .. n-1): the item in memory, or a spilled one read into
+ * *scratch (its strings valid until the next call on w; NULL: a spilled
+ * item gives NULL).  NULL also when the temporary file cannot be read. */
+const km_wl_item_t *km_worklist_at(const km_worklist_t *w, size_t i,
+                                   km_wl_item_t *scratch);
 /* Folds an array of journal envelopes {seq, ts, type, fields} (borrowed). */
 void km_worklist_note_all(km_worklist_t *w, const json_t *envelopes);
 /* Folds the journal of run_dir (read only). */

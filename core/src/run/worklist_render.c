@@ -249,8 +249,13 @@ int km__worklist_md(const km_worklist_t *w, FILE *out) {
   km_buf_puts(&b, "| # | account (ID) | region | instance (type) | default | "
                   "when | resources | state |\n|---|---|---|---|---|---|---|"
                   "---|\n");
+  km_wl_item_t tmp;
   for (size_t i = 0; i < w->n; i++) {
-    const km_wl_item_t *it = &w->v[i];
+    const km_wl_item_t *it = km_worklist_at(w, i, &tmp);
+    if (it == NULL) { /* the temporary file failed */
+      ok = false;
+      break;
+    }
     km_buf_printf(&b, "| %d | ", it->no);
     md_put(&b, it->account);
     km_buf_puts(&b, " (");
@@ -274,8 +279,12 @@ int km__worklist_md(const km_worklist_t *w, FILE *out) {
                   it->nsecrets, km_worklist_state_name(it->state));
     ok = flush(&b, out) && ok;
   }
-  for (size_t i = 0; i < w->n; i++) {
-    md_item(&b, &w->v[i]);
+  for (size_t i = 0; i < w->n && ok; i++) {
+    const km_wl_item_t *it = km_worklist_at(w, i, &tmp);
+    if (it == NULL)
+      ok = false;
+    else
+      md_item(&b, it);
     ok = flush(&b, out) && ok;
   }
   km_buf_free(&b);
@@ -435,8 +444,13 @@ static bool html_table(km_buf_t *b, const km_worklist_t *w, FILE *out) {
                  "region</th><th>instance (type)</th><th>default</th><th>"
                  "when</th><th>resources</th><th>state</th></tr></thead>"
                  "<tbody>\n");
+  km_wl_item_t tmp;
   for (size_t i = 0; i < w->n; i++) {
-    const km_wl_item_t *it = &w->v[i];
+    const km_wl_item_t *it = km_worklist_at(w, i, &tmp);
+    if (it == NULL) { /* the temporary file failed */
+      ok = false;
+      break;
+    }
     const char *st = km_worklist_state_name(it->state);
     km_buf_printf(b,
                   "<tr class=\"row %s\" data-state=\"%s\" "
@@ -497,8 +511,13 @@ int km__worklist_html(const km_worklist_t *w, FILE *out) {
                   "id=\"shown\"></span></div>\n");
   windows_section(&b, w, true);
   bool ok = html_table(&b, w, out);
-  for (size_t i = 0; i < w->n; i++) {
-    html_item(&b, &w->v[i]);
+  km_wl_item_t tmp;
+  for (size_t i = 0; i < w->n && ok; i++) {
+    const km_wl_item_t *it = km_worklist_at(w, i, &tmp);
+    if (it == NULL)
+      ok = false;
+    else
+      html_item(&b, it);
     ok = flush(&b, out) && ok;
   }
   km_buf_puts(&b, html_script);
