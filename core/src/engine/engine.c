@@ -115,6 +115,8 @@ km_engine_t *km_engine_new(const km_engine_opts_t *opts,
   e->o.prior_records = NULL; /* borrowed only for the line above */
   uv_idle_init(e->o.loop, &e->kick);
   e->kick.data = e;
+  km__host_jflush_init(e);
+  e->open_handles = 2;
   return e;
 }
 
@@ -737,6 +739,7 @@ void km__unpend(km_pipeline_t *p) {
 
 static void on_kick_closed(uv_handle_t *h) {
   km_engine_t *e = h->data;
+  if (--e->open_handles > 0) return; /* kick and jflush */
   e->closed = true;
   /* Answers still in flight (the run ended, its calls had not) free the
    * engine with the last of them (km__unpend). */
@@ -747,6 +750,7 @@ void km_engine_free(km_engine_t *e) {
   if (e == NULL) return;
   e->kick_closed = true;
   uv_close((uv_handle_t *)&e->kick, on_kick_closed);
+  km__host_jflush_close(e, on_kick_closed);
 }
 
 size_t km_engine_count(const km_engine_t *e) {

@@ -203,7 +203,9 @@ size_t kp_max_seen(const km_sctx_t *c);
 /* ---- journal ---- */
 
 /* Journals rec (stolen: a flat object {"type": ..., fields...}).  Call it
- * BEFORE the side effect it announces.  Returns 0 or fails c with
+ * BEFORE the side effect it announces: the host makes it durable before any
+ * request made after it is sent (one fsync per loop turn for every record
+ * of the turn; engine/host.c, "group commit").  Returns 0 or fails c with
  * KM_EJOURNAL ("nothing was changed after it"). */
 int kp_journal(km_sctx_t *c, json_t *rec);
 /* This pipeline's records (borrowed array of flat objects). */
