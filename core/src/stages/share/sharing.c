@@ -7,13 +7,16 @@
  * round finds or creates the instance's share (kmsmig-<instance>), lists
  * who is already associated (a resumed run finds its earlier work), journals
  * and associates the rest five targets per call, and polls the associations
- * until every member is Associated or Failed.  Each member's stage then ends
- * with its own result.  Members arriving during a round wait for the next.
+ * until every member is Associated or Failed.  Each member's stage ends with
+ * its own result as soon as a poll shows its association settled.  Members
+ * arriving during a round wait for the next.
  *
- * Calls are made through the first member's stage context with the owner's
- * credentials (kp_call_as); every member of a round ends together, so that
- * context outlives the round's calls.  The round's timers run on a member's
- * context that is still waiting. */
+ * Calls are made through the first waiting member's stage context with the
+ * owner's credentials (kp_call_as), one call or timer at a time; a member
+ * whose association settled ends after a poll's answer, when nothing of the
+ * round is in flight, so the context of the next call is always one that is
+ * still waiting.  Nothing counts as shared unless the cloud listed the
+ * member's association as Associated. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +98,33 @@ static const char *account_id(const job_t *m) {
 
 static void round_start(km_sctx_t *c, void *ud);
 
+/* Ends member m with its own result: shared only when the cloud said
+ * Associated; a round-wide failure, a Failed association or none at all
+ * fails it. */
+static void member_end(round_t *r, job_t *m) {
+  const char *id = account_id(m);
+  const char *st = json_string_value(json_object_get(r->status, id));
+  if (r->status_code < 0) {
+    km__share_fail(m, r->status_code, &r->err, "share");
+  } else if (st == NULL || strcmp(st, "Associated") != 0) {
+    km_err_t e;
+    memset(&e, 0, sizeof(e));
+    snprintf(e.text, sizeof(e.text),
+             "sharing instance %s with account %s did not succeed (%s); "
+             "check that both accounts are in one resource directory of "
+             "one verified enterprise and the instance's access quota, "
+             "remove the account from share %s if its association "
+             "failed, then run again",
+             r->instance, id, st != NULL ? st : "no association",
+             r->share_id[0] ? r->share_id : r->name);
+    km__share_fail(m, KM_ECLOUD, &e, "share");
+  } else {
+    kp_log(m->c, KM_LOG_INFO, "instance %s is shared with this account",
+           r->instance);
+  }
+  km__share_end(m); /* m is gone */
+}
+
 /* Ends every member of the round with its own result, then starts the next
  * round when members are waiting. */
 static void round_end(round_t *r) {
@@ -103,27 +133,7 @@ static void round_end(round_t *r) {
   r->running = false;
   while (m != NULL) {
     job_t *next = m->next;
-    const char *id = account_id(m);
-    const char *st = json_string_value(json_object_get(r->status, id));
-    if (r->status_code < 0) {
-      km__share_fail(m, r->status_code, &r->err, "share");
-    } else if (st == NULL || strcmp(st, "Associated") != 0) {
-      km_err_t e;
-      memset(&e, 0, sizeof(e));
-      snprintf(e.text, sizeof(e.text),
-               "sharing instance %s with account %s did not succeed (%s); "
-               "check that both accounts are in one resource directory of "
-               "one verified enterprise and the instance's access quota, "
-               "remove the account from share %s if its association "
-               "failed, then run again",
-               r->instance, id, st != NULL ? st : "no association",
-               r->share_id[0] ? r->share_id : r->name);
-      km__share_fail(m, KM_ECLOUD, &e, "share");
-    } else {
-      kp_log(m->c, KM_LOG_INFO, "instance %s is shared with this account",
-             r->instance);
-    }
-    km__share_end(m); /* m is gone */
+    member_end(r, m);
     m = next;
   }
   json_decref(r->status);
@@ -155,19 +165,37 @@ static void round_fail(round_t *r, int rc, const km_err_t *err,
 
 static void list_assoc(round_t *r, void (*done)(round_t *r));
 
-static bool all_settled(round_t *r) {
-  for (job_t *m = r->active; m != NULL; m = m->next) {
-    const char *st =
-        json_string_value(json_object_get(r->status, account_id(m)));
-    if (st == NULL || strcmp(st, "Associating") == 0) return false;
+static bool settled(round_t *r, const job_t *m) {
+  const char *st = json_string_value(json_object_get(r->status, account_id(m)));
+  return st != NULL && strcmp(st, "Associating") != 0;
+}
+
+/* Ends the members whose association settled (Associated or Failed) at
+ * once, not when the round's last one does: a member shared in the
+ * round's first chunk goes on to migrate while the later chunks are still
+ * associating (the owner sends five targets a call, one call at a time:
+ * ~1 s for 100 members before the last one's association even starts).
+ * No call or timer of the round is in flight here (they are one after the
+ * other), so the members left, whose contexts carry the round from now on,
+ * are the only ones it needs. */
+static void end_settled(round_t *r) {
+  job_t **at = &r->active;
+  while (*at != NULL) {
+    job_t *m = *at;
+    if (!settled(r, m)) {
+      at = &m->next;
+      continue;
+    }
+    *at = m->next;
+    member_end(r, m);
   }
-  return true;
 }
 
 static void poll(km_sctx_t *c, void *ud);
 
 static void after_poll(round_t *r) {
-  if (all_settled(r)) {
+  end_settled(r);
+  if (r->active == NULL) {
     round_end(r);
     return;
   }
