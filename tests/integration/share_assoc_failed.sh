@@ -7,7 +7,8 @@
 # member ends as soon as a poll shows its association settled, so this
 # asserts what that must keep: app-b's pipelines fail with the cloud's reason
 # and nothing of app-b is migrated or left with rotation off, while app-a
-# (Associated) and the owner migrate; kmsim's state agrees.
+# (Associated) and the owner migrate; kmsim's state agrees.  What PREPARE
+# turned off for app-b before the failure is back on.
 . "$(dirname "$0")/lib/kmsim.sh"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 python3 - "$KM_SRC/sim/fixtures/demo.yaml" "$TMP/cloud.yaml" <<'PY'
@@ -25,6 +26,11 @@ open(dst, "w").write(text)
 PY
 start_kmsim "$TMP/cloud.yaml"
 demo_manifest "$KM_SRC/manifests/demo.yaml" "$TMP/demo.yaml"
+# 16 connections per endpoint: PREPARE runs the share and the rotation
+# changes at once (KM_ENGINE_TOGETHER_MIN), so app-b's rotation may be
+# turned off before its association fails, and must then be restored.
+sed -i 's/requests_per_endpoint: 4/requests_per_endpoint: 16/' "$TMP/demo.yaml"
+grep -q "requests_per_endpoint: 16" "$TMP/demo.yaml" || fail "manifest not set"
 demo_env
 cd "$TMP"
 kmsim_post /_kmsim/faults '{"task_seconds": 1}' >/dev/null
@@ -76,6 +82,7 @@ if assoc.get(ids["app-a"]) != {"Associated"}:
     errs.append("app-a not Associated in kmsim")
 if assoc.get(ids["app-b"]) != {"Failed"}:
     errs.append("app-b not Failed in kmsim")
+changes = 0
 for acct in state["Accounts"]:
     if acct["Name"] != "app-b":
         continue
@@ -85,8 +92,10 @@ for acct in state["Accounts"]:
             if x.get("DKMSInstanceId"):
                 errs.append("app-b %s migrated" % name)
             rot = x.get("Rotation", {})
+            changes += rot.get("Updates", 0)
             if rot.get("Updates", 0) > 0 and not rot.get("Enabled"):
                 errs.append("app-b %s: rotation left off" % name)
+print("app-b rotation policy updates (off, then restored):", changes)
 if errs:
     print("\n".join("FAIL: " + e for e in errs)); sys.exit(1)
 PY

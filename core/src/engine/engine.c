@@ -343,10 +343,15 @@ static void run_stage_provider(km_pipeline_t *p) {
   }
   uint32_t bit = KM_STAGE_BIT(p->stage);
   if (p->e->o.providers_together && (ops->concurrent & bit)) {
-    size_t j = provider_at(p, p->provider + 1, &next_ops, &next_state);
-    if (next_ops != NULL && (next_ops->concurrent & bit)) {
-      size_t at[2] = {p->provider, j};
-      start_group(p, at, 2, j + 1);
+    /* This provider and the ones right after it that have the bit too. */
+    size_t at[KM__GROUP_MAX] = {p->provider}, n = 1, j = p->provider;
+    while (n < KM__GROUP_MAX) {
+      j = provider_at(p, j + 1, &next_ops, &next_state);
+      if (next_ops == NULL || !(next_ops->concurrent & bit)) break;
+      at[n++] = j;
+    }
+    if (n > 1) {
+      start_group(p, at, n, at[n - 1] + 1);
       return;
     }
   }

@@ -667,6 +667,20 @@ static bool h_stopping(km_pipeline_t *p) {
   return p->e->interrupted;
 }
 
+/* PREPARE's providers run at once (share, keys, secrets): once one has
+ * failed, the others send nothing more (engine.c takes the failure). */
+static bool h_halted(const km_sctx_t *c) {
+  const km__pgroup_t *g = c->p->grp;
+  if (g == NULL || c->stage != KM_STAGE_PREPARE) return false;
+  for (size_t k = 0; k < g->n; k++) {
+    if (g->c[k] == c) continue;
+    if (g->c[k] != NULL ? g->c[k]->status < 0 || g->c[k]->blocked
+                        : g->status[k] < 0 || g->blocked[k])
+      return true;
+  }
+  return false;
+}
+
 const km_shost_t km__engine_shost = {
     .log = h_log,
     .call = h_call,
@@ -677,4 +691,5 @@ const km_shost_t km__engine_shost = {
     .timer = h_timer,
     .ended = h_ended,
     .stopping = h_stopping,
+    .halted = h_halted,
 };

@@ -50,7 +50,7 @@ struct km_pipeline_s {
 /* Providers of one stage running at once, and what each ended with; the
  * stage goes on (engine.c) when the last has ended, taking their results
  * in provider order as if they had run one after the other. */
-#define KM__GROUP_MAX 2
+#define KM__GROUP_MAX 3 /* share, keys, secrets in PREPARE */
 typedef struct km__pgroup_s {
   km_sctx_t *c[KM__GROUP_MAX]; /* running; NULL once it ended */
   int status[KM__GROUP_MAX];
