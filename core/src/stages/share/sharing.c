@@ -12,11 +12,12 @@
  * arriving during a round wait for the next.
  *
  * Calls are made through the first waiting member's stage context with the
- * owner's credentials (kp_call_as), one call or timer at a time; a member
- * whose association settled ends after a poll's answer, when nothing of the
- * round is in flight, so the context of the next call is always one that is
- * still waiting.  Nothing counts as shared unless the cloud listed the
- * member's association as Associated. */
+ * owner's credentials (kp_call_as): the associate calls all at once, the
+ * other steps one at a time; a member whose association settled ends after
+ * a poll's answer, when nothing else of the round is in flight (the polls
+ * begin once every write has answered), so the context of the next call is
+ * always one that is still waiting.  Nothing counts as shared unless the cloud
+ * listed the member's association as Associated. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,11 +178,12 @@ static bool settled(round_t *r, const job_t *m) {
 /* Ends the members whose association settled (Associated or Failed) at
  * once, not when the round's last one does: a member shared in the
  * round's first chunk goes on to migrate while the later chunks are still
- * associating (the owner sends five targets a call, one call at a time:
- * ~1 s for 100 members before the last one's association even starts).
- * No call or timer of the round is in flight here (they are one after the
- * other), so the members left, whose contexts carry the round from now on,
- * are the only ones it needs. */
+ * associating (five targets a call, paced by the owner's Resource Sharing
+ * bucket: ~1 s for 100 members before the last one's association even
+ * starts).  No call or timer of the round is in flight here (the polls are
+ * one after the other and begin after every write has answered), so the
+ * members left, whose contexts carry the round from now on, are the only
+ * ones it needs. */
 static void end_settled(round_t *r) {
   job_t **at = &r->active;
   while (*at != NULL) {
