@@ -339,6 +339,46 @@ static void test_connect_to_keeps_host(void **st) {
   srv_stop(&s);
 }
 
+/* The order requests are answered in (test_hosts_take_turns). */
+static int answered;
+static void on_done_order(const km_http_resp_t *r, void *ud) {
+  int *at = ud;
+  assert_int_equal(r->status, 0);
+  *at = ++answered;
+}
+
+/* Host names sent to one connection target (an endpoint override) take
+ * turns for its connections: a resourcesharing call queued behind twenty
+ * kms calls is sent after at most one more of them, not after all. */
+static void test_hosts_take_turns(void **st) {
+  (void)st;
+  srv_t s;
+  srv_start(&s);
+  uv_loop_t loop;
+  km_http_t *h = new_http(&loop, 1);
+  enum { N = 20 };
+  int at[N + 1];
+  answered = 0;
+  char ct_kms[128], ct_rs[128];
+  snprintf(ct_kms, sizeof(ct_kms),
+           "kms.cn-hangzhou.aliyuncs.com:80:127.0.0.1:%u", s.port);
+  snprintf(ct_rs, sizeof(ct_rs),
+           "resourcesharing.cn-hangzhou.aliyuncs.com:80:127.0.0.1:%u", s.port);
+  for (int i = 0; i <= N; i++) {
+    km_http_req_opts_t o = {
+        .method = "GET",
+        .url = i < N ? "http://kms.cn-hangzhou.aliyuncs.com/host"
+                     : "http://resourcesharing.cn-hangzhou.aliyuncs.com/host",
+        .connect_to = i < N ? ct_kms : ct_rs};
+    assert_int_equal(km_http_request(h, &o, on_done_order, &at[i]), 0);
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(answered, N + 1);
+  assert_true(at[N] <= 3);
+  finish(&loop, h);
+  srv_stop(&s);
+}
+
 static void test_total_timeout(void **st) {
   (void)st;
   srv_t s;
@@ -721,6 +761,7 @@ int main(void) {
       cmocka_unit_test(test_concurrent_reuse),
       cmocka_unit_test(test_post_body_intact),
       cmocka_unit_test(test_connect_to_keeps_host),
+      cmocka_unit_test(test_hosts_take_turns),
       cmocka_unit_test(test_total_timeout),
       cmocka_unit_test(test_connection_refused),
       cmocka_unit_test(test_insecure_only_for_loopback),

@@ -115,6 +115,8 @@ km_engine_t *km_engine_new(const km_engine_opts_t *opts,
   e->o.prior_records = NULL; /* borrowed only for the line above */
   uv_idle_init(e->o.loop, &e->kick);
   e->kick.data = e;
+  km__host_jflush_init(e);
+  e->open_handles = 2;
   return e;
 }
 
@@ -341,10 +343,15 @@ static void run_stage_provider(km_pipeline_t *p) {
   }
   uint32_t bit = KM_STAGE_BIT(p->stage);
   if (p->e->o.providers_together && (ops->concurrent & bit)) {
-    size_t j = provider_at(p, p->provider + 1, &next_ops, &next_state);
-    if (next_ops != NULL && (next_ops->concurrent & bit)) {
-      size_t at[2] = {p->provider, j};
-      start_group(p, at, 2, j + 1);
+    /* This provider and the ones right after it that have the bit too. */
+    size_t at[KM__GROUP_MAX] = {p->provider}, n = 1, j = p->provider;
+    while (n < KM__GROUP_MAX) {
+      j = provider_at(p, j + 1, &next_ops, &next_state);
+      if (next_ops == NULL || !(next_ops->concurrent & bit)) break;
+      at[n++] = j;
+    }
+    if (n > 1) {
+      start_group(p, at, n, at[n - 1] + 1);
       return;
     }
   }
@@ -737,6 +744,7 @@ void km__unpend(km_pipeline_t *p) {
 
 static void on_kick_closed(uv_handle_t *h) {
   km_engine_t *e = h->data;
+  if (--e->open_handles > 0) return; /* kick and jflush */
   e->closed = true;
   /* Answers still in flight (the run ended, its calls had not) free the
    * engine with the last of them (km__unpend). */
@@ -747,6 +755,7 @@ void km_engine_free(km_engine_t *e) {
   if (e == NULL) return;
   e->kick_closed = true;
   uv_close((uv_handle_t *)&e->kick, on_kick_closed);
+  km__host_jflush_close(e, on_kick_closed);
 }
 
 size_t km_engine_count(const km_engine_t *e) {

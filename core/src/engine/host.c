@@ -5,9 +5,10 @@
  * the same bucket again and every answer is reported to the limiter, so a
  * throttled account slows down at once; a call retried for long is said
  * once per account, not once per attempt; journal records are tagged with the
- * pipeline's account and region, made durable before returning, and kept in the
- * pipeline's own record list for replay; plan mode refuses write actions so
- * a plan can never change anything. */
+ * pipeline's account and region, kept in the pipeline's own record list for
+ * replay, and made durable before any request made after them leaves kmsmig
+ * (one fsync per loop turn for all of them: "group commit" below); plan mode
+ * refuses write actions so a plan can never change anything. */
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -220,12 +221,16 @@ static void on_cred(int status, const km_credential_t *cred,
   if (rc < 0) call_finish(c, rc, NULL, &c->err);
 }
 
-static void on_token(int status, void *ud) {
-  call_t *c = ud;
-  c->holding = status == 0;
-  c->granted_at = km_now_ms();
+static void when_durable(km_engine_t *e,
+                         void (*go)(void *arg, int status, const km_err_t *err),
+                         void *arg);
+
+/* The journal holds every record written before this call was made: its
+ * credentials, then the send. */
+static void call_go(void *arg, int status, const km_err_t *err) {
+  call_t *c = arg;
   if (status < 0) {
-    km__err_set(&c->err, status, "%s: canceled before it was sent", c->action);
+    c->err = *err;
     call_finish(c, status, NULL, &c->err);
     return;
   }
@@ -235,6 +240,18 @@ static void on_token(int status, void *ud) {
                 c->p->t->account, km_strerror(rc));
     call_finish(c, rc, NULL, &c->err);
   }
+}
+
+static void on_token(int status, void *ud) {
+  call_t *c = ud;
+  c->holding = status == 0;
+  c->granted_at = km_now_ms();
+  if (status < 0) {
+    km__err_set(&c->err, status, "%s: canceled before it was sent", c->action);
+    call_finish(c, status, NULL, &c->err);
+    return;
+  }
+  when_durable(c->p->e, call_go, c);
 }
 
 /* The engine's account named account: the pipeline's own, else (a call
@@ -349,7 +366,96 @@ int km__host_call_text(km_pipeline_t *p, const char *product,
   return rc;
 }
 
-/* ---- journal ---- */
+/* ---- journal: group commit ----
+ *
+ * A stage journals a record BEFORE the side effect it announces, and every
+ * side effect is a request (a cloud call, a console request).  The record is
+ * written at once (a crash of kmsmig keeps it: it is in the file) and its
+ * fsync waits for the end of the loop turn (uv_prepare, before the loop
+ * waits for I/O again), where one fsync makes every record of the turn
+ * durable; a request made meanwhile (its token granted) waits for that fsync
+ * and is sent after it.  So no request ever leaves before the records
+ * written before it were durable, as with one fsync per record, which cost
+ * ~0.5 ms of the one loop thread each: 13,900 of them were 23 s of a
+ * 100-account run (P1, docs/performance.md).  A failed fsync fails the
+ * requests that waited for it (their records may be lost) and leaves the
+ * journal broken: nothing is journalled after it, so later requests (the
+ * restores of RESTORE) wait for nothing. */
+
+typedef struct km__parked_s {
+  struct km__parked_s *next;
+  void (*go)(void *arg, int status, const km_err_t *err);
+  void *arg;
+} parked_t;
+
+/* One fsync for what is due, then the requests that waited, in order;
+ * cancel (< 0): they are not sent. */
+static void jflush_now(km_engine_t *e, int cancel) {
+  km_err_t err;
+  memset(&err, 0, sizeof(err));
+  int rc = 0;
+  if (e->jsync_due) {
+    e->jsync_due = false;
+    rc = km_journal_sync(e->o.journal, &err);
+    if (rc < 0)
+      km_log(KM_LOG_ERROR,
+             "journal: %s; the requests made after its last records are not "
+             "sent",
+             err.text);
+  }
+  if (rc == 0 && cancel < 0)
+    km__err_set(&err, cancel, "canceled before it was sent: the run ended");
+  parked_t *q = e->parked;
+  e->parked = e->parked_tail = NULL;
+  while (q != NULL) {
+    parked_t *next = q->next;
+    int st = rc < 0 ? rc : cancel;
+    q->go(q->arg, st, st < 0 ? &err : NULL); /* may park more: a new list */
+    free(q);
+    q = next;
+  }
+}
+
+static void on_jflush(uv_prepare_t *h) {
+  km_engine_t *e = h->data;
+  uv_prepare_stop(h);
+  e->jflush_active = false;
+  jflush_now(e, 0);
+}
+
+static void jflush_want(km_engine_t *e) {
+  if (e->jflush_active || e->kick_closed) return;
+  e->jflush_active = true;
+  uv_prepare_start(&e->jflush, on_jflush);
+}
+
+static void when_durable(km_engine_t *e,
+                         void (*go)(void *arg, int status, const km_err_t *err),
+                         void *arg) {
+  if (!e->jsync_due) {
+    go(arg, 0, NULL);
+    return;
+  }
+  parked_t *q = km_xcalloc(1, sizeof(*q));
+  q->go = go;
+  q->arg = arg;
+  if (e->parked_tail != NULL)
+    e->parked_tail->next = q;
+  else
+    e->parked = q;
+  e->parked_tail = q;
+  jflush_want(e);
+}
+
+void km__host_jflush_init(km_engine_t *e) {
+  uv_prepare_init(e->o.loop, &e->jflush);
+  e->jflush.data = e;
+}
+
+void km__host_jflush_close(km_engine_t *e, uv_close_cb on_closed) {
+  jflush_now(e, KM_ECANCELED);
+  uv_close((uv_handle_t *)&e->jflush, on_closed);
+}
 
 #ifdef KM_FAULT_INJECTION
 /* Only in the test binary kmsmig-faults (core/CMakeLists.txt), never in
@@ -357,7 +463,7 @@ int km__host_call_text(km_pipeline_t *p, const char *product,
  * SIGKILL right after the n-th journal record of that type is durable (and
  * before the side effect it announces), so the resume tests can stop a run
  * at an exact point. */
-static void maybe_crash(const char *type) {
+static void maybe_crash(km_journal_t *j, const char *type) {
   static int parsed, target_n, seen;
   static char target[64];
   if (!parsed) {
@@ -371,13 +477,15 @@ static void maybe_crash(const char *type) {
     }
   }
   if (target_n > 0 && strcmp(type, target) == 0 && ++seen == target_n) {
+    km_err_t err;
+    (void)km_journal_sync(j, &err); /* "durable": the group commit's fsync */
     fprintf(stderr, "kmsmig: KMSMIG_TEST_CRASH_AFTER=%s:%d: SIGKILL now\n",
             target, target_n);
     raise(SIGKILL);
   }
 }
 #else
-#define maybe_crash(type) ((void)(type))
+#define maybe_crash(j, type) ((void)(j), (void)(type))
 #endif
 
 static int journal_flat(km_pipeline_t *p, const json_t *flat, bool sync) {
@@ -390,9 +498,12 @@ static int journal_flat(km_pipeline_t *p, const json_t *flat, bool sync) {
   json_object_set_new(rec, "account", json_string(p->t->account));
   json_object_set_new(rec, "region", json_string(p->t->region));
   km_err_t err;
-  int rc =
-      sync ? km_journal_append(p->e->o.journal, type, rec, NULL, &err)
-           : km_journal_append_nosync(p->e->o.journal, type, rec, NULL, &err);
+  /* The fsync of a record that must be durable: the group commit's. */
+  int rc = km_journal_append_nosync(p->e->o.journal, type, rec, NULL, &err);
+  if (rc == 0 && sync) {
+    p->e->jsync_due = true;
+    jflush_want(p->e);
+  }
   if (rc < 0) {
     km_log(KM_LOG_ERROR, "%s %s: journal: %s", p->t->account, p->t->region,
            err.text);
@@ -404,7 +515,7 @@ static int journal_flat(km_pipeline_t *p, const json_t *flat, bool sync) {
     json_object_set_new(rec, "type", json_string(type));
     if (p->records == NULL) p->records = json_array();
     if (sync) json_array_append(p->records, rec);
-    maybe_crash(type);
+    maybe_crash(p->e->o.journal, type);
     if (p->e->o.record != NULL) p->e->o.record(p->t, rec, p->e->o.record_ud);
   }
   json_decref(rec);
@@ -489,12 +600,38 @@ typedef struct console_s {
   km_pipeline_t *p;
   km_jcall_cb cb;
   void *ud;
+  json_t *request; /* a copy while it waits for the journal */
 } console_t;
 
 static void on_console(const km_jres_t *res, void *ud) {
   console_t *c = ud;
   km_pipeline_t *p = c->p;
   c->cb(res, c->ud);
+  free(c);
+  km__unpend(p);
+}
+
+/* A console request that waited for the journal: sent now, or answered
+ * with why it was not. */
+static void console_go(void *arg, int status, const km_err_t *err) {
+  console_t *c = arg;
+  km_pipeline_t *p = c->p;
+  json_t *req = c->request; /* borrowed by the console for the call only */
+  c->request = NULL;
+  km_err_t e2;
+  memset(&e2, 0, sizeof(e2));
+  if (status == 0) {
+    status = p->e->o.console(p->e->o.console_ud, p, req, on_console, c);
+    json_decref(req);
+    if (status == 0) return; /* on_console answers */
+    km__err_set(&e2, status, "console request could not be sent: %s",
+                km_strerror(status));
+    err = &e2;
+  } else {
+    json_decref(req);
+  }
+  km_jres_t res = {status, NULL, err};
+  c->cb(&res, c->ud);
   free(c);
   km__unpend(p);
 }
@@ -510,6 +647,13 @@ static int h_console(km_pipeline_t *p, const json_t *request, km_jcall_cb cb,
   c->p = p;
   c->cb = cb;
   c->ud = ud;
+  if (e->jsync_due) {
+    /* A record written before it is not durable yet (group commit). */
+    c->request = request != NULL ? json_deep_copy(request) : NULL;
+    km__pend(p);
+    when_durable(e, console_go, c);
+    return 0;
+  }
   int rc = e->o.console(e->o.console_ud, p, request, on_console, c);
   if (rc < 0) {
     free(c);
@@ -523,6 +667,20 @@ static bool h_stopping(km_pipeline_t *p) {
   return p->e->interrupted;
 }
 
+/* PREPARE's providers run at once (share, keys, secrets): once one has
+ * failed, the others send nothing more (engine.c takes the failure). */
+static bool h_halted(const km_sctx_t *c) {
+  const km__pgroup_t *g = c->p->grp;
+  if (g == NULL || c->stage != KM_STAGE_PREPARE) return false;
+  for (size_t k = 0; k < g->n; k++) {
+    if (g->c[k] == c) continue;
+    if (g->c[k] != NULL ? g->c[k]->status < 0 || g->c[k]->blocked
+                        : g->status[k] < 0 || g->blocked[k])
+      return true;
+  }
+  return false;
+}
+
 const km_shost_t km__engine_shost = {
     .log = h_log,
     .call = h_call,
@@ -533,4 +691,5 @@ const km_shost_t km__engine_shost = {
     .timer = h_timer,
     .ended = h_ended,
     .stopping = h_stopping,
+    .halted = h_halted,
 };

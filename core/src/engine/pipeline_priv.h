@@ -50,7 +50,7 @@ struct km_pipeline_s {
 /* Providers of one stage running at once, and what each ended with; the
  * stage goes on (engine.c) when the last has ended, taking their results
  * in provider order as if they had run one after the other. */
-#define KM__GROUP_MAX 2
+#define KM__GROUP_MAX 3 /* share, keys, secrets in PREPARE */
 typedef struct km__pgroup_s {
   km_sctx_t *c[KM__GROUP_MAX]; /* running; NULL once it ended */
   int status[KM__GROUP_MAX];
@@ -112,6 +112,14 @@ struct km_engine_s {
   bool gate_closed;
   int64_t t0_wall_ms; /* wall clock when the engine was created */
   uint64_t t0_ms;     /* km_now_ms() then: the spans count from it */
+  /* Group commit (host.c): a stage's journal record is written at once and
+   * made durable by one fsync per loop turn, before any request made after
+   * it leaves kmsmig; the requests wait here meanwhile. */
+  uv_prepare_t jflush;
+  bool jflush_active;
+  bool jsync_due; /* a record written since the last fsync must be durable */
+  struct km__parked_s *parked, *parked_tail;
+  int open_handles; /* kick and jflush: closed is set when both are */
 };
 
 /* A host call or timer of p started / ended.  The engine is freed only
@@ -130,6 +138,12 @@ extern const km_shost_t km__engine_shost;
 int km__host_call_text(km_pipeline_t *p, const char *product,
                        const char *action, const char *const *params, size_t n,
                        km_plugin_call_cb cb, void *ud);
+
+/* host.c: the group commit's handle (km_engine_new), and its end
+ * (km_engine_free): a request still waiting is canceled, what is written
+ * is made durable; on_closed once the handle is closed. */
+void km__host_jflush_init(km_engine_t *e);
+void km__host_jflush_close(km_engine_t *e, uv_close_cb on_closed);
 
 /* host.c: appends a flat record ({"type":..., fields...}; borrowed) to the
  * journal and to the pipeline's records, without the fsync (a decision

@@ -68,13 +68,27 @@ typedef struct sock_s sock_t;
 typedef struct req_s req_t;
 typedef struct target_s target_t;
 
+/* The requests of one URL host waiting for a connection of their target
+ * (FIFO). */
+typedef struct lane_s {
+  char *host; /* the URL's "host:port" */
+  req_t *wait_head, *wait_tail;
+  struct lane_s *next;
+} lane_t;
+
 /* A connection target (host and port curl connects to) and the requests
- * waiting for one of its connections.  Few per run (one per endpoint), kept
- * for the transport's life. */
+ * waiting for one of its connections, one lane per URL host, served in
+ * turn: an endpoint override (or a proxy) sends every host name to one
+ * target, and a host with a few calls (resourcesharing: a sharing round's
+ * steps, one after the other) must not wait behind thousands queued for
+ * another (kms: 200 pipelines turning rotation off at once made each step
+ * of the round wait ~1 s).  Few per run (one per endpoint), kept for the
+ * transport's life. */
 struct target_s {
   char *key; /* "host:port" */
   size_t active;
-  req_t *wait_head, *wait_tail;
+  lane_t *lanes;
+  lane_t *turn; /* the lane served next */
   target_t *next;
 };
 
@@ -601,13 +615,49 @@ static int start_transfer(km_http_t *h, req_t *r) {
 /* Starts waiting requests of t while it has free connections.  One that
  * cannot start ends at once through the done queue (its start succeeded,
  * so it still calls back exactly once). */
+/* The next waiting request of t, lane after lane; NULL: none waits. */
+static req_t *next_waiting(target_t *t) {
+  lane_t *l = t->turn != NULL ? t->turn : t->lanes;
+  for (lane_t *first = l; l != NULL;) {
+    lane_t *after = l->next != NULL ? l->next : t->lanes;
+    if (l->wait_head != NULL) {
+      req_t *r = l->wait_head;
+      l->wait_head = r->qnext;
+      if (l->wait_head == NULL) l->wait_tail = NULL;
+      r->qnext = NULL;
+      t->turn = after;
+      return r;
+    }
+    l = after;
+    if (l == first) break;
+  }
+  return NULL;
+}
+
+static void wait_in_lane(target_t *t, req_t *r, const char *url) {
+  const char *host = strstr(url, "://");
+  host = host != NULL ? host + 3 : url;
+  size_t n = strcspn(host, "/?#");
+  lane_t *l = t->lanes;
+  while (l != NULL && (strlen(l->host) != n || memcmp(l->host, host, n) != 0))
+    l = l->next;
+  if (l == NULL) {
+    l = km_xcalloc(1, sizeof(*l));
+    l->host = km_xstrndup(host, n);
+    l->next = t->lanes;
+    t->lanes = l;
+  }
+  if (l->wait_tail != NULL)
+    l->wait_tail->qnext = r;
+  else
+    l->wait_head = r;
+  l->wait_tail = r;
+}
+
 static void pump_target(km_http_t *h, target_t *t) {
-  while (!h->closing && t->wait_head != NULL &&
-         t->active < (size_t)h->max_host_connections) {
-    req_t *r = t->wait_head;
-    t->wait_head = r->qnext;
-    if (t->wait_head == NULL) t->wait_tail = NULL;
-    r->qnext = NULL;
+  req_t *r;
+  while (!h->closing && t->active < (size_t)h->max_host_connections &&
+         (r = next_waiting(t)) != NULL) {
     int rc = start_transfer(h, r);
     if (rc < 0) {
       r->status = rc;
@@ -698,11 +748,7 @@ int km_http_request(km_http_t *h, const km_http_req_opts_t *o,
     rc = start_transfer(h, r);
     if (rc < 0) goto fail;
   } else {
-    if (r->target->wait_tail != NULL)
-      r->target->wait_tail->qnext = r;
-    else
-      r->target->wait_head = r;
-    r->target->wait_tail = r;
+    wait_in_lane(r->target, r, o->url);
   }
   h->inflight++;
   h->stats.requests++;
@@ -736,6 +782,12 @@ static void teardown(km_http_t *h) {
   while (h->targets != NULL) {
     target_t *t = h->targets;
     h->targets = t->next;
+    while (t->lanes != NULL) {
+      lane_t *l = t->lanes;
+      t->lanes = l->next;
+      free(l->host);
+      free(l);
+    }
     free(t->key);
     free(t);
   }
@@ -770,14 +822,12 @@ void km_http_close(km_http_t *h, void (*close_cb)(void *ud), void *ud) {
   }
   for (target_t *t = h->targets; t != NULL; t = t->next) {
     req_t *r;
-    while ((r = t->wait_head) != NULL) {
-      t->wait_head = r->qnext;
+    while ((r = next_waiting(t)) != NULL) {
       r->status = KM_ECANCELED;
       r->err_text = "request canceled: HTTP transport closing";
       r->not_sent = 1; /* it never left the transport's queue */
       done_push(h, r);
     }
-    t->wait_tail = NULL;
   }
   /* Inside a callback the outer deliver() finishes the queue and tears
    * down; otherwise do both now. */

@@ -253,6 +253,7 @@ static void pump(km_sctx_t *c) {
     c->head = q->next;
     if (c->head == NULL) c->tail = NULL;
     if (c->ended || (c->status < 0 && !c->keep_going) ||
+        (!c->keep_going && c->h->halted != NULL && c->h->halted(c)) ||
         (q->before != NULL && q->before(c, q->ud) < 0)) {
       req_free(q);
       continue;

@@ -63,8 +63,8 @@ typedef struct km_shost_s {
   int (*hook)(km_pipeline_t *p, const char *name, const json_t *input,
               km_jcall_cb cb, void *ud);
   /* Appends rec (borrowed: a flat object {"type": ..., fields...}) to the
-   * journal, durable before it returns (the host adds account and
-   * region).  KM_EPERM in plan mode. */
+   * journal, durable before any request made after it is sent (the host
+   * adds account and region).  KM_EPERM in plan mode. */
   int (*journal)(km_pipeline_t *p, const json_t *rec);
   /* This pipeline's journal records, earlier attempts first, then this
    * attempt's: a borrowed array of flat objects {type, fields...}.  The
@@ -78,6 +78,11 @@ typedef struct km_shost_s {
   /* The run was interrupted (SIGINT/SIGTERM): a stage that is only waiting
    * ends now.  May be NULL (never interrupted). */
   bool (*stopping)(km_pipeline_t *p);
+  /* In PREPARE, another provider running at the same time as c failed:
+   * c's queued calls are dropped (unless c keeps going), so nothing more
+   * is changed after a failure, as if they had run one after the other.
+   * May be NULL. */
+  bool (*halted)(const km_sctx_t *c);
 } km_shost_t;
 
 /* ---- the one stage context ---- */
@@ -203,7 +208,9 @@ size_t kp_max_seen(const km_sctx_t *c);
 /* ---- journal ---- */
 
 /* Journals rec (stolen: a flat object {"type": ..., fields...}).  Call it
- * BEFORE the side effect it announces.  Returns 0 or fails c with
+ * BEFORE the side effect it announces: the host makes it durable before any
+ * request made after it is sent (one fsync per loop turn for every record
+ * of the turn; engine/host.c, "group commit").  Returns 0 or fails c with
  * KM_EJOURNAL ("nothing was changed after it"). */
 int kp_journal(km_sctx_t *c, json_t *rec);
 /* This pipeline's records (borrowed array of flat objects). */
@@ -256,10 +263,12 @@ struct km_stage_ops_s {
   const char *version; /* the provider's own version */
   uint32_t stages;     /* KM_STAGE_BIT() of each stage it provides */
   /* KM_STAGE_BIT() of the stages in which it may run at the same time as
-   * the next provider of that stage when that one has the bit too (the
-   * engine starts both and goes on when both have ended): the two share
-   * nothing but the journal and the model's parts they each own (keys /
-   * secrets).  0: one after the other. */
+   * the next providers of that stage when those have the bit too (the
+   * engine starts up to three at once and goes on when all have ended,
+   * taking their results in provider order): they share nothing but the
+   * journal and the model's parts they each own (keys / secrets / the
+   * instance).  In PREPARE a failure of one drops the others' queued calls
+   * (km_shost_t.halted).  0: one after the other. */
   uint32_t concurrent;
   /* Once per run; *state is the provider's own.  May be NULL. */
   int (*init)(void **state, km_err_t *err);

@@ -313,11 +313,13 @@ const km_stage_ops_t km_stage_secrets = {
     .version = SECRETS_VERSION,
     .stages = KM_STAGE_BIT(KM_STAGE_DISCOVER) | KM_STAGE_BIT(KM_STAGE_PREPARE) |
               KM_STAGE_BIT(KM_STAGE_RESTORE) | KM_STAGE_BIT(KM_STAGE_VERIFY),
-    /* Keys and secrets: discovered, restored and verified at the same time
-     * (their calls are in different rate-limit buckets); PREPARE stays in
-     * order, a failure there must stop what follows. */
-    .concurrent = KM_STAGE_BIT(KM_STAGE_DISCOVER) |
-                  KM_STAGE_BIT(KM_STAGE_RESTORE) |
-                  KM_STAGE_BIT(KM_STAGE_VERIFY),
+    /* Keys and secrets: discovered, prepared, restored and verified at the
+     * same time (their calls are in different rate-limit buckets); in
+     * PREPARE with the share too, and a failure of one stops the others'
+     * changes not yet sent (km_shost_t.halted): RESTORE puts back what was
+     * turned off. */
+    .concurrent =
+        KM_STAGE_BIT(KM_STAGE_DISCOVER) | KM_STAGE_BIT(KM_STAGE_PREPARE) |
+        KM_STAGE_BIT(KM_STAGE_RESTORE) | KM_STAGE_BIT(KM_STAGE_VERIFY),
     .start = secrets_start,
 };

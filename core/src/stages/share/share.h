@@ -26,8 +26,9 @@ void km__share_end(job_t *j); /* kp_finish: j is gone afterwards */
 /* sharing.c: PREPARE.  Members of one instance arriving together share one
  * round: one resource share per instance (kmsmig-<instance>), created or
  * found, targets associated five at a time, associations polled until each
- * member is Associated or Failed; each member's stage then ends with its
- * own result.  The stage of j always ends (possibly from inside). */
+ * member is Associated or Failed; each member's stage ends with its own
+ * result once a poll shows it settled.  The stage of j always ends
+ * (possibly from inside). */
 void km__share_prepare(job_t *j);
 share_state_t *km__share_state_new(void);
 void km__share_state_free(share_state_t *st);

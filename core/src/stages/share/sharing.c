@@ -7,13 +7,17 @@
  * round finds or creates the instance's share (kmsmig-<instance>), lists
  * who is already associated (a resumed run finds its earlier work), journals
  * and associates the rest five targets per call, and polls the associations
- * until every member is Associated or Failed.  Each member's stage then ends
- * with its own result.  Members arriving during a round wait for the next.
+ * until every member is Associated or Failed.  Each member's stage ends with
+ * its own result as soon as a poll shows its association settled.  Members
+ * arriving during a round wait for the next.
  *
- * Calls are made through the first member's stage context with the owner's
- * credentials (kp_call_as); every member of a round ends together, so that
- * context outlives the round's calls.  The round's timers run on a member's
- * context that is still waiting. */
+ * Calls are made through the first waiting member's stage context with the
+ * owner's credentials (kp_call_as): the associate calls all at once, the
+ * other steps one at a time; a member whose association settled ends after
+ * a poll's answer, when nothing else of the round is in flight (the polls
+ * begin once every write has answered), so the context of the next call is
+ * always one that is still waiting.  Nothing counts as shared unless the cloud
+ * listed the member's association as Associated. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,12 +42,16 @@ typedef struct round_s {
   job_t *active; /* in this round */
   bool running;
   int polls;
-  int looks_again; /* lost answers looked at again in this round */
-  json_t *status;  /* account id -> association status / failure text */
-  json_t *todo;    /* targets to associate */
-  size_t todo_i;
-  size_t sent_from, sent_n; /* the chunk of the call in flight */
-  int status_code;          /* round-wide failure */
+  int looks_again;    /* lost answers looked at again in this round */
+  json_t *status;     /* account id -> association status / failure text */
+  json_t *todo;       /* targets to associate */
+  size_t todo_i;      /* the next target to send */
+  int writes;         /* create / associate calls not answered yet */
+  int wfail_code;     /* the first of their failures, kept until they all */
+  km_err_t wfail_err; /* have answered (writes_done) */
+  char wfail_what[48];
+  const char *lost_action; /* an answer lost: look again after the rest */
+  int status_code;         /* round-wide failure */
   km_err_t err;
   char next_token[128];
 } round_t;
@@ -95,6 +103,33 @@ static const char *account_id(const job_t *m) {
 
 static void round_start(km_sctx_t *c, void *ud);
 
+/* Ends member m with its own result: shared only when the cloud said
+ * Associated; a round-wide failure, a Failed association or none at all
+ * fails it. */
+static void member_end(round_t *r, job_t *m) {
+  const char *id = account_id(m);
+  const char *st = json_string_value(json_object_get(r->status, id));
+  if (r->status_code < 0) {
+    km__share_fail(m, r->status_code, &r->err, "share");
+  } else if (st == NULL || strcmp(st, "Associated") != 0) {
+    km_err_t e;
+    memset(&e, 0, sizeof(e));
+    snprintf(e.text, sizeof(e.text),
+             "sharing instance %s with account %s did not succeed (%s); "
+             "check that both accounts are in one resource directory of "
+             "one verified enterprise and the instance's access quota, "
+             "remove the account from share %s if its association "
+             "failed, then run again",
+             r->instance, id, st != NULL ? st : "no association",
+             r->share_id[0] ? r->share_id : r->name);
+    km__share_fail(m, KM_ECLOUD, &e, "share");
+  } else {
+    kp_log(m->c, KM_LOG_INFO, "instance %s is shared with this account",
+           r->instance);
+  }
+  km__share_end(m); /* m is gone */
+}
+
 /* Ends every member of the round with its own result, then starts the next
  * round when members are waiting. */
 static void round_end(round_t *r) {
@@ -103,27 +138,7 @@ static void round_end(round_t *r) {
   r->running = false;
   while (m != NULL) {
     job_t *next = m->next;
-    const char *id = account_id(m);
-    const char *st = json_string_value(json_object_get(r->status, id));
-    if (r->status_code < 0) {
-      km__share_fail(m, r->status_code, &r->err, "share");
-    } else if (st == NULL || strcmp(st, "Associated") != 0) {
-      km_err_t e;
-      memset(&e, 0, sizeof(e));
-      snprintf(e.text, sizeof(e.text),
-               "sharing instance %s with account %s did not succeed (%s); "
-               "check that both accounts are in one resource directory of "
-               "one verified enterprise and the instance's access quota, "
-               "remove the account from share %s if its association "
-               "failed, then run again",
-               r->instance, id, st != NULL ? st : "no association",
-               r->share_id[0] ? r->share_id : r->name);
-      km__share_fail(m, KM_ECLOUD, &e, "share");
-    } else {
-      kp_log(m->c, KM_LOG_INFO, "instance %s is shared with this account",
-             r->instance);
-    }
-    km__share_end(m); /* m is gone */
+    member_end(r, m);
     m = next;
   }
   json_decref(r->status);
@@ -155,19 +170,38 @@ static void round_fail(round_t *r, int rc, const km_err_t *err,
 
 static void list_assoc(round_t *r, void (*done)(round_t *r));
 
-static bool all_settled(round_t *r) {
-  for (job_t *m = r->active; m != NULL; m = m->next) {
-    const char *st =
-        json_string_value(json_object_get(r->status, account_id(m)));
-    if (st == NULL || strcmp(st, "Associating") == 0) return false;
+static bool settled(round_t *r, const job_t *m) {
+  const char *st = json_string_value(json_object_get(r->status, account_id(m)));
+  return st != NULL && strcmp(st, "Associating") != 0;
+}
+
+/* Ends the members whose association settled (Associated or Failed) at
+ * once, not when the round's last one does: a member shared in the
+ * round's first chunk goes on to migrate while the later chunks are still
+ * associating (five targets a call, paced by the owner's Resource Sharing
+ * bucket: ~1 s for 100 members before the last one's association even
+ * starts).  No call or timer of the round is in flight here (the polls are
+ * one after the other and begin after every write has answered), so the
+ * members left, whose contexts carry the round from now on, are the only
+ * ones it needs. */
+static void end_settled(round_t *r) {
+  job_t **at = &r->active;
+  while (*at != NULL) {
+    job_t *m = *at;
+    if (!settled(r, m)) {
+      at = &m->next;
+      continue;
+    }
+    *at = m->next;
+    member_end(r, m);
   }
-  return true;
 }
 
 static void poll(km_sctx_t *c, void *ud);
 
 static void after_poll(round_t *r) {
-  if (all_settled(r)) {
+  end_settled(r);
+  if (r->active == NULL) {
     round_end(r);
     return;
   }
@@ -245,7 +279,13 @@ static void list_assoc(round_t *r, void (*done)(round_t *r)) {
 
 /* ---- creating / associating ---- */
 
-static void associate_next(round_t *r);
+/* One call's chunk of targets: todo[from .. from+n). */
+typedef struct chunk_s {
+  round_t *r;
+  size_t from, n;
+} chunk_t;
+
+static void associate_rest(round_t *r);
 
 static json_t *chunk_targets(round_t *r, size_t from, size_t n) {
   json_t *t = json_array();
@@ -254,36 +294,40 @@ static json_t *chunk_targets(round_t *r, size_t from, size_t n) {
   return t;
 }
 
-static int journal_targets(round_t *r, size_t from, size_t n) {
-  r->sent_from = from;
-  r->sent_n = n;
+static int journal_targets(round_t *r, const chunk_t *ch) {
   json_t *rec = json_pack("{s:s, s:s, s:s, s:o}", "type", "share_requested",
                           "instance", r->instance, "share", r->name, "targets",
-                          chunk_targets(r, from, n));
+                          chunk_targets(r, ch->from, ch->n));
   return kp_journal(round_c(r), rec);
 }
 
 /* The call of share_requested's chunk succeeded: its RequestId. */
-static int journal_shared(round_t *r, const char *action, const kp_res_t *res) {
-  json_t *rec = json_pack(
-      "{s:s, s:s, s:s, s:s, s:s, s:o, s:s}", "type", "share_associated",
-      "action", action, "instance", r->instance, "share_id", r->share_id,
-      "share", r->name, "targets", chunk_targets(r, r->sent_from, r->sent_n),
-      "request_id", res->request_id);
+static int journal_shared(round_t *r, const chunk_t *ch, const char *action,
+                          const kp_res_t *res) {
+  json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s}", "type",
+                          "share_associated", "action", action, "instance",
+                          r->instance, "share_id", r->share_id, "share",
+                          r->name, "targets", chunk_targets(r, ch->from, ch->n),
+                          "request_id", res->request_id);
   return kp_journal(round_c(r), rec);
 }
 
-/* Targets.1..N for the next chunk; returns how many. */
-static size_t chunk(round_t *r, const char **params, size_t at,
-                    char keys[][16]) {
-  size_t n = 0;
-  for (; n < PER_CALL && r->todo_i + n < json_array_size(r->todo); n++) {
-    snprintf(keys[n], 16, "Targets.%zu", n + 1);
-    params[at + 2 * n] = keys[n];
-    params[at + 2 * n + 1] =
-        json_string_value(json_array_get(r->todo, r->todo_i + n));
+/* The next chunk, todo[todo_i ..], up to PER_CALL targets: Targets.1..N
+ * into params from at; returns it (kept with the round's context). */
+static chunk_t *chunk(round_t *r, const char **params, size_t at,
+                      char keys[][16]) {
+  chunk_t *ch = kp_alloc(round_c(r), sizeof(*ch));
+  ch->r = r;
+  ch->from = r->todo_i;
+  for (; ch->n < PER_CALL && ch->from + ch->n < json_array_size(r->todo);
+       ch->n++) {
+    snprintf(keys[ch->n], 16, "Targets.%zu", ch->n + 1);
+    params[at + 2 * ch->n] = keys[ch->n];
+    params[at + 2 * ch->n + 1] =
+        json_string_value(json_array_get(r->todo, ch->from + ch->n));
   }
-  return n;
+  r->todo_i += ch->n;
+  return ch;
 }
 
 static void look_again(round_t *r, const char *action);
@@ -303,28 +347,81 @@ static bool answer_lost(const kp_res_t *res) {
          strcmp(res->err->cloud_code, "SignatureNonceUsed") == 0;
 }
 
+/* The first failure of the round's writes: kept until every write in flight
+ * has answered (round_fail ends the members, whose contexts carry them). */
+static void write_failed(round_t *r, int rc, const km_err_t *err,
+                         const char *what) {
+  if (r->wfail_code < 0) return;
+  r->wfail_code = rc < 0 ? rc : KM_ECLOUD;
+  if (err != NULL)
+    r->wfail_err = *err;
+  else
+    snprintf(r->wfail_err.text, sizeof(r->wfail_err.text), "%s",
+             km_strerror(rc));
+  snprintf(r->wfail_what, sizeof(r->wfail_what), "%s", what);
+}
+
+/* Every write of the round answered (or was never sent): a failure fails
+ * the round, a lost answer looks again, else the polls begin. */
+static void writes_done(round_t *r) {
+  if (r->wfail_code < 0) {
+    km_err_t e = r->wfail_err;
+    int rc = r->wfail_code;
+    r->wfail_code = 0;
+    round_fail(r, rc, &e, r->wfail_what);
+    return;
+  }
+  if (r->lost_action != NULL) {
+    const char *action = r->lost_action;
+    r->lost_action = NULL;
+    look_again(r, action);
+    return;
+  }
+  r->polls = 0;
+  r->next_token[0] = '\0';
+  list_assoc(r, after_poll);
+}
+
+static void on_writes_done_timer(km_sctx_t *c, void *ud) {
+  (void)c;
+  writes_done(ud);
+}
+
+/* share_requested, when the chunk's call leaves the queue: a chunk is
+ * journalled only when it is sent, and none is sent after a failure. */
+static int before_associate(km_sctx_t *c, void *ud) {
+  chunk_t *ch = ud;
+  round_t *r = ch->r;
+  int rc = r->wfail_code < 0 ? r->wfail_code : journal_targets(r, ch);
+  if (rc < 0) {
+    write_failed(r, rc, NULL, "journal");
+    /* Dropped, so never answered: the round goes on from a timer, not from
+     * inside the queue that is sending. */
+    if (--r->writes == 0) kp_timer(c, 0, on_writes_done_timer, r);
+  }
+  return rc;
+}
+
 static void on_associated(km_sctx_t *c, const kp_res_t *res, void *ud) {
   (void)c;
-  round_t *r = ud;
+  chunk_t *ch = ud;
+  round_t *r = ch->r;
   if (res->status < 0 && answer_lost(res) && r->looks_again < LOOK_AGAIN_MAX) {
-    look_again(r, "AssociateResourceShare");
-    return;
+    r->lost_action = "AssociateResourceShare";
+  } else if (res->status < 0) {
+    write_failed(r, res->status, res->err, "AssociateResourceShare");
+  } else {
+    int rc = journal_shared(r, ch, "AssociateResourceShare", res);
+    if (rc < 0) write_failed(r, rc, NULL, "journal");
   }
-  if (res->status < 0) {
-    round_fail(r, res->status, res->err, "AssociateResourceShare");
-    return;
-  }
-  int rc = journal_shared(r, "AssociateResourceShare", res);
-  if (rc < 0) {
-    round_fail(r, rc, NULL, "journal");
-    return;
-  }
-  associate_next(r);
+  if (--r->writes == 0) writes_done(r);
 }
 
 static void on_created(km_sctx_t *c, const kp_res_t *res, void *ud) {
   (void)c;
-  round_t *r = ud;
+  chunk_t *ch = ud;
+  round_t *r = ch->r;
+  r->writes--;
   if (res->status < 0 && answer_lost(res) && r->looks_again < LOOK_AGAIN_MAX) {
     look_again(r, "CreateResourceShare");
     return;
@@ -336,54 +433,61 @@ static void on_created(km_sctx_t *c, const kp_res_t *res, void *ud) {
   const char *id = json_string_value(json_object_get(
       json_object_get(res->body, "ResourceShare"), "ResourceShareId"));
   snprintf(r->share_id, sizeof(r->share_id), "%s", id != NULL ? id : "");
-  int rc = journal_shared(r, "CreateResourceShare", res);
+  int rc = journal_shared(r, ch, "CreateResourceShare", res);
   if (rc < 0) {
     round_fail(r, rc, NULL, "journal");
     return;
   }
-  associate_next(r);
+  associate_rest(r);
 }
 
-static void associate_next(round_t *r) {
-  if (r->todo_i >= json_array_size(r->todo)) {
-    r->polls = 0;
-    r->next_token[0] = '\0';
-    list_assoc(r, after_poll);
-    return;
-  }
-  const char *params[4 + 2 * PER_CALL + 6];
+/* The share does not exist yet: created with the first chunk of targets
+ * (its id is needed for the rest), then associate_rest. */
+static void create_share(round_t *r) {
+  const char *params[8 + 2 * PER_CALL];
   char keys[PER_CALL][16];
-  int rc;
-  if (r->share_id[0] == '\0') {
-    size_t at = 0;
-    params[at++] = "ResourceShareName";
-    params[at++] = r->name;
-    params[at++] = "Resources.1.ResourceId";
-    params[at++] = r->instance;
-    params[at++] = "Resources.1.ResourceType";
-    params[at++] = "KMSInstance";
-    params[at++] = "PermissionNames.1";
-    params[at++] = PERMISSION;
-    size_t n = chunk(r, params, at, keys);
-    if ((rc = journal_targets(r, r->todo_i, n)) < 0) {
-      round_fail(r, rc, NULL, "journal");
-      return;
-    }
-    r->todo_i += n;
-    kp_call_as(round_c(r), owner_of(r), "resourcesharing",
-               "CreateResourceShare", params, 4 + n, NULL, on_created, r);
-    return;
-  }
-  params[0] = "ResourceShareId";
-  params[1] = r->share_id;
-  size_t n = chunk(r, params, 2, keys);
-  if ((rc = journal_targets(r, r->todo_i, n)) < 0) {
+  size_t at = 0;
+  params[at++] = "ResourceShareName";
+  params[at++] = r->name;
+  params[at++] = "Resources.1.ResourceId";
+  params[at++] = r->instance;
+  params[at++] = "Resources.1.ResourceType";
+  params[at++] = "KMSInstance";
+  params[at++] = "PermissionNames.1";
+  params[at++] = PERMISSION;
+  chunk_t *ch = chunk(r, params, at, keys);
+  int rc = journal_targets(r, ch);
+  if (rc < 0) {
     round_fail(r, rc, NULL, "journal");
     return;
   }
-  r->todo_i += n;
-  kp_call_as(round_c(r), owner_of(r), "resourcesharing",
-             "AssociateResourceShare", params, 1 + n, NULL, on_associated, r);
+  r->writes++;
+  kp_call_as(round_c(r), owner_of(r), "resourcesharing", "CreateResourceShare",
+             params, 4 + ch->n, NULL, on_created, ch);
+}
+
+/* The other chunks, all queued at once: the owner's Resource Sharing
+ * bucket paces them, not their round trips one after the other (with
+ * hundreds of other calls in flight a round trip took ~150 ms, and 20
+ * chunks of 100 members took 3 s).  The polls begin when all answered. */
+static void associate_rest(round_t *r) {
+  if (r->todo_i >= json_array_size(r->todo)) {
+    writes_done(r);
+    return;
+  }
+  km_sctx_t *c = round_c(r);
+  kp_hold(c); /* the queue must not drain between two chunks */
+  while (r->todo_i < json_array_size(r->todo)) {
+    const char *params[2 + 2 * PER_CALL];
+    char keys[PER_CALL][16];
+    params[0] = "ResourceShareId";
+    params[1] = r->share_id;
+    chunk_t *ch = chunk(r, params, 2, keys);
+    r->writes++;
+    kp_call_as(c, owner_of(r), "resourcesharing", "AssociateResourceShare",
+               params, 1 + ch->n, before_associate, on_associated, ch);
+  }
+  kp_release(c);
 }
 
 /* Which members still need an association (an earlier attempt may have
@@ -400,7 +504,10 @@ static void plan_targets(round_t *r) {
       continue;
     json_array_append_new(r->todo, json_string(id));
   }
-  associate_next(r);
+  if (r->todo_i < json_array_size(r->todo) && r->share_id[0] == '\0')
+    create_share(r);
+  else
+    associate_rest(r);
 }
 
 static void on_shares(km_sctx_t *c, const kp_res_t *res, void *ud) {
@@ -463,6 +570,9 @@ static void round_start(km_sctx_t *c, void *ud) {
   r->status = json_object();
   r->share_id[0] = '\0';
   r->looks_again = 0;
+  r->writes = 0;
+  r->wfail_code = 0;
+  r->lost_action = NULL;
   find_share(r);
 }
 
