@@ -68,6 +68,52 @@ static void collect_picks_what_is_in_an_instance(void **state) {
   km_inv_free(inv);
 }
 
+/* A fleet's pipelines come in the order they were planned, not by name:
+ * the set is in the files' order (account, region, kind, id) all the same,
+ * and allocated once at its size. */
+static km_inv_t *one(const char *account, const char *region, const char *key2,
+                     const char *key1) {
+  km_inv_t *inv = km_inv_new(account, NULL, region, "kst-dest");
+  const char *ids[] = {key2, key1};
+  for (int i = 0; i < 2; i++) {
+    km_inv_key_t *k = km_inv_add_key(inv, ids[i]);
+    km_inv_key_decide(k, KM_VERDICT_MIGRATED, "key.pending", NULL);
+    k->verified = true;
+  }
+  km_inv_secret_t *x = km_inv_add_secret(inv, "s");
+  km_inv_secret_decide(x, KM_VERDICT_MIGRATED, "secret.pending", NULL);
+  x->verified = true;
+  return inv;
+}
+
+static void collect_sorts_a_fleet(void **state) {
+  (void)state;
+  km_inv_t *invs[] = {one("zeta", "cn-shanghai", "k2", "k1"),
+                      one("alpha", "cn-shanghai", "k9", "k3"),
+                      one("zeta", "cn-hangzhou", "k5", "k4"),
+                      one("alpha", "cn-hangzhou", "k8", "k7")};
+  km_tf_set_t s;
+  km_tf_set_init(&s);
+  km_tf_collect(&s, invs, 4);
+  assert_int_equal(s.n, 12);
+  assert_int_equal(s.cap, 12);
+  const char *want[][3] = {
+      {"alpha", "cn-hangzhou", "k7"}, {"alpha", "cn-hangzhou", "k8"},
+      {"alpha", "cn-hangzhou", "s"},  {"alpha", "cn-shanghai", "k3"},
+      {"alpha", "cn-shanghai", "k9"}, {"alpha", "cn-shanghai", "s"},
+      {"zeta", "cn-hangzhou", "k4"},  {"zeta", "cn-hangzhou", "k5"},
+      {"zeta", "cn-hangzhou", "s"},   {"zeta", "cn-shanghai", "k1"},
+      {"zeta", "cn-shanghai", "k2"},  {"zeta", "cn-shanghai", "s"}};
+  for (size_t i = 0; i < 12; i++) {
+    assert_string_equal(s.v[i].account, want[i][0]);
+    assert_string_equal(s.v[i].region, want[i][1]);
+    assert_string_equal(s.v[i].id, want[i][2]);
+  }
+  km_tf_set_free(&s);
+  for (size_t i = 0; i < 4; i++)
+    km_inv_free(invs[i]);
+}
+
 static char *quoted(const char *s) {
   km_buf_t b;
   km_buf_init(&b);
@@ -286,6 +332,7 @@ static void no_field_breaks_a_line(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(collect_picks_what_is_in_an_instance),
+      cmocka_unit_test(collect_sorts_a_fleet),
       cmocka_unit_test(strings_cannot_break_out),
       cmocka_unit_test(addresses_are_valid_stable_and_distinct),
       cmocka_unit_test(files_and_report_round_trip),

@@ -80,57 +80,105 @@ static bool in_instance(km_verdict_t v, bool verified) {
   return (v == KM_VERDICT_MIGRATED && verified) || v == KM_VERDICT_DONE;
 }
 
-void km_tf_collect(km_tf_set_t *s, km_inv_t *const *invs, size_t n) {
-  if (s->n == 0) s->borrowed = true;
-  for (size_t i = 0; i < n; i++) {
-    const km_inv_t *inv = invs[i];
-    for (size_t k = 0; k < inv->nkeys; k++) {
-      const km_inv_key_t *x = &inv->keys[k];
-      const char *inst = instance_of(inv, x->verdict, x->dkms_instance_id);
-      if (!in_instance(x->verdict, x->verified) || x->key_id == NULL) continue;
-      if (inst == NULL) {
-        char *id = km_text_clean_dup(x->key_id); /* from the server */
-        km_log(KM_LOG_WARN,
-               "terraform: key %s (%s %s): no instance id known; "
-               "left out of the Terraform files",
-               id, inv->account, inv->region);
-        free(id);
-        continue;
-      }
-      bool hsm = x->protection_level && strcmp(x->protection_level, "HSM") == 0;
-      km_tf_res_t r = {.account = inv->account,
-                       .region = inv->region,
-                       .id = x->key_id,
-                       .instance_id = (char *)inst,
-                       .kind = KM_TF_KEY,
-                       .already = x->verdict == KM_VERDICT_DONE,
-                       .hsm_to_software =
-                           hsm && x->verdict == KM_VERDICT_MIGRATED &&
-                           inv->instance_type == KM_INV_TYPE_SOFTWARE};
-      add(s, &r);
+/* The resources of one pipeline that ended in an instance, added to s; with
+ * count_only, only counted (nothing logged, nothing added). */
+static size_t collect_one(km_tf_set_t *s, const km_inv_t *inv,
+                          bool count_only) {
+  size_t found = 0;
+  for (size_t k = 0; k < inv->nkeys; k++) {
+    const km_inv_key_t *x = &inv->keys[k];
+    const char *inst = instance_of(inv, x->verdict, x->dkms_instance_id);
+    if (!in_instance(x->verdict, x->verified) || x->key_id == NULL) continue;
+    if (inst == NULL) {
+      if (count_only) continue;
+      char *id = km_text_clean_dup(x->key_id); /* from the server */
+      km_log(KM_LOG_WARN,
+             "terraform: key %s (%s %s): no instance id known; "
+             "left out of the Terraform files",
+             id, inv->account, inv->region);
+      free(id);
+      continue;
     }
-    for (size_t k = 0; k < inv->nsecrets; k++) {
-      const km_inv_secret_t *x = &inv->secrets[k];
-      const char *inst = instance_of(inv, x->verdict, x->dkms_instance_id);
-      if (!in_instance(x->verdict, x->verified) || x->secret_name == NULL)
-        continue;
-      if (inst == NULL) {
+    found++;
+    if (count_only) continue;
+    bool hsm = x->protection_level && strcmp(x->protection_level, "HSM") == 0;
+    km_tf_res_t r = {.account = inv->account,
+                     .region = inv->region,
+                     .id = x->key_id,
+                     .instance_id = (char *)inst,
+                     .kind = KM_TF_KEY,
+                     .already = x->verdict == KM_VERDICT_DONE,
+                     .hsm_to_software =
+                         hsm && x->verdict == KM_VERDICT_MIGRATED &&
+                         inv->instance_type == KM_INV_TYPE_SOFTWARE};
+    add(s, &r);
+  }
+  for (size_t k = 0; k < inv->nsecrets; k++) {
+    const km_inv_secret_t *x = &inv->secrets[k];
+    const char *inst = instance_of(inv, x->verdict, x->dkms_instance_id);
+    if (!in_instance(x->verdict, x->verified) || x->secret_name == NULL)
+      continue;
+    if (inst == NULL) {
+      if (!count_only)
         km_log(KM_LOG_WARN,
                "terraform: a secret of %s %s: no instance id "
                "known; left out of the Terraform files",
                inv->account, inv->region);
-        continue;
-      }
-      km_tf_res_t r = {.account = inv->account,
-                       .region = inv->region,
-                       .id = x->secret_name,
-                       .instance_id = (char *)inst,
-                       .kind = KM_TF_SECRET,
-                       .already = x->verdict == KM_VERDICT_DONE};
-      add(s, &r);
+      continue;
     }
+    found++;
+    if (count_only) continue;
+    km_tf_res_t r = {.account = inv->account,
+                     .region = inv->region,
+                     .id = x->secret_name,
+                     .instance_id = (char *)inst,
+                     .kind = KM_TF_SECRET,
+                     .already = x->verdict == KM_VERDICT_DONE};
+    add(s, &r);
   }
-  if (s->n > 1) qsort(s->v, s->n, sizeof(*s->v), cmp_res);
+  return found;
+}
+
+static int cmp_inv(const void *a, const void *b) {
+  const km_inv_t *x = *(const km_inv_t *const *)a,
+                 *y = *(const km_inv_t *const *)b;
+  int c = strcmp(x->account, y->account);
+  return c != 0 ? c : strcmp(x->region, y->region);
+}
+
+/* The set is made at the end of a fleet's run, next to every model: tens of
+ * thousands of 40-byte entries.  So it is allocated once at its size, and
+ * sorted without a sort of the whole array (glibc's qsort takes a copy of
+ * what it sorts): the pipelines in (account, region) order, then each
+ * pipeline's few resources by kind and id. */
+void km_tf_collect(km_tf_set_t *s, km_inv_t *const *invs, size_t n) {
+  if (s->n == 0) s->borrowed = true;
+  size_t total = 0;
+  for (size_t i = 0; i < n; i++)
+    total += collect_one(s, invs[i], true);
+  if (total == 0) return;
+  if (s->cap < s->n + total) {
+    s->cap = s->n + total;
+    s->v = km_xrealloc(s->v, s->cap * sizeof(*s->v));
+  }
+  const km_inv_t **order = km_xcalloc(n, sizeof(*order));
+  for (size_t i = 0; i < n; i++)
+    order[i] = invs[i];
+  qsort(order, n, sizeof(*order), cmp_inv);
+  for (size_t i = 0; i < n; i++) {
+    size_t from = s->n;
+    collect_one(s, order[i], false);
+    if (s->n - from > 1)
+      qsort(s->v + from, s->n - from, sizeof(*s->v), cmp_res);
+  }
+  free(order);
+  /* Two pipelines of one account and region would interleave: sort whole
+   * then (never in a run, which has one pipeline per account and region). */
+  for (size_t i = 1; i < s->n; i++)
+    if (cmp_res(&s->v[i - 1], &s->v[i]) > 0) {
+      qsort(s->v, s->n, sizeof(*s->v), cmp_res);
+      break;
+    }
 }
 
 /* ---- names and quoting ---- */
