@@ -14,4 +14,12 @@ int km__http_is_loopback(const char *host);
 int km__http_connect_target(const char *url, const char *connect_to, char *out,
                             size_t outsz, char *port, size_t portsz);
 
+/* Splits an http(s) url into its origin "scheme://authority/" (into
+ * origin) and its request target "/path?query" (*target, malloc'd): 1 when
+ * split, 0 when the URL is better given to curl whole (no path or query
+ * beyond "/", a fragment, a byte curl would refuse or encode, or an origin
+ * longer than originsz), KM_ENOMEM. */
+int km__http_split_url(const char *url, char *origin, size_t originsz,
+                       char **target);
+
 #endif

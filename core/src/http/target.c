@@ -2,9 +2,16 @@
  * host and port, or the CONNECT_TO target that applies to them, and whether
  * that is a loopback address.  The transport keys its per-target queue on
  * the result and only turns TLS verification off for a loopback target, so
- * the parsing errs towards the URL host when in doubt. */
+ * the parsing errs towards the URL host when in doubt.
+ *
+ * Also the split of a URL into its origin and its request target, which
+ * the transport hands to curl apart (CURLOPT_REQUEST_TARGET): curl 7.88
+ * copies a URL's path and query through its printf engine a byte at a time
+ * three times per request, which was a fifth of a signed call's CPU with
+ * the ~300-byte query of a V1 signature. */
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -50,6 +57,35 @@ static size_t next_field(const char **pp) {
     n++;
   *pp = p[n] == ':' ? p + n + 1 : p + n;
   return n;
+}
+
+int km__http_split_url(const char *url, char *origin, size_t originsz,
+                       char **target) {
+  *target = NULL;
+  const char *p = strstr(url, "://");
+  if (p == NULL) return 0;
+  p += 3;
+  size_t alen = strcspn(p, "/?#");
+  const char *t = p + alen;
+  if (t[0] == '\0' || strcmp(t, "/") == 0) return 0;
+  /* Only what curl itself would send unchanged: printable ASCII without
+   * space, and no fragment (curl drops it from a URL, a target would keep
+   * it).  CR or LF here would split the request line. */
+  for (const unsigned char *c = (const unsigned char *)t; *c != '\0'; c++)
+    if (*c <= 0x20 || *c >= 0x7f || *c == '#') return 0;
+  size_t olen = (size_t)(t - url);
+  if (olen + 2 > originsz) return 0;
+  memcpy(origin, url, olen);
+  origin[olen] = '/';
+  origin[olen + 1] = '\0';
+  size_t tlen = strlen(t);
+  char *s = malloc(tlen + 2);
+  if (s == NULL) return KM_ENOMEM;
+  size_t at = 0;
+  if (t[0] == '?') s[at++] = '/'; /* "https://host?q" is "/?q" */
+  memcpy(s + at, t, tlen + 1);
+  *target = s;
+  return 1;
 }
 
 /* Checks url is http(s) and finds where curl will really connect for (url,
