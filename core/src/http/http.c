@@ -678,9 +678,15 @@ int km_http_request(km_http_t *h, const km_http_req_opts_t *o,
       goto fail;
     }
     /* "Name;" is curl's way of sending a header with an empty value. */
-    char *line = hd->value[0] != '\0'
-                     ? km_xasprintf("%s: %s", hd->name, hd->value)
-                     : km_xasprintf("%s;", hd->name);
+    size_t nl = strlen(hd->name), vl = strlen(hd->value);
+    char *line = km_xmalloc(nl + vl + 3);
+    memcpy(line, hd->name, nl);
+    if (vl > 0) {
+      memcpy(line + nl, ": ", 2);
+      memcpy(line + nl + 2, hd->value, vl + 1);
+    } else {
+      memcpy(line + nl, ";", 2);
+    }
     struct curl_slist *l = curl_slist_append(r->headers, line);
     free(line);
     if (l == NULL) {
