@@ -785,6 +785,42 @@ static void test_tls_verification(void **st) {
   one_get(NULL, direct, NULL, 1, &res[3]);
   assert_int_equal(res[3].status, 0);
   assert_string_equal(res[3].body.data, "resp-1");
+  /* ca_file names another CA (same subject, another key): refused. */
+  char *key2, *cert2;
+  make_cert(&key2, &cert2);
+  char wrong[] = "/tmp/km-test-ca2-XXXXXX";
+  fd = mkstemp(wrong);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, cert2, strlen(cert2)), (ssize_t)strlen(cert2));
+  close(fd);
+  one_get(wrong, "https://kms.cn-hangzhou.aliyuncs.com/echo?i=4", ct, 0,
+          &res[4]);
+  assert_int_equal(res[4].status, KM_ETLS);
+  unlink(wrong);
+  free(key2);
+  free(cert2);
+  /* The store curl parsed once per transport verifies every new
+   * connection: three in a row (the server closes each), all trusted. */
+  uv_loop_t loop;
+  assert_int_equal(uv_loop_init(&loop), 0);
+  km_http_opts_t ho = {.ca_file = ca};
+  km_http_t *h = NULL;
+  assert_int_equal(km_http_new(&loop, &ho, &h), 0);
+  int before = atomic_load(&s.connections);
+  for (int i = 0; i < 3; i++) {
+    result_t r;
+    res_init(&r, 1);
+    km_http_req_opts_t o = {.method = "GET",
+                            .url = "https://kms.cn-hangzhou.aliyuncs.com/close",
+                            .connect_to = ct};
+    assert_int_equal(km_http_request(h, &o, on_done, &r), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.body.data, "bye");
+    res_free(&r, 1);
+  }
+  assert_int_equal(atomic_load(&s.connections) - before, 3);
+  finish(&loop, h);
 
   res_free(res, 5);
   unlink(ca);

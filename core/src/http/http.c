@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <openssl/ssl.h>
@@ -125,6 +126,7 @@ struct km_http_s {
   long connect_timeout_ms;
   long total_timeout_ms;
   char *ca_file;
+  int ca_file_only; /* trust ca_file (or curl's bundle) alone: no CApath */
 
   req_t *active;    /* transfers attached to curl */
   CURL **idle_easy; /* easy handles ready for reuse (fixed options set) */
@@ -435,6 +437,26 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud) {
 
 /* ---- public API ------------------------------------------------------ */
 
+/* Whether TLS trusts one CA file alone: ca_file, or without it the bundle
+ * libcurl was built with when that file is readable.  Debian's libcurl also
+ * has a default CA directory (CApath), and curl 7.88 caches the parsed
+ * store (in the multi handle, for CURLOPT_CA_CACHE_TIMEOUT, 24 h) only when
+ * no CApath is set: with one, every new TLS connection read and parsed the
+ * CA file again, and kept a store of its own.  The directory is left in
+ * place when there is no readable bundle (then it is the trust store).
+ * Debian's directory holds the bundle's certificates (update-ca-certificates
+ * writes both), so the system trust does not change. */
+static int ca_file_only(const char *ca_file) {
+  if (ca_file != NULL) return 1;
+  CURL *e = curl_easy_init();
+  if (e == NULL) return 0;
+  char *def = NULL;
+  int only = curl_easy_getinfo(e, CURLINFO_CAINFO, &def) == CURLE_OK &&
+             def != NULL && access(def, R_OK) == 0;
+  curl_easy_cleanup(e);
+  return only;
+}
+
 int km_http_new(uv_loop_t *loop, const km_http_opts_t *opts, km_http_t **out) {
   if (loop == NULL || out == NULL) return KM_EINVAL;
   *out = NULL;
@@ -451,6 +473,7 @@ int km_http_new(uv_loop_t *loop, const km_http_opts_t *opts, km_http_t **out) {
   h->max_host_connections = mhc > 0 ? mhc : 8;
   if (opts != NULL && opts->ca_file != NULL)
     h->ca_file = km_xstrdup(opts->ca_file);
+  h->ca_file_only = ca_file_only(h->ca_file);
 
   h->multi = curl_multi_init();
   if (h->multi == NULL) goto fail_multi;
@@ -534,6 +557,9 @@ static CURL *easy_new(km_http_t *h) {
   SET(CURLOPT_BUFFERSIZE, 4096L);
   SET(CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
   if (h->ca_file != NULL) SET(CURLOPT_CAINFO, h->ca_file);
+  /* One CA file, no directory: curl then parses it once per transport and
+   * every connection shares that store (see ca_file_only). */
+  if (h->ca_file_only) SET(CURLOPT_CAPATH, (char *)NULL);
   /* Not every libcurl build has an SSL_CTX to give (another TLS backend):
    * then the buffers stay, nothing else changes. */
   if (c == CURLE_OK)
