@@ -127,6 +127,12 @@ struct km_http_s {
   long total_timeout_ms;
   char *ca_file;
   int ca_file_only; /* trust ca_file (or curl's bundle) alone: no CApath */
+  /* The last connect target worked out, for the same URL (origin) and
+   * CONNECT_TO: calls to one endpoint ask the same question each time. */
+  struct {
+    char *url, *connect_to; /* NULL url: nothing yet */
+    char target[256], port[16];
+  } memo;
 
   req_t *active;    /* transfers attached to curl */
   CURL **idle_easy; /* easy handles ready for reuse (fixed options set) */
@@ -325,6 +331,8 @@ static void on_handle_closed(uv_handle_t *handle) {
   void (*cb)(void *) = h->close_cb;
   void *ud = h->close_ud;
   free(h->ca_file);
+  free(h->memo.url);
+  free(h->memo.connect_to);
   free(h);
   curl_global_cleanup();
   if (cb != NULL) cb(ud);
@@ -652,6 +660,34 @@ static void pump_target(km_http_t *h, target_t *t) {
   }
 }
 
+static int opt_eq(const char *a, const char *b) {
+  return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+/* km__http_connect_target, remembered for the last (url, connect_to); a
+ * URL with a query (one curl gets whole) is not kept: it may hold an STS
+ * token. */
+static int connect_target(km_http_t *h, const char *url, const char *ct,
+                          char target[256], char port[16]) {
+  if (strchr(url, '?') != NULL)
+    return km__http_connect_target(url, ct, target, 256, port, 16);
+  if (h->memo.url == NULL || strcmp(h->memo.url, url) != 0 ||
+      !opt_eq(h->memo.connect_to, ct)) {
+    int rc =
+        km__http_connect_target(url, ct, h->memo.target, sizeof(h->memo.target),
+                                h->memo.port, sizeof(h->memo.port));
+    free(h->memo.url);
+    free(h->memo.connect_to);
+    h->memo.url = h->memo.connect_to = NULL;
+    if (rc < 0) return rc;
+    h->memo.url = km_xstrdup(url);
+    h->memo.connect_to = ct != NULL ? km_xstrdup(ct) : NULL;
+  }
+  memcpy(target, h->memo.target, sizeof(h->memo.target));
+  memcpy(port, h->memo.port, sizeof(h->memo.port));
+  return 0;
+}
+
 int km_http_request(km_http_t *h, const km_http_req_opts_t *o,
                     km_http_done_cb cb, void *ud) {
   if (h == NULL || o == NULL || cb == NULL || o->url == NULL ||
@@ -671,8 +707,7 @@ int km_http_request(km_http_t *h, const km_http_req_opts_t *o,
   if (rc < 0) return rc;
   const char *url = rc == 1 ? origin : o->url;
   char target[256], port[16];
-  rc = km__http_connect_target(url, o->connect_to, target, sizeof(target), port,
-                               sizeof(port));
+  rc = connect_target(h, url, o->connect_to, target, port);
   if (rc < 0) {
     free(path);
     return rc;
