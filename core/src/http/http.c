@@ -42,7 +42,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include <curl/curl.h>
 #include <openssl/ssl.h>
@@ -126,13 +125,8 @@ struct km_http_s {
   long connect_timeout_ms;
   long total_timeout_ms;
   char *ca_file;
-  int ca_file_only; /* trust ca_file (or curl's bundle) alone: no CApath */
-  /* The last connect target worked out, for the same URL (origin) and
-   * CONNECT_TO: calls to one endpoint ask the same question each time. */
-  struct {
-    char *url, *connect_to; /* NULL url: nothing yet */
-    char target[256], port[16];
-  } memo;
+  int ca_file_only;     /* trust ca_file (or curl's bundle) alone: no CApath */
+  km__http_memo_t memo; /* the last connect target worked out */
 
   req_t *active;    /* transfers attached to curl */
   CURL **idle_easy; /* easy handles ready for reuse (fixed options set) */
@@ -331,8 +325,7 @@ static void on_handle_closed(uv_handle_t *handle) {
   void (*cb)(void *) = h->close_cb;
   void *ud = h->close_ud;
   free(h->ca_file);
-  free(h->memo.url);
-  free(h->memo.connect_to);
+  km__http_memo_free(&h->memo);
   free(h);
   curl_global_cleanup();
   if (cb != NULL) cb(ud);
@@ -445,26 +438,6 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud) {
 
 /* ---- public API ------------------------------------------------------ */
 
-/* Whether TLS trusts one CA file alone: ca_file, or without it the bundle
- * libcurl was built with when that file is readable.  Debian's libcurl also
- * has a default CA directory (CApath), and curl 7.88 caches the parsed
- * store (in the multi handle, for CURLOPT_CA_CACHE_TIMEOUT, 24 h) only when
- * no CApath is set: with one, every new TLS connection read and parsed the
- * CA file again, and kept a store of its own.  The directory is left in
- * place when there is no readable bundle (then it is the trust store).
- * Debian's directory holds the bundle's certificates (update-ca-certificates
- * writes both), so the system trust does not change. */
-static int ca_file_only(const char *ca_file) {
-  if (ca_file != NULL) return 1;
-  CURL *e = curl_easy_init();
-  if (e == NULL) return 0;
-  char *def = NULL;
-  int only = curl_easy_getinfo(e, CURLINFO_CAINFO, &def) == CURLE_OK &&
-             def != NULL && access(def, R_OK) == 0;
-  curl_easy_cleanup(e);
-  return only;
-}
-
 int km_http_new(uv_loop_t *loop, const km_http_opts_t *opts, km_http_t **out) {
   if (loop == NULL || out == NULL) return KM_EINVAL;
   *out = NULL;
@@ -481,7 +454,7 @@ int km_http_new(uv_loop_t *loop, const km_http_opts_t *opts, km_http_t **out) {
   h->max_host_connections = mhc > 0 ? mhc : 8;
   if (opts != NULL && opts->ca_file != NULL)
     h->ca_file = km_xstrdup(opts->ca_file);
-  h->ca_file_only = ca_file_only(h->ca_file);
+  h->ca_file_only = km__http_ca_file_only(h->ca_file);
 
   h->multi = curl_multi_init();
   if (h->multi == NULL) goto fail_multi;
@@ -566,7 +539,7 @@ static CURL *easy_new(km_http_t *h) {
   SET(CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
   if (h->ca_file != NULL) SET(CURLOPT_CAINFO, h->ca_file);
   /* One CA file, no directory: curl then parses it once per transport and
-   * every connection shares that store (see ca_file_only). */
+   * every connection shares that store (http_internal.h). */
   if (h->ca_file_only) SET(CURLOPT_CAPATH, (char *)NULL);
   /* Not every libcurl build has an SSL_CTX to give (another TLS backend):
    * then the buffers stay, nothing else changes. */
@@ -660,34 +633,6 @@ static void pump_target(km_http_t *h, target_t *t) {
   }
 }
 
-static int opt_eq(const char *a, const char *b) {
-  return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
-}
-
-/* km__http_connect_target, remembered for the last (url, connect_to); a
- * URL with a query (one curl gets whole) is not kept: it may hold an STS
- * token. */
-static int connect_target(km_http_t *h, const char *url, const char *ct,
-                          char target[256], char port[16]) {
-  if (strchr(url, '?') != NULL)
-    return km__http_connect_target(url, ct, target, 256, port, 16);
-  if (h->memo.url == NULL || strcmp(h->memo.url, url) != 0 ||
-      !opt_eq(h->memo.connect_to, ct)) {
-    int rc =
-        km__http_connect_target(url, ct, h->memo.target, sizeof(h->memo.target),
-                                h->memo.port, sizeof(h->memo.port));
-    free(h->memo.url);
-    free(h->memo.connect_to);
-    h->memo.url = h->memo.connect_to = NULL;
-    if (rc < 0) return rc;
-    h->memo.url = km_xstrdup(url);
-    h->memo.connect_to = ct != NULL ? km_xstrdup(ct) : NULL;
-  }
-  memcpy(target, h->memo.target, sizeof(h->memo.target));
-  memcpy(port, h->memo.port, sizeof(h->memo.port));
-  return 0;
-}
-
 int km_http_request(km_http_t *h, const km_http_req_opts_t *o,
                     km_http_done_cb cb, void *ud) {
   if (h == NULL || o == NULL || cb == NULL || o->url == NULL ||
@@ -707,7 +652,7 @@ int km_http_request(km_http_t *h, const km_http_req_opts_t *o,
   if (rc < 0) return rc;
   const char *url = rc == 1 ? origin : o->url;
   char target[256], port[16];
-  rc = connect_target(h, url, o->connect_to, target, port);
+  rc = km__http_connect_target_memo(&h->memo, url, o->connect_to, target, port);
   if (rc < 0) {
     free(path);
     return rc;
