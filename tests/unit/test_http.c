@@ -29,6 +29,7 @@
 #include <openssl/x509v3.h>
 
 #include "http/http.h"
+#include "http/http_internal.h"
 #include "rt/loop.h"
 #include "util/util.h"
 
@@ -108,6 +109,14 @@ static enum MHD_Result on_srv_req(void *cls, struct MHD_Connection *c,
   if (strcmp(url, "/host") == 0) {
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     return reply(c, h != NULL ? h : "", h != NULL ? strlen(h) : 0, 0);
+  }
+  if (strcmp(url, "/args") == 0) { /* the query's a and b, decoded */
+    const char *a = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "a");
+    const char *b = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "b");
+    char out[128];
+    int n = snprintf(out, sizeof(out), "%s|%s|%s", method, a ? a : "-",
+                     b ? b : "-");
+    return reply(c, out, (size_t)n, 0);
   }
   if (strcmp(url, "/close") == 0) return reply(c, "bye", 3, 1);
   if (strcmp(url, "/sleep") == 0) {
@@ -712,6 +721,74 @@ static void one_get(const char *ca_file, const char *url, const char *ct,
   finish(&loop, h);
 }
 
+/* The transport hands curl the origin and the request target apart; what
+ * reaches the server is the URL's path and query, unchanged. */
+static void test_split_url(void **st) {
+  (void)st;
+  char o[64];
+  char *t = NULL;
+  assert_int_equal(km__http_split_url("https://h.example:8443/p?a=1&b=%2F", o,
+                                      sizeof(o), &t),
+                   1);
+  assert_string_equal(o, "https://h.example:8443/");
+  assert_string_equal(t, "/p?a=1&b=%2F");
+  free(t);
+  assert_int_equal(km__http_split_url("http://h?x=1", o, sizeof(o), &t), 1);
+  assert_string_equal(o, "http://h/");
+  assert_string_equal(t, "/?x=1");
+  free(t);
+  /* Given to curl whole: nothing to split, a fragment, bytes curl would
+   * refuse (CR/LF would split the request line), an origin too long. */
+  const char *whole[] = {"https://h/",
+                         "https://h",
+                         "https://h/a#f",
+                         "https://h/?a=b c",
+                         "https://h/?a\r\nX: y",
+                         "https://h/?\xc3\xa9",
+                         "not a url",
+                         "https://a-very-long-host-name.example.com:443/x"};
+  for (size_t i = 0; i < KM_ARRAY_SIZE(whole); i++) {
+    t = NULL;
+    assert_int_equal(km__http_split_url(whole[i], o, 32, &t), 0);
+    assert_null(t);
+  }
+}
+
+static void test_query_reaches_server(void **st) {
+  (void)st;
+  srv_t s;
+  srv_start(&s);
+  /* A plain http request never goes through a proxy: this one points
+   * nowhere, and the request still reaches the server. */
+  setenv("http_proxy", "http://127.0.0.1:1", 1);
+  uv_loop_t loop;
+  km_http_t *h = new_http(&loop, 0);
+  char ct[128];
+  snprintf(ct, sizeof(ct), "kms.cn-hangzhou.aliyuncs.com:80:127.0.0.1:%u",
+           s.port);
+  km_http_req_opts_t o[] = {
+      {.method = "POST",
+       .url = "http://kms.cn-hangzhou.aliyuncs.com/args?a=x%2Fy%3D&b=2",
+       .connect_to = ct},
+      {.method = "GET",
+       .url = "http://kms.cn-hangzhou.aliyuncs.com/args",
+       .connect_to = ct},
+  };
+  result_t res[2];
+  res_init(res, 2);
+  for (size_t i = 0; i < 2; i++)
+    assert_int_equal(km_http_request(h, &o[i], on_done, &res[i]), 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(res[0].status, 0);
+  assert_string_equal(res[0].body.data, "POST|x/y=|2");
+  assert_int_equal(res[1].status, 0);
+  assert_string_equal(res[1].body.data, "GET|-|-");
+  finish(&loop, h);
+  unsetenv("http_proxy");
+  res_free(res, 2);
+  srv_stop(&s);
+}
+
 static void test_tls_verification(void **st) {
   (void)st;
   char *key, *cert;
@@ -748,6 +825,42 @@ static void test_tls_verification(void **st) {
   one_get(NULL, direct, NULL, 1, &res[3]);
   assert_int_equal(res[3].status, 0);
   assert_string_equal(res[3].body.data, "resp-1");
+  /* ca_file names another CA (same subject, another key): refused. */
+  char *key2, *cert2;
+  make_cert(&key2, &cert2);
+  char wrong[] = "/tmp/km-test-ca2-XXXXXX";
+  fd = mkstemp(wrong);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, cert2, strlen(cert2)), (ssize_t)strlen(cert2));
+  close(fd);
+  one_get(wrong, "https://kms.cn-hangzhou.aliyuncs.com/echo?i=4", ct, 0,
+          &res[4]);
+  assert_int_equal(res[4].status, KM_ETLS);
+  unlink(wrong);
+  free(key2);
+  free(cert2);
+  /* The store curl parsed once per transport verifies every new
+   * connection: three in a row (the server closes each), all trusted. */
+  uv_loop_t loop;
+  assert_int_equal(uv_loop_init(&loop), 0);
+  km_http_opts_t ho = {.ca_file = ca};
+  km_http_t *h = NULL;
+  assert_int_equal(km_http_new(&loop, &ho, &h), 0);
+  int before = atomic_load(&s.connections);
+  for (int i = 0; i < 3; i++) {
+    result_t r;
+    res_init(&r, 1);
+    km_http_req_opts_t o = {.method = "GET",
+                            .url = "https://kms.cn-hangzhou.aliyuncs.com/close",
+                            .connect_to = ct};
+    assert_int_equal(km_http_request(h, &o, on_done, &r), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.body.data, "bye");
+    res_free(&r, 1);
+  }
+  assert_int_equal(atomic_load(&s.connections) - before, 3);
+  finish(&loop, h);
 
   res_free(res, 5);
   unlink(ca);
@@ -771,6 +884,8 @@ int main(void) {
       cmocka_unit_test(test_fd_reuse_while_closing),
       cmocka_unit_test(test_close_idle_and_bad_opts),
       cmocka_unit_test(test_tls_verification),
+      cmocka_unit_test(test_split_url),
+      cmocka_unit_test(test_query_reaches_server),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -385,8 +385,12 @@ static int start_attempt(call_t *k) {
   if (k->ov != NULL) {
     snprintf(connect_to, sizeof(connect_to), "%s:%d:%s", k->host,
              k->ov->http ? 80 : 443, k->ov->address);
-    if (k->ov->http) /* "https://host/..." -> "http://host/..." */
-      url = http_url = km_xasprintf("http%s", s.url + 5);
+    if (k->ov->http) { /* "https://host/..." -> "http://host/..." */
+      size_t n = strlen(s.url + 5);
+      url = http_url = km_xmalloc(n + 5);
+      memcpy(http_url, "http", 4);
+      memcpy(http_url + 4, s.url + 5, n + 1);
+    }
   }
   uint64_t remaining = k->deadline_at - now;
   km_http_req_opts_t o = {

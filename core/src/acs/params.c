@@ -5,6 +5,7 @@
  * percent-encodings the protocol needs: RFC 3986 for everything that is
  * signed, and the Node querystring flavour for form bodies. */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,21 +80,23 @@ const char *km_params_get(const km_params_t *p, const char *key) {
   return e != NULL ? e->value : NULL;
 }
 
-/* 1 for the bytes RFC 3986 leaves unreserved (A-Za-z0-9-_.~). */
-static int unreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-         (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~';
-}
+/* The bytes kept as they are, one bit each: RFC 3986's unreserved
+ * (A-Za-z0-9-_.~), and for form bodies also !'()*.  A bit test per byte
+ * instead of a chain of comparisons: every request encodes ~800 bytes. */
+static const uint64_t keep_rfc3986[4] = {0x03ff600000000000u,
+                                         0x47fffffe87fffffeu, 0, 0};
+static const uint64_t keep_form[4] = {0x03ff678200000000u, 0x47fffffe87fffffeu,
+                                      0, 0};
 
 /* Every request encodes each parameter twice (signature and query): room
  * for the worst case is made once and the bytes are written in place. */
-static void encode_keep(km_buf_t *b, const char *s, const char *extra) {
+static void encode_keep(km_buf_t *b, const char *s, const uint64_t keep[4]) {
   static const char hex[] = "0123456789ABCDEF";
   size_t n = strlen(s);
   km_buf_reserve(b, 3 * n);
   char *o = b->data + b->len;
   for (const unsigned char *c = (const unsigned char *)s; *c != '\0'; c++) {
-    if (unreserved(*c) || (extra != NULL && strchr(extra, *c) != NULL)) {
+    if ((keep[*c >> 6] >> (*c & 63)) & 1) {
       *o++ = (char)*c;
     } else {
       *o++ = '%';
@@ -106,7 +109,7 @@ static void encode_keep(km_buf_t *b, const char *s, const char *extra) {
 }
 
 void km_acs_percent_encode(km_buf_t *b, const char *s) {
-  encode_keep(b, s, NULL);
+  encode_keep(b, s, keep_rfc3986);
 }
 
 void km__acs_form_encode(km_buf_t *b, const km_params_t *p) {
@@ -116,9 +119,9 @@ void km__acs_form_encode(km_buf_t *b, const km_params_t *p) {
    * both spellings the same way. */
   for (size_t i = 0; i < p->n; i++) {
     if (i > 0) km_buf_putc(b, '&');
-    encode_keep(b, p->v[i].key, "!'()*");
+    encode_keep(b, p->v[i].key, keep_form);
     km_buf_putc(b, '=');
-    encode_keep(b, p->v[i].value, "!'()*");
+    encode_keep(b, p->v[i].value, keep_form);
   }
 }
 

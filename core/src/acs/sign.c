@@ -192,9 +192,10 @@ static int cmp_param_ptr(const void *a, const void *b) {
 }
 
 /* Appends v's n pairs (sorted by key) as key=value&..., RFC 3986 encoded;
- * sig, when not NULL, goes in as Signature in its sorted place. */
+ * sig, when not NULL, goes in as Signature in its sorted place.  sig_at,
+ * when not NULL, gets the offset in b where Signature's pair would go. */
 static void put_sorted(km_buf_t *b, const km_param_t *const *v, size_t n,
-                       const char *sig) {
+                       const char *sig, size_t *sig_at) {
   size_t start = b->len;
   /* Room for the worst case (every byte escaped) made once: the buffer
    * would otherwise grow a few times per request. */
@@ -203,6 +204,10 @@ static void put_sorted(km_buf_t *b, const km_param_t *const *v, size_t n,
     need += 3 * (strlen(v[i]->key) + strlen(v[i]->value)) + 2;
   km_buf_reserve(b, need);
   for (size_t i = 0; i <= n; i++) {
+    if (sig_at != NULL && (i == n || strcmp(v[i]->key, "Signature") > 0)) {
+      *sig_at = b->len;
+      sig_at = NULL;
+    }
     if (sig != NULL && (i == n || strcmp(v[i]->key, "Signature") > 0)) {
       if (b->len > start) km_buf_putc(b, '&');
       km_buf_puts(b, "Signature=");
@@ -258,7 +263,8 @@ static int sign_v1(const km_acs_request_t *r, const km_credential_t *cred,
   km_buf_t canon, sts;
   km_buf_init(&canon);
   km_buf_init(&sts);
-  put_sorted(&canon, all, nall, NULL);
+  size_t sig_at = 0;
+  put_sorted(&canon, all, nall, NULL, &sig_at);
   km_buf_reserve(&sts, 3 * canon.len + 16);
   km_buf_puts(&sts, method);
   km_buf_puts(&sts, "&%2F&");
@@ -272,10 +278,16 @@ static int sign_v1(const km_acs_request_t *r, const km_credential_t *cred,
     km_buf_printf(&url, "https://%s/?", r->host);
     /* The query: every parameter, or only the common ones when the
      * caller's travel in the body. */
-    if (r->form_body)
-      put_sorted(&url, query, ncommon, out->signature);
-    else
-      put_sorted(&url, all, nall, out->signature);
+    if (r->form_body) {
+      put_sorted(&url, query, ncommon, out->signature, NULL);
+    } else { /* the canonical string with Signature in its place */
+      km_buf_append(&url, canon.data, sig_at);
+      if (sig_at > 0) km_buf_putc(&url, '&');
+      km_buf_puts(&url, "Signature=");
+      km_acs_percent_encode(&url, out->signature);
+      if (sig_at == 0 && canon.len > 0) km_buf_putc(&url, '&');
+      km_buf_append(&url, canon.data + sig_at, canon.len - sig_at);
+    }
   }
   /* The canonical string can hold a SecurityToken: not secret-grade, but
    * cleanse it with the rest. */

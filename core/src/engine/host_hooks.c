@@ -5,8 +5,9 @@
  * pipeline's own call (its credentials, rate limits and retries, and plan
  * mode's refusal of writes).  The runtime lives in the pipeline and is
  * closed when the pipeline ends, so a run of thousands of pipelines holds
- * only the Lua states of those in flight.  Hook input and output cross
- * into Lua as JSON text: that is the hook's edge.
+ * only the Lua states of those in flight.  Hook input crosses into Lua as
+ * the stage's JSON object (decoded to a table there), output as JSON text:
+ * that is the hook's edge.
  *
  * In run mode every hook's decision is journalled (a hook_decision record,
  * written before the stage acts on it): the hook, the SHA-256 of its input
@@ -192,15 +193,24 @@ static void on_hook(const km_plugin_call_result_t *res, void *ud) {
 int km__host_hook(km_pipeline_t *p, const char *name, const json_t *input,
                   km_jcall_cb cb, void *ud) {
   if (p == NULL || name == NULL || cb == NULL) return KM_EINVAL;
-  char *text = json_dumps(input, JSON_COMPACT | JSON_SORT_KEYS);
-  if (text == NULL) return KM_EINVAL;
+  if (!json_is_object(input)) return KM_EINVAL;
   hook_t *h = km_xcalloc(1, sizeof(*h));
   h->p = p;
   h->cb = cb;
   h->ud = ud;
-  if (p->e->o.journal != NULL) h->rec = decision_start(name, input, text);
-  int rc = km_lua_hook(lua_of(p), p->t->hooks, name, text, on_hook, h);
-  free(text);
+  /* The text only for the journal's digest: Lua gets the object itself
+   * (held, never changed), not a print of it parsed again twice. */
+  if (p->e->o.journal != NULL) {
+    char *text = json_dumps(input, JSON_COMPACT | JSON_SORT_KEYS);
+    if (text == NULL) {
+      free(h);
+      return KM_EINVAL;
+    }
+    h->rec = decision_start(name, input, text);
+    free(text);
+  }
+  int rc = km_lua_hook_json(lua_of(p), p->t->hooks, name, (json_t *)input,
+                            on_hook, h);
   if (rc < 0) {
     json_decref(h->rec);
     free(h);

@@ -405,20 +405,22 @@ int km_lua_run(km_lua_t *vm, const char *path, const char *name,
   if (path == NULL || name == NULL || cb == NULL) return KM_EINVAL;
   json_error_t jerr;
   json_t *input = json_loads(input_json != NULL ? input_json : "{}", 0, &jerr);
-  if (!json_is_object(input)) {
-    json_decref(input);
-    return KM_EINVAL;
-  }
+  int rc = km_lua_run_json(vm, path, name, input, cb, ud);
+  json_decref(input);
+  return rc;
+}
+
+int km_lua_run_json(km_lua_t *vm, const char *path, const char *name,
+                    json_t *input, km_plugin_call_cb cb, void *ud) {
+  if (path == NULL || name == NULL || cb == NULL) return KM_EINVAL;
+  if (!json_is_object(input)) return KM_EINVAL;
   int rc = km__lua_open(vm);
-  if (rc < 0) {
-    json_decref(input);
-    return rc;
-  }
+  if (rc < 0) return rc;
   km_lua_run_t *run = km_xcalloc(1, sizeof(*run));
   run->vm = vm;
   run->path = km_xstrdup(path);
   run->name = km_xstrdup(name);
-  run->input = input;
+  run->input = json_incref(input);
   run->cb = cb;
   run->ud = ud;
   uv_timer_init(vm->o.loop, &run->timer);

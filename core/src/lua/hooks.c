@@ -31,8 +31,7 @@ typedef struct job_s {
   char *name;
   char **files;
   size_t nfiles, next;
-  json_t *input;
-  char *input_json;
+  json_t *input;  /* the caller's, one reference held */
   json_t *merged; /* post_check */
   km_plugin_call_cb cb;
   void *ud;
@@ -187,7 +186,6 @@ static void job_free(job_t *j) {
   km_lua_dirs_free(j->files, j->nfiles);
   json_decref(j->input);
   json_decref(j->merged);
-  free(j->input_json);
   free(j->name);
   free(j);
 }
@@ -273,18 +271,22 @@ static void on_run(const km_plugin_call_result_t *res, void *ud) {
 
 static int start_next(job_t *j) {
   const char *file = j->files[j->next++];
-  return km_lua_run(j->vm, file, j->name, j->input_json, on_run, j);
+  return km_lua_run_json(j->vm, file, j->name, j->input, on_run, j);
 }
 
 int km_lua_hook(km_lua_t *vm, const km_hookcfg_t *hooks, const char *name,
                 const char *input_json, km_plugin_call_cb cb, void *ud) {
-  if (name == NULL || !known(name) || cb == NULL) return KM_EINVAL;
   json_error_t jerr;
   json_t *input = json_loads(input_json != NULL ? input_json : "{}", 0, &jerr);
-  if (!json_is_object(input)) {
-    json_decref(input);
-    return KM_EINVAL;
-  }
+  int rc = km_lua_hook_json(vm, hooks, name, input, cb, ud);
+  json_decref(input);
+  return rc;
+}
+
+int km_lua_hook_json(km_lua_t *vm, const km_hookcfg_t *hooks, const char *name,
+                     json_t *input, km_plugin_call_cb cb, void *ud) {
+  if (name == NULL || !known(name) || cb == NULL) return KM_EINVAL;
+  if (!json_is_object(input)) return KM_EINVAL;
   size_t n;
   char **files = configured(hooks, name, &n);
   if (n == 0) {
@@ -292,7 +294,6 @@ int km_lua_hook(km_lua_t *vm, const km_hookcfg_t *hooks, const char *name,
     if (access(def, R_OK) != 0) {
       free(def);
       km_lua_dirs_free(files, n);
-      json_decref(input);
       return KM_ENOENT;
     }
     files[n++] = def;
@@ -302,8 +303,7 @@ int km_lua_hook(km_lua_t *vm, const km_hookcfg_t *hooks, const char *name,
   j->name = km_xstrdup(name);
   j->files = files;
   j->nfiles = n;
-  j->input = input;
-  j->input_json = km_xstrdup(input_json != NULL ? input_json : "{}");
+  j->input = json_incref(input);
   j->cb = cb;
   j->ud = ud;
   if (strcmp(name, "post_check") == 0)

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <uv.h>
 
 #include "kmsmig/plugin.h"
@@ -95,6 +96,13 @@ void km_lua_free(km_lua_t *lua);
 int km_lua_run(km_lua_t *lua, const char *path, const char *name,
                const char *input_json, km_plugin_call_cb cb, void *ud);
 
+/* km_lua_run with the input as a JSON object instead of its text: one
+ * reference is held until cb, so the caller must not change input until
+ * then.  Saves printing and parsing an input that is JSON already (a
+ * post_check input names every key of a region). */
+int km_lua_run_json(km_lua_t *lua, const char *path, const char *name,
+                    json_t *input, km_plugin_call_cb cb, void *ud);
+
 /* Runs hook `name` ("rotation", "default_instance", "post_check",
  * "before_batch", "after_batch") as a pipeline's plugins see it: the file
  * comes from hooks (borrowed, the target's hook files; may be
@@ -105,6 +113,11 @@ int km_lua_run(km_lua_t *lua, const char *path, const char *name,
  * KM_EINVAL for an unknown name or input that is not a JSON object. */
 int km_lua_hook(km_lua_t *lua, const km_hookcfg_t *hooks, const char *name,
                 const char *input_json, km_plugin_call_cb cb, void *ud);
+
+/* km_lua_hook with the input as a JSON object (a reference held until cb,
+ * as km_lua_run_json). */
+int km_lua_hook_json(km_lua_t *lua, const km_hookcfg_t *hooks, const char *name,
+                     json_t *input, km_plugin_call_cb cb, void *ud);
 
 /* The folders `require` should search for the hook files named in
  * hooks (borrowed): an owned array of n owned strings; free with
