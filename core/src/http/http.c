@@ -11,14 +11,14 @@
  * in curl to the same queue as KM_ECANCELED, so each callback fires exactly
  * once whichever way a request ends.
  *
- * Transfers wait in our own queue, one per connection target, until the
- * target has a free connection (max_host_connections): a transfer handed
- * to curl holds an easy handle and its buffers (~13 KB) even while it only
- * waits for a connection, and a fleet of hundreds of accounts queues
- * hundreds of calls behind one endpoint.  A queued request keeps only its
- * URL, headers and body.  curl's own CURLMOPT_MAX_HOST_CONNECTIONS is
- * only a backstop, as large as the cache (curl applies it per connect-to
- * address, which many host names can share).
+ * Transfers wait in our own queue (lanes.c), one per connection target, until
+ * the target has a free connection (max_host_connections): a transfer handed to
+ * curl holds an easy handle and its buffers (~13 KB) even while it only waits
+ * for a connection, and a fleet of hundreds of accounts queues hundreds of
+ * calls behind one endpoint.  A queued request keeps only its URL, headers and
+ * body.  curl's own CURLMOPT_MAX_HOST_CONNECTIONS is only a backstop, as large
+ * as the cache (curl applies it per connect-to address, which many host names
+ * can share).
  *
  * Cost per call: a finished transfer's easy handle goes back to a small
  * pool with its fixed options set (share, callbacks, CA file, timeouts), so
@@ -57,109 +57,6 @@
 /* Idle easy handles kept for reuse (about 10 KB each with their buffers):
  * enough for the transfers of a busy endpoint, bounded for a fleet. */
 #define KM_HTTP_EASY_POOL 64
-
-/* Idle connections the cache keeps: max_host_connections for each
- * connection target seen, at least for KM_HTTP_MIN_TARGETS (several host
- * names can share one target: an endpoint override sends kms, sts and
- * resourcemanager to one address), at most KM_HTTP_MAX_CONNS. */
-#define KM_HTTP_MIN_TARGETS 4
-#define KM_HTTP_MAX_CONNS 1024
-
-typedef struct sock_s sock_t;
-typedef struct req_s req_t;
-typedef struct target_s target_t;
-
-/* The requests of one URL host waiting for a connection of their target
- * (FIFO). */
-typedef struct lane_s {
-  char *host; /* the URL's "host:port" */
-  req_t *wait_head, *wait_tail;
-  struct lane_s *next;
-} lane_t;
-
-/* A connection target (host and port curl connects to) and the requests
- * waiting for one of its connections, one lane per URL host, served in
- * turn: an endpoint override (or a proxy) sends every host name to one
- * target, and a host with a few calls (resourcesharing: a sharing round's
- * steps, one after the other) must not wait behind thousands queued for
- * another (kms: 200 pipelines turning rotation off at once made each step
- * of the round wait ~1 s).  Few per run (one per endpoint), kept for the
- * transport's life. */
-struct target_s {
-  char *key; /* "host:port" */
-  size_t active;
-  lane_t *lanes;
-  lane_t *turn; /* the lane served next */
-  target_t *next;
-};
-
-/* One watched socket.  Lives from curl's first interest in the fd until the
- * close callback of its poll handle. */
-struct sock_s {
-  uv_poll_t poll;
-  curl_socket_t fd;
-  km_http_t *h;
-  sock_t *prev, *next; /* in h->socks while not closing */
-};
-
-/* One request, from km_http_request() until its callback has returned. */
-struct req_s {
-  km_http_t *h;
-  CURL *easy;
-  struct curl_slist *headers;
-  struct curl_slist *connect_to;
-  km_buf_t body;
-  char errbuf[CURL_ERROR_SIZE];
-  const char *err_text; /* points into errbuf or a static string */
-  km_http_done_cb cb;
-  void *ud;
-  int status;
-  long http_status;
-  double total_time_s;
-  int reused;
-  /* Until the transfer joins curl (start_transfer): what setup_easy needs. */
-  char *url;    /* the whole URL, or its origin when path is set */
-  char *path;   /* the request target (path and query), or NULL */
-  int no_proxy; /* plain http: never through a proxy */
-  char *post;   /* NULL: GET */
-  size_t post_len;
-  long timeout_ms;
-  int insecure;
-  target_t *target;
-  int not_sent;       /* failed before a byte of the request was sent */
-  req_t *prev, *next; /* in h->active while in curl */
-  req_t *qnext;       /* in h->done queue, or the target's wait queue */
-};
-
-struct km_http_s {
-  uv_loop_t *loop;
-  CURLM *multi;
-  CURLSH *share;
-  uv_timer_t timer;
-  long connect_timeout_ms;
-  long total_timeout_ms;
-  char *ca_file;
-  int ca_file_only;     /* trust ca_file (or curl's bundle) alone: no CApath */
-  km__http_memo_t memo; /* the last connect target worked out */
-
-  req_t *active;    /* transfers attached to curl */
-  CURL **idle_easy; /* easy handles ready for reuse (fixed options set) */
-  size_t nidle_easy;
-  target_t *targets; /* every connection target seen */
-  size_t ntargets;
-  long max_host_connections;
-  req_t *done_head, *done_tail; /* finished, callback not yet run */
-  sock_t *socks;                /* open poll handles */
-  size_t inflight;
-  km_http_stats_t stats;
-
-  int delivering; /* inside deliver(): nested calls only queue */
-  int closing;
-  int cleaned; /* curl torn down, handles closing */
-  int open_handles;
-  void (*close_cb)(void *ud);
-  void *close_ud;
-};
 
 /* ---- small helpers --------------------------------------------------- */
 
@@ -598,23 +495,6 @@ static int setup_easy(km_http_t *h, req_t *r) {
 }
 #undef SET
 
-/* The target of key, created on first use (owned by h). */
-static target_t *target_of(km_http_t *h, const char *key) {
-  for (target_t *t = h->targets; t != NULL; t = t->next)
-    if (strcmp(t->key, key) == 0) return t;
-  target_t *t = km_xcalloc(1, sizeof(*t));
-  t->key = km_xstrdup(key);
-  t->next = h->targets;
-  h->targets = t;
-  /* Room in the connection cache for this target's connections too. */
-  if (++h->ntargets > KM_HTTP_MIN_TARGETS) {
-    long n = h->max_host_connections * (long)h->ntargets;
-    curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS,
-                      n < KM_HTTP_MAX_CONNS ? n : KM_HTTP_MAX_CONNS);
-  }
-  return t;
-}
-
 /* Hands r to curl.  < 0: r is not in curl (the caller ends it). */
 static int start_transfer(km_http_t *h, req_t *r) {
   r->easy = h->nidle_easy > 0 ? h->idle_easy[--h->nidle_easy] : easy_new(h);
@@ -630,49 +510,10 @@ static int start_transfer(km_http_t *h, req_t *r) {
 /* Starts waiting requests of t while it has free connections.  One that
  * cannot start ends at once through the done queue (its start succeeded,
  * so it still calls back exactly once). */
-/* The next waiting request of t, lane after lane; NULL: none waits. */
-static req_t *next_waiting(target_t *t) {
-  lane_t *l = t->turn != NULL ? t->turn : t->lanes;
-  for (lane_t *first = l; l != NULL;) {
-    lane_t *after = l->next != NULL ? l->next : t->lanes;
-    if (l->wait_head != NULL) {
-      req_t *r = l->wait_head;
-      l->wait_head = r->qnext;
-      if (l->wait_head == NULL) l->wait_tail = NULL;
-      r->qnext = NULL;
-      t->turn = after;
-      return r;
-    }
-    l = after;
-    if (l == first) break;
-  }
-  return NULL;
-}
-
-static void wait_in_lane(target_t *t, req_t *r, const char *url) {
-  const char *host = strstr(url, "://");
-  host = host != NULL ? host + 3 : url;
-  size_t n = strcspn(host, "/?#");
-  lane_t *l = t->lanes;
-  while (l != NULL && (strlen(l->host) != n || memcmp(l->host, host, n) != 0))
-    l = l->next;
-  if (l == NULL) {
-    l = km_xcalloc(1, sizeof(*l));
-    l->host = km_xstrndup(host, n);
-    l->next = t->lanes;
-    t->lanes = l;
-  }
-  if (l->wait_tail != NULL)
-    l->wait_tail->qnext = r;
-  else
-    l->wait_head = r;
-  l->wait_tail = r;
-}
-
 static void pump_target(km_http_t *h, target_t *t) {
   req_t *r;
   while (!h->closing && t->active < (size_t)h->max_host_connections &&
-         (r = next_waiting(t)) != NULL) {
+         (r = km__http_next_waiting(t)) != NULL) {
     int rc = start_transfer(h, r);
     if (rc < 0) {
       r->status = rc;
@@ -780,12 +621,12 @@ int km_http_request(km_http_t *h, const km_http_req_opts_t *o,
   r->insecure = insecure;
   char key[280];
   snprintf(key, sizeof(key), "%s:%s", target, port);
-  r->target = target_of(h, key);
+  r->target = km__http_target_of(h, key);
   if (r->target->active < (size_t)h->max_host_connections) {
     rc = start_transfer(h, r);
     if (rc < 0) goto fail;
   } else {
-    wait_in_lane(r->target, r, o->url);
+    km__http_wait_in_lane(r->target, r, o->url);
   }
   h->inflight++;
   h->stats.requests++;
@@ -816,18 +657,7 @@ void km_http_stats(const km_http_t *h, km_http_stats_t *out) {
 static void teardown(km_http_t *h) {
   h->cleaned = 1;
   curl_multi_cleanup(h->multi);
-  while (h->targets != NULL) {
-    target_t *t = h->targets;
-    h->targets = t->next;
-    while (t->lanes != NULL) {
-      lane_t *l = t->lanes;
-      t->lanes = l->next;
-      free(l->host);
-      free(l);
-    }
-    free(t->key);
-    free(t);
-  }
+  km__http_targets_free(h);
   h->multi = NULL;
   /* Idle handles hold a reference to the share: free them before it. */
   while (h->nidle_easy > 0)
@@ -859,7 +689,7 @@ void km_http_close(km_http_t *h, void (*close_cb)(void *ud), void *ud) {
   }
   for (target_t *t = h->targets; t != NULL; t = t->next) {
     req_t *r;
-    while ((r = next_waiting(t)) != NULL) {
+    while ((r = km__http_next_waiting(t)) != NULL) {
       r->status = KM_ECANCELED;
       r->err_text = "request canceled: HTTP transport closing";
       r->not_sent = 1; /* it never left the transport's queue */

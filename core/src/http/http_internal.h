@@ -1,8 +1,15 @@
-/* Internal to the HTTP transport (http.c, target.c). */
+/* Internal to the HTTP transport (http.c, target.c, lanes.c): its types
+ * and the helpers the files share. */
 #ifndef KM_HTTP_INTERNAL_H
 #define KM_HTTP_INTERNAL_H
 
 #include <stddef.h>
+
+#include <curl/curl.h>
+#include <uv.h>
+
+#include "http/http.h"
+#include "util/util.h"
 
 /* 1 when host (no brackets) is localhost, 127.0.0.0/8 or ::1. */
 int km__http_is_loopback(const char *host);
@@ -37,5 +44,120 @@ int km__http_connect_target_memo(km__http_memo_t *m, const char *url,
                                  const char *ct, char target[256],
                                  char port[16]);
 void km__http_memo_free(km__http_memo_t *m);
+
+/* Idle connections the cache keeps: max_host_connections for each
+ * connection target seen, at least for KM_HTTP_MIN_TARGETS (several host
+ * names can share one target: an endpoint override sends kms, sts and
+ * resourcemanager to one address), at most KM_HTTP_MAX_CONNS. */
+#define KM_HTTP_MIN_TARGETS 4
+#define KM_HTTP_MAX_CONNS 1024
+
+typedef struct sock_s sock_t;
+typedef struct req_s req_t;
+typedef struct target_s target_t;
+
+/* The requests of one URL host waiting for a connection of their target
+ * (FIFO). */
+typedef struct lane_s {
+  char *host; /* the URL's "host:port" */
+  req_t *wait_head, *wait_tail;
+  struct lane_s *next;
+} lane_t;
+
+/* A connection target (host and port curl connects to) and the requests
+ * waiting for one of its connections, one lane per URL host, served in
+ * turn: an endpoint override (or a proxy) sends every host name to one
+ * target, and a host with a few calls (resourcesharing: a sharing round's
+ * steps, one after the other) must not wait behind thousands queued for
+ * another (kms: 200 pipelines turning rotation off at once made each step
+ * of the round wait ~1 s).  Few per run (one per endpoint), kept for the
+ * transport's life. */
+struct target_s {
+  char *key; /* "host:port" */
+  size_t active;
+  lane_t *lanes;
+  lane_t *turn; /* the lane served next */
+  target_t *next;
+};
+
+/* One watched socket.  Lives from curl's first interest in the fd until the
+ * close callback of its poll handle. */
+struct sock_s {
+  uv_poll_t poll;
+  curl_socket_t fd;
+  km_http_t *h;
+  sock_t *prev, *next; /* in h->socks while not closing */
+};
+
+/* One request, from km_http_request() until its callback has returned. */
+struct req_s {
+  km_http_t *h;
+  CURL *easy;
+  struct curl_slist *headers;
+  struct curl_slist *connect_to;
+  km_buf_t body;
+  char errbuf[CURL_ERROR_SIZE];
+  const char *err_text; /* points into errbuf or a static string */
+  km_http_done_cb cb;
+  void *ud;
+  int status;
+  long http_status;
+  double total_time_s;
+  int reused;
+  /* Until the transfer joins curl (start_transfer): what setup_easy needs. */
+  char *url;    /* the whole URL, or its origin when path is set */
+  char *path;   /* the request target (path and query), or NULL */
+  int no_proxy; /* plain http: never through a proxy */
+  char *post;   /* NULL: GET */
+  size_t post_len;
+  long timeout_ms;
+  int insecure;
+  target_t *target;
+  int not_sent;       /* failed before a byte of the request was sent */
+  req_t *prev, *next; /* in h->active while in curl */
+  req_t *qnext;       /* in h->done queue, or the target's wait queue */
+};
+
+struct km_http_s {
+  uv_loop_t *loop;
+  CURLM *multi;
+  CURLSH *share;
+  uv_timer_t timer;
+  long connect_timeout_ms;
+  long total_timeout_ms;
+  char *ca_file;
+  int ca_file_only;     /* trust ca_file (or curl's bundle) alone: no CApath */
+  km__http_memo_t memo; /* the last connect target worked out */
+
+  req_t *active;    /* transfers attached to curl */
+  CURL **idle_easy; /* easy handles ready for reuse (fixed options set) */
+  size_t nidle_easy;
+  target_t *targets; /* every connection target seen */
+  size_t ntargets;
+  long max_host_connections;
+  req_t *done_head, *done_tail; /* finished, callback not yet run */
+  sock_t *socks;                /* open poll handles */
+  size_t inflight;
+  km_http_stats_t stats;
+
+  int delivering; /* inside deliver(): nested calls only queue */
+  int closing;
+  int cleaned; /* curl torn down, handles closing */
+  int open_handles;
+  void (*close_cb)(void *ud);
+  void *close_ud;
+};
+
+/* ---- lanes.c: the requests waiting for a connection ---- */
+
+/* The connection target of key ("host:port"), created on first use (owned
+ * by h, freed by km__http_targets_free). */
+target_t *km__http_target_of(km_http_t *h, const char *key);
+/* Queues r (borrowed link: r->qnext) in t's lane of url's host. */
+void km__http_wait_in_lane(target_t *t, req_t *r, const char *url);
+/* The next waiting request of t, lane after lane; NULL: none waits. */
+req_t *km__http_next_waiting(target_t *t);
+/* Frees every target of h and its lanes (no request may still wait). */
+void km__http_targets_free(km_http_t *h);
 
 #endif
