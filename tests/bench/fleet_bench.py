@@ -121,8 +121,8 @@ def bound(state, concurrency, naccounts):
 
 
 KMSIM_CA = os.path.join(TOP, "sim/tls/ca.pem")
-# --requests-per-endpoint; None leaves it out of the manifest (kmsmig's own
-# default, 8), the memory mode's default.
+# --requests-per-endpoint: 64 in the fleet mode; the memory mode sets None,
+# which leaves it out of the manifest (kmsmig's own default, 8, applies).
 REQUESTS_PER_ENDPOINT = 64
 MAX_CONCURRENCY = 1024  # concurrency.accounts maximum (docs/manifest.md)
 # "peak RSS at most 64 MB", read in decimal units, the stricter reading:
