@@ -37,6 +37,7 @@
 #define PROBE_MS 30000
 #define FAST_STEP 0.05
 #define GROW 0.10
+#define BURST 0.5
 #define BURST_LOW 0.2
 #define QUIET_MS 30000
 /* A decrease this soon after the previous one measures the limit from the
@@ -83,13 +84,21 @@ static double ok_per_second(km_rl_pace_t *s, uint64_t now) {
   return s->ok_cur + s->ok_prev * (1.0 - frac);
 }
 
-/* The tokens a bucket may save up: one second's worth, but only BURST_LOW
- * of a second's within QUIET_MS of a throttling answer: the service's own
- * bucket is still empty then, and a fan-out of saved-up calls would meet
- * it all at once. */
+/* The tokens a bucket may save up: BURST of a second's worth, half of
+ * what the service is assumed to save (kmsim: one second's), and only
+ * BURST_LOW of a second's within QUIET_MS of a throttling answer: the
+ * service's own bucket is still empty then, and a fan-out of saved-up
+ * calls would meet it all at once.  The half left over is for the calls'
+ * transit: after an idle spell our bucket refills from the moment a
+ * fan-out leaves, the service's only once it arrives, so a fan-out held
+ * back in the transport (200 pipelines starting a stage at once through
+ * one endpoint's connections) reached a service that had a second's worth
+ * for more than a second's worth of calls, and each such answer cut the
+ * rate by 30% for seconds (P1: 120-420 answers at the starts of PREPARE and
+ * VERIFY). */
 static double burst_of(const km_rl_pace_t *s, uint64_t now) {
   bool recent = s->last_throttle != 0 && now - s->last_throttle < QUIET_MS;
-  return fmax(1.0, s->rate * (recent ? BURST_LOW : 1.0));
+  return fmax(1.0, s->rate * (recent ? BURST_LOW : BURST));
 }
 
 void km__rl_pace_refill(km_rl_pace_t *s, uint64_t now) {

@@ -7,13 +7,14 @@
  * group may be lowered (or raised) per account by the manifest
  * (concurrency.qps), registered here with km_rl_set_limits.
  *
- * Each bucket is a token bucket with a burst of one second's worth of
- * tokens.  Its rate adapts to throttling answers (AIMD with a memory of the
- * limit it met): a throttling answer lowers the rate to 90% of the calls
- * the service let through in the last second (at most 70% of the rate it
- * had, never below a floor) and remembers that figure as the limit;
- * without throttling the rate climbs back quickly to just under that limit,
- * then probes above it slowly for PROBE_MS, then climbs at the old pace
+ * Each bucket is a token bucket with a burst of half a second's worth of
+ * tokens (half what the service is assumed to save: the rest absorbs the
+ * calls' transit, ratelimit.c burst_of).  Its rate adapts to throttling answers
+ * (AIMD with a memory of the limit it met): a throttling answer lowers the rate
+ * to 90% of the calls the service let through in the last second (at most 70%
+ * of the rate it had, never below a floor) and remembers that figure as the
+ * limit; without throttling the rate climbs back quickly to just under that
+ * limit, then probes above it slowly for PROBE_MS, then climbs at the old pace
  * towards the published figure.  So a service that enforces less than the
  * configured figure answers only the probes with throttling.
  *

@@ -11,14 +11,15 @@
  * in curl to the same queue as KM_ECANCELED, so each callback fires exactly
  * once whichever way a request ends.
  *
- * Transfers wait in our own queue (lanes.c), one per connection target, until
- * the target has a free connection (max_host_connections): a transfer handed to
- * curl holds an easy handle and its buffers (~13 KB) even while it only waits
- * for a connection, and a fleet of hundreds of accounts queues hundreds of
- * calls behind one endpoint.  A queued request keeps only its URL, headers and
- * body.  curl's own CURLMOPT_MAX_HOST_CONNECTIONS is only a backstop, as large
- * as the cache (curl applies it per connect-to address, which many host names
- * can share).
+ * Transfers wait in our own queue (lanes.c), one per endpoint (URL host and
+ * port), until it has a free connection (max_host_connections): a transfer
+ * handed to curl holds an easy handle and its buffers (~13 KB) even while it
+ * only waits for a connection, and a fleet of hundreds of accounts queues
+ * hundreds of calls behind one endpoint.  A queued request keeps only its URL,
+ * headers and body.  curl's own CURLMOPT_MAX_HOST_CONNECTIONS is only a
+ * backstop, as large as the cache (curl applies it per connect-to host, which
+ * many host names share under an override to a host name; one to an address is
+ * pinned per host name, target.c).
  *
  * Cost per call: a finished transfer's easy handle goes back to a small
  * pool with its fixed options set (share, callbacks, CA file, timeouts), so
@@ -26,7 +27,7 @@
  * and destroying a handle.  Connections live in the share (one pool per
  * host and port, whoever signs the calls), and the cache keeps as many idle
  * connections as the configured concurrency can use (max_host_connections
- * per target seen): by default curl keeps only 4 per transfer in flight, so
+ * per endpoint seen): by default curl keeps only 4 per transfer in flight, so
  * when a stage's last calls drain it closes the connections the next stage
  * opens again (a TLS handshake each).
  *
@@ -101,6 +102,7 @@ static void req_free(req_t *r) {
   free(r->post);
   curl_slist_free_all(r->headers);
   curl_slist_free_all(r->connect_to);
+  curl_slist_free_all(r->resolve);
   km_buf_free(&r->body);
   free(r);
 }
@@ -115,6 +117,7 @@ static void easy_release(km_http_t *h, CURL *e) {
   }
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
   curl_easy_setopt(e, CURLOPT_CONNECT_TO, NULL);
+  curl_easy_setopt(e, CURLOPT_RESOLVE, NULL);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, NULL);
   curl_easy_setopt(e, CURLOPT_PRIVATE, NULL);
@@ -383,11 +386,11 @@ int km_http_new(uv_loop_t *loop, const km_http_opts_t *opts, km_http_t **out) {
       curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h) ||
       curl_multi_setopt(h->multi, CURLMOPT_PIPELINING,
                         (long)CURLPIPE_NOTHING) ||
-      /* curl counts this per connect-to address, not per host name: with
-       * an endpoint override sending every host to one address, a limit
-       * of max_host_connections made curl close an idle connection of one
+      /* curl counts this per connect-to host, not per host name: with an
+       * endpoint override sending every host to one host, a limit of
+       * max_host_connections made curl close an idle connection of one
        * host name to open one for another (P1: two calls per TLS
-       * handshake).  The per-target queue above bounds the transfers. */
+       * handshake).  The per-endpoint queue above bounds the transfers. */
       curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
                         (long)KM_HTTP_MAX_CONNS) ||
       curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS,
@@ -481,6 +484,7 @@ static int setup_easy(km_http_t *h, req_t *r) {
   SET(CURLOPT_SSL_VERIFYPEER, r->insecure ? 0L : 1L);
   SET(CURLOPT_SSL_VERIFYHOST, r->insecure ? 0L : 2L);
   SET(CURLOPT_CONNECT_TO, r->connect_to);
+  SET(CURLOPT_RESOLVE, r->resolve);
   SET(CURLOPT_HTTPHEADER, r->headers);
   if (r->post != NULL) {
     SET(CURLOPT_POST, 1L);
@@ -542,8 +546,9 @@ int km_http_request(km_http_t *h, const km_http_req_opts_t *o,
   int rc = km__http_split_url(o->url, origin, sizeof(origin), &path);
   if (rc < 0) return rc;
   const char *url = rc == 1 ? origin : o->url;
-  char target[256], port[16];
-  rc = km__http_connect_target_memo(&h->memo, url, o->connect_to, target, port);
+  km__http_conn_t cn;
+  rc = km__http_connect_target_memo(&h->memo, url, o->connect_to, &cn);
+  const char *target = cn.target;
   if (rc < 0) {
     free(path);
     return rc;
@@ -600,8 +605,11 @@ int km_http_request(km_http_t *h, const km_http_req_opts_t *o,
   }
   r->headers = l;
   if (o->connect_to != NULL) {
-    r->connect_to = curl_slist_append(NULL, o->connect_to);
-    if (r->connect_to == NULL) {
+    int pin = cn.pin_ct[0] != '\0';
+    r->connect_to = curl_slist_append(NULL, pin ? cn.pin_ct : o->connect_to);
+    if (pin && r->connect_to != NULL)
+      r->resolve = curl_slist_append(NULL, cn.pin_res);
+    if (r->connect_to == NULL || (pin && r->resolve == NULL)) {
       rc = KM_ENOMEM;
       goto fail;
     }
@@ -619,14 +627,12 @@ int km_http_request(km_http_t *h, const km_http_req_opts_t *o,
   }
   r->timeout_ms = o->timeout_ms;
   r->insecure = insecure;
-  char key[280];
-  snprintf(key, sizeof(key), "%s:%s", target, port);
-  r->target = km__http_target_of(h, key);
+  r->target = km__http_target_of(h, cn.endpoint);
   if (r->target->active < (size_t)h->max_host_connections) {
     rc = start_transfer(h, r);
     if (rc < 0) goto fail;
   } else {
-    km__http_wait_in_lane(r->target, r, o->url);
+    km__http_wait(r->target, r);
   }
   h->inflight++;
   h->stats.requests++;

@@ -34,19 +34,28 @@ int km__http_split_url(const char *url, char *origin, size_t originsz,
  * parsed store per multi handle only without a CApath. */
 int km__http_ca_file_only(const char *ca_file);
 
-/* km__http_connect_target, remembered for the last (url, connect_to):
- * calls to one endpoint ask the same question each time. */
+/* Where a request connects: target and port (the connect target, see
+ * km__http_connect_target); and when an override sends the URL host to an
+ * address, the CONNECT_TO and RESOLVE entries that do so under the URL
+ * host's name ("" when none: curl gets the caller's entry as it is). */
+typedef struct {
+  char target[256], port[16];
+  char endpoint[280]; /* the URL's "host:port" */
+  char pin_ct[600], pin_res[300];
+} km__http_conn_t;
+
+/* km__http_connect_target and the pair, remembered for the last (url,
+ * connect_to): calls to one endpoint ask the same question each time. */
 typedef struct {
   char *url, *connect_to; /* NULL url: nothing yet */
-  char target[256], port[16];
+  km__http_conn_t conn;
 } km__http_memo_t;
 int km__http_connect_target_memo(km__http_memo_t *m, const char *url,
-                                 const char *ct, char target[256],
-                                 char port[16]);
+                                 const char *ct, km__http_conn_t *out);
 void km__http_memo_free(km__http_memo_t *m);
 
 /* Idle connections the cache keeps: max_host_connections for each
- * connection target seen, at least for KM_HTTP_MIN_TARGETS (several host
+ * endpoint seen, at least for KM_HTTP_MIN_TARGETS (several host
  * names can share one target: an endpoint override sends kms, sts and
  * resourcemanager to one address), at most KM_HTTP_MAX_CONNS. */
 #define KM_HTTP_MIN_TARGETS 4
@@ -56,27 +65,19 @@ typedef struct sock_s sock_t;
 typedef struct req_s req_t;
 typedef struct target_s target_t;
 
-/* The requests of one URL host waiting for a connection of their target
- * (FIFO). */
-typedef struct lane_s {
-  char *host; /* the URL's "host:port" */
-  req_t *wait_head, *wait_tail;
-  struct lane_s *next;
-} lane_t;
-
-/* A connection target (host and port curl connects to) and the requests
- * waiting for one of its connections, one lane per URL host, served in
- * turn: an endpoint override (or a proxy) sends every host name to one
- * target, and a host with a few calls (resourcesharing: a sharing round's
- * steps, one after the other) must not wait behind thousands queued for
- * another (kms: 200 pipelines turning rotation off at once made each step
- * of the round wait ~1 s).  Few per run (one per endpoint), kept for the
- * transport's life. */
+/* An endpoint (the URL's host and port, where the request is addressed,
+ * whatever address an override or a proxy connects it to) and the requests
+ * waiting for one of its max_host_connections (FIFO).  concurrency.
+ * requests_per_endpoint is per endpoint: with an override sending every
+ * host to one address, a limit per address made kms, sts, resourcesharing
+ * and CloudMonitor of every region share it (P1: 64 connections for two
+ * regions' kms endpoints, every stage's tail waiting for one), and a
+ * sharing round's steps queued behind thousands of rotation calls.  Few per
+ * run, kept for the transport's life. */
 struct target_s {
-  char *key; /* "host:port" */
+  char *key; /* "host:port" of the URL */
   size_t active;
-  lane_t *lanes;
-  lane_t *turn; /* the lane served next */
+  req_t *wait_head, *wait_tail;
   target_t *next;
 };
 
@@ -95,6 +96,7 @@ struct req_s {
   CURL *easy;
   struct curl_slist *headers;
   struct curl_slist *connect_to;
+  struct curl_slist *resolve; /* with a pinned connect_to (target.c) */
   km_buf_t body;
   char errbuf[CURL_ERROR_SIZE];
   const char *err_text; /* points into errbuf or a static string */
@@ -150,14 +152,14 @@ struct km_http_s {
 
 /* ---- lanes.c: the requests waiting for a connection ---- */
 
-/* The connection target of key ("host:port"), created on first use (owned
- * by h, freed by km__http_targets_free). */
+/* The endpoint of key ("host:port"), created on first use (owned by h,
+ * freed by km__http_targets_free). */
 target_t *km__http_target_of(km_http_t *h, const char *key);
-/* Queues r (borrowed link: r->qnext) in t's lane of url's host. */
-void km__http_wait_in_lane(target_t *t, req_t *r, const char *url);
-/* The next waiting request of t, lane after lane; NULL: none waits. */
+/* Queues r (borrowed link: r->qnext) at the end of t's queue. */
+void km__http_wait(target_t *t, req_t *r);
+/* The next waiting request of t; NULL: none waits. */
 req_t *km__http_next_waiting(target_t *t);
-/* Frees every target of h and its lanes (no request may still wait). */
+/* Frees every endpoint of h (no request may still wait). */
 void km__http_targets_free(km_http_t *h);
 
 #endif
