@@ -315,11 +315,18 @@ static void test_write_run_streams(void **st) {
   assert_non_null(mkdtemp(dir));
   char *path = km_xasprintf("%s/report.json", dir);
   json_t *sum = NULL;
-  assert_int_equal(km_report_write_run(&meta, v, 5, path, &sum, NULL), 0);
+  km_report_batches_t nb = {99, 99};
+  assert_int_equal(km_report_write_run(&meta, v, 5, path, &sum, &nb, NULL), 0);
   json_error_t je;
   json_t *back = json_load_file(path, 0, &je);
   if (back == NULL) fail_msg("report.json: %s line %d", je.text, je.line);
   assert_true(json_equal(whole, back));
+  /* The batch chart's scale, as a reader of the file counts it. */
+  size_t nbatches = 0, pi;
+  json_t *pp;
+  json_array_foreach(json_object_get(back, "pipelines"), pi, pp) nbatches +=
+      json_array_size(json_object_get(pp, "batches"));
+  assert_int_equal(nb.n, nbatches);
   assert_true(json_equal(json_object_get(whole, "totals"),
                          json_object_get(sum, "totals")));
   /* What the summary reads: the pipelines with a failure or a block, in
@@ -346,7 +353,7 @@ static void test_write_run_streams(void **st) {
   json_decref(w2);
   json_decref(sum);
   /* No pipeline at all is still a report. */
-  assert_int_equal(km_report_write_run(&meta, v, 0, path, &sum, NULL), 0);
+  assert_int_equal(km_report_write_run(&meta, v, 0, path, &sum, NULL, NULL), 0);
   json_decref(sum);
   json_decref(back);
   back = json_load_file(path, 0, &je);
@@ -354,7 +361,8 @@ static void test_write_run_streams(void **st) {
   assert_int_equal(json_array_size(json_object_get(back, "pipelines")), 0);
   km_err_t e;
   char *bad = km_xasprintf("%s/missing/report.json", dir);
-  assert_int_equal(km_report_write_run(&meta, v, 5, bad, &sum, &e), KM_EIO);
+  assert_int_equal(km_report_write_run(&meta, v, 5, bad, &sum, NULL, &e),
+                   KM_EIO);
   assert_null(sum);
   assert_non_null(strstr(e.text, "missing/report.json"));
   unlink(path);

@@ -6,6 +6,7 @@
 
 /* The exit codes (KM_EXIT_*) are the run's outcomes: run/runtime.h. */
 #include "run/runtime.h"
+#include "engine/report.h"
 
 typedef struct km_cmd_s {
   const char *name;
@@ -77,8 +78,10 @@ void km__print_advice(int ec, const json_t *rep, const char *manifest,
                       const char *dir, const char *plan, const char *shard);
 
 /* cmd_report.c: writes dir's report.html and report.md (0600, atomic)
- * from its report.json.  0 or < 0 with err. */
-int km__report_render_files(const char *dir, km_err_t *err);
+ * from its report.json, whose batches b (borrowed) describes (what
+ * km_report_write_run found writing it).  0 or < 0 with err. */
+int km__report_render_files(const char *dir, const km_report_batches_t *b,
+                            km_err_t *err);
 
 /* 1 when arg is -h or --help. */
 int km__is_help(const char *arg);

@@ -537,7 +537,8 @@ static int run_exit_code(const km_runtime_t *rt, const json_t *rep) {
  * the console steps still open; returns the exit code and, in *wrote,
  * whether report.json was written. */
 static int run_finish(const args_t *a, km_runtime_t *rt, km_progress_t *pg,
-                      int64_t started, double secs, bool *wrote) {
+                      int64_t started, double secs, bool *wrote,
+                      km_report_batches_t *batches) {
   bool json = km_progress_is_json(pg);
   bool rehearsal = rt->rehearse != NULL;
 #ifdef __GLIBC__
@@ -580,7 +581,8 @@ static int run_finish(const args_t *a, km_runtime_t *rt, km_progress_t *pg,
   meta.tail = km_waves_report_tail;
   meta.tail_ud = &wt;
   char *path = km_xasprintf("%s/report.json", rt->rd.dir);
-  if (wrc == 0) wrc = km_report_write_run(&meta, invs, n, path, &rep, &err);
+  if (wrc == 0)
+    wrc = km_report_write_run(&meta, invs, n, path, &rep, batches, &err);
   free(path);
   km_report_extra_free(extra);
   *wrote = wrc == 0;
@@ -716,7 +718,8 @@ int km__run_migration(const km_runtime_opts_t *op, const km_progress_opts_t *po,
   double secs = (double)(km_now_ms() - t0) / 1000.0;
   if (wall_s != NULL) *wall_s = secs;
   bool wrote = false;
-  ec = run_finish(&a, rt, pg, started, secs, &wrote);
+  km_report_batches_t batches = {0, 0};
+  ec = run_finish(&a, rt, pg, started, secs, &wrote, &batches);
   bool json = km_progress_is_json(pg);
   km_progress_close(pg);
   /* report.html and report.md from the file, once the models are freed
@@ -724,7 +727,7 @@ int km__run_migration(const km_runtime_opts_t *op, const km_progress_opts_t *po,
   char *dir = km_xstrdup(rt->rd.dir);
   km_runtime_free(rt);
   km_err_t err;
-  if (wrote && km__report_render_files(dir, &err) < 0) {
+  if (wrote && km__report_render_files(dir, &batches, &err) < 0) {
     run_error(&a, "kmsmig run: %s", err.text);
     if (ec == KM_EXIT_OK) ec = KM_EXIT_INTERNAL;
   }

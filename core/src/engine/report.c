@@ -707,10 +707,22 @@ static int fill_stream(FILE *f, void *ud) {
                       st->warnings);
 }
 
+/* The batch chart's scale: what a reader of report.json adds up. */
+static void batches_add(km_report_batches_t *b, const json_t *p) {
+  size_t j;
+  const json_t *x;
+  json_array_foreach(json_object_get(p, "batches"), j, x) {
+    b->n++;
+    double d = json_number_value(json_object_get(x, "duration_s"));
+    if (d > b->max_batch_s) b->max_batch_s = d;
+  }
+}
+
 int km_report_write_run(const km_report_meta_t *meta, km_inv_t *const *invs,
                         size_t n, const char *path, json_t **summary,
-                        km_err_t *err) {
+                        km_report_batches_t *batches, km_err_t *err) {
   *summary = NULL;
+  km_report_batches_t b = {0, 0};
   if (meta == NULL || path == NULL || (n > 0 && invs == NULL))
     return km__err_set(err, KM_EINVAL, "report: no run to report");
   one_t *v = km_xcalloc(n ? n : 1, sizeof(*v));
@@ -726,8 +738,10 @@ int km_report_write_run(const km_report_meta_t *meta, km_inv_t *const *invs,
     json_t *p =
         pipeline_json(v[i].inv, span_at(meta, v[i].i, buf), meta->extra);
     tot_add(&t, p);
+    batches_add(&b, p);
     json_decref(p);
   }
+  if (batches != NULL) *batches = b;
   json_t *head = head_json(meta);
   json_object_set_new(head, "totals", tot_json(&t));
   stream_t st = {head, v, n, meta, json_array(), json_array()};

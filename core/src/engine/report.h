@@ -170,11 +170,16 @@ json_t *km_report_warnings(const json_t *pipelines);
  * (new reference) is the report's head and totals with, under "pipelines",
  * only the pipelines that did not end ok and complete or have failed
  * resources or failing issues, and under "warnings" each warning once as
- * [message, accounts, last account] (what the end-of-run summary reads).  The
+ * [message, accounts, last account] (what the end-of-run summary reads);
+ * *batches (may be NULL) the batch chart's scale, for report.html.  The
  * file is the same document as km_report_build's.  Returns 0, KM_EINVAL or
  * KM_EIO (nothing at path). */
+typedef struct km_report_batches_s {
+  size_t n;           /* batches of every pipeline */
+  double max_batch_s; /* the longest */
+} km_report_batches_t;
 int km_report_write_run(const km_report_meta_t *meta, km_inv_t *const *invs,
                         size_t n, const char *path, json_t **summary,
-                        km_err_t *err);
+                        km_report_batches_t *batches, km_err_t *err);
 
 #endif
