@@ -156,7 +156,9 @@ int km__http_connect_target(const char *url, const char *connect_to, char *out,
  * only: a host name there is left to curl's resolver, as before. */
 static void pin_pair(km__http_conn_t *c, const char *uhost, const char *uport) {
   c->pin_ct[0] = c->pin_res[0] = '\0';
-  if (strcasecmp(uhost, c->target) == 0 && strcmp(uport, c->port) == 0)
+  char bare[256]; /* an IPv6 URL host without its brackets */
+  copy_host(uhost, strlen(uhost), bare, sizeof(bare));
+  if (strcasecmp(bare, c->target) == 0 && strcmp(uport, c->port) == 0)
     return; /* no entry applied */
   unsigned char a[16];
   int v6 = inet_pton(AF_INET6, c->target, a) == 1;
