@@ -270,6 +270,42 @@ static void test_torn_tail_is_not_tampering(void **st) {
   free(all);
 }
 
+/* A reader of some record types (the report) sees exactly those, fields
+ * and all; the others are skimmed, not parsed, and a line of theirs that
+ * was edited still breaks the chain at its place. */
+static int seen_i[8], nseen;
+static int on_wanted(const km_journal_record_t *r, void *ud) {
+  (void)ud;
+  assert_string_equal(r->type, "rotation_off_done");
+  assert_int_equal(r->seq % 2, 0);
+  if (nseen < 8)
+    seen_i[nseen++] = (int)json_integer_value(json_object_get(r->fields, "i"));
+  return 0;
+}
+
+static void test_replay_types(void **st) {
+  tmp_t *t = *st;
+  static const char *const types[] = {"rotation_off_done", NULL};
+  km_err_t err;
+  nseen = 0;
+  assert_int_equal(
+      km_journal_replay_types(t->dir, types, on_wanted, NULL, &err), 0);
+  assert_int_equal(nseen, 3);
+  assert_int_equal(seen_i[0], 1);
+  assert_int_equal(seen_i[1], 3);
+  assert_int_equal(seen_i[2], 5);
+  char *p = strstr(t->lines[2], "\"i\":2"); /* a rotation_off: skimmed */
+  assert_non_null(p);
+  p[4] = '9';
+  write_lines(t, (int[]){0, 1, 2, 3, 4, 5, -1});
+  nseen = 0;
+  assert_int_equal(
+      km_journal_replay_types(t->dir, types, on_wanted, NULL, &err),
+      KM_EJOURNAL);
+  if (strstr(err.text, "line 3:") == NULL)
+    fail_msg("want line 3: %s", err.text);
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -284,6 +320,7 @@ int main(void) {
       T(test_mark_deleted),
       T(test_format1),
       T(test_torn_tail_is_not_tampering),
+      T(test_replay_types),
   };
 #undef T
   km_log_set_level(KM_LOG_ERROR);

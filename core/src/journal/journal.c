@@ -139,10 +139,12 @@ static char *dir_of(const char *file) {
  * checks journal.mark (read before the file, so a live run's mark is never
  * ahead of what is read). */
 static int scan_path(const char *path, bool with_mark, km_jscan_t *s,
-                     km_journal_replay_cb cb, void *ud, km_err_t *err) {
+                     km_journal_replay_cb cb, void *ud, const char *const *only,
+                     km_err_t *err) {
   char *file = journal_file_path(path);
   char *dir = dir_of(file);
   int rc = km__jscan_init(s, dir, with_mark, cb, ud, err);
+  s->only = only;
   int fd = rc == 0 ? open(file, O_RDONLY | O_CLOEXEC) : -1;
   if (rc == 0 && fd < 0) {
     int e = errno;
@@ -166,7 +168,7 @@ static int scan_path(const char *path, bool with_mark, km_jscan_t *s,
 int km_journal_verify(const char *dir, km_journal_info_t *info, km_err_t *err) {
   if (dir == NULL) return km__err_set(err, KM_EINVAL, "journal path is NULL");
   km_jscan_t s;
-  int rc = scan_path(dir, true, &s, NULL, NULL, err);
+  int rc = scan_path(dir, true, &s, NULL, NULL, NULL, err);
   if (rc == KM_ENOENT && km_journal_marked(dir))
     rc = km__err_setw(err, KM_EJOURNAL, dir,
                       "%s has no journal.jsonl, but journal.mark says records "
@@ -181,9 +183,17 @@ int km_journal_replay_info(const char *path, km_journal_replay_cb cb, void *ud,
                            km_journal_info_t *info, km_err_t *err) {
   if (path == NULL) return km__err_set(err, KM_EINVAL, "journal path is NULL");
   km_jscan_t s;
-  int rc = scan_path(path, false, &s, cb, ud, err);
+  int rc = scan_path(path, false, &s, cb, ud, NULL, err);
   if (info != NULL) *info = s.info;
   return rc;
+}
+
+int km_journal_replay_types(const char *path, const char *const *types,
+                            km_journal_replay_cb cb, void *ud, km_err_t *err) {
+  if (path == NULL || types == NULL)
+    return km__err_set(err, KM_EINVAL, "journal path is NULL");
+  km_jscan_t s;
+  return scan_path(path, false, &s, cb, ud, types, err);
 }
 
 int km_journal_replay(const char *path, km_journal_replay_cb cb, void *ud,

@@ -137,6 +137,13 @@ int km_journal_replay(const char *path, km_journal_replay_cb cb, void *ud,
                       km_err_t *err);
 int km_journal_replay_info(const char *path, km_journal_replay_cb cb, void *ud,
                            km_journal_info_t *info, km_err_t *err);
+/* The same, for a reader that wants only the records whose type begins
+ * with one of types (NULL-terminated, borrowed): cb sees only those; the
+ * others are checked against the chain, most without being parsed (a
+ * damaged last line of another type may then read as a record instead of
+ * a torn tail).  For the report, never for resume. */
+int km_journal_replay_types(const char *path, const char *const *types,
+                            km_journal_replay_cb cb, void *ud, km_err_t *err);
 
 /* Checks the journal of run directory dir without changing anything: the
  * chain from record 1 (anchored on dir/manifest.sha256) to the last record,

@@ -15,6 +15,10 @@
 typedef struct km_jscan_s {
   km_journal_replay_cb cb; /* may be NULL */
   void *ud;
+  /* NULL, or the type prefixes cb wants (NULL-terminated): a line of
+   * another type in the writer's layout is checked against the chain
+   * without being parsed (skim in scan.c). */
+  const char *const *only;
   km_journal_info_t info;
   bool anchor_file;              /* dir has manifest.sha256 */
   char prev[KM_JOURNAL_HASH];    /* what the next record's prev must be */
