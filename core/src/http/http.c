@@ -78,21 +78,7 @@ static void active_unlink(km_http_t *h, req_t *r) {
 }
 
 static void done_push(km_http_t *h, req_t *r) {
-  r->qnext = NULL;
-  if (h->done_tail != NULL)
-    h->done_tail->qnext = r;
-  else
-    h->done_head = r;
-  h->done_tail = r;
-}
-
-static req_t *done_pop(km_http_t *h) {
-  req_t *r = h->done_head;
-  if (r == NULL) return NULL;
-  h->done_head = r->qnext;
-  if (h->done_head == NULL) h->done_tail = NULL;
-  r->qnext = NULL;
-  return r;
+  km__http_fifo_push(&h->done, r);
 }
 
 static void req_free(req_t *r) {
@@ -166,7 +152,7 @@ static void deliver(km_http_t *h) {
   if (h->delivering) return;
   h->delivering = 1;
   req_t *r;
-  while ((r = done_pop(h)) != NULL) {
+  while ((r = km__http_fifo_pop(&h->done)) != NULL) {
     km_http_resp_t resp;
     memset(&resp, 0, sizeof(resp));
     resp.status = r->status;
@@ -517,7 +503,7 @@ static int start_transfer(km_http_t *h, req_t *r) {
 static void pump_target(km_http_t *h, target_t *t) {
   req_t *r;
   while (!h->closing && t->active < (size_t)h->max_host_connections &&
-         (r = km__http_next_waiting(t)) != NULL) {
+         (r = km__http_fifo_pop(&t->waiting)) != NULL) {
     int rc = start_transfer(h, r);
     if (rc < 0) {
       r->status = rc;
@@ -632,7 +618,7 @@ int km_http_request(km_http_t *h, const km_http_req_opts_t *o,
     rc = start_transfer(h, r);
     if (rc < 0) goto fail;
   } else {
-    km__http_wait(r->target, r);
+    km__http_fifo_push(&r->target->waiting, r);
   }
   h->inflight++;
   h->stats.requests++;
@@ -695,7 +681,7 @@ void km_http_close(km_http_t *h, void (*close_cb)(void *ud), void *ud) {
   }
   for (target_t *t = h->targets; t != NULL; t = t->next) {
     req_t *r;
-    while ((r = km__http_next_waiting(t)) != NULL) {
+    while ((r = km__http_fifo_pop(&t->waiting)) != NULL) {
       r->status = KM_ECANCELED;
       r->err_text = "request canceled: HTTP transport closing";
       r->not_sent = 1; /* it never left the transport's queue */

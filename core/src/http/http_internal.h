@@ -14,13 +14,6 @@
 /* 1 when host (no brackets) is localhost, 127.0.0.0/8 or ::1. */
 int km__http_is_loopback(const char *host);
 
-/* Checks url is http(s) and finds where curl will really connect for (url,
- * connect_to): the connect_to's CONNECT-HOST when the entry applies to the
- * URL, else the URL host, into out; port (at least 8 bytes) gets the port.
- * Returns 0, KM_EINVAL for a malformed or non-HTTP URL, KM_ENOMEM. */
-int km__http_connect_target(const char *url, const char *connect_to, char *out,
-                            size_t outsz, char *port, size_t portsz);
-
 /* Splits an http(s) url into its origin "scheme://authority/" (into
  * origin) and its request target "/path?query" (*target, malloc'd): 1 when
  * split, 0 when the URL is better given to curl whole (no path or query
@@ -35,7 +28,7 @@ int km__http_split_url(const char *url, char *origin, size_t originsz,
 int km__http_ca_file_only(const char *ca_file);
 
 /* Where a request connects: target and port (the connect target, see
- * km__http_connect_target); and when an override sends the URL host to an
+ * target.c); and when an override sends the URL host to an
  * address, the CONNECT_TO and RESOLVE entries that do so under the URL
  * host's name ("" when none: curl gets the caller's entry as it is). */
 typedef struct {
@@ -44,7 +37,7 @@ typedef struct {
   char pin_ct[600], pin_res[300];
 } km__http_conn_t;
 
-/* km__http_connect_target and the pair, remembered for the last (url,
+/* Where url (with connect_to) connects, remembered for the last (url,
  * connect_to): calls to one endpoint ask the same question each time. */
 typedef struct {
   char *url, *connect_to; /* NULL url: nothing yet */
@@ -65,6 +58,12 @@ typedef struct sock_s sock_t;
 typedef struct req_s req_t;
 typedef struct target_s target_t;
 
+/* A queue of requests linked through req_t.qnext: an endpoint's waiting
+ * requests, and the finished ones whose callbacks have yet to run. */
+typedef struct {
+  req_t *head, *tail;
+} km__http_fifo_t;
+
 /* An endpoint (the URL's host and port, where the request is addressed,
  * whatever address an override or a proxy connects it to) and the requests
  * waiting for one of its max_host_connections (FIFO).  concurrency.
@@ -77,7 +76,7 @@ typedef struct target_s target_t;
 struct target_s {
   char *key; /* "host:port" of the URL */
   size_t active;
-  req_t *wait_head, *wait_tail;
+  km__http_fifo_t waiting;
   target_t *next;
 };
 
@@ -137,8 +136,8 @@ struct km_http_s {
   target_t *targets; /* every connection target seen */
   size_t ntargets;
   long max_host_connections;
-  req_t *done_head, *done_tail; /* finished, callback not yet run */
-  sock_t *socks;                /* open poll handles */
+  km__http_fifo_t done; /* finished, callback not yet run */
+  sock_t *socks;        /* open poll handles */
   size_t inflight;
   km_http_stats_t stats;
 
@@ -155,10 +154,10 @@ struct km_http_s {
 /* The endpoint of key ("host:port"), created on first use (owned by h,
  * freed by km__http_targets_free). */
 target_t *km__http_target_of(km_http_t *h, const char *key);
-/* Queues r (borrowed link: r->qnext) at the end of t's queue. */
-void km__http_wait(target_t *t, req_t *r);
-/* The next waiting request of t; NULL: none waits. */
-req_t *km__http_next_waiting(target_t *t);
+/* Puts r (borrowed; its qnext is the link) at the end of q. */
+void km__http_fifo_push(km__http_fifo_t *q, req_t *r);
+/* The first request of q, taken off it; NULL when q is empty. */
+req_t *km__http_fifo_pop(km__http_fifo_t *q);
 /* Frees every endpoint of h (no request may still wait). */
 void km__http_targets_free(km_http_t *h);
 

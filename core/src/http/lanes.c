@@ -25,21 +25,22 @@ target_t *km__http_target_of(km_http_t *h, const char *key) {
   return t;
 }
 
-req_t *km__http_next_waiting(target_t *t) {
-  req_t *r = t->wait_head;
-  if (r == NULL) return NULL;
-  t->wait_head = r->qnext;
-  if (t->wait_head == NULL) t->wait_tail = NULL;
+void km__http_fifo_push(km__http_fifo_t *q, req_t *r) {
   r->qnext = NULL;
-  return r;
+  if (q->tail != NULL)
+    q->tail->qnext = r;
+  else
+    q->head = r;
+  q->tail = r;
 }
 
-void km__http_wait(target_t *t, req_t *r) {
-  if (t->wait_tail != NULL)
-    t->wait_tail->qnext = r;
-  else
-    t->wait_head = r;
-  t->wait_tail = r;
+req_t *km__http_fifo_pop(km__http_fifo_t *q) {
+  req_t *r = q->head;
+  if (r == NULL) return NULL;
+  q->head = r->qnext;
+  if (q->head == NULL) q->tail = NULL;
+  r->qnext = NULL;
+  return r;
 }
 
 void km__http_targets_free(km_http_t *h) {

@@ -96,8 +96,9 @@ int km__http_split_url(const char *url, char *origin, size_t originsz,
  * URL (its HOST and PORT are empty or equal to the URL's) and names a host,
  * else the URL host; port (at least 8 bytes) gets the port it connects to.
  * Getting this wrong would turn TLS verification off for a real endpoint,
- * so when in doubt the result is the URL host.  uhost and uport (NULL: not
- * wanted) get the URL's own host (at least 256 bytes) and port (16). */
+ * so when in doubt the result is the URL host.  uh and up get the URL's own
+ * host (at least 256 bytes, IPv6 in brackets) and port (16).  Returns 0,
+ * KM_EINVAL for a malformed or non-HTTP URL, KM_ENOMEM. */
 static int connect_target(const char *url, const char *connect_to, char *out,
                           size_t outsz, char *port, size_t portsz, char *uh,
                           char *up) {
@@ -114,8 +115,8 @@ static int connect_target(const char *url, const char *connect_to, char *out,
   if (strcmp(uscheme, "http") != 0 && strcmp(uscheme, "https") != 0) goto out;
   copy_host(uhost, strlen(uhost), out, outsz);
   snprintf(port, portsz, "%s", uport);
-  if (uh != NULL) snprintf(uh, 256, "%s", uhost); /* brackets kept */
-  if (up != NULL) snprintf(up, 16, "%s", uport);
+  snprintf(uh, 256, "%s", uhost);
+  snprintf(up, 16, "%s", uport);
   rc = 0;
   if (connect_to == NULL) goto out;
   const char *p = connect_to;
@@ -139,11 +140,6 @@ out:
   curl_free(uport);
   curl_url_cleanup(u);
   return rc;
-}
-
-int km__http_connect_target(const char *url, const char *connect_to, char *out,
-                            size_t outsz, char *port, size_t portsz) {
-  return connect_target(url, connect_to, out, outsz, port, portsz, NULL, NULL);
 }
 
 /* The CONNECT_TO and RESOLVE pair that connects the URL host to an address
