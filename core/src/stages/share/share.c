@@ -280,10 +280,15 @@ const km_stage_ops_t km_stage_share = {
     .name = "share",
     .version = SHARE_VERSION,
     .stages = KM_STAGE_BIT(KM_STAGE_DISCOVER) | KM_STAGE_BIT(KM_STAGE_PREPARE),
-    /* PREPARE: the share with the rotation changes of keys and secrets (a
-     * member's association takes the cloud a second or more, and they do
-     * not depend on it; MIGRATE does, and starts after all three). */
-    .concurrent = KM_STAGE_BIT(KM_STAGE_PREPARE),
+    /* DISCOVER: the instance's facts with the keys' and secrets' listings
+     * (each writes its own part of the model, and at the start of a fleet
+     * the share's first answers take a second in which the key-read
+     * bucket, the pipeline's slowest, would sit idle).  PREPARE: the share
+     * with the rotation changes of keys and secrets (a member's association
+     * takes the cloud a second or more, and they do not depend on it;
+     * MIGRATE does, and starts after all three). */
+    .concurrent =
+        KM_STAGE_BIT(KM_STAGE_DISCOVER) | KM_STAGE_BIT(KM_STAGE_PREPARE),
     .init = share_init,
     .fini = share_fini,
     .start = share_start,
