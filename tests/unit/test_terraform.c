@@ -179,20 +179,36 @@ static char *slurp(const char *path) {
   return km_buf_steal(&b);
 }
 
-/* The report field of s, inside a document of its own. */
+static void collect_resource(const json_t *res, void *ud) {
+  json_array_append_new(ud, json_deep_copy(res));
+}
+
+/* The report field of s, inside a document of its own.  What the field
+ * hands on_resource, and km_tf_report_head (the head report.html and
+ * report.md are rendered with), are what the document holds. */
 static json_t *report_of(km_tf_set_t *s) {
   char *text = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&text, &len);
   assert_non_null(f);
   fputs("{\"report_version\": 1", f);
-  assert_int_equal(km_tf_report_field(f, s), 0);
+  json_t *seen = json_array();
+  km_tf_report_t t = {s, collect_resource, seen};
+  assert_int_equal(km_tf_report_field(f, &t), 0);
   fputs("\n}\n", f);
   fclose(f);
   json_error_t je;
   json_t *j = json_loads(text, 0, &je);
   if (j == NULL) fail_msg("report field is not JSON: %s\n%s", je.text, text);
   free(text);
+  json_t *tf = json_deep_copy(json_object_get(j, "terraform"));
+  assert_true(json_equal(json_object_get(tf, "resources"), seen));
+  json_object_set_new(tf, "resources", json_array());
+  json_t *head = km_tf_report_head(s);
+  assert_true(json_equal(head, tf));
+  json_decref(head);
+  json_decref(tf);
+  json_decref(seen);
   return j;
 }
 

@@ -5,6 +5,10 @@
 #define KM_CLI_H
 
 /* The exit codes (KM_EXIT_*) are the run's outcomes: run/runtime.h. */
+#include <stdbool.h>
+
+#include <uv.h>
+
 #include "run/runtime.h"
 #include "engine/report.h"
 
@@ -30,12 +34,27 @@ void km__usage_verify_journal(void);
 int km__cmd_terraform(int argc, char **argv);
 void km__usage_terraform(void);
 /* cmd_terraform.c: the end of `kmsmig run` writes <dir>/terraform/ from
- * invs (borrowed) into *tf (initialised here; the caller frees it); on
- * failure prints the error and the command that writes the files again,
- * and returns < 0. */
+ * invs (borrowed; neither they nor dir may change until the wait) into *tf
+ * (initialised here; the caller frees it after the wait).  The files are
+ * written on a thread of their own while the caller reads the journal for
+ * the report (both take a few tenths of a second at 200 pipelines); a
+ * start that cannot make the thread writes them at once.  The wait joins
+ * it; on failure it prints the error and the command that writes the files
+ * again, and returns < 0.  Every start is followed by one wait. */
 struct km_tf_set_s;
-int km__terraform_handoff(km_inv_t *const *invs, size_t n, const char *dir,
-                          struct km_tf_set_s *tf);
+typedef struct km__tf_handoff_s {
+  struct km_tf_set_s *tf;
+  char *out;
+  int rc;
+  bool threaded;
+  uv_thread_t thread;
+  km_err_t err;
+  char *dir;
+} km__tf_handoff_t;
+void km__terraform_handoff_start(km__tf_handoff_t *h, km_inv_t *const *invs,
+                                 size_t n, const char *dir,
+                                 struct km_tf_set_s *tf);
+int km__terraform_handoff_wait(km__tf_handoff_t *h);
 /* The summary's line naming the files, when there are any. */
 void km__terraform_print(const struct km_tf_set_s *tf);
 int km__cmd_observe(int argc, char **argv);
@@ -77,11 +96,22 @@ void km__print_plan_notes(km_inv_t *const *invs, size_t n, const char *manifest,
 void km__print_advice(int ec, const json_t *rep, const char *manifest,
                       const char *dir, const char *plan, const char *shard);
 
-/* cmd_report.c: writes dir's report.html and report.md (0600, atomic)
- * from its report.json, whose batches b (borrowed) describes (what
- * km_report_write_run found writing it).  0 or < 0 with err. */
-int km__report_render_files(const char *dir, const km_report_batches_t *b,
-                            km_err_t *err);
+/* cmd_report.c: dir's report.html and report.md (0600, atomic), rendered
+ * from what km_report_write_run writes: give it km__report_docs_head and
+ * km__report_docs_pipe (km_report_meta_t.on_head, on_pipe; ud the docs),
+ * and the Terraform hand-off km__report_docs_tf (km_tf_report_t), then
+ * end writes the files.  b (borrowed) is filled by the writer before the
+ * head (the batch chart's scale); tf (stolen, may be NULL) is the head's
+ * "terraform" (km_tf_report_head).  A failure to render never stops
+ * report.json: end returns it (< 0 with err).  Freed by free. */
+typedef struct km__report_docs_s km__report_docs_t;
+km__report_docs_t *
+km__report_docs_new(const char *dir, const km_report_batches_t *b, json_t *tf);
+void km__report_docs_head(const json_t *head, void *ud);
+void km__report_docs_pipe(const json_t *p, size_t i, void *ud);
+void km__report_docs_tf(const json_t *res, void *ud);
+int km__report_docs_end(km__report_docs_t *d, km_err_t *err);
+void km__report_docs_free(km__report_docs_t *d);
 
 /* 1 when arg is -h or --help. */
 int km__is_help(const char *arg);

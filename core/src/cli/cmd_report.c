@@ -9,7 +9,8 @@
  * directories of different manifests or plans unless --allow-mixed, and
  * always refuses a pipeline given twice: totals that add up are the point
  * of a merged report.  Also: report.html and report.md at the end of
- * `kmsmig run` (km__report_render_files). */
+ * `kmsmig run` (km__report_docs_*). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,62 +213,91 @@ done:
 
 /* ---- report.html and report.md at the end of a run ---- */
 
-/* Read one pipeline at a time (km_report_stream): the run's report is
- * never in memory whole.  Once, for both documents: their batch chart's
- * scale comes from the writer of report.json (P1: the file is 11.8 MB for
- * 200 pipelines, each read parses all of it, and the three reads there
- * were, one for the scale and one per document, were ~1.2 s of the run's
- * end). */
+/* Rendered from the report's objects as km_report_write_run writes them
+ * (P1: report.json is 11.8 MB for 200 pipelines, and reading it back was
+ * most of the documents' cost: ~0.4 s of the run's end); the same documents
+ * as `kmsmig report RUN_DIR --output html|md` (tests/integration/
+ * report_html.sh compares them byte for byte). */
 enum { KIND_HTML, KIND_MD, NKINDS };
 static const char *const kinds[NKINDS] = {"html", "md"};
 
-typedef struct {
+struct km__report_docs_s {
+  char *dir;
   const km_report_batches_t *b;
+  json_t *tf;   /* the head's "terraform" (own reference) */
+  json_t *head; /* the renderers' head (own) */
   km_report_render_t *r[NKINDS];
-  km_err_t *err;
-} files_t;
+  int rc; /* the first failure: the documents are not written */
+  km_err_t err;
+};
 
-static int on_head(const json_t *head, void *ud) {
-  files_t *f = ud;
-  int rc = 0;
-  for (size_t k = 0; rc == 0 && k < NKINDS; k++)
-    rc = km_report_render_begin(kinds[k], head, f->b->n, f->b->max_batch_s,
-                                &f->r[k], f->err);
-  return rc;
+km__report_docs_t *
+km__report_docs_new(const char *dir, const km_report_batches_t *b, json_t *tf) {
+  km__report_docs_t *d = km_xcalloc(1, sizeof(*d));
+  d->dir = km_xstrdup(dir);
+  d->b = b;
+  d->tf = tf;
+  return d;
 }
 
-static int on_render(const json_t *p, size_t i, void *ud) {
-  files_t *f = ud;
-  int rc = 0;
-  for (size_t k = 0; rc == 0 && k < NKINDS; k++)
-    rc = km_report_render_pipeline(f->r[k], p, i);
-  return rc;
+void km__report_docs_head(const json_t *head, void *ud) {
+  km__report_docs_t *d = ud;
+  if (d->rc < 0 || d->head != NULL) return;
+  /* A copy: the renderers keep it, with the hand-off the file lists after
+   * the pipelines. */
+  d->head = json_copy((json_t *)head);
+  if (d->tf != NULL) json_object_set(d->head, "terraform", d->tf);
+  for (size_t k = 0; d->rc == 0 && k < NKINDS; k++)
+    d->rc = km_report_render_begin(kinds[k], d->head, d->b->n,
+                                   d->b->max_batch_s, &d->r[k], &d->err);
 }
 
-static int on_render_tf(const json_t *res, size_t i, void *ud) {
-  (void)i;
-  files_t *f = ud;
-  int rc = 0;
-  for (size_t k = 0; rc == 0 && k < NKINDS; k++)
-    rc = km_report_render_tf(f->r[k], res);
-  return rc;
+void km__report_docs_pipe(const json_t *p, size_t i, void *ud) {
+  km__report_docs_t *d = ud;
+  for (size_t k = 0; d->rc == 0 && d->head != NULL && k < NKINDS; k++)
+    if (km_report_render_pipeline(d->r[k], p, i) < 0)
+      d->rc = km__err_set(&d->err, KM_EIO,
+                          "report.%s: cannot write a "
+                          "section: %s",
+                          kinds[k], strerror(errno));
+}
+
+void km__report_docs_tf(const json_t *res, void *ud) {
+  km__report_docs_t *d = ud;
+  for (size_t k = 0; d->rc == 0 && d->head != NULL && k < NKINDS; k++)
+    if (km_report_render_tf(d->r[k], res) < 0)
+      d->rc = km__err_set(&d->err, KM_EIO,
+                          "report.%s: cannot write a "
+                          "section: %s",
+                          kinds[k], strerror(errno));
 }
 
 static int fill_render(FILE *out, void *ud) {
   return km_report_render_end(ud, out);
 }
 
-int km__report_render_files(const char *dir, const km_report_batches_t *b,
-                            km_err_t *err) {
-  char *path = km_xasprintf("%s/report.json", dir);
-  files_t f = {.b = b, .err = err};
-  int rc = km_report_stream(path, on_head, on_render, on_render_tf, &f, err);
-  for (size_t k = 0; k < NKINDS; k++) {
-    char *out = km_xasprintf("%s/report.%s", dir, kinds[k]);
-    if (rc == 0) rc = km_report_write_with(out, fill_render, f.r[k], err);
-    free(out);
-    km_report_render_free(f.r[k]);
+int km__report_docs_end(km__report_docs_t *d, km_err_t *err) {
+  if (d->rc < 0) {
+    *err = d->err;
+    return d->rc;
   }
-  free(path);
+  if (d->head == NULL)
+    return km__err_set(err, KM_EINVAL, "report: no head was written");
+  int rc = 0;
+  for (size_t k = 0; rc == 0 && k < NKINDS; k++) {
+    char *out = km_xasprintf("%s/report.%s", d->dir, kinds[k]);
+    rc = km_report_write_with(out, fill_render, d->r[k], err);
+    free(out);
+  }
   return rc;
+}
+
+void km__report_docs_free(km__report_docs_t *d) {
+  if (d == NULL) return;
+  for (size_t k = 0; k < NKINDS; k++)
+    km_report_render_free(d->r[k]);
+  json_decref(d->head);
+  json_decref(d->tf);
+  free(d->dir);
+  free(d);
 }

@@ -533,12 +533,11 @@ static int run_exit_code(const km_runtime_t *rt, const json_t *rep) {
   return KM_EXIT_OK;
 }
 
-/* report.json, then the summary (text, or one JSON object), the advice and
- * the console steps still open; returns the exit code and, in *wrote,
- * whether report.json was written. */
+/* report.json, then the summary (text, or one JSON object), the advice,
+ * the console steps still open, and report.html and report.md; returns the
+ * exit code. */
 static int run_finish(const args_t *a, km_runtime_t *rt, km_progress_t *pg,
-                      int64_t started, double secs, bool *wrote,
-                      km_report_batches_t *batches) {
+                      int64_t started, double secs) {
   bool json = km_progress_is_json(pg);
   bool rehearsal = rt->rehearse != NULL;
 #ifdef __GLIBC__
@@ -554,10 +553,16 @@ static int run_finish(const args_t *a, km_runtime_t *rt, km_progress_t *pg,
   /* observe.json first: the report copies its findings. */
   char generated[21];
   bool observed = km__observe_after_run(rt, invs, n, generated);
+  /* The Terraform hand-off: its files are written while the journal is
+   * read, and before report.json, which lists what exists. */
+  km_tf_set_t tf;
+  km__tf_handoff_t tfh;
+  km__terraform_handoff_start(&tfh, invs, n, rt->rd.dir, &tf);
   km_report_extra_t *extra = NULL;
   km_err_t err;
   int wrc = km_report_extra_load_run(rt->rd.dir, observed ? generated : NULL,
                                      &extra, &err);
+  bool tf_failed = km__terraform_handoff_wait(&tfh) != 0;
   km_report_meta_t meta = {.name = rt->m->name,
                            .run_dir = rt->rd.dir,
                            .tool_version = KM_VERSION_STRING,
@@ -574,18 +579,23 @@ static int run_finish(const args_t *a, km_runtime_t *rt, km_progress_t *pg,
                            .rehearsal = rehearsal};
   json_t *rep = NULL;
   int ec = KM_EXIT_OK;
-  /* The Terraform hand-off: files first, so the report lists what exists. */
-  km_tf_set_t tf;
-  bool tf_failed = km__terraform_handoff(invs, n, rt->rd.dir, &tf) != 0;
-  km_waves_tail_t wt = {rt, km_tf_report_field, &tf};
+  /* report.html and report.md from the report's objects as they are
+   * written; their files once report.json is. */
+  km_report_batches_t batches = {0, 0};
+  km__report_docs_t *docs =
+      km__report_docs_new(rt->rd.dir, &batches, km_tf_report_head(&tf));
+  km_tf_report_t tfr = {&tf, km__report_docs_tf, docs};
+  km_waves_tail_t wt = {rt, km_tf_report_field, &tfr};
   meta.tail = km_waves_report_tail;
   meta.tail_ud = &wt;
+  meta.on_head = km__report_docs_head;
+  meta.on_pipe = km__report_docs_pipe;
+  meta.on_ud = docs;
   char *path = km_xasprintf("%s/report.json", rt->rd.dir);
   if (wrc == 0)
-    wrc = km_report_write_run(&meta, invs, n, path, &rep, batches, &err);
+    wrc = km_report_write_run(&meta, invs, n, path, &rep, &batches, &err);
   free(path);
   km_report_extra_free(extra);
-  *wrote = wrc == 0;
   if (wrc == 0) {
     ec = km_waves_finish(rt, run_exit_code(rt, rep), false);
     if (ec == KM_EXIT_OK && tf_failed) ec = KM_EXIT_INTERNAL;
@@ -617,6 +627,11 @@ static int run_finish(const args_t *a, km_runtime_t *rt, km_progress_t *pg,
            "rotation off again and waits for these steps (%s/worklist.md)\n",
            a->manifest, rt->rd.dir, rt->rd.dir);
   free_invs(invs, n);
+  if (wrc == 0 && km__report_docs_end(docs, &err) < 0) {
+    run_error(a, "kmsmig run: %s", err.text);
+    if (ec == KM_EXIT_OK) ec = KM_EXIT_INTERNAL;
+  }
+  km__report_docs_free(docs);
   return ec;
 }
 
@@ -717,21 +732,10 @@ int km__run_migration(const km_runtime_opts_t *op, const km_progress_opts_t *po,
   }
   double secs = (double)(km_now_ms() - t0) / 1000.0;
   if (wall_s != NULL) *wall_s = secs;
-  bool wrote = false;
-  km_report_batches_t batches = {0, 0};
-  ec = run_finish(&a, rt, pg, started, secs, &wrote, &batches);
+  ec = run_finish(&a, rt, pg, started, secs);
   bool json = km_progress_is_json(pg);
   km_progress_close(pg);
-  /* report.html and report.md from the file, once the models are freed
-   * (the whole report is in memory only now). */
-  char *dir = km_xstrdup(rt->rd.dir);
   km_runtime_free(rt);
-  km_err_t err;
-  if (wrote && km__report_render_files(dir, &batches, &err) < 0) {
-    run_error(&a, "kmsmig run: %s", err.text);
-    if (ec == KM_EXIT_OK) ec = KM_EXIT_INTERNAL;
-  }
-  free(dir);
   if (!json) printf("exit %d\n", ec);
   return ec;
 }

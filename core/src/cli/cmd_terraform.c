@@ -10,22 +10,38 @@
 #include "run/terraform.h"
 #include "util/util.h"
 
-int km__terraform_handoff(km_inv_t *const *invs, size_t n, const char *dir,
-                          struct km_tf_set_s *tf) {
+static void write_files(void *arg) {
+  km__tf_handoff_t *h = arg;
+  memset(&h->err, 0, sizeof(h->err));
+  h->rc = km_tf_write(h->tf, h->out, KM_TF_ATTRIBUTE, &h->err);
+}
+
+void km__terraform_handoff_start(km__tf_handoff_t *h, km_inv_t *const *invs,
+                                 size_t n, const char *dir,
+                                 struct km_tf_set_s *tf) {
+  memset(h, 0, sizeof(*h));
+  h->tf = tf;
+  h->dir = km_xstrdup(dir);
+  h->out = km_xasprintf("%s/terraform", dir);
   km_tf_set_init(tf);
+  /* On this thread: collecting may log (a key without an instance id). */
   km_tf_collect(tf, invs, n);
-  char *out = km_xasprintf("%s/terraform", dir);
-  km_err_t err;
-  memset(&err, 0, sizeof(err));
-  int rc = km_tf_write(tf, out, KM_TF_ATTRIBUTE, &err);
-  if (rc < 0)
+  h->threaded = uv_thread_create(&h->thread, write_files, h) == 0;
+  if (!h->threaded) write_files(h);
+}
+
+int km__terraform_handoff_wait(km__tf_handoff_t *h) {
+  if (h->threaded) uv_thread_join(&h->thread);
+  if (h->rc < 0)
     fprintf(stderr,
             "kmsmig run: Terraform files not written: %s\n"
             "  the migration itself is unaffected; fix that, then write "
             "them with `kmsmig terraform %s` (or `--out DIR` elsewhere)\n",
-            err.text, dir);
-  free(out);
-  return rc;
+            h->err.text, h->dir);
+  free(h->out);
+  free(h->dir);
+  h->out = h->dir = NULL;
+  return h->rc;
 }
 
 void km__terraform_print(const struct km_tf_set_s *tf) {

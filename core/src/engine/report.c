@@ -653,9 +653,16 @@ json_t *km_report_warnings(const json_t *pipelines) {
 /* Writes text with every line after the first indented by 4 (a pipeline
  * dumped alone, placed at depth 2 of the report). */
 static int put_indented(FILE *f, const char *text) {
-  for (const char *p = text; *p; p++)
-    if (fputc(*p, f) == EOF || (*p == '\n' && fputs("    ", f) == EOF))
+  /* A line at a time: 12 MB at 200 pipelines of P1, a call per byte was
+   * a tenth of a second. */
+  for (const char *p = text; *p != '\0';) {
+    const char *nl = strchr(p, '\n');
+    size_t len = nl != NULL ? (size_t)(nl - p) + 1 : strlen(p);
+    if (fwrite(p, 1, len, f) != len ||
+        (nl != NULL && fwrite("    ", 1, 4, f) != 4))
       return KM_EIO;
+    p += len;
+  }
   return 0;
 }
 
@@ -672,6 +679,7 @@ static int write_stream(FILE *f, json_t *head, const one_t *v, size_t n,
   if (close != NULL) *close = '\0';
   int rc = fputs(h, f) == EOF ? KM_EIO : 0;
   free(h);
+  if (rc == 0 && meta->on_head != NULL) meta->on_head(head, meta->on_ud);
   if (rc == 0 && fputs(",\n  \"pipelines\": [", f) == EOF) rc = KM_EIO;
   for (size_t i = 0; rc == 0 && i < n; i++) {
     km_report_span_t buf[KM_STAGE__COUNT];
@@ -682,6 +690,7 @@ static int write_stream(FILE *f, json_t *head, const one_t *v, size_t n,
         put_indented(f, t) < 0)
       rc = KM_EIO;
     free(t);
+    if (rc == 0 && meta->on_pipe != NULL) meta->on_pipe(p, i, meta->on_ud);
     if (worth_listing(p)) json_array_append(listed, p);
     add_warnings(warnings, index, p);
     json_decref(p);

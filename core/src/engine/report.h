@@ -61,6 +61,15 @@ typedef struct km_report_meta_s {
    * Returns 0 or KM_EIO. */
   int (*tail)(FILE *f, void *ud);
   void *tail_ud; /* borrowed */
+  /* km_report_write_run: also given the report as it is written, so that
+   * report.html and report.md need not read report.json back (may be
+   * NULL): on_head the head with its totals (borrowed) before the first
+   * pipeline, once the batches are counted; on_pipe each pipeline
+   * (borrowed) once written.  They cannot stop the write: report.json is
+   * the record, the documents are views of it. */
+  void (*on_head)(const json_t *head, void *ud);
+  void (*on_pipe)(const json_t *pipeline, size_t i, void *ud);
+  void *on_ud; /* borrowed */
 } km_report_meta_t;
 
 /* Reads run_dir's journal (when journal: batches and rotation ledger; an

@@ -611,49 +611,80 @@ static int put_obj(FILE *f, const char *sep, json_t *o) {
   return rc;
 }
 
-int km_tf_report_field(FILE *f, void *ud) {
-  const km_tf_set_t *s = ud;
-  int rc =
-      fputs(",\n  \"terraform\": {\n    \"style\": ", f) == EOF ? KM_EIO : 0;
-  if (rc == 0 && fprintf(f, "\"%s\",\n    \"files\": [",
-                         s->style == KM_TF_IGNORE ? "ignore" : "attribute") < 0)
-    rc = KM_EIO;
-  size_t nfiles = 0;
-  for (size_t i = 0; rc == 0 && s->written_dir && i < s->n; i++) {
+static const char *style_name(km_tf_style_t st) {
+  return st == KM_TF_IGNORE ? "ignore" : "attribute";
+}
+
+/* One element of "files" per account, when the files were written. */
+static json_t *files_json(const km_tf_set_t *s) {
+  json_t *files = json_array();
+  for (size_t i = 0; s->written_dir && i < s->n; i++) {
     if (i > 0 && strcmp(s->v[i - 1].account, s->v[i].account) == 0) continue;
     char *stem = file_stem(s->v[i].account);
     char *p = km_xasprintf("terraform/%s.tf", stem);
     char *imp = km_xasprintf("terraform/%s.imports.tf", stem);
     char *cmd = km_xasprintf("terraform/%s.imports.txt", stem);
-    rc = put_obj(f, nfiles++ ? "," : "",
-                 json_pack("{s:s, s:s, s:s, s:s}", "account", s->v[i].account,
-                           "path", p, "imports", imp, "import_commands", cmd));
+    json_array_append_new(
+        files, json_pack("{s:s, s:s, s:s, s:s}", "account", s->v[i].account,
+                         "path", p, "imports", imp, "import_commands", cmd));
     free(stem);
     free(p);
     free(imp);
     free(cmd);
   }
+  return files;
+}
+
+json_t *km_tf_report_head(const km_tf_set_t *s) {
+  return json_pack("{s:s, s:o, s:[]}", "style", style_name(s->style), "files",
+                   files_json(s), "resources");
+}
+
+/* Resource r of s as the report lists it (owned); ch is scratch. */
+static json_t *resource_json(const km_tf_set_t *s, const km_tf_res_t *r,
+                             km_buf_t *ch) {
+  char addr[160];
+  km_tf_address_name(r, addr, sizeof(addr));
+  char *full = km_xasprintf("%s.%s", type_of(r->kind), addr);
+  change_text(ch, r, s->style);
+  json_t *o =
+      json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b}", "account",
+                r->account, "region", r->region, "kind",
+                r->kind == KM_TF_KEY ? "key" : "secret", "id", r->id,
+                "resource_type", type_of(r->kind), "address", full, "change",
+                ch->data, "instance_id", r->instance_id, "already_migrated",
+                r->already, "hsm_to_software", r->hsm_to_software);
+  free(full);
+  return o;
+}
+
+int km_tf_report_field(FILE *f, void *ud) {
+  const km_tf_report_t *t = ud;
+  const km_tf_set_t *s = t->set;
+  int rc = fprintf(f,
+                   ",\n  \"terraform\": {\n    \"style\": \"%s\",\n    "
+                   "\"files\": [",
+                   style_name(s->style)) < 0
+               ? KM_EIO
+               : 0;
+  json_t *files = files_json(s);
+  size_t i;
+  json_t *x;
+  json_array_foreach(files, i, x) {
+    if (rc == 0) rc = put_obj(f, i ? "," : "", json_incref(x));
+  }
+  size_t nfiles = json_array_size(files);
+  json_decref(files);
   if (rc == 0 && fputs(nfiles ? "\n    ],\n    \"resources\": ["
                               : "],\n    \"resources\": [",
                        f) == EOF)
     rc = KM_EIO;
   km_buf_t ch;
   km_buf_init(&ch);
-  for (size_t i = 0; rc == 0 && i < s->n; i++) {
-    const km_tf_res_t *r = &s->v[i];
-    char addr[160];
-    km_tf_address_name(r, addr, sizeof(addr));
-    char *full = km_xasprintf("%s.%s", type_of(r->kind), addr);
-    change_text(&ch, r, s->style);
-    rc = put_obj(f, i ? "," : "",
-                 json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b}",
-                           "account", r->account, "region", r->region, "kind",
-                           r->kind == KM_TF_KEY ? "key" : "secret", "id", r->id,
-                           "resource_type", type_of(r->kind), "address", full,
-                           "change", ch.data, "instance_id", r->instance_id,
-                           "already_migrated", r->already, "hsm_to_software",
-                           r->hsm_to_software));
-    free(full);
+  for (i = 0; rc == 0 && i < s->n; i++) {
+    json_t *o = resource_json(s, &s->v[i], &ch);
+    if (t->on_resource != NULL) t->on_resource(o, t->ud);
+    rc = put_obj(f, i ? "," : "", o);
   }
   km_buf_free(&ch);
   if (rc == 0 && fputs(s->n ? "\n    ]\n  }" : "]\n  }", f) == EOF) rc = KM_EIO;

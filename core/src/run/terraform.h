@@ -71,10 +71,22 @@ int km_tf_from_report(km_tf_set_t *s, const json_t *report, km_err_t *err);
 int km_tf_write(km_tf_set_t *s, const char *dir, km_tf_style_t style,
                 km_err_t *err);
 
-/* Streams `,\n  "terraform": {"files": [...], "resources": [...]}` into a
- * report being written (f borrowed; ud is a km_tf_set_t, borrowed): the
- * files are listed relative to the run directory, and only when
- * km_tf_write wrote them.  Returns 0 or KM_EIO. */
+/* The report's "terraform" object without its resources (owned):
+ * {"style", "files": [...], "resources": []}; the files are listed relative
+ * to the run directory, and only when km_tf_write wrote them. */
+json_t *km_tf_report_head(const km_tf_set_t *s);
+
+/* What km_tf_report_field writes: set (borrowed), and on_resource (may be
+ * NULL) given each element of "resources" as it is written (borrowed). */
+typedef struct {
+  const km_tf_set_t *set;
+  void (*on_resource)(const json_t *res, void *ud);
+  void *ud;
+} km_tf_report_t;
+
+/* Streams `,\n  "terraform": {"style", "files": [...], "resources": [...]}`
+ * into a report being written (f borrowed; ud a km_tf_report_t, borrowed).
+ * Returns 0 or KM_EIO. */
 int km_tf_report_field(FILE *f, void *ud);
 
 /* The HCL identifier of a resource ("key_cn-hangzhou_<id>"; characters HCL
