@@ -293,84 +293,11 @@ static void test_render_escapes(void **st) {
   km_inv_free(inv);
 }
 
-/* km_report_stream: any key order, brackets inside strings, the head
- * without the elements, each element alone. */
-static int st_head(const json_t *h, void *ud) {
-  json_t *seen = ud;
-  json_object_set(seen, "head", (json_t *)h);
-  return 0;
-}
-
-static int st_pipe(const json_t *p, size_t i, void *ud) {
-  json_t *seen = ud;
-  json_array_append_new(json_object_get(seen, "pipes"),
-                        json_pack("{s:I, s:O}", "i", (json_int_t)i, "p", p));
-  return 0;
-}
-
-static int st_tf(const json_t *r, size_t i, void *ud) {
-  (void)i;
-  json_array_append(json_object_get(ud, "tf"), (json_t *)r);
-  return 0;
-}
-
-static void test_stream(void **st) {
-  (void)st;
-  char dir[] = "/tmp/km_rs_XXXXXX";
-  assert_non_null(mkdtemp(dir));
-  char *p = write_file(
-      dir, "report.json",
-      "{\"name\": \"x[{\\\"\", \"pipelines\": [ {\"account\": \"a\\\"]}\", "
-      "\"n\": [1, {\"k\": []}]} ,\n {\"account\": \"b\"} ], "
-      "\"terraform\": {\"files\": [{\"account\": \"a\"}], "
-      "\"resources\": [{\"id\": \"k1\"},{\"id\": \"k]2\"}]}}");
-  json_t *seen = json_pack("{s:[], s:[]}", "pipes", "tf");
-  km_err_t e;
-  assert_int_equal(km_report_stream(p, st_head, st_pipe, st_tf, seen, &e), 0);
-  const json_t *tf = json_object_get(seen, "tf");
-  assert_int_equal(json_array_size(tf), 2);
-  assert_string_equal(s_of(json_array_get(tf, 1), "id"), "k]2");
-  const json_t *h = json_object_get(seen, "head");
-  assert_string_equal(s_of(h, "name"), "x[{\"");
-  assert_int_equal(json_array_size(json_object_get(h, "pipelines")), 0);
-  assert_non_null(json_object_get(h, "terraform"));
-  /* the resources are streamed too: the head keeps an empty list */
-  assert_int_equal(json_array_size(json_object_get(
-                       json_object_get(h, "terraform"), "resources")),
-                   0);
-  assert_int_equal(json_array_size(json_object_get(
-                       json_object_get(h, "terraform"), "files")),
-                   1);
-  const json_t *ps = json_object_get(seen, "pipes");
-  assert_int_equal(json_array_size(ps), 2);
-  assert_string_equal(
-      s_of(json_object_get(json_array_get(ps, 0), "p"), "account"), "a\"]}");
-  assert_string_equal(
-      s_of(json_object_get(json_array_get(ps, 1), "p"), "account"), "b");
-  json_decref(seen);
-  unlink(p);
-  free(p);
-  /* an element that is not an object would be lost: refused */
-  p = write_file(dir, "report.json", "{\"pipelines\": [{}, 3]}");
-  assert_int_equal(km_report_stream(p, st_head, st_pipe, NULL, NULL, &e),
-                   KM_EPARSE);
-  unlink(p);
-  free(p);
-  p = write_file(dir, "report.json", "{\"name\": 1}");
-  assert_int_equal(km_report_stream(p, st_head, st_pipe, NULL, NULL, &e),
-                   KM_EPARSE);
-  assert_non_null(strstr(e.text, "not a report.json"));
-  unlink(p);
-  free(p);
-  rmdir(dir);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_journal_and_observe),
       cmocka_unit_test(test_merge_check),
       cmocka_unit_test(test_render_escapes),
-      cmocka_unit_test(test_stream),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

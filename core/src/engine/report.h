@@ -107,18 +107,6 @@ int km_report_merge_check(const json_t *a, const json_t *b, bool allow_mixed,
  * merged) into out.  Server text is cleaned and escaped.  0 or KM_EINVAL. */
 int km_report_render_html(const json_t *report, km_buf_t *out, km_err_t *err);
 int km_report_render_md(const json_t *report, km_buf_t *out, km_err_t *err);
-/* Reads the report.json at path one pipeline at a time (report_stream.c):
- * on_head gets the document with an empty "pipelines" and an empty
- * "terraform"."resources" (borrowed), then on_pipe each pipeline in order
- * (borrowed; i from 0), then on_tf (may be NULL) each Terraform resource.
- * A callback's non-zero return stops the read and is returned.  0, KM_EIO,
- * KM_EPARSE. */
-typedef int (*km_report_head_fn)(const json_t *head, void *ud);
-typedef int (*km_report_pipe_fn)(const json_t *pipeline, size_t i, void *ud);
-int km_report_stream(const char *path, km_report_head_fn on_head,
-                     km_report_pipe_fn on_pipe, km_report_pipe_fn on_tf,
-                     void *ud, km_err_t *err);
-
 /* report.html or report.md rendered one pipeline at a time (the sections
  * that list every pipeline go to temporary files, joined at the end): kind
  * "html" or "md"; head a report's head with its totals (borrowed, kept
