@@ -11,7 +11,9 @@
  * instance holds: following the batches of a big account is linear in its
  * batches, where listing the whole instance at every poll was quadratic.
  * A server that ignores the id filter (an item nobody asked for comes back)
- * gets full listings for the rest of the job: the answer stays right. */
+ * gets full listings for the rest of the job: the answer stays right.
+ * Keys and secrets are looked at the same time (ListKeys and ListSecrets
+ * are in different rate-limit buckets); the look ends when both have. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +23,10 @@
 #define FULL_PAGE 100
 #define IDS_PER_CALL 10
 
-static void detect_kind(mjob_t *j);
-static void detect_call(mjob_t *j);
+typedef struct mlook_s mlook_t;
+
+static void look_kind(mlook_t *l);
+static void look_call(mlook_t *l);
 
 size_t km__mig_detect_parse(const json_t *body, bool secrets, json_t *seen) {
   const json_t *items =
@@ -38,186 +42,185 @@ size_t km__mig_detect_parse(const json_t *body, bool secrets, json_t *seen) {
   return json_array_size(items);
 }
 
-static json_t *seen_of(mjob_t *j) {
-  return j->detect_secrets_phase ? j->seen_secrets : j->seen_keys;
+static json_t *seen_of(const mlook_t *l) {
+  return l->secrets ? l->j->seen_secrets : l->j->seen_keys;
 }
 
-static const char *action_of(const mjob_t *j) {
-  return j->detect_secrets_phase ? "ListSecrets" : "ListKeys";
+static const char *action_of(const mlook_t *l) {
+  return l->secrets ? "ListSecrets" : "ListKeys";
 }
 
 /* Whether every item of a by-id reply is one of the ids asked. */
-static bool only_asked(const mjob_t *j, const json_t *body) {
+static bool only_asked(const mlook_t *l, const json_t *body) {
   const json_t *items =
-      j->detect_secrets_phase
+      l->secrets
           ? json_object_get(json_object_get(body, "SecretList"), "Secret")
           : json_object_get(json_object_get(body, "Keys"), "Key");
-  size_t i, n = json_array_size(j->detect_ids);
+  size_t i, n = json_array_size(l->ids);
   const json_t *it;
   json_array_foreach(items, i, it) {
     const char *id = json_string_value(
-        json_object_get(it, j->detect_secrets_phase ? "SecretName" : "KeyId"));
+        json_object_get(it, l->secrets ? "SecretName" : "KeyId"));
     bool asked = false;
-    for (size_t k = j->detect_off; k < n && k < j->detect_off + IDS_PER_CALL;
-         k++)
-      asked |=
-          id != NULL &&
-          kp_streq(json_string_value(json_array_get(j->detect_ids, k)), id);
+    for (size_t k = l->off; k < n && k < l->off + IDS_PER_CALL; k++)
+      asked |= id != NULL &&
+               kp_streq(json_string_value(json_array_get(l->ids, k)), id);
     if (!asked) return false;
   }
   return true;
 }
 
 /* Still unseen after this look's replies so far. */
-static size_t unseen_left(const mjob_t *j, size_t from) {
-  const json_t *seen = j->detect_secrets_phase ? j->seen_secrets : j->seen_keys;
+static size_t unseen_left(const mlook_t *l, size_t from) {
+  const json_t *seen = seen_of(l);
   size_t n = 0;
-  for (size_t k = from; k < json_array_size(j->detect_ids); k++)
-    n += json_object_get(
-             seen, json_string_value(json_array_get(j->detect_ids, k))) == NULL;
+  for (size_t k = from; k < json_array_size(l->ids); k++)
+    n += json_object_get(seen, json_string_value(json_array_get(l->ids, k))) ==
+         NULL;
   return n;
 }
 
-static void next_kind(mjob_t *j) {
-  json_decref(j->detect_ids);
-  j->detect_ids = NULL;
-  if (!j->detect_secrets_phase) {
-    j->detect_secrets_phase = true;
-    detect_kind(j);
-    return;
-  }
-  j->detect_done(j, 0);
+/* This kind is done (or failed: the stage holds the error).  The last look
+ * to end hands the job on; j may be gone after it. */
+static void look_ended(mlook_t *l, bool failed) {
+  mjob_t *j = l->j;
+  json_decref(l->ids);
+  l->ids = NULL;
+  if (failed) j->detect_failed = true;
+  if (--j->looks_left > 0) return;
+  j->detect_done(j, j->detect_failed ? j->c->status : 0);
 }
 
 /* A by-id reply: the next chunk, or this kind is done. */
-static void by_id_page(mjob_t *j, const json_t *body) {
-  json_t *seen = seen_of(j);
+static void by_id_page(mlook_t *l, const json_t *body) {
+  mjob_t *j = l->j;
+  json_t *seen = seen_of(l);
   size_t before = json_object_size(seen);
-  if (!only_asked(j, body)) {
+  if (!only_asked(l, body)) {
     kp_log(j->c, KM_LOG_WARN,
            "%s answered items not asked for with a %s filter: listing the "
            "whole instance from now on",
-           action_of(j), j->detect_secrets_phase ? "SecretName" : "keyId");
+           action_of(l), l->secrets ? "SecretName" : "keyId");
     j->no_id_filter = true;
-    j->detect_by_id = false;
-    j->detect_page = 1;
-    j->detect_items = 0;
-    detect_call(j);
+    l->by_id = false;
+    l->page = 1;
+    l->items = 0;
+    look_call(l);
     return;
   }
-  km__mig_detect_parse(body, j->detect_secrets_phase, seen);
-  int64_t *total = &j->inst_total[j->detect_secrets_phase];
+  km__mig_detect_parse(body, l->secrets, seen);
+  int64_t *total = &j->inst_total[l->secrets];
   if (*total >= 0) *total += (int64_t)(json_object_size(seen) - before);
-  j->detect_off += IDS_PER_CALL;
-  if (j->detect_off < json_array_size(j->detect_ids)) {
-    detect_call(j);
+  l->off += IDS_PER_CALL;
+  if (l->off < json_array_size(l->ids)) {
+    look_call(l);
     return;
   }
-  next_kind(j);
+  look_ended(l, false);
 }
 
 /* A full-listing reply: the next page, a switch to asking by id when that
  * takes fewer calls than the pages left, or this kind is done. */
-static void full_page(mjob_t *j, const kp_res_t *res) {
-  size_t got =
-      km__mig_detect_parse(res->body, j->detect_secrets_phase, seen_of(j));
-  j->detect_items += (int64_t)got;
+static void full_page(mlook_t *l, const kp_res_t *res) {
+  mjob_t *j = l->j;
+  size_t got = km__mig_detect_parse(res->body, l->secrets, seen_of(l));
+  l->items += (int64_t)got;
   const json_t *tc = json_object_get(res->body, "TotalCount");
   int64_t total = json_is_integer(tc) ? json_integer_value(tc) : -1;
   km_err_t err;
-  int more = kp_next_page(action_of(j), j->detect_page, got, FULL_PAGE, -1,
-                          total, &err);
+  int more =
+      kp_next_page(action_of(l), l->page, got, FULL_PAGE, -1, total, &err);
   if (more < 0) {
     km__mig_fail(j, more, &err, "detect");
-    j->detect_done(j, j->c->status);
+    look_ended(l, true);
     return;
   }
   if (more == 1) {
-    size_t left = unseen_left(j, 0);
+    size_t left = unseen_left(l, 0);
     if (!j->no_id_filter && total >= 0 &&
-        kp_pages(total, FULL_PAGE) - j->detect_page >
+        kp_pages(total, FULL_PAGE) - l->page >
             kp_pages((int64_t)left, IDS_PER_CALL)) {
       /* Asking for what is still unseen is cheaper than the rest. */
-      j->inst_total[j->detect_secrets_phase] = total;
+      j->inst_total[l->secrets] = total;
       json_t *ids = json_array();
-      const json_t *seen = seen_of(j);
-      for (size_t k = 0; k < json_array_size(j->detect_ids); k++) {
-        json_t *v = json_array_get(j->detect_ids, k);
+      const json_t *seen = seen_of(l);
+      for (size_t k = 0; k < json_array_size(l->ids); k++) {
+        json_t *v = json_array_get(l->ids, k);
         if (json_object_get(seen, json_string_value(v)) == NULL)
           json_array_append(ids, v);
       }
-      json_decref(j->detect_ids);
-      j->detect_ids = ids;
-      j->detect_off = 0;
-      j->detect_by_id = true;
+      json_decref(l->ids);
+      l->ids = ids;
+      l->off = 0;
+      l->by_id = true;
       if (json_array_size(ids) == 0) {
-        next_kind(j);
+        look_ended(l, false);
         return;
       }
     } else {
-      j->detect_page++;
+      l->page++;
     }
-    detect_call(j);
+    look_call(l);
     return;
   }
-  j->inst_total[j->detect_secrets_phase] = total >= 0 ? total : j->detect_items;
-  next_kind(j);
+  j->inst_total[l->secrets] = total >= 0 ? total : l->items;
+  look_ended(l, false);
 }
 
 static void on_page(km_sctx_t *c, const kp_res_t *res, void *ud) {
-  mjob_t *j = ud;
+  mlook_t *l = ud;
   if (res->status < 0) {
-    km__mig_fail(j, res->status, res->err, action_of(j));
-    j->detect_done(j, c->status);
+    km__mig_fail(l->j, res->status, res->err, action_of(l));
+    look_ended(l, true);
     return;
   }
+  (void)c;
   /* The batch records this detection decides carry its RequestId. */
-  snprintf(j->detect_rid, sizeof(j->detect_rid), "%s", res->request_id);
-  if (j->detect_by_id)
-    by_id_page(j, res->body);
+  snprintf(l->j->detect_rid, sizeof(l->j->detect_rid), "%s", res->request_id);
+  if (l->by_id)
+    by_id_page(l, res->body);
   else
-    full_page(j, res);
+    full_page(l, res);
 }
 
 /* The Filters parameter of the next call (owned). */
-static char *filters_of(const mjob_t *j) {
+static char *filters_of(const mlook_t *l) {
   json_t *f = json_array();
   json_array_append_new(f, json_pack("{s:s, s:[s]}", "Key", "DKMSInstanceId",
-                                     "Values", j->c->inv->instance_id));
-  if (j->detect_by_id) {
+                                     "Values", l->j->c->inv->instance_id));
+  if (l->by_id) {
     json_t *vals = json_array();
-    size_t n = json_array_size(j->detect_ids);
-    for (size_t k = j->detect_off; k < n && k < j->detect_off + IDS_PER_CALL;
-         k++)
-      json_array_append(vals, json_array_get(j->detect_ids, k));
-    json_array_append_new(
-        f, json_pack("{s:s, s:o}", "Key",
-                     j->detect_secrets_phase ? "SecretName" : "keyId", "Values",
-                     vals));
+    size_t n = json_array_size(l->ids);
+    for (size_t k = l->off; k < n && k < l->off + IDS_PER_CALL; k++)
+      json_array_append(vals, json_array_get(l->ids, k));
+    json_array_append_new(f, json_pack("{s:s, s:o}", "Key",
+                                       l->secrets ? "SecretName" : "keyId",
+                                       "Values", vals));
   }
   char *s = json_dumps(f, JSON_COMPACT);
   json_decref(f);
   return s;
 }
 
-static void detect_call(mjob_t *j) {
+static void look_call(mlook_t *l) {
   char pn[24];
-  snprintf(pn, sizeof(pn), "%d", j->detect_by_id ? 1 : j->detect_page);
-  char *filters = filters_of(j);
+  snprintf(pn, sizeof(pn), "%d", l->by_id ? 1 : l->page);
+  char *filters = filters_of(l);
   const char *params[] = {"PageNumber", pn,
                           "PageSize",   "100",
                           "Filters",    filters != NULL ? filters : "[]"};
   /* A call that cannot be sent answers on_page with the failure. */
-  kp_call(j->c, action_of(j), params, 3, NULL, on_page, j);
+  kp_call(l->j->c, action_of(l), params, 3, NULL, on_page, l);
   free(filters);
 }
 
 /* Starts the look at one kind: nothing to ask when the batch's resources
  * of that kind are all seen. */
-static void detect_kind(mjob_t *j) {
+static void look_kind(mlook_t *l) {
+  mjob_t *j = l->j;
   const mbatch_t *b = &j->b[j->cur];
-  const json_t *mine = j->detect_secrets_phase ? b->secrets : b->keys;
-  const json_t *seen = seen_of(j);
+  const json_t *mine = l->secrets ? b->secrets : b->keys;
+  const json_t *seen = seen_of(l);
   json_t *ids = json_array();
   size_t i;
   json_t *v;
@@ -225,29 +228,35 @@ static void detect_kind(mjob_t *j) {
     if (json_object_get(seen, json_string_value(v)) == NULL)
       json_array_append(ids, v);
   }
-  json_decref(j->detect_ids);
-  j->detect_ids = ids;
-  j->detect_off = 0;
-  j->detect_page = 1;
-  j->detect_items = 0;
+  l->ids = ids;
   size_t n = json_array_size(ids);
   if (n == 0) {
-    next_kind(j);
+    look_ended(l, false);
     return;
   }
-  int64_t total = j->inst_total[j->detect_secrets_phase];
+  int64_t total = j->inst_total[l->secrets];
   /* Unknown size: a full listing's first page learns it (full_page may
    * then switch to asking by id). */
-  j->detect_by_id = !j->no_id_filter && total >= 0 &&
-                    kp_pages((int64_t)n, IDS_PER_CALL) <
-                        kp_pages(total + (int64_t)n, FULL_PAGE);
-  detect_call(j);
+  l->by_id = !j->no_id_filter && total >= 0 &&
+             kp_pages((int64_t)n, IDS_PER_CALL) <
+                 kp_pages(total + (int64_t)n, FULL_PAGE);
+  look_call(l);
 }
 
 void km__mig_detect(mjob_t *j, void (*done)(mjob_t *j, int status)) {
   if (j->seen_keys == NULL) j->seen_keys = json_object();
   if (j->seen_secrets == NULL) j->seen_secrets = json_object();
-  j->detect_secrets_phase = false;
   j->detect_done = done;
-  detect_kind(j);
+  j->detect_failed = false;
+  j->looks_left = 2;
+  for (int k = 0; k < 2; k++) {
+    json_decref(j->look[k].ids);
+    j->look[k] = (mlook_t){.j = j, .secrets = k == 1, .page = 1};
+  }
+  /* Either look may end inside its start; the job is handed on (and may
+   * be gone) only when both have, so nothing of j is read after the
+   * second start. */
+  mlook_t *keys = &j->look[0], *secrets = &j->look[1];
+  look_kind(keys);
+  look_kind(secrets);
 }

@@ -48,7 +48,8 @@ static void mig_free(void *ud) {
   free(j->b);
   json_decref(j->seen_keys);
   json_decref(j->seen_secrets);
-  json_decref(j->detect_ids);
+  json_decref(j->look[0].ids);
+  json_decref(j->look[1].ids);
   free(j);
 }
 

@@ -37,17 +37,24 @@ typedef struct mjob_s {
   int64_t wait_left_ms; /* console driver: until the next poll */
   /* detection (detect.c): what is seen stays seen (a migration is one-way),
    * so each look asks only about what is not seen yet. */
-  json_t *seen_keys;    /* object: key id -> true (in the instance) */
-  json_t *seen_secrets; /* object: name -> true */
-  int detect_page;
-  char detect_rid[80]; /* RequestId of the last detection page */
-  bool detect_secrets_phase;
-  bool detect_by_id;     /* this look asks by id, 10 at a time */
+  json_t *seen_keys;     /* object: key id -> true (in the instance) */
+  json_t *seen_secrets;  /* object: name -> true */
+  char detect_rid[80];   /* RequestId of the last detection page */
   bool no_id_filter;     /* the server ignored an id filter: list all */
-  json_t *detect_ids;    /* by id: the unseen ids of this kind (owned) */
-  size_t detect_off;     /* by id: the next chunk's start */
   int64_t inst_total[2]; /* keys, secrets in the instance; -1: unknown */
-  int64_t detect_items;  /* items of this full listing so far */
+  /* The look at keys [0] and at secrets [1], at the same time (their calls
+   * are in different rate-limit buckets). */
+  struct mlook_s {
+    struct mjob_s *j;
+    bool secrets;
+    bool by_id;    /* this look asks by id, 10 at a time */
+    int page;      /* full listing: the page asked */
+    json_t *ids;   /* by id: the unseen ids of this kind (owned) */
+    size_t off;    /* by id: the next chunk's start */
+    int64_t items; /* items of this full listing so far */
+  } look[2];
+  int looks_left;     /* looks not ended */
+  bool detect_failed; /* a look failed (the stage holds the error) */
   void (*detect_done)(struct mjob_s *j, int status);
 } mjob_t;
 
