@@ -61,8 +61,9 @@ static void test_rate_bound_and_fifo(void **st) {
   for (int i = 0; i < 40; i++) {
     w[i].t = &t;
     w[i].id = i;
-    assert_int_equal(
-        km_rl_acquire(rl, "a/cn-hangzhou/key-read", 100, on_grant, &w[i]), 0);
+    assert_int_equal(km_rl_acquire(rl, "a/cn-hangzhou/key-read", 100, false,
+                                   on_grant, &w[i]),
+                     0);
   }
   /* Nothing is granted inline. */
   assert_int_equal(t.granted, 0);
@@ -90,8 +91,8 @@ static void test_buckets_independent(void **st) {
   for (int i = 0; i < 5; i++) {
     ws[i] = (waiter_ud_t){&slow, i};
     wf[i] = (waiter_ud_t){&fast, i};
-    km_rl_acquire(rl, "slow", 2, on_grant, &ws[i]);
-    km_rl_acquire(rl, "fast", 1000, on_grant, &wf[i]);
+    km_rl_acquire(rl, "slow", 2, false, on_grant, &ws[i]);
+    km_rl_acquire(rl, "fast", 1000, false, on_grant, &wf[i]);
   }
   uint64_t t0 = km_now_ms();
   /* Run until the fast bucket is done; the slow one must not hold it up. */
@@ -112,7 +113,7 @@ static void test_throttle_lowers_and_recovers(void **st) {
   tally_t t;
   memset(&t, 0, sizeof(t));
   waiter_ud_t w = {&t, 0};
-  km_rl_acquire(rl, "k", 40, on_grant, &w);
+  km_rl_acquire(rl, "k", 40, false, on_grant, &w);
   uv_run(&loop, UV_RUN_DEFAULT);
   assert_true(km_rl_rate(rl, "k") == 40.0);
   /* No call waited for a token: the ok answers say nothing about the
@@ -130,7 +131,7 @@ static void test_throttle_lowers_and_recovers(void **st) {
   double low = km_rl_rate(rl, "k");
   /* Recovery: after 1.5 s without throttling the rate has grown. */
   uv_sleep(1500);
-  km_rl_acquire(rl, "k", 40, on_grant, &w);
+  km_rl_acquire(rl, "k", 40, false, on_grant, &w);
   uv_run(&loop, UV_RUN_DEFAULT);
   assert_true(km_rl_rate(rl, "k") > low);
   km_rl_stats_t s;
@@ -239,6 +240,42 @@ static void test_limits(void **st) {
   assert_true(km_rl_qps(rl, "2", KM_RL_SECRET_META) == 5);
   assert_true(km_rl_qps(rl, "2", KM_RL_KEY_WRITE) == 30);
   assert_true(km_rl_qps(rl, NULL, KM_RL_KEY_READ) == 20);
+  /* The manifest's figures are known, the published ones are not. */
+  assert_true(km_rl_qps_known(rl, "1", KM_RL_KEY_READ));
+  assert_false(km_rl_qps_known(rl, "1", KM_RL_SECRET_META));
+  assert_true(km_rl_qps_known(rl, "2", KM_RL_SECRET_META));
+  assert_false(km_rl_qps_known(rl, "2", KM_RL_KEY_WRITE));
+  assert_true(km_rl_qps_known(rl, NULL, KM_RL_KEY_READ));
+  close_loop(&loop, rl);
+}
+
+/* A new bucket of a known figure spends its burst (half a second's worth)
+ * at once, as the service's own bucket allows after the idle time before
+ * a first call; one of a published figure starts from one token. */
+static void test_known_starts_with_burst(void **st) {
+  (void)st;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  km_rl_t *rl = km_rl_new(&loop);
+  tally_t known, published;
+  memset(&known, 0, sizeof(known));
+  memset(&published, 0, sizeof(published));
+  waiter_ud_t wk[5], wp[5];
+  uint64_t t0 = km_now_ms();
+  for (int i = 0; i < 5; i++) {
+    wk[i] = (waiter_ud_t){&known, i};
+    wp[i] = (waiter_ud_t){&published, i};
+    km_rl_acquire(rl, "known", 10, true, on_grant, &wk[i]);
+    km_rl_acquire(rl, "published", 10, false, on_grant, &wp[i]);
+  }
+  while (known.granted < 5)
+    uv_run(&loop, UV_RUN_ONCE);
+  /* 5 tokens saved at 10/s: no wait; from one token 4 more take 400 ms. */
+  assert_true(km_now_ms() - t0 < 150);
+  assert_true(published.granted < 5);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(published.granted, 5);
+  assert_true(published.last_ms - t0 >= 350);
   close_loop(&loop, rl);
 }
 
@@ -272,6 +309,9 @@ static uint64_t g_fanout, g_period_ms;
 /* Transit: a call reaches the service 0..g_jitter_ms after it was granted
  * (the transport's queue, the other pipelines' CPU), pseudo-randomly. */
 static uint64_t g_jitter_ms, g_rng = 88172645463325252ull;
+/* The sender's bucket starts with its burst saved (a figure the manifest
+ * gives: km_rl_qps_known), else with one token. */
+static bool g_full;
 /* A fan-out meets a backlog in the transport: the calls granted in its
  * first g_backlog_ms reach the service only then (the other pipelines'
  * fan-outs of the same stage start ahead of them in the queue). */
@@ -301,7 +341,7 @@ static sim_out_t simulate(double configured, svc_t svc, uint64_t ms,
                           uint64_t storm_to, km_rl_pace_t *out) {
   km_rl_pace_t s;
   uint64_t t0 = 1000;
-  km__rl_pace_init(&s, configured, t0);
+  km__rl_pace_init(&s, configured, g_full, t0);
   svc.last = t0;
   static call_t fl[SIM_MAX_FLIGHT]; /* in flight, sorted by due */
   size_t n = 0;
@@ -445,7 +485,9 @@ static void test_pace_under_lower_limit(void **st) {
                         {80, 9000, 0},
                         {30, 4000, 300},
                         {80, 9000, 300}};
-  for (size_t i = 0; i < KM_ARRAY_SIZE(jfan); i++) {
+  for (size_t k = 0; k < 2 * KM_ARRAY_SIZE(jfan); k++) {
+    size_t i = k % KM_ARRAY_SIZE(jfan);
+    g_full = k >= KM_ARRAY_SIZE(jfan);
     g_fanout = jfan[i][0];
     g_period_ms = jfan[i][1];
     g_backlog_ms = jfan[i][2];
@@ -458,11 +500,12 @@ static void test_pace_under_lower_limit(void **st) {
     double used = (double)(o.sent - o.throttled) / fmin(asked, 1200);
     double fan_s =
         g_fans_done > 0 ? (double)g_fans_ms / 1000.0 / (double)g_fans_done : 0;
-    print_message("limit 10 of 10, transit 0-50 ms, %s%s: %llu calls, %llu "
-                  "throttled (%.1f%%), %.0f%% of what was asked done; a "
-                  "fan-out took %.2f s (n / QPS: %.2f s)\n",
+    print_message("limit 10 of 10, transit 0-50 ms, %s%s%s: %llu calls, "
+                  "%llu throttled (%.1f%%), %.0f%% of what was asked done; "
+                  "a fan-out took %.2f s (n / QPS: %.2f s)\n",
                   g_fanout == 0 ? "always busy" : "fan-outs",
                   g_backlog_ms > 0 ? " after a 300 ms backlog" : "",
+                  g_full ? ", starting with the burst" : "",
                   (unsigned long long)o.sent, (unsigned long long)o.throttled,
                   100.0 * (double)o.throttled / (double)o.sent, 100 * used,
                   fan_s, (double)g_fanout / 10.0);
@@ -472,6 +515,7 @@ static void test_pace_under_lower_limit(void **st) {
     assert_true(fan_s <= (double)g_fanout / 10.0 + 0.1);
   }
   g_fanout = g_jitter_ms = g_backlog_ms = 0;
+  g_full = false;
 }
 
 /* A one-second storm of throttling (every call refused) costs one
@@ -496,6 +540,7 @@ int main(void) {
       cmocka_unit_test(test_groups),
       cmocka_unit_test(test_every_action_has_a_group),
       cmocka_unit_test(test_limits),
+      cmocka_unit_test(test_known_starts_with_burst),
       cmocka_unit_test(test_pace_under_lower_limit),
       cmocka_unit_test(test_pace_after_storm),
   };

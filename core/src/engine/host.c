@@ -72,6 +72,7 @@ typedef struct call_s {
   km_params_t params;
   char rl_key[160];
   double qps;
+  bool qps_known;  /* the manifest's figure (km_rl_qps_known) */
   bool write_once; /* not resent when an attempt's outcome is unknown */
   size_t acct;     /* the engine's account whose credentials sign it */
   bool holding;    /* holds a place in the bucket's window (km_rl_done) */
@@ -142,8 +143,8 @@ static int pace_retry(void *ud, void (*go)(int status, void *arg), void *arg) {
   call_t *c = ud;
   c->go = go;
   c->go_arg = arg;
-  return km_rl_acquire_call(c->p->e->o.rl, c->rl_key, c->qps, on_retry_token,
-                            c);
+  return km_rl_acquire_call(c->p->e->o.rl, c->rl_key, c->qps, c->qps_known,
+                            on_retry_token, c);
 }
 
 /* Every answer feeds the limiter; a call retried for long is said once
@@ -296,6 +297,7 @@ static int start_call(km_pipeline_t *p, const char *account,
    * the account's figure (manifest concurrency.qps, else published). */
   km_rl_group_t group = km_rl_action_group(product, action);
   c->qps = km_rl_qps(p->e->o.rl, account_id, group);
+  c->qps_known = km_rl_qps_known(p->e->o.rl, account_id, group);
   c->write_once = !km_rl_action_resendable(product, action);
   c->acct = acct_of(p, account);
   snprintf(c->rl_key, sizeof(c->rl_key), "%s/%s/%s", account_id,
@@ -303,7 +305,8 @@ static int start_call(km_pipeline_t *p, const char *account,
                ? "-"
                : p->t->region,
            km_rl_group_name(group));
-  int rc = km_rl_acquire_call(p->e->o.rl, c->rl_key, c->qps, on_token, c);
+  int rc = km_rl_acquire_call(p->e->o.rl, c->rl_key, c->qps, c->qps_known,
+                              on_token, c);
   if (rc < 0) {
     km_params_free(&c->params);
     free(c->action);

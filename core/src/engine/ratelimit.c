@@ -53,12 +53,14 @@
 #define WINDOW_S 0.1
 #define STREAK_MAX_S 1.0
 
-void km__rl_pace_init(km_rl_pace_t *s, double qps, uint64_t now) {
+static double burst_of(const km_rl_pace_t *s, uint64_t now);
+
+void km__rl_pace_init(km_rl_pace_t *s, double qps, bool full, uint64_t now) {
   memset(s, 0, sizeof(*s));
   s->base = s->rate = qps;
   s->floor = fmin(qps, fmax(0.2, qps * 0.01));
-  s->tokens = 1.0;
   s->last_refill = s->slot_start = s->born = now;
+  s->tokens = full ? burst_of(s, now) : 1.0;
   s->last_short = UINT64_MAX;
   s->window = WINDOW_START;
 }
@@ -338,13 +340,23 @@ double km_rl_qps(const km_rl_t *rl, const char *account_id, km_rl_group_t g) {
   return km_rl_group_qps(g);
 }
 
-static bucket_t *bucket_get(km_rl_t *rl, const char *key, double qps) {
+bool km_rl_qps_known(const km_rl_t *rl, const char *account_id,
+                     km_rl_group_t g) {
+  if ((unsigned)g >= KM_RL_NGROUPS) return false;
+  for (const limits_t *e = rl->limits; account_id != NULL && e != NULL;
+       e = e->next)
+    if (strcmp(e->account_id, account_id) == 0 && e->l.qps[g] > 0) return true;
+  return rl->all.qps[g] > 0;
+}
+
+static bucket_t *bucket_get(km_rl_t *rl, const char *key, double qps,
+                            bool known) {
   bucket_t *b = find(rl, key);
   if (b != NULL) return b;
   b = km_xcalloc(1, sizeof(*b));
   b->rl = rl;
   b->key = km_xstrdup(key);
-  km__rl_pace_init(&b->pace, qps, km_now_ms());
+  km__rl_pace_init(&b->pace, qps, known, km_now_ms());
   uv_timer_init(rl->loop, &b->timer);
   b->timer.data = b;
   rl->open_handles++;
@@ -429,11 +441,11 @@ static void on_timer(uv_timer_t *t) {
   }
 }
 
-static int acquire(km_rl_t *rl, const char *key, double qps, bool counted,
-                   km_rl_cb cb, void *ud) {
+static int acquire(km_rl_t *rl, const char *key, double qps, bool known,
+                   bool counted, km_rl_cb cb, void *ud) {
   if (rl->closing) return KM_ECANCELED;
   if (!(qps > 0) || cb == NULL) return KM_EINVAL;
-  bucket_t *b = bucket_get(rl, key, qps);
+  bucket_t *b = bucket_get(rl, key, qps, known);
   waiter_t *w = km_xcalloc(1, sizeof(*w));
   w->cb = cb;
   w->ud = ud;
@@ -454,14 +466,14 @@ static int acquire(km_rl_t *rl, const char *key, double qps, bool counted,
   return 0;
 }
 
-int km_rl_acquire(km_rl_t *rl, const char *key, double qps, km_rl_cb cb,
-                  void *ud) {
-  return acquire(rl, key, qps, false, cb, ud);
+int km_rl_acquire(km_rl_t *rl, const char *key, double qps, bool known,
+                  km_rl_cb cb, void *ud) {
+  return acquire(rl, key, qps, known, false, cb, ud);
 }
 
-int km_rl_acquire_call(km_rl_t *rl, const char *key, double qps, km_rl_cb cb,
-                       void *ud) {
-  return acquire(rl, key, qps, true, cb, ud);
+int km_rl_acquire_call(km_rl_t *rl, const char *key, double qps, bool known,
+                       km_rl_cb cb, void *ud) {
+  return acquire(rl, key, qps, known, true, cb, ud);
 }
 
 void km_rl_done(km_rl_t *rl, const char *key, uint64_t rtt_ms) {

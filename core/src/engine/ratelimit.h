@@ -95,19 +95,26 @@ void km_rl_set_limits(km_rl_t *rl, const char *account_id,
 /* The QPS a bucket of account_id and group starts from: the account's
  * limit, else the limit for every account, else the published figure. */
 double km_rl_qps(const km_rl_t *rl, const char *account_id, km_rl_group_t g);
+/* Whether that figure is the manifest's (concurrency.qps): the operator's
+ * word for the quota, not the published figure. */
+bool km_rl_qps_known(const km_rl_t *rl, const char *account_id,
+                     km_rl_group_t g);
 
 /* Waits for a token of bucket key (borrowed, copied: e.g.
  * "1234567890123456/cn-hangzhou/key-read"), creating the bucket at qps when
- * it does not exist. */
-int km_rl_acquire(km_rl_t *rl, const char *key, double qps, km_rl_cb cb,
-                  void *ud);
+ * it does not exist.  A new bucket of a known figure (km_rl_qps_known)
+ * starts with its burst saved, as the service's own bucket is after the
+ * idle time before a first call; one of a published figure starts with one
+ * token (the account's quota may be lower: the first answers find out). */
+int km_rl_acquire(km_rl_t *rl, const char *key, double qps, bool known,
+                  km_rl_cb cb, void *ud);
 
 /* km_rl_acquire for one attempt of a call: the grant also takes a place in
  * the bucket's window of calls in flight, which the caller gives back with
  * km_rl_done(key) once the attempt is answered (or not sent), exactly once
  * per grant; rtt_ms: from the grant to the answer (UINT64_MAX: not sent). */
-int km_rl_acquire_call(km_rl_t *rl, const char *key, double qps, km_rl_cb cb,
-                       void *ud);
+int km_rl_acquire_call(km_rl_t *rl, const char *key, double qps, bool known,
+                       km_rl_cb cb, void *ud);
 void km_rl_done(km_rl_t *rl, const char *key, uint64_t rtt_ms);
 
 /* Feedback from an answer on bucket key: a throttling answer, or a call the
@@ -154,7 +161,8 @@ typedef struct km_rl_pace_s {
   unsigned streak;        /* throttling answers in a row (no ok between) */
 } km_rl_pace_t;
 
-void km__rl_pace_init(km_rl_pace_t *s, double qps, uint64_t now);
+/* full: start with the burst saved (a known figure), else one token. */
+void km__rl_pace_init(km_rl_pace_t *s, double qps, bool full, uint64_t now);
 /* Adds the tokens of the time elapsed and adapts the rate. */
 void km__rl_pace_refill(km_rl_pace_t *s, uint64_t now);
 /* Refills, then takes a token if one is there: true when taken. */

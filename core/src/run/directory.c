@@ -179,7 +179,9 @@ static void list_page(disc_t *d) {
   double qps = km_rl_qps(d->rt->rl, d->mgmt_id, group);
   char key[160];
   snprintf(key, sizeof(key), "%s/-/%s", d->mgmt_id, km_rl_group_name(group));
-  int rc = km_rl_acquire(d->rt->rl, key, qps, on_token, d);
+  int rc =
+      km_rl_acquire(d->rt->rl, key, qps,
+                    km_rl_qps_known(d->rt->rl, d->mgmt_id, group), on_token, d);
   if (rc < 0) {
     km__err_set(&d->err, rc, "ListAccounts: %s", km_strerror(rc));
     disc_stop(d, rc, NULL);
