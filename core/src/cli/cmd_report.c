@@ -78,7 +78,7 @@ static json_t *load_one(const char *dir) {
     size_t i;
     json_t *p;
     json_array_foreach(json_object_get(rep, "pipelines"), i, p)
-        km_report_extra_apply(x, NULL, p);
+        km_report_extra_apply(x, NULL, p, true);
     json_object_set_new(rep, "observed", json_true());
     km_report_retotal(rep);
   }

@@ -117,8 +117,10 @@ static json_t *stages_json(const km_report_span_t *spans) {
   return a;
 }
 
+/* Pipeline inv's object; ledger false: without the rotation ledger (for
+ * the totals, which do not count it). */
 static json_t *pipeline_json(const km_inv_t *inv, const km_report_span_t *spans,
-                             const km_report_extra_t *extra) {
+                             const km_report_extra_t *extra, bool ledger) {
   bucket_t k, s;
   bucket_init(&k);
   bucket_init(&s);
@@ -202,7 +204,7 @@ static json_t *pipeline_json(const km_inv_t *inv, const km_report_span_t *spans,
       bucket_json(&s), "rotation", "turned_off", off, "restored", restored,
       "not_restored", not_restored, "issues", iss, "stages", stages_json(spans),
       "batches", "rotation_ledger", "observe");
-  km_report_extra_apply(extra, inv, p);
+  km_report_extra_apply(extra, inv, p, ledger);
   return p;
 }
 
@@ -376,7 +378,7 @@ int km_report_build(const km_report_meta_t *meta, km_inv_t *const *invs,
   km_report_span_t buf[KM_STAGE__COUNT];
   for (size_t i = 0; i < n; i++)
     json_array_append_new(
-        pl, pipeline_json(invs[i], span_at(meta, i, buf), meta->extra));
+        pl, pipeline_json(invs[i], span_at(meta, i, buf), meta->extra, true));
   sort_pipelines(pl);
   json_t *r = head_json(meta);
   json_object_set_new(r, "totals", totals(pl));
@@ -684,7 +686,7 @@ static int write_stream(FILE *f, json_t *head, const one_t *v, size_t n,
   for (size_t i = 0; rc == 0 && i < n; i++) {
     km_report_span_t buf[KM_STAGE__COUNT];
     json_t *p =
-        pipeline_json(v[i].inv, span_at(meta, v[i].i, buf), meta->extra);
+        pipeline_json(v[i].inv, span_at(meta, v[i].i, buf), meta->extra, true);
     char *t = json_dumps(p, JSON_INDENT(2));
     if (t == NULL || fputs(i == 0 ? "\n    " : ",\n    ", f) == EOF ||
         put_indented(f, t) < 0)
@@ -745,7 +747,7 @@ int km_report_write_run(const km_report_meta_t *meta, km_inv_t *const *invs,
   for (size_t i = 0; i < n; i++) {
     km_report_span_t buf[KM_STAGE__COUNT];
     json_t *p =
-        pipeline_json(v[i].inv, span_at(meta, v[i].i, buf), meta->extra);
+        pipeline_json(v[i].inv, span_at(meta, v[i].i, buf), meta->extra, false);
     tot_add(&t, p);
     batches_add(&b, p);
     json_decref(p);

@@ -87,13 +87,15 @@ int km_report_extra_load_run(const char *run_dir, const char *generated,
 void km_report_extra_free(km_report_extra_t *x);
 /* True when the run directory had an observe.json. */
 bool km_report_extra_observed(const km_report_extra_t *x);
-/* Sets pipeline's (a report pipeline, modified) "batches" and
- * "rotation_ledger" when x read the journal, and "observe" when x read an
- * observe.json (null when it has nothing for this pipeline).  inv
- * (borrowed, may be NULL) is the pipeline's model, which the run's report
- * (km_report_extra_load_run) takes its observations from. */
+/* Sets pipeline's (a report pipeline, modified) "batches" and, when
+ * ledger, "rotation_ledger" when x read the journal (ledger false: only
+ * for the totals, which do not count the ledger: most of a big run's
+ * entries), and "observe" when x read an observe.json (null when it has
+ * nothing for this pipeline).  inv (borrowed, may be NULL) is the
+ * pipeline's model, which the run's report (km_report_extra_load_run)
+ * takes its observations from. */
 void km_report_extra_apply(const km_report_extra_t *x, const km_inv_t *inv,
-                           json_t *pipeline);
+                           json_t *pipeline, bool ledger);
 
 /* Whether reports a and b (borrowed) may be merged into one: the same
  * manifest (manifest_hash), the same saved plan (or both without one), and

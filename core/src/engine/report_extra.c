@@ -441,15 +441,16 @@ static json_t *entries(const km_report_extra_t *x, size_t pipe, bool ledger,
 }
 
 void km_report_extra_apply(const km_report_extra_t *x, const km_inv_t *inv,
-                           json_t *p) {
+                           json_t *p, bool ledger) {
   if (x == NULL) return;
   char *k = pipe_key(json_string_value(json_object_get(p, "account")),
                      json_string_value(json_object_get(p, "region")));
   size_t pipe;
   if (x->journal && km_strmap_get(x->pipes, k, &pipe)) {
     json_object_set_new(p, "batches", entries(x, pipe, false, "batch"));
-    json_object_set_new(p, "rotation_ledger",
-                        entries(x, pipe, true, "turned_off"));
+    if (ledger)
+      json_object_set_new(p, "rotation_ledger",
+                          entries(x, pipe, true, "turned_off"));
   } else if (x->journal) {
     json_object_set_new(p, "batches", json_array());
     json_object_set_new(p, "rotation_ledger", json_array());

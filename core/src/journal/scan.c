@@ -29,6 +29,7 @@
 #include "util/util.h"
 
 void km__jhash(const char *p, size_t len, char out[KM_JOURNAL_HASH]) {
+  static const char hex[] = "0123456789abcdef";
   unsigned char md[32];
   unsigned int n = 0;
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -38,8 +39,13 @@ void km__jhash(const char *p, size_t len, char out[KM_JOURNAL_HASH]) {
   EVP_DigestFinal_ex(ctx, md, &n);
   EVP_MD_CTX_free(ctx);
   memcpy(out, "sha256:", 7);
-  for (unsigned i = 0; i < 32; i++)
-    snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
+  /* Every record is hashed when written and again when read: a table,
+   * not 32 snprintf calls a record. */
+  for (unsigned i = 0; i < 32; i++) {
+    out[7 + 2 * i] = hex[md[i] >> 4];
+    out[8 + 2 * i] = hex[md[i] & 15];
+  }
+  out[7 + 64] = '\0';
 }
 
 static bool is_hex64(const char *p) {
