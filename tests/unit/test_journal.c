@@ -401,6 +401,7 @@ static void test_tail_in_parts(void **st) {
   km_journal_tail_close(tail);
   /* A last line that never got its newline: the final part ignores it. */
   assert_int_equal(truncate(t->file, (off_t)(len - 10)), 0);
+  json_decref(s->last_fields);
   memset(s, 0, sizeof(*s));
   assert_int_equal(km_journal_tail_open(t->dir, types, collect, s, &tail, &err),
                    0);
@@ -416,6 +417,7 @@ static void test_tail_in_parts(void **st) {
   FILE *f = fopen(t->file, "wb");
   fwrite(whole, 1, len, f);
   fclose(f);
+  json_decref(s->last_fields);
   memset(s, 0, sizeof(*s));
   assert_int_equal(km_journal_tail_open(t->dir, types, collect, s, &tail, &err),
                    0);
