@@ -358,76 +358,6 @@ static void test_many_records_and_group_commit(void **st) {
   free(s);
 }
 
-/* The report's read in parts while the run appends: each part sees what
- * was written since the one before; a last line still going out (no
- * newline yet) waits for the next part; the final part takes one that
- * never got its newline as the torn tail.  Records of other types are
- * checked, not handed on. */
-static void test_tail_in_parts(void **st) {
-  tmp_t *t = *st;
-  km_journal_t *j;
-  km_err_t err;
-  assert_int_equal(km_journal_open(t->dir, &j, NULL, &err), 0);
-  for (int i = 0; i < 3; i++)
-    assert_int_equal(km_journal_append(j, "rotation_off", NULL, NULL, &err), 0);
-  assert_int_equal(km_journal_append(j, "hook_decision", NULL, NULL, &err), 0);
-  static const char *const types[] = {"rotation_", "batch_", NULL};
-  seen_t *s = calloc(1, sizeof(*s));
-  km_journal_tail_t *tail;
-  assert_int_equal(km_journal_tail_open(t->dir, types, collect, s, &tail, &err),
-                   0);
-  assert_int_equal(km_journal_tail_read(tail, false, &err), 0);
-  assert_int_equal(s->n, 3);
-  /* Two more records, the last one cut short as a writer in the middle of
-   * its write() would leave it. */
-  assert_int_equal(km_journal_append(j, "batch_done", NULL, NULL, &err), 0);
-  assert_int_equal(km_journal_append(j, "rotation_restored", NULL, NULL, &err),
-                   0);
-  km_journal_close(j);
-  size_t len;
-  char *whole = slurp(t->file, &len);
-  assert_int_equal(truncate(t->file, (off_t)(len - 10)), 0);
-  assert_int_equal(km_journal_tail_read(tail, false, &err), 0);
-  assert_int_equal(s->n, 4);
-  assert_string_equal(s->types[3], "batch_done");
-  /* The rest of the line arrives: the next part reads it whole. */
-  append_raw(t->file, whole + len - 10);
-  assert_int_equal(km_journal_tail_read(tail, false, &err), 0);
-  assert_int_equal(s->n, 5);
-  assert_int_equal(s->seqs[4], 6);
-  /* Nothing new: a part reads nothing; the final part finds no torn tail. */
-  assert_int_equal(km_journal_tail_read(tail, true, &err), 0);
-  assert_int_equal(s->n, 5);
-  km_journal_tail_close(tail);
-  /* A last line that never got its newline: the final part ignores it. */
-  assert_int_equal(truncate(t->file, (off_t)(len - 10)), 0);
-  json_decref(s->last_fields);
-  memset(s, 0, sizeof(*s));
-  assert_int_equal(km_journal_tail_open(t->dir, types, collect, s, &tail, &err),
-                   0);
-  assert_int_equal(km_journal_tail_read(tail, true, &err), 0);
-  assert_int_equal(s->n, 4);
-  km_journal_tail_close(tail);
-  /* A broken chain is refused by a part as by a whole replay. */
-  free(whole);
-  whole = slurp(t->file, &len);
-  char *at = strstr(whole, "\"seq\":2");
-  assert_non_null(at);
-  at[6] = '9';
-  FILE *f = fopen(t->file, "wb");
-  fwrite(whole, 1, len, f);
-  fclose(f);
-  json_decref(s->last_fields);
-  memset(s, 0, sizeof(*s));
-  assert_int_equal(km_journal_tail_open(t->dir, types, collect, s, &tail, &err),
-                   0);
-  assert_int_equal(km_journal_tail_read(tail, false, &err), KM_EJOURNAL);
-  km_journal_tail_close(tail);
-  json_decref(s->last_fields);
-  free(s);
-  free(whole);
-}
-
 static int stop_at_two(const km_journal_record_t *r, void *ud) {
   (void)ud;
   return r->seq == 2 ? 42 : 0;
@@ -456,7 +386,6 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
       cmocka_unit_test_setup_teardown(test_many_records_and_group_commit, setup,
                                       teardown),
-      cmocka_unit_test_setup_teardown(test_tail_in_parts, setup, teardown),
       cmocka_unit_test_setup_teardown(test_callback_stops_replay, setup,
                                       teardown),
   };

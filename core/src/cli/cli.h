@@ -99,16 +99,14 @@ void km__print_advice(int ec, const json_t *rep, const char *manifest,
 /* cmd_report.c: dir's report.html and report.md (0600, atomic), rendered
  * from what km_report_write_run writes: give it km__report_docs_head and
  * km__report_docs_pipe (km_report_meta_t.on_head, on_pipe; ud the docs),
- * and the Terraform hand-off km__report_docs_tf (km_tf_report_t), and
- * the head's "terraform" (km_tf_report_head, stolen) with
- * km__report_docs_terraform, then end writes the files.  b (borrowed) is
- * filled by the writer before the head (the batch chart's scale).  A
- * failure to render never stops report.json: end returns it (< 0 with
- * err).  Freed by free. */
+ * and the Terraform hand-off km__report_docs_tf (km_tf_report_t), then
+ * end writes the files.  b (borrowed) is filled by the writer before the
+ * head (the batch chart's scale); tf (stolen, may be NULL) is the head's
+ * "terraform" (km_tf_report_head).  A failure to render never stops
+ * report.json: end returns it (< 0 with err).  Freed by free. */
 typedef struct km__report_docs_s km__report_docs_t;
-km__report_docs_t *km__report_docs_new(const char *dir,
-                                       const km_report_batches_t *b);
-void km__report_docs_terraform(km__report_docs_t *d, json_t *tf);
+km__report_docs_t *
+km__report_docs_new(const char *dir, const km_report_batches_t *b, json_t *tf);
 void km__report_docs_head(const json_t *head, void *ud);
 void km__report_docs_pipe(const json_t *p, size_t i, void *ud);
 void km__report_docs_tf(const json_t *res, void *ud);

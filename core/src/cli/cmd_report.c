@@ -231,26 +231,20 @@ struct km__report_docs_s {
   km_err_t err;
 };
 
-km__report_docs_t *km__report_docs_new(const char *dir,
-                                       const km_report_batches_t *b) {
+km__report_docs_t *
+km__report_docs_new(const char *dir, const km_report_batches_t *b, json_t *tf) {
   km__report_docs_t *d = km_xcalloc(1, sizeof(*d));
   d->dir = km_xstrdup(dir);
   d->b = b;
-  return d;
-}
-
-void km__report_docs_terraform(km__report_docs_t *d, json_t *tf) {
-  json_decref(d->tf);
   d->tf = tf;
-  /* The renderers read the head's hand-off only at their end. */
-  if (d->head != NULL) json_object_set(d->head, "terraform", tf);
+  return d;
 }
 
 void km__report_docs_head(const json_t *head, void *ud) {
   km__report_docs_t *d = ud;
   if (d->rc < 0 || d->head != NULL) return;
-  /* A copy: the renderers keep it, and get the hand-off the file lists
-   * after the pipelines (km__report_docs_terraform) before their end. */
+  /* A copy: the renderers keep it, with the hand-off the file lists after
+   * the pipelines. */
   d->head = json_copy((json_t *)head);
   if (d->tf != NULL) json_object_set(d->head, "terraform", d->tf);
   for (size_t k = 0; d->rc == 0 && k < NKINDS; k++)

@@ -533,80 +533,11 @@ static int run_exit_code(const km_runtime_t *rt, const json_t *rep) {
   return KM_EXIT_OK;
 }
 
-/* The report's read of the journal: most of it on a thread of its own
- * once the run's last part began (runtime.h, last_part: every pipeline
- * started, one ended), the rest at the end (P1: 0.34 s of the end of a
- * run, which the last pipelines' paced calls leave room for). */
-typedef struct {
-  km_report_extra_t *x; /* NULL: not started (the end reads it all) */
-  uv_thread_t thread;
-  bool threaded;
-  int rc;
-  km_err_t err;
-} early_t;
-
-static void early_read(void *arg) {
-  early_t *e = arg;
-  e->rc = km_report_extra_read_run(e->x, &e->err);
-}
-
-static void on_last_part(km_runtime_t *rt, void *ud) {
-  early_t *e = ud;
-  if (km_report_extra_start_run(rt->rd.dir, &e->x, &e->err) < 0) {
-    e->x = NULL; /* the end tries again, and says what is wrong */
-    return;
-  }
-  e->threaded = uv_thread_create(&e->thread, early_read, e) == 0;
-  if (!e->threaded) e->rc = 0; /* the end reads it all in its part */
-}
-
-/* The journal's part of the report: the rest after the early part, or all
- * of it.  0 or < 0 with err; *out owned. */
-static int report_extra(km_runtime_t *rt, early_t *e, const char *generated,
-                        km_report_extra_t **out, km_err_t *err) {
-  if (e->threaded) uv_thread_join(&e->thread);
-  e->threaded = false;
-  if (e->x != NULL && e->rc == 0) {
-    *out = e->x;
-    e->x = NULL;
-    return km_report_extra_end_run(*out, rt->rd.dir, generated, err);
-  }
-  km_report_extra_free(e->x); /* a failed part: read again, to say why */
-  e->x = NULL;
-  return km_report_extra_load_run(rt->rd.dir, generated, out, err);
-}
-
-/* report.json's last field, the Terraform hand-off, once its thread wrote
- * the files (the report lists what exists); the documents' head gets the
- * same object. */
-typedef struct {
-  km__tf_handoff_t *h;
-  bool waited, failed;
-  km_tf_report_t r;
-  km__report_docs_t *docs;
-} tf_tail_t;
-
-/* Joins the hand-off once; true when its files could not be written. */
-static bool tf_wait(tf_tail_t *t) {
-  if (!t->waited) {
-    t->waited = true;
-    t->failed = km__terraform_handoff_wait(t->h) != 0;
-    km__report_docs_terraform(t->docs, km_tf_report_head(t->r.set));
-  }
-  return t->failed;
-}
-
-static int tf_tail(FILE *f, void *ud) {
-  tf_tail_t *t = ud;
-  tf_wait(t);
-  return km_tf_report_field(f, &t->r);
-}
-
 /* report.json, then the summary (text, or one JSON object), the advice,
  * the console steps still open, and report.html and report.md; returns the
  * exit code. */
 static int run_finish(const args_t *a, km_runtime_t *rt, km_progress_t *pg,
-                      int64_t started, double secs, early_t *early) {
+                      int64_t started, double secs) {
   bool json = km_progress_is_json(pg);
   bool rehearsal = rt->rehearse != NULL;
 #ifdef __GLIBC__
@@ -622,15 +553,16 @@ static int run_finish(const args_t *a, km_runtime_t *rt, km_progress_t *pg,
   /* observe.json first: the report copies its findings. */
   char generated[21];
   bool observed = km__observe_after_run(rt, invs, n, generated);
-  /* The Terraform hand-off: its files are written while the journal's
-   * rest is read and the pipelines are written, and before report.json's
-   * tail, which lists what exists (tf_tail). */
+  /* The Terraform hand-off: its files are written while the journal is
+   * read, and before report.json, which lists what exists. */
   km_tf_set_t tf;
   km__tf_handoff_t tfh;
   km__terraform_handoff_start(&tfh, invs, n, rt->rd.dir, &tf);
   km_report_extra_t *extra = NULL;
   km_err_t err;
-  int wrc = report_extra(rt, early, observed ? generated : NULL, &extra, &err);
+  int wrc = km_report_extra_load_run(rt->rd.dir, observed ? generated : NULL,
+                                     &extra, &err);
+  bool tf_failed = km__terraform_handoff_wait(&tfh) != 0;
   km_report_meta_t meta = {.name = rt->m->name,
                            .run_dir = rt->rd.dir,
                            .tool_version = KM_VERSION_STRING,
@@ -650,9 +582,10 @@ static int run_finish(const args_t *a, km_runtime_t *rt, km_progress_t *pg,
   /* report.html and report.md from the report's objects as they are
    * written; their files once report.json is. */
   km_report_batches_t batches = {0, 0};
-  km__report_docs_t *docs = km__report_docs_new(rt->rd.dir, &batches);
-  tf_tail_t tft = {&tfh, false, false, {&tf, km__report_docs_tf, docs}, docs};
-  km_waves_tail_t wt = {rt, tf_tail, &tft};
+  km__report_docs_t *docs =
+      km__report_docs_new(rt->rd.dir, &batches, km_tf_report_head(&tf));
+  km_tf_report_t tfr = {&tf, km__report_docs_tf, docs};
+  km_waves_tail_t wt = {rt, km_tf_report_field, &tfr};
   meta.tail = km_waves_report_tail;
   meta.tail_ud = &wt;
   meta.on_head = km__report_docs_head;
@@ -662,7 +595,6 @@ static int run_finish(const args_t *a, km_runtime_t *rt, km_progress_t *pg,
   if (wrc == 0)
     wrc = km_report_write_run(&meta, invs, n, path, &rep, &batches, &err);
   free(path);
-  bool tf_failed = tf_wait(&tft); /* when the write stopped before it */
   km_report_extra_free(extra);
   if (wrc == 0) {
     ec = km_waves_finish(rt, run_exit_code(rt, rep), false);
@@ -788,24 +720,19 @@ int km__run_migration(const km_runtime_opts_t *op, const km_progress_opts_t *po,
   if (rt->log != NULL && !a.verbose) km_log_set_file(rt->log);
   uint64_t t0 = km_now_ms();
   int64_t started = (int64_t)time(NULL);
-  early_t early = {0};
-  rt->last_part = on_last_part;
-  rt->last_part_ud = &early;
   int rc = km_progress_start(pg, rt);
   if (rc == 0) rc = km_runtime_run(rt);
   km_log_set_file(NULL);
   km_progress_finish(pg); /* the summary replaces the live view */
   if (rc < 0) {
     run_error(&a, "kmsmig run: %s", km_strerror(rc));
-    if (early.threaded) uv_thread_join(&early.thread);
-    km_report_extra_free(early.x);
     km_progress_close(pg);
     km_runtime_free(rt);
     return KM_EXIT_INTERNAL;
   }
   double secs = (double)(km_now_ms() - t0) / 1000.0;
   if (wall_s != NULL) *wall_s = secs;
-  ec = run_finish(&a, rt, pg, started, secs, &early);
+  ec = run_finish(&a, rt, pg, started, secs);
   bool json = km_progress_is_json(pg);
   km_progress_close(pg);
   km_runtime_free(rt);

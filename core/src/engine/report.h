@@ -84,17 +84,6 @@ int km_report_extra_load(const char *run_dir, bool journal,
  * parsed. */
 int km_report_extra_load_run(const char *run_dir, const char *generated,
                              km_report_extra_t **out, km_err_t *err);
-/* The same in parts (km_journal_tail_t): start opens the journal, read
- * (any number of times, none at the same time as another call on x; on a
- * thread of its own while the run goes on) reads what was appended since,
- * end reads the rest and observe.json as km_report_extra_load_run does.
- * start: 0 and *out (owned), or < 0 with err; read and end: 0, KM_EJOURNAL,
- * KM_EPARSE or KM_EIO (x is still freed by the caller). */
-int km_report_extra_start_run(const char *run_dir, km_report_extra_t **out,
-                              km_err_t *err);
-int km_report_extra_read_run(km_report_extra_t *x, km_err_t *err);
-int km_report_extra_end_run(km_report_extra_t *x, const char *run_dir,
-                            const char *generated, km_err_t *err);
 void km_report_extra_free(km_report_extra_t *x);
 /* True when the run directory had an observe.json. */
 bool km_report_extra_observed(const km_report_extra_t *x);

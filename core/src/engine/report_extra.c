@@ -51,7 +51,6 @@ struct km_report_extra_s {
    * typed model (inv->obs) while its entry is written, never from parsing
    * observe.json whole (10,000 pipelines' observations at once). */
   bool observe_models;
-  km_journal_tail_t *tail; /* the run's journal read in parts, or NULL */
 };
 
 static char *pipe_key(const char *account, const char *region) {
@@ -303,12 +302,8 @@ static int cmp_ent(const void *a, const void *b) {
   return x->no < y->no ? -1 : x->no > y->no;
 }
 
-/* on_record's types: the other records (hook decisions, most of a big
- * run's journal) are checked, not parsed. */
-static const char *const journal_types[] = {"batch_", "task_started",
-                                            "rotation_", NULL};
-
-static int journal_begin(km_report_extra_t *x, km_err_t *err) {
+static int load_journal(km_report_extra_t *x, const char *run_dir,
+                        km_err_t *err) {
   x->journal = true;
   x->pipes = km_strmap_new(64);
   x->open = json_object();
@@ -316,11 +311,12 @@ static int journal_begin(km_report_extra_t *x, km_err_t *err) {
     return km__err_set(err, KM_EIO,
                        "report: cannot create a temporary file for the "
                        "journal's batches (TMPDIR full or not writable?)");
-  return 0;
-}
-
-/* Once every record is read. */
-static int journal_end(km_report_extra_t *x, km_err_t *err) {
+  /* on_record's types: the other records (hook decisions, most of a big
+   * run's journal) are checked, not parsed. */
+  static const char *const types[] = {"batch_", "task_started", "rotation_",
+                                      NULL};
+  int rc = km_journal_replay_types(run_dir, types, on_record, x, err);
+  if (rc < 0) return rc;
   /* What is still open is final now (not done, not restored). */
   const char *k;
   json_t *v;
@@ -339,14 +335,6 @@ static int journal_end(km_report_extra_t *x, km_err_t *err) {
   if (x->nent > 1) /* x->ent is NULL when the journal had no entry */
     qsort(x->ent, x->nent, sizeof(*x->ent), cmp_ent);
   return 0;
-}
-
-static int load_journal(km_report_extra_t *x, const char *run_dir,
-                        km_err_t *err) {
-  int rc = journal_begin(x, err);
-  if (rc == 0)
-    rc = km_journal_replay_types(run_dir, journal_types, on_record, x, err);
-  return rc < 0 ? rc : journal_end(x, err);
 }
 
 static int extra_load(const char *run_dir, bool journal, bool models,
@@ -376,41 +364,8 @@ int km_report_extra_load_run(const char *run_dir, const char *generated,
   return rc;
 }
 
-int km_report_extra_start_run(const char *run_dir, km_report_extra_t **out,
-                              km_err_t *err) {
-  *out = NULL;
-  km_report_extra_t *x = km_xcalloc(1, sizeof(*x));
-  int rc = journal_begin(x, err);
-  if (rc == 0)
-    rc = km_journal_tail_open(run_dir, journal_types, on_record, x, &x->tail,
-                              err);
-  if (rc < 0) {
-    km_report_extra_free(x);
-    return rc;
-  }
-  *out = x;
-  return 0;
-}
-
-int km_report_extra_read_run(km_report_extra_t *x, km_err_t *err) {
-  return km_journal_tail_read(x->tail, false, err);
-}
-
-int km_report_extra_end_run(km_report_extra_t *x, const char *run_dir,
-                            const char *generated, km_err_t *err) {
-  int rc = km_journal_tail_read(x->tail, true, err);
-  km_journal_tail_close(x->tail);
-  x->tail = NULL;
-  if (rc == 0) rc = journal_end(x, err);
-  x->observe_models = generated != NULL;
-  if (rc == 0) rc = load_observe(x, run_dir, err);
-  if (rc == 0 && generated != NULL) x->observe_gen = km_xstrdup(generated);
-  return rc;
-}
-
 void km_report_extra_free(km_report_extra_t *x) {
   if (x == NULL) return;
-  km_journal_tail_close(x->tail);
   km_strmap_free(x->pipes);
   free(x->nbatch);
   json_decref(x->open);

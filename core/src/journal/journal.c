@@ -196,57 +196,6 @@ int km_journal_replay_types(const char *path, const char *const *types,
   return scan_path(path, false, &s, cb, ud, types, err);
 }
 
-struct km_journal_tail_s {
-  km_jscan_t s;
-  char *file;
-  int fd;
-};
-
-int km_journal_tail_open(const char *path, const char *const *types,
-                         km_journal_replay_cb cb, void *ud,
-                         km_journal_tail_t **out, km_err_t *err) {
-  *out = NULL;
-  if (path == NULL || types == NULL)
-    return km__err_set(err, KM_EINVAL, "journal path is NULL");
-  km_journal_tail_t *t = km_xcalloc(1, sizeof(*t));
-  t->file = journal_file_path(path);
-  char *dir = dir_of(t->file);
-  int rc = km__jscan_init(&t->s, dir, false, cb, ud, err);
-  free(dir);
-  t->s.only = types;
-  t->s.offset = 0;
-  t->s.line = 1;
-  t->fd = rc == 0 ? open(t->file, O_RDONLY | O_CLOEXEC) : -1;
-  if (rc == 0 && t->fd < 0) {
-    int e = errno;
-    rc = km__err_setw(err, e == ENOENT ? KM_ENOENT : KM_EJOURNAL, t->file,
-                      "cannot open journal %s: %s", t->file, strerror(e));
-  }
-  if (rc < 0) {
-    km_journal_tail_close(t);
-    return rc;
-  }
-  *out = t;
-  return 0;
-}
-
-int km_journal_tail_read(km_journal_tail_t *t, bool final, km_err_t *err) {
-  int rc = km__jscan_part(t->fd, t->file, &t->s, final, err);
-  if (rc == 0 && final && t->s.info.torn_bytes > 0)
-    km_log(KM_LOG_WARN,
-           "journal %s: ignored a torn last record (%llu bytes from line %zu)",
-           t->file, (unsigned long long)t->s.info.torn_bytes,
-           t->s.info.torn_line);
-  return rc;
-}
-
-void km_journal_tail_close(km_journal_tail_t *t) {
-  if (t == NULL) return;
-  if (t->fd >= 0) close(t->fd);
-  free(t->file);
-  free(t);
-}
-
 int km_journal_replay(const char *path, km_journal_replay_cb cb, void *ud,
                       km_err_t *err) {
   return km_journal_replay_info(path, cb, ud, NULL, err);

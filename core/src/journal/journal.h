@@ -145,22 +145,6 @@ int km_journal_replay_info(const char *path, km_journal_replay_cb cb, void *ud,
 int km_journal_replay_types(const char *path, const char *const *types,
                             km_journal_replay_cb cb, void *ud, km_err_t *err);
 
-/* km_journal_replay_types in parts, for the report at the end of a run:
- * most of the journal is read while the run's last pipelines still work
- * (on a thread of its own: a part never writes, and reads only complete
- * lines, so a live writer may append meanwhile), the rest at the end.
- * Each part sees the records appended since the one before; the final
- * part also takes a last line without its newline as the torn tail (and
- * says so in the log).  Parts of one tail never run at the same time.
- * open: 0 and *out (owned: km_journal_tail_close), or < 0 with err; a part:
- * what km_journal_replay_types returns. */
-typedef struct km_journal_tail_s km_journal_tail_t;
-int km_journal_tail_open(const char *path, const char *const *types,
-                         km_journal_replay_cb cb, void *ud,
-                         km_journal_tail_t **out, km_err_t *err);
-int km_journal_tail_read(km_journal_tail_t *t, bool final, km_err_t *err);
-void km_journal_tail_close(km_journal_tail_t *t);
-
 /* Checks the journal of run directory dir without changing anything: the
  * chain from record 1 (anchored on dir/manifest.sha256) to the last record,
  * and journal.mark (a cut end, a rewritten last record).  A torn last line

@@ -330,18 +330,12 @@ static int scan_line(km_jscan_t *s, const char *p, size_t len, const char *path,
 }
 
 int km__jscan_fd(int fd, const char *path, km_jscan_t *s, km_err_t *err) {
-  s->offset = 0;
-  s->line = 1;
-  return km__jscan_part(fd, path, s, true, err);
-}
-
-int km__jscan_part(int fd, const char *path, km_jscan_t *s, bool final,
-                   km_err_t *err) {
   km_buf_t line;
   km_buf_init(&line);
   char chunk[65536];
-  uint64_t pos = s->offset;
+  uint64_t pos = 0;
   int rc = 0;
+  s->line = 1;
   s->fd = fd;
   for (;;) {
     ssize_t n = pread(fd, chunk, sizeof(chunk), (off_t)pos);
@@ -371,7 +365,6 @@ int km__jscan_part(int fd, const char *path, km_jscan_t *s, bool final,
       km_buf_reset(&line);
     }
   }
-  if (!final) goto out; /* the next part reads the last line again */
   /* Whatever follows the last valid record is the torn tail: invalid lines
    * and/or a last line without its newline. */
   if (s->bad_line != 0) {

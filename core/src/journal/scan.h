@@ -46,12 +46,6 @@ int km__jscan_init(km_jscan_t *s, const char *dir, bool with_mark,
  * Returns 0, a cb's non-zero value, or KM_EJOURNAL with the line, what is
  * wrong and what to do in err.  s->info is complete when 0 is returned. */
 int km__jscan_fd(int fd, const char *path, km_jscan_t *s, km_err_t *err);
-/* The same from where the last part stopped (s->offset, s->line: 0 and 1
- * for the first part) to EOF.  A part that is not final leaves a last line
- * without its newline for the next part (a live writer may be writing
- * it); the final part takes it as the torn tail, as km__jscan_fd does. */
-int km__jscan_part(int fd, const char *path, km_jscan_t *s, bool final,
-                   km_err_t *err);
 
 /* After a clean scan: the journal against journal.mark (lost or rewritten
  * records).  0 or KM_EJOURNAL. */

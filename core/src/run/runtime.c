@@ -334,15 +334,6 @@ static void on_progress(km_pipeline_t *p, const km_pipe_ev_t *ev, void *ud) {
   km_logf(KM_LOG_INFO, &f, "%s (%s)", what, km_stage_name(ev->stage));
   if (rt->mode == KM_MODE_RUN && rt->view.pipe != NULL)
     rt->view.pipe(rt->view.ud, p, ev);
-  if (ev->kind == KM_PEV_ENDED && rt->last_part != NULL) {
-    km_engine_counts_t c;
-    km_engine_counts(rt->engine, &c);
-    if (c.by_state[KM_PIPE_PENDING] == 0 && c.by_state[KM_PIPE_WAITING] == 0) {
-      void (*cb)(km_runtime_t *, void *) = rt->last_part;
-      rt->last_part = NULL;
-      cb(rt, rt->last_part_ud);
-    }
-  }
 }
 
 static void on_signal(int signum, int count, void *ud) {

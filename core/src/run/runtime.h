@@ -142,11 +142,6 @@ typedef struct km_runtime_s {
   bool observe_only;
   void (*on_engine)(struct km_runtime_s *rt, void *ud);
   void *on_engine_ud;
-  /* Called once, on the loop, when every pipeline has started and one has
-   * ended: the run's last part (the end of `kmsmig run` reads most of the
-   * journal for its report from here on, cli/cmd_run.c).  May be NULL. */
-  void (*last_part)(struct km_runtime_s *rt, void *ud);
-  void *last_part_ud;
   struct km_waves_s *waves; /* run/waves.c; NULL: no waves or windows */
 } km_runtime_t;
 
