@@ -11,9 +11,10 @@
  * (nothing left to remember, and no call it granted can still report
  * throttling in practice) is closed and freed.  A run of 10,000 accounts
  * holds buckets only for the accounts in flight and the last seconds; a
- * bucket that comes back starts with one token, more cautious than a full
- * one.  The limits the manifest sets per account live in a second, small
- * table, kept for the whole run. */
+ * bucket that comes back starts as a new one: with its burst saved for a
+ * figure the manifest gives (the operator's quota), else with one token,
+ * more cautious than a full one.  The limits the manifest sets per
+ * account live in a second, small table, kept for the whole run. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
