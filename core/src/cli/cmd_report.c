@@ -252,24 +252,24 @@ void km__report_docs_head(const json_t *head, void *ud) {
                                    d->b->max_batch_s, &d->r[k], &d->err);
 }
 
+/* The first failure of renderer k stops both documents (rc < 0). */
+static void rendered(km__report_docs_t *d, size_t k, int rc) {
+  if (rc < 0)
+    d->rc =
+        km__err_set(&d->err, KM_EIO, "report.%s: cannot write a section: %s",
+                    kinds[k], strerror(errno));
+}
+
 void km__report_docs_pipe(const json_t *p, size_t i, void *ud) {
   km__report_docs_t *d = ud;
   for (size_t k = 0; d->rc == 0 && d->head != NULL && k < NKINDS; k++)
-    if (km_report_render_pipeline(d->r[k], p, i) < 0)
-      d->rc = km__err_set(&d->err, KM_EIO,
-                          "report.%s: cannot write a "
-                          "section: %s",
-                          kinds[k], strerror(errno));
+    rendered(d, k, km_report_render_pipeline(d->r[k], p, i));
 }
 
 void km__report_docs_tf(const json_t *res, void *ud) {
   km__report_docs_t *d = ud;
   for (size_t k = 0; d->rc == 0 && d->head != NULL && k < NKINDS; k++)
-    if (km_report_render_tf(d->r[k], res) < 0)
-      d->rc = km__err_set(&d->err, KM_EIO,
-                          "report.%s: cannot write a "
-                          "section: %s",
-                          kinds[k], strerror(errno));
+    rendered(d, k, km_report_render_tf(d->r[k], res));
 }
 
 static int fill_render(FILE *out, void *ud) {
