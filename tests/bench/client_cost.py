@@ -40,6 +40,17 @@ under its cloud lock, so near 1.00 kmsim is the bound of that row, not the
 client).  The actions whose counts differ between the two clients are
 printed (kmsmig's preflight makes a few CloudMonitor calls node does not).
 
+Layers.  After each run over HTTP, tests/bench/client_floor (built with
+kmsim) makes --layer-calls signed DescribeKey calls three ways and prints
+the CPU per call of each, so one run says how far each layer of kmsmig is
+from the least a client can spend and from the 1/20 target: kmsmig's
+signer on an HTTP/1.1 writer and reader of the tool's own (uv_tcp_t, the
+reply not read: the floor), the same with the reply read into a jansson
+tree as kmsmig reads it, and kmsmig's whole client layer (km_acs_call:
+signing, retries, curl on libuv, the tree).  What the whole `kmsmig plan`
+spends above the client layer is its engine: pacing, the stages, the
+model, the rules, the plan's output.
+
 The SDK must reach kmsim by the real host name on ports 80/443, so the
 benchmark re-runs itself inside a private mount+network namespace
 (`unshare -mn`, as tests/conformance/lib/sdk_ns.sh does): loopback up, a
@@ -55,6 +66,7 @@ usage: client_cost.py [--bin DIR] [--keys N] [--secrets N] [--runs N]
                       [--transport http|https|both] [--regime burst|paced]
                       [--node-qps Q]
                       [--signature v1|v3] [--concurrency N]
+                      [--layer-calls N]
 """
 import argparse
 import json
@@ -97,6 +109,9 @@ def parse_args():
                     "group, as kmsmig paces itself (default 50)")
     ap.add_argument("--concurrency", type=int, default=32,
                     help="node calls in flight (kmsmig: 32 per plugin)")
+    ap.add_argument("--layer-calls", type=int, default=20000,
+                    help="DescribeKey calls of each client_floor row over "
+                    "HTTP (0: no layer rows)")
     a = ap.parse_args()
     a.bin = os.path.abspath(a.bin)
     if a.regime == "burst":
@@ -254,6 +269,7 @@ class Cloud:
         self.nuser = sum(1 for k in r["Keys"] if k["CreatorType"] == "User")
         self.nsvc = len(r["Keys"]) - self.nuser
         self.nsec = len(r["Secrets"])
+        self.key_ids = [k["KeyId"] for k in r["Keys"]]
         # The generated AccessKey of the account (test-only values).
         self.ak = next(l.split('"')[1] for l in self.fx if '- id: "KSIM' in l)
         self.sk = next(l.split('"')[1] for l in self.fx
@@ -290,7 +306,10 @@ class Bench:
             manifest = os.path.join(self.work, "manifest-%s.yaml" % t)
             write_manifest(manifest, cloud.acct, cloud.region, cloud.inst, t,
                            a.signature, a.regime == "burst")
-            argv = [self.kmsmig, "plan", manifest]
+            # KM_BENCH_WRAP="perf record -g -o /tmp/p2.perf" profiles
+            # kmsmig's runs (as in fleet_bench.py); the wrapper's CPU counts.
+            wrap = os.environ.get("KM_BENCH_WRAP", "").split()
+            argv = wrap + [self.kmsmig, "plan", manifest]
         else:
             argv = ["node", NODE_SCRIPT, "--region", cloud.region,
                     "--instance", cloud.inst["InstanceId"], "--protocol", t,
@@ -326,6 +345,68 @@ class Bench:
         return calls, wall, cpu, kcpu
 
 
+    def layers(self, cloud, run):
+        """client_floor's rows over HTTP: {(client, read): µs/call}."""
+        a = self.a
+        tool = os.path.join(a.bin, "client_floor")
+        ids = os.path.join(self.work, "key-ids.txt")
+        with open(ids, "w") as f:
+            f.write("\n".join(cloud.key_ids) + "\n")
+        out = {}
+        for client, read in LAYERS:
+            argv = [tool, "--addr", "127.0.0.1:%d" % PORTS["http"],
+                    "--ak", cloud.ak, "--secret", cloud.sk, "--ids", ids,
+                    "--calls", str(a.layer_calls), "--conns",
+                    str(a.concurrency), "--client", client, "--read", read]
+            p = subprocess.run(argv, capture_output=True, text=True)
+            line = p.stdout.strip()
+            print("layer %d/%d  %s" % (run + 1, a.runs,
+                                       line or p.stderr.strip()), flush=True)
+            if p.returncode != 0 or "us/call" not in line:
+                self.problems.append("client_floor %s/%s: exit %d: %s"
+                                     % (client, read, p.returncode,
+                                        p.stderr.strip()[-400:]))
+                continue
+            out[(client, read)] = float(line.rsplit(",", 1)[1].split()[0])
+        return out
+
+
+# client_floor's rows: kmsmig's signer on an HTTP writer and reader of the
+# tool's own (the floor), the same with the reply read into a jansson tree,
+# and kmsmig's whole client layer (km_acs_call: curl on libuv, the tree).
+LAYERS = (("raw", "none"), ("raw", "tree"), ("acs", "tree"))
+LAYER_NAMES = {
+    ("raw", "none"): "floor: signer + own HTTP/1.1 on libuv, reply not read",
+    ("raw", "tree"): "floor + reply read into a jansson tree",
+    ("acs", "tree"): "kmsmig's client layer (km_acs_call: curl + tree)",
+}
+
+
+def print_layers(a, layer_runs, med):
+    """The table of CPU per call by layer, next to kmsmig and node."""
+    if not layer_runs or ("node", "http") not in med:
+        return
+    node_us = med[("node", "http")][3]
+    print()
+    print("layers over HTTP (client_floor: %d DescribeKey calls, %d "
+          "connections, CPU of the calls alone; median of %d); the target "
+          "1/20 of node is %.0f µs/call"
+          % (a.layer_calls, a.concurrency, len(layer_runs), node_us / 20))
+    print()
+    print("| layer | CPU µs/call | node / layer |")
+    print("| --- | ---: | ---: |")
+    for key in LAYERS:
+        v = [r[key] for r in layer_runs if key in r]
+        if v:
+            us = statistics.median(v)
+            print("| %s | %.1f | %.1f |" % (LAYER_NAMES[key], us,
+                                          node_us / us if us else 0))
+    k = med[("kmsmig", "http")][3]
+    print("| kmsmig plan, the whole discovery (above) | %.1f | %.1f |"
+          % (k, node_us / k if k else 0))
+    print("| node SDK (above) | %.0f | 1.0 |" % node_us)
+
+
 def median_row(rows):
     return (int(statistics.median(r[0] for r in rows)),
             statistics.median(r[1] for r in rows),
@@ -347,7 +428,7 @@ def main():
     sides = ("kmsmig", "node")
     bench = Bench(a, work)
     cloud = None
-    fixed, results = {}, {}
+    fixed, results, layer_runs = {}, {}, []
     try:
         setup_namespace(work)
         # The fixed cost of each client: the same discovery of an empty
@@ -366,6 +447,8 @@ def main():
                 for side in sides:
                     results.setdefault((side, t), []).append(bench.measure(
                         cloud, side, t, "run %d/%d" % (run + 1, a.runs)))
+            if "http" in transports and a.layer_calls > 0:
+                layer_runs.append(bench.layers(cloud, run))
     except (RuntimeError, subprocess.CalledProcessError, OSError) as e:
         sys.exit("client_cost: %s" % e)
     finally:
@@ -407,6 +490,7 @@ def main():
               "%.0f / %.0f µs = %.2f"
               % (t.upper(), n[3] / k[3] if k[3] else 0, fk[0], fk[2], fn[2],
                  net_n, net_k, net_n / net_k if net_k else 0))
+    print_layers(a, layer_runs, med)
     # Where the two call sets differ (the last run of each), so a reader
     # sees what the per-call figures compare.
     for t in transports:
