@@ -37,10 +37,26 @@ typedef struct job_s {
   void *ud;
 } job_t;
 
-static bool known(const char *name) {
+_Static_assert(KM_ARRAY_SIZE(hook_names) == KM__LUA_NHOOKS,
+               "priv.h counts the hook names");
+
+/* The index of name in hook_names, or -1. */
+static int known(const char *name) {
   for (size_t i = 0; i < KM_ARRAY_SIZE(hook_names); i++)
-    if (strcmp(name, hook_names[i]) == 0) return true;
-  return false;
+    if (strcmp(name, hook_names[i]) == 0) return (int)i;
+  return -1;
+}
+
+/* The default file of hook idx (owned), or NULL when lua_dir has none
+ * readable: looked at once per VM. */
+static char *default_file(km_lua_t *vm, int idx) {
+  if (vm->has_default[idx] < 0) return NULL;
+  char *def = km_xasprintf("%s/%s.lua", vm->lua_dir, hook_names[idx]);
+  if (vm->has_default[idx] == 0)
+    vm->has_default[idx] = access(def, R_OK) == 0 ? 1 : -1;
+  if (vm->has_default[idx] > 0) return def;
+  free(def);
+  return NULL;
 }
 
 /* The files configured for name in hooks (may be NULL), as an owned list;
@@ -285,14 +301,14 @@ int km_lua_hook(km_lua_t *vm, const km_hookcfg_t *hooks, const char *name,
 
 int km_lua_hook_json(km_lua_t *vm, const km_hookcfg_t *hooks, const char *name,
                      json_t *input, km_plugin_call_cb cb, void *ud) {
-  if (name == NULL || !known(name) || cb == NULL) return KM_EINVAL;
+  int idx = name != NULL ? known(name) : -1;
+  if (idx < 0 || cb == NULL) return KM_EINVAL;
   if (!json_is_object(input)) return KM_EINVAL;
   size_t n;
   char **files = configured(hooks, name, &n);
   if (n == 0) {
-    char *def = km_xasprintf("%s/%s.lua", vm->lua_dir, name);
-    if (access(def, R_OK) != 0) {
-      free(def);
+    char *def = default_file(vm, idx);
+    if (def == NULL) {
       km_lua_dirs_free(files, n);
       return KM_ENOENT;
     }

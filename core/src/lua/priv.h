@@ -21,6 +21,9 @@ typedef struct km_lua_pcall_s km_lua_pcall_t;
 #define KM_LUA_REG_THREAD "kmsmig.thread" /* metatable of spawn handles */
 #define KM_LUA_REG_RUN "kmsmig.run"       /* the prelude's hook trampoline */
 
+/* The hook names km_lua_hook knows (hooks.c). */
+#define KM__LUA_NHOOKS 5
+
 struct km_lua_s {
   km_lua_opts_t o; /* strings below are owned copies */
   char *account, *account_id, *region, *mode, *lua_dir;
@@ -34,6 +37,10 @@ struct km_lua_s {
   bool enforce;
   km_lua_run_t *running; /* whose coroutine is executing now */
   km_lua_run_t *runs;    /* runs in flight (list) */
+  /* Per hook name (hooks.c): whether lua_dir holds its default file, 0
+   * until first asked.  Asked once per VM, as the VM compiles a hook file
+   * once (a rotation hook runs per key: an access(2) each cost ~13 µs). */
+  signed char has_default[KM__LUA_NHOOKS];
 };
 
 typedef enum {
