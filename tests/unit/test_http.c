@@ -3,7 +3,9 @@
  * arrive intact, CONNECT_TO keeps the real Host header, timeouts, refused
  * connections and TLS failures map to their codes, TLS verification is only
  * turned off for loopback targets, closing cancels each request exactly
- * once, and every test leaves no handle open on its loop.  TLS trust and
+ * once, a kept connection the server closes while idle neither wakes the
+ * loop nor fails the next request, and every test leaves no handle open on
+ * its loop.  TLS trust and
  * the request target are test_http_tls.c's. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -452,6 +454,109 @@ static void test_fd_reuse_while_closing(void **st) {
   run_chain(hn, 3);
 }
 
+/* A server that answers each connection's one request with keep-alive and
+ * then closes it, as a server closes an idle kept connection. */
+typedef struct {
+  int lfd;
+  uint16_t port;
+  int nconns;
+  pthread_t th;
+} hangup_t;
+
+static void *hangup_main(void *ud) {
+  hangup_t *c = ud;
+  for (int i = 0; i < c->nconns; i++) {
+    int fd = accept(c->lfd, NULL, NULL);
+    if (fd < 0) return NULL;
+    char buf[4096];
+    size_t got = 0;
+    while (got < sizeof(buf) - 1) {
+      ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
+      if (n <= 0) break;
+      got += (size_t)n;
+      buf[got] = '\0';
+      if (strstr(buf, "\r\n\r\n") != NULL) break;
+    }
+    static const char reply[] =
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    ssize_t w = write(fd, reply, sizeof(reply) - 1);
+    (void)w;
+    usleep(20000); /* the answer is read; the connection sits idle */
+    close(fd);
+  }
+  return NULL;
+}
+
+static void hangup_start(hangup_t *c, int nconns) {
+  c->nconns = nconns;
+  c->lfd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(c->lfd >= 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET,
+                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  assert_int_equal(bind(c->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  assert_int_equal(listen(c->lfd, 4), 0);
+  socklen_t len = sizeof(sa);
+  assert_int_equal(getsockname(c->lfd, (struct sockaddr *)&sa, &len), 0);
+  c->port = ntohs(sa.sin_port);
+  assert_int_equal(pthread_create(&c->th, NULL, hangup_main, c), 0);
+}
+
+static int loop_turns;
+static void on_turn(uv_check_t *h) {
+  (void)h;
+  loop_turns++;
+}
+static void on_idle_wait(uv_timer_t *t) {
+  uv_check_stop(t->data);
+}
+
+/* A kept connection the server closes while it is idle: the transport
+ * stops watching it (the end of file would otherwise wake the loop on every
+ * turn), the loop is not kept alive by it, and the next request opens a new
+ * connection and succeeds. */
+static void test_idle_connection_closed_by_server(void **st) {
+  (void)st;
+  hangup_t c;
+  hangup_start(&c, 2);
+  uv_loop_t loop;
+  km_http_t *h = new_http(&loop, 1);
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u/", c.port);
+  result_t res[2];
+  res_init(res, 2);
+  km_http_req_opts_t o = {.method = "GET", .url = url};
+  assert_int_equal(km_http_request(h, &o, on_done, &res[0]), 0);
+  uv_run(&loop, UV_RUN_DEFAULT); /* returns: an idle connection holds none */
+  assert_int_equal(res[0].calls, 1);
+  assert_string_equal(res[0].body.data, "ok");
+  /* 200 ms idle, the server closing the connection 20 ms in. */
+  uv_check_t check;
+  uv_check_init(&loop, &check);
+  uv_check_start(&check, on_turn);
+  uv_timer_t wait;
+  uv_timer_init(&loop, &wait);
+  wait.data = &check;
+  uv_timer_start(&wait, on_idle_wait, 200, 0);
+  loop_turns = 0;
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_true(loop_turns < 20);
+  uv_close((uv_handle_t *)&check, NULL);
+  uv_close((uv_handle_t *)&wait, NULL);
+  assert_int_equal(km_http_request(h, &o, on_done, &res[1]), 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(res[1].calls, 1);
+  assert_int_equal(res[1].status, 0);
+  assert_string_equal(res[1].body.data, "ok");
+  assert_int_equal(res[1].reused, 0);
+  km_http_stats_t stats;
+  km_http_stats(h, &stats);
+  assert_int_equal(stats.connections_opened, 2);
+  finish(&loop, h);
+  res_free(res, 2);
+  pthread_join(c.th, NULL);
+  close(c.lfd);
+}
+
 static void test_close_idle_and_bad_opts(void **st) {
   (void)st;
   uv_loop_t loop;
@@ -479,6 +584,7 @@ int main(void) {
       cmocka_unit_test(test_close_cancels_inflight),
       cmocka_unit_test(test_fd_reuse_sequential),
       cmocka_unit_test(test_fd_reuse_while_closing),
+      cmocka_unit_test(test_idle_connection_closed_by_server),
       cmocka_unit_test(test_close_idle_and_bad_opts),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,18 +31,24 @@
  * when a stage's last calls drain it closes the connections the next stage
  * opens again (a TLS handshake each).
  *
+ * A poll outlives curl's REMOVE of its socket (the connection went back to
+ * the cache) and is closed when curl closes the fd, which curl does through
+ * our CURLOPT_CLOSESOCKETFUNCTION: the next call on that connection then
+ * costs no epoll_ctl, ioctl or handle (on_curl_socket).
+ *
  * Hazards handled (see style-anchors §2 and §7.10): curl may call the socket
  * callback from curl_multi_cleanup(), so cleanup runs while the glue is
  * alive; a poll handle is freed only in its close callback; a socket fd may
  * be reused by a new connection while the old poll handle is still closing,
- * or curl may close an fd without a REMOVE (connections closed through the
- * share), so a new poll for an fd first retires any stale one; a poll error
- * (status < 0) is passed to curl as CURL_CSELECT_ERR.
+ * so a new poll for an fd first retires any stale one; a parked poll whose
+ * idle connection turns readable (the server closed it) stops watching; a
+ * poll error (status < 0) is passed to curl as CURL_CSELECT_ERR.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <openssl/ssl.h>
@@ -225,10 +231,28 @@ static void on_handle_closed(uv_handle_t *handle) {
   void (*cb)(void *) = h->close_cb;
   void *ud = h->close_ud;
   free(h->ca_file);
+  free(h->byfd);
   km__http_memo_free(&h->memo);
   free(h);
   curl_global_cleanup();
   if (cb != NULL) cb(ud);
+}
+
+/* The open poll of fd, or NULL. */
+static sock_t *sock_at(const km_http_t *h, curl_socket_t fd) {
+  return fd >= 0 && (size_t)fd < h->nbyfd ? h->byfd[fd] : NULL;
+}
+
+static void sock_index(km_http_t *h, curl_socket_t fd, sock_t *s) {
+  if ((size_t)fd >= h->nbyfd) {
+    size_t n = h->nbyfd != 0 ? h->nbyfd : 64;
+    while (n <= (size_t)fd)
+      n *= 2;
+    h->byfd = km_xrealloc(h->byfd, n * sizeof(*h->byfd));
+    memset(h->byfd + h->nbyfd, 0, (n - h->nbyfd) * sizeof(*h->byfd));
+    h->nbyfd = n;
+  }
+  h->byfd[fd] = s;
 }
 
 static void sock_close(sock_t *s) {
@@ -239,13 +263,34 @@ static void sock_close(sock_t *s) {
     h->socks = s->next;
   if (s->next != NULL) s->next->prev = s->prev;
   s->prev = s->next = NULL;
+  if (sock_at(h, s->fd) == s) h->byfd[s->fd] = NULL;
   /* uv_close stops the poll at once (the fd leaves epoll now), so a new
    * poll may be created for the same fd before this one's close callback. */
   uv_close((uv_handle_t *)&s->poll, on_handle_closed);
 }
 
+static void on_poll(uv_poll_t *p, int status, int events);
+
+/* Watches events (0: none) on s.  libuv's uv_poll_start takes the fd out
+ * of epoll and puts it back even when the events are the same (two system
+ * calls), so an unchanged set is left alone. */
+static int sock_watch(sock_t *s, int events) {
+  if (events == s->events) return 0;
+  int rc = events == 0 ? uv_poll_stop(&s->poll)
+                       : uv_poll_start(&s->poll, events, on_poll);
+  s->events = rc == 0 ? events : 0;
+  return rc;
+}
+
 static void on_poll(uv_poll_t *p, int status, int events) {
   sock_t *s = (sock_t *)(void *)p;
+  if (s->parked) {
+    /* An idle connection the server closed (or wrote to): stop watching,
+     * so a readable end of file does not wake the loop for ever; curl finds
+     * the connection dead when it would take it and closes it. */
+    (void)sock_watch(s, 0);
+    return;
+  }
   int flags = 0;
   if (status < 0) {
     /* libuv stopped polling (e.g. UV_EBADF): let curl fail the transfer. */
@@ -266,14 +311,12 @@ static void on_timer(uv_timer_t *t) {
 
 static sock_t *sock_new(km_http_t *h, curl_socket_t fd) {
   /* An open poll for this fd that curl no longer knows about is stale (the
-   * fd was closed without REMOVE and reused): retire it first, otherwise
-   * uv_poll_init would fail with UV_EEXIST. */
-  for (sock_t *o = h->socks; o != NULL; o = o->next) {
-    if (o->fd == fd) {
-      km_log(KM_LOG_DEBUG, "http: retiring stale poll for fd %d", (int)fd);
-      sock_close(o);
-      break;
-    }
+   * fd was closed without our close callback and reused): retire it first,
+   * otherwise uv_poll_init would fail with UV_EEXIST. */
+  sock_t *o = sock_at(h, fd);
+  if (o != NULL) {
+    km_log(KM_LOG_DEBUG, "http: retiring stale poll for fd %d", (int)fd);
+    sock_close(o);
   }
   sock_t *s = km_xcalloc(1, sizeof(*s));
   if (uv_poll_init_socket(h->loop, &s->poll, fd) != 0) {
@@ -286,29 +329,57 @@ static sock_t *sock_new(km_http_t *h, curl_socket_t fd) {
   s->next = h->socks;
   if (h->socks != NULL) h->socks->prev = s;
   h->socks = s;
+  sock_index(h, fd, s);
   h->open_handles++;
   return s;
 }
 
+/* curl's REMOVE of a socket whose connection goes back to the cache does
+ * not close the poll: the poll keeps watching for input only (an idle
+ * connection gets none unless the server closes it), and when curl takes
+ * the connection again it finds the same poll watching what it wants, so
+ * a call on a kept connection costs no epoll_ctl, ioctl or handle.  The
+ * poll is closed when curl closes the socket (on_close_socket). */
 static int on_curl_socket(CURL *e, curl_socket_t fd, int what, void *userp,
                           void *socketp) {
   (void)e;
   km_http_t *h = userp;
   sock_t *s = socketp;
   if (what == CURL_POLL_REMOVE) {
-    if (s != NULL) sock_close(s);
+    if (s != NULL) {
+      s->parked = 1;
+      /* An idle connection does not keep the loop alive. */
+      uv_unref((uv_handle_t *)&s->poll);
+      if (s->events != 0 && s->events != UV_READABLE)
+        (void)sock_watch(s, UV_READABLE);
+    }
     curl_multi_assign(h->multi, fd, NULL);
     return 0;
   }
   if (s == NULL) {
-    s = sock_new(h, fd);
+    s = sock_at(h, fd);
+    if (s != NULL && s->parked) {
+      s->parked = 0;
+      uv_ref((uv_handle_t *)&s->poll);
+    } else
+      s = sock_new(h, fd);
     if (s == NULL) return -1;
     curl_multi_assign(h->multi, fd, s);
   }
   int ev = 0;
   if (what & CURL_POLL_IN) ev |= UV_READABLE;
   if (what & CURL_POLL_OUT) ev |= UV_WRITABLE;
-  return uv_poll_start(&s->poll, ev, on_poll) == 0 ? 0 : -1;
+  return sock_watch(s, ev) == 0 ? 0 : -1;
+}
+
+/* Every socket curl closes passes here (CURLOPT_CLOSESOCKETFUNCTION): its
+ * poll is closed first, so no poll ever outlives its fd, and a parked poll
+ * always belongs to a connection curl still has. */
+static int on_close_socket(void *ud, curl_socket_t fd) {
+  km_http_t *h = ud;
+  sock_t *s = sock_at(h, fd);
+  if (s != NULL) sock_close(s);
+  return close(fd);
 }
 
 static int on_curl_timer(CURLM *m, long timeout_ms, void *userp) {
@@ -431,6 +502,8 @@ static CURL *easy_new(km_http_t *h) {
   SET(CURLOPT_SHARE, h->share);
   SET(CURLOPT_WRITEFUNCTION, on_write);
   SET(CURLOPT_NOSIGNAL, 1L);
+  SET(CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+  SET(CURLOPT_CLOSESOCKETDATA, (void *)h);
   SET(CURLOPT_TCP_KEEPALIVE, 1L);
   /* An API answer is a few KB: read in 4 KB pieces (over TLS from
    * OpenSSL's record, without more system calls).  curl's default receive

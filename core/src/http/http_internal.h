@@ -87,6 +87,10 @@ struct sock_s {
   curl_socket_t fd;
   km_http_t *h;
   sock_t *prev, *next; /* in h->socks while not closing */
+  int events;          /* what the poll watches now (UV_READABLE, ...) */
+  /* curl removed the socket (an idle connection in its cache) and the poll
+   * is kept for when curl takes the connection again (http.c). */
+  int parked;
 };
 
 /* One request, from km_http_request() until its callback has returned. */
@@ -138,6 +142,8 @@ struct km_http_s {
   long max_host_connections;
   km__http_fifo_t done; /* finished, callback not yet run */
   sock_t *socks;        /* open poll handles */
+  sock_t **byfd;        /* the open poll of each fd, or NULL */
+  size_t nbyfd;
   size_t inflight;
   km_http_stats_t stats;
 
