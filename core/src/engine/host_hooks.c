@@ -147,33 +147,23 @@ static int journal_decision(hook_t *h, const km_jres_t *r) {
   return km__host_journal_nosync(h->p, h->rec);
 }
 
-static void on_hook(const km_plugin_call_result_t *res, void *ud) {
+/* The hook's answer (out borrowed: the Lua runtime's object, checked
+ * against docs/hooks.md there). */
+static void on_hook(int status, json_t *out, const km_err_t *err, void *ud) {
   hook_t *h = ud;
-  json_t *out = NULL;
-  km_jres_t r = {res->status, NULL, res->err};
-  if (res->status == 0) {
-    json_error_t je;
-    out = json_loads(res->body_json != NULL ? res->body_json : "", 0, &je);
-    if (!json_is_object(out)) {
-      km_err_t err;
-      km__err_set(&err, KM_ELUA,
-                  "a hook returned something that is not an "
-                  "object");
-      r.status = KM_ELUA;
-      r.err = &err;
-      (void)journal_decision(h, &r); /* fails the stage anyway */
-      h->cb(&r, h->ud);
-      json_decref(out);
-      json_decref(h->rec);
-      km_pipeline_t *p = h->p;
-      free(h);
-      km__unpend(p);
-      return;
-    }
-    r.body = out;
+  km_jres_t r = {status, status == 0 ? out : NULL, err};
+  km_err_t oerr;
+  bool not_object = status == 0 && !json_is_object(out);
+  if (not_object) { /* fails the stage whatever the journal says */
+    km__err_set(&oerr, KM_ELUA,
+                "a hook returned something that is not an "
+                "object");
+    r.status = KM_ELUA;
+    r.body = NULL;
+    r.err = &oerr;
   }
   km_err_t jerr;
-  if (journal_decision(h, &r) < 0) {
+  if (journal_decision(h, &r) < 0 && !not_object) {
     km__err_set(&jerr, KM_EJOURNAL,
                 "hook %s: its decision could not be journalled (see the "
                 "log); the stage stops rather than act without a record",
@@ -183,7 +173,6 @@ static void on_hook(const km_plugin_call_result_t *res, void *ud) {
     r.err = &jerr;
   }
   h->cb(&r, h->ud);
-  json_decref(out);
   json_decref(h->rec);
   km_pipeline_t *p = h->p;
   free(h);

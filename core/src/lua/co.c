@@ -163,8 +163,10 @@ static void on_run_closed(uv_handle_t *h) {
   free(run);
 }
 
+/* Ends run with status: result (owned; NULL on failure) goes to the
+ * callback as the object the hook returned. */
 static void finish(km_lua_run_t *run, int status, const char *where,
-                   const char *text, const char *result) {
+                   const char *text, json_t *result) {
   km_lua_t *vm = run->vm;
   run->finished = true;
   for (km_lua_run_t **pp = &vm->runs; *pp != NULL; pp = &(*pp)->next)
@@ -192,21 +194,22 @@ static void finish(km_lua_run_t *run, int status, const char *where,
     snprintf(err.text, sizeof(err.text), "%s hook (%s): %s", run->name,
              run->path, text);
   }
-  km_plugin_call_result_t res = {status, status < 0 ? NULL : result,
-                                 status < 0 ? &err : NULL};
   json_decref(run->input);
   run->input = NULL;
-  free(run->result_json);
-  run->result_json = NULL;
+  /* A table the main coroutine returned before a spawned thread failed. */
+  json_decref(run->result);
+  run->result = NULL;
   free(run->kill_text);
   run->kill_text = NULL;
-  km_plugin_call_cb cb = run->cb;
+  km_lua_obj_cb cb = run->cb;
   void *ud = run->ud;
   free(run->path);
   free(run->name);
   run->path = run->name = NULL;
   uv_close((uv_handle_t *)&run->timer, on_run_closed);
-  cb(&res, ud); /* last: it may free the runtime */
+  /* Last: it may free the runtime (result is not the runtime's). */
+  cb(status, status < 0 ? NULL : result, status < 0 ? &err : NULL, ud);
+  json_decref(result);
 }
 
 static void fail(km_lua_run_t *run, lua_State *T, const char *text) {
@@ -251,11 +254,9 @@ static void main_done(km_lua_run_t *run, km_lua_co_t *co) {
     fail(run, NULL, why);
     return;
   }
-  char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-  json_decref(j);
   lua_pop(co->T, co->nres);
   co->nres = 0;
-  run->result_json = text;
+  run->result = j;
 }
 
 /* A spawned thread ended: hand its outcome to its waiter, if any. */
@@ -351,10 +352,9 @@ static void settle(km_lua_run_t *run) {
       free(text);
       return;
     }
-  char *result = run->result_json;
-  run->result_json = NULL;
+  json_t *result = run->result;
+  run->result = NULL;
   finish(run, 0, NULL, NULL, result);
-  free(result);
 }
 
 void km__lua_drive(km_lua_run_t *run) {
@@ -400,18 +400,43 @@ static void on_run_timer(uv_timer_t *t) {
   km__lua_drive(run);
 }
 
+/* A caller who takes the answer as text (km_lua_run, km_lua_hook). */
+typedef struct {
+  km_plugin_call_cb cb;
+  void *ud;
+} text_run_t;
+
+void *km__lua_text_cb_new(km_plugin_call_cb cb, void *ud) {
+  text_run_t *t = km_xmalloc(sizeof(*t));
+  t->cb = cb;
+  t->ud = ud;
+  return t;
+}
+
+void km__lua_on_text(int status, json_t *out, const km_err_t *err, void *ud) {
+  text_run_t t = *(text_run_t *)ud;
+  free(ud);
+  char *text =
+      out != NULL ? json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+  km_plugin_call_result_t res = {status, text, err};
+  t.cb(&res, t.ud);
+  free(text);
+}
+
 int km_lua_run(km_lua_t *vm, const char *path, const char *name,
                const char *input_json, km_plugin_call_cb cb, void *ud) {
   if (path == NULL || name == NULL || cb == NULL) return KM_EINVAL;
   json_error_t jerr;
   json_t *input = json_loads(input_json != NULL ? input_json : "{}", 0, &jerr);
-  int rc = km_lua_run_json(vm, path, name, input, cb, ud);
+  void *t = km__lua_text_cb_new(cb, ud);
+  int rc = km_lua_run_json(vm, path, name, input, km__lua_on_text, t);
+  if (rc < 0) free(t);
   json_decref(input);
   return rc;
 }
 
 int km_lua_run_json(km_lua_t *vm, const char *path, const char *name,
-                    json_t *input, km_plugin_call_cb cb, void *ud) {
+                    json_t *input, km_lua_obj_cb cb, void *ud) {
   if (path == NULL || name == NULL || cb == NULL) return KM_EINVAL;
   if (!json_is_object(input)) return KM_EINVAL;
   int rc = km__lua_open(vm);

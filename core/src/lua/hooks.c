@@ -33,7 +33,7 @@ typedef struct job_s {
   size_t nfiles, next;
   json_t *input;  /* the caller's, one reference held */
   json_t *merged; /* post_check */
-  km_plugin_call_cb cb;
+  km_lua_obj_cb cb;
   void *ud;
 } job_t;
 
@@ -206,13 +206,14 @@ static void job_free(job_t *j) {
   free(j);
 }
 
-static void deliver(job_t *j, int status, const char *body,
-                    const km_err_t *err) {
-  km_plugin_call_result_t res = {status, body, err};
-  km_plugin_call_cb cb = j->cb;
+/* Ends the job: out (borrowed, may be NULL) is the answer. */
+static void deliver(job_t *j, int status, json_t *out, const km_err_t *err) {
+  km_lua_obj_cb cb = j->cb;
   void *ud = j->ud;
+  json_t *keep = json_incref(out); /* j->merged goes with the job */
   job_free(j);
-  cb(&res, ud);
+  cb(status, keep, err, ud);
+  json_decref(keep);
 }
 
 static void merge(job_t *j, const char *file, json_t *out) {
@@ -237,15 +238,13 @@ static void merge(job_t *j, const char *file, json_t *out) {
 
 static int start_next(job_t *j);
 
-static void on_run(const km_plugin_call_result_t *res, void *ud) {
+static void on_run(int status, json_t *out, const km_err_t *rerr, void *ud) {
   job_t *j = ud;
   const char *file = j->files[j->next - 1];
-  if (res->status < 0) {
-    deliver(j, res->status, NULL, res->err);
+  if (status < 0) {
+    deliver(j, status, NULL, rerr);
     return;
   }
-  json_error_t jerr;
-  json_t *out = json_loads(res->body_json, 0, &jerr);
   char why[256];
   if (!check(j->name, j->input, out, why, sizeof(why))) {
     km_err_t err;
@@ -256,19 +255,14 @@ static void on_run(const km_plugin_call_result_t *res, void *ud) {
              "%s hook (%s) returned a result that does not fit "
              "docs/hooks.md: %s",
              j->name, file, why);
-    json_decref(out);
     deliver(j, KM_ELUA, NULL, &err);
     return;
   }
   if (j->merged == NULL) {
-    char *text = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(out);
-    deliver(j, 0, text, NULL);
-    free(text);
+    deliver(j, 0, out, NULL);
     return;
   }
   merge(j, file, out);
-  json_decref(out);
   if (j->next < j->nfiles) {
     int rc = start_next(j);
     if (rc < 0) {
@@ -280,9 +274,7 @@ static void on_run(const km_plugin_call_result_t *res, void *ud) {
     }
     return;
   }
-  char *text = json_dumps(j->merged, JSON_COMPACT | JSON_SORT_KEYS);
-  deliver(j, 0, text, NULL);
-  free(text);
+  deliver(j, 0, j->merged, NULL);
 }
 
 static int start_next(job_t *j) {
@@ -292,15 +284,18 @@ static int start_next(job_t *j) {
 
 int km_lua_hook(km_lua_t *vm, const km_hookcfg_t *hooks, const char *name,
                 const char *input_json, km_plugin_call_cb cb, void *ud) {
+  if (cb == NULL) return KM_EINVAL;
   json_error_t jerr;
   json_t *input = json_loads(input_json != NULL ? input_json : "{}", 0, &jerr);
-  int rc = km_lua_hook_json(vm, hooks, name, input, cb, ud);
+  void *t = km__lua_text_cb_new(cb, ud);
+  int rc = km_lua_hook_json(vm, hooks, name, input, km__lua_on_text, t);
+  if (rc < 0) free(t);
   json_decref(input);
   return rc;
 }
 
 int km_lua_hook_json(km_lua_t *vm, const km_hookcfg_t *hooks, const char *name,
-                     json_t *input, km_plugin_call_cb cb, void *ud) {
+                     json_t *input, km_lua_obj_cb cb, void *ud) {
   int idx = name != NULL ? known(name) : -1;
   if (idx < 0 || cb == NULL) return KM_EINVAL;
   if (!json_is_object(input)) return KM_EINVAL;

@@ -96,12 +96,19 @@ void km_lua_free(km_lua_t *lua);
 int km_lua_run(km_lua_t *lua, const char *path, const char *name,
                const char *input_json, km_plugin_call_cb cb, void *ud);
 
-/* km_lua_run with the input as a JSON object instead of its text: one
- * reference is held until cb, so the caller must not change input until
- * then.  Saves printing and parsing an input that is JSON already (a
- * post_check input names every key of a region). */
+/* A run's or a hook's answer as the object it returned: status 0 and out
+ * (borrowed for the callback; json_incref to keep it), or status < 0 and
+ * err (borrowed) with out NULL. */
+typedef void (*km_lua_obj_cb)(int status, json_t *out, const km_err_t *err,
+                              void *ud);
+
+/* km_lua_run with the input as a JSON object instead of its text, and the
+ * answer as the object too: one reference to input is held until cb, so
+ * the caller must not change input until then.  Nothing is printed or
+ * parsed on the way (a post_check input names every key of a region; a
+ * rotation hook runs per key). */
 int km_lua_run_json(km_lua_t *lua, const char *path, const char *name,
-                    json_t *input, km_plugin_call_cb cb, void *ud);
+                    json_t *input, km_lua_obj_cb cb, void *ud);
 
 /* Runs hook `name` ("rotation", "default_instance", "post_check",
  * "before_batch", "after_batch") as a pipeline's plugins see it: the file
@@ -114,10 +121,10 @@ int km_lua_run_json(km_lua_t *lua, const char *path, const char *name,
 int km_lua_hook(km_lua_t *lua, const km_hookcfg_t *hooks, const char *name,
                 const char *input_json, km_plugin_call_cb cb, void *ud);
 
-/* km_lua_hook with the input as a JSON object (a reference held until cb,
- * as km_lua_run_json). */
+/* km_lua_hook with the input and the answer as JSON objects (a reference
+ * to input held until cb, as km_lua_run_json). */
 int km_lua_hook_json(km_lua_t *lua, const km_hookcfg_t *hooks, const char *name,
-                     json_t *input, km_plugin_call_cb cb, void *ud);
+                     json_t *input, km_lua_obj_cb cb, void *ud);
 
 /* The folders `require` should search for the hook files named in
  * hooks (borrowed): an owned array of n owned strings; free with

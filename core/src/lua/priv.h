@@ -90,7 +90,7 @@ struct km_lua_run_s {
   bool started;
   char *path, *name;
   json_t *input;
-  km_plugin_call_cb cb;
+  km_lua_obj_cb cb;
   void *ud;
   uint64_t deadline_ms;
   uint64_t instructions;
@@ -105,7 +105,7 @@ struct km_lua_run_s {
   char kill_where[192];
   char *kill_text;
   bool finished;
-  char *result_json;  /* the main coroutine's table, once it returned */
+  json_t *result;     /* the main coroutine's table, once it returned */
   km_lua_run_t *next; /* vm's list */
 };
 
@@ -117,6 +117,12 @@ int km__lua_ref(lua_State *L);
 void km__lua_unref(lua_State *L, int ref);
 
 /* co.c */
+/* The callback behind km_lua_run and km_lua_hook: km__lua_on_text with the
+ * data of km__lua_text_cb_new (owned; freed when it calls back, or by the
+ * caller with free() when the start failed) prints the answer and hands
+ * it to cb. */
+void *km__lua_text_cb_new(km_plugin_call_cb cb, void *ud);
+void km__lua_on_text(int status, json_t *out, const km_err_t *err, void *ud);
 /* Ends every run in flight with KM_ECANCELED (their callbacks run). */
 void km__lua_cancel_runs(km_lua_t *vm);
 void km__lua_count_hook(lua_State *L, lua_Debug *ar);
