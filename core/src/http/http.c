@@ -1,8 +1,9 @@
 /* The HTTP transport: libcurl's multi-socket interface driven by one libuv
  * loop.  curl tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION) and
  * when to wake it up (CURLMOPT_TIMERFUNCTION); we keep one uv_poll_t per
- * socket and one uv_timer_t, and call curl_multi_socket_action() only from
- * libuv callbacks, never from inside a curl callback.
+ * socket, one uv_timer_t and one uv_idle_t (curl's "now"), and call
+ * curl_multi_socket_action() only from libuv callbacks, never from inside a
+ * curl callback.
  *
  * Completed transfers are taken off curl (curl_multi_info_read, then
  * curl_multi_remove_handle) into a FIFO "done" queue and the user callbacks
@@ -307,6 +308,11 @@ static void on_timer(uv_timer_t *t) {
   drive(t->data, CURL_SOCKET_TIMEOUT, 0);
 }
 
+static void on_soon(uv_idle_t *i) {
+  uv_idle_stop(i);
+  drive(i->data, CURL_SOCKET_TIMEOUT, 0);
+}
+
 /* ---- curl callbacks: only libuv calls in here, never libcurl ---------- */
 
 static sock_t *sock_new(km_http_t *h, curl_socket_t fd) {
@@ -385,13 +391,19 @@ static int on_close_socket(void *ud, curl_socket_t fd) {
 static int on_curl_timer(CURLM *m, long timeout_ms, void *userp) {
   (void)m;
   km_http_t *h = userp;
-  if (timeout_ms < 0) {
-    uv_timer_stop(&h->timer);
-    return 0;
-  }
-  /* 0 means "as soon as possible", but not from inside this callback. */
-  uint64_t ms = timeout_ms == 0 ? 1 : (uint64_t)timeout_ms;
-  uv_timer_start(&h->timer, on_timer, ms, 0);
+  /* One timeout at a time: each call replaces the last. */
+  uv_timer_stop(&h->timer);
+  uv_idle_stop(&h->soon);
+  if (timeout_ms < 0) return 0;
+  /* 0 means "as soon as possible", but not from inside this callback: the
+   * next turn of the loop, which then polls without sleeping.  A 1 ms
+   * timer (curl's multi-uv example) cost a paced call a wake-up of its own
+   * and a millisecond; a 0 ms one would run in this turn's timer pass,
+   * again and again while curl asks for 0 (libuv 1.44). */
+  if (timeout_ms == 0)
+    uv_idle_start(&h->soon, on_soon);
+  else
+    uv_timer_start(&h->timer, on_timer, (uint64_t)timeout_ms, 0);
   return 0;
 }
 
@@ -454,9 +466,11 @@ int km_http_new(uv_loop_t *loop, const km_http_opts_t *opts, km_http_t **out) {
                         h->max_host_connections * KM_HTTP_MIN_TARGETS))
     goto fail_setopt;
   h->idle_easy = km_xcalloc(KM_HTTP_EASY_POOL, sizeof(*h->idle_easy));
-  if (uv_timer_init(loop, &h->timer) != 0) goto fail_setopt;
+  if (uv_timer_init(loop, &h->timer) != 0 || uv_idle_init(loop, &h->soon) != 0)
+    goto fail_setopt;
   h->timer.data = h;
-  h->open_handles = 1;
+  h->soon.data = h;
+  h->open_handles = 2;
   *out = h;
   return 0;
 
@@ -736,6 +750,7 @@ static void teardown(km_http_t *h) {
   h->share = NULL;
   uv_timer_stop(&h->timer);
   uv_close((uv_handle_t *)&h->timer, on_handle_closed);
+  uv_close((uv_handle_t *)&h->soon, on_handle_closed);
 }
 
 void km_http_close(km_http_t *h, void (*close_cb)(void *ud), void *ud) {

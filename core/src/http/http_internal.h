@@ -128,6 +128,7 @@ struct km_http_s {
   CURLM *multi;
   CURLSH *share;
   uv_timer_t timer;
+  uv_idle_t soon; /* curl's timeout 0: the next turn of the loop */
   long connect_timeout_ms;
   long total_timeout_ms;
   char *ca_file;
