@@ -331,23 +331,25 @@ void km_rl_set_limits(km_rl_t *rl, const char *account_id,
   e->l = *l;
 }
 
-double km_rl_qps(const km_rl_t *rl, const char *account_id, km_rl_group_t g) {
-  if ((unsigned)g >= KM_RL_NGROUPS) g = KM_RL_UNLISTED;
+/* The manifest's figure for account_id and group g (valid), or 0. */
+static double manifest_qps(const km_rl_t *rl, const char *account_id,
+                           km_rl_group_t g) {
   for (const limits_t *e = rl->limits; account_id != NULL && e != NULL;
        e = e->next)
     if (strcmp(e->account_id, account_id) == 0 && e->l.qps[g] > 0)
       return e->l.qps[g];
-  if (rl->all.qps[g] > 0) return rl->all.qps[g];
-  return km_rl_group_qps(g);
+  return rl->all.qps[g] > 0 ? rl->all.qps[g] : 0;
+}
+
+double km_rl_qps(const km_rl_t *rl, const char *account_id, km_rl_group_t g) {
+  if ((unsigned)g >= KM_RL_NGROUPS) g = KM_RL_UNLISTED;
+  double q = manifest_qps(rl, account_id, g);
+  return q > 0 ? q : km_rl_group_qps(g);
 }
 
 bool km_rl_qps_known(const km_rl_t *rl, const char *account_id,
                      km_rl_group_t g) {
-  if ((unsigned)g >= KM_RL_NGROUPS) return false;
-  for (const limits_t *e = rl->limits; account_id != NULL && e != NULL;
-       e = e->next)
-    if (strcmp(e->account_id, account_id) == 0 && e->l.qps[g] > 0) return true;
-  return rl->all.qps[g] > 0;
+  return (unsigned)g < KM_RL_NGROUPS && manifest_qps(rl, account_id, g) > 0;
 }
 
 static bucket_t *bucket_get(km_rl_t *rl, const char *key, double qps,
