@@ -28,6 +28,7 @@ typedef enum {
 #define PG_MAX_END_LINES 20       /* failed/blocked pipeline lines */
 #define PG_RING 64                /* one sample a second */
 #define PG_ETA_WINDOW_S 30        /* the ETA's rate: the last 30 s */
+#define PG_ETA_MIN_ENDED 3        /* ... from at least 3 ended pipelines */
 #define PG_THROTTLE_WINDOW_S 10   /* "throttled in the last 10 s" */
 
 typedef struct pg_sample_s {
@@ -79,6 +80,8 @@ struct km_progress_s {
 
 /* progress_text.c */
 size_t km__pg_ended(const km_engine_counts_t *c);
+/* Seconds left, or -1 with why (static text). */
+long km__pg_eta(const km_progress_t *pg, const char **why);
 void km__pg_worklist(const km_progress_t *pg, pg_snap_t *s);
 void km__pg_block(const km_progress_t *pg, km_buf_t *b, int cols);
 void km__pg_line(const km_progress_t *pg, km_buf_t *b, int cols);

@@ -8,7 +8,11 @@
  * "unknown" before the quota check (until then no pipeline migrates),
  * while the operator has console steps open or a scheduled start is ahead
  * (a person's or a clock's pace, not kmsmig's), while fewer than 5 s have
- * been measured, and when no pipeline ended in the last 30 s. */
+ * been measured, and while fewer than PG_ETA_MIN_ENDED pipelines ended in
+ * those 30 s (unless no more than that are left): one early pipeline of a
+ * fleet that runs in step (an account with nothing to move) is no rate,
+ * and 999 pipelines at its pace made "ETA 3h20m" for a run that ended
+ * 3 s later. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,8 +115,7 @@ static const pg_sample_t *ago(const km_progress_t *pg, unsigned secs) {
   return best;
 }
 
-/* Seconds left, or -1 with why (static text). */
-static long eta(const km_progress_t *pg, const char **why) {
+long km__pg_eta(const km_progress_t *pg, const char **why) {
   const pg_snap_t *s = &pg->now;
   size_t ended = km__pg_ended(&s->c);
   if (ended >= s->c.pipelines) return 0;
@@ -127,13 +130,16 @@ static long eta(const km_progress_t *pg, const char **why) {
   if (x == NULL || s->ms - x->ms < 5000) return -1;
   *why = "unknown (no pipeline ended in 30 s)";
   if (ended <= x->ended) return -1;
+  size_t recent = ended - x->ended, left = s->c.pipelines - ended;
+  *why = "unknown (too few pipelines ended in 30 s to measure)";
+  if (recent < PG_ETA_MIN_ENDED && recent < left) return -1;
   double rate = (double)(ended - x->ended) * 1000.0 / (double)(s->ms - x->ms);
   return (long)((double)(s->c.pipelines - ended) / rate + 0.5);
 }
 
 static void put_eta(const km_progress_t *pg, km_buf_t *b) {
   const char *why = NULL;
-  long e = eta(pg, &why);
+  long e = km__pg_eta(pg, &why);
   km_buf_puts(b, "ETA ");
   if (e < 0)
     km_buf_puts(b, why);
@@ -436,7 +442,7 @@ json_t *km__pg_progress_json(const km_progress_t *pg, const char *text) {
                                 (json_int_t)s->rl.throttled, "queued",
                                 (json_int_t)s->rl.queued));
   const char *why = NULL;
-  long e = eta(pg, &why);
+  long e = km__pg_eta(pg, &why);
   json_object_set_new(r, "eta_s", e >= 0 ? json_integer(e) : json_null());
   km_buf_t w;
   km_buf_init(&w);
