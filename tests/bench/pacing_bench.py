@@ -155,6 +155,9 @@ def run_logged(a, work, manifest, env, verbose):
     argv = [os.path.join(a.bin, "kmsmig"), "run", manifest, "--yes",
             "--run-dir", os.path.join(work, "run")] + (["-v"] if verbose
                                                        else [])
+    # KM_BENCH_WRAP="perf record -g -o /tmp/p1.perf" profiles the run (the
+    # peak RSS printed is then the wrapper's).
+    argv = os.environ.get("KM_BENCH_WRAP", "").split() + argv
     t0 = time.monotonic()
     with open(out, "w") as fo, open(err, "w") as fe:
         p = subprocess.Popen(argv, env=env, stdout=fo, stderr=fe)
