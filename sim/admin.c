@@ -36,6 +36,7 @@ static int admin_stats(ksim_req_t *req, ksim_resp_t *resp) {
     ksim_map_free(&req->cloud->stats);
     req->cloud->requests = 0;
     req->cloud->connections = req->cloud->tls_connections = 0;
+    req->cloud->tls_resumed = 0;
   }
   resp->body = ksim_stats_dump(req->cloud);
   return 0;

@@ -415,9 +415,11 @@ json_t *ksim_stats_dump(ksim_cloud_t *c) {
     }
     free(k);
   }
-  return json_pack("{s:I, s:I, s:I, s:o}", "Requests", (json_int_t)c->requests,
-                   "Connections", (json_int_t)c->connections, "TlsConnections",
-                   (json_int_t)c->tls_connections, "ByAction", by);
+  return json_pack("{s:I, s:I, s:I, s:I, s:o}", "Requests",
+                   (json_int_t)c->requests, "Connections",
+                   (json_int_t)c->connections, "TlsConnections",
+                   (json_int_t)c->tls_connections, "TlsResumed",
+                   (json_int_t)c->tls_resumed, "ByAction", by);
 }
 
 /* Open-addressing set of 64-bit hashes; entries older than the skew window

@@ -26,7 +26,8 @@ static void usage(FILE *f) {
       "usage: kmsim --fixture FILE [--state FILE] [--http-port N]\n"
       "             [--https-port N]\n"
       "             [--tls-cert F --tls-key F] [--bind ADDR] [--seed N]\n"
-      "             [--admin-token T] [--port-file F] [--verbose]\n"
+      "             [--admin-token T] [--port-file F] [--no-tls-tickets]\n"
+      "             [--verbose]\n"
       "       kmsim --generate 'seed=1,accounts=3,regions=2,keys_per_region=10,"
       "...'\n"
       "       kmsim --help\n"
@@ -39,6 +40,8 @@ static void usage(FILE *f) {
       "keeps the cloud in FILE (written before every answer that changed it;\n"
       "loaded instead of --fixture when it exists).  Default TLS\n"
       "certificate: " KSIM_TLS_DIR "/server.pem (test-only CA ca.pem).\n"
+      "HTTPS resumes TLS 1.3 sessions (tickets) as the cloud's gateways do;\n"
+      "--no-tls-tickets makes every new connection a full handshake.\n"
       "See docs/kmsim.md.\n",
       f);
 }
@@ -80,6 +83,7 @@ int main(int argc, char **argv) {
       {"admin-token", required_argument, NULL, 'a'},
       {"port-file", required_argument, NULL, 'P'},
       {"generate", required_argument, NULL, 'g'},
+      {"no-tls-tickets", no_argument, NULL, 'N'},
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
@@ -92,7 +96,7 @@ int main(int argc, char **argv) {
   srv.tls_cert = KSIM_TLS_DIR "/server.pem";
   srv.tls_key = KSIM_TLS_DIR "/server.key";
   int ch;
-  while ((ch = getopt_long(argc, argv, "f:T:p:s:c:k:b:S:a:P:g:vh", opts,
+  while ((ch = getopt_long(argc, argv, "f:T:p:s:c:k:b:S:a:P:g:Nvh", opts,
                            NULL)) != -1) {
     switch (ch) {
     case 'f':
@@ -127,6 +131,9 @@ int main(int argc, char **argv) {
       break;
     case 'g':
       generate = optarg;
+      break;
+    case 'N':
+      srv.no_tls_tickets = true;
       break;
     case 'v':
       srv.verbose = true;

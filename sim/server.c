@@ -16,7 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
+#include <pthread.h>
 
 #include "server.h"
 #include "state.h"
@@ -412,6 +414,8 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind,
   return MHD_YES;
 }
 
+static void count_handshake(ksim_server_t *s, struct MHD_Connection *conn);
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
                               const char *url, const char *method,
                               const char *version, const char *upload_data,
@@ -420,6 +424,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
   ksim_server_t *s = cls;
   conn_ctx_t *cc = *con_cls;
   if (cc == NULL) {
+    count_handshake(s, conn);
     cc = km_xcalloc(1, sizeof(*cc));
     km_buf_init(&cc->body);
     /* The buffer holds a field name and a value's pieces, which post_iter
@@ -510,21 +515,70 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   *con_cls = NULL;
 }
 
-/* Connections opened, for GET /_kmsim/stats: over HTTPS each one is a full
- * TLS handshake, the dearest part of a call when a client does not reuse
- * its connections. */
+/* TLS session resumption, as the cloud's gateways offer it: TLS 1.3
+ * session tickets under one key per process (every daemon of the process
+ * takes the tickets of the others, like a fleet of gateways sharing a key).
+ * MHD has no option for it, but hands over each connection's GnuTLS
+ * session before the handshake runs (notify STARTED, then the connection's
+ * thread shakes hands), which is where tickets are turned on. */
+static gnutls_datum_t ticket_key;
+static int ticket_key_ok;
+static pthread_once_t ticket_once = PTHREAD_ONCE_INIT;
+
+static void ticket_key_init(void) {
+  ticket_key_ok = gnutls_session_ticket_key_generate(&ticket_key) == 0;
+}
+
+/* Per connection: whether its handshake was counted yet. */
+typedef struct {
+  bool tls, counted;
+} sock_ctx_t;
+
+/* Connections opened, for GET /_kmsim/stats: over HTTPS each one is a TLS
+ * handshake, the dearest part of a call when a client does not reuse its
+ * connections; the first request on one says whether it resumed a
+ * session (count_handshake). */
 static void notify_connection(void *cls, struct MHD_Connection *conn,
                               void **socket_context,
                               enum MHD_ConnectionNotificationCode toe) {
-  (void)socket_context;
+  if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+    free(*socket_context);
+    *socket_context = NULL;
+    return;
+  }
   if (toe != MHD_CONNECTION_NOTIFY_STARTED) return;
   ksim_server_t *s = cls;
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
   bool tls = ci != NULL && ci->tls_session != NULL;
+  if (tls && !s->no_tls_tickets) {
+    (void)pthread_once(&ticket_once, ticket_key_init);
+    if (ticket_key_ok)
+      (void)gnutls_session_ticket_enable_server(ci->tls_session, &ticket_key);
+  }
+  sock_ctx_t *sc = km_xcalloc(1, sizeof(*sc));
+  sc->tls = tls;
+  *socket_context = sc;
   ksim_lock(s->cloud);
   s->cloud->connections++;
   if (tls) s->cloud->tls_connections++;
+  ksim_unlock(s->cloud);
+}
+
+/* At a connection's first request its handshake is over: count it as
+ * resumed when the client brought back a session. */
+static void count_handshake(ksim_server_t *s, struct MHD_Connection *conn) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  sock_ctx_t *sc = ci != NULL ? ci->socket_context : NULL;
+  if (sc == NULL || !sc->tls || sc->counted) return;
+  sc->counted = true;
+  ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+  if (ci == NULL || ci->tls_session == NULL ||
+      !gnutls_session_is_resumed(ci->tls_session))
+    return;
+  ksim_lock(s->cloud);
+  s->cloud->tls_resumed++;
   ksim_unlock(s->cloud);
 }
 

@@ -17,6 +17,9 @@ typedef struct ksim_server {
   const char *tls_cert, *tls_key;
   const char *admin_token; /* NULL = admin paths open */
   bool verbose;
+  /* TLS 1.3 session tickets off: every new connection is a full handshake
+   * (as before kmsim resumed sessions; for measuring what resumption saves) */
+  bool no_tls_tickets;
   /* filled by ksim_server_start */
   int http_bound, https_bound;
   struct MHD_Daemon *http, *https;

@@ -262,7 +262,7 @@ struct ksim_cloud {
   uint64_t requests;
   /* connections accepted since start (or the last DELETE /_kmsim/stats),
    * each HTTPS one a TLS handshake: counted by server.c under the lock */
-  uint64_t connections, tls_connections;
+  uint64_t connections, tls_connections, tls_resumed;
   /* replay protection: hashes of (AccessKeyId, nonce) with their time */
   uint64_t *nonce_hash;
   int64_t *nonce_time;

@@ -150,9 +150,12 @@ def start_fleet(a, work, naccounts):
                        stdout=f, check=True)
     t1 = time.monotonic()
     ports = os.path.join(work, "ports")
+    # --no-tls-tickets (pacing_bench): every connection a full handshake,
+    # to see what TLS session resumption saves.
+    extra = ["--no-tls-tickets"] if getattr(a, "no_tls_tickets", False) else []
     kmsim = subprocess.Popen([os.path.join(a.bin, "kmsim"), "--fixture",
                               fixture, "--https-port", "0", "--port-file",
-                              ports], stdout=subprocess.DEVNULL,
+                              ports] + extra, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
     port = None
     for _ in range(2400):  # 120 s: a 10,000-account fixture loads in ~2 s

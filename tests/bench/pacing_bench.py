@@ -16,8 +16,9 @@ It prints:
     of the fleet), the share of answers that were throttling;
   - peak RSS of kmsmig (VmHWM while it runs) and of kmsim (ru_maxrss);
   - CPU seconds of kmsmig and of kmsim during the run and kmsim's share;
-  - the TLS connections kmsim accepted (each a full handshake: kmsim
-    resumes no session) and the answers per connection.
+  - the TLS connections kmsim accepted, how many resumed a TLS session
+    (kmsim sends TLS 1.3 session tickets, as the cloud's gateways do;
+    --no-tls-tickets turns them off) and the answers per connection.
 --quiet runs kmsmig without -v, as an operator would, to see what -v
 costs: there is no per-call log then, so no bound and no calls sent.
 The bound is computed from the calls the run made, one per call, not per
@@ -378,8 +379,12 @@ def p1(a):
     print("throttled answers      %8d  (%.2f%% of the answers)"
           % (thr, 100.0 * thr / max(1, answers)))
     conns = stats.get("TlsConnections", 0) - stats0.get("TlsConnections", 0)
-    print("TLS connections        %8d  (full handshakes at kmsim; %.1f "
-          "answers per connection)" % (conns, answers / max(1, conns)))
+    resumed = stats.get("TlsResumed", 0) - stats0.get("TlsResumed", 0)
+    print("TLS connections        %8d  (%d resumed a session, %d full "
+          "handshakes%s; %.1f answers per connection)"
+          % (conns, resumed, conns - resumed,
+             ", kmsim without tickets" if a.no_tls_tickets else "",
+             answers / max(1, conns)))
     print("peak RSS kmsmig        %8.1f MiB" % (hwm / 1024.0))
     print("peak RSS kmsim         %8.1f MiB" % (kru.ru_maxrss / 1024.0))
     ncpu = os.cpu_count() or 1
@@ -496,6 +501,9 @@ def main():
     ap.add_argument("--adaptive", action="store_true",
                     help="p1: no concurrency.qps: kmsmig starts from the "
                     "published figures and adapts")
+    ap.add_argument("--no-tls-tickets", action="store_true",
+                    help="kmsim resumes no TLS session (every connection "
+                    "a full handshake)")
     ap.add_argument("--quiet", action="store_true",
                     help="p1: kmsmig without -v, as an operator runs it "
                     "(what -v costs); no per-call log, so no bound")
