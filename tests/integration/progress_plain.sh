@@ -36,6 +36,14 @@ bound = 40 + 3 * secs // 10
 assert len(lines) <= bound, ("stdout lines", len(lines), bound)
 rep = json.load(open("run/report.json"))
 assert len(rep["pipelines"]) == 200, len(rep["pipelines"])
+# The last record counts the pipelines as the summary and report.json do
+# (a pipeline whose resources were all blocked is blocked, not ok).
+m = re.search(r"ended: (\d+) ok, (\d+) blocked, (\d+) failed", progress[-1])
+assert m, progress[-1]
+st = [p["status"] for p in rep["pipelines"]]
+want = (st.count("ok"), st.count("blocked"), st.count("failed"))
+assert tuple(map(int, m.groups())) == want, ("progress vs report", m.groups(), want)
+print("last progress record: %s ok, %s blocked, %s failed, as in report.json" % m.groups())
 print("progress_plain: %d s, %d stdout lines (bound %d), %d progress records (bound %d), %d about single pipelines"
       % (secs, len(lines), bound, len(progress), limit, len(per_pipe)))
 PY

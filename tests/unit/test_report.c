@@ -117,6 +117,44 @@ static void test_unverified_is_not_migrated(void **st) {
   km_inv_free(inv);
 }
 
+/* The status the progress view counts by is the one report.json writes:
+ * all blocked and nothing moved is blocked; one moved is ok; a failed
+ * resource fails the pipeline; a resource never got to fails it too. */
+static const char *json_status(km_inv_t *inv) {
+  km_inv_t *v[] = {inv};
+  json_t *r;
+  assert_int_equal(km_report_build(&meta, v, 1, &r, NULL), 0);
+  static char buf[32];
+  snprintf(buf, sizeof(buf), "%s",
+           json_string_value(json_object_get(
+               json_array_get(json_object_get(r, "pipelines"), 0), "status")));
+  json_decref(r);
+  return buf;
+}
+
+static void test_status_from_the_model(void **st) {
+  (void)st;
+  km_inv_t *inv = km_inv_new("blk", NULL, "cn-hangzhou", "kst-1");
+  key(inv, "key-2v", KM_VERDICT_SKIPPED, "key.multi_version", NULL);
+  secret(inv, "sec-1", KM_VERDICT_BLOCKED, "secret.cmk_unmovable", NULL);
+  assert_string_equal(km_report_status(inv), "blocked");
+  assert_string_equal(json_status(inv), "blocked");
+  key(inv, "key-ok", KM_VERDICT_MIGRATED, "key.pending", NULL);
+  assert_string_equal(km_report_status(inv), "ok");
+  assert_string_equal(json_status(inv), "ok");
+  secret(inv, "sec-2", KM_VERDICT_FAILED, "run.failed", NULL);
+  assert_string_equal(km_report_status(inv), "failed");
+  assert_string_equal(json_status(inv), "failed");
+  km_inv_free(inv);
+
+  inv = km_inv_new("todo", NULL, "cn-hangzhou", "kst-1");
+  key(inv, "key-ok", KM_VERDICT_MIGRATED, "key.pending", NULL);
+  key(inv, "key-left", KM_VERDICT_PENDING, "key.pending", NULL);
+  assert_string_equal(km_report_status(inv), "failed");
+  assert_string_equal(json_status(inv), "failed");
+  km_inv_free(inv);
+}
+
 static void test_report_contents(void **st) {
   (void)st;
   km_inv_t *v[] = {payments(), legacy("cn-shanghai"), orders()};
@@ -381,6 +419,7 @@ int main(void) {
       cmocka_unit_test(test_unverified_is_not_migrated),
       cmocka_unit_test(test_account_takes_worst_pipeline),
       cmocka_unit_test(test_not_started_apart),
+      cmocka_unit_test(test_status_from_the_model),
       cmocka_unit_test(test_merge_shards),
       cmocka_unit_test(test_write_atomic),
       cmocka_unit_test(test_write_run_streams),

@@ -27,6 +27,7 @@
 
 #include "cli/progress.h"
 #include "cli/progress_priv.h"
+#include "engine/report.h"
 #include "util/util.h"
 
 int km_color_parse(const char *s, km_color_t *out) {
@@ -154,6 +155,14 @@ static void sample(km_progress_t *pg) {
   memset(s, 0, sizeof(*s));
   km_runtime_t *rt = pg->rt;
   if (rt->engine != NULL) km_engine_counts(rt->engine, &s->c);
+  /* As the report counts them (as_reported); never below zero, should an
+   * ended pipeline start again. */
+  size_t *st = s->c.by_state, moved = pg->ended_blocked + pg->ended_failed;
+  if (moved <= st[KM_PIPE_OK]) {
+    st[KM_PIPE_OK] -= moved;
+    st[KM_PIPE_BLOCKED] += pg->ended_blocked;
+    st[KM_PIPE_FAILED] += pg->ended_failed;
+  }
   km_rl_stats(rt->rl, &s->rl);
   s->ms = km_now_ms();
   km__pg_worklist(pg, s);
@@ -247,9 +256,40 @@ static void on_tick(uv_timer_t *t) {
 
 /* ---- the runtime's view callbacks ---- */
 
+/* A pipeline the engine ended ok is counted as the report will count it
+ * (km_report_status) in a run: one whose resources were all blocked, or one
+ * with a resource failed, is not "ok" in the summary, so not here either.
+ * Returns the state to show (ev's stage set to where it was decided) and,
+ * in *what, why (static), or NULL. */
+static km_pipe_state_t as_reported(km_progress_t *pg, km_pipeline_t *p,
+                                   km_pipe_ev_t *ev, const char **what) {
+  km_pipe_state_t st = ev->state;
+  *what = NULL;
+  /* A plan leaves every resource pending: the rule is a run's. */
+  if (st != KM_PIPE_OK || pg->rt->mode != KM_MODE_RUN) return st;
+  const char *rs = km_report_status(km_pipeline_inv(p));
+  if (strcmp(rs, "blocked") == 0) {
+    pg->ended_blocked++;
+    *what = "nothing could move, its resources are blocked";
+    ev->stage = KM_STAGE_PREFLIGHT; /* where resources are refused */
+    return KM_PIPE_BLOCKED;
+  }
+  if (strcmp(rs, "failed") == 0) {
+    pg->ended_failed++;
+    *what = "resources failed or were not verified, or rotation was left off";
+    return KM_PIPE_FAILED;
+  }
+  return st;
+}
+
 static void on_pipe(void *ud, km_pipeline_t *p, const km_pipe_ev_t *ev) {
   km_progress_t *pg = ud;
-  if (ev->kind != KM_PEV_ENDED || pg->mode == PG_QUIET) return;
+  if (ev->kind != KM_PEV_ENDED) return;
+  const char *what;
+  km_pipe_ev_t shown = *ev;
+  shown.state = as_reported(pg, p, &shown, &what);
+  ev = &shown;
+  if (pg->mode == PG_QUIET) return;
   if (ev->state != KM_PIPE_FAILED && ev->state != KM_PIPE_BLOCKED) return;
   /* One line per pipeline that ends failed or blocked, the first
    * PG_MAX_END_LINES of them; the summary lists every one. */
@@ -269,7 +309,7 @@ static void on_pipe(void *ud, km_pipeline_t *p, const km_pipe_ev_t *ev) {
     }
     return;
   }
-  km__pg_end_line(pg, p, ev);
+  km__pg_end_line(pg, p, ev, what);
 }
 
 static void on_item(void *ud, const km_wl_item_t *it) {

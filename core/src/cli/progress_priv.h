@@ -76,6 +76,10 @@ struct km_progress_s {
   char *last_line;
   size_t nlines;
   int end_lines;
+  /* Pipelines that ended ok in the engine but that the report will call
+   * blocked (nothing could move) or failed (a resource failed or stayed
+   * unverified, rotation left off): counted as the report counts them. */
+  size_t ended_blocked, ended_failed;
 };
 
 /* progress_text.c */
@@ -90,8 +94,9 @@ size_t km__pg_visible(const char *s);
  * waiting) or one. */
 char *km__pg_summary_text(const km_progress_t *pg, bool multiline);
 json_t *km__pg_progress_json(const km_progress_t *pg, const char *text);
+/* what: why, when the pipeline has no error of its own (static; or NULL) */
 void km__pg_end_line(km_progress_t *pg, km_pipeline_t *p,
-                     const km_pipe_ev_t *ev);
+                     const km_pipe_ev_t *ev, const char *what);
 /* progress.c: a line that stays on stdout, the view out of the way; one
  * JSON record (stolen) on stdout. */
 void km__pg_keep_line(km_progress_t *pg, const char *line);

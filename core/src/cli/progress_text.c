@@ -455,11 +455,11 @@ json_t *km__pg_progress_json(const km_progress_t *pg, const char *text) {
 /* A pipeline that ended failed or blocked, in a word (its Code); the
  * cause and the fix are printed once, in the summary. */
 void km__pg_end_line(km_progress_t *pg, km_pipeline_t *p,
-                     const km_pipe_ev_t *ev) {
+                     const km_pipe_ev_t *ev, const char *what) {
   const km_target_t *t = km_pipeline_target(p);
   const km_err_t *e = km_pipeline_error(p);
   const char *word = km_pipe_state_name(ev->state);
-  const char *why = e == NULL                  ? NULL
+  const char *why = e == NULL                  ? what
                     : e->cloud_code[0] != '\0' ? e->cloud_code
                                                : km_err_name(e->code);
   char acct[96], code[96];

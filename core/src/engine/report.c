@@ -117,6 +117,60 @@ static json_t *stages_json(const km_report_span_t *spans) {
   return a;
 }
 
+/* What one resource adds to its pipeline's status. */
+typedef struct {
+  size_t moved, failed, blocked, not_run, left_off;
+} tally_t;
+
+static void tally(tally_t *t, km_verdict_t v, bool verified, bool off,
+                  bool restored) {
+  if (unverified(v, verified))
+    t->failed++;
+  else if (v == KM_VERDICT_MIGRATED)
+    t->moved++;
+  else if (v == KM_VERDICT_FAILED)
+    t->failed++;
+  else if (v == KM_VERDICT_BLOCKED)
+    t->blocked++;
+  else if (v != KM_VERDICT_DONE && v != KM_VERDICT_SKIPPED)
+    t->not_run++; /* pending, needs_byok: the run never got to them */
+  t->left_off += off && !restored;
+}
+
+const char *km_report_status(const km_inv_t *inv) {
+  tally_t t = {0};
+  for (size_t i = 0; i < inv->nkeys; i++) {
+    const km_inv_key_t *x = &inv->keys[i];
+    tally(&t, x->verdict, x->verified, x->rotation_off, x->rotation_restored);
+  }
+  for (size_t i = 0; i < inv->nsecrets; i++) {
+    const km_inv_secret_t *x = &inv->secrets[i];
+    tally(&t, x->verdict, x->verified, x->rotation_off, x->rotation_restored);
+  }
+  bool blocking_issue = false, failed_issue = false, not_started = false;
+  const char *held = NULL; /* waves and windows (docs/waves.md) */
+  for (size_t i = 0; i < inv->nissues; i++) {
+    const char *rule = inv->issues[i].rule;
+    blocking_issue |= inv->issues[i].verdict == KM_VERDICT_BLOCKED;
+    not_started |= strcmp(rule, "pipeline.not_started") == 0;
+    if (strcmp(rule, "pipeline.waiting_window") == 0) held = "waiting";
+    if (strcmp(rule, "pipeline.held_wave") == 0) held = "held";
+    /* A pipeline that failed or never started (pipeline.failed,
+     * pipeline.not_started, verify.*) fails whatever its resources say. */
+    failed_issue |= inv->issues[i].verdict == KM_VERDICT_FAILED;
+  }
+  /* Not started is not failed: nothing was tried (the tolerance stopped
+   * new work, or the run was interrupted); the summary counts it apart.
+   * failed: something was attempted and did not end well, or rotation was
+   * left off; blocked: preflight refused and nothing moved; else ok. */
+  if (not_started) return "not_started";
+  if (held != NULL) return held; /* nothing was tried: not failed or blocked */
+  if (failed_issue || t.failed > 0 || t.left_off > 0) return "failed";
+  if ((blocking_issue || t.blocked > 0) && t.moved == 0) return "blocked";
+  if (t.not_run > 0) return "failed";
+  return "ok";
+}
+
 /* Pipeline inv's object; ledger false: without the rotation ledger (for
  * the totals, which do not count it). */
 static json_t *pipeline_json(const km_inv_t *inv, const km_report_span_t *spans,
@@ -159,42 +213,12 @@ static json_t *pipeline_json(const km_inv_t *inv, const km_report_span_t *spans,
           json_pack("{s:s, s:s}", "kind", "secret", "id", x->secret_name));
   }
   json_t *iss = json_array();
-  bool blocking_issue = false, failed_issue = false, not_started = false;
-  const char *held = NULL; /* waves and windows (docs/waves.md) */
-  for (size_t i = 0; i < inv->nissues; i++) {
-    blocking_issue |= inv->issues[i].verdict == KM_VERDICT_BLOCKED;
-    not_started |= strcmp(inv->issues[i].rule, "pipeline.not_started") == 0;
-    if (strcmp(inv->issues[i].rule, "pipeline.waiting_window") == 0)
-      held = "waiting";
-    if (strcmp(inv->issues[i].rule, "pipeline.held_wave") == 0) held = "held";
-    /* A pipeline that failed or never started (pipeline.failed,
-     * pipeline.not_started, verify.*) fails whatever its resources say. */
-    failed_issue |= inv->issues[i].verdict == KM_VERDICT_FAILED;
+  for (size_t i = 0; i < inv->nissues; i++)
     json_array_append_new(
         iss, json_pack("{s:s, s:s, s:s}", "rule", inv->issues[i].rule,
                        "verdict", km_verdict_name(inv->issues[i].verdict),
                        "message", inv->issues[i].message));
-  }
-  /* failed: something was attempted and did not end well, or rotation was
-   * left off; blocked: preflight refused and nothing moved; else ok. */
-  const char *status = "ok";
-  size_t moved = json_array_size(k.migrated) + json_array_size(s.migrated);
-  /* Not started is not failed: nothing was tried (the tolerance stopped
-   * new work, or the run was interrupted); the summary counts it apart. */
-  if (not_started)
-    status = "not_started";
-  else if (held != NULL) /* nothing was tried: not failed, not blocked */
-    status = held;
-  else if (failed_issue ||
-           json_array_size(k.failed) + json_array_size(s.failed) > 0 ||
-           json_array_size(not_restored) > 0)
-    status = "failed";
-  else if ((blocking_issue ||
-            json_array_size(k.blocked) + json_array_size(s.blocked) > 0) &&
-           moved == 0)
-    status = "blocked";
-  else if (json_array_size(k.not_run) + json_array_size(s.not_run) > 0)
-    status = "failed";
+  const char *status = km_report_status(inv);
   json_t *p = json_pack(
       "{s:s, s:s?, s:s, s:s?, s:s, s:b, s:o, s:o, s:{s:I, s:I, s:o}, s:o, "
       "s:o, s:[], s:[], s:n}",

@@ -72,6 +72,14 @@ typedef struct km_report_meta_s {
   void *on_ud; /* borrowed */
 } km_report_meta_t;
 
+/* A pipeline's "status" in report.json, from its model alone (static
+ * text): "not_started", "waiting" or "held" when its issues say so;
+ * "failed" when an issue failed it, a resource failed or moved unverified,
+ * rotation was left off, or a resource was never got to; "blocked" when
+ * preflight refused something and nothing moved; else "ok".  The progress
+ * view counts ended pipelines by it too, so its counts are the summary's. */
+const char *km_report_status(const km_inv_t *inv);
+
 /* Reads run_dir's journal (when journal: batches and rotation ledger; an
  * unreadable journal is an error) and its observe.json when there is one
  * (an unparsable one is an error naming the file).  *out owned
