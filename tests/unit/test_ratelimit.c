@@ -79,6 +79,56 @@ static void test_rate_bound_and_fifo(void **st) {
   close_loop(&loop, rl);
 }
 
+/* Buckets due within one 10 ms slot are served in one wake-up of the loop:
+ * 16 buckets at 50 qps, started a few ms apart so their paces are out of
+ * step, make ~180 grants at ~16 different moments each 20 ms; without the
+ * shared grid each would be a wake-up of its own. */
+static uv_loop_t *grid_loop;
+static uint64_t grid_times[512];
+static size_t grid_n;
+
+static void on_grid_grant(int status, void *ud) {
+  (void)ud;
+  assert_int_equal(status, 0);
+  uint64_t t = uv_now(grid_loop);
+  if (grid_n == 0 || grid_times[grid_n - 1] != t) grid_times[grid_n++] = t;
+}
+
+static void on_step(uv_timer_t *t) {
+  (void)t;
+}
+
+static void test_buckets_share_wakeups(void **st) {
+  (void)st;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  grid_loop = &loop;
+  grid_n = 0;
+  km_rl_t *rl = km_rl_new(&loop);
+  uv_timer_t step;
+  uv_timer_init(&loop, &step);
+  uint64_t t0 = uv_now(&loop);
+  for (int b = 0; b < 16; b++) {
+    char key[64];
+    snprintf(key, sizeof(key), "acct-%02d/cn-hangzhou/key-read", b);
+    for (int i = 0; i < 12; i++)
+      assert_int_equal(km_rl_acquire(rl, key, 50, false, on_grid_grant, NULL),
+                       0);
+    uv_timer_start(&step, on_step, (uint64_t)(b % 7) + 1, 0);
+    uv_run(&loop, UV_RUN_ONCE);
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uint64_t took = uv_now(&loop) - t0;
+  /* One moment per 10 ms slot at most once the buckets run, and the 16
+   * first grants as they were added. */
+  size_t bound = (size_t)(took / 10) + 16 + 4;
+  if (grid_n > bound)
+    fail_msg("192 grants in %llu ms at %zu different moments (at most %zu)",
+             (unsigned long long)took, grid_n, bound);
+  uv_close((uv_handle_t *)&step, NULL);
+  close_loop(&loop, rl);
+}
+
 static void test_buckets_independent(void **st) {
   (void)st;
   uv_loop_t loop;
@@ -536,6 +586,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rate_bound_and_fifo),
       cmocka_unit_test(test_buckets_independent),
+      cmocka_unit_test(test_buckets_share_wakeups),
       cmocka_unit_test(test_throttle_lowers_and_recovers),
       cmocka_unit_test(test_groups),
       cmocka_unit_test(test_every_action_has_a_group),

@@ -5,6 +5,9 @@
  * functions, on a clock the caller gives, so the unit tests can run a run's
  * worth of throttling in simulated time).
  *
+ * Timers fall due on a shared grid (schedule), so a fleet's hundreds of
+ * buckets wake the loop once per slot, not once per grant.
+ *
  * A bucket that has gone idle retires: once its queue is empty, its timer
  * (unreferenced: it never keeps the loop alive) looks again later, and a
  * bucket unused for IDLE_RETIRE_MS that is full at its configured rate
@@ -369,8 +372,19 @@ static bucket_t *bucket_get(km_rl_t *rl, const char *key, double qps,
   return b;
 }
 
+/* A bucket's next grant is due on a GRID_MS grid of the loop's clock, so
+ * that the buckets due within one slot (a fleet has hundreds, each at its
+ * own pace) are served in one wake-up of the loop instead of one each.  A
+ * grant comes up to GRID_MS late; the bucket refills by the time passed, so
+ * its rate is unchanged and the calls of a slot leave together. */
+#define GRID_MS 10
+
 static void schedule(bucket_t *b, uint64_t delay_ms) {
   if (b->rl->closing) return;
+  if (delay_ms > 0) {
+    uint64_t due = uv_now(b->rl->loop) + delay_ms;
+    delay_ms += (GRID_MS - due % GRID_MS) % GRID_MS;
+  }
   uv_timer_start(&b->timer, on_timer, delay_ms, 0);
 }
 

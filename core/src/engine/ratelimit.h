@@ -19,7 +19,9 @@
  * configured figure answers only the probes with throttling.
  *
  * Waiters are served in FIFO order per bucket from one uv_timer_t per
- * bucket.  km_rl_acquire() either fails (cb never called) or calls cb
+ * bucket, due on a 10 ms grid of the loop's clock so that the buckets due
+ * in one slot share one wake-up (a grant is up to 10 ms late; the rate is
+ * unchanged).  km_rl_acquire() either fails (cb never called) or calls cb
  * exactly once: with 0 when a token is granted, or KM_ECANCELED when the
  * limiter closes first.  The callback always runs from the loop, never from
  * inside km_rl_acquire(), so callers may re-enter freely.
