@@ -133,8 +133,8 @@ long km__pg_eta(const km_progress_t *pg, const char **why) {
   size_t recent = ended - x->ended, left = s->c.pipelines - ended;
   *why = "unknown (too few pipelines ended in 30 s to measure)";
   if (recent < PG_ETA_MIN_ENDED && recent < left) return -1;
-  double rate = (double)(ended - x->ended) * 1000.0 / (double)(s->ms - x->ms);
-  return (long)((double)(s->c.pipelines - ended) / rate + 0.5);
+  double rate = (double)recent * 1000.0 / (double)(s->ms - x->ms);
+  return (long)((double)left / rate + 0.5);
 }
 
 static void put_eta(const km_progress_t *pg, km_buf_t *b) {
