@@ -4,7 +4,8 @@
 # what a user of the emulator relies on: V1 and V3 over HTTP and HTTPS (the
 # test-only CA verifies the certificate), the error shapes for a wrong
 # secret, unknown AccessKey, skewed timestamp, nonce reuse, unknown action
-# and host, the admin state dump, faults and the clock.
+# and host, the admin state dump, faults and the clock; a small answer
+# over HTTPS in one TLS record.
 set -uo pipefail
 top=${KM_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 bin=${KM_BIN:-$top/build/bin}
@@ -42,6 +43,11 @@ check "V1 form body over HTTPS, bare quota array" "$out" '^HTTP 200' '"KmsInstan
 out=$(curl -s --cacert "$top/sim/tls/ca.pem" --connect-to "::127.0.0.1:$sp" \
   "https://kms.cn-hangzhou.aliyuncs.com/?Action=ListKeys&Version=2016-01-20" -o /dev/null -w '%{http_code}')
 check "certificate valid for kms.cn-hangzhou.aliyuncs.com" "$out" '^400$'
+# A small answer is one TLS record, as from the cloud's gateways (MHD alone
+# sends the header and the body as two: sim/server.c, cork_reply).
+out=$(python3 "$top/tests/integration/tls_records.py" "$sp" "$top/sim/tls/ca.pem" \
+  '/?Action=ListKeys&Version=2016-01-20' 2>&1)
+check "small answer in one TLS record" "$out" '^records=1 bytes=[0-9]+ status=HTTP/1.1 400'
 
 out=$(call --ak KSIMTESTOWNERAK01 --secret wrong-secret --sigver 1 --action ListKeys)
 check "wrong secret (V1)" "$out" '^HTTP 400' '"Code":"SignatureDoesNotMatch"' \
