@@ -440,9 +440,9 @@ static void cork_reply(struct MHD_Connection *conn, conn_ctx_t *cc,
 
 /* The reply is all in GnuTLS now: out it goes, as one record (WAIT: a
  * send the socket cannot take yet is retried, not left behind, since MHD
- * would never flush it).  MHD corked the socket for
- * the header and, its own sends done, does not uncork it again, which
- * would hold the record for the kernel's 200 ms: so uncork it here. */
+ * would never flush it).  MHD corked the socket for the header and, its
+ * own sends done, does not uncork it again, which would hold the record
+ * for the kernel's 200 ms: so uncork it here. */
 static void uncork_reply(struct MHD_Connection *conn, gnutls_session_t tls) {
   (void)gnutls_record_uncork(tls, GNUTLS_RECORD_WAIT);
   const union MHD_ConnectionInfo *ci =
@@ -541,7 +541,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                       enum MHD_RequestTerminationCode toe) {
   (void)cls;
-  (void)conn;
   conn_ctx_t *cc = *con_cls;
   if (cc == NULL) return;
   /* A connection that failed is closing: what is corked goes with it
